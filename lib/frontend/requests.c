@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "frontend/requests.h"
+#include "transport/transport.h"
+
+static int fail(struct vhu_fe_chan *ch, const char *why, int ret)
+{
+	ch->last_error = why;
+	return ret;
+}
+
+int vhu_fe_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply)
+{
+	const struct vhu_rule *rule;
+	bool need_reply = req->hdr.flags & VHU_FLAG_NEED_REPLY;
+	struct vhu_msg ack;
+	int ret;
+
+	ch->last_error = NULL;
+	/* Never put on the wire what we would reject ourselves. */
+	ret = vhu_msg_check(VHU_DIR_TO_BACKEND, req, &rule);
+	if (ret < 0)
+		return fail(ch, "request does not fit its own row", -EINVAL);
+	vhu_trace(ch->log, "-> %s size %u nfds %u", rule->name, req->hdr.size, req->nfds);
+	ret = vhu_msg_send(ch->sock, req);
+	if (ret < 0)
+		return fail(ch, "send failed", ret);
+	if (rule->reply != VHU_REPLY_ALWAYS && !need_reply)
+		return 0;
+	if (!reply)
+		reply = &ack;
+	ret = vhu_msg_recv(ch->sock, reply);
+	if (ret < 0)
+		return fail(ch, "no reply", ret);
+	ret = vhu_reply_check(VHU_DIR_TO_BACKEND, req->hdr.request, need_reply, reply);
+	if (ret < 0) {
+		vhu_msg_close_fds(reply);
+		return fail(ch, "reply does not fit its row", ret);
+	}
+	vhu_trace(ch->log, "<- %s size %u nfds %u", rule->name, reply->hdr.size, reply->nfds);
+	if (rule->reply == VHU_REPLY_ALWAYS || reply->hdr.size != VHU_ACK_SIZE ||
+	    (rule->reply == VHU_REPLY_CONDITIONAL && !need_reply))
+		return 1;
+	/* an ack: 0 is success */
+	vhu_msg_close_fds(reply);
+	return reply->payload.u64 ? fail(ch, "back-end reported failure", -EIO) : 0;
+}
+
+int vhu_fe_get_u64(struct vhu_fe_chan *ch, uint32_t request, uint64_t *out)
+{
+	struct vhu_msg req, reply;
+	int ret;
+
+	vhu_msg_init(&req, request, 0, 0);
+	ret = vhu_fe_request(ch, &req, &reply);
+	if (ret < 0)
+		return ret;
+	if (ret == 0 || reply.hdr.size != sizeof(uint64_t)) {
+		vhu_msg_close_fds(&reply);
+		return fail(ch, "reply is not a u64", -EPROTO);
+	}
+	vhu_msg_close_fds(&reply);
+	*out = reply.payload.u64;
+	return 0;
+}
+
+int vhu_fe_set_u64(struct vhu_fe_chan *ch, uint32_t request, uint64_t value)
+{
+	bool ack = ch->protocol_features & VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK);
+	struct vhu_msg req, reply;
+	int ret;
+
+	vhu_msg_init(&req, request, ack ? VHU_FLAG_NEED_REPLY : 0, sizeof(uint64_t));
+	req.payload.u64 = value;
+	ret = vhu_fe_request(ch, &req, &reply);
+	if (ret > 0) {
+		vhu_msg_close_fds(&reply);
+		return 0;
+	}
+	return ret;
+}
+
+int vhu_fe_get_config(struct vhu_fe_chan *ch, uint32_t offset, uint32_t size, void *buf)
+{
+	struct vhu_msg req, reply;
+	int ret;
+
+	if (size > VHU_MAX_CONFIG_SIZE)
+		return -EINVAL;
+	vhu_msg_init(&req, VHU_REQ_GET_CONFIG, 0, VHU_CONFIG_HDR_SIZE + size);
+	req.payload.config.offset = offset;
+	req.payload.config.size = size;
+	ret = vhu_fe_request(ch, &req, &reply);
+	if (ret < 0)
+		return ret;
+	vhu_msg_close_fds(&reply);
+	/* spec: "GET_CONFIG": a reply whose size is not what was asked reports failure */
+	if (reply.hdr.size != VHU_CONFIG_HDR_SIZE + size || reply.payload.config.size != size)
+		return fail(ch, "back-end could not read its config space", -EIO);
+	memcpy(buf, reply.payload.config.region, size);
+	return 0;
+}

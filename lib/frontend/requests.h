@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VHU_FRONTEND_REQUESTS_H
+#define VHU_FRONTEND_REQUESTS_H
+
+/*
+ * Concepts
+ *
+ * The front-end's half of one request/reply exchange on the main socket:
+ * send a request that fits its own row, then, when the row or NEED_REPLY
+ * says an answer comes, receive it and check it against the reply half of
+ * the row before anyone reads it. A u64 ack that is non-zero becomes -EIO.
+ *
+ * This is the seed of lib/frontend; vhu-probe is its first user.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wire/wire.h"
+
+struct vhu_log;
+
+struct vhu_fe_chan {
+	int sock; /* connected; not owned */
+	uint64_t protocol_features; /* negotiated; REPLY_ACK enables acks */
+	const struct vhu_log *log;
+	const char *last_error; /* static text for the last failure, or NULL */
+};
+
+/**
+ * vhu_fe_request() - send @req and, if one is due, receive and check its reply.
+ * @ch:    the channel
+ * @req:   request; its fds stay the caller's
+ * @reply: filled with the reply when one is due (its fds are the caller's);
+ *         may be NULL only for requests that get no reply body
+ *
+ * Return: 1 if @reply holds a reply body, 0 if none was due or an ack of 0
+ * came back, -EIO for a non-zero ack, -EPROTO/-EMSGSIZE/-EBADMSG for a reply
+ * that does not fit its row, or a transport error (-ECONNRESET, -EAGAIN ...).
+ */
+int vhu_fe_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply);
+
+/* A request with no payload that answers a u64 (GET_FEATURES, GET_QUEUE_NUM ...). */
+int vhu_fe_get_u64(struct vhu_fe_chan *ch, uint32_t request, uint64_t *out);
+
+/* A request whose payload is one u64; acked when REPLY_ACK was negotiated. */
+int vhu_fe_set_u64(struct vhu_fe_chan *ch, uint32_t request, uint64_t value);
+
+/**
+ * vhu_fe_get_config() - read @size bytes of device config space at @offset.
+ *
+ * Return: 0, -EINVAL (size over VHU_MAX_CONFIG_SIZE), -EIO when the back-end
+ * reports failure (a reply of a different size, as the spec's "size 0"), or
+ * an error of vhu_fe_request().
+ */
+int vhu_fe_get_config(struct vhu_fe_chan *ch, uint32_t offset, uint32_t size, void *buf);
+
+#endif /* VHU_FRONTEND_REQUESTS_H */

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Validation is decoding: a message reaches a handler only after it fits the
+ * row of its request id. Nothing here trusts hdr.size or nfds.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "wire/wire.h"
+
+static int check_flags(uint32_t flags, bool want_reply)
+{
+	if ((flags & VHU_FLAG_VERSION_MASK) != VHU_VERSION)
+		return -EPROTO;
+	if (flags & VHU_FLAG_RESERVED_MASK)
+		return -EPROTO;
+	if (!!(flags & VHU_FLAG_REPLY) != want_reply)
+		return -EPROTO;
+	return 0;
+}
+
+int vhu_msg_check(enum vhu_dir dir, const struct vhu_msg *msg, const struct vhu_rule **out)
+{
+	const struct vhu_rule *rule = vhu_rule_find(dir, msg->hdr.request);
+	int ret;
+
+	if (!rule)
+		return -EOPNOTSUPP;
+	*out = rule;
+	ret = check_flags(msg->hdr.flags, false);
+	if (ret < 0)
+		return ret;
+	if (msg->hdr.size < rule->min_size || msg->hdr.size > rule->max_size)
+		return -EMSGSIZE;
+	if (msg->nfds < rule->min_fds || msg->nfds > rule->max_fds)
+		return -EBADMSG;
+	return 0;
+}
+
+int vhu_reply_check(enum vhu_dir dir, uint32_t request, bool need_reply,
+		    const struct vhu_msg *reply)
+{
+	const struct vhu_rule *rule = vhu_rule_find(dir, request);
+	bool body_ok, ack_ok;
+	int ret;
+
+	if (!rule || reply->hdr.request != request)
+		return -EPROTO;
+	ret = check_flags(reply->hdr.flags & ~VHU_FLAG_NEED_REPLY, true);
+	if (ret < 0)
+		return ret;
+	/* An ack is a u64; a body must fit the reply half of the row. */
+	ack_ok = need_reply && rule->reply != VHU_REPLY_ALWAYS && reply->hdr.size == VHU_ACK_SIZE;
+	body_ok = rule->reply != VHU_REPLY_ACK && reply->hdr.size >= rule->reply_min_size &&
+		  reply->hdr.size <= rule->reply_max_size;
+	if (!ack_ok && !body_ok)
+		return -EMSGSIZE;
+	if (reply->nfds > (body_ok ? rule->reply_max_fds : 0u))
+		return -EBADMSG;
+	return 0;
+}
+
+int vhu_msg_decode(enum vhu_dir dir, const uint8_t *buf, size_t len, const int *fds,
+		   unsigned int nfds, struct vhu_msg *out)
+{
+	const struct vhu_rule *rule;
+	int ret = -EMSGSIZE;
+
+	memset(out, 0, sizeof(out->hdr) + sizeof(out->payload));
+	out->nfds = 0;
+	if (nfds > VHU_MAX_FDS) {
+		ret = -EBADMSG;
+		goto err_close;
+	}
+	if (len < sizeof(out->hdr))
+		goto err_close;
+	memcpy(&out->hdr, buf, sizeof(out->hdr));
+	if (out->hdr.size > VHU_MAX_PAYLOAD || len - sizeof(out->hdr) != out->hdr.size)
+		goto err_close;
+	memcpy(&out->payload, buf + sizeof(out->hdr), out->hdr.size);
+	for (unsigned int i = 0; i < nfds; i++)
+		out->fds[i] = fds[i];
+	out->nfds = nfds;
+	ret = vhu_msg_check(dir, out, &rule);
+	if (ret < 0)
+		vhu_msg_close_fds(out);
+	return ret;
+
+err_close:
+	for (unsigned int i = 0; i < nfds; i++) {
+		int fd = fds[i];
+
+		vhu_close_fd(&fd);
+	}
+	return ret;
+}
+
+int64_t vhu_msg_queue_index(const struct vhu_rule *rule, const struct vhu_msg *msg)
+{
+	switch (rule->queue) {
+	case VHU_QUEUE_IN_STATE:
+		return msg->payload.state.index;
+	case VHU_QUEUE_IN_ADDR:
+		return msg->payload.addr.index;
+	case VHU_QUEUE_IN_U64:
+		return (int64_t)(msg->payload.u64 & VHU_VRING_IDX_MASK);
+	case VHU_QUEUE_IN_AREA:
+		return (int64_t)(msg->payload.area.u64 & VHU_VRING_IDX_MASK);
+	default:
+		return -ENOENT;
+	}
+}
+
+void vhu_msg_init(struct vhu_msg *msg, uint32_t request, uint32_t flags, uint32_t size)
+{
+	msg->hdr.request = request;
+	msg->hdr.flags = VHU_VERSION | flags;
+	msg->hdr.size = size;
+	memset(&msg->payload, 0, VHU_MIN(size, (uint32_t)sizeof(msg->payload)));
+	msg->nfds = 0;
+}
+
+int vhu_msg_take_fd(struct vhu_msg *msg, unsigned int i)
+{
+	if (i >= msg->nfds)
+		return -1;
+	return vhu_fd_take(&msg->fds[i]);
+}
+
+void vhu_msg_close_fds(struct vhu_msg *msg)
+{
+	vhu_close_fds(msg->fds, VHU_MIN(msg->nfds, VHU_MAX_FDS));
+	msg->nfds = 0;
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VHU_TRANSPORT_TRANSPORT_H
+#define VHU_TRANSPORT_TRANSPORT_H
+
+/*
+ * Concepts
+ *
+ * A vhost-user connection is a SOCK_STREAM unix socket. One message is a
+ * 12-byte header and hdr.size payload bytes; fds ride as SCM_RIGHTS on the
+ * first byte of the header (the receiver also accepts them on any later byte
+ * of the same message, as the stream gives no way to tell the difference).
+ * Every fd this layer creates or receives is
+ * O_CLOEXEC, and every received fd ends up either in the struct vhu_msg that
+ * the caller owns, or closed: never both, never neither.
+ *
+ * Sockets are blocking; a caller that needs a deadline sets SO_RCVTIMEO
+ * (receive then fails with -EAGAIN) or polls first.
+ */
+
+#include <stdint.h>
+
+#include "wire/wire.h"
+
+/**
+ * vhu_sock_listen() - listen on a unix socket path (server mode).
+ * @path:   filesystem path; at most sizeof(sun_path) - 1 bytes
+ * @out_fd: the listening socket, O_CLOEXEC
+ *
+ * A stale socket file at @path (one nobody accepts on) is unlinked first; a
+ * path where another process is listening, or a non-socket file, is left
+ * alone and is an error.
+ *
+ * Return: 0, -EINVAL (empty @path), -ENAMETOOLONG, -EADDRINUSE (someone listens
+ * there), -EEXIST (not a socket, a symlink included) or another negative errno
+ * from lstat/connect/unlink/socket/bind/listen.
+ */
+int vhu_sock_listen(const char *path, int *out_fd);
+
+/**
+ * vhu_sock_accept() - accept one connection, retrying on EINTR.
+ * @listen_fd: from vhu_sock_listen() or an adopted listening fd
+ * @out_fd:    the connected socket, O_CLOEXEC
+ *
+ * Return: 0 or a negative errno from accept4.
+ */
+int vhu_sock_accept(int listen_fd, int *out_fd);
+
+/**
+ * vhu_sock_connect() - connect to a unix socket path (client mode).
+ * @path:       filesystem path
+ * @timeout_ms: keep retrying while the path is missing or refuses, up to this
+ *              long (0: one attempt)
+ * @out_fd:     the connected socket, O_CLOEXEC
+ *
+ * Return: 0, -EINVAL (empty @path), -ENAMETOOLONG, or the errno of the last
+ * attempt (-ENOENT, -ECONNREFUSED, ...).
+ */
+int vhu_sock_connect(const char *path, unsigned int timeout_ms, int *out_fd);
+
+/* What vhu_sock_adopt() found. */
+enum vhu_sock_kind {
+	VHU_SOCK_CONNECTED = 0,
+	VHU_SOCK_LISTENING = 1,
+};
+
+/**
+ * vhu_sock_adopt() - take over an inherited fd (--fd=N, systemd style).
+ * @fd: must be an AF_UNIX SOCK_STREAM socket, either listening or connected
+ *
+ * Sets O_CLOEXEC on it so our children do not inherit it; a rejected fd is left
+ * as it was (still the caller's, flags unchanged).
+ *
+ * Return: VHU_SOCK_CONNECTED or VHU_SOCK_LISTENING, -EBADF (not open),
+ * -ENOTSOCK (not a socket), -EPROTOTYPE (not a unix stream socket) or
+ * -ENOTCONN (a unix stream socket that neither listens nor is connected).
+ */
+int vhu_sock_adopt(int fd);
+
+/**
+ * vhu_msg_send() - send one message and its fds.
+ * @sock: connected socket
+ * @msg:  header, hdr.size payload bytes, nfds fds (not closed: still the
+ *        caller's)
+ *
+ * Handles short writes and EINTR; never raises SIGPIPE.
+ *
+ * Return: 0, -EMSGSIZE (hdr.size or nfds over the limits; nothing was sent) or
+ * a negative errno (-EPIPE when the peer is gone). After any other error part
+ * of the message may have gone out: the connection must be closed.
+ */
+int vhu_msg_send(int sock, const struct vhu_msg *msg);
+
+/**
+ * vhu_msg_recv() - receive one whole message and its fds.
+ * @sock: connected socket
+ * @msg:  filled with header, payload (hdr.size bytes) and fds
+ *
+ * Handles short reads and EINTR; fds are received with MSG_CMSG_CLOEXEC.
+ * The message is not checked against its row: callers use vhu_msg_check().
+ * Whatever @msg held before is overwritten; fds it owned are not closed.
+ *
+ * Return:
+ * 0 - @msg is whole and owns msg->nfds fds;
+ * -ECONNRESET - the peer closed (mid-message too); nothing is owned;
+ * -EBADMSG - the message was read whole but the kernel truncated its fds
+ *   (MSG_CTRUNC: more than VHU_MAX_FDS); they are closed, msg->nfds is 0,
+ *   and msg->hdr is valid so the caller can fail just that request;
+ * -EMSGSIZE - hdr.size is over VHU_MAX_PAYLOAD; the stream cannot be
+ *   resynchronised and the connection must be closed; nothing is owned,
+ *   msg->hdr is valid for logging;
+ * -EAGAIN - SO_RCVTIMEO expired before a whole message arrived; nothing is
+ *   owned. If part of the message had been read, the stream is out of step
+ *   and the connection must be closed: a caller that cannot tell treats every
+ *   -EAGAIN as fatal;
+ * another negative errno from recvmsg; nothing is owned.
+ */
+int vhu_msg_recv(int sock, struct vhu_msg *msg);
+
+#endif /* VHU_TRANSPORT_TRANSPORT_H */

@@ -46,7 +46,7 @@ static_assert(sizeof(struct vhu_msg_hdr) == 12, "header is 12 bytes");
 
 /* ---- virtio feature bits that belong to vhost-user ---------------------- */
 
-#define VHU_F_PROTOCOL_FEATURES 30 /* VHOST_USER_F_PROTOCOL_FEATURES */
+#define VHU_F_PROTOCOL_FEATURES 30    /* VHOST_USER_F_PROTOCOL_FEATURES */
 #define VHU_F_LOG_ALL VHOST_F_LOG_ALL /* 26 */
 static_assert(VHOST_F_LOG_ALL == 26, "VHOST_F_LOG_ALL is virtio bit 26");
 
@@ -189,7 +189,7 @@ struct vhu_mem_region {
 static_assert(sizeof(struct vhu_mem_region) == 32, "memory region");
 
 #define VHU_MEM_TABLE_MAX_REGIONS 8u /* VHOST_MEMORY_BASELINE_NREGIONS */
-#define VHU_MAX_MEM_SLOTS 509u /* what QEMU, libvhost-user and rust-vmm use */
+#define VHU_MAX_MEM_SLOTS 509u	     /* what QEMU, libvhost-user and rust-vmm use */
 
 struct vhu_mem_table {
 	uint32_t nregions;
@@ -271,14 +271,18 @@ static_assert(sizeof(struct vhu_device_state_transfer) == 8, "device state trans
 #define VHU_DEVICE_STATE_ERR_MASK 0xffull
 #define VHU_DEVICE_STATE_NOFD (1ull << 8)
 
-/* GET_SHMEM_CONFIG reply: VhostUserShMemConfig. */
-#define VHU_MAX_SHMEM_REGIONS 8u
+/*
+ * GET_SHMEM_CONFIG reply: VhostUserShMemConfig. The series is not settled:
+ * rust-vmm sends 8 sizes, QEMU's drafts VIRTIO_MAX_SHMEM_REGIONS (256); a
+ * reply may carry any count up to that.
+ */
+#define VHU_MAX_SHMEM_REGIONS 256u
 struct vhu_shmem_config {
 	uint32_t nregions;
 	uint32_t padding;
 	uint64_t memory_sizes[VHU_MAX_SHMEM_REGIONS];
 };
-static_assert(sizeof(struct vhu_shmem_config) == 72, "shmem config");
+static_assert(sizeof(struct vhu_shmem_config) == 8 + 256 * 8, "shmem config");
 
 /* BACKEND_SHMEM_MAP / BACKEND_SHMEM_UNMAP: VhostUserMMap. */
 #define VHU_SHMEM_MAP_R 0x1ull

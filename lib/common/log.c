@@ -9,7 +9,7 @@
 #include <vhu/version.h>
 
 static const char *const level_names[] = {
-	[VHU_LOG_ERR] = "error", [VHU_LOG_WARN] = "warning", [VHU_LOG_INFO] = "info",
+	[VHU_LOG_ERR] = "error",   [VHU_LOG_WARN] = "warning", [VHU_LOG_INFO] = "info",
 	[VHU_LOG_DEBUG] = "debug", [VHU_LOG_TRACE] = "trace",
 };
 

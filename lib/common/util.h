@@ -52,15 +52,15 @@ static inline int vhu_fd_take(int *fd)
 #define vhu_err(log, ...) vhu_logf((log), VHU_LOG_ERR, __VA_ARGS__)
 #define vhu_warn(log, ...) vhu_logf((log), VHU_LOG_WARN, __VA_ARGS__)
 #define vhu_info(log, ...) vhu_logf((log), VHU_LOG_INFO, __VA_ARGS__)
-#define vhu_debug(log, ...)                                                                        \
-	do {                                                                                       \
-		if (!(log) || (log)->level >= VHU_LOG_DEBUG)                                       \
-			vhu_logf((log), VHU_LOG_DEBUG, __VA_ARGS__);                               \
+#define vhu_debug(log, ...)                                          \
+	do {                                                         \
+		if (!(log) || (log)->level >= VHU_LOG_DEBUG)         \
+			vhu_logf((log), VHU_LOG_DEBUG, __VA_ARGS__); \
 	} while (0)
-#define vhu_trace(log, ...)                                                                        \
-	do {                                                                                       \
-		if ((log) && (log)->level >= VHU_LOG_TRACE)                                        \
-			vhu_logf((log), VHU_LOG_TRACE, __VA_ARGS__);                               \
+#define vhu_trace(log, ...)                                          \
+	do {                                                         \
+		if ((log) && (log)->level >= VHU_LOG_TRACE)          \
+			vhu_logf((log), VHU_LOG_TRACE, __VA_ARGS__); \
 	} while (0)
 
 #endif /* VHU_COMMON_UTIL_H */

@@ -21,7 +21,7 @@
 struct vhu_log;
 
 struct vhu_fe_chan {
-	int sock; /* connected; not owned */
+	int sock;		    /* connected; not owned */
 	uint64_t protocol_features; /* negotiated; REPLY_ACK enables acks */
 	const struct vhu_log *log;
 	const char *last_error; /* static text for the last failure, or NULL */

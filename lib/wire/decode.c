@@ -67,7 +67,8 @@ int vhu_msg_decode(enum vhu_dir dir, const uint8_t *buf, size_t len, const int *
 	const struct vhu_rule *rule;
 	int ret = -EMSGSIZE;
 
-	memset(out, 0, sizeof(out->hdr) + sizeof(out->payload));
+	memset(&out->hdr, 0, sizeof(out->hdr));
+	memset(&out->payload, 0, sizeof(out->payload));
 	out->nfds = 0;
 	if (nfds > VHU_MAX_FDS) {
 		ret = -EBADMSG;

@@ -59,22 +59,14 @@ const char *vhu_protocol_feature_name(unsigned int bit)
 
 /* Transport and vhost bits: the same for every device type. */
 static const char *const transport_names[64] = {
-	[24] = "VIRTIO_F_NOTIFY_ON_EMPTY",
-	[26] = "VHOST_F_LOG_ALL",
-	[27] = "VIRTIO_F_ANY_LAYOUT",
-	[28] = "VIRTIO_RING_F_INDIRECT_DESC",
-	[29] = "VIRTIO_RING_F_EVENT_IDX",
-	[30] = "VHOST_USER_F_PROTOCOL_FEATURES",
-	[32] = "VIRTIO_F_VERSION_1",
-	[33] = "VIRTIO_F_ACCESS_PLATFORM",
-	[34] = "VIRTIO_F_RING_PACKED",
-	[35] = "VIRTIO_F_IN_ORDER",
-	[36] = "VIRTIO_F_ORDER_PLATFORM",
-	[37] = "VIRTIO_F_SR_IOV",
-	[38] = "VIRTIO_F_NOTIFICATION_DATA",
-	[39] = "VIRTIO_F_NOTIF_CONFIG_DATA",
-	[40] = "VIRTIO_F_RING_RESET",
-	[41] = "VIRTIO_F_ADMIN_VQ",
+	[24] = "VIRTIO_F_NOTIFY_ON_EMPTY",   [26] = "VHOST_F_LOG_ALL",
+	[27] = "VIRTIO_F_ANY_LAYOUT",	     [28] = "VIRTIO_RING_F_INDIRECT_DESC",
+	[29] = "VIRTIO_RING_F_EVENT_IDX",    [30] = "VHOST_USER_F_PROTOCOL_FEATURES",
+	[32] = "VIRTIO_F_VERSION_1",	     [33] = "VIRTIO_F_ACCESS_PLATFORM",
+	[34] = "VIRTIO_F_RING_PACKED",	     [35] = "VIRTIO_F_IN_ORDER",
+	[36] = "VIRTIO_F_ORDER_PLATFORM",    [37] = "VIRTIO_F_SR_IOV",
+	[38] = "VIRTIO_F_NOTIFICATION_DATA", [39] = "VIRTIO_F_NOTIF_CONFIG_DATA",
+	[40] = "VIRTIO_F_RING_RESET",	     [41] = "VIRTIO_F_ADMIN_VQ",
 };
 
 static const char *const blk_names[64] = {
@@ -145,10 +137,8 @@ static const char *const scsi_names[64] = {
 };
 
 static const char *const gpu_names[64] = {
-	[0] = "VIRTIO_GPU_F_VIRGL",
-	[1] = "VIRTIO_GPU_F_EDID",
-	[2] = "VIRTIO_GPU_F_RESOURCE_UUID",
-	[3] = "VIRTIO_GPU_F_RESOURCE_BLOB",
+	[0] = "VIRTIO_GPU_F_VIRGL",	    [1] = "VIRTIO_GPU_F_EDID",
+	[2] = "VIRTIO_GPU_F_RESOURCE_UUID", [3] = "VIRTIO_GPU_F_RESOURCE_BLOB",
 	[4] = "VIRTIO_GPU_F_CONTEXT_INIT",
 };
 

@@ -42,8 +42,8 @@ static const struct vhu_rule frontend_rules[VHU_REQ_MAX] = {
 	    .reply_max_size = sizeof(struct vhu_mem_table), PAUSES),
 	/* struct vhu_log + the log fd with LOG_SHMFD; a bare u64 without it.
 	 * With LOG_SHMFD the back-end answers with a u64 (0: done). */
-	ROW(SET_LOG_BASE, .min_size = sizeof(uint64_t), .max_size = sizeof(struct vhu_log_area), FD_OPT,
-	    .reply = VHU_REPLY_CONDITIONAL, REPLY_EXACT(uint64_t), PAUSES),
+	ROW(SET_LOG_BASE, .min_size = sizeof(uint64_t), .max_size = sizeof(struct vhu_log_area),
+	    FD_OPT, .reply = VHU_REPLY_CONDITIONAL, REPLY_EXACT(uint64_t), PAUSES),
 	ROW(SET_LOG_FD, .max_size = sizeof(uint64_t), FD_OPT),
 	ROW(SET_VRING_NUM, EXACT(struct vhost_vring_state), .queue = VHU_QUEUE_IN_STATE, PAUSES),
 	ROW(SET_VRING_ADDR, EXACT(struct vhost_vring_addr), .queue = VHU_QUEUE_IN_ADDR, PAUSES),
@@ -101,10 +101,13 @@ static const struct vhu_rule frontend_rules[VHU_REQ_MAX] = {
 	ROW(GET_STATUS, ALWAYS(uint64_t), PF(STATUS)),
 	ROW(GET_SHARED_OBJECT, EXACT(struct vhu_shared_object), ALWAYS(uint64_t),
 	    .reply_max_fds = 1, PF(SHARED_OBJECT)),
-	ROW(SET_DEVICE_STATE_FD, EXACT(struct vhu_device_state_transfer), FD(1),
-	    ALWAYS(uint64_t), .reply_max_fds = 1, PF(DEVICE_STATE)),
+	ROW(SET_DEVICE_STATE_FD, EXACT(struct vhu_device_state_transfer), FD(1), ALWAYS(uint64_t),
+	    .reply_max_fds = 1, PF(DEVICE_STATE)),
 	ROW(CHECK_DEVICE_STATE, ALWAYS(uint64_t), PF(DEVICE_STATE)),
-	ROW(GET_SHMEM_CONFIG, ALWAYS(struct vhu_shmem_config), PF(SHMEM)),
+	/* nregions, padding, then the sizes: drafts used 8 and 256 entries */
+	ROW(GET_SHMEM_CONFIG, .reply = VHU_REPLY_ALWAYS,
+	    .reply_min_size = offsetof(struct vhu_shmem_config, memory_sizes),
+	    .reply_max_size = sizeof(struct vhu_shmem_config), PF(SHMEM)),
 };
 
 /*

@@ -31,7 +31,7 @@
 #include <vhu/protocol.h>
 
 enum vhu_dir {
-	VHU_DIR_TO_BACKEND = 0, /* VHU_REQ_*: front-end -> back-end */
+	VHU_DIR_TO_BACKEND = 0,	 /* VHU_REQ_*: front-end -> back-end */
 	VHU_DIR_TO_FRONTEND = 1, /* VHU_BACKEND_REQ_*: back-end -> front-end */
 };
 
@@ -39,9 +39,9 @@ enum vhu_dir {
 enum vhu_queue_loc {
 	VHU_QUEUE_NONE = 0,
 	VHU_QUEUE_IN_STATE, /* struct vhost_vring_state .index */
-	VHU_QUEUE_IN_ADDR, /* struct vhost_vring_addr .index */
-	VHU_QUEUE_IN_U64, /* bits 0-7 of the u64 (kick/call/err) */
-	VHU_QUEUE_IN_AREA, /* bits 0-7 of struct vhu_vring_area .u64 */
+	VHU_QUEUE_IN_ADDR,  /* struct vhost_vring_addr .index */
+	VHU_QUEUE_IN_U64,   /* bits 0-7 of the u64 (kick/call/err) */
+	VHU_QUEUE_IN_AREA,  /* bits 0-7 of struct vhu_vring_area .u64 */
 };
 
 /* How a request is answered. */
@@ -62,19 +62,19 @@ enum vhu_reply_rule {
 };
 
 struct vhu_rule {
-	const char *name; /* the spec's name; NULL: no such request */
+	const char *name;  /* the spec's name; NULL: no such request */
 	uint32_t min_size; /* payload bytes */
 	uint32_t max_size;
 	uint8_t min_fds;
 	uint8_t max_fds;
-	uint8_t queue; /* enum vhu_queue_loc */
-	uint8_t reply; /* enum vhu_reply_rule */
+	uint8_t queue;		 /* enum vhu_queue_loc */
+	uint8_t reply;		 /* enum vhu_reply_rule */
 	uint32_t reply_min_size; /* for VHU_REPLY_ALWAYS / CONDITIONAL */
 	uint32_t reply_max_size;
 	uint8_t reply_max_fds;
 	uint64_t gate_features; /* virtio bits, one of which must be offered (0: none) */
 	uint64_t gate_protocol; /* protocol bits that must be negotiated (0: none) */
-	bool pauses_queues; /* the back-end stops workers around the handler */
+	bool pauses_queues;	/* the back-end stops workers around the handler */
 };
 
 /* One message as it travels, with its fds. */

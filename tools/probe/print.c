@@ -27,8 +27,11 @@ struct config_field {
 	enum field_kind kind;
 };
 
-#define FIELD(type, member, name)                                                                  \
-	{ name, offsetof(struct type, member), sizeof(((struct type *)0)->member), FIELD_UINT }
+#define FIELD(type, member, name)                                                        \
+	{                                                                                \
+		name, offsetof(struct type, member), sizeof(((struct type *)0)->member), \
+			FIELD_UINT                                                       \
+	}
 
 static const struct config_field blk_fields[] = {
 	FIELD(virtio_blk_config, capacity, "capacity"),
@@ -111,15 +114,14 @@ static void field_text(char *buf, size_t len, const uint8_t *config, const struc
 		snprintf(buf, len, "%02x:%02x:%02x:%02x:%02x:%02x", p[0], p[1], p[2], p[3], p[4],
 			 p[5]);
 	else
-		snprintf(buf, len, "%.*s", (int)strnlen((const char *)p, f->size),
-			 (const char *)p);
+		snprintf(buf, len, "%.*s", (int)strnlen((const char *)p, f->size), (const char *)p);
 }
 
 static const char *bit_name(const struct probe_result *res, unsigned int bit, bool protocol,
 			    char *buf, size_t len)
 {
-	const char *name = protocol ? vhu_protocol_feature_name(bit)
-				    : vhu_feature_name(res->device_id, bit);
+	const char *name =
+		protocol ? vhu_protocol_feature_name(bit) : vhu_feature_name(res->device_id, bit);
 
 	if (name)
 		return name;
@@ -133,8 +135,8 @@ static void text_bits(FILE *out, const struct probe_result *res, uint64_t bits, 
 
 	for (unsigned int bit = 0; bit < 64; bit++)
 		if (bits & VHU_BIT(bit))
-			fprintf(out, "  %-40s (%u)\n", bit_name(res, bit, protocol, buf, sizeof(buf)),
-				bit);
+			fprintf(out, "  %-40s (%u)\n",
+				bit_name(res, bit, protocol, buf, sizeof(buf)), bit);
 }
 
 static void text_config(FILE *out, const struct probe_result *res)
@@ -171,7 +173,8 @@ void probe_print_text(FILE *out, const struct probe_result *res)
 		fprintf(out, "protocol features: 0x%016" PRIx64 "\n", res->protocol_features);
 		text_bits(out, res, res->protocol_features, true);
 	} else {
-		fprintf(out, "protocol features: not offered (no VHOST_USER_F_PROTOCOL_FEATURES)\n");
+		fprintf(out,
+			"protocol features: not offered (no VHOST_USER_F_PROTOCOL_FEATURES)\n");
 	}
 	if (res->has_queue_num)
 		fprintf(out, "queues: %" PRIu64 "\n", res->queue_num);

@@ -23,8 +23,8 @@
 #include <vhu/names.h>
 
 /* The protocol bits the probe negotiates: each unlocks one question. */
-#define PROBE_PROTOCOL_FEATURES                                                                    \
-	(VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |               \
+#define PROBE_PROTOCOL_FEATURES                                                     \
+	(VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | \
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIG))
 
 struct options {
@@ -45,7 +45,8 @@ static void usage(FILE *out)
 		"\n"
 		"  --socket-path=PATH  the back-end's unix socket\n"
 		"  --type=TYPE         device type for names and config: blk, net, fs, scsi,\n"
-		"                      rng, input, gpu, vsock, ... (config is read only when given)\n"
+		"                      rng, input, gpu, vsock, ... (config is read only when "
+		"given)\n"
 		"  --json              one JSON object on stdout\n"
 		"  --timeout=SECONDS   give up on a silent back-end after this long (default 5)\n"
 		"  --help, --version\n");
@@ -134,8 +135,7 @@ static int report(const struct options *opt, const char *step, const struct vhu_
 	return 1;
 }
 
-static int ask_protocol(struct vhu_fe_chan *ch, struct probe_result *res,
-			const struct options *opt)
+static int ask_protocol(struct vhu_fe_chan *ch, struct probe_result *res, const struct options *opt)
 {
 	uint64_t want;
 	int ret;

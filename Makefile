@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: MIT
+#
+# Shortcuts around meson/ninja. The build itself is meson's; see docs/testing.md.
+
+BUILD_DIR ?= build
+FUZZ_TIME ?= 20
+
+.PHONY: build check demo bench fuzz format clean
+
+build:
+	@test -f $(BUILD_DIR)/meson-private/coredata.dat || meson setup $(BUILD_DIR)
+	ninja -C $(BUILD_DIR)
+
+check:
+	scripts/deps.sh
+	scripts/ci.sh
+
+demo:
+	scripts/deps.sh
+	@$(MAKE) --no-print-directory build
+	scripts/demo.sh
+
+bench:
+	@if [ -x scripts/bench.sh ]; then \
+		scripts/bench.sh; \
+	else \
+		echo "bench: benchmarks arrive with the front-end issue (no scripts/bench.sh yet)"; \
+	fi
+
+fuzz:
+	@if [ -x scripts/fuzz.sh ]; then \
+		FUZZ_TIME=$(FUZZ_TIME) scripts/fuzz.sh; \
+	else \
+		echo "fuzz: no scripts/fuzz.sh yet; fuzz targets run as 'meson test --suite fuzz'"; \
+	fi
+
+format:
+	scripts/format.sh
+
+clean:
+	rm -rf build build-*

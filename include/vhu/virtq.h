@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VHU_VIRTQ_H
+#define VHU_VIRTQ_H
+
+/*
+ * What a device uses on a queue. A request is a descriptor chain the driver
+ * made available, presented as iovecs that point straight into guest memory:
+ * first the device-readable buffers (the driver's "out"), then the
+ * device-writable ones ("in"). Nothing is copied.
+ *
+ * One thread at a time owns a queue: the worker that the back-end runs its
+ * queue_kick op on. pop, push and notify are called only from there.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <vhu/version.h>
+
+struct vhu_vq;
+
+/* Largest ring a front-end may ask for (split and packed). */
+#define VHU_VQ_MAX_SIZE 32768u
+/* Most iovecs one request may have; a longer chain breaks the queue. */
+#define VHU_REQ_MAX_IOV 1024u
+
+struct vhu_req {
+	uint16_t id;	   /* split: head descriptor index; packed: buffer id */
+	uint16_t ndescs;   /* ring slots the chain took (packed: to skip on push) */
+	uint32_t out_num;  /* iov[0, out_num): the device reads these */
+	uint32_t in_num;   /* iov[out_num, out_num + in_num): the device writes these */
+	uint64_t out_size; /* bytes readable */
+	uint64_t in_size;  /* bytes writable */
+	struct iovec iov[VHU_REQ_MAX_IOV];
+};
+
+/**
+ * vhu_vq_pop() - take the next available request.
+ * @vq:  the queue
+ * @req: filled on success; untouched when nothing is available
+ *
+ * Every index, length and address read from the ring is checked where it is
+ * read, and each descriptor is read once. A chain that loops, is longer than
+ * the ring, points outside guest memory, nests indirect tables or has a
+ * readable buffer after a writable one breaks the queue: it stops, the reason
+ * is logged once, the error fd is signalled, and every later call fails.
+ *
+ * Return: 1 with @req filled, 0 when nothing is available, -EIO when the
+ * queue is broken (now or before), -EAGAIN when the queue is not running.
+ */
+VHU_API int vhu_vq_pop(struct vhu_vq *vq, struct vhu_req *req);
+
+/**
+ * vhu_vq_push() - complete a request (put it on the used ring).
+ * @vq:  the queue
+ * @req: a request vhu_vq_pop() returned on this queue
+ * @len: bytes the device wrote into the request's writable buffers
+ *
+ * Does not notify; call vhu_vq_notify() once per batch.
+ *
+ * Return: 0, -EINVAL if @len exceeds req->in_size (it is clamped and the
+ * request still completes) or @req is not a request of this ring, -EIO if
+ * the queue is broken, -EAGAIN if it is not running (stopped since the pop:
+ * the ring belongs to the front-end again).
+ */
+VHU_API int vhu_vq_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
+
+/**
+ * vhu_vq_notify() - interrupt the driver if it asked to be (event idx or
+ * flags), for everything pushed since the last notify.
+ *
+ * Return: 1 if the call fd was signalled, 0 if the driver did not want it
+ * (or there is no call fd, or the queue is broken or not running).
+ */
+VHU_API int vhu_vq_notify(struct vhu_vq *vq);
+
+/**
+ * vhu_vq_enable_notify() - ask the driver to kick (or not) on new buffers.
+ * @enable: false while the device polls, true before it sleeps
+ *
+ * Return: with @enable, true if buffers became available meanwhile (the
+ * caller should poll again instead of sleeping); false otherwise.
+ */
+VHU_API bool vhu_vq_enable_notify(struct vhu_vq *vq, bool enable);
+
+/** vhu_vq_index() - the queue's index in its device. */
+VHU_API unsigned int vhu_vq_index(const struct vhu_vq *vq);
+
+/** vhu_vq_size() - the ring size the driver set. */
+VHU_API unsigned int vhu_vq_size(const struct vhu_vq *vq);
+
+/** vhu_vq_broken() - true once the queue broke (see vhu_vq_pop()). */
+VHU_API bool vhu_vq_broken(const struct vhu_vq *vq);
+
+/** vhu_vq_set_priv() / vhu_vq_priv() - a per-queue pointer for the device. */
+VHU_API void vhu_vq_set_priv(struct vhu_vq *vq, void *priv);
+VHU_API void *vhu_vq_priv(const struct vhu_vq *vq);
+
+#endif /* VHU_VIRTQ_H */

@@ -79,6 +79,10 @@ VHU_API int vhu_vq_notify(struct vhu_vq *vq);
  * vhu_vq_enable_notify() - ask the driver to kick (or not) on new buffers.
  * @enable: false while the device polls, true before it sleeps
  *
+ * Notifications start enabled; a device that never calls this still hears
+ * of every new buffer (with event idx, each pop asks for a kick at the next
+ * entry, as QEMU does). After a false, kicks may still come, only fewer.
+ *
  * Return: with @enable, true if buffers became available meanwhile (the
  * caller should poll again instead of sleeping); false otherwise.
  */

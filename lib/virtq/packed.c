@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Packed virtqueues, the device side (virtio 1.1 "Packed Virtqueues").
+ *
+ * One descriptor ring: the driver makes a slot available by setting its
+ * AVAIL bit to the driver wrap counter and USED to the inverse; the device
+ * uses it by setting both to the device wrap counter. We poll the slot at
+ * last_avail_idx only. A chain is consecutive slots linked by NEXT (with
+ * wrap), at most num of them; its buffer id (in the last descriptor, spec:
+ * "Next Flag: Descriptor Chaining") must be < num, because devices use it as
+ * an index (SPDK's unbounded-id bug).
+ *
+ * An indirect descriptor must be a chain of its own ("each list only contains
+ * descriptors of a given type"); in its table only WRITE is meaningful, the
+ * other flags are reserved and ignored, and the table's length alone bounds
+ * the walk (spec: "Indirect Flag: Scatter-Gather Support").
+ */
+#include <errno.h>
+#include <inttypes.h>
+
+#include "virtq/virtq.h"
+
+#define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define F_USED (1u << VRING_PACKED_DESC_F_USED)
+#define EVENT_FLAGS_MASK 0x3u
+#define OFF_WRAP_SLOT_MASK 0x7fffu
+
+static bool desc_avail(uint16_t flags, bool wrap)
+{
+	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) != wrap;
+}
+
+static int walk_indirect(struct vhu_vq *vq, struct vhu_req *req, const struct vring_packed_desc *d)
+{
+	struct vhu_desc_table table;
+	int ret;
+
+	if (!vq->indirect)
+		return vhu_vq_break(vq, "indirect descriptor without VIRTIO_RING_F_INDIRECT_DESC");
+	ret = vhu_vq_map_table(vq, &table, le64toh(d->addr), le32toh(d->len));
+	for (uint32_t i = 0; ret == 0 && i < table.num; i++) {
+		struct vring_packed_desc e;
+
+		vhu_vq_read_desc(&table, i, &e);
+		ret = vhu_vq_map_desc(vq, req, le64toh(e.addr), le32toh(e.len),
+				      le16toh(e.flags) & VRING_DESC_F_WRITE);
+	}
+	return ret;
+}
+
+/*
+ * Walk the chain at last_avail_idx, whose head was seen available. *@id is
+ * its buffer id, *@ndescs the slots it takes.
+ */
+static int walk(struct vhu_vq *vq, struct vhu_req *req, uint16_t *id, uint16_t *ndescs)
+{
+	struct vhu_desc_table ring;
+	uint16_t slot = vq->last_avail_idx;
+
+	vhu_vq_ring_table(&ring, vq->pdesc, vq->num);
+	for (uint32_t n = 0;; n++) {
+		struct vring_packed_desc d;
+		uint16_t flags;
+		int ret;
+
+		if (n == vq->num)
+			return vhu_vq_break(vq, "descriptor chain longer than the ring of %u",
+					    vq->num);
+		vhu_vq_read_desc(&ring, slot, &d); /* read once */
+		flags = le16toh(d.flags);
+		*id = le16toh(d.id);
+		*ndescs = (uint16_t)(n + 1); /* n < num <= VHU_VQ_MAX_SIZE */
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (n != 0 || (flags & VRING_DESC_F_NEXT))
+				return vhu_vq_break(vq, "indirect descriptor in a chain");
+			return walk_indirect(vq, req, &d);
+		}
+		ret = vhu_vq_map_desc(vq, req, le64toh(d.addr), le32toh(d.len),
+				      flags & VRING_DESC_F_WRITE);
+		if (ret < 0 || !(flags & VRING_DESC_F_NEXT))
+			return ret;
+		slot = slot + 1 == vq->num ? 0 : slot + 1;
+	}
+}
+
+/* The device event position of the next slot to become available. */
+static uint16_t off_wrap(const struct vhu_vq *vq)
+{
+	return (uint16_t)(vq->last_avail_idx | (vq->avail_wrap << VRING_PACKED_EVENT_F_WRAP_CTR));
+}
+
+int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req)
+{
+	uint16_t flags, id = 0, ndescs = 0;
+	uint32_t next;
+	int ret;
+
+	flags = vhu_vq_load16(&vq->pdesc[vq->last_avail_idx].flags);
+	if (!desc_avail(flags, vq->avail_wrap))
+		return 0;
+	/*
+	 * Acquire: pairs with the driver's write barrier between writing the
+	 * chain and the head's flags (virtio_wmb in virtqueue_add_packed): the
+	 * rest of the head and every later descriptor of the chain are visible.
+	 * Only this first read of the flags decides availability.
+	 */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	vhu_req_clear(req);
+	ret = walk(vq, req, &id, &ndescs);
+	if (ret < 0)
+		return ret;
+	if (id >= vq->num)
+		return vhu_vq_break(vq, "buffer id %u outside a ring of %u", id, vq->num);
+	req->id = id;
+	req->ndescs = ndescs;
+	next = (uint32_t)vq->last_avail_idx + ndescs;
+	if (next >= vq->num) {
+		next -= vq->num;
+		vq->avail_wrap = !vq->avail_wrap;
+	}
+	vq->last_avail_idx = (uint16_t)next;
+	/* event idx: move a DESC event along, as split moves avail_event (split.c) */
+	if (vq->event_idx && !vq->notify_off)
+		vhu_vq_store16(&vq->device_event->off_wrap, off_wrap(vq));
+	return 1;
+}
+
+int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
+{
+	struct vring_packed_desc *d = &vq->pdesc[vq->used_idx];
+	uint16_t flags = vq->used_wrap ? F_AVAIL | F_USED : 0;
+	uint32_t next;
+
+	if (req->id >= vq->num || req->ndescs == 0 || req->ndescs > vq->num)
+		return -EINVAL; /* not a request of this ring */
+	/* spec: "Write Flag": in a used descriptor, WRITE says data was written */
+	if (len)
+		flags |= VRING_DESC_F_WRITE;
+	vhu_vq_store16(&d->id, req->id);
+	vhu_vq_store32(&d->len, len);
+	/*
+	 * Release: id, len and the buffer data are visible before the flags
+	 * that hand the slot back. Pairs with the driver's read barrier after
+	 * it sees the USED bit flip (virtio_rmb in virtqueue_get_buf_ctx_packed).
+	 */
+	__atomic_store_n(&d->flags, htole16(flags), __ATOMIC_RELEASE);
+	next = (uint32_t)vq->used_idx + req->ndescs;
+	if (next >= vq->num) {
+		next -= vq->num;
+		vq->used_wrap = !vq->used_wrap;
+	}
+	vq->used_idx = (uint16_t)next;
+	return 0;
+}
+
+/*
+ * A slot and its wrap counter as one position on a circle of 2 * num
+ * (<= 65536) slots, so that distances between positions less than a lap
+ * apart are unambiguous.
+ */
+static uint32_t lap_pos(uint16_t slot, bool wrap, uint16_t num)
+{
+	return wrap ? slot : (uint32_t)slot + num;
+}
+
+/* vring_need_event() on the circle: was event in [old, new)? */
+static bool lap_need_event(uint32_t event, uint32_t new, uint32_t old, uint32_t lap)
+{
+	return (new + 2 * lap - event - 1) % lap < (new + lap - old) % lap;
+}
+
+bool vhu_packed_need_notify(struct vhu_vq *vq)
+{
+	uint32_t lap = 2u * vq->num, new = lap_pos(vq->used_idx, vq->used_wrap, vq->num);
+	uint32_t old = vq->signalled_used, event;
+	bool valid = vq->signalled_used_valid;
+	uint16_t flags, off_wrap;
+
+	/*
+	 * Full barrier: our used flags are visible before we read the driver
+	 * event struct. Pairs with the driver's barrier between writing it and
+	 * re-checking the ring (virtio_mb in virtqueue_enable_cb_prepare_packed
+	 * and virtqueue_enable_cb_delayed_packed).
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	vq->signalled_used = (uint16_t) new; /* new < 2 * num <= 65536 */
+	vq->signalled_used_valid = true;
+	if (valid && old == new)
+		return false; /* nothing pushed since the last notify */
+	flags = vhu_vq_load16(&vq->driver_event->flags) & EVENT_FLAGS_MASK;
+	if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
+		return false;
+	/* ENABLE, the reserved value, or DESC without event idx: notify */
+	if (flags != VRING_PACKED_EVENT_FLAG_DESC || !vq->event_idx || !valid)
+		return true;
+	off_wrap = vhu_vq_load16(&vq->driver_event->off_wrap);
+	if ((off_wrap & OFF_WRAP_SLOT_MASK) >= vq->num)
+		return true; /* a bogus event: notifying is always safe */
+	event = lap_pos(off_wrap & OFF_WRAP_SLOT_MASK, off_wrap >> VRING_PACKED_EVENT_F_WRAP_CTR,
+			vq->num);
+	return lap_need_event(event, new, old, lap);
+}
+
+bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable)
+{
+	struct vring_packed_desc_event *ev = vq->device_event;
+	uint16_t flags;
+
+	vq->notify_off = !enable;
+	if (!enable) {
+		vhu_vq_store16(&ev->flags, VRING_PACKED_EVENT_FLAG_DISABLE);
+		return false;
+	}
+	if (vq->event_idx) {
+		/* kick me when the slot at last_avail_idx becomes available */
+		vhu_vq_store16(&ev->off_wrap, off_wrap(vq));
+		/* release: off_wrap before the flags that make the driver read it */
+		__atomic_store_n(&ev->flags, htole16(VRING_PACKED_EVENT_FLAG_DESC),
+				 __ATOMIC_RELEASE);
+	} else {
+		vhu_vq_store16(&ev->flags, VRING_PACKED_EVENT_FLAG_ENABLE);
+	}
+	/*
+	 * Full barrier: the event struct is visible before we re-read the
+	 * ring. Pairs with the driver's barrier between making
+	 * descriptors available and reading the device event struct (virtio_mb
+	 * in virtqueue_kick_prepare_packed): it kicks, or we see the slot here.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	flags = vhu_vq_load16(&vq->pdesc[vq->last_avail_idx].flags);
+	return desc_avail(flags, vq->avail_wrap);
+}

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Split virtqueues, the device side (virtio 1.x "Split Virtqueues").
+ *
+ * The driver publishes chain heads in the avail ring and then avail->idx; we
+ * read that index once per pop, bound it by the ring size, and bound every
+ * head, next index and chain length where it is read. A chain is walked at
+ * most num steps, so a loop (a -> b -> a) ends as "longer than the ring".
+ *
+ * An indirect descriptor must be the only descriptor of its chain (the head,
+ * without NEXT), as every driver makes them and as QEMU requires; a table
+ * entry may not be indirect again.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+
+#include "virtq/virtq.h"
+
+static int walk(struct vhu_vq *vq, struct vhu_req *req, const struct vhu_desc_table *t,
+		uint16_t idx, bool in_table, uint16_t *ndescs);
+
+/* @d is the head of its chain and INDIRECT: walk the table it points to. */
+static int walk_indirect(struct vhu_vq *vq, struct vhu_req *req, const struct vring_desc *d)
+{
+	struct vhu_desc_table table;
+	uint16_t flags = le16toh(d->flags), ignored;
+	int ret;
+
+	if (!vq->indirect)
+		return vhu_vq_break(vq, "indirect descriptor without VIRTIO_RING_F_INDIRECT_DESC");
+	if (flags & VRING_DESC_F_NEXT)
+		return vhu_vq_break(vq, "descriptor with both NEXT and INDIRECT");
+	ret = vhu_vq_map_table(vq, &table, le64toh(d->addr), le32toh(d->len));
+	if (ret < 0)
+		return ret;
+	return walk(vq, req, &table, 0, true, &ignored);
+}
+
+/*
+ * Append the chain that starts at entry @idx (< t->num) of @t to @req.
+ * *@ndescs: the entries of @t it took.
+ */
+static int walk(struct vhu_vq *vq, struct vhu_req *req, const struct vhu_desc_table *t,
+		uint16_t idx, bool in_table, uint16_t *ndescs)
+{
+	for (uint32_t n = 0;; n++) {
+		struct vring_desc d;
+		uint16_t flags;
+		int ret;
+
+		if (n == t->num)
+			return vhu_vq_break(
+				vq, "descriptor chain longer than its table of %" PRIu32, t->num);
+		vhu_vq_read_desc(t, idx, &d); /* read once: the driver may rewrite the table */
+		flags = le16toh(d.flags);
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (in_table)
+				return vhu_vq_break(vq, "indirect descriptor in an indirect table");
+			if (n != 0)
+				return vhu_vq_break(vq, "indirect descriptor inside a chain");
+			*ndescs = 1;
+			return walk_indirect(vq, req, &d);
+		}
+		ret = vhu_vq_map_desc(vq, req, le64toh(d.addr), le32toh(d.len),
+				      flags & VRING_DESC_F_WRITE);
+		if (ret < 0)
+			return ret;
+		if (!(flags & VRING_DESC_F_NEXT)) {
+			*ndescs = (uint16_t)(n + 1); /* n < t->num <= VHU_VQ_MAX_SIZE */
+			return 0;
+		}
+		idx = le16toh(d.next);
+		if (idx >= t->num)
+			return vhu_vq_break(vq, "next %u outside a table of %" PRIu32, idx, t->num);
+	}
+}
+
+/* spec: "avail_event" sits after the used ring's num entries (mapped by set_addr) */
+static uint16_t *avail_event(struct vhu_vq *vq)
+{
+	void *p = (uint8_t *)vq->used + offsetof(struct vring_used, ring) +
+		  (size_t)vq->num * sizeof(struct vring_used_elem);
+
+	return p; /* 4-aligned: the used ring is */
+}
+
+int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
+{
+	struct vhu_desc_table ring;
+	uint16_t avail_idx, pending, head;
+	int ret;
+
+	/*
+	 * Acquire: pairs with the driver's write barrier between filling the
+	 * ring entries (and descriptors) and publishing avail->idx (virtio_wmb
+	 * in virtqueue_add_split): what it wrote before is visible below.
+	 */
+	avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
+	pending = (uint16_t)(avail_idx - vq->last_avail_idx);
+	if (pending > vq->num)
+		return vhu_vq_break(vq, "avail idx %u is %u entries past %u, ring of %u", avail_idx,
+				    pending, vq->last_avail_idx, vq->num);
+	if (pending == 0)
+		return 0;
+	/* num is a power of two: masking the free-running index picks the slot */
+	head = vhu_vq_load16(&vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]);
+	if (head >= vq->num)
+		return vhu_vq_break(vq, "head %u outside a ring of %u", head, vq->num);
+	vhu_req_clear(req);
+	vhu_vq_ring_table(&ring, vq->desc, vq->num);
+	ret = walk(vq, req, &ring, head, false, &req->ndescs);
+	if (ret < 0)
+		return ret;
+	req->id = head;
+	vq->last_avail_idx++;
+	/*
+	 * Event idx: ask for a kick at the next entry, as QEMU and
+	 * libvhost-user do on every pop, so a device that never calls
+	 * vhu_vq_enable_notify() still hears of new buffers.
+	 */
+	if (vq->event_idx && !vq->notify_off)
+		vhu_vq_store16(avail_event(vq), vq->last_avail_idx);
+	return 1;
+}
+
+int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
+{
+	struct vring_used_elem *elem;
+
+	if (req->id >= vq->num)
+		return -EINVAL; /* not a request of this ring */
+	elem = &vq->used->ring[vq->used_idx & (vq->num - 1)];
+	vhu_vq_store32(&elem->id, req->id);
+	vhu_vq_store32(&elem->len, len);
+	vq->used_idx++;
+	/*
+	 * Release: the element, and the data the device wrote into the buffers,
+	 * are visible before the new idx. Pairs with the driver's read barrier
+	 * after it reads used->idx (virtio_rmb in virtqueue_get_buf_ctx_split).
+	 */
+	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
+	return 0;
+}
+
+bool vhu_split_need_notify(struct vhu_vq *vq)
+{
+	uint16_t old = vq->signalled_used, new = vq->used_idx, used_event;
+	bool valid = vq->signalled_used_valid;
+
+	/*
+	 * Full barrier: our used->idx store is visible before we read the
+	 * driver's flags or used_event. Pairs with the driver's barrier between
+	 * writing those and re-reading used->idx (virtio_mb in
+	 * virtqueue_enable_cb_delayed_split / virtqueue_poll): one side always
+	 * sees the other, so no completion is left without an interrupt.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	vq->signalled_used = new;
+	vq->signalled_used_valid = true;
+	if (valid && old == new)
+		return false; /* nothing pushed since the last notify */
+	if (!vq->event_idx)
+		return !(vhu_vq_load16(&vq->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+	if (!valid)
+		return true;
+	/* spec: "used_event" sits after the avail ring's num entries (mapped by set_addr) */
+	used_event = vhu_vq_load16(&vq->avail->ring[vq->num]);
+	return vring_need_event(used_event, new, old);
+}
+
+bool vhu_split_enable_notify(struct vhu_vq *vq, bool enable)
+{
+	vq->notify_off = !enable;
+	if (vq->event_idx) {
+		/* kick me when entry last_avail_idx is published; disabled, pop stops moving it */
+		if (enable)
+			vhu_vq_store16(avail_event(vq), vq->last_avail_idx);
+	} else {
+		vhu_vq_store16(&vq->used->flags, enable ? 0 : VRING_USED_F_NO_NOTIFY);
+	}
+	if (!enable)
+		return false;
+	/*
+	 * Full barrier: our flag/avail_event store is visible before we re-read
+	 * avail->idx. Pairs with the driver's barrier between publishing
+	 * avail->idx and reading used->flags / avail_event (virtio_mb in
+	 * virtqueue_kick_prepare_split): it kicks, or we see its entries here.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return vhu_vq_load16(&vq->avail->idx) != vq->last_avail_idx;
+}

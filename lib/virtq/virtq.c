@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The layout-independent half of a virtqueue: setup from the control thread
+ * (size, addresses, base, fds), breaking a queue, the descriptor helpers both
+ * layouts share, and the public entry points, which dispatch to split.c or
+ * packed.c.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include "common/util.h"
+#include "virtq/virtq.h"
+
+#define FEATURE_INDIRECT_DESC 28 /* VIRTIO_RING_F_INDIRECT_DESC */
+#define FEATURE_EVENT_IDX 29	 /* VIRTIO_RING_F_EVENT_IDX */
+#define FEATURE_RING_PACKED 34	 /* VIRTIO_F_RING_PACKED */
+
+/* packed base encoding (QEMU's): a 15-bit slot and its wrap counter in bit 15 */
+#define BASE_SLOT_MASK 0x7fffu
+#define BASE_WRAP_BIT 0x8000u
+
+void vhu_vq_init(struct vhu_vq *vq, unsigned int index, struct vhu_mem *mem,
+		 const struct vhu_log *log)
+{
+	memset(vq, 0, sizeof(*vq));
+	vq->index = index;
+	vq->mem = mem;
+	vq->log = log;
+	/* spec: "Driver and Device Ring Wrap Counters" start at 1 */
+	vq->avail_wrap = true;
+	vq->used_wrap = true;
+	vq->kick_fd = -1;
+	vq->call_fd = -1;
+	vq->err_fd = -1;
+}
+
+int vhu_vq_set_features(struct vhu_vq *vq, uint64_t features)
+{
+	bool packed = features & (1ull << FEATURE_RING_PACKED);
+	bool relayout = vq->addr_set && packed != vq->packed;
+
+	vq->packed = packed;
+	vq->event_idx = features & (1ull << FEATURE_EVENT_IDX);
+	vq->indirect = features & (1ull << FEATURE_INDIRECT_DESC);
+	/* the same addresses now hold another layout: check them again */
+	if (relayout)
+		(void)vhu_vq_remap(vq);
+	return 0;
+}
+
+int vhu_vq_set_num(struct vhu_vq *vq, uint32_t num)
+{
+	if (num == 0 || num > VHU_VQ_MAX_SIZE)
+		return -EINVAL;
+	if (!vq->packed && !vhu_is_pow2(num))
+		return -EINVAL;
+	vq->num = (uint16_t)num; /* VHU_VQ_MAX_SIZE fits 16 bits */
+	/* the areas grow with num: a mapped ring must still be wholly mapped */
+	if (vq->addr_set)
+		return vhu_vq_remap(vq);
+	return 0;
+}
+
+struct ring_ptrs {
+	void *desc, *avail, *used;
+};
+
+/* One ring area: aligned (as the front-end gave it and as we map it) and wholly mapped. */
+static int map_area(struct vhu_vq *vq, uint64_t uva, uint64_t size, uint64_t align, void **out)
+{
+	void *p;
+
+	if (uva & (align - 1))
+		return -EINVAL;
+	p = vhu_mem_uva_ptr(vq->mem, uva, size);
+	if (!p)
+		return -EFAULT;
+	/* a region whose uva and mmap offset disagree in their low bits */
+	if ((uintptr_t)p & (align - 1))
+		return -EINVAL;
+	*out = p;
+	return 0;
+}
+
+/*
+ * Translate and check the three areas for vq->num and the layout. Sizes
+ * include the event-idx fields whether or not they were negotiated, as the
+ * spec's layout (and every driver) reserves them.
+ */
+static int ring_map(struct vhu_vq *vq, uint64_t desc_uva, uint64_t avail_uva, uint64_t used_uva,
+		    struct ring_ptrs *p)
+{
+	uint64_t num = vq->num;
+	int ret;
+
+	if (num == 0)
+		return -EINVAL;
+	if (vq->packed) {
+		ret = map_area(vq, desc_uva, num * sizeof(struct vring_packed_desc), 16, &p->desc);
+		if (ret == 0)
+			ret = map_area(vq, avail_uva, sizeof(struct vring_packed_desc_event), 4,
+				       &p->avail);
+		if (ret == 0)
+			ret = map_area(vq, used_uva, sizeof(struct vring_packed_desc_event), 4,
+				       &p->used);
+		return ret;
+	}
+	/* spec: "Virtqueue Alignment": desc 16, avail 2, used 4 */
+	ret = map_area(vq, desc_uva, num * sizeof(struct vring_desc), 16, &p->desc);
+	if (ret == 0)
+		ret = map_area(vq, avail_uva, sizeof(struct vring_avail) + 2 * num + 2, 2,
+			       &p->avail);
+	if (ret == 0)
+		ret = map_area(vq, used_uva,
+			       sizeof(struct vring_used) + num * sizeof(struct vring_used_elem) + 2,
+			       4, &p->used);
+	return ret;
+}
+
+static void ring_set(struct vhu_vq *vq, const struct ring_ptrs *p)
+{
+	vq->desc = NULL;
+	vq->avail = NULL;
+	vq->used = NULL;
+	vq->pdesc = NULL;
+	vq->driver_event = NULL;
+	vq->device_event = NULL;
+	if (!p)
+		return;
+	if (vq->packed) {
+		vq->pdesc = p->desc;
+		vq->driver_event = p->avail;
+		vq->device_event = p->used;
+	} else {
+		vq->desc = p->desc;
+		vq->avail = p->avail;
+		vq->used = p->used;
+	}
+}
+
+int vhu_vq_set_addr(struct vhu_vq *vq, uint64_t desc_uva, uint64_t avail_uva, uint64_t used_uva)
+{
+	struct ring_ptrs p;
+	int ret;
+
+	ret = ring_map(vq, desc_uva, avail_uva, used_uva, &p);
+	if (ret < 0)
+		return ret; /* the previous addresses, if any, stay */
+	vq->desc_uva = desc_uva;
+	vq->avail_uva = avail_uva;
+	vq->used_uva = used_uva;
+	vq->addr_set = true;
+	ring_set(vq, &p);
+	return 0;
+}
+
+int vhu_vq_remap(struct vhu_vq *vq)
+{
+	struct ring_ptrs p;
+	int ret;
+
+	if (!vq->addr_set)
+		return 0;
+	ret = ring_map(vq, vq->desc_uva, vq->avail_uva, vq->used_uva, &p);
+	if (ret < 0) {
+		ring_set(vq, NULL);
+		vq->addr_set = false;
+		vhu_vq_break(vq, "ring addresses no longer mapped (%s)", strerror(-ret));
+		return -EFAULT;
+	}
+	ring_set(vq, &p);
+	return 0;
+}
+
+int vhu_vq_set_base(struct vhu_vq *vq, uint32_t base)
+{
+	uint16_t avail = base & 0xffff, used = base >> 16;
+
+	if (!vq->packed) {
+		if (base > UINT16_MAX)
+			return -EINVAL;
+		vq->last_avail_idx = avail;
+		vq->used_idx = avail; /* replaced from the used ring on start */
+		return 0;
+	}
+	if ((avail & BASE_SLOT_MASK) >= vq->num || (used & BASE_SLOT_MASK) >= vq->num)
+		return -EINVAL;
+	vq->last_avail_idx = avail & BASE_SLOT_MASK;
+	vq->avail_wrap = avail & BASE_WRAP_BIT;
+	vq->used_idx = used & BASE_SLOT_MASK;
+	vq->used_wrap = used & BASE_WRAP_BIT;
+	return 0;
+}
+
+uint32_t vhu_vq_get_base(const struct vhu_vq *vq)
+{
+	uint32_t avail, used;
+
+	if (!vq->packed)
+		return vq->last_avail_idx;
+	avail = vq->last_avail_idx | (vq->avail_wrap ? BASE_WRAP_BIT : 0);
+	used = vq->used_idx | (vq->used_wrap ? BASE_WRAP_BIT : 0);
+	return avail | used << 16;
+}
+
+int vhu_vq_start(struct vhu_vq *vq)
+{
+	if (vq->num == 0 || !vq->addr_set)
+		return -EINVAL;
+	/*
+	 * Split: resume writing where the used ring says we stopped, as
+	 * libvhost-user does; the index only picks the next used slot, so a
+	 * driver that lies here only confuses itself.
+	 */
+	if (!vq->packed)
+		vq->used_idx = vhu_vq_load16(&vq->used->idx);
+	vq->signalled_used_valid = false;
+	vq->started = true;
+	return 0;
+}
+
+void vhu_vq_stop(struct vhu_vq *vq)
+{
+	vq->started = false;
+}
+
+void vhu_vq_set_fd(int *slot, int fd)
+{
+	vhu_close_fd(slot);
+	*slot = fd;
+}
+
+void vhu_vq_reset(struct vhu_vq *vq)
+{
+	void *priv = vq->priv; /* the device's: it outlives the ring */
+
+	vhu_close_fd(&vq->kick_fd);
+	vhu_close_fd(&vq->call_fd);
+	vhu_close_fd(&vq->err_fd);
+	/* a device reset renegotiates the features and forgets the ring */
+	vhu_vq_init(vq, vq->index, vq->mem, vq->log);
+	vq->priv = priv;
+}
+
+int vhu_vq_break(struct vhu_vq *vq, const char *fmt, ...)
+{
+	char reason[256];
+	va_list ap;
+
+	if (vq->broken)
+		return -EIO;
+	vq->broken = true;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	vhu_logf(vq->log, VHU_LOG_ERR, "queue %u broken: %s", vq->index, reason);
+	if (vq->err_fd >= 0)
+		(void)eventfd_write(vq->err_fd, 1); /* a full counter still wakes the reader */
+	return -EIO;
+}
+
+/* ---- descriptors, shared by both layouts -------------------------------- */
+
+int vhu_vq_map_desc(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, uint32_t len,
+		    bool writable)
+{
+	uint32_t used = req->out_num + req->in_num;
+	int n;
+
+	if (len == 0)
+		return 0;
+	if (!writable && req->in_num)
+		return vhu_vq_break(vq, "readable buffer after a writable one");
+	n = vhu_mem_gpa_iov(vq->mem, addr, len, &req->iov[used], VHU_REQ_MAX_IOV - used);
+	if (n == -ENOBUFS)
+		return vhu_vq_break(vq, "request needs more than %u iovecs", VHU_REQ_MAX_IOV);
+	if (n < 0)
+		return vhu_vq_break(vq, "buffer 0x%" PRIx64 "+%" PRIu32 " not in guest memory",
+				    addr, len);
+	if (writable) {
+		req->in_num += (uint32_t)n;
+		req->in_size += len;
+	} else {
+		req->out_num += (uint32_t)n;
+		req->out_size += len;
+	}
+	return 0;
+}
+
+void vhu_vq_ring_table(struct vhu_desc_table *t, void *ring, uint16_t num)
+{
+	t->iov[0].iov_base = ring;
+	t->iov[0].iov_len = (size_t)num * VHU_VQ_DESC_SIZE;
+	t->niov = 1;
+	t->num = num;
+}
+
+int vhu_vq_map_table(struct vhu_vq *vq, struct vhu_desc_table *t, uint64_t gpa, uint32_t len)
+{
+	int n;
+
+	if (len == 0 || len % VHU_VQ_DESC_SIZE)
+		return vhu_vq_break(vq, "indirect table of %" PRIu32 " bytes", len);
+	if (len / VHU_VQ_DESC_SIZE > VHU_VQ_MAX_SIZE)
+		return vhu_vq_break(vq, "indirect table of %" PRIu32 " entries",
+				    len / VHU_VQ_DESC_SIZE);
+	n = vhu_mem_gpa_iov(vq->mem, gpa, len, t->iov, VHU_VQ_TABLE_MAX_IOV);
+	if (n == -ENOBUFS)
+		return vhu_vq_break(vq, "indirect table spans more than %u regions",
+				    VHU_VQ_TABLE_MAX_IOV);
+	if (n < 0)
+		return vhu_vq_break(vq,
+				    "indirect table 0x%" PRIx64 "+%" PRIu32 " not in guest memory",
+				    gpa, len);
+	t->niov = (unsigned int)n;
+	t->num = len / VHU_VQ_DESC_SIZE;
+	return 0;
+}
+
+void vhu_vq_read_desc(const struct vhu_desc_table *t, uint32_t i, void *desc)
+{
+	uint64_t off = (uint64_t)i * VHU_VQ_DESC_SIZE;
+	uint8_t *dst = desc;
+	size_t left = VHU_VQ_DESC_SIZE;
+
+	if (vhu_likely(t->niov == 1)) {
+		memcpy(desc, (uint8_t *)t->iov[0].iov_base + off, VHU_VQ_DESC_SIZE);
+	} else {
+		/* i < t->num, so the 16 bytes are within the pieces */
+		for (unsigned int k = 0; k < t->niov && left; k++) {
+			size_t piece = t->iov[k].iov_len, n;
+
+			if (off >= piece) {
+				off -= piece;
+				continue;
+			}
+			n = VHU_MIN(left, piece - (size_t)off);
+			memcpy(dst, (uint8_t *)t->iov[k].iov_base + off, n);
+			dst += n;
+			left -= n;
+			off = 0;
+		}
+	}
+	/*
+	 * Read once: after this the compiler must use the copy, not re-read a
+	 * table the driver may be rewriting (a checked value stays checked).
+	 */
+	__asm__ volatile("" : : "r"(desc) : "memory");
+}
+
+/* ---- public API ----------------------------------------------------------- */
+
+static int vq_usable(const struct vhu_vq *vq)
+{
+	if (vq->broken)
+		return -EIO;
+	if (!vq->started)
+		return -EAGAIN;
+	return 0;
+}
+
+VHU_API int vhu_vq_pop(struct vhu_vq *vq, struct vhu_req *req)
+{
+	int ret = vq_usable(vq);
+
+	if (ret < 0)
+		return ret;
+	return vq->packed ? vhu_packed_pop(vq, req) : vhu_split_pop(vq, req);
+}
+
+VHU_API int vhu_vq_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
+{
+	int ret = vq_usable(vq), clamped = 0;
+
+	if (ret < 0)
+		return ret;
+	if (len > req->in_size) {
+		len = (uint32_t)req->in_size; /* len > in_size, so in_size fits */
+		clamped = -EINVAL;
+	}
+	ret = vq->packed ? vhu_packed_push(vq, req, len) : vhu_split_push(vq, req, len);
+	return ret < 0 ? ret : clamped;
+}
+
+VHU_API int vhu_vq_notify(struct vhu_vq *vq)
+{
+	bool need;
+
+	if (vq_usable(vq) < 0)
+		return 0;
+	need = vq->packed ? vhu_packed_need_notify(vq) : vhu_split_need_notify(vq);
+	if (!need || vq->call_fd < 0)
+		return 0;
+	/* EAGAIN only when the counter is full: the driver is already woken */
+	(void)eventfd_write(vq->call_fd, 1);
+	return 1;
+}
+
+VHU_API bool vhu_vq_enable_notify(struct vhu_vq *vq, bool enable)
+{
+	if (vq_usable(vq) < 0)
+		return false;
+	return vq->packed ? vhu_packed_enable_notify(vq, enable)
+			  : vhu_split_enable_notify(vq, enable);
+}
+
+VHU_API unsigned int vhu_vq_index(const struct vhu_vq *vq)
+{
+	return vq->index;
+}
+
+VHU_API unsigned int vhu_vq_size(const struct vhu_vq *vq)
+{
+	return vq->num;
+}
+
+VHU_API bool vhu_vq_broken(const struct vhu_vq *vq)
+{
+	return vq->broken;
+}
+
+VHU_API void vhu_vq_set_priv(struct vhu_vq *vq, void *priv)
+{
+	vq->priv = priv;
+}
+
+VHU_API void *vhu_vq_priv(const struct vhu_vq *vq)
+{
+	return vq->priv;
+}

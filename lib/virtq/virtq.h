@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VHU_VIRTQ_VIRTQ_H
+#define VHU_VIRTQ_VIRTQ_H
+
+/*
+ * Concepts
+ *
+ * The device side of a virtqueue, split or packed, behind one interface
+ * (include/vhu/virtq.h). The layouts are the kernel's (linux/virtio_ring.h:
+ * struct vring_desc/avail/used, struct vring_packed_desc and its event
+ * structs, vring_need_event()); the front-end's driver-side rings use the same
+ * definitions.
+ *
+ * Life of a queue (driven by the back-end's control thread while the queue's
+ * worker is paused):
+ *   vhu_vq_init() once; then SET_VRING_NUM -> vq->num, SET_VRING_BASE ->
+ *   vhu_vq_set_base(), SET_VRING_ADDR -> vhu_vq_set_addr() (translates the
+ *   front-end addresses through the memory table; redone by
+ *   vhu_vq_remap() whenever the table changes), kick/call/err fds;
+ *   vhu_vq_start() when the ring may run; vhu_vq_stop() (GET_VRING_BASE)
+ *   returns the state to hand back.
+ *
+ * Trust: the driver owns the ring memory and may change it at any time.
+ * Every value read from it is read once (READ_ONCE-style copy) and checked
+ * before use; indices are reduced modulo num only after they are checked
+ * against the avail index (split) or the wrap counter (packed).
+ *
+ * Barriers: each one says what it pairs with in the driver (virtio spec
+ * 2.7.13 / 2.8.21 "Driver/Device notification suppression").
+ */
+
+#include <endian.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <linux/virtio_ring.h>
+
+#include "memory/memtable.h"
+#include <vhu/log.h>
+#include <vhu/virtq.h>
+
+struct vhu_vq {
+	/* set on the control thread while paused */
+	unsigned int index;
+	uint16_t num;	/* ring size; split: power of two */
+	bool packed;	/* VIRTIO_F_RING_PACKED negotiated */
+	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;	/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool started;
+	bool broken;
+	bool notify_off; /* the device polls: vhu_vq_enable_notify(false) */
+	struct vhu_mem *mem;
+	const struct vhu_log *log;
+	uint64_t desc_uva, avail_uva, used_uva; /* as SET_VRING_ADDR gave them */
+	bool addr_set;
+
+	/* split layout (host pointers into guest memory) */
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	/* packed layout */
+	struct vring_packed_desc *pdesc;
+	struct vring_packed_desc_event *driver_event; /* the "avail" address */
+	struct vring_packed_desc_event *device_event; /* the "used" address */
+
+	/* device-side indices */
+	uint16_t last_avail_idx; /* split: next avail entry; packed: next slot */
+	bool avail_wrap;	 /* packed: wrap counter of last_avail_idx */
+	uint16_t used_idx;	 /* split: our used->idx; packed: next used slot */
+	bool used_wrap;		 /* packed */
+	/* used position at the last notify; packed: slot + (wrap ? 0 : num) */
+	uint16_t signalled_used;
+	bool signalled_used_valid;
+
+	int kick_fd; /* -1: none (polling) */
+	int call_fd; /* -1: none */
+	int err_fd;  /* -1: none */
+	void *priv;
+};
+
+/* A fresh stopped queue with no fds. */
+void vhu_vq_init(struct vhu_vq *vq, unsigned int index, struct vhu_mem *mem,
+		 const struct vhu_log *log);
+
+/**
+ * vhu_vq_set_features() - layout and suppression options from the features.
+ *
+ * Changing the layout with addresses set re-checks them (vhu_vq_remap()).
+ *
+ * Return: 0.
+ */
+int vhu_vq_set_features(struct vhu_vq *vq, uint64_t features);
+
+/**
+ * vhu_vq_set_num() - the ring size (SET_VRING_NUM).
+ *
+ * Set the features first: the layout decides the rule. With addresses
+ * already set, the areas are checked again for the new size.
+ *
+ * Return: 0, -EINVAL: 0, over VHU_VQ_MAX_SIZE, or (split) not a power of
+ * two; or -EFAULT when the set addresses no longer hold the ring (the queue
+ * breaks, see vhu_vq_remap()). Packed rings accept any size from 1 to 32768.
+ */
+int vhu_vq_set_num(struct vhu_vq *vq, uint32_t num);
+
+/**
+ * vhu_vq_set_addr() - ring addresses (SET_VRING_ADDR), front-end virtual.
+ *
+ * Checks alignment (split: desc 16, avail 2, used 4; packed: desc 16, events 4)
+ * and that each whole area (sized from vq->num, including the event-idx
+ * fields) is mapped.
+ *
+ * Return: 0, -EINVAL (alignment, num not set) or -EFAULT (not mapped).
+ */
+int vhu_vq_set_addr(struct vhu_vq *vq, uint64_t desc_uva, uint64_t avail_uva, uint64_t used_uva);
+
+/*
+ * Re-translate the ring addresses after a memory table change (also done by
+ * set_num and set_features when the areas change). -EFAULT breaks the queue
+ * and forgets the addresses; 0 when no addresses are set.
+ */
+int vhu_vq_remap(struct vhu_vq *vq);
+
+/**
+ * vhu_vq_set_base() - where the device resumes (SET_VRING_BASE).
+ * @base: split: the next avail index; packed: bits 0-14 the next avail slot,
+ *        bit 15 its wrap counter, and bits 16-30/31 the same for used
+ *        (QEMU sends both halves). Split: @base must fit 16 bits; the used
+ *        index is read from the used ring by vhu_vq_start(), as libvhost-user
+ *        does.
+ *
+ * Return: 0 or -EINVAL (split: over 16 bits; packed: a slot >= num).
+ */
+int vhu_vq_set_base(struct vhu_vq *vq, uint32_t base);
+
+/* The state GET_VRING_BASE returns, in the same encoding as set_base. */
+uint32_t vhu_vq_get_base(const struct vhu_vq *vq);
+
+/* Start / stop processing; start needs num and addresses. Return 0 or -EINVAL. */
+int vhu_vq_start(struct vhu_vq *vq);
+void vhu_vq_stop(struct vhu_vq *vq);
+
+/* Replace an fd (kick/call/err); the old one is closed; the new one is owned. */
+void vhu_vq_set_fd(int *slot, int fd);
+
+/* Close every fd and forget the ring; used on reset and disconnect. */
+void vhu_vq_reset(struct vhu_vq *vq);
+
+/* Break the queue: log @fmt once, signal err_fd, refuse further work. Returns -EIO. */
+int vhu_vq_break(struct vhu_vq *vq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Layout-specific halves (split.c, packed.c), called through virtq.c. */
+int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req);
+int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
+bool vhu_split_need_notify(struct vhu_vq *vq);
+bool vhu_split_enable_notify(struct vhu_vq *vq, bool enable);
+int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req);
+int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
+bool vhu_packed_need_notify(struct vhu_vq *vq);
+bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable);
+
+/*
+ * Shared by both layouts: append one descriptor's buffer to @req (a buffer
+ * that crosses regions takes several iovecs). A readable buffer after a
+ * writable one, an unmapped or wrapping range, or more than VHU_REQ_MAX_IOV
+ * iovecs breaks the queue. A zero-length buffer adds nothing, not even its
+ * direction: it cannot put the iovecs out of order.
+ * Return: 0 or -EIO (broken).
+ */
+int vhu_vq_map_desc(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, uint32_t len,
+		    bool writable);
+
+/*
+ * Where a chain's descriptors are read from: the descriptor ring, or an
+ * indirect table. A table may span regions (the driver only promises it is
+ * contiguous in gpa), so it is up to VHU_VQ_TABLE_MAX_IOV host pieces.
+ * Split and packed descriptors are both 16 bytes.
+ */
+#define VHU_VQ_DESC_SIZE 16u
+#define VHU_VQ_TABLE_MAX_IOV 8u
+
+struct vhu_desc_table {
+	struct iovec iov[VHU_VQ_TABLE_MAX_IOV];
+	unsigned int niov;
+	uint32_t num; /* entries */
+};
+
+/* The ring itself as a table of @num entries at @ring. */
+void vhu_vq_ring_table(struct vhu_desc_table *t, void *ring, uint16_t num);
+
+/*
+ * Map the indirect table [gpa, gpa + len): len must be a non-zero multiple of
+ * 16, hold at most VHU_VQ_MAX_SIZE entries (spec: "Indirect Descriptors") and
+ * be wholly mapped. Return: 0 or -EIO (broken).
+ */
+int vhu_vq_map_table(struct vhu_vq *vq, struct vhu_desc_table *t, uint64_t gpa, uint32_t len);
+
+/* Copy entry @i (< t->num) of @t into @desc, reading guest memory once. */
+void vhu_vq_read_desc(const struct vhu_desc_table *t, uint32_t i, void *desc);
+
+/* An empty request, before a chain is walked into it. */
+static inline void vhu_req_clear(struct vhu_req *req)
+{
+	req->out_num = 0;
+	req->in_num = 0;
+	req->out_size = 0;
+	req->in_size = 0;
+}
+
+/*
+ * Guest ring fields: naturally aligned little-endian values the driver may
+ * change at any time. Each access is a single (relaxed atomic) load or
+ * store, so it is read once and never torn; ordering comes from the explicit
+ * fences at the call sites, each commented with what it pairs with.
+ */
+static inline uint16_t vhu_vq_load16(const uint16_t *p)
+{
+	return le16toh(__atomic_load_n(p, __ATOMIC_RELAXED));
+}
+
+static inline void vhu_vq_store16(uint16_t *p, uint16_t v)
+{
+	__atomic_store_n(p, htole16(v), __ATOMIC_RELAXED);
+}
+
+static inline void vhu_vq_store32(uint32_t *p, uint32_t v)
+{
+	__atomic_store_n(p, htole32(v), __ATOMIC_RELAXED);
+}
+
+#endif /* VHU_VIRTQ_VIRTQ_H */

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VHU_FUZZ_RING_H
+#define VHU_FUZZ_RING_H
+
+/*
+ * The harness shared by fuzz_split.c and fuzz_packed.c (each defines
+ * FUZZ_RING_PACKED to 0 or 1 and includes this once): the fuzzer's bytes
+ * are the guest memory, so every descriptor, index, flag, event field and
+ * buffer is attacker-controlled, and the device side runs a bounded script
+ * of pops, pushes and notifications over it.
+ *
+ * Input (numbers little-endian, missing bytes read as 0):
+ *   byte 0      features: bit 0 VIRTIO_RING_F_INDIRECT_DESC, bit 1 EVENT_IDX
+ *   byte 1      ring size: split 1 << (b % 7), packed b % 64 + 1 (1..64)
+ *   bytes 2-5   the SET_VRING_BASE value (may be refused: the ring keeps 0)
+ *   bytes 6-37  NOPS operation bytes, run in order (operands come from the
+ *               bytes that follow an operation):
+ *                 op & 7 = 0, 1  pop; touch the request's buffers; keep up to
+ *                                NHELD requests, push the others at once
+ *                          2     push the oldest kept request, len (op >> 3) * 37
+ *                          3     notify
+ *                          4     enable_notify(op & 8)
+ *                          5     poke: region 0 byte [next * 8 + (op >> 5)] = next
+ *                                (the driver changing the ring between calls)
+ *                          6     stop, set_base(next u16 | next u16 << 16), start
+ *                          7     set_addr(next * 8, next * 8, next * 8 as gpa offsets), start
+ *   the rest    guest memory: region 0 (gpa 0, MEM0 bytes) then region 1
+ *               (gpa MEM0, MEM1 bytes), zero-padded. The ring starts with
+ *               its descriptors at gpa 0, the avail ring / driver event
+ *               struct at gpa 1024 and the used ring / device event struct
+ *               at gpa 1536.
+ * At the end the queue is drained: pop and push until empty, at most
+ * 2 * num + 8 times.
+ *
+ * The regions are exact-size heap buffers, so ASan reports any access past
+ * either; every iovec is also checked to lie in one region, and its bytes
+ * touched (readable: read, writable: written) at both ends.
+ */
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include "virtq/virtq.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define HDR_SIZE 6u
+#define NOPS 32u
+#define MEM0 8192u
+#define MEM1 8192u
+#define UVA0 0x100000ull
+#define UVA1 0x900000ull
+#define DESC_GPA 0u
+#define AVAIL_GPA 1024u
+#define USED_GPA 1536u
+#define NHELD 4u
+
+struct fuzz {
+	const uint8_t *ops;
+	unsigned int nops, pos;
+	uint8_t *host[2];
+	struct vhu_vq vq;
+	unsigned int held;
+};
+
+/* Static: the table is ~30 KB and each request ~16 KB; the fuzzer calls us millions of times. */
+static struct vhu_mem mem;
+static struct vhu_req reqs[NHELD + 1];
+static struct vhu_log quiet_log;
+static int event_fd = -1;
+static volatile uint8_t sink;
+
+static void quiet(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
+{
+	(void)opaque;
+	(void)level;
+	(void)prefix;
+	(void)text;
+}
+
+static uint8_t take(struct fuzz *f)
+{
+	return f->pos < f->nops ? f->ops[f->pos++] : 0;
+}
+
+static uint64_t gpa_to_uva(uint64_t gpa)
+{
+	return gpa < MEM0 ? UVA0 + gpa : UVA1 + (gpa - MEM0);
+}
+
+/* Guest memory as two regions over heap buffers: no mmap, no fd. */
+static void mem_setup(struct fuzz *f)
+{
+	vhu_mem_init(&mem, 0);
+	memset(mem.regions, 0, 2 * sizeof(mem.regions[0]));
+	mem.regions[0].gpa = 0;
+	mem.regions[0].size = MEM0;
+	mem.regions[0].uva = UVA0;
+	mem.regions[0].host = f->host[0];
+	mem.regions[1].gpa = MEM0;
+	mem.regions[1].size = MEM1;
+	mem.regions[1].uva = UVA1;
+	mem.regions[1].host = f->host[1];
+	mem.nregions = 2;
+}
+
+static void check_iov(const struct fuzz *f, const struct iovec *iov, bool writable)
+{
+	const uint8_t *p = iov->iov_base;
+
+	for (unsigned int i = 0; i < 2; i++) {
+		uintptr_t start = (uintptr_t)f->host[i], at = (uintptr_t)p;
+		size_t size = i ? MEM1 : MEM0;
+
+		if (at >= start && iov->iov_len <= size && at - start <= size - iov->iov_len) {
+			if (writable) {
+				((uint8_t *)iov->iov_base)[0] = 0xaa;
+				((uint8_t *)iov->iov_base)[iov->iov_len - 1] = 0x55;
+			} else {
+				sink = p[0];
+				sink = p[iov->iov_len - 1];
+			}
+			return;
+		}
+	}
+	abort(); /* an iovec outside guest memory */
+}
+
+static void check_req(const struct fuzz *f, const struct vhu_req *req)
+{
+	uint64_t out = 0, in = 0;
+	uint32_t n = req->out_num + req->in_num;
+
+	if (n > VHU_REQ_MAX_IOV || req->id >= f->vq.num || req->ndescs == 0 ||
+	    req->ndescs > f->vq.num)
+		abort();
+	for (uint32_t i = 0; i < n; i++) {
+		if (req->iov[i].iov_len == 0)
+			abort(); /* zero-length buffers make no iovec */
+		check_iov(f, &req->iov[i], i >= req->out_num);
+		if (i < req->out_num)
+			out += req->iov[i].iov_len;
+		else
+			in += req->iov[i].iov_len;
+	}
+	if (out != req->out_size || in != req->in_size)
+		abort();
+}
+
+static void push_checked(struct fuzz *f, const struct vhu_req *req, uint32_t len)
+{
+	int ret = vhu_vq_push(&f->vq, req, len);
+
+	if (ret != 0 && ret != -EINVAL && ret != -EIO && ret != -EAGAIN)
+		abort();
+	if (ret == -EINVAL && len <= req->in_size)
+		abort();
+}
+
+/* Pop once; Return: 1 if a request was popped. */
+static int pop_one(struct fuzz *f)
+{
+	struct vhu_req *req = &reqs[f->held < NHELD ? f->held : NHELD];
+	int ret = vhu_vq_pop(&f->vq, req);
+
+	if (ret == -EIO && !vhu_vq_broken(&f->vq))
+		abort();
+	if (ret != 1) {
+		if (ret != 0 && ret != -EIO && ret != -EAGAIN)
+			abort();
+		return 0;
+	}
+	check_req(f, req);
+	if (f->held < NHELD)
+		f->held++;
+	else
+		push_checked(f, req, (uint32_t)req->in_size);
+	return 1;
+}
+
+static void push_oldest(struct fuzz *f, uint32_t len)
+{
+	if (f->held == 0)
+		return;
+	push_checked(f, &reqs[0], len);
+	memmove(&reqs[0], &reqs[1], (f->held - 1) * sizeof(reqs[0]));
+	f->held--;
+}
+
+static void op_set_base(struct fuzz *f)
+{
+	uint32_t base = take(f);
+
+	base |= (uint32_t)take(f) << 8;
+	base |= (uint32_t)take(f) << 16;
+	base |= (uint32_t)take(f) << 24;
+	vhu_vq_stop(&f->vq);
+	(void)vhu_vq_set_base(&f->vq, base);
+	f->held = 0; /* a restarted ring forgets what was in flight */
+	(void)vhu_vq_start(&f->vq);
+}
+
+static void op_set_addr(struct fuzz *f)
+{
+	uint64_t desc = take(f) * 8u, avail = take(f) * 8u, used = take(f) * 8u;
+
+	vhu_vq_stop(&f->vq);
+	(void)vhu_vq_set_addr(&f->vq, gpa_to_uva(desc), gpa_to_uva(avail), gpa_to_uva(used));
+	f->held = 0;
+	(void)vhu_vq_start(&f->vq);
+}
+
+static void run_op(struct fuzz *f, uint8_t op)
+{
+	unsigned int off;
+
+	switch (op & 7) {
+	case 0:
+	case 1:
+		pop_one(f);
+		break;
+	case 2:
+		push_oldest(f, (uint32_t)(op >> 3) * 37u);
+		break;
+	case 3:
+		(void)vhu_vq_notify(&f->vq);
+		break;
+	case 4:
+		(void)vhu_vq_enable_notify(&f->vq, op & 8);
+		break;
+	case 5:
+		off = take(f) * 8u + (op >> 5);
+		f->host[0][off % MEM0] = take(f);
+		break;
+	case 6:
+		op_set_base(f);
+		break;
+	default:
+		op_set_addr(f);
+		break;
+	}
+}
+
+static int queue_setup(struct fuzz *f, const uint8_t *hdr)
+{
+	uint64_t features = (1ull << 34) * FUZZ_RING_PACKED;
+	uint32_t num = FUZZ_RING_PACKED ? hdr[1] % 64u + 1 : 1u << (hdr[1] % 7);
+	uint32_t base =
+		hdr[2] | (uint32_t)hdr[3] << 8 | (uint32_t)hdr[4] << 16 | (uint32_t)hdr[5] << 24;
+
+	if (hdr[0] & 1)
+		features |= 1ull << 28;
+	if (hdr[0] & 2)
+		features |= 1ull << 29;
+	vhu_vq_init(&f->vq, 0, &mem, &quiet_log);
+	(void)vhu_vq_set_features(&f->vq, features);
+	if (vhu_vq_set_num(&f->vq, num) < 0)
+		abort();
+	(void)vhu_vq_set_base(&f->vq, base);
+	if (vhu_vq_set_addr(&f->vq, gpa_to_uva(DESC_GPA), gpa_to_uva(AVAIL_GPA),
+			    gpa_to_uva(USED_GPA)) < 0 ||
+	    vhu_vq_start(&f->vq) < 0)
+		abort(); /* fixed areas that always fit */
+	f->vq.call_fd = event_fd;
+	f->vq.err_fd = event_fd;
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t hdr[HDR_SIZE] = { 0 };
+	struct fuzz f = { 0 };
+	size_t n;
+
+	if (event_fd < 0) {
+		event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		quiet_log.fn = quiet;
+		quiet_log.level = VHU_LOG_ERR;
+	}
+	memcpy(hdr, data, size < HDR_SIZE ? size : HDR_SIZE);
+	f.ops = size > HDR_SIZE ? data + HDR_SIZE : NULL;
+	f.nops = size > HDR_SIZE ? (unsigned int)(size - HDR_SIZE < NOPS ? size - HDR_SIZE : NOPS)
+				 : 0;
+	f.host[0] = calloc(1, MEM0);
+	f.host[1] = calloc(1, MEM1);
+	if (!f.host[0] || !f.host[1])
+		abort();
+	if (size > HDR_SIZE + NOPS) {
+		data += HDR_SIZE + NOPS;
+		size -= HDR_SIZE + NOPS;
+		n = size < MEM0 ? size : MEM0;
+		memcpy(f.host[0], data, n);
+		if (size > MEM0)
+			memcpy(f.host[1], data + MEM0, size - MEM0 < MEM1 ? size - MEM0 : MEM1);
+	}
+	mem_setup(&f);
+	queue_setup(&f, hdr);
+	while (f.pos < f.nops)
+		run_op(&f, take(&f));
+	for (unsigned int i = 0; i < 2u * f.vq.num + 8 && pop_one(&f); i++)
+		push_oldest(&f, (uint32_t)i);
+	(void)vhu_vq_notify(&f.vq);
+	if (event_fd >= 0) {
+		eventfd_t v;
+
+		(void)eventfd_read(event_fd, &v);
+	}
+	/* the fds and the table are the harness's: nothing of the queue to free */
+	free(f.host[0]);
+	free(f.host[1]);
+	return 0;
+}
+
+#endif /* VHU_FUZZ_RING_H */

@@ -12,6 +12,18 @@ static int fail(struct vhu_fe_chan *ch, const char *why, int ret)
 	return ret;
 }
 
+static const char *reply_error(int err)
+{
+	switch (err) {
+	case -EMSGSIZE:
+		return "reply does not fit its row (wrong payload size)";
+	case -EBADMSG:
+		return "reply does not fit its row (fds it may not carry)";
+	default:
+		return "reply does not fit its row (not a reply to this request, or bad flags)";
+	}
+}
+
 int vhu_fe_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply)
 {
 	const struct vhu_rule *rule;
@@ -38,7 +50,7 @@ int vhu_fe_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *
 	ret = vhu_reply_check(VHU_DIR_TO_BACKEND, req->hdr.request, need_reply, reply);
 	if (ret < 0) {
 		vhu_msg_close_fds(reply);
-		return fail(ch, "reply does not fit its row", ret);
+		return fail(ch, reply_error(ret), ret);
 	}
 	vhu_trace(ch->log, "<- %s size %u nfds %u", rule->name, reply->hdr.size, reply->nfds);
 	if (rule->reply == VHU_REPLY_ALWAYS || reply->hdr.size != VHU_ACK_SIZE ||

@@ -40,11 +40,14 @@ static const struct vhu_rule frontend_rules[VHU_REQ_MAX] = {
 	    .reply = VHU_REPLY_CONDITIONAL,
 	    .reply_min_size = offsetof(struct vhu_mem_table, regions),
 	    .reply_max_size = sizeof(struct vhu_mem_table), PAUSES),
-	/* struct vhu_log + the log fd with LOG_SHMFD; a bare u64 without it.
-	 * With LOG_SHMFD the back-end answers with a u64 (0: done). */
+	/* struct vhu_log_area + the log fd with LOG_SHMFD; a bare u64 without it.
+	 * With LOG_SHMFD the back-end answers: libvhost-user with a u64 0, DPDK
+	 * with an empty payload (its comment: QEMU expects none). */
 	ROW(SET_LOG_BASE, .min_size = sizeof(uint64_t), .max_size = sizeof(struct vhu_log_area),
-	    FD_OPT, .reply = VHU_REPLY_CONDITIONAL, REPLY_EXACT(uint64_t), PAUSES),
-	ROW(SET_LOG_FD, .max_size = sizeof(uint64_t), FD_OPT),
+	    FD_OPT, .reply = VHU_REPLY_CONDITIONAL, .reply_min_size = 0,
+	    .reply_max_size = sizeof(uint64_t), PAUSES),
+	/* an eventfd to signal log changes; DPDK and libvhost-user insist on one */
+	ROW(SET_LOG_FD, .max_size = sizeof(uint64_t), FD(1)),
 	ROW(SET_VRING_NUM, EXACT(struct vhost_vring_state), .queue = VHU_QUEUE_IN_STATE, PAUSES),
 	ROW(SET_VRING_ADDR, EXACT(struct vhost_vring_addr), .queue = VHU_QUEUE_IN_ADDR, PAUSES),
 	ROW(SET_VRING_BASE, EXACT(struct vhost_vring_state), .queue = VHU_QUEUE_IN_STATE, PAUSES),

@@ -645,6 +645,19 @@ static void reply_to_get_features(void **state)
 	assert_int_equal(reply(TB, VHU_REQ_MAX, false, VHU_REQ_MAX, R, 8, 0), -EPROTO);
 }
 
+/* The dirty log: SET_LOG_FD carries its eventfd; DPDK answers SET_LOG_BASE empty. */
+static void spec_dirty_log(void **state)
+{
+	const uint32_t base = VHU_REQ_SET_LOG_BASE;
+
+	(void)state;
+	assert_sizes(vhu_rule_find(TB, VHU_REQ_SET_LOG_FD), 0, 8, 1, 1);
+	assert_sizes(vhu_rule_find(TB, base), 8, 16, 0, 1);
+	assert_int_equal(reply(TB, base, false, base, R, 0, 0), 0); /* DPDK */
+	assert_int_equal(reply(TB, base, false, base, R, 8, 0), 0); /* libvhost-user */
+	assert_int_equal(reply(TB, base, false, base, R, 16, 0), -EMSGSIZE);
+}
+
 static void reply_ack(void **state)
 {
 	const uint32_t id = VHU_REQ_SET_FEATURES;
@@ -936,6 +949,7 @@ int main(void)
 		T(spec_queue_rows),
 		T(names),
 		T(reply_to_get_features),
+		T(spec_dirty_log),
 		T(reply_ack),
 		T(reply_bodies_with_fds),
 		T(decode_rejects_bad_lengths),

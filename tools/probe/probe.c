@@ -117,19 +117,14 @@ static int set_timeouts(int sock, unsigned int seconds)
 static int report(const struct options *opt, const char *step, const struct vhu_fe_chan *ch,
 		  int err)
 {
-	const char *why;
-
 	if (err == -EAGAIN || err == -EWOULDBLOCK)
-		why = "no reply in time";
+		fprintf(stderr, "vhu-probe: %s: %s: timed out, no reply within %u s\n",
+			opt->socket_path, step, opt->timeout_s);
 	else if (err == -ECONNRESET || err == -EPIPE)
-		why = "the back-end closed the connection";
-	else if (ch && ch->last_error && err != -EIO)
-		why = ch->last_error;
-	else
-		why = NULL;
-	if (why)
-		fprintf(stderr, "vhu-probe: %s: %s: %s (%s)\n", opt->socket_path, step, why,
-			strerror(-err));
+		fprintf(stderr, "vhu-probe: %s: %s: the back-end closed the connection\n",
+			opt->socket_path, step);
+	else if (ch && ch->last_error)
+		fprintf(stderr, "vhu-probe: %s: %s: %s\n", opt->socket_path, step, ch->last_error);
 	else
 		fprintf(stderr, "vhu-probe: %s: %s: %s\n", opt->socket_path, step, strerror(-err));
 	return 1;

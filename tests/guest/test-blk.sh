@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# A guest writes a random pattern over a vhost-user-blk disk and reads it
+# back (blk-pattern.sh); after the guest powered off and the back-end stopped,
+# the image on the host must hold exactly what the guest wrote.
+#
+#   test-blk.sh OUTDIR [options]
+#
+#   OUTDIR                 where the guest is built and cached (build-guest.sh)
+#   --backend qsd          qemu-storage-daemon's vhost-user-blk export (default)
+#   --backend-cmd 'CMD'    any other back-end: CMD is run through sh -c after
+#                          replacing @SOCK@, @IMG@ and @QUEUES@; it must listen
+#                          on @SOCK@ and serve the raw image @IMG@
+#   --queues N             request queues (device num-queues and back-end)
+#   --smp N                guest vCPUs (default: same as --queues)
+#   --packed               packed=on on the device; the packed ring must be
+#                          negotiated unless --packed-optional
+#   --packed-optional      do not check that it was
+#   --no-event-idx         event_idx=off on the device; checked negotiated off
+#   --size MIB             image size (default 16)
+set -u -o pipefail
+. "$(dirname "$0")/guest-lib.sh"
+
+[ $# -ge 1 ] || fail "usage: $0 OUTDIR [options]"
+OUTDIR=$1
+shift
+BACKEND=qsd BACKEND_CMD='' QUEUES=1 SMP='' PACKED=0 PACKED_OPTIONAL=0 NO_EVIDX=0 SIZE=16
+while [ $# -gt 0 ]; do
+	case $1 in
+	--backend) BACKEND=$2; shift ;;
+	--backend-cmd) BACKEND=cmd BACKEND_CMD=$2; shift ;;
+	--queues) QUEUES=$2; shift ;;
+	--smp) SMP=$2; shift ;;
+	--packed) PACKED=1 ;;
+	--packed-optional) PACKED_OPTIONAL=1 ;;
+	--no-event-idx) NO_EVIDX=1 ;;
+	--size) SIZE=$2; shift ;;
+	*) fail "unknown option $1" ;;
+	esac
+	shift
+done
+SMP=${SMP:-$QUEUES}
+need_cmd sha256sum truncate
+
+t0=$(date +%s.%N)
+guest_build "$OUTDIR"
+
+IMG=$T/disk.img
+SOCK=$T/blk.sock
+BYTES=$((SIZE * 1024 * 1024))
+truncate -s "$BYTES" "$IMG" || fail "cannot create $IMG"
+
+case $BACKEND in
+qsd)
+	start_qsd_blk qsd "$IMG" "$SOCK" "$QUEUES"
+	;;
+cmd)
+	cmd=${BACKEND_CMD//@SOCK@/$SOCK}
+	cmd=${cmd//@IMG@/$IMG}
+	cmd=${cmd//@QUEUES@/$QUEUES}
+	start_peer backend "$T/backend.log" sh -c "exec $cmd"
+	wait_socket "$SOCK" backend 10
+	;;
+*) fail "unknown back-end '$BACKEND'" ;;
+esac
+PEER=$BACKEND
+[ "$PEER" = cmd ] && PEER=backend
+
+DEVOPTS=num-queues=$QUEUES
+[ "$PACKED" = 0 ] || DEVOPTS="$DEVOPTS,packed=on"
+[ "$NO_EVIDX" = 0 ] || DEVOPTS="$DEVOPTS,event_idx=off"
+
+note "guest: smp $SMP, vhost-user-blk-pci $DEVOPTS, ${SIZE} MiB image, back-end $BACKEND"
+guest_run --smp "$SMP" --timeout 120 \
+	--vhost-user-blk "$SOCK,$DEVOPTS" \
+	--env BLK_QUEUES="$QUEUES" --env BLK_BYTES="$BYTES" \
+	"$GUEST_SRC/blk-pattern.sh"
+
+peer_alive "$PEER" || fail "the back-end died while the guest ran"
+stop_peer "$PEER"
+[ "$PEER_RC" = 0 ] || note "warning: back-end exited with status $PEER_RC on SIGTERM"
+
+want=$(guest_get sha256)
+n=$(guest_get bytes)
+features=$(guest_get features)
+{ [ -n "$want" ] && [ -n "$n" ]; } || fail "the guest reported no sha256/bytes"
+[ "$n" -eq "$BYTES" ] || fail "the guest wrote $n bytes, the image has $BYTES"
+got=$(head -c "$n" "$IMG" | sha256sum | cut -d' ' -f1)
+[ "$got" = "$want" ] ||
+	fail "image sha256 $got differs from what the guest wrote ($want)"
+
+# Negotiated features, as the guest driver sees them.
+[ "$QUEUES" -eq 1 ] || [ "$(feature_bit "$features" 12)" = 1 ] ||
+	fail "VIRTIO_BLK_F_MQ not negotiated with $QUEUES queues"
+if [ "$PACKED" = 1 ] && [ "$PACKED_OPTIONAL" = 0 ]; then
+	[ "$(feature_bit "$features" 34)" = 1 ] || fail "VIRTIO_F_RING_PACKED not negotiated (features $features)"
+fi
+if [ "$NO_EVIDX" = 1 ]; then
+	[ "$(feature_bit "$features" 29)" = 0 ] || fail "VIRTIO_RING_F_EVENT_IDX negotiated despite event_idx=off"
+fi
+
+note "PASS: image matches the guest's pattern (sha256 $want); features $features, irq $(guest_get irq), queues $(guest_get queues)"
+note "guest write $(guest_get write_s)s, read $(guest_get read_s)s; boot+run: $GUEST_TIMING; whole test $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"

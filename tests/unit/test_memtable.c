@@ -10,7 +10,6 @@
  * counted because malloc and the sanitizers map and unmap memory of their
  * own at any time.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -26,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "../support/leakcheck.h"
 #include "common/util.h"
 #include "memory/memtable.h"
 
@@ -40,35 +40,6 @@ struct fixture {
 };
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	assert_non_null(dir);
-	while ((de = readdir(dir)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n; /* includes the fd of dir itself, before and after alike */
-}
-
-/* Lines of /proc/self/maps that map one of our memfds. */
-static int count_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	int n = 0;
-
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, "/memfd:" MEMFD_NAME))
-			n++;
-	fclose(f);
-	return n;
-}
 
 static int make_memfd(uint64_t size)
 {
@@ -133,8 +104,8 @@ static int setup(void **state)
 	fx->mem = malloc(sizeof(*fx->mem));
 	assert_non_null(fx->mem);
 	vhu_mem_init(fx->mem, 0);
-	fx->fds_before = count_fds();
-	fx->maps_before = count_maps();
+	fx->fds_before = leak_count_fds();
+	fx->maps_before = leak_count_memfd_maps(MEMFD_NAME);
 	*state = fx;
 	return 0;
 }
@@ -145,8 +116,8 @@ static int teardown(void **state)
 
 	vhu_mem_clear(fx->mem);
 	assert_int_equal(fx->mem->nregions, 0);
-	assert_int_equal(count_maps(), fx->maps_before);
-	assert_int_equal(count_fds(), fx->fds_before);
+	assert_int_equal(leak_count_memfd_maps(MEMFD_NAME), fx->maps_before);
+	assert_int_equal(leak_count_fds(), fx->fds_before);
 	free(fx->mem);
 	free(fx);
 	return 0;
@@ -349,11 +320,11 @@ static void fd_too_small(void **state)
 	assert_int_equal(add(mem, 0, 2 * PAGE + 1, UVA_BASE, 0, fd), -EINVAL);
 	assert_int_equal(add(mem, 0, 1, UVA_BASE, 2 * PAGE, fd), -EINVAL);
 	assert_int_equal(mem->nregions, 0);
-	assert_int_equal(count_maps(), fx->maps_before);
+	assert_int_equal(leak_count_memfd_maps(MEMFD_NAME), fx->maps_before);
 	/* exactly big enough, with an unaligned offset */
 	assert_int_equal(add(mem, 0, PAGE + 2, UVA_BASE, PAGE - 1, fd), -EINVAL);
 	assert_int_equal(add(mem, 0, PAGE + 1, UVA_BASE, PAGE - 1, fd), 0);
-	assert_int_equal(count_maps(), fx->maps_before + 1);
+	assert_int_equal(leak_count_memfd_maps(MEMFD_NAME), fx->maps_before + 1);
 
 	/* an fd that cannot be mapped, and no fd at all */
 	efd = eventfd(0, EFD_CLOEXEC);
@@ -437,7 +408,7 @@ static void remove_regions(void **state)
 	assert_int_equal(vhu_mem_remove(mem, &d), 0);
 	assert_int_equal(mem->nregions, 0);
 	assert_int_equal(vhu_mem_remove(mem, &d), -ENOENT);
-	assert_int_equal(count_maps(), fx->maps_before);
+	assert_int_equal(leak_count_memfd_maps(MEMFD_NAME), fx->maps_before);
 	close(fd);
 }
 
@@ -449,11 +420,11 @@ static void clear_unmaps(void **state)
 
 	assert_int_equal(add(mem, 0, PAGE, UVA_BASE, 0, fd), 0);
 	assert_int_equal(add(mem, 0x100000, PAGE, UVA_BASE, 0, fd), 0);
-	assert_true(count_maps() > fx->maps_before);
+	assert_true(leak_count_memfd_maps(MEMFD_NAME) > fx->maps_before);
 	vhu_mem_clear(mem);
 	assert_int_equal(mem->nregions, 0);
 	assert_null(vhu_mem_gpa_ptr(mem, 0, 1));
-	assert_int_equal(count_maps(), fx->maps_before);
+	assert_int_equal(leak_count_memfd_maps(MEMFD_NAME), fx->maps_before);
 	vhu_mem_clear(mem);
 	close(fd);
 }
@@ -521,7 +492,7 @@ static void set_table_replaces(void **state)
 	t.regions[1] = desc(0x200000, PAGE, UVA_BASE, 0);
 	t.regions[2] = desc(0x300000, 2 * PAGE, UVA_BASE, 0);
 	assert_int_equal(set_table(mem, &t, size, fds, 3), -EINVAL);
-	assert_int_equal(count_maps(), fx->maps_before + 2);
+	assert_int_equal(leak_count_memfd_maps(MEMFD_NAME), fx->maps_before + 2);
 	assert_ptr_equal(vhu_mem_gpa_ptr(mem, 0x10000, PAGE), p);
 	assert_int_equal(mem->nregions, 2);
 
@@ -532,13 +503,13 @@ static void set_table_replaces(void **state)
 	assert_null(vhu_mem_gpa_ptr(mem, 0x10000, 1));
 	assert_null(vhu_mem_gpa_ptr(mem, 0x20000, 1));
 	assert_non_null(vhu_mem_gpa_ptr(mem, 0x300000, 2 * PAGE));
-	assert_int_equal(count_maps(), fx->maps_before + 3);
+	assert_int_equal(leak_count_memfd_maps(MEMFD_NAME), fx->maps_before + 3);
 
 	/* no regions: an empty table */
 	t.nregions = 0;
 	assert_int_equal(set_table(mem, &t, table_fds(fds, 0, 0), NULL, 0), 0);
 	assert_int_equal(mem->nregions, 0);
-	assert_int_equal(count_maps(), fx->maps_before);
+	assert_int_equal(leak_count_memfd_maps(MEMFD_NAME), fx->maps_before);
 }
 
 static void set_table_bad_counts(void **state)

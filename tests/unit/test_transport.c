@@ -5,7 +5,6 @@
  * listen/accept/connect, and inherited fds for adopt. Every test runs in a
  * fixture that counts /proc/self/fd before and after: no path may leak an fd.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "../support/leakcheck.h"
 #include "common/util.h"
 #include "transport/transport.h"
 
@@ -39,20 +39,6 @@ struct fixture {
 static char tmpdir[64];
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static int count_fds(void)
-{
-	DIR *dir = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	assert_non_null(dir);
-	while ((de = readdir(dir)))
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n; /* includes the fd of dir itself, before and after alike */
-}
 
 static void set_rcvtimeo(int sock, unsigned int ms)
 {
@@ -195,7 +181,7 @@ static int setup(void **state)
 {
 	static struct fixture f;
 
-	f.fds_before = count_fds();
+	f.fds_before = leak_count_fds();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f.sv) < 0)
 		return -1;
 	/* A bug must fail a test, not hang it. */
@@ -212,7 +198,7 @@ static int teardown(void **state)
 	for (int i = 0; i < 2; i++)
 		if (f->sv[i] >= 0)
 			close(f->sv[i]);
-	assert_int_equal(count_fds(), f->fds_before);
+	assert_int_equal(leak_count_fds(), f->fds_before);
 	return 0;
 }
 

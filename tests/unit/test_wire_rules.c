@@ -9,7 +9,6 @@
  * Every test runs between a setup and a teardown that count /proc/self/fd, so
  * a leaked fd fails the test that leaked it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -26,6 +25,7 @@
 
 #include <linux/virtio_ids.h>
 
+#include "../support/leakcheck.h"
 #include "common/util.h"
 #include "wire/wire.h"
 #include <vhu/names.h>
@@ -37,20 +37,6 @@
 static const enum vhu_dir dirs[] = { VHU_DIR_TO_BACKEND, VHU_DIR_TO_FRONTEND };
 
 /* ---- fd helpers --------------------------------------------------------- */
-
-static int open_fd_count(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the DIR's own fd */
-}
 
 static bool fd_is_closed(int fd)
 {
@@ -84,7 +70,7 @@ static int leak_setup(void **state)
 
 	if (!baseline)
 		return -1;
-	*baseline = open_fd_count();
+	*baseline = leak_count_fds();
 	*state = baseline;
 	return 0;
 }
@@ -92,7 +78,7 @@ static int leak_setup(void **state)
 static int leak_teardown(void **state)
 {
 	int *baseline = *state;
-	int now = open_fd_count();
+	int now = leak_count_fds();
 	int ret = 0;
 
 	if (now != *baseline) {
@@ -799,7 +785,7 @@ static void decode_good_message_owns_fds(void **state)
 	struct vhu_mem_table table = { .nregions = 2 };
 	struct vhu_msg_hdr hdr = { VHU_REQ_SET_MEM_TABLE, VHU_VERSION | VHU_FLAG_NEED_REPLY,
 				   8 + 2 * 32 };
-	int before = open_fd_count();
+	int before = leak_count_fds();
 	struct vhu_msg msg;
 	int fds[2];
 
@@ -809,7 +795,7 @@ static void decode_good_message_owns_fds(void **state)
 	memcpy(buf, &hdr, sizeof(hdr));
 	memcpy(buf + HDR_SIZE, &table, 8 + 2 * 32);
 	make_fds(fds, 2);
-	assert_int_equal(open_fd_count(), before + 2);
+	assert_int_equal(leak_count_fds(), before + 2);
 
 	memset(&msg, 0xa5, sizeof(msg)); /* decode must not depend on a clean struct */
 	assert_int_equal(vhu_msg_decode(VHU_DIR_TO_BACKEND, buf, sizeof(buf), fds, 2, &msg), 0);
@@ -824,15 +810,15 @@ static void decode_good_message_owns_fds(void **state)
 	assert_int_equal(msg.nfds, 2);
 	assert_int_equal(msg.fds[0], fds[0]);
 	assert_int_equal(msg.fds[1], fds[1]);
-	assert_int_equal(open_fd_count(), before + 2); /* owned, not closed, not dup'ed */
+	assert_int_equal(leak_count_fds(), before + 2); /* owned, not closed, not dup'ed */
 
 	vhu_msg_close_fds(&msg);
 	assert_int_equal(msg.nfds, 0);
 	assert_true(fd_is_closed(fds[0]));
 	assert_true(fd_is_closed(fds[1]));
-	assert_int_equal(open_fd_count(), before);
+	assert_int_equal(leak_count_fds(), before);
 	vhu_msg_close_fds(&msg); /* twice is harmless */
-	assert_int_equal(open_fd_count(), before);
+	assert_int_equal(leak_count_fds(), before);
 }
 
 /* ---- queue index, fd ownership, init ------------------------------------ */

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhu-blk: a virtio-blk back-end on a raw file or block device.
+ *
+ * The request engine is blkdev.c (one io_uring per queue); this file is the
+ * glue: options, the device ops, and the per-queue request slots. A kick
+ * disables notifications, pops every available request into a free slot,
+ * submits them as one io_uring batch, completes them as they finish (one
+ * notify per batch), and re-enables notifications, looping while the driver
+ * added more meanwhile.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blkdev.h"
+#include "serve.h"
+#include <vhu/backend.h>
+#include <vhu/protocol.h>
+
+#define BLK_QUEUE_SIZE_DEFAULT 256u
+
+struct blk_slot {
+	struct blk_vq *bq;
+	struct vhu_req req;
+};
+
+struct blk_vq {
+	struct vhu_vq *vq;
+	struct blk_queue *q;
+	struct blk_slot *slots;
+	unsigned int *free; /* stack of free slot numbers */
+	unsigned int nfree;
+	unsigned int nslots;
+	unsigned int completed; /* pushed since the last notify */
+};
+
+struct blk {
+	struct blkdev *dev;
+	struct virtio_blk_config config;
+	struct blk_vq queues[BLK_QUEUES_MAX];
+};
+
+static uint64_t blk_get_features(void *opaque)
+{
+	struct blk *blk = opaque;
+
+	return blkdev_features(blk->dev);
+}
+
+static int blk_get_config(void *opaque, void *buf, uint32_t offset, uint32_t size)
+{
+	struct blk *blk = opaque;
+
+	if (offset > sizeof(blk->config) || size > sizeof(blk->config) - offset)
+		return -EINVAL;
+	memcpy(buf, (const uint8_t *)&blk->config + offset, size);
+	return 0;
+}
+
+static void slots_free(struct blk_vq *bq)
+{
+	free(bq->slots);
+	free(bq->free);
+	bq->slots = NULL;
+	bq->free = NULL;
+	bq->nslots = bq->nfree = 0;
+}
+
+static int blk_queue_start(void *opaque, struct vhu_vq *vq)
+{
+	struct blk *blk = opaque;
+	struct blk_vq *bq = &blk->queues[vhu_vq_index(vq)];
+	unsigned int depth = vhu_vq_size(vq);
+	int ret;
+
+	if (depth > BLK_DEPTH_MAX)
+		depth = BLK_DEPTH_MAX;
+	bq->slots = calloc(depth, sizeof(*bq->slots));
+	bq->free = calloc(depth, sizeof(*bq->free));
+	if (!bq->slots || !bq->free) {
+		slots_free(bq);
+		return -ENOMEM;
+	}
+	ret = blk_queue_create(blk->dev, depth, &bq->q);
+	if (ret < 0) {
+		slots_free(bq);
+		return ret;
+	}
+	for (unsigned int i = 0; i < depth; i++) {
+		bq->slots[i].bq = bq;
+		bq->free[i] = depth - 1 - i;
+	}
+	bq->nslots = bq->nfree = depth;
+	bq->vq = vq;
+	return 0;
+}
+
+static void blk_queue_stop(void *opaque, struct vhu_vq *vq)
+{
+	struct blk *blk = opaque;
+	struct blk_vq *bq = &blk->queues[vhu_vq_index(vq)];
+
+	/* Kicks complete everything they submit, so nothing is in flight here. */
+	if (bq->q)
+		blk_queue_destroy(bq->q);
+	bq->q = NULL;
+	slots_free(bq);
+	bq->vq = NULL;
+}
+
+static void blk_done(void *tag, struct vhu_req *req, uint8_t status, uint32_t written_len)
+{
+	struct blk_slot *slot = tag;
+	struct blk_vq *bq = slot->bq;
+
+	(void)status; /* already written into the request's status byte */
+	vhu_vq_push(bq->vq, req, written_len);
+	bq->free[bq->nfree++] = (unsigned int)(slot - bq->slots);
+	bq->completed++;
+}
+
+/* Pop and submit until the ring is empty or every slot is busy; 0 or -EIO. */
+static int submit_available(struct blk_vq *bq)
+{
+	while (bq->nfree) {
+		struct blk_slot *slot = &bq->slots[bq->free[bq->nfree - 1]];
+		int ret = vhu_vq_pop(bq->vq, &slot->req);
+
+		if (ret <= 0)
+			return ret == 0 ? 0 : -EIO;
+		bq->nfree--;
+		ret = blk_queue_submit(bq->q, &slot->req, slot);
+		if (ret < 0) {
+			/* cannot happen with a free slot; complete it as failed */
+			vhu_vq_push(bq->vq, &slot->req, 0);
+			bq->free[bq->nfree++] = (unsigned int)(slot - bq->slots);
+		}
+	}
+	return 0;
+}
+
+static void blk_queue_kick(void *opaque, struct vhu_vq *vq)
+{
+	struct blk *blk = opaque;
+	struct blk_vq *bq = &blk->queues[vhu_vq_index(vq)];
+
+	if (!bq->q)
+		return;
+	do {
+		vhu_vq_enable_notify(vq, false);
+		for (;;) {
+			if (submit_available(bq) < 0)
+				break;
+			if (blk_queue_inflight(bq->q) == 0)
+				break;
+			blk_queue_flush(bq->q);
+			blk_queue_reap(bq->q, 1, blk_done);
+			if (bq->completed) {
+				vhu_vq_notify(vq);
+				bq->completed = 0;
+			}
+		}
+	} while (!vhu_vq_broken(vq) && vhu_vq_enable_notify(vq, true));
+}
+
+static const struct vhu_device_ops blk_ops = {
+	.get_features = blk_get_features,
+	.get_config = blk_get_config,
+	.queue_start = blk_queue_start,
+	.queue_stop = blk_queue_stop,
+	.queue_kick = blk_queue_kick,
+};
+
+struct blk_options {
+	struct blkdev_options dev;
+	const char *num_queues;
+	const char *queue_size;
+	const char *null_size;
+	bool poll;
+};
+
+static int parse_numbers(const struct prog_info *info, struct blk_options *o, uint16_t *queue_size)
+{
+	uint64_t v;
+
+	if (o->num_queues) {
+		if (prog_parse_u64(o->num_queues, BLK_QUEUES_MAX, &v) < 0 || !v)
+			return prog_error(info, "--num-queues: 1..%u", BLK_QUEUES_MAX);
+		o->dev.num_queues = (uint16_t)v;
+	}
+	*queue_size = BLK_QUEUE_SIZE_DEFAULT;
+	if (o->queue_size) {
+		if (prog_parse_u64(o->queue_size, VHU_VQ_MAX_SIZE, &v) < 0 || !v)
+			return prog_error(info, "--queue-size: 1..%u", VHU_VQ_MAX_SIZE);
+		*queue_size = (uint16_t)v;
+	}
+	if (o->null_size) {
+		if (prog_parse_u64(o->null_size, UINT64_MAX, &v) < 0 || v < 512)
+			return prog_error(info, "--null-size: bytes, at least 512");
+		o->dev.null_backend = true;
+		o->dev.null_size = v;
+	}
+	if (!o->dev.path && !o->dev.null_backend)
+		return prog_error(info, "--blk-file=PATH (or --null-size=BYTES) is required");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const features[] = { "read-only", "blk-file", NULL };
+	static struct blk_options o;
+	static struct blk blk;
+	const struct prog_option options[] = {
+		{ "blk-file", PROG_ARG_REQUIRED, "PATH", "raw image or block device to serve",
+		  .str = &o.dev.path },
+		{ "read-only", PROG_ARG_NONE, NULL, "refuse writes (VIRTIO_BLK_F_RO)",
+		  .flag = &o.dev.read_only },
+		{ "num-queues", PROG_ARG_REQUIRED, "N", "request queues (default 1)",
+		  .str = &o.num_queues },
+		{ "queue-size", PROG_ARG_REQUIRED, "N", "largest ring accepted (default 256)",
+		  .str = &o.queue_size },
+		{ "serial", PROG_ARG_REQUIRED, "ID", "serial number (GET_ID), up to 20 bytes",
+		  .str = &o.dev.serial },
+		{ "direct", PROG_ARG_NONE, NULL, "O_DIRECT: bypass the host page cache",
+		  .flag = &o.dev.direct },
+		{ "poll", PROG_ARG_NONE, NULL, "busy-poll the rings instead of sleeping",
+		  .flag = &o.poll },
+		{ "null-size", PROG_ARG_REQUIRED, "BYTES",
+		  "no file: reads return zeros, writes are dropped (benchmarks)",
+		  .str = &o.null_size },
+	};
+	const struct prog_info info = {
+		.name = "vhu-blk",
+		.description = "virtio-blk vhost-user back-end on a raw file or block device",
+		.type = "block",
+		.features = features,
+		.options = options,
+		.num_options = sizeof(options) / sizeof(options[0]),
+	};
+	struct vhu_backend_config config;
+	struct prog_args args;
+	uint16_t queue_size = BLK_QUEUE_SIZE_DEFAULT;
+	int ret;
+
+	ret = prog_parse(&info, argc, argv, &args, stdout, stderr);
+	if (ret != PROG_CONTINUE)
+		return ret;
+	if (parse_numbers(&info, &o, &queue_size))
+		return 1;
+	ret = blkdev_open(&o.dev, &blk.dev);
+	if (ret < 0)
+		return prog_error(&info, "%s: %s", o.dev.path ? o.dev.path : "null disk",
+				  strerror(-ret));
+	blkdev_fill_config(blk.dev, &blk.config);
+	config = (struct vhu_backend_config){
+		.name = args.socket_path ? args.socket_path : "fd",
+		.num_queues = o.dev.num_queues ? o.dev.num_queues : 1,
+		.max_queue_size = queue_size,
+		.protocol_features =
+			VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
+			VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
+			VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+			VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) | VHU_BIT(VHU_PROTOCOL_F_STATUS) |
+			VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE),
+		.flags = o.poll ? VHU_BACKEND_F_POLL : 0,
+		.ops = &blk_ops,
+		.dev = &blk,
+	};
+	ret = prog_serve(&info, &args, &config);
+	blkdev_close(blk.dev);
+	return ret;
+}

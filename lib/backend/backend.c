@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The back-end object and a connection's life: create, listen or adopt a
+ * socket, accept, receive and dispatch messages, and on disconnect put
+ * everything back as it was before the front-end came (then accept again).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "backend/backend.h"
+#include "common/util.h"
+#include "transport/transport.h"
+
+static int config_check(const struct vhu_backend_config *c)
+{
+	const struct vhu_device_ops *ops = c ? c->ops : NULL;
+
+	if (!ops || !ops->get_features || !ops->queue_kick)
+		return -EINVAL;
+	if (c->num_queues == 0 || c->num_queues > VHU_BACKEND_MAX_QUEUES)
+		return -EINVAL;
+	if (c->max_queue_size == 0 || c->max_queue_size > VHU_VQ_MAX_SIZE)
+		return -EINVAL;
+	if (c->protocol_features & ~VHU_BACKEND_PROTOCOL_FEATURES)
+		return -EINVAL;
+	/* GET_CONFIG could only ever fail */
+	if ((c->protocol_features & VHU_BIT(VHU_PROTOCOL_F_CONFIG)) && !ops->get_config)
+		return -EINVAL;
+	if (c->flags & ~VHU_BACKEND_F_POLL)
+		return -EINVAL;
+	return 0;
+}
+
+static void workers_fini(struct vhu_backend *be, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		vhu_be_worker_fini(&be->queues[i].worker);
+}
+
+static void log_setup(struct vhu_backend *be, const struct vhu_backend_config *config)
+{
+	if (config->name)
+		snprintf(be->name, sizeof(be->name), "%s", config->name);
+	if (config->log)
+		be->log = *config->log;
+	else
+		vhu_log_init(&be->log, config->name);
+	be->config.name = be->name;
+	be->config.log = &be->log;
+}
+
+static int queues_init(struct vhu_backend *be)
+{
+	for (unsigned int i = 0; i < be->num_queues; i++) {
+		struct vhu_queue *q = &be->queues[i];
+		int ret = vhu_be_worker_init(&q->worker);
+
+		if (ret < 0) {
+			workers_fini(be, i);
+			return ret;
+		}
+		vhu_vq_init(&q->vq, i, &be->mem, &be->log);
+		q->be = be;
+	}
+	return 0;
+}
+
+VHU_API int vhu_backend_create(const struct vhu_backend_config *config, struct vhu_backend **out)
+{
+	struct vhu_backend *be;
+	int ret = config_check(config);
+
+	if (ret < 0)
+		return ret;
+	be = calloc(1, sizeof(*be));
+	if (!be)
+		return -ENOMEM;
+	be->config = *config;
+	be->num_queues = config->num_queues;
+	be->listen_fd = be->conn_fd = be->chan_fd = -1;
+	ret = -pthread_mutex_init(&be->chan_lock.m, NULL);
+	if (ret < 0)
+		goto err_free;
+	be->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (be->stop_fd < 0) {
+		ret = -errno;
+		goto err_mutex;
+	}
+	ret = -ENOMEM;
+	be->queues = calloc(be->num_queues, sizeof(*be->queues));
+	if (!be->queues)
+		goto err_stop_fd;
+	log_setup(be, config);
+	vhu_mem_init(&be->mem, 0);
+	ret = queues_init(be);
+	if (ret < 0)
+		goto err_queues;
+	*out = be;
+	return 0;
+
+err_queues:
+	free(be->queues);
+err_stop_fd:
+	vhu_close_fd(&be->stop_fd);
+err_mutex:
+	pthread_mutex_destroy(&be->chan_lock.m);
+err_free:
+	free(be);
+	return ret;
+}
+
+static int socket_set(struct vhu_backend *be)
+{
+	return be->listen_fd >= 0 || be->conn_fd >= 0 ? -EBUSY : 0;
+}
+
+VHU_API int vhu_backend_listen(struct vhu_backend *be, const char *path)
+{
+	int ret = socket_set(be);
+
+	if (ret == 0)
+		ret = vhu_sock_listen(path, &be->listen_fd);
+	if (ret == 0)
+		vhu_info(&be->log, "listening on %s", path);
+	return ret;
+}
+
+VHU_API int vhu_backend_adopt_fd(struct vhu_backend *be, int fd)
+{
+	int ret = socket_set(be), flags;
+
+	if (ret < 0)
+		return ret;
+	ret = vhu_sock_adopt(fd);
+	if (ret < 0)
+		return ret;
+	if (ret == VHU_SOCK_LISTENING) {
+		be->listen_fd = fd;
+		return 0;
+	}
+	/* the transport reads whole messages: an inherited O_NONBLOCK would tear them */
+	flags = fcntl(fd, F_GETFL);
+	if (flags >= 0 && (flags & O_NONBLOCK))
+		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	be->conn_fd = fd;
+	vhu_info(&be->log, "front-end connected (fd %d)", fd);
+	return 0;
+}
+
+VHU_API int vhu_backend_fd(const struct vhu_backend *be)
+{
+	return be->conn_fd >= 0 ? be->conn_fd : be->listen_fd;
+}
+
+void vhu_be_disconnect(struct vhu_backend *be)
+{
+	const struct vhu_device_ops *ops = be->config.ops;
+
+	vhu_be_queues_stop_all(be);
+	for (unsigned int i = 0; i < be->num_queues; i++) {
+		struct vhu_queue *q = &be->queues[i];
+
+		vhu_vq_reset(&q->vq);
+		q->enabled = false;
+	}
+	vhu_be_mem_clear(be);
+	if (ops->reset)
+		ops->reset(be->config.dev);
+	vhu_be_chan_close(be);
+	be->features = 0;
+	be->protocol_features = 0;
+	be->status = 0;
+	be->owner = false;
+	be->config_change_pending = false;
+	vhu_close_fd(&be->conn_fd);
+}
+
+static int accept_one(struct vhu_backend *be)
+{
+	int ret = vhu_sock_accept(be->listen_fd, &be->conn_fd);
+
+	if (ret < 0) {
+		be->conn_fd = -1;
+		return ret;
+	}
+	vhu_info(&be->log, "front-end connected");
+	return 0;
+}
+
+/* Receive and handle one message; on any end of the connection, disconnect. */
+static int serve_one(struct vhu_backend *be)
+{
+	struct vhu_msg msg;
+	int ret = vhu_msg_recv(be->conn_fd, &msg);
+
+	if (ret == 0 || ret == -EBADMSG) {
+		ret = vhu_be_dispatch_msg(be, &msg, ret);
+		if (ret == 0)
+			return 0;
+		vhu_err(&be->log, "closing the connection: reply to %s failed: %s",
+			vhu_rule_name(VHU_DIR_TO_BACKEND, msg.hdr.request), strerror(-ret));
+	} else if (ret == -ECONNRESET) {
+		vhu_info(&be->log, "front-end left");
+	} else if (ret == -EMSGSIZE) {
+		vhu_err(&be->log, "closing the connection: %s with a %u-byte payload (limit %u)",
+			vhu_rule_name(VHU_DIR_TO_BACKEND, msg.hdr.request), msg.hdr.size,
+			VHU_MAX_PAYLOAD);
+	} else {
+		vhu_err(&be->log, "closing the connection: receive failed: %s", strerror(-ret));
+	}
+	vhu_be_disconnect(be);
+	return -ECONNRESET;
+}
+
+VHU_API int vhu_backend_dispatch(struct vhu_backend *be)
+{
+	if (be->conn_fd >= 0)
+		return serve_one(be);
+	if (be->listen_fd >= 0)
+		return accept_one(be);
+	return -ENOTCONN;
+}
+
+/* Errors after which vhu_backend_run() goes on: the connection, not the back-end, failed. */
+static bool run_goes_on(int err)
+{
+	return err == -ECONNRESET || err == -EINTR || err == -EAGAIN || err == -ECONNABORTED ||
+	       err == -EPROTO;
+}
+
+VHU_API int vhu_backend_run(struct vhu_backend *be)
+{
+	int ret = 0;
+
+	while (!__atomic_load_n(&be->stop, __ATOMIC_ACQUIRE)) {
+		struct pollfd pfd[2] = { { .fd = vhu_backend_fd(be), .events = POLLIN },
+					 { .fd = be->stop_fd, .events = POLLIN } };
+
+		if (pfd[0].fd < 0)
+			break; /* an adopted connection ended: nothing more to serve */
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		if (pfd[1].revents) {
+			uint64_t v;
+
+			(void)eventfd_read(be->stop_fd, &v);
+			continue;
+		}
+		if (!pfd[0].revents)
+			continue;
+		ret = vhu_backend_dispatch(be);
+		if (ret < 0 && !run_goes_on(ret))
+			break;
+		ret = 0;
+	}
+	__atomic_store_n(&be->stop, false, __ATOMIC_RELEASE);
+	return ret;
+}
+
+VHU_API void vhu_backend_stop(struct vhu_backend *be)
+{
+	int saved = errno;
+	uint64_t one = 1;
+
+	__atomic_store_n(&be->stop, true, __ATOMIC_RELEASE);
+	/* write(2) is async-signal-safe; a full counter (EAGAIN) already wakes the loop */
+	(void)!write(be->stop_fd, &one, sizeof(one));
+	errno = saved;
+}
+
+VHU_API void vhu_backend_destroy(struct vhu_backend *be)
+{
+	if (!be)
+		return;
+	if (be->conn_fd >= 0)
+		vhu_be_disconnect(be);
+	vhu_close_fd(&be->listen_fd);
+	vhu_close_fd(&be->stop_fd);
+	workers_fini(be, be->num_queues);
+	pthread_mutex_destroy(&be->chan_lock.m);
+	free(be->queues);
+	free(be);
+}

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VHU_BACKEND_BACKEND_H
+#define VHU_BACKEND_BACKEND_H
+
+/*
+ * Concepts
+ *
+ * The device side of the protocol (include/vhu/backend.h is the contract).
+ * A back-end serves one connection at a time; everything a connection
+ * negotiated (features, memory, rings, the back-end channel) is forgotten
+ * when it ends, and the next connection on the same listening socket starts
+ * from scratch.
+ *
+ * Dispatch (dispatch.c): each received message is checked against its wire
+ * row (vhu_msg_check), then its gate (virtio bit offered / protocol bit
+ * negotiated), then its queue index; the queues the row says it pauses are
+ * paused, the handler runs, they are resumed, the message's fds are closed,
+ * and the reply rule of the row is applied. Handlers (negotiate.c, mem.c,
+ * vring.c, config.c, channel.c) only make semantic checks.
+ *
+ * Queue states (spec: "Ring states"), per queue:
+ *   kick_set - the ring is "started" in the spec's sense: SET_VRING_KICK came
+ *              and no GET_VRING_BASE since;
+ *   enabled  - SET_VRING_ENABLE 1 (always true without
+ *              VHOST_USER_F_PROTOCOL_FEATURES negotiated);
+ *   running  - what the device sees: vhu_vq_start() done, ops->queue_start
+ *              returned 0, and a worker thread exists. A queue runs iff it
+ *              is started, enabled and has a size and addresses
+ *              (vhu_be_queue_update() keeps this true). A started but
+ *              disabled ring is left alone: not processing it has no side
+ *              effects, which is what the spec asks of that state.
+ *
+ * Threads (worker.c): the control thread owns struct vhu_backend and every
+ * queue that is not running. A running queue's vq belongs to its worker,
+ * except while the worker is paused: pause returns only once the worker is
+ * parked outside queue_kick, and the control thread then may change the vq
+ * until it resumes the worker. Pauses nest (a counter per worker). Stopping
+ * a worker joins its thread, so a stopped queue has no other thread at all.
+ *
+ * fds: a message's fds belong to it until a handler takes one; dispatch
+ * closes the rest on every path. A queue owns its kick/call/err fds (vq),
+ * the back-end owns its sockets, the stop eventfd and the channel socket.
+ */
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memory/memtable.h"
+#include "virtq/virtq.h"
+#include "wire/wire.h"
+#include <vhu/backend.h>
+#include <vhu/log.h>
+
+/* Most queues a device may have: kick/call/err name a queue in 8 bits. */
+#define VHU_BACKEND_MAX_QUEUES 256u
+
+/* How long the back-end channel waits for an ack (and for a send to go out). */
+#define VHU_BACKEND_CHAN_TIMEOUT_MS 5000u
+
+/* The protocol features the library implements (GET_PROTOCOL_FEATURES offers
+ * the intersection with the device's config, CONFIG only with ops->get_config). */
+#define VHU_BACKEND_PROTOCOL_FEATURES                                                   \
+	(VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |               \
+	 VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |         \
+	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) | \
+	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE))
+
+/* ---- clang -Wthread-safety annotations (DPDK's __rte_* style) ----------- */
+
+#if defined(__clang__)
+#define VHU_TSA(x) __attribute__((x))
+#else
+#define VHU_TSA(x)
+#endif
+#define VHU_CAPABILITY(name) VHU_TSA(capability(name))
+#define VHU_REQUIRES(lock) VHU_TSA(requires_capability(lock))
+#define VHU_ACQUIRE(lock) VHU_TSA(acquire_capability(lock))
+#define VHU_RELEASE(lock) VHU_TSA(release_capability(lock))
+#define VHU_EXCLUDES(lock) VHU_TSA(locks_excluded(lock))
+#define VHU_NO_TSA VHU_TSA(no_thread_safety_analysis)
+
+/* A mutex the analysis knows about. */
+struct VHU_CAPABILITY("mutex") vhu_lock {
+	pthread_mutex_t m;
+};
+
+void vhu_lock_acquire(struct vhu_lock *l) VHU_ACQUIRE(*l);
+void vhu_lock_release(struct vhu_lock *l) VHU_RELEASE(*l);
+
+/* ---- workers (worker.c) ------------------------------------------------- */
+
+struct vhu_queue;
+
+struct vhu_worker {
+	/* control thread only */
+	bool alive;		  /* a thread exists (joined on stop) */
+	unsigned int pause_count; /* nesting of vhu_be_queue_pause() */
+	pthread_t thread;
+	int ctl_fd; /* eventfd: wakes the worker out of poll() */
+
+	struct vhu_lock lock;
+	pthread_cond_t cond;
+	/* under lock; pause_req and exit are also read unlocked (atomics) by a
+	 * busy-polling worker between queue_kick calls */
+	bool pause_req; /* the control thread wants the worker parked */
+	bool exit;	/* the worker must return */
+	bool parked;	/* the worker is parked: outside queue_kick, waiting */
+};
+
+/* ---- queues ------------------------------------------------------------- */
+
+struct vhu_queue {
+	struct vhu_vq vq;
+	struct vhu_backend *be;
+	bool kick_set; /* spec "started": SET_VRING_KICK, no GET_VRING_BASE since */
+	bool enabled;  /* SET_VRING_ENABLE */
+	bool running;  /* vq started, ops->queue_start done, worker alive */
+	struct vhu_worker worker;
+};
+
+/* ---- the back-end ------------------------------------------------------- */
+
+/* The last SET_MEM_TABLE that was applied, to recognise it when it comes again. */
+struct vhu_be_table_id {
+	bool valid; /* false after ADD/REM_MEM_REG or a clear */
+	uint32_t nregions;
+	struct vhu_mem_region regions[VHU_MEM_TABLE_MAX_REGIONS];
+	uint64_t file[VHU_MEM_TABLE_MAX_REGIONS][2]; /* st_dev, st_ino of each fd */
+};
+
+struct vhu_backend {
+	struct vhu_backend_config config; /* .name points at name[] */
+	char name[96];
+	struct vhu_log log;
+
+	int listen_fd; /* -1: none */
+	int conn_fd;   /* -1: not connected */
+	int stop_fd;   /* eventfd: vhu_backend_stop() wakes vhu_backend_run() */
+	bool stop;     /* atomic: set by vhu_backend_stop() */
+
+	/* negotiated on this connection (control thread) */
+	uint64_t features;	    /* SET_FEATURES, as sent (bit 30 included) */
+	uint64_t protocol_features; /* SET_PROTOCOL_FEATURES */
+	uint8_t status;		    /* SET_STATUS */
+	bool owner;		    /* SET_OWNER */
+	bool config_change_pending; /* vhu_backend_config_changed() during dispatch */
+	char why[160];		    /* why the current request failed (vhu_be_fail) */
+
+	/* the back-end channel (SET_BACKEND_REQ_FD); any thread, under chan_lock */
+	struct vhu_lock chan_lock;
+	int chan_fd;
+	bool chan_reply_ack; /* REPLY_ACK negotiated: wait for acks */
+	bool chan_config;    /* CONFIG negotiated: CONFIG_CHANGE_MSG allowed */
+
+	struct vhu_mem mem;
+	struct vhu_be_table_id table_id;
+	unsigned int num_queues;
+	struct vhu_queue *queues;
+};
+
+static inline bool vhu_be_has_protocol(const struct vhu_backend *be, unsigned int bit)
+{
+	return be->protocol_features & VHU_BIT(bit);
+}
+
+/* ---- backend.c ---------------------------------------------------------- */
+
+/* End the connection: stop and reset everything it set up (Concepts). */
+void vhu_be_disconnect(struct vhu_backend *be);
+
+/* ---- dispatch.c --------------------------------------------------------- */
+
+/*
+ * Handle one received message. @recv_err is 0, or -EBADMSG when the
+ * transport dropped its fds (only that request fails).
+ * Return: 0, or a negative errno when the connection must be closed (the
+ * reply could not be sent, or no valid reply exists).
+ */
+int vhu_be_dispatch_msg(struct vhu_backend *be, struct vhu_msg *msg, int recv_err);
+
+/* True while @be is handling a message on the calling thread. */
+bool vhu_be_in_dispatch(const struct vhu_backend *be);
+
+/* Record why the current request fails (logged once by dispatch). Return: @err. */
+int vhu_be_fail(struct vhu_backend *be, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A u64 reply body (GET_FEATURES ...). Return: 0. */
+static inline int vhu_be_reply_u64(struct vhu_msg *reply, uint64_t v)
+{
+	reply->hdr.size = sizeof(uint64_t);
+	reply->payload.u64 = v;
+	return 0;
+}
+
+/*
+ * A handler. @reply is pre-set to answer @msg with an empty body; handlers of
+ * VHU_REPLY_ALWAYS rows fill reply->payload and reply->hdr.size.
+ * Return: 0 or a negative errno (fails the request).
+ */
+typedef int (*vhu_handler_fn)(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+
+/* negotiate.c */
+int vhu_be_get_features(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_features(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_owner(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_reset_owner(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_get_protocol_features(struct vhu_backend *be, struct vhu_msg *msg,
+				 struct vhu_msg *reply);
+int vhu_be_set_protocol_features(struct vhu_backend *be, struct vhu_msg *msg,
+				 struct vhu_msg *reply);
+int vhu_be_get_queue_num(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_get_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+
+/* Virtio features the back-end offers: the device's plus PROTOCOL_FEATURES. */
+uint64_t vhu_be_offered_features(const struct vhu_backend *be);
+/* Protocol features the back-end offers. */
+uint64_t vhu_be_offered_protocol(const struct vhu_backend *be);
+
+/* mem.c */
+int vhu_be_set_mem_table(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_get_max_mem_slots(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_add_mem_reg(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_rem_mem_reg(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+/* Unmap every region (disconnect). */
+void vhu_be_mem_clear(struct vhu_backend *be);
+
+/* vring.c */
+int vhu_be_set_vring_num(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_vring_addr(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_vring_base(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_get_vring_base(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_vring_kick(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_vring_call(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_vring_err(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_vring_enable(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+
+/*
+ * Run the queue iff it is started, enabled and set up (Concepts): start or
+ * stop it as needed. Return: 0, or the error of a start that failed (the
+ * queue is then not running).
+ */
+int vhu_be_queue_update(struct vhu_backend *be, struct vhu_queue *q);
+/* Stop a running queue: worker joined, ops->queue_stop, vhu_vq_stop. */
+void vhu_be_queue_stop(struct vhu_backend *be, struct vhu_queue *q);
+/* Stop every running queue and forget the spec's "started" state (kick). */
+void vhu_be_queues_stop_all(struct vhu_backend *be);
+/* Remap every queue after a memory table change; queues that lost their ring stop. */
+void vhu_be_queues_remap(struct vhu_backend *be);
+
+/* config.c */
+int vhu_be_get_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+
+/* channel.c */
+int vhu_be_set_backend_req_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+/* Update what the channel may do after SET_PROTOCOL_FEATURES. */
+void vhu_be_chan_update(struct vhu_backend *be);
+/* Close the channel (disconnect). */
+void vhu_be_chan_close(struct vhu_backend *be);
+/* Send what vhu_backend_config_changed() deferred while a request was handled. */
+void vhu_be_chan_flush(struct vhu_backend *be);
+
+/* ---- worker.c ----------------------------------------------------------- */
+
+/* Initialise / destroy the worker's lock and condvar (once per queue). */
+int vhu_be_worker_init(struct vhu_worker *w);
+void vhu_be_worker_fini(struct vhu_worker *w);
+/* Create the thread; parked from the start if the queue is paused. Return 0 or -errno. */
+int vhu_be_worker_start(struct vhu_queue *q);
+/* Make the thread return and join it (also when it is parked). */
+void vhu_be_worker_stop(struct vhu_queue *q);
+
+/* Park the worker of @q (nesting); returns once it is outside queue_kick. */
+void vhu_be_queue_pause(struct vhu_queue *q);
+void vhu_be_queue_resume(struct vhu_queue *q);
+/* The same for every queue. */
+void vhu_be_queues_pause_all(struct vhu_backend *be);
+void vhu_be_queues_resume_all(struct vhu_backend *be);
+
+#endif /* VHU_BACKEND_BACKEND_H */

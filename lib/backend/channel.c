@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The back-end channel (spec: "Back-end communication"): a socket the
+ * front-end hands over with SET_BACKEND_REQ_FD, on which the back-end sends
+ * its own requests. Only BACKEND_CONFIG_CHANGE_MSG is sent today.
+ *
+ * Deadlock: QEMU serves this channel from the same loop that waits for our
+ * replies on the main socket. So a message is never sent while a request is
+ * being handled on the control thread (it is deferred until the reply went
+ * out), and an ack is waited for at most VHU_BACKEND_CHAN_TIMEOUT_MS; a
+ * channel that misses it is closed, since a late ack would answer the next
+ * message. Any thread may send; chan_lock serialises senders and the control
+ * thread's changes of the fd.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "backend/backend.h"
+#include "common/util.h"
+#include "transport/transport.h"
+
+static void chan_flags(struct vhu_backend *be) VHU_REQUIRES(be->chan_lock)
+{
+	be->chan_reply_ack = vhu_be_has_protocol(be, VHU_PROTOCOL_F_REPLY_ACK);
+	be->chan_config = vhu_be_has_protocol(be, VHU_PROTOCOL_F_CONFIG);
+}
+
+/* Bound every send and receive on the channel. */
+static int chan_timeouts(int fd)
+{
+	struct timeval tv = {
+		.tv_sec = VHU_BACKEND_CHAN_TIMEOUT_MS / 1000,
+		.tv_usec = (VHU_BACKEND_CHAN_TIMEOUT_MS % 1000) * 1000,
+	};
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
+int vhu_be_set_backend_req_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	int fd = vhu_msg_take_fd(msg, 0), ret;
+
+	(void)reply;
+	ret = chan_timeouts(fd);
+	if (ret < 0) {
+		vhu_close_fd(&fd);
+		return vhu_be_fail(be, ret, "the back-end channel fd is not a socket: %s",
+				   strerror(-ret));
+	}
+	vhu_lock_acquire(&be->chan_lock);
+	vhu_close_fd(&be->chan_fd);
+	be->chan_fd = fd;
+	chan_flags(be);
+	vhu_lock_release(&be->chan_lock);
+	return 0;
+}
+
+void vhu_be_chan_update(struct vhu_backend *be)
+{
+	vhu_lock_acquire(&be->chan_lock);
+	chan_flags(be);
+	vhu_lock_release(&be->chan_lock);
+}
+
+void vhu_be_chan_close(struct vhu_backend *be)
+{
+	vhu_lock_acquire(&be->chan_lock);
+	vhu_close_fd(&be->chan_fd);
+	be->chan_reply_ack = false;
+	be->chan_config = false;
+	vhu_lock_release(&be->chan_lock);
+}
+
+static int chan_usable(const struct vhu_backend *be) VHU_REQUIRES(be->chan_lock)
+{
+	if (be->chan_fd < 0)
+		return -ENOTCONN;
+	if (!be->chan_config)
+		return -EOPNOTSUPP; /* the row's gate: CONFIG negotiated */
+	return 0;
+}
+
+/* Wait for the u64 ack of @request. Return: 0, -EIO (non-zero ack) or a channel error. */
+static int chan_ack(struct vhu_backend *be, uint32_t request) VHU_REQUIRES(be->chan_lock)
+{
+	struct vhu_msg reply;
+	int ret = vhu_msg_recv(be->chan_fd, &reply);
+
+	if (ret == -EAGAIN)
+		return -ETIMEDOUT;
+	if (ret < 0)
+		return ret;
+	ret = vhu_reply_check(VHU_DIR_TO_FRONTEND, request, true, &reply);
+	vhu_msg_close_fds(&reply);
+	if (ret < 0)
+		return ret;
+	return reply.payload.u64 ? -EIO : 0;
+}
+
+static int chan_config_change(struct vhu_backend *be) VHU_REQUIRES(be->chan_lock)
+{
+	uint32_t request = VHU_BACKEND_REQ_CONFIG_CHANGE_MSG;
+	bool need_reply = be->chan_reply_ack;
+	struct vhu_msg msg;
+	int ret = chan_usable(be);
+
+	if (ret < 0)
+		return ret;
+	vhu_msg_init(&msg, request, need_reply ? VHU_FLAG_NEED_REPLY : 0, 0);
+	ret = vhu_msg_send(be->chan_fd, &msg);
+	if (ret == 0 && need_reply)
+		ret = chan_ack(be, request);
+	if (ret < 0 && ret != -EIO) {
+		/* out of step (or gone): a late ack would answer the next message */
+		vhu_warn(&be->log, "back-end channel closed: %s", strerror(-ret));
+		vhu_close_fd(&be->chan_fd);
+	}
+	return ret;
+}
+
+void vhu_be_chan_flush(struct vhu_backend *be)
+{
+	int ret;
+
+	if (!be->config_change_pending)
+		return;
+	be->config_change_pending = false;
+	vhu_lock_acquire(&be->chan_lock);
+	ret = chan_config_change(be);
+	vhu_lock_release(&be->chan_lock);
+	if (ret < 0)
+		vhu_warn(&be->log, "%s: %s",
+			 vhu_rule_name(VHU_DIR_TO_FRONTEND, VHU_BACKEND_REQ_CONFIG_CHANGE_MSG),
+			 strerror(-ret));
+}
+
+VHU_API int vhu_backend_config_changed(struct vhu_backend *be)
+{
+	int ret;
+
+	vhu_lock_acquire(&be->chan_lock);
+	if (vhu_be_in_dispatch(be)) {
+		/* an op on the control thread: the front-end waits for our reply */
+		ret = chan_usable(be);
+		if (ret == 0)
+			be->config_change_pending = true;
+	} else {
+		ret = chan_config_change(be);
+	}
+	vhu_lock_release(&be->chan_lock);
+	return ret;
+}

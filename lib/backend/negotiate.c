@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Negotiation and device-wide requests: virtio and protocol features,
+ * ownership, queue count, status and the two resets.
+ */
+#include <errno.h>
+#include <inttypes.h>
+
+#include "backend/backend.h"
+#include "common/util.h"
+
+#define RING_FEATURES                                                              \
+	(VHU_BIT(VIRTIO_RING_F_INDIRECT_DESC) | VHU_BIT(VIRTIO_RING_F_EVENT_IDX) | \
+	 VHU_BIT(VIRTIO_F_RING_PACKED))
+
+uint64_t vhu_be_offered_features(const struct vhu_backend *be)
+{
+	uint64_t f = be->config.ops->get_features(be->config.dev);
+
+	/* dirty logging is not implemented: VHOST_F_LOG_ALL is never offered */
+	return (f & ~VHU_BIT(VHU_F_LOG_ALL)) | VHU_BIT(VHU_F_PROTOCOL_FEATURES);
+}
+
+uint64_t vhu_be_offered_protocol(const struct vhu_backend *be)
+{
+	uint64_t f = be->config.protocol_features & VHU_BACKEND_PROTOCOL_FEATURES;
+
+	if (!be->config.ops->get_config)
+		f &= ~VHU_BIT(VHU_PROTOCOL_F_CONFIG);
+	return f;
+}
+
+int vhu_be_get_features(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	(void)msg;
+	return vhu_be_reply_u64(reply, vhu_be_offered_features(be));
+}
+
+/* A running ring cannot change layout or suppression under the driver's feet. */
+static int ring_features_check(struct vhu_backend *be, uint64_t features)
+{
+	uint64_t changed = (features ^ be->features) & RING_FEATURES;
+
+	if (!changed)
+		return 0;
+	for (unsigned int i = 0; i < be->num_queues; i++)
+		if (be->queues[i].running)
+			return vhu_be_fail(be, -EBUSY,
+					   "ring features 0x%" PRIx64 " change while ring %u runs",
+					   changed, i);
+	return 0;
+}
+
+/* With every worker paused: check, tell the device, then the rings. */
+static int features_apply(struct vhu_backend *be, uint64_t features)
+{
+	const struct vhu_device_ops *ops = be->config.ops;
+	int ret = ring_features_check(be, features);
+
+	if (ret == 0 && ops->set_features) {
+		/* the device offered its own bits; bit 30 is the library's */
+		ret = ops->set_features(be->config.dev,
+					features & ~VHU_BIT(VHU_F_PROTOCOL_FEATURES));
+		if (ret < 0)
+			return vhu_be_fail(be, ret, "the device refused features 0x%" PRIx64,
+					   features);
+	}
+	if (ret < 0)
+		return ret;
+	be->features = features;
+	for (unsigned int i = 0; i < be->num_queues; i++)
+		vhu_vq_set_features(&be->queues[i].vq, features);
+	return 0;
+}
+
+int vhu_be_set_features(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	uint64_t features = msg->payload.u64, extra = features & ~vhu_be_offered_features(be);
+	int ret;
+
+	(void)reply;
+	if (extra)
+		return vhu_be_fail(be, -EINVAL, "features 0x%" PRIx64 " were not offered", extra);
+	/*
+	 * The row does not pause the queues (QEMU may send SET_FEATURES to a
+	 * running device), but the device and the rings change here: pause them.
+	 */
+	vhu_be_queues_pause_all(be);
+	ret = features_apply(be, features);
+	vhu_be_queues_resume_all(be);
+	if (ret < 0)
+		return ret;
+	/* spec: "Ring states": without PROTOCOL_FEATURES a started ring is enabled */
+	for (unsigned int i = 0; i < be->num_queues && ret == 0; i++)
+		ret = vhu_be_queue_update(be, &be->queues[i]);
+	return ret;
+}
+
+int vhu_be_set_owner(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	(void)msg;
+	(void)reply;
+	be->owner = true;
+	return 0;
+}
+
+/* spec: deprecated; "ignore it or treat it as disable all rings": we stop them. */
+int vhu_be_reset_owner(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	(void)msg;
+	(void)reply;
+	vhu_be_queues_stop_all(be);
+	return 0;
+}
+
+int vhu_be_get_protocol_features(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	(void)msg;
+	return vhu_be_reply_u64(reply, vhu_be_offered_protocol(be));
+}
+
+int vhu_be_set_protocol_features(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	uint64_t features = msg->payload.u64, extra = features & ~vhu_be_offered_protocol(be);
+
+	(void)reply;
+	if (extra)
+		return vhu_be_fail(be, -EINVAL, "protocol features 0x%" PRIx64 " were not offered",
+				   extra);
+	be->protocol_features = features;
+	vhu_be_chan_update(be);
+	return 0;
+}
+
+int vhu_be_get_queue_num(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	(void)msg;
+	return vhu_be_reply_u64(reply, be->num_queues);
+}
+
+/*
+ * spec: "RESET_DEVICE": disable all rings and return to the initial state,
+ * ready to be set up again; ownership, the protocol features, the memory
+ * table and the back-end channel stay.
+ */
+int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	const struct vhu_device_ops *ops = be->config.ops;
+
+	(void)msg;
+	(void)reply;
+	vhu_be_queues_stop_all(be);
+	for (unsigned int i = 0; i < be->num_queues; i++) {
+		vhu_vq_reset(&be->queues[i].vq);
+		be->queues[i].enabled = false;
+	}
+	if (ops->reset)
+		ops->reset(be->config.dev);
+	be->features = 0;
+	be->status = 0;
+	return 0;
+}
+
+int vhu_be_set_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	(void)reply;
+	/* the virtio device status is one byte */
+	if (msg->payload.u64 > UINT8_MAX)
+		return vhu_be_fail(be, -EINVAL, "status 0x%" PRIx64 " is over 8 bits",
+				   msg->payload.u64);
+	be->status = (uint8_t)msg->payload.u64;
+	return 0;
+}
+
+int vhu_be_get_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	(void)msg;
+	return vhu_be_reply_u64(reply, be->status);
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The echo device of the integration rig (rig.h): every request's readable
+ * bytes are copied into its writable bytes. Its ops count their calls.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "rig.h"
+
+/* ---- the echo device ------------------------------------------------------ */
+
+static void count(unsigned int *counter)
+{
+	__atomic_fetch_add(counter, 1, __ATOMIC_ACQ_REL);
+}
+
+static uint64_t echo_get_features(void *dev)
+{
+	(void)dev;
+	return ECHO_FEATURES;
+}
+
+static int echo_set_features(void *dev, uint64_t features)
+{
+	struct echo_dev *d = dev;
+
+	__atomic_store_n(&d->acked_features, features, __ATOMIC_RELEASE);
+	count(&d->set_features_calls);
+	return __atomic_load_n(&d->set_features_ret, __ATOMIC_ACQUIRE);
+}
+
+static int echo_get_config(void *dev, void *buf, uint32_t offset, uint32_t size)
+{
+	struct echo_dev *d = dev;
+
+	pthread_mutex_lock(&d->lock);
+	memcpy(buf, d->config + offset, size);
+	pthread_mutex_unlock(&d->lock);
+	return 0;
+}
+
+static int echo_set_config(void *dev, const void *buf, uint32_t offset, uint32_t size)
+{
+	struct echo_dev *d = dev;
+
+	pthread_mutex_lock(&d->lock);
+	memcpy(d->config + offset, buf, size);
+	pthread_mutex_unlock(&d->lock);
+	if (__atomic_load_n(&d->config_change_on_set, __ATOMIC_ACQUIRE))
+		__atomic_store_n(&d->config_change_ret, vhu_backend_config_changed(d->be),
+				 __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int echo_queue_start(void *dev, struct vhu_vq *vq)
+{
+	(void)vq;
+	count(&((struct echo_dev *)dev)->queue_starts);
+	return 0;
+}
+
+static void echo_queue_stop(void *dev, struct vhu_vq *vq)
+{
+	(void)vq;
+	count(&((struct echo_dev *)dev)->queue_stops);
+}
+
+static void echo_reset(void *dev)
+{
+	count(&((struct echo_dev *)dev)->resets);
+}
+
+/* Copy the readable bytes into the writable ones. Return: bytes written. */
+static uint32_t echo_copy(const struct vhu_req *req)
+{
+	const struct iovec *in = &req->iov[req->out_num];
+	size_t done = 0, in_off = 0;
+	uint32_t i = 0;
+
+	for (uint32_t o = 0; o < req->out_num; o++) {
+		const uint8_t *src = req->iov[o].iov_base;
+		size_t left = req->iov[o].iov_len;
+
+		while (left && i < req->in_num) {
+			size_t n = in[i].iov_len - in_off;
+
+			n = n < left ? n : left;
+			memcpy((uint8_t *)in[i].iov_base + in_off, src, n);
+			src += n;
+			left -= n;
+			in_off += n;
+			done += n;
+			if (in_off == in[i].iov_len) {
+				i++;
+				in_off = 0;
+			}
+		}
+	}
+	return (uint32_t)done;
+}
+
+static void echo_queue_kick(void *dev, struct vhu_vq *vq)
+{
+	struct echo_dev *d = dev;
+	struct vhu_req *req = d->req[vhu_vq_index(vq)];
+
+	count(&d->kicks);
+	while (vhu_vq_pop(vq, req) == 1) {
+		(void)vhu_vq_push(vq, req, echo_copy(req));
+		count(&d->completed);
+	}
+	(void)vhu_vq_notify(vq);
+}
+
+const struct vhu_device_ops echo_ops = {
+	.get_features = echo_get_features,
+	.set_features = echo_set_features,
+	.get_config = echo_get_config,
+	.set_config = echo_set_config,
+	.queue_start = echo_queue_start,
+	.queue_stop = echo_queue_stop,
+	.queue_kick = echo_queue_kick,
+	.reset = echo_reset,
+};
+
+bool echo_wait_count(const unsigned int *counter, unsigned int value, int timeout_ms)
+{
+	for (int t = 0; t < timeout_ms; t++) {
+		if (echo_count(counter) >= value)
+			return true;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	return echo_count(counter) >= value;
+}

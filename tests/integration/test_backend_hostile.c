@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A hostile front-end against lib/backend: one test per bug class of the
+ * published vhost-user CVEs (PROTOCOL.md). Each asserts that the request
+ * fails (a non-zero ack, or the failure answer of its row) with a logged
+ * reason, that the connection still serves a GET_FEATURES afterwards, and
+ * that no fd or memfd mapping was leaked.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "rig.h"
+#include "transport/transport.h"
+#include <vhu/names.h>
+
+#define SPLIT_FEATURES (F_VERSION_1 | F_PROTOCOL | F_EVENT_IDX | F_INDIRECT)
+
+struct hostile {
+	struct rig r; /* first: tests cast state to struct rig * */
+	unsigned int fds, maps;
+};
+
+static void baseline(struct hostile *h)
+{
+	h->fds = rig_count_fds();
+	h->maps = rig_count_memfd_maps();
+}
+
+static int setup_with(void **state, uint64_t protocol)
+{
+	struct hostile *h = calloc(1, sizeof(*h));
+
+	if (!h || rig_start(&h->r, RIG_LISTEN) < 0 || rig_guest_init(&h->r, 1) < 0 ||
+	    rig_negotiate(&h->r, SPLIT_FEATURES, protocol) < 0 || rig_set_mem_table(&h->r, 1) < 0)
+		return -1;
+	baseline(h);
+	*state = h;
+	return 0;
+}
+
+static int setup_all(void **state)
+{
+	return setup_with(state, RIG_PROTOCOL);
+}
+
+/* Only REPLY_ACK: every other protocol feature's requests are gated off. */
+static int setup_ack_only(void **state)
+{
+	return setup_with(state, PF(REPLY_ACK));
+}
+
+static int teardown(void **state)
+{
+	struct hostile *h = *state;
+
+	rig_stop(&h->r);
+	free(h);
+	return 0;
+}
+
+/* The connection still works, and nothing leaked. */
+static void still_fine(struct hostile *h)
+{
+	uint64_t f = 0;
+
+	assert_int_equal(vhu_fe_get_u64(&h->r.ch, VHU_REQ_GET_FEATURES, &f), 0);
+	assert_int_equal(f, ECHO_FEATURES | F_PROTOCOL);
+	assert_int_equal(rig_count_fds(), h->fds);
+	assert_int_equal(rig_count_memfd_maps(), h->maps);
+}
+
+static void msg_u64(struct vhu_msg *m, uint32_t request, uint64_t v)
+{
+	vhu_msg_init(m, request, 0, sizeof(uint64_t));
+	m->payload.u64 = v;
+}
+
+static void msg_state(struct vhu_msg *m, uint32_t request, uint32_t index, uint32_t num)
+{
+	vhu_msg_init(m, request, 0, sizeof(struct vhost_vring_state));
+	m->payload.state.index = index;
+	m->payload.state.num = num;
+}
+
+/* @m fails with a non-zero ack and a log line containing @why; its fds are closed here. */
+static void nack(struct hostile *h, struct vhu_msg *m, const char *why)
+{
+	int64_t ack;
+
+	rig_log_clear(&h->r);
+	ack = rig_acked(&h->r, m);
+	if (ack <= 0)
+		fail_msg("%s: ack %lld, expected a failure", vhu_request_name(m->hdr.request),
+			 (long long)ack);
+	if (why && !rig_log_has(&h->r, why))
+		fail_msg("%s: no log line with \"%s\"", vhu_request_name(m->hdr.request), why);
+	for (unsigned int i = 0; i < m->nfds; i++)
+		close(m->fds[i]);
+	m->nfds = 0;
+}
+
+/* @m is answered with a body (a VHU_REPLY_ALWAYS row); it goes to @reply. */
+static void answered(struct hostile *h, struct vhu_msg *m, struct vhu_msg *reply)
+{
+	rig_log_clear(&h->r);
+	assert_int_equal(
+		rig_send_raw(h->r.sock, &m->hdr, &m->payload, m->hdr.size, m->fds, m->nfds), 0);
+	for (unsigned int i = 0; i < m->nfds; i++)
+		close(m->fds[i]);
+	m->nfds = 0;
+	assert_int_equal(rig_recv(&h->r, reply), 0);
+	assert_int_equal(reply->hdr.request, m->hdr.request);
+	assert_int_equal(reply->hdr.flags, VHU_VERSION | VHU_FLAG_REPLY);
+	assert_int_equal(reply->nfds, 0);
+}
+
+static void attach_eventfds(struct vhu_msg *m, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		m->fds[i] = rig_eventfd();
+		assert_true(m->fds[i] >= 0);
+	}
+	m->nfds = n;
+}
+
+/* ---- CVE-2020-10723: ring indexes ------------------------------------------- */
+
+static void vring_index_out_of_range(void **state)
+{
+	static const uint32_t state_reqs[] = { VHU_REQ_SET_VRING_NUM, VHU_REQ_SET_VRING_BASE,
+					       VHU_REQ_SET_VRING_ENABLE };
+	static const uint32_t fd_reqs[] = { VHU_REQ_SET_VRING_KICK, VHU_REQ_SET_VRING_CALL,
+					    VHU_REQ_SET_VRING_ERR };
+	static const uint32_t bad[] = { RIG_QUEUES, 256, 0xffffffff };
+	struct hostile *h = *state;
+	struct vhu_msg m, reply;
+
+	for (unsigned int b = 0; b < 3; b++) {
+		for (unsigned int i = 0; i < 3; i++) {
+			msg_state(&m, state_reqs[i], bad[b], 1);
+			nack(h, &m, "does not exist");
+		}
+		vhu_msg_init(&m, VHU_REQ_SET_VRING_ADDR, 0, sizeof(struct vhost_vring_addr));
+		m.payload.addr.index = bad[b];
+		nack(h, &m, "does not exist");
+		msg_state(&m, VHU_REQ_GET_VRING_BASE, bad[b], 0);
+		answered(h, &m, &reply);
+		assert_int_equal(reply.hdr.size, sizeof(struct vhost_vring_state));
+		assert_int_equal(reply.payload.state.index, bad[b]);
+		assert_int_equal(reply.payload.state.num, 0);
+		assert_true(rig_log_has(&h->r, "does not exist"));
+		/* kick/call/err: 8 bits of index (2, 255, 255 with reserved bits) */
+		for (unsigned int i = 0; i < 3; i++) {
+			msg_u64(&m, fd_reqs[i], bad[b] == 256 ? 255 : bad[b]);
+			attach_eventfds(&m, 1);
+			nack(h, &m, "does not exist");
+		}
+	}
+	/* a good index with reserved bits set */
+	msg_u64(&m, VHU_REQ_SET_VRING_CALL, 1ull << 16);
+	attach_eventfds(&m, 1);
+	nack(h, &m, "reserved bits");
+	still_fine(h);
+}
+
+/* ---- ring sizes and setup values --------------------------------------------- */
+
+static void vring_num_invalid(void **state)
+{
+	static const uint32_t bad[] = {
+		0, 3, 100, RIG_MAX_QUEUE_SIZE * 2, 32768, 65536, 0xffffffff
+	};
+	struct hostile *h = *state;
+	struct vhu_msg m;
+
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		msg_state(&m, VHU_REQ_SET_VRING_NUM, 0, bad[i]);
+		nack(h, &m, "ring size");
+	}
+	still_fine(h);
+}
+
+static void vring_setup_invalid(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_msg m;
+
+	msg_state(&m, VHU_REQ_SET_VRING_NUM, 0, 8);
+	assert_int_equal(rig_acked(&h->r, &m), 0);
+	/* misaligned, outside guest memory, unknown flags */
+	vhu_msg_init(&m, VHU_REQ_SET_VRING_ADDR, 0, sizeof(struct vhost_vring_addr));
+	m.payload.addr.desc_user_addr = FG_UVA_BASE + 1;
+	m.payload.addr.avail_user_addr = FG_UVA_BASE + 4096;
+	m.payload.addr.used_user_addr = FG_UVA_BASE + 8192;
+	nack(h, &m, "misaligned");
+	m.payload.addr.desc_user_addr = FG_UVA_BASE + FG_REGION_SIZE - 16;
+	nack(h, &m, "not in guest memory");
+	m.payload.addr.desc_user_addr = FG_UVA_BASE;
+	m.payload.addr.flags = 0x2;
+	nack(h, &m, "flags");
+	msg_state(&m, VHU_REQ_SET_VRING_BASE, 0, 0x10000); /* split: 16 bits */
+	nack(h, &m, "base");
+	msg_state(&m, VHU_REQ_SET_VRING_ENABLE, 0, 2);
+	nack(h, &m, "enable");
+	msg_u64(&m, VHU_REQ_SET_STATUS, 0x100);
+	nack(h, &m, "status");
+	still_fine(h);
+}
+
+/* ---- SET_MEM_TABLE ----------------------------------------------------------- */
+
+static void mem_table_msg(struct vhu_msg *m, uint32_t nregions, uint32_t size_regions)
+{
+	memset(m, 0, sizeof(*m)); /* a payload may run past the regions filled in */
+	vhu_msg_init(m, VHU_REQ_SET_MEM_TABLE, 0,
+		     (uint32_t)(offsetof(struct vhu_mem_table, regions) +
+				size_regions * sizeof(struct vhu_mem_region)));
+	m->payload.mem_table.nregions = nregions;
+	for (unsigned int i = 0; i < size_regions && i < VHU_MEM_TABLE_MAX_REGIONS; i++) {
+		rig_region(0, &m->payload.mem_table.regions[i]);
+		m->payload.mem_table.regions[i].guest_phys_addr = i * FG_REGION_SIZE;
+		m->payload.mem_table.regions[i].userspace_addr = FG_UVA_BASE + i * FG_UVA_STRIDE;
+	}
+}
+
+/* dup()s of the guest's memfd: the back-end gets and must drop them. */
+static void attach_memfds(struct hostile *h, struct vhu_msg *m, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		m->fds[i] = dup(h->r.memfd[0]);
+		assert_true(m->fds[i] >= 0);
+	}
+	m->nfds = n;
+}
+
+static void mem_table_counts(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_msg m;
+
+	mem_table_msg(&m, 1, 1); /* no fd */
+	nack(h, &m, "memory table");
+	mem_table_msg(&m, 1, 1);
+	attach_memfds(h, &m, 2);
+	nack(h, &m, "memory table");
+	mem_table_msg(&m, 2, 2);
+	attach_memfds(h, &m, 1);
+	nack(h, &m, "memory table");
+	/* nregions 9 in a payload of 8 regions, and a payload of 9 */
+	mem_table_msg(&m, 9, 8);
+	attach_memfds(h, &m, 8);
+	nack(h, &m, "memory table");
+	mem_table_msg(&m, 9, 8);
+	m.hdr.size += sizeof(struct vhu_mem_region);
+	attach_memfds(h, &m, 8);
+	nack(h, &m, "payload size");
+	/* sizes and counts agree, but the header's size disagrees */
+	mem_table_msg(&m, 1, 2);
+	attach_memfds(h, &m, 1);
+	nack(h, &m, "memory table");
+	still_fine(h);
+}
+
+static void mem_table_overflow(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_mem_region *reg;
+	struct vhu_msg m;
+
+	for (unsigned int k = 0; k < 4; k++) {
+		mem_table_msg(&m, 1, 1);
+		reg = &m.payload.mem_table.regions[0];
+		if (k == 0)
+			reg->guest_phys_addr = UINT64_MAX - 4095;
+		else if (k == 1)
+			reg->userspace_addr = UINT64_MAX - 4095;
+		else if (k == 2)
+			reg->mmap_offset = UINT64_MAX - 4095;
+		else
+			reg->memory_size = 0;
+		attach_memfds(h, &m, 1);
+		nack(h, &m, "memory table");
+	}
+	still_fine(h);
+}
+
+static void mem_table_overlap(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_msg m;
+
+	mem_table_msg(&m, 2, 2);
+	m.payload.mem_table.regions[1].guest_phys_addr = 4096;
+	attach_memfds(h, &m, 2);
+	nack(h, &m, "memory table");
+	still_fine(h);
+}
+
+static void mem_table_fd_too_small(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_msg m;
+	int fd = memfd_create("vhu-small", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	mem_table_msg(&m, 1, 1);
+	m.fds[0] = fd;
+	m.nfds = 1;
+	nack(h, &m, "memory table");
+	/* the same through ADD_MEM_REG, and an fd that is not memory at all */
+	vhu_msg_init(&m, VHU_REQ_ADD_MEM_REG, 0, sizeof(struct vhu_mem_reg));
+	rig_region(1, &m.payload.mem_reg.region);
+	m.fds[0] = memfd_create("vhu-small", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(m.fds[0], 4096), 0);
+	m.nfds = 1;
+	nack(h, &m, "region");
+	rig_region(1, &m.payload.mem_reg.region);
+	attach_eventfds(&m, 1);
+	nack(h, &m, "region");
+	/* REM_MEM_REG of a region that is not there, with a stray fd */
+	vhu_msg_init(&m, VHU_REQ_REM_MEM_REG, 0, sizeof(struct vhu_mem_reg));
+	rig_region(1, &m.payload.mem_reg.region);
+	attach_memfds(h, &m, 1);
+	nack(h, &m, "no region");
+	still_fine(h);
+}
+
+/* ---- CVE-2019-14818 / CVE-2022-0669: fds on requests that take none --------- */
+
+static void stray_fds(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_msg m, reply;
+
+	vhu_msg_init(&m, VHU_REQ_SET_OWNER, 0, 0);
+	attach_eventfds(&m, 1);
+	nack(h, &m, "wrong number of fds");
+	msg_u64(&m, VHU_REQ_SET_FEATURES, SPLIT_FEATURES);
+	attach_eventfds(&m, 8);
+	nack(h, &m, "wrong number of fds");
+	msg_state(&m, VHU_REQ_SET_VRING_NUM, 0, 8);
+	attach_memfds(h, &m, 1);
+	nack(h, &m, "wrong number of fds");
+	msg_u64(&m, VHU_REQ_SET_VRING_KICK, VHU_VRING_NOFD_MASK); /* NOFD, and an fd */
+	attach_eventfds(&m, 1);
+	nack(h, &m, "NOFD");
+	msg_u64(&m, VHU_REQ_SET_VRING_CALL, 0); /* no NOFD, and no fd */
+	nack(h, &m, "no fd");
+	/* more fds than a message may carry: the kernel truncates, the request fails */
+	{
+		int fds[16];
+
+		for (unsigned int i = 0; i < 16; i++) {
+			fds[i] = rig_eventfd();
+			assert_true(fds[i] >= 0);
+		}
+		vhu_msg_init(&m, VHU_REQ_SET_OWNER, VHU_FLAG_NEED_REPLY, 0);
+		assert_int_equal(rig_send_raw(h->r.sock, &m.hdr, NULL, 0, fds, 16), 0);
+		for (unsigned int i = 0; i < 16; i++)
+			close(fds[i]);
+		assert_int_equal(rig_recv(&h->r, &reply), 0);
+		assert_int_equal(reply.hdr.size, sizeof(uint64_t));
+		assert_true(reply.payload.u64 != 0);
+		assert_true(rig_log_has(&h->r, "more fds than a message may carry"));
+	}
+	/* an always-answered row: the failure answer, fds closed */
+	vhu_msg_init(&m, VHU_REQ_GET_FEATURES, 0, 0);
+	attach_eventfds(&m, 3);
+	answered(h, &m, &reply);
+	assert_int_equal(reply.hdr.size, sizeof(uint64_t));
+	assert_int_equal(reply.payload.u64, 0);
+	still_fine(h);
+}
+
+/* ---- negotiation ----------------------------------------------------------- */
+
+static void features_not_offered(void **state)
+{
+	static const uint64_t bad[] = { 1ull << 0, 1ull << 26 /* LOG_ALL */, 1ull << 40,
+					1ull << 63 };
+	static const uint64_t bad_pf[] = { PF(LOG_SHMFD), PF(PAGEFAULT), PF(INBAND_NOTIFICATIONS),
+					   PF(INFLIGHT_SHMFD), 1ull << 63 };
+	struct hostile *h = *state;
+	struct vhu_msg m;
+
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		msg_u64(&m, VHU_REQ_SET_FEATURES, SPLIT_FEATURES | bad[i]);
+		nack(h, &m, "were not offered");
+	}
+	for (unsigned int i = 0; i < sizeof(bad_pf) / sizeof(bad_pf[0]); i++) {
+		msg_u64(&m, VHU_REQ_SET_PROTOCOL_FEATURES, RIG_PROTOCOL | bad_pf[i]);
+		nack(h, &m, "were not offered");
+	}
+	/* what was negotiated before still holds (REPLY_ACK: the acks above came) */
+	assert_int_equal(__atomic_load_n(&h->r.dev.acked_features, __ATOMIC_ACQUIRE),
+			 SPLIT_FEATURES & ~F_PROTOCOL);
+	still_fine(h);
+}
+
+static void gated_requests(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_msg m, reply;
+
+	vhu_msg_init(&m, VHU_REQ_GET_QUEUE_NUM, 0, 0);
+	answered(h, &m, &reply);
+	assert_int_equal(reply.payload.u64, 0);
+	assert_true(rig_log_has(&h->r, "VHOST_USER_PROTOCOL_F_MQ is not negotiated"));
+	vhu_msg_init(&m, VHU_REQ_GET_MAX_MEM_SLOTS, 0, 0);
+	answered(h, &m, &reply);
+	assert_int_equal(reply.payload.u64, 0);
+	vhu_msg_init(&m, VHU_REQ_GET_CONFIG, 0, VHU_CONFIG_HDR_SIZE + 4);
+	m.payload.config.size = 4;
+	answered(h, &m, &reply);
+	assert_int_equal(reply.hdr.size, VHU_CONFIG_HDR_SIZE);
+	assert_int_equal(reply.payload.config.size, 0);
+	vhu_msg_init(&m, VHU_REQ_SET_BACKEND_REQ_FD, 0, 0);
+	attach_eventfds(&m, 1);
+	nack(h, &m, "BACKEND_REQ is not negotiated");
+	vhu_msg_init(&m, VHU_REQ_ADD_MEM_REG, 0, sizeof(struct vhu_mem_reg));
+	rig_region(1, &m.payload.mem_reg.region);
+	attach_memfds(h, &m, 1);
+	nack(h, &m, "CONFIGURE_MEM_SLOTS is not negotiated");
+	vhu_msg_init(&m, VHU_REQ_RESET_DEVICE, 0, 0);
+	nack(h, &m, "RESET_DEVICE is not negotiated");
+	msg_u64(&m, VHU_REQ_SET_STATUS, 1);
+	nack(h, &m, "STATUS is not negotiated");
+	still_fine(h);
+}
+
+/* Requests of features the library never offers, each with its row's failure answer. */
+static void never_offered(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_msg m, reply;
+
+	vhu_msg_init(&m, VHU_REQ_GET_INFLIGHT_FD, 0, sizeof(struct vhu_inflight));
+	m.payload.inflight.num_queues = 0xffff; /* CVE-2021-3839 */
+	answered(h, &m, &reply);
+	assert_int_equal(reply.hdr.size, sizeof(struct vhu_inflight));
+	assert_int_equal(reply.payload.inflight.mmap_size, 0);
+	vhu_msg_init(&m, VHU_REQ_SET_INFLIGHT_FD, 0, sizeof(struct vhu_inflight));
+	attach_memfds(h, &m, 1);
+	nack(h, &m, "not negotiated");
+	vhu_msg_init(&m, VHU_REQ_SET_LOG_BASE, 0, sizeof(struct vhu_log_area));
+	m.payload.log.mmap_size = UINT64_MAX; /* CVE-2020-10722 */
+	m.payload.log.mmap_offset = UINT64_MAX;
+	attach_memfds(h, &m, 1);
+	nack(h, &m, "not implemented");
+	vhu_msg_init(&m, VHU_REQ_SET_LOG_FD, 0, 0);
+	attach_eventfds(&m, 1);
+	nack(h, &m, "not implemented");
+	msg_state(&m, VHU_REQ_VRING_KICK, 0, 0);
+	nack(h, &m, "INBAND_NOTIFICATIONS is not negotiated");
+	vhu_msg_init(&m, VHU_REQ_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg));
+	nack(h, &m, "is not offered");
+	vhu_msg_init(&m, VHU_REQ_GET_SHMEM_CONFIG, 0, 0);
+	answered(h, &m, &reply);
+	assert_int_equal(reply.hdr.size, 8);
+	assert_int_equal(reply.payload.shmem_config.nregions, 0);
+	vhu_msg_init(&m, VHU_REQ_POSTCOPY_ADVISE, 0, 0);
+	answered(h, &m, &reply);
+	assert_int_equal(reply.hdr.size, 0);
+	msg_u64(&m, VHU_REQ_CREATE_CRYPTO_SESSION, 0);
+	answered(h, &m, &reply);
+	assert_int_equal(reply.payload.u64, UINT64_MAX);
+	vhu_msg_init(&m, VHU_REQ_CHECK_DEVICE_STATE, 0, 0);
+	answered(h, &m, &reply);
+	assert_true(reply.payload.u64 != 0);
+	still_fine(h);
+}
+
+/* ---- config space ------------------------------------------------------------- */
+
+static void config_bounds(void **state)
+{
+	static const uint32_t cases[][3] = {
+		/* offset, size, hdr.size */
+		{ 0xffffff00, 0x100, VHU_CONFIG_HDR_SIZE + 0x100 }, /* offset + size wraps */
+		{ 200, 100, VHU_CONFIG_HDR_SIZE + 100 },	    /* past 256 */
+		{ 0, 300, VHU_CONFIG_HDR_SIZE + 256 },		    /* size over 256 */
+		{ 0, 16, VHU_CONFIG_HDR_SIZE + 8 },		    /* size and payload disagree */
+		{ 0, 0xffffffff, VHU_CONFIG_HDR_SIZE },
+	};
+	struct hostile *h = *state;
+	struct vhu_msg m, reply;
+
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		vhu_msg_init(&m, VHU_REQ_GET_CONFIG, 0, cases[i][2]);
+		m.payload.config.offset = cases[i][0];
+		m.payload.config.size = cases[i][1];
+		answered(h, &m, &reply);
+		assert_int_equal(reply.hdr.size, VHU_CONFIG_HDR_SIZE);
+		assert_int_equal(reply.payload.config.size, 0);
+		assert_true(rig_log_has(&h->r, "config"));
+		vhu_msg_init(&m, VHU_REQ_SET_CONFIG, 0, cases[i][2]);
+		m.payload.config.offset = cases[i][0];
+		m.payload.config.size = cases[i][1];
+		nack(h, &m, "config");
+	}
+	/* a payload longer than any config: the row refuses it */
+	vhu_msg_init(&m, VHU_REQ_GET_CONFIG, 0, VHU_CONFIG_HDR_SIZE + 300);
+	m.payload.config.size = 300;
+	answered(h, &m, &reply);
+	assert_int_equal(reply.payload.config.size, 0);
+	assert_true(rig_log_has(&h->r, "payload size"));
+	still_fine(h);
+}
+
+/* ---- the header --------------------------------------------------------------- */
+
+static void unknown_requests(void **state)
+{
+	static const uint32_t ids[] = { 0, VHU_REQ_MAX, 45, 1000, 0xffffffff };
+	struct hostile *h = *state;
+	struct vhu_msg m;
+
+	for (unsigned int i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		msg_u64(&m, ids[i], 0);
+		attach_eventfds(&m, 1);
+		nack(h, &m, "unknown request");
+	}
+	still_fine(h);
+}
+
+static void bad_flags(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_msg m, reply;
+
+	vhu_msg_init(&m, VHU_REQ_SET_OWNER, VHU_FLAG_REPLY, 0);
+	nack(h, &m, "bad header flags");
+	vhu_msg_init(&m, VHU_REQ_SET_OWNER, 1u << 5, 0);
+	nack(h, &m, "bad header flags");
+	vhu_msg_init(&m, VHU_REQ_GET_FEATURES, 0, 0);
+	m.hdr.flags = 2; /* version 2 */
+	answered(h, &m, &reply);
+	assert_int_equal(reply.payload.u64, 0);
+	msg_u64(&m, VHU_REQ_SET_OWNER, 0); /* a payload where none belongs */
+	nack(h, &m, "payload size");
+	still_fine(h);
+}
+
+/* Only a message the stream cannot get past ends the connection; the next one is served. */
+static void oversized_payload(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_msg_hdr hdr = { VHU_REQ_GET_FEATURES, VHU_VERSION, VHU_MAX_PAYLOAD + 1 };
+	unsigned int resets = echo_count(&h->r.dev.resets);
+	struct vhu_msg reply;
+
+	assert_int_equal(rig_send_raw(h->r.sock, &hdr, NULL, 0, NULL, 0), 0);
+	assert_int_equal(rig_recv(&h->r, &reply), -ECONNRESET);
+	assert_true(echo_wait_count(&h->r.dev.resets, resets + 1, RIG_TIMEOUT_MS));
+	assert_true(rig_log_has(&h->r, "closing the connection"));
+	assert_int_equal(rig_reconnect(&h->r), 0);
+	/* the old guest mappings went with the old connection */
+	assert_int_equal(rig_count_memfd_maps(), h->maps - 1);
+	h->maps--;
+	still_fine(h);
+}
+
+/* ---- rings: a loop breaks its queue, and only its queue --------------------------- */
+
+static void descriptor_loop(void **state)
+{
+	struct hostile *h = *state;
+	struct rig *r = &h->r;
+	struct drv_split *s = &r->q[0].split;
+	uint64_t buf = r->data_gpa;
+	uint32_t base = UINT32_MAX;
+
+	assert_int_equal(rig_setup_split(r, 0, 8), 0);
+	assert_int_equal(rig_setup_split(r, 1, 8), 0);
+	assert_int_equal(rig_echo(r, 0, 16, 1), 0);
+	baseline(h);
+	/* 0 -> 1 -> 0 ... */
+	drv_split_set_desc(s, 0, buf, 16, VRING_DESC_F_NEXT, 1);
+	drv_split_set_desc(s, 1, buf, 16, VRING_DESC_F_NEXT, 0);
+	drv_split_publish(s, 0);
+	rig_kick(r, 0);
+	assert_int_equal(rig_wait_fd(r->q[0].err, RIG_TIMEOUT_MS), 1);
+	assert_true(rig_log_has(r, "queue 0 broken"));
+	for (uint8_t i = 0; i < 4; i++)
+		assert_int_equal(rig_echo(r, 1, 100, i), 0);
+	/* a broken queue ignores kicks; GET_VRING_BASE still answers */
+	rig_kick(r, 0);
+	assert_int_equal(rig_get_vring_base(r, 0, &base), 0);
+	assert_int_equal(base, 1); /* the bad chain was not consumed */
+	/* a new setup of the ring starts clean */
+	assert_int_equal(rig_setup_split(r, 0, 8), 0);
+	assert_int_equal(rig_echo(r, 0, 16, 2), 0);
+	assert_int_equal(rig_echo(r, 1, 16, 2), 0);
+	still_fine(h);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_all, teardown)
+#define A(f) cmocka_unit_test_setup_teardown(f, setup_ack_only, teardown)
+	const struct CMUnitTest tests[] = {
+		T(vring_index_out_of_range), T(vring_num_invalid),  T(vring_setup_invalid),
+		T(mem_table_counts),	     T(mem_table_overflow), T(mem_table_overlap),
+		T(mem_table_fd_too_small),   T(stray_fds),	    T(features_not_offered),
+		A(gated_requests),	     T(never_offered),	    T(config_bounds),
+		T(unknown_requests),	     T(bad_flags),	    T(oversized_payload),
+		T(descriptor_loop),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

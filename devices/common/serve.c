@@ -42,13 +42,22 @@ static int serve_loop(const struct prog_info *info, struct vhu_backend *be, int 
 int prog_serve(const struct prog_info *info, const struct prog_args *args,
 	       const struct vhu_backend_config *config)
 {
+	struct vhu_backend_config cfg = *config;
 	struct vhu_backend *be;
+	struct vhu_log log;
 	int sig_fd, ret, status;
 
 	sig_fd = prog_signals_init();
 	if (sig_fd < 0)
 		return prog_error(info, "signals: %s", strerror(-sig_fd));
-	ret = vhu_backend_create(config, &be);
+	if (!cfg.log) {
+		/* --log-level overrides $VHU_LOG_LEVEL; @log lives as long as @be */
+		vhu_log_init(&log, cfg.name);
+		if (args->log_level >= 0)
+			log.level = (enum vhu_log_level)args->log_level;
+		cfg.log = &log;
+	}
+	ret = vhu_backend_create(&cfg, &be);
 	if (ret < 0)
 		return prog_error(info, "%s", strerror(-ret));
 	if (args->socket_path)

@@ -40,11 +40,9 @@ static int queue_start(struct vhu_backend *be, struct vhu_queue *q)
 {
 	const struct vhu_device_ops *ops = be->config.ops;
 	unsigned int idx = q->vq.index;
-	/* the table may have changed while the ring was stopped (vhu_be_queues_remap) */
-	int ret = vhu_vq_remap(&q->vq);
+	/* vhu_vq_start maps the ring again: the table may have changed meanwhile */
+	int ret = vhu_vq_start(&q->vq);
 
-	if (ret == 0)
-		ret = vhu_vq_start(&q->vq);
 	if (ret < 0)
 		return vhu_be_fail(be, ret, "ring %u cannot start", idx);
 	if (ops->queue_start) {
@@ -142,15 +140,7 @@ int vhu_be_set_vring_num(struct vhu_backend *be, struct vhu_msg *msg, struct vhu
 	if (ret == -EINVAL)
 		return vhu_be_fail(be, ret, "ring size %" PRIu32 " (%s)", num,
 				   q->vq.packed ? "packed: 1..32768" : "split: a power of two");
-	/*
-	 * -EFAULT: the old addresses of this stopped ring do not hold the new
-	 * size; lib/virtq forgot them (and marked the ring broken). The
-	 * front-end sends new ones before it starts the ring, which then starts
-	 * clean.
-	 */
-	if (ret == -EFAULT)
-		q->vq.broken = false;
-	return 0;
+	return ret;
 }
 
 int vhu_be_set_vring_addr(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)

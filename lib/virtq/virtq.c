@@ -41,12 +41,12 @@ void vhu_vq_init(struct vhu_vq *vq, unsigned int index, struct vhu_mem *mem,
 int vhu_vq_set_features(struct vhu_vq *vq, uint64_t features)
 {
 	bool packed = features & (1ull << FEATURE_RING_PACKED);
-	bool relayout = vq->addr_set && packed != vq->packed;
+	bool relayout = vq->started && packed != vq->packed;
 
 	vq->packed = packed;
 	vq->event_idx = features & (1ull << FEATURE_EVENT_IDX);
 	vq->indirect = features & (1ull << FEATURE_INDIRECT_DESC);
-	/* the same addresses now hold another layout: check them again */
+	/* a running ring's addresses now hold another layout: check them again */
 	if (relayout)
 		(void)vhu_vq_remap(vq);
 	return 0;
@@ -59,8 +59,12 @@ int vhu_vq_set_num(struct vhu_vq *vq, uint32_t num)
 	if (!vq->packed && !vhu_is_pow2(num))
 		return -EINVAL;
 	vq->num = (uint16_t)num; /* VHU_VQ_MAX_SIZE fits 16 bits */
-	/* the areas grow with num: a mapped ring must still be wholly mapped */
-	if (vq->addr_set)
+	/*
+	 * The areas grow with num: a running ring must still be wholly mapped.
+	 * A stopped ring is checked when it starts (the back-end remaps then),
+	 * so stale addresses from before a reset never break it.
+	 */
+	if (vq->started)
 		return vhu_vq_remap(vq);
 	return 0;
 }
@@ -209,8 +213,14 @@ uint32_t vhu_vq_get_base(const struct vhu_vq *vq)
 
 int vhu_vq_start(struct vhu_vq *vq)
 {
+	int ret;
+
 	if (vq->num == 0 || !vq->addr_set)
 		return -EINVAL;
+	/* size, layout or memory may have changed while stopped: map it now */
+	ret = vhu_vq_remap(vq);
+	if (ret < 0)
+		return ret;
 	/*
 	 * Split: resume writing where the used ring says we stopped, as
 	 * libvhost-user does; the index only picks the next used slot, so a

@@ -95,12 +95,14 @@ int vhu_vq_set_features(struct vhu_vq *vq, uint64_t features);
 /**
  * vhu_vq_set_num() - the ring size (SET_VRING_NUM).
  *
- * Set the features first: the layout decides the rule. With addresses
- * already set, the areas are checked again for the new size.
+ * Set the features first: the layout decides the rule. On a running ring
+ * the areas are checked again for the new size; a stopped ring is checked
+ * when it starts, so addresses left from before a reset never break it.
  *
  * Return: 0, -EINVAL: 0, over VHU_VQ_MAX_SIZE, or (split) not a power of
- * two; or -EFAULT when the set addresses no longer hold the ring (the queue
- * breaks, see vhu_vq_remap()). Packed rings accept any size from 1 to 32768.
+ * two; or, running, -EFAULT when the addresses no longer hold the ring (the
+ * queue breaks, see vhu_vq_remap()). Packed rings accept any size from 1 to
+ * 32768.
  */
 int vhu_vq_set_num(struct vhu_vq *vq, uint32_t num);
 
@@ -137,7 +139,11 @@ int vhu_vq_set_base(struct vhu_vq *vq, uint32_t base);
 /* The state GET_VRING_BASE returns, in the same encoding as set_base. */
 uint32_t vhu_vq_get_base(const struct vhu_vq *vq);
 
-/* Start / stop processing; start needs num and addresses. Return 0 or -EINVAL. */
+/*
+ * Start / stop processing. Start needs num and addresses and maps the ring
+ * areas again (the table, size or layout may have changed while stopped).
+ * Return 0, -EINVAL, or -EFAULT (unmapped: the queue breaks).
+ */
 int vhu_vq_start(struct vhu_vq *vq);
 void vhu_vq_stop(struct vhu_vq *vq);
 

@@ -504,6 +504,8 @@ static void set_addr_checks(void **state)
 	/* the same addresses as a split ring: avail and used areas are larger */
 	assert_int_equal(vhu_vq_set_addr(&vq, desc, end0 - 4, end0 - 4), 0);
 	assert_int_equal(vhu_vq_set_features(&vq, 0), 0);
+	assert_false(vhu_vq_broken(&vq)); /* stopped: checked only when it starts */
+	assert_int_equal(vhu_vq_start(&vq), -EFAULT);
 	assert_true(vhu_vq_broken(&vq));
 	vhu_vq_reset(&vq);
 }

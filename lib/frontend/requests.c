@@ -61,6 +61,23 @@ int vhu_fe_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *
 	return reply->payload.u64 ? fail(ch, "back-end reported failure", -EIO) : 0;
 }
 
+int vhu_fe_send(struct vhu_fe_chan *ch, struct vhu_msg *req)
+{
+	const struct vhu_rule *rule = vhu_rule_find(VHU_DIR_TO_BACKEND, req->hdr.request);
+	struct vhu_msg reply;
+	int ret;
+
+	if (rule && rule->reply != VHU_REPLY_ALWAYS &&
+	    (ch->protocol_features & VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK)))
+		req->hdr.flags |= VHU_FLAG_NEED_REPLY;
+	ret = vhu_fe_request(ch, req, &reply);
+	if (ret > 0) {
+		vhu_msg_close_fds(&reply);
+		ret = 0;
+	}
+	return ret;
+}
+
 int vhu_fe_get_u64(struct vhu_fe_chan *ch, uint32_t request, uint64_t *out)
 {
 	struct vhu_msg req, reply;

@@ -40,6 +40,19 @@ struct vhu_fe_chan {
  */
 int vhu_fe_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply);
 
+/**
+ * vhu_fe_send() - send @req, asking for an ack when it has no reply of its own.
+ * @ch:  the channel
+ * @req: request; NEED_REPLY is added when REPLY_ACK was negotiated and the
+ *       row gives no reply body; its fds stay the caller's
+ *
+ * For requests whose answer nobody reads (SET_*): a reply body, if one comes,
+ * is dropped with its fds.
+ *
+ * Return: 0, or an error of vhu_fe_request().
+ */
+int vhu_fe_send(struct vhu_fe_chan *ch, struct vhu_msg *req);
+
 /* A request with no payload that answers a u64 (GET_FEATURES, GET_QUEUE_NUM ...). */
 int vhu_fe_get_u64(struct vhu_fe_chan *ch, uint32_t request, uint64_t *out);
 

@@ -15,10 +15,10 @@
  * The driver writes through its own mapping of each memfd, the device reads
  * through the vhu_mem's: two mappings of the same pages, as with a real VM.
  *
- * The driver-side ring code is meant to move into lib/frontend as the real
- * driver: it uses only the kernel ring layouts, no test framework, and
- * returns 0 / negative errno. Values in guest memory are little-endian.
- * Barriers say what they pair with in lib/virtq.
+ * The driver-side ring code is lib/frontend/rings.c's layout primitives
+ * (the real front-end's driver): this file only chooses descriptors
+ * (round-robin, never freed, so tests may write any chain, bad ones
+ * included) and gpas. Values in guest memory are little-endian.
  */
 
 #include <stdbool.h>
@@ -26,6 +26,7 @@
 
 #include <linux/virtio_ring.h>
 
+#include "frontend/rings.h"
 #include "memory/memtable.h"
 
 #define FG_MAX_REGIONS 2u
@@ -57,24 +58,15 @@ uint64_t fake_guest_uva(const struct fake_guest *fg, uint64_t gpa);
 /* Allocate @size zeroed bytes aligned to @align (a power of two); UINT64_MAX when full. */
 uint64_t fake_guest_alloc(struct fake_guest *fg, uint64_t size, uint64_t align);
 
-/* One buffer of a chain, as the driver describes it. */
-struct drv_buf {
-	uint64_t gpa;
-	uint32_t len;
-	bool writable;
-};
+/* One buffer of a chain, as the driver describes it: struct vhu_fe_buf (gpa, len, writable). */
+#define drv_buf vhu_fe_buf
 
 /* ---- split ring, driver side ------------------------------------------- */
 
 struct drv_split {
 	struct fake_guest *fg;
-	uint16_t num;
-	struct vring_desc *desc;
-	struct vring_avail *avail;
-	struct vring_used *used;
+	struct vhu_fe_split ring; /* num, desc/avail/used, avail_idx, used_idx */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
-	uint16_t avail_idx; /* next avail index to publish */
-	uint16_t used_idx;  /* next used entry to read */
 	uint16_t next_desc; /* descriptors are handed out round-robin */
 };
 
@@ -114,16 +106,8 @@ bool drv_split_kick_needed(struct drv_split *r, uint16_t old_avail_idx, bool eve
 
 struct drv_packed {
 	struct fake_guest *fg;
-	uint16_t num;
-	struct vring_packed_desc *desc;
-	struct vring_packed_desc_event *driver_event; /* written by us */
-	struct vring_packed_desc_event *device_event; /* written by the device */
+	struct vhu_fe_packed ring; /* desc, event structs, indices, wrap counters */
 	uint64_t desc_gpa, driver_event_gpa, device_event_gpa;
-	uint16_t avail_idx; /* next slot to make available */
-	bool avail_wrap;
-	uint16_t used_idx; /* next slot the device writes used */
-	bool used_wrap;
-	uint16_t *id_ndescs; /* [num]: slots each buffer id took */
 };
 
 /* Allocate a ring of @num (1..32768). Return: 0 or -ENOMEM. */

@@ -178,7 +178,7 @@ static void one_desc(void **state)
 	assert_int_equal(drv_packed_get_used(&r->drv[0], &id, &len), 1);
 	assert_int_equal(id, 3);
 	assert_int_equal(len, 0);
-	assert_false(le16toh(r->drv[0].desc[0].flags) & VRING_DESC_F_WRITE);
+	assert_false(le16toh(r->drv[0].ring.desc[0].flags) & VRING_DESC_F_WRITE);
 	assert_int_equal(r->logs, 0);
 }
 
@@ -209,8 +209,8 @@ static void chain_out_then_in(void **state)
 	assert_int_equal(drv_packed_get_used(&r->drv[0], &id, &len), 1);
 	assert_int_equal(id, 5);
 	assert_int_equal(len, 32);
-	assert_true(le16toh(r->drv[0].desc[0].flags) & VRING_DESC_F_WRITE);
-	assert_int_equal(r->drv[0].used_idx, 4); /* the chain's slots were skipped */
+	assert_true(le16toh(r->drv[0].ring.desc[0].flags) & VRING_DESC_F_WRITE);
+	assert_int_equal(r->drv[0].ring.used_idx, 4); /* the chain's slots were skipped */
 }
 
 static void indirect_table(void **state)
@@ -262,8 +262,8 @@ static void max_iov_exactly(void **state)
 
 static uint32_t drv_base(const struct drv_packed *d)
 {
-	return (d->avail_idx | (d->avail_wrap ? 0x8000u : 0)) |
-	       (uint32_t)(d->used_idx | (d->used_wrap ? 0x8000u : 0)) << 16;
+	return (d->ring.avail_idx | (d->ring.avail_wrap ? 0x8000u : 0)) |
+	       (uint32_t)(d->ring.used_idx | (d->ring.used_wrap ? 0x8000u : 0)) << 16;
 }
 
 /* Chains of 1 to 3 slots in a ring of 5 wrap both counters several times. */
@@ -411,11 +411,13 @@ static void enable_notify(void **state)
 	struct drv_buf b = buf(r->data, 8, false);
 
 	assert_false(vhu_vq_enable_notify(&r->vq[0], false));
-	assert_int_equal(le16toh(r->drv[0].device_event->flags), VRING_PACKED_EVENT_FLAG_DISABLE);
+	assert_int_equal(le16toh(r->drv[0].ring.device_event->flags),
+			 VRING_PACKED_EVENT_FLAG_DISABLE);
 	assert_int_equal(drv_packed_add(&r->drv[0], &b, 1, 0), 0);
 	/* re-enabling finds the buffer that came meanwhile */
 	assert_true(vhu_vq_enable_notify(&r->vq[0], true));
-	assert_int_equal(le16toh(r->drv[0].device_event->flags), VRING_PACKED_EVENT_FLAG_ENABLE);
+	assert_int_equal(le16toh(r->drv[0].ring.device_event->flags),
+			 VRING_PACKED_EVENT_FLAG_ENABLE);
 	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
 	assert_false(vhu_vq_enable_notify(&r->vq[0], true));
 }
@@ -432,9 +434,9 @@ static void enable_notify_event_idx(void **state)
 		assert_int_equal(vhu_vq_push(&r->vq[0], &r->req, 0), 0);
 	}
 	assert_false(vhu_vq_enable_notify(&r->vq[0], true));
-	assert_int_equal(le16toh(r->drv[0].device_event->flags), VRING_PACKED_EVENT_FLAG_DESC);
+	assert_int_equal(le16toh(r->drv[0].ring.device_event->flags), VRING_PACKED_EVENT_FLAG_DESC);
 	/* 5 slots into a ring of 4: slot 1 of the second lap (wrap 0) */
-	assert_int_equal(le16toh(r->drv[0].device_event->off_wrap), 1);
+	assert_int_equal(le16toh(r->drv[0].ring.device_event->off_wrap), 1);
 }
 
 /* With event idx, each pop moves the device's DESC event to the next slot. */
@@ -448,14 +450,14 @@ static void event_desc_follows_pops(void **state)
 		assert_int_equal(drv_packed_add(&r->drv[0], &b, 1, 0), 0);
 		assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
 		assert_int_equal(vhu_vq_push(&r->vq[0], &r->req, 0), 0);
-		assert_int_equal(le16toh(r->drv[0].device_event->off_wrap),
+		assert_int_equal(le16toh(r->drv[0].ring.device_event->off_wrap),
 				 (i % 4) | (i < 4 ? 0x8000 : 0));
 	}
 	/* polling: the event stays put */
 	assert_false(vhu_vq_enable_notify(&r->vq[0], false));
 	assert_int_equal(drv_packed_add(&r->drv[0], &b, 1, 0), 0);
 	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
-	assert_int_equal(le16toh(r->drv[0].device_event->off_wrap), 2);
+	assert_int_equal(le16toh(r->drv[0].ring.device_event->off_wrap), 2);
 }
 
 /* ---- setup checks ---------------------------------------------------------- */

@@ -234,7 +234,7 @@ static void indirect_table_across_regions(void **state)
 	memcpy(whole, fake_guest_ptr(&r->fg, r->table, 64), 64);
 	memcpy(lo, whole, 40);
 	memcpy(hi, whole + 40, 24);
-	r->drv[0].desc[le16toh(r->drv[0].avail->ring[0])].addr = htole64(MiB - 40);
+	r->drv[0].ring.desc[le16toh(r->drv[0].ring.avail->ring[0])].addr = htole64(MiB - 40);
 	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
 	assert_int_equal(r->req.out_size, 3);
 	assert_int_equal(r->req.in_size, 7);
@@ -310,7 +310,7 @@ static void index_wraps_past_65535(void **state)
 		assert_int_equal(len, i % 2 ? 8 : 0);
 	}
 	assert_int_equal(vhu_vq_get_base(&r->vq[0]), (65530 + 20) & 0xffff);
-	assert_int_equal(le16toh(r->drv[0].used->idx), (65530 + 20) & 0xffff);
+	assert_int_equal(le16toh(r->drv[0].ring.used->idx), (65530 + 20) & 0xffff);
 }
 
 static void push_len_clamped(void **state)
@@ -409,15 +409,15 @@ static void enable_notify_flags(void **state)
 	uint16_t old;
 
 	assert_false(vhu_vq_enable_notify(&r->vq[0], false));
-	assert_true(le16toh(r->drv[0].used->flags) & VRING_USED_F_NO_NOTIFY);
-	old = r->drv[0].avail_idx;
+	assert_true(le16toh(r->drv[0].ring.used->flags) & VRING_USED_F_NO_NOTIFY);
+	old = r->drv[0].ring.avail_idx;
 	assert_true(drv_split_add(&r->drv[0], &b, 1) >= 0);
 	assert_false(drv_split_kick_needed(&r->drv[0], old, false));
 	/* re-enabling finds the buffer that came meanwhile: poll, do not sleep */
 	assert_true(vhu_vq_enable_notify(&r->vq[0], true));
 	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
 	assert_false(vhu_vq_enable_notify(&r->vq[0], true));
-	old = r->drv[0].avail_idx;
+	old = r->drv[0].ring.avail_idx;
 	assert_true(drv_split_add(&r->drv[0], &b, 1) >= 0);
 	assert_true(drv_split_kick_needed(&r->drv[0], old, false));
 }
@@ -429,13 +429,13 @@ static void enable_notify_event_idx(void **state)
 	uint16_t old;
 
 	assert_false(vhu_vq_enable_notify(&r->vq[0], true));
-	old = r->drv[0].avail_idx;
+	old = r->drv[0].ring.avail_idx;
 	assert_true(drv_split_add(&r->drv[0], &b, 1) >= 0);
 	assert_true(drv_split_kick_needed(&r->drv[0], old, true));
 	/* polling: avail_event stays, so the next buffer needs no kick */
 	assert_false(vhu_vq_enable_notify(&r->vq[0], false));
 	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
-	old = r->drv[0].avail_idx;
+	old = r->drv[0].ring.avail_idx;
 	assert_true(drv_split_add(&r->drv[0], &b, 1) >= 0);
 	assert_false(drv_split_kick_needed(&r->drv[0], old, true));
 	/* the race: a buffer published before enable is seen by the re-check */
@@ -452,7 +452,7 @@ static void event_idx_without_enable_notify(void **state)
 	struct drv_buf b = buf(r->data, 8, false);
 
 	for (unsigned int i = 0; i < 2 * NUM; i++) {
-		uint16_t old = r->drv[0].avail_idx;
+		uint16_t old = r->drv[0].ring.avail_idx;
 
 		assert_true(drv_split_add(&r->drv[0], &b, 1) >= 0);
 		assert_true(drv_split_kick_needed(&r->drv[0], old, true));

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VHU_FRONTEND_H
+#define VHU_FRONTEND_H
+
+/*
+ * The driver side of vhost-user: a userspace virtio driver in a plain
+ * process, no VM and no hugepages. The front-end connects to a back-end (or
+ * waits for one), negotiates, shares memfd-backed "guest" memory, sets up
+ * split or packed rings in it, and then submits buffer chains and collects
+ * completions like a virtio driver does.
+ *
+ * Threads: one front-end is used from one thread at a time, except that
+ * different queues may be driven from different threads once started
+ * (each queue from one thread).
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <vhu/log.h>
+#include <vhu/version.h>
+
+struct vhu_frontend;
+struct vhu_fe_queue;
+
+struct vhu_frontend_config {
+	const char *socket_path; /* connect to it (client), or listen (server) */
+	bool server;		 /* listen on socket_path and wait for the back-end */
+	int fd;			 /* or an already connected socket (>= 0: used, owned) */
+	unsigned int timeout_ms; /* connect retry / accept wait / reply wait (0: 5000) */
+	uint64_t features;	 /* virtio bits wanted; intersected with the offer */
+	/* VHU_PROTOCOL_F_* wanted; intersected with the offer and with what the
+	 * front-end implements (MQ, REPLY_ACK, BACKEND_REQ, BACKEND_SEND_FD,
+	 * CONFIG, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS); ~0: all of those */
+	uint64_t protocol_features;
+	uint16_t num_queues; /* rings to set up (<= the back-end's GET_QUEUE_NUM; 0: 1) */
+	uint16_t queue_size; /* entries per ring (split: a power of two; 0: 256) */
+	/* bytes for vhu_frontend_alloc() (0: 1 MiB); the rings and indirect
+	 * tables are allocated on top of it */
+	uint64_t mem_size;
+	const struct vhu_log *log; /* NULL: stderr at INFO, prefixed with socket_path */
+	/* back-end requests: BACKEND_CONFIG_CHANGE_MSG (optional). Called on the
+	 * front-end's channel thread, not the caller's. */
+	void (*config_changed)(void *opaque);
+	void *opaque;
+};
+
+/**
+ * vhu_frontend_connect() - connect and negotiate, ready to start.
+ * @config: copied
+ * @out:    the new front-end
+ *
+ * Connects (retrying until timeout_ms), asks GET_FEATURES, negotiates
+ * protocol features (always adding REPLY_ACK when offered, so every request
+ * is confirmed), SET_OWNER, checks num_queues against GET_QUEUE_NUM (with MQ),
+ * opens the back-end request channel when BACKEND_REQ was negotiated, and
+ * allocates the shared memory (memfd; fails clearly if it cannot be shared).
+ *
+ * Transport errors of any request (the back-end closed: -ECONNRESET, also
+ * for -EPIPE; or no reply within timeout_ms: -ETIMEDOUT, as the stream is
+ * then out of step) mark the front-end dead (vhu_frontend_alive()); every
+ * later request fails at once with -ECONNRESET.
+ *
+ * Return: 0, -EINVAL (bad @config; a split queue_size not a power of two),
+ * -ENOENT/-ECONNREFUSED/-ETIMEDOUT (no back-end; the log names the path),
+ * -EPROTO (a reply that does not fit its row), -EIO (the back-end refused a
+ * request), -ENOTSUP (num_queues over the back-end's), -ENOMEM, or the
+ * errno of memfd_create/ftruncate/mmap (logged). @config->fd, when >= 0, is
+ * owned from the call on, also when it fails.
+ */
+VHU_API int vhu_frontend_connect(const struct vhu_frontend_config *config,
+				 struct vhu_frontend **out);
+
+/** vhu_frontend_features() - the virtio features negotiated (offered & wanted). */
+VHU_API uint64_t vhu_frontend_features(const struct vhu_frontend *fe);
+
+/** vhu_frontend_offered_features() - what the back-end offered (GET_FEATURES). */
+VHU_API uint64_t vhu_frontend_offered_features(const struct vhu_frontend *fe);
+
+/** vhu_frontend_protocol_features() - the protocol features negotiated. */
+VHU_API uint64_t vhu_frontend_protocol_features(const struct vhu_frontend *fe);
+
+/**
+ * vhu_frontend_get_config() / vhu_frontend_set_config() - device config space.
+ *
+ * Return: 0, -ENOTSUP (CONFIG not negotiated), -EIO (the back-end refused),
+ * or a transport error.
+ */
+VHU_API int vhu_frontend_get_config(struct vhu_frontend *fe, uint32_t offset, void *buf,
+				    uint32_t size);
+VHU_API int vhu_frontend_set_config(struct vhu_frontend *fe, uint32_t offset, const void *buf,
+				    uint32_t size);
+
+/**
+ * vhu_frontend_alloc() - carve @size bytes aligned to @align (a power of two)
+ * out of the shared memory, for request headers and data buffers.
+ *
+ * Return: the pointer, or NULL when the memory is exhausted. Freed only with
+ * the front-end.
+ */
+VHU_API void *vhu_frontend_alloc(struct vhu_frontend *fe, uint64_t size, uint64_t align);
+
+/**
+ * vhu_frontend_start() - SET_FEATURES, share the memory (ADD_MEM_REG when
+ * CONFIGURE_MEM_SLOTS was negotiated, else SET_MEM_TABLE), create each ring
+ * in it (SET_VRING_NUM/BASE/ADDR, kick and call eventfds), and enable it.
+ *
+ * Return: 0, or the first request that failed (its errno; the log names it).
+ */
+VHU_API int vhu_frontend_start(struct vhu_frontend *fe);
+
+/** vhu_frontend_queue() - ring @index once started; NULL if out of range. */
+VHU_API struct vhu_fe_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned int index);
+
+/**
+ * vhu_fe_queue_add() - make one buffer chain available (not yet published).
+ * @q:     the ring
+ * @out:   device-readable buffers (pointers from vhu_frontend_alloc memory)
+ * @nout:  how many
+ * @in:    device-writable buffers
+ * @nin:   how many
+ * @token: returned with the completion
+ *
+ * A chain of more than one descriptor goes through an indirect table (of at
+ * most 64 entries) when VIRTIO_RING_F_INDIRECT_DESC was negotiated. Split
+ * rings publish at vhu_fe_queue_kick(); a packed chain is visible to the
+ * device at once (the layout has no separate index), the kick only wakes it.
+ *
+ * Return: 0, -ENOSPC (the ring is full: collect completions first),
+ * -EFAULT (a buffer outside the shared memory), -EINVAL (no buffers, or more
+ * than the ring can ever hold) or -EIO (the ring broke: see get).
+ */
+VHU_API int vhu_fe_queue_add(struct vhu_fe_queue *q, const struct iovec *out, unsigned int nout,
+			     const struct iovec *in, unsigned int nin, void *token);
+
+/**
+ * vhu_fe_queue_kick() - publish what was added and kick the back-end, unless
+ * it asked not to be (event idx or flags).
+ *
+ * Return: 1 if the kick eventfd was written, 0 if suppressed, or -errno.
+ */
+VHU_API int vhu_fe_queue_kick(struct vhu_fe_queue *q);
+
+/**
+ * vhu_fe_queue_get() - take one completion.
+ * @token: the token given to vhu_fe_queue_add()
+ * @len:   bytes the back-end says it wrote
+ *
+ * Return: 1 with a completion, 0 if none, -EPROTO if the back-end returned an
+ * id that is not in flight (the ring is then unusable).
+ */
+VHU_API int vhu_fe_queue_get(struct vhu_fe_queue *q, void **token, uint32_t *len);
+
+/**
+ * vhu_fe_queue_wait() - sleep until the back-end signals the call eventfd
+ * (after re-enabling interrupts and re-checking the used ring), up to
+ * @timeout_ms (-1: forever).
+ *
+ * Return: 1 when completions may be there, 0 on timeout, -ECONNRESET if the
+ * back-end went away, or -errno.
+ */
+VHU_API int vhu_fe_queue_wait(struct vhu_fe_queue *q, int timeout_ms);
+
+/** vhu_fe_queue_num_free() - descriptors free for vhu_fe_queue_add(). */
+VHU_API unsigned int vhu_fe_queue_num_free(const struct vhu_fe_queue *q);
+
+/**
+ * vhu_frontend_stop() - GET_VRING_BASE every ring (the back-end stops them).
+ *
+ * Return: 0 or the first error.
+ */
+VHU_API int vhu_frontend_stop(struct vhu_frontend *fe);
+
+/** vhu_frontend_alive() - false once the back-end closed the connection. */
+VHU_API bool vhu_frontend_alive(struct vhu_frontend *fe);
+
+/** vhu_frontend_destroy() - close everything and unmap the memory. */
+VHU_API void vhu_frontend_destroy(struct vhu_frontend *fe);
+
+#endif /* VHU_FRONTEND_H */

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The back-end channel, front-end side (spec: "Back-end communication").
+ *
+ * Served by a small thread of our own, started when BACKEND_REQ was
+ * negotiated: the back-end may send while the control thread waits for one
+ * of its replies on the main socket (vhu's own back-end defers, QEMU-style
+ * back-ends may not), so serving it from the control thread would need every
+ * wait to poll both. BACKEND_CONFIG_CHANGE_MSG calls config_changed on that
+ * thread; every other request is refused, and answered (u64 1) whenever it
+ * asks for an answer: never left waiting.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "frontend/internal.h"
+#include "transport/transport.h"
+
+/* ---- the back-end channel -------------------------------------------------- */
+
+/* Answer @msg when it asks: 0 success, 1 failure (spec: "REPLY_ACK"). */
+static void chan_reply(struct vhu_frontend *fe, const struct vhu_msg *msg,
+		       const struct vhu_rule *rule, int result)
+{
+	bool need_reply = msg->hdr.flags & VHU_FLAG_NEED_REPLY;
+	struct vhu_msg reply;
+
+	if (!need_reply && !(rule && rule->reply == VHU_REPLY_ALWAYS))
+		return;
+	vhu_msg_init(&reply, msg->hdr.request, VHU_FLAG_REPLY, VHU_ACK_SIZE);
+	reply.payload.u64 = result < 0 ? 1 : 0;
+	(void)vhu_msg_send(fe->chan_fd, &reply);
+}
+
+static void chan_serve(struct vhu_frontend *fe, struct vhu_msg *msg)
+{
+	const struct vhu_rule *rule = NULL;
+	int ret = vhu_msg_check(VHU_DIR_TO_FRONTEND, msg, &rule);
+
+	if (ret == 0 && msg->hdr.request == VHU_BACKEND_REQ_CONFIG_CHANGE_MSG) {
+		vhu_debug(&fe->log, "back-end: config changed");
+		if (fe->cfg.config_changed)
+			fe->cfg.config_changed(fe->cfg.opaque);
+	} else {
+		if (ret == 0)
+			ret = -EOPNOTSUPP;
+		vhu_warn(&fe->log, "back-end request %s refused: %s",
+			 vhu_rule_name(VHU_DIR_TO_FRONTEND, msg->hdr.request), strerror(-ret));
+	}
+	vhu_msg_close_fds(msg);
+	chan_reply(fe, msg, rule, ret);
+}
+
+static void *chan_thread(void *arg)
+{
+	struct vhu_frontend *fe = arg;
+
+	for (;;) {
+		struct vhu_msg msg;
+		int ret = vhu_msg_recv(fe->chan_fd, &msg);
+
+		if (ret == -EBADMSG) { /* whole, but with too many fds: fail just it */
+			chan_reply(fe, &msg, NULL, ret);
+			continue;
+		}
+		if (ret < 0)
+			break; /* closed (by vhu_frontend_destroy or the back-end), or out of step
+				*/
+		chan_serve(fe, &msg);
+	}
+	return NULL;
+}
+
+int vhu_fe_chan_open(struct vhu_frontend *fe)
+{
+	struct vhu_msg req;
+	int sv[2], ret;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	vhu_msg_init(&req, VHU_REQ_SET_BACKEND_REQ_FD, 0, 0);
+	req.fds[0] = sv[1];
+	req.nfds = 1;
+	ret = vhu_fe_send_req(fe, &req);
+	close(sv[1]); /* the back-end has its copy */
+	if (ret < 0) {
+		close(sv[0]);
+		return ret;
+	}
+	fe->chan_fd = sv[0];
+	ret = pthread_create(&fe->chan_thread, NULL, chan_thread, fe);
+	if (ret)
+		return -ret;
+	fe->chan_running = true;
+	return 0;
+}
+
+void vhu_fe_chan_close(struct vhu_frontend *fe)
+{
+	if (fe->chan_running) {
+		shutdown(fe->chan_fd, SHUT_RDWR); /* wakes the thread's recv */
+		pthread_join(fe->chan_thread, NULL);
+		fe->chan_running = false;
+	}
+	vhu_close_fd(&fe->chan_fd);
+}

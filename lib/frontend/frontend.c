@@ -1,0 +1,644 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The front-end: connect, negotiate, share memfd memory, set up rings, and
+ * serve the back-end channel (include/vhu/frontend.h).
+ *
+ * Requests go out on the control thread with NEED_REPLY whenever REPLY_ACK
+ * was negotiated and the request has no reply of its own, so every failure
+ * is seen where it happens. A transport error (-ECONNRESET, -EPIPE, or a
+ * reply that did not come within timeout_ms, after which the stream is out
+ * of step) marks the front-end dead: later requests fail at once with
+ * -ECONNRESET.
+ *
+ * The back-end channel is served by a thread of its own: see channel.c.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "frontend/guest_mem.h"
+#include "frontend/internal.h"
+#include "frontend/requests.h"
+#include "frontend/rings.h"
+#include "transport/transport.h"
+#include <vhu/frontend.h>
+
+#define DEFAULT_TIMEOUT_MS 5000u
+#define DEFAULT_QUEUE_SIZE 256u
+#define DEFAULT_MEM_SIZE (1ull << 20)
+#define MAX_QUEUES 256u
+
+#define F_INDIRECT_DESC (1ull << VIRTIO_RING_F_INDIRECT_DESC)
+#define F_EVENT_IDX (1ull << VIRTIO_RING_F_EVENT_IDX)
+#define F_RING_PACKED (1ull << 34) /* VIRTIO_F_RING_PACKED */
+#define F_PROTOCOL (1ull << VHU_F_PROTOCOL_FEATURES)
+
+/* virtio status bits (spec: "Device Status Field") */
+#define S_ACKNOWLEDGE 1u
+#define S_DRIVER 2u
+#define S_DRIVER_OK 4u
+#define S_FEATURES_OK 8u
+
+#define PF(bit) VHU_BIT(VHU_PROTOCOL_F_##bit)
+/* What this front-end implements; anything else is never negotiated. */
+#define PROTOCOL_SUPPORTED                                                             \
+	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(BACKEND_SEND_FD) | \
+	 PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS))
+
+/* ---- requests ------------------------------------------------------------ */
+
+/* Every request's result passes here: name the failure, notice a dead peer. */
+static int req_done(struct vhu_frontend *fe, uint32_t request, int ret)
+{
+	if (ret >= 0)
+		return ret;
+	if (ret == -EPIPE || ret == -ECONNRESET || ret == -EAGAIN) {
+		if (__atomic_exchange_n(&fe->alive, false, __ATOMIC_ACQ_REL))
+			vhu_err(&fe->log, "%s: the back-end %s",
+				vhu_rule_name(VHU_DIR_TO_BACKEND, request),
+				ret == -EAGAIN ? "did not answer in time"
+					       : "closed the connection");
+		return ret == -EAGAIN ? -ETIMEDOUT : -ECONNRESET;
+	}
+	vhu_err(&fe->log, "%s failed: %s%s%s", vhu_rule_name(VHU_DIR_TO_BACKEND, request),
+		strerror(-ret), fe->ch.last_error ? ": " : "",
+		fe->ch.last_error ? fe->ch.last_error : "");
+	return ret;
+}
+
+int vhu_fe_send_req(struct vhu_frontend *fe, struct vhu_msg *req)
+{
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	return req_done(fe, req->hdr.request, vhu_fe_send(&fe->ch, req));
+}
+
+static int fe_get_u64(struct vhu_frontend *fe, uint32_t request, uint64_t *out)
+{
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	return req_done(fe, request, vhu_fe_get_u64(&fe->ch, request, out));
+}
+
+static int fe_set_u64(struct vhu_frontend *fe, uint32_t request, uint64_t value)
+{
+	struct vhu_msg req;
+
+	vhu_msg_init(&req, request, 0, sizeof(uint64_t));
+	req.payload.u64 = value;
+	return vhu_fe_send_req(fe, &req);
+}
+
+static int fe_vring_state(struct vhu_frontend *fe, uint32_t request, unsigned int index,
+			  uint32_t num)
+{
+	struct vhu_msg req;
+
+	vhu_msg_init(&req, request, 0, sizeof(struct vhost_vring_state));
+	req.payload.state.index = index;
+	req.payload.state.num = num;
+	return vhu_fe_send_req(fe, &req);
+}
+
+static int fe_vring_fd(struct vhu_frontend *fe, uint32_t request, unsigned int index, int fd)
+{
+	struct vhu_msg req;
+
+	vhu_msg_init(&req, request, 0, sizeof(uint64_t));
+	req.payload.u64 = index & VHU_VRING_IDX_MASK;
+	req.fds[0] = fd; /* still ours: send does not close it */
+	req.nfds = 1;
+	return vhu_fe_send_req(fe, &req);
+}
+
+static bool has_protocol(const struct vhu_frontend *fe, unsigned int bit)
+{
+	return fe->protocol & VHU_BIT(bit);
+}
+
+/* QEMU's order: status bits are added, never taken back, until the device stops. */
+static int fe_set_status(struct vhu_frontend *fe, uint8_t status)
+{
+	if (!has_protocol(fe, VHU_PROTOCOL_F_STATUS))
+		return 0;
+	return fe_set_u64(fe, VHU_REQ_SET_STATUS, status);
+}
+
+/* ---- connect ------------------------------------------------------------- */
+
+static int accept_one(struct vhu_frontend *fe, int *out)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int ret = vhu_sock_listen(fe->path, &pfd.fd);
+
+	if (ret < 0)
+		return ret;
+	do
+		ret = poll(&pfd, 1, (int)fe->cfg.timeout_ms);
+	while (ret < 0 && errno == EINTR);
+	if (ret == 0)
+		ret = -ETIMEDOUT;
+	else if (ret > 0)
+		ret = vhu_sock_accept(pfd.fd, out);
+	else
+		ret = -errno;
+	close(pfd.fd);
+	unlink(fe->path); /* one connection: nobody else should find the path */
+	return ret;
+}
+
+static int sock_open(struct vhu_frontend *fe)
+{
+	struct timeval tv = {
+		.tv_sec = fe->cfg.timeout_ms / 1000,
+		.tv_usec = (fe->cfg.timeout_ms % 1000) * 1000,
+	};
+	int ret;
+
+	if (fe->cfg.fd >= 0) {
+		fe->sock = fe->cfg.fd;
+		ret = vhu_sock_adopt(fe->sock);
+		if (ret >= 0 && ret != VHU_SOCK_CONNECTED)
+			ret = -ENOTCONN;
+	} else if (fe->cfg.server) {
+		ret = accept_one(fe, &fe->sock);
+	} else {
+		ret = vhu_sock_connect(fe->path, fe->cfg.timeout_ms, &fe->sock);
+	}
+	if (ret < 0) {
+		vhu_err(&fe->log, "%s %s: %s",
+			fe->cfg.server ? "no back-end connected to" : "cannot connect to",
+			fe->path ? fe->path : "the given fd", strerror(-ret));
+		return ret;
+	}
+	/* every reply wait is bounded; SIGPIPE is avoided by the transport */
+	if (setsockopt(fe->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fe->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	fe->ch.sock = fe->sock;
+	fe->ch.log = &fe->log;
+	__atomic_store_n(&fe->alive, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static int negotiate_protocol(struct vhu_frontend *fe)
+{
+	uint64_t offered, queues;
+	int ret;
+
+	ret = fe_get_u64(fe, VHU_REQ_GET_PROTOCOL_FEATURES, &offered);
+	if (ret < 0)
+		return ret;
+	/* REPLY_ACK whenever offered: every request is then confirmed */
+	fe->protocol = offered & (fe->cfg.protocol_features | PF(REPLY_ACK)) & PROTOCOL_SUPPORTED;
+	/* no NEED_REPLY yet: acks start once this request has set them up */
+	ret = fe_set_u64(fe, VHU_REQ_SET_PROTOCOL_FEATURES, fe->protocol);
+	if (ret < 0)
+		return ret;
+	fe->ch.protocol_features = fe->protocol;
+	if (!has_protocol(fe, VHU_PROTOCOL_F_MQ))
+		return 0;
+	ret = fe_get_u64(fe, VHU_REQ_GET_QUEUE_NUM, &queues);
+	if (ret < 0)
+		return ret;
+	if (fe->cfg.num_queues > queues) {
+		vhu_err(&fe->log, "%u queues wanted, the back-end has %llu", fe->cfg.num_queues,
+			(unsigned long long)queues);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* QEMU's order (vhost_user_backend_init, then vhost_dev_init's SET_OWNER). */
+static int negotiate(struct vhu_frontend *fe)
+{
+	struct vhu_msg owner;
+	int ret = fe_get_u64(fe, VHU_REQ_GET_FEATURES, &fe->offered);
+
+	if (ret < 0)
+		return ret;
+	fe->features = fe->offered & fe->cfg.features & ~F_PROTOCOL;
+	if (fe->offered & F_PROTOCOL) {
+		ret = negotiate_protocol(fe);
+		if (ret < 0)
+			return ret;
+	}
+	if (has_protocol(fe, VHU_PROTOCOL_F_BACKEND_REQ)) {
+		ret = vhu_fe_chan_open(fe);
+		if (ret < 0)
+			return ret;
+	}
+	vhu_msg_init(&owner, VHU_REQ_SET_OWNER, 0, 0);
+	ret = vhu_fe_send_req(fe, &owner);
+	if (ret < 0)
+		return ret;
+	return fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER);
+}
+
+static bool has_feature(const struct vhu_frontend *fe, uint64_t bit)
+{
+	return fe->features & bit;
+}
+
+/* Bytes the rings and indirect tables of every queue take, alignment included. */
+static uint64_t rings_size(const struct vhu_frontend *fe)
+{
+	uint64_t desc, avail, used, total = 4096;
+	uint16_t num = fe->cfg.queue_size;
+
+	vhu_fe_ring_sizes(has_feature(fe, F_RING_PACKED), num, &desc, &avail, &used);
+	total += fe->cfg.num_queues * (desc + avail + used + 3 * 64);
+	if (has_feature(fe, F_INDIRECT_DESC))
+		total += fe->cfg.num_queues * ((uint64_t)num * VHU_FE_INDIRECT_MAX * 16 + 64);
+	return total;
+}
+
+/* Carve each queue's ring areas first, so mem_size stays the caller's. */
+static int queues_alloc(struct vhu_frontend *fe)
+{
+	bool packed = has_feature(fe, F_RING_PACKED), indirect = has_feature(fe, F_INDIRECT_DESC);
+	uint16_t num = fe->cfg.queue_size;
+	uint64_t desc, avail, used;
+
+	vhu_fe_ring_sizes(packed, num, &desc, &avail, &used);
+	fe->queues = calloc(fe->cfg.num_queues, sizeof(*fe->queues));
+	if (!fe->queues)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < fe->cfg.num_queues; i++) {
+		struct vhu_fe_queue *q = &fe->queues[i];
+		struct vhu_fe_ring_mem *m = &q->mem;
+
+		q->fe = fe;
+		q->index = i;
+		q->kick_fd = q->call_fd = -1;
+		m->desc = vhu_fe_mem_alloc(&fe->mem, desc, 64);
+		m->avail = vhu_fe_mem_alloc(&fe->mem, avail, 64);
+		m->used = vhu_fe_mem_alloc(&fe->mem, used, 64);
+		if (indirect)
+			m->tables =
+				vhu_fe_mem_alloc(&fe->mem, num * VHU_FE_INDIRECT_MAX * 16ull, 64);
+		if (!m->desc || !m->avail || !m->used || (indirect && !m->tables))
+			return -ENOMEM;
+		(void)vhu_fe_mem_gpa(&fe->mem, m->desc, desc, &m->desc_gpa);
+		(void)vhu_fe_mem_gpa(&fe->mem, m->avail, avail, &m->avail_gpa);
+		(void)vhu_fe_mem_gpa(&fe->mem, m->used, used, &m->used_gpa);
+		if (indirect)
+			(void)vhu_fe_mem_gpa(&fe->mem, m->tables, 16, &m->tables_gpa);
+	}
+	return 0;
+}
+
+static int config_check(struct vhu_frontend_config *c)
+{
+	if (c->fd < 0 && (!c->socket_path || !c->socket_path[0]))
+		return -EINVAL;
+	if (c->timeout_ms == 0)
+		c->timeout_ms = DEFAULT_TIMEOUT_MS;
+	if (c->num_queues == 0)
+		c->num_queues = 1;
+	if (c->queue_size == 0)
+		c->queue_size = DEFAULT_QUEUE_SIZE;
+	if (c->mem_size == 0)
+		c->mem_size = DEFAULT_MEM_SIZE;
+	if (c->num_queues > MAX_QUEUES || c->queue_size > 32768 || c->mem_size > (1ull << 40) ||
+	    c->timeout_ms > INT32_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+static int frontend_new(const struct vhu_frontend_config *config, struct vhu_frontend **out)
+{
+	struct vhu_frontend *fe = calloc(1, sizeof(*fe));
+
+	if (!fe)
+		return -ENOMEM;
+	fe->cfg = *config;
+	fe->sock = -1;
+	fe->chan_fd = -1;
+	fe->mem.fd = -1;
+	if (config->socket_path) {
+		fe->path = strdup(config->socket_path);
+		if (!fe->path) {
+			free(fe);
+			return -ENOMEM;
+		}
+	}
+	fe->cfg.socket_path = fe->path;
+	if (config->log)
+		fe->log = *config->log;
+	else
+		vhu_log_init(&fe->log, fe->path ? fe->path : "vhu-frontend");
+	*out = fe;
+	return 0;
+}
+
+int vhu_frontend_connect(const struct vhu_frontend_config *config, struct vhu_frontend **out)
+{
+	struct vhu_frontend_config c;
+	struct vhu_frontend *fe;
+	int ret;
+
+	if (!config || !out)
+		return -EINVAL;
+	c = *config;
+	ret = config_check(&c);
+	if (ret < 0) {
+		if (c.fd >= 0)
+			close(c.fd); /* owned from the call on, even when it fails */
+		return ret;
+	}
+	ret = frontend_new(&c, &fe);
+	if (ret < 0)
+		return ret;
+	ret = sock_open(fe);
+	if (ret == 0)
+		ret = negotiate(fe);
+	if (ret == 0 && !has_feature(fe, F_RING_PACKED) && !vhu_is_pow2(c.queue_size)) {
+		vhu_err(&fe->log, "a split ring of %u entries: the size must be a power of two",
+			c.queue_size);
+		ret = -EINVAL;
+	}
+	if (ret == 0)
+		ret = vhu_fe_mem_create(&fe->mem, c.mem_size + rings_size(fe), &fe->log);
+	if (ret == 0)
+		ret = queues_alloc(fe);
+	if (ret < 0) {
+		vhu_frontend_destroy(fe);
+		return ret;
+	}
+	*out = fe;
+	return 0;
+}
+
+uint64_t vhu_frontend_features(const struct vhu_frontend *fe)
+{
+	return fe->features;
+}
+
+uint64_t vhu_frontend_offered_features(const struct vhu_frontend *fe)
+{
+	return fe->offered;
+}
+
+uint64_t vhu_frontend_protocol_features(const struct vhu_frontend *fe)
+{
+	return fe->protocol;
+}
+
+bool vhu_frontend_alive(struct vhu_frontend *fe)
+{
+	return __atomic_load_n(&fe->alive, __ATOMIC_ACQUIRE);
+}
+
+void *vhu_frontend_alloc(struct vhu_frontend *fe, uint64_t size, uint64_t align)
+{
+	return vhu_fe_mem_alloc(&fe->mem, size, align ? align : 1);
+}
+
+/* ---- config space ------------------------------------------------------------ */
+
+int vhu_frontend_get_config(struct vhu_frontend *fe, uint32_t offset, void *buf, uint32_t size)
+{
+	if (!has_protocol(fe, VHU_PROTOCOL_F_CONFIG))
+		return -ENOTSUP;
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	return req_done(fe, VHU_REQ_GET_CONFIG, vhu_fe_get_config(&fe->ch, offset, size, buf));
+}
+
+int vhu_frontend_set_config(struct vhu_frontend *fe, uint32_t offset, const void *buf,
+			    uint32_t size)
+{
+	struct vhu_msg req;
+
+	if (!has_protocol(fe, VHU_PROTOCOL_F_CONFIG))
+		return -ENOTSUP;
+	if (size > VHU_MAX_CONFIG_SIZE)
+		return -EINVAL;
+	vhu_msg_init(&req, VHU_REQ_SET_CONFIG, 0, VHU_CONFIG_HDR_SIZE + size);
+	req.payload.config.offset = offset;
+	req.payload.config.size = size;
+	req.payload.config.flags = VHU_CONFIG_F_WRITABLE;
+	memcpy(req.payload.config.region, buf, size);
+	return vhu_fe_send_req(fe, &req);
+}
+
+/* ---- start and stop ------------------------------------------------------------ */
+
+static int queue_addr(struct vhu_frontend *fe, struct vhu_fe_queue *q)
+{
+	struct vhu_msg req;
+
+	vhu_msg_init(&req, VHU_REQ_SET_VRING_ADDR, 0, sizeof(struct vhost_vring_addr));
+	req.payload.addr.index = q->index;
+	req.payload.addr.desc_user_addr = vhu_fe_mem_uva(q->mem.desc);
+	req.payload.addr.avail_user_addr = vhu_fe_mem_uva(q->mem.avail);
+	req.payload.addr.used_user_addr = vhu_fe_mem_uva(q->mem.used);
+	return vhu_fe_send_req(fe, &req);
+}
+
+static int queue_start(struct vhu_frontend *fe, struct vhu_fe_queue *q)
+{
+	bool packed = has_feature(fe, F_RING_PACKED);
+	uint16_t num = fe->cfg.queue_size;
+	int ret;
+
+	ret = vhu_fe_ring_init(&q->ring, packed, has_feature(fe, F_EVENT_IDX), num, &q->mem);
+	if (ret < 0)
+		return ret;
+	q->bufs = calloc(vhu_fe_ring_max_chain(&q->ring), sizeof(*q->bufs));
+	q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!q->bufs)
+		return -ENOMEM;
+	if (q->kick_fd < 0 || q->call_fd < 0)
+		return -errno;
+	ret = fe_vring_state(fe, VHU_REQ_SET_VRING_NUM, q->index, num);
+	if (ret == 0)
+		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_BASE, q->index,
+				     vhu_fe_ring_base(&q->ring));
+	if (ret == 0)
+		ret = queue_addr(fe, q);
+	if (ret == 0)
+		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_KICK, q->index, q->kick_fd);
+	if (ret == 0)
+		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_CALL, q->index, q->call_fd);
+	return ret;
+}
+
+int vhu_frontend_start(struct vhu_frontend *fe)
+{
+	bool protocol = fe->offered & F_PROTOCOL;
+	int ret;
+
+	if (fe->started)
+		return -EALREADY;
+	/* the rings start disabled when PROTOCOL_FEATURES is on: SET_VRING_ENABLE below */
+	ret = fe_set_u64(fe, VHU_REQ_SET_FEATURES, fe->features | (protocol ? F_PROTOCOL : 0));
+	if (ret == 0) /* QEMU adds FEATURES_OK from its SET_FEATURES (vhost_user_set_features) */
+		ret = fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
+	if (ret == 0)
+		ret = req_done(
+			fe,
+			has_protocol(fe, VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)
+				? VHU_REQ_ADD_MEM_REG
+				: VHU_REQ_SET_MEM_TABLE,
+			vhu_fe_mem_share(&fe->mem, &fe->ch,
+					 has_protocol(fe, VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)));
+	for (unsigned int i = 0; ret == 0 && i < fe->cfg.num_queues; i++)
+		ret = queue_start(fe, &fe->queues[i]);
+	for (unsigned int i = 0; ret == 0 && protocol && i < fe->cfg.num_queues; i++)
+		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, i, 1);
+	if (ret == 0)
+		ret = fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	if (ret == 0)
+		fe->started = true;
+	return ret;
+}
+
+int vhu_frontend_stop(struct vhu_frontend *fe)
+{
+	int ret = 0, r;
+
+	if (!fe->started)
+		return 0;
+	fe->started = false;
+	for (unsigned int i = 0; i < fe->cfg.num_queues; i++) {
+		struct vhu_msg req, reply;
+
+		vhu_msg_init(&req, VHU_REQ_GET_VRING_BASE, 0, sizeof(struct vhost_vring_state));
+		req.payload.state.index = i;
+		r = vhu_frontend_alive(fe) ? vhu_fe_request(&fe->ch, &req, &reply) : -ECONNRESET;
+		if (r > 0)
+			vhu_msg_close_fds(&reply);
+		r = req_done(fe, VHU_REQ_GET_VRING_BASE, r);
+		if (ret == 0 && r < 0)
+			ret = r;
+	}
+	/* as QEMU's vhost_user_dev_start(false): the device is reset */
+	r = fe_set_status(fe, 0);
+	return ret ? ret : r;
+}
+
+void vhu_frontend_destroy(struct vhu_frontend *fe)
+{
+	if (!fe)
+		return;
+	vhu_fe_chan_close(fe);
+	vhu_close_fd(&fe->sock);
+	for (unsigned int i = 0; fe->queues && i < fe->cfg.num_queues; i++) {
+		struct vhu_fe_queue *q = &fe->queues[i];
+
+		vhu_fe_ring_fini(&q->ring);
+		free(q->bufs);
+		vhu_close_fd(&q->kick_fd);
+		vhu_close_fd(&q->call_fd);
+	}
+	free(fe->queues);
+	vhu_fe_mem_destroy(&fe->mem);
+	free(fe->path);
+	free(fe);
+}
+
+/* ---- queues ------------------------------------------------------------------ */
+
+struct vhu_fe_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned int index)
+{
+	if (!fe->started || index >= fe->cfg.num_queues)
+		return NULL;
+	return &fe->queues[index];
+}
+
+static int iov_to_bufs(struct vhu_fe_queue *q, const struct iovec *iov, unsigned int n,
+		       bool writable, struct vhu_fe_buf *out)
+{
+	for (unsigned int k = 0; k < n; k++) {
+		if (iov[k].iov_len > UINT32_MAX ||
+		    vhu_fe_mem_gpa(&q->fe->mem, iov[k].iov_base, iov[k].iov_len, &out[k].gpa) < 0)
+			return -EFAULT;
+		out[k].len = (uint32_t)iov[k].iov_len;
+		out[k].writable = writable;
+	}
+	return 0;
+}
+
+int vhu_fe_queue_add(struct vhu_fe_queue *q, const struct iovec *out, unsigned int nout,
+		     const struct iovec *in, unsigned int nin, void *token)
+{
+	unsigned int max = vhu_fe_ring_max_chain(&q->ring);
+	int ret;
+
+	if (nout + nin == 0 || nout > max || nin > max - nout)
+		return -EINVAL;
+	ret = iov_to_bufs(q, out, nout, false, q->bufs);
+	if (ret == 0)
+		ret = iov_to_bufs(q, in, nin, true, q->bufs + nout);
+	if (ret == 0)
+		ret = vhu_fe_ring_add(&q->ring, q->bufs, nout + nin, token);
+	return ret;
+}
+
+int vhu_fe_queue_kick(struct vhu_fe_queue *q)
+{
+	uint64_t one = 1;
+
+	if (!vhu_fe_ring_kick_prepare(&q->ring))
+		return 0;
+	if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno; /* EAGAIN: the counter is full, so a kick is pending anyway */
+	return 1;
+}
+
+int vhu_fe_queue_get(struct vhu_fe_queue *q, void **token, uint32_t *len)
+{
+	int ret = vhu_fe_ring_get(&q->ring, token, len);
+
+	if (ret == -EPROTO && !q->ring.broken)
+		return ret;
+	if (ret == -EPROTO)
+		vhu_err(&q->fe->log, "queue %u: the back-end returned a buffer id not in flight",
+			q->index);
+	return ret;
+}
+
+unsigned int vhu_fe_queue_num_free(const struct vhu_fe_queue *q)
+{
+	return q->ring.packed && q->ring.free_ids == 0 ? 0 : q->ring.num_free;
+}
+
+int vhu_fe_queue_wait(struct vhu_fe_queue *q, int timeout_ms)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = q->call_fd, .events = POLLIN },
+		{ .fd = q->fe->sock, .events = POLLRDHUP },
+	};
+	uint64_t count;
+	int ret;
+
+	/* interrupts on, then look again: a completion that came before is not waited for */
+	if (vhu_fe_ring_enable_cb(&q->ring))
+		return 1;
+	do
+		ret = poll(pfd, 2, timeout_ms);
+	while (ret < 0 && errno == EINTR);
+	if (ret < 0)
+		return -errno;
+	/* a gone back-end first: the ring had nothing when we looked */
+	if (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+		if (__atomic_exchange_n(&q->fe->alive, false, __ATOMIC_ACQ_REL))
+			vhu_err(&q->fe->log, "the back-end closed the connection");
+		return -ECONNRESET;
+	}
+	if (pfd[0].revents & POLLIN) {
+		(void)!read(q->call_fd, &count, sizeof(count)); /* drain; EAGAIN is harmless */
+		return 1;
+	}
+	return 0;
+}

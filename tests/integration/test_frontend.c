@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/frontend end to end: vhu_frontend drives lib/backend's echo device
+ * (echo.c) over a real unix socket in a temporary directory; the back-end
+ * runs vhu_backend_run on a thread. Split and packed, direct and indirect,
+ * batches, two rings, config space, the back-end channel, a back-end that
+ * goes away, and no fd or mapping left behind.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../support/leakcheck.h"
+#include "rig.h"
+#include <vhu/frontend.h>
+
+#define BATCH 64u
+#define CHUNK 256u
+
+struct fe_rig {
+	struct echo_dev dev;
+	struct vhu_backend *be;
+	pthread_t thread;
+	bool running;
+	char dir[64], path[128];
+	struct vhu_frontend *fe;
+	unsigned int config_changes; /* atomic: the callback's count */
+	int fds, maps;		     /* before the test */
+};
+
+static void quiet(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
+{
+	(void)opaque;
+	(void)level;
+	if (getenv("VHU_TEST_VERBOSE"))
+		fprintf(stderr, "[%s] %s\n", prefix, text);
+}
+
+static const struct vhu_log quiet_log = { .fn = quiet, .level = VHU_LOG_DEBUG };
+
+static void *run_thread(void *arg)
+{
+	struct fe_rig *r = arg;
+
+	(void)vhu_backend_run(r->be);
+	return NULL;
+}
+
+static void backend_start(struct fe_rig *r)
+{
+	struct vhu_backend_config cfg = {
+		.name = "echo",
+		.num_queues = RIG_QUEUES,
+		.max_queue_size = RIG_MAX_QUEUE_SIZE,
+		.protocol_features = RIG_PROTOCOL,
+		.ops = &echo_ops,
+		.dev = &r->dev,
+		.log = &quiet_log,
+	};
+
+	pthread_mutex_init(&r->dev.lock, NULL);
+	for (unsigned int i = 0; i < VHU_MAX_CONFIG_SIZE; i++)
+		r->dev.config[i] = (uint8_t)i;
+	for (unsigned int i = 0; i < RIG_QUEUES; i++) {
+		r->dev.watch_fd[i] = -1;
+		r->dev.req[i] = malloc(sizeof(struct vhu_req));
+		assert_non_null(r->dev.req[i]);
+	}
+	assert_int_equal(vhu_backend_create(&cfg, &r->be), 0);
+	r->dev.be = r->be;
+	snprintf(r->dir, sizeof(r->dir), "/tmp/vhu-fe.XXXXXX");
+	assert_non_null(mkdtemp(r->dir));
+	snprintf(r->path, sizeof(r->path), "%s/sock", r->dir);
+	assert_int_equal(vhu_backend_listen(r->be, r->path), 0);
+	assert_int_equal(pthread_create(&r->thread, NULL, run_thread, r), 0);
+	r->running = true;
+}
+
+/* The back-end goes away: its thread stops and its socket closes. */
+static void backend_kill(struct fe_rig *r)
+{
+	if (r->running) {
+		vhu_backend_stop(r->be);
+		pthread_join(r->thread, NULL);
+		r->running = false;
+	}
+	vhu_backend_destroy(r->be);
+	r->be = NULL;
+}
+
+static int setup(void **state)
+{
+	struct fe_rig *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	r->fds = leak_count_fds();
+	r->maps = leak_count_memfd_maps("vhu-frontend");
+	backend_start(r);
+	*state = r;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fe_rig *r = *state;
+
+	vhu_frontend_destroy(r->fe);
+	backend_kill(r);
+	for (unsigned int i = 0; i < RIG_QUEUES; i++)
+		free(r->dev.req[i]);
+	pthread_mutex_destroy(&r->dev.lock);
+	unlink(r->path);
+	rmdir(r->dir);
+	assert_int_equal(leak_count_fds(), r->fds);
+	assert_int_equal(leak_count_memfd_maps("vhu-frontend"), r->maps);
+	free(r);
+	return 0;
+}
+
+static void config_changed(void *opaque)
+{
+	struct fe_rig *r = opaque;
+
+	__atomic_fetch_add(&r->config_changes, 1, __ATOMIC_ACQ_REL);
+}
+
+static void connect_fe(struct fe_rig *r, uint64_t features, uint16_t nq)
+{
+	struct vhu_frontend_config cfg = {
+		.socket_path = r->path,
+		.fd = -1,
+		.features = features,
+		.protocol_features = ~0ull,
+		.num_queues = nq,
+		.queue_size = 128,
+		.mem_size = 4u << 20,
+		.log = &quiet_log,
+		.config_changed = config_changed,
+		.opaque = r,
+	};
+
+	assert_int_equal(vhu_frontend_connect(&cfg, &r->fe), 0);
+	assert_int_equal(vhu_frontend_features(r->fe), features & ECHO_FEATURES);
+	assert_true(vhu_frontend_protocol_features(r->fe) & PF(REPLY_ACK));
+	assert_int_equal(vhu_frontend_start(r->fe), 0);
+}
+
+/* Collect @n completions of queue @qi; each token is its index + 1. */
+static void collect(struct fe_rig *r, struct vhu_fe_queue *q, unsigned int n, uint32_t len,
+		    bool *seen)
+{
+	(void)r;
+	for (unsigned int got = 0; got < n;) {
+		void *token;
+		uint32_t l;
+		int ret = vhu_fe_queue_get(q, &token, &l);
+
+		assert_true(ret >= 0);
+		if (ret == 0) {
+			assert_int_equal(vhu_fe_queue_wait(q, 5000), 1);
+			continue;
+		}
+		assert_int_equal(l, len);
+		assert_false(seen[(uintptr_t)token - 1]);
+		seen[(uintptr_t)token - 1] = true;
+		got++;
+	}
+}
+
+/*
+ * BATCH echo requests on queue @qi, one kick: each sends CHUNK bytes in
+ * @nout pieces and gets them back in one buffer.
+ */
+static void echo_batch(struct fe_rig *r, unsigned int qi, unsigned int nout, uint8_t seed)
+{
+	struct vhu_fe_queue *q = vhu_frontend_queue(r->fe, qi);
+	uint8_t *out = vhu_frontend_alloc(r->fe, BATCH * CHUNK, 64);
+	uint8_t *in = vhu_frontend_alloc(r->fe, BATCH * CHUNK, 64);
+	bool seen[BATCH] = { false };
+
+	assert_non_null(q);
+	assert_non_null(out);
+	assert_non_null(in);
+	for (unsigned int i = 0; i < BATCH * CHUNK; i++)
+		out[i] = (uint8_t)(seed + i * 7);
+	for (unsigned int i = 0; i < BATCH; i++) {
+		struct iovec o[4], iv = { in + i * CHUNK, CHUNK };
+
+		for (unsigned int k = 0; k < nout; k++)
+			o[k] = (struct iovec){ out + i * CHUNK + k * (CHUNK / nout), CHUNK / nout };
+		assert_int_equal(vhu_fe_queue_add(q, o, nout, &iv, 1, (void *)(uintptr_t)(i + 1)),
+				 0);
+	}
+	assert_true(vhu_fe_queue_kick(q) >= 0);
+	collect(r, q, BATCH, CHUNK, seen);
+	assert_memory_equal(out, in, BATCH * CHUNK);
+	assert_int_equal(vhu_fe_queue_num_free(q), 128);
+}
+
+static void split_direct(void **state)
+{
+	struct fe_rig *r = *state;
+
+	connect_fe(r, F_VERSION_1 | F_EVENT_IDX, 1);
+	echo_batch(r, 0, 1, 1);
+	echo_batch(r, 0, 1, 2); /* again: descriptors came back to the free list */
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+}
+
+static void split_indirect(void **state)
+{
+	struct fe_rig *r = *state;
+
+	connect_fe(r, F_VERSION_1 | F_INDIRECT, 1);
+	echo_batch(r, 0, 2, 3);
+	echo_batch(r, 0, 4, 4);
+}
+
+static void packed_direct(void **state)
+{
+	struct fe_rig *r = *state;
+
+	connect_fe(r, F_VERSION_1 | F_RING_PACKED | F_EVENT_IDX, 1);
+	for (uint8_t i = 0; i < 4; i++) /* laps of the ring: wrap counters flip */
+		echo_batch(r, 0, 1, i);
+}
+
+static void packed_indirect(void **state)
+{
+	struct fe_rig *r = *state;
+
+	connect_fe(r, F_VERSION_1 | F_RING_PACKED | F_INDIRECT, 1);
+	for (uint8_t i = 0; i < 3; i++)
+		echo_batch(r, 0, 4, i);
+}
+
+static void multiqueue(void **state)
+{
+	struct fe_rig *r = *state;
+
+	connect_fe(r, F_VERSION_1 | F_EVENT_IDX, 2);
+	echo_batch(r, 0, 1, 5);
+	echo_batch(r, 1, 1, 6);
+	assert_null(vhu_frontend_queue(r->fe, 2));
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+}
+
+static void too_many_queues(void **state)
+{
+	struct fe_rig *r = *state;
+	struct vhu_frontend_config cfg = {
+		.socket_path = r->path,
+		.fd = -1,
+		.features = F_VERSION_1,
+		.protocol_features = ~0ull,
+		.num_queues = RIG_QUEUES + 1,
+		.log = &quiet_log,
+	};
+
+	assert_int_equal(vhu_frontend_connect(&cfg, &r->fe), -ENOTSUP);
+	r->fe = NULL;
+}
+
+static void config_read_write_change(void **state)
+{
+	struct fe_rig *r = *state;
+	uint8_t buf[16], val[4] = { 9, 8, 7, 6 };
+
+	connect_fe(r, F_VERSION_1, 1);
+	assert_int_equal(vhu_frontend_get_config(r->fe, 4, buf, sizeof(buf)), 0);
+	for (unsigned int i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 4 + i);
+	__atomic_store_n(&r->dev.config_change_on_set, true, __ATOMIC_RELEASE);
+	assert_int_equal(vhu_frontend_set_config(r->fe, 0, val, sizeof(val)), 0);
+	assert_int_equal(vhu_frontend_get_config(r->fe, 0, buf, 4), 0);
+	assert_memory_equal(buf, val, 4);
+	/* the back-end sends CONFIG_CHANGE_MSG on the channel; our thread serves it */
+	assert_true(echo_wait_count(&r->config_changes, 1, 5000));
+	assert_int_equal(__atomic_load_n(&r->dev.config_change_ret, __ATOMIC_ACQUIRE), 0);
+}
+
+static void backend_killed(void **state)
+{
+	struct fe_rig *r = *state;
+	uint8_t buf[4];
+
+	connect_fe(r, F_VERSION_1, 1);
+	assert_true(vhu_frontend_alive(r->fe));
+	backend_kill(r);
+	assert_int_equal(vhu_frontend_get_config(r->fe, 0, buf, sizeof(buf)), -ECONNRESET);
+	assert_false(vhu_frontend_alive(r->fe));
+	assert_int_equal(vhu_frontend_get_config(r->fe, 0, buf, sizeof(buf)), -ECONNRESET);
+	assert_int_equal(vhu_fe_queue_wait(vhu_frontend_queue(r->fe, 0), 1000), -ECONNRESET);
+}
+
+static void no_backend(void **state)
+{
+	struct fe_rig *r = *state;
+	struct vhu_frontend_config cfg = {
+		.socket_path = "/tmp/vhu-fe-nobody-here/sock",
+		.fd = -1,
+		.timeout_ms = 100,
+		.log = &quiet_log,
+	};
+
+	assert_int_equal(vhu_frontend_connect(&cfg, &r->fe), -ENOENT);
+	r->fe = NULL;
+}
+
+static void add_errors(void **state)
+{
+	struct fe_rig *r = *state;
+	struct vhu_fe_queue *q;
+	uint8_t stack[8];
+	struct iovec bad = { stack, sizeof(stack) };
+
+	connect_fe(r, F_VERSION_1, 1);
+	q = vhu_frontend_queue(r->fe, 0);
+	assert_int_equal(vhu_fe_queue_add(q, &bad, 1, NULL, 0, NULL), -EFAULT);
+	assert_int_equal(vhu_fe_queue_add(q, NULL, 0, NULL, 0, NULL), -EINVAL);
+	assert_int_equal(vhu_fe_queue_kick(q), 0); /* nothing added */
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(split_direct),
+		T(split_indirect),
+		T(packed_direct),
+		T(packed_indirect),
+		T(multiqueue),
+		T(too_many_queues),
+		T(config_read_write_change),
+		T(backend_killed),
+		T(no_backend),
+		T(add_errors),
+	};
+
+	return cmocka_run_group_tests_name("frontend", tests, NULL, NULL);
+}

@@ -3,15 +3,22 @@
  * vhu-blk: a virtio-blk back-end on a raw file or block device.
  *
  * The request engine is blkdev.c (one io_uring per queue); this file is the
- * glue: options, the device ops, and the per-queue request slots. A kick
- * disables notifications, pops every available request into a free slot,
- * submits them as one io_uring batch, completes them as they finish (one
- * notify per batch), and re-enables notifications, looping while the driver
- * added more meanwhile.
+ * glue: options, the device ops, and the per-queue request slots.
+ *
+ * Requests from many kicks are in flight at once. queue_kick pops what the
+ * driver made available into free slots, submits it as one io_uring batch
+ * and returns; the worker also watches the io_uring's eventfd
+ * (vhu_vq_watch_fd), and queue_event pushes what completed without waiting,
+ * notifies once per reaped batch and submits more if slots were freed.
+ * Driver kicks are off while a batch is popped (the virtio pattern: disable,
+ * drain, re-enable, re-check); they stay off while every slot is busy, since
+ * the next completion looks at the ring anyway. queue_stop completes what is
+ * still in flight before the ring is handed back.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "blkdev.h"
 #include "serve.h"
@@ -33,12 +40,14 @@ struct blk_vq {
 	unsigned int nfree;
 	unsigned int nslots;
 	unsigned int completed; /* pushed since the last notify */
+	bool full;		/* popping stopped for want of a slot; kicks are off */
 };
 
 struct blk {
 	struct blkdev *dev;
 	struct virtio_blk_config config;
 	struct blk_vq queues[BLK_QUEUES_MAX];
+	bool poll; /* --poll: workers never sleep on the eventfd */
 };
 
 static uint64_t blk_get_features(void *opaque)
@@ -92,21 +101,18 @@ static int blk_queue_start(void *opaque, struct vhu_vq *vq)
 		bq->free[i] = depth - 1 - i;
 	}
 	bq->nslots = bq->nfree = depth;
+	bq->completed = 0;
+	bq->full = false;
 	bq->vq = vq;
-	return 0;
-}
-
-static void blk_queue_stop(void *opaque, struct vhu_vq *vq)
-{
-	struct blk *blk = opaque;
-	struct blk_vq *bq = &blk->queues[vhu_vq_index(vq)];
-
-	/* Kicks complete everything they submit, so nothing is in flight here. */
-	if (bq->q)
+	/* completions wake the worker too (queue_event) */
+	ret = vhu_vq_watch_fd(vq, blk_queue_eventfd(bq->q));
+	if (ret < 0) {
 		blk_queue_destroy(bq->q);
-	bq->q = NULL;
-	slots_free(bq);
-	bq->vq = NULL;
+		bq->q = NULL;
+		slots_free(bq);
+		bq->vq = NULL;
+	}
+	return ret;
 }
 
 static void blk_done(void *tag, struct vhu_req *req, uint8_t status, uint32_t written_len)
@@ -135,9 +141,41 @@ static int submit_available(struct blk_vq *bq)
 			/* cannot happen with a free slot; complete it as failed */
 			vhu_vq_push(bq->vq, &slot->req, 0);
 			bq->free[bq->nfree++] = (unsigned int)(slot - bq->slots);
+			bq->completed++;
 		}
 	}
 	return 0;
+}
+
+/* Interrupt the driver for what was pushed since the last notify. */
+static void notify_completed(struct blk_vq *bq)
+{
+	if (bq->completed) {
+		vhu_vq_notify(bq->vq);
+		bq->completed = 0;
+	}
+}
+
+/*
+ * Pop what the driver made available and submit it, one io_uring_submit per
+ * batch; return without waiting. Kicks are off while popping and turned on
+ * again (then the ring looked at once more) only if a slot is free: with
+ * none, a kick could not be served and the next completion pumps anyway.
+ */
+static void pump(struct blk_vq *bq)
+{
+	struct vhu_vq *vq = bq->vq;
+	int ret;
+
+	do {
+		vhu_vq_enable_notify(vq, false);
+		ret = submit_available(bq);
+		(void)blk_queue_flush(bq->q); /* errors surface as failed CQEs or on reap */
+		notify_completed(bq);	      /* requests that could not be submitted */
+		bq->full = bq->nfree == 0;
+		if (ret < 0 || bq->full || vhu_vq_broken(vq))
+			return;
+	} while (vhu_vq_enable_notify(vq, true));
 }
 
 static void blk_queue_kick(void *opaque, struct vhu_vq *vq)
@@ -145,23 +183,56 @@ static void blk_queue_kick(void *opaque, struct vhu_vq *vq)
 	struct blk *blk = opaque;
 	struct blk_vq *bq = &blk->queues[vhu_vq_index(vq)];
 
+	if (bq->q)
+		pump(bq);
+}
+
+/* The io_uring's eventfd is readable (or, with polling, maybe not): reap without waiting. */
+static void blk_queue_event(void *opaque, struct vhu_vq *vq)
+{
+	struct blk *blk = opaque;
+	struct blk_vq *bq = &blk->queues[vhu_vq_index(vq)];
+	uint64_t v;
+
 	if (!bq->q)
 		return;
-	do {
-		vhu_vq_enable_notify(vq, false);
-		for (;;) {
-			if (submit_available(bq) < 0)
-				break;
-			if (blk_queue_inflight(bq->q) == 0)
-				break;
-			blk_queue_flush(bq->q);
-			blk_queue_reap(bq->q, 1, blk_done);
-			if (bq->completed) {
-				vhu_vq_notify(vq);
-				bq->completed = 0;
-			}
-		}
-	} while (!vhu_vq_broken(vq) && vhu_vq_enable_notify(vq, true));
+	/*
+	 * Clear the eventfd before reaping: a completion that lands after the
+	 * reap signals it again. Nonblocking; EAGAIN just means nothing was
+	 * signalled. --poll never sleeps on it, so it is left alone then.
+	 */
+	if (!blk->poll && read(blk_queue_eventfd(bq->q), &v, sizeof(v)) < 0)
+		v = 0;
+	if (blk_queue_inflight(bq->q) == 0 || blk_queue_reap(bq->q, 0, blk_done) <= 0)
+		return;
+	notify_completed(bq);
+	/* kicks were off while every slot was busy: requests may be waiting */
+	if (bq->full)
+		pump(bq);
+}
+
+static void blk_queue_stop(void *opaque, struct vhu_vq *vq)
+{
+	struct blk *blk = opaque;
+	struct blk_vq *bq = &blk->queues[vhu_vq_index(vq)];
+
+	/*
+	 * The ring still runs until this returns: complete what is in flight so
+	 * that GET_VRING_BASE hands back a ring with nothing outstanding. Should
+	 * reaping fail, blk_queue_destroy() still waits the kernel out.
+	 */
+	while (bq->q && blk_queue_inflight(bq->q) > 0) {
+		int ret = blk_queue_reap(bq->q, blk_queue_inflight(bq->q), blk_done);
+
+		if (ret < 0 && ret != -EINTR)
+			break;
+	}
+	if (bq->q)
+		notify_completed(bq);
+	blk_queue_destroy(bq->q);
+	bq->q = NULL;
+	slots_free(bq);
+	bq->vq = NULL;
 }
 
 static const struct vhu_device_ops blk_ops = {
@@ -170,6 +241,7 @@ static const struct vhu_device_ops blk_ops = {
 	.queue_start = blk_queue_start,
 	.queue_stop = blk_queue_stop,
 	.queue_kick = blk_queue_kick,
+	.queue_event = blk_queue_event,
 };
 
 struct blk_options {
@@ -253,6 +325,7 @@ int main(int argc, char **argv)
 		return prog_error(&info, "%s: %s", o.dev.path ? o.dev.path : "null disk",
 				  strerror(-ret));
 	blkdev_fill_config(blk.dev, &blk.config);
+	blk.poll = o.poll;
 	config = (struct vhu_backend_config){
 		.name = args.socket_path ? args.socket_path : "fd",
 		.num_queues = o.dev.num_queues ? o.dev.num_queues : 1,

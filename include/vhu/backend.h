@@ -10,14 +10,27 @@
  * connection on the same socket is served.
  *
  * Threads: the back-end's control thread (the caller of vhu_backend_run() or
- * vhu_backend_dispatch()) runs every op except queue_kick, which runs on the
- * queue's worker thread: one thread per running queue, created when the ring
- * starts and joined when it stops, with every signal blocked. The control
- * thread pauses a queue's worker before any request that changes what the
- * worker reads (memory table, ring addresses, base, enable, fds, features,
- * reset) and resumes it after; a pause waits for queue_kick to return, so
- * queue_kick must not block indefinitely. The library starts no other thread.
- * The log callback may be called from any of these threads.
+ * vhu_backend_dispatch()) runs every op except queue_kick and queue_event,
+ * which run on the queue's worker thread: one thread per running queue,
+ * created when the ring starts and joined when it stops, with every signal
+ * blocked. The control thread pauses a queue's worker before any request
+ * that changes what the worker reads (memory table, ring addresses, base,
+ * enable, fds, features, reset) and resumes it after; a pause waits for
+ * queue_kick or queue_event to return, so neither may block indefinitely.
+ * The library starts no other thread. The log callback may be called from
+ * any of these threads.
+ *
+ * Asynchronous devices: a worker sleeps on the ring's kick eventfd and, if
+ * the device asked for it with vhu_vq_watch_fd(), on one more fd of the
+ * device's (an io_uring's eventfd, a tap): queue_event runs when that fd is
+ * readable, so queue_kick can submit work and return, and completions are
+ * pushed when they come, with requests from many kicks in flight at once.
+ * A pause does not wait for that work: requests in flight keep their
+ * pointers into guest memory across it. A request that would unmap guest
+ * memory (a SET_MEM_TABLE that really changes, REM_MEM_REG) therefore first
+ * stops every running ring, so queue_stop lets the device finish what it
+ * holds while its buffers are still mapped, and starts them again after
+ * (queue_start, queue_kick). The same table sent again changes nothing.
  *
  * Ring states (spec "Ring states"): a ring is started by SET_VRING_KICK and
  * stopped by GET_VRING_BASE; with VHOST_USER_F_PROTOCOL_FEATURES negotiated
@@ -61,8 +74,18 @@ struct vhu_device_ops {
 	 * the device may complete requests it has in flight (push, notify). */
 	void (*queue_stop)(void *dev, struct vhu_vq *vq);
 	/* The driver made buffers available (required; worker thread). Also
-	 * called once when a ring starts: buffers may wait from before. */
+	 * called once when a ring starts, and after every pause: buffers may
+	 * wait from before. */
 	void (*queue_kick)(void *dev, struct vhu_vq *vq);
+	/* The fd of vhu_vq_watch_fd() is readable (worker thread; required by
+	 * vhu_vq_watch_fd()). The device drains it: poll() is level-triggered,
+	 * so an fd left readable brings queue_event back at once. Runs before
+	 * queue_kick when both are due. While the worker busy-polls
+	 * (VHU_BACKEND_F_POLL, or a ring without a kick fd) it runs in every
+	 * round, before queue_kick, without the fd being looked at: it must
+	 * cope with nothing being ready, and need not drain the fd then. Not
+	 * called on a broken ring (queue_stop still is). */
+	void (*queue_event)(void *dev, struct vhu_vq *vq);
 	/* The front-end left or reset the device (RESET_DEVICE): forget
 	 * per-connection state. Every queue has stopped by then. */
 	void (*reset)(void *dev);
@@ -81,6 +104,26 @@ struct vhu_backend_config {
 	void *dev;		   /* first argument of every op */
 	const struct vhu_log *log; /* NULL: stderr at INFO, prefixed with name */
 };
+
+/**
+ * vhu_vq_watch_fd() - have the queue's worker also wait on @fd.
+ * @vq: a queue the back-end handed to an op (queue_start ...)
+ * @fd: an fd to poll for readability (POLLIN), or -1 to stop watching;
+ *      the device keeps owning it and keeps it open while it is watched
+ *
+ * When @fd is readable the worker calls ops->queue_event (see there). One fd
+ * per queue: a second call replaces the first. Callable from queue_start and
+ * queue_stop (no worker exists then) and from the queue's own worker
+ * (queue_kick, queue_event); a change made by the worker takes effect when
+ * the op returns. The watch ends with the queue: after queue_stop it is
+ * forgotten, and the next queue_start begins without one. An fd that
+ * reports an error (POLLERR, POLLHUP, POLLNVAL) gets one queue_event, a
+ * logged warning, and is not watched until the worker is next paused.
+ *
+ * Return: 0; -EINVAL if ops->queue_event is missing or @fd < -1; -EBUSY
+ * from any other thread while the worker runs.
+ */
+VHU_API int vhu_vq_watch_fd(struct vhu_vq *vq, int fd);
 
 /**
  * vhu_backend_create() - a back-end for one device, not yet connected.

@@ -33,9 +33,13 @@
  * Threads (worker.c): the control thread owns struct vhu_backend and every
  * queue that is not running. A running queue's vq belongs to its worker,
  * except while the worker is paused: pause returns only once the worker is
- * parked outside queue_kick, and the control thread then may change the vq
- * until it resumes the worker. Pauses nest (a counter per worker). Stopping
- * a worker joins its thread, so a stopped queue has no other thread at all.
+ * parked outside queue_kick and queue_event, and the control thread then may
+ * change the vq until it resumes the worker. Pauses nest (a counter per
+ * worker). Stopping a worker joins its thread, so a stopped queue has no
+ * other thread at all. The device's watched fd (worker.watch_fd) follows the
+ * same rule without a lock: it is written by the control thread only when no
+ * worker thread exists (queue_start, queue_stop: thread creation and join
+ * order those writes) and otherwise only by the worker itself.
  *
  * fds: a message's fds belong to it until a handler takes one; dispatch
  * closes the rest on every path. A queue owns its kick/call/err fds (vq),
@@ -98,6 +102,9 @@ struct vhu_worker {
 	unsigned int pause_count; /* nesting of vhu_be_queue_pause() */
 	pthread_t thread;
 	int ctl_fd; /* eventfd: wakes the worker out of poll() */
+	/* the device's fd (vhu_vq_watch_fd), -1: none; not owned. Written by
+	 * the control thread while no thread exists, else by the worker only */
+	int watch_fd;
 
 	struct vhu_lock lock;
 	pthread_cond_t cond;
@@ -250,6 +257,9 @@ void vhu_be_queue_stop(struct vhu_backend *be, struct vhu_queue *q);
 void vhu_be_queues_stop_all(struct vhu_backend *be);
 /* Remap every queue after a memory table change; queues that lost their ring stop. */
 void vhu_be_queues_remap(struct vhu_backend *be);
+/* Stop every running ring before memory under it is unmapped; restart after. */
+void vhu_be_queues_drain(struct vhu_backend *be);
+void vhu_be_queues_restart(struct vhu_backend *be);
 
 /* config.c */
 int vhu_be_get_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
@@ -273,6 +283,8 @@ void vhu_be_worker_fini(struct vhu_worker *w);
 int vhu_be_worker_start(struct vhu_queue *q);
 /* Make the thread return and join it (also when it is parked). */
 void vhu_be_worker_stop(struct vhu_queue *q);
+/* Forget the device's watched fd (the queue stopped). */
+void vhu_be_worker_unwatch(struct vhu_queue *q);
 
 /* Park the worker of @q (nesting); returns once it is outside queue_kick. */
 void vhu_be_queue_pause(struct vhu_queue *q);

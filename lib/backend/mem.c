@@ -73,13 +73,16 @@ int vhu_be_set_mem_table(struct vhu_backend *be, struct vhu_msg *msg, struct vhu
 		vhu_debug(&be->log, "memory table unchanged (%" PRIu32 " regions)", t->nregions);
 		return 0; /* the dispatcher closes the fds */
 	}
-	/* consumes every fd, on every path */
+	/* the old regions are unmapped on success: nothing may be in flight in them */
+	vhu_be_queues_drain(be);
+	/* consumes every fd, on every path; on failure the old table stays */
 	ret = vhu_mem_set_table(&be->mem, t, msg->hdr.size, msg->fds, msg->nfds);
+	if (ret == 0)
+		be->table_id = id;
+	vhu_be_queues_restart(be);
 	if (ret < 0)
 		return vhu_be_fail(be, ret, "memory table of %" PRIu32 " regions with %u fds: %s",
 				   t->nregions, msg->nfds, strerror(-ret));
-	be->table_id = id;
-	vhu_be_queues_remap(be);
 	return 0;
 }
 
@@ -118,11 +121,14 @@ int vhu_be_rem_mem_reg(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_m
 	int ret;
 
 	(void)reply;
+	/* unmapping a region requests may still be using: let the device finish them */
+	vhu_be_queues_drain(be);
 	ret = vhu_mem_remove(&be->mem, r);
+	if (ret == 0)
+		be->table_id.valid = false;
+	vhu_be_queues_restart(be);
 	if (ret < 0)
 		return vhu_be_fail(be, ret, "no region 0x%" PRIx64 "+0x%" PRIx64,
 				   r->guest_phys_addr, r->memory_size);
-	be->table_id.valid = false;
-	vhu_be_queues_remap(be);
 	return 0;
 }

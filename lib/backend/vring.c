@@ -48,6 +48,7 @@ static int queue_start(struct vhu_backend *be, struct vhu_queue *q)
 	if (ops->queue_start) {
 		ret = ops->queue_start(be->config.dev, &q->vq);
 		if (ret < 0) {
+			vhu_be_worker_unwatch(q);
 			vhu_vq_stop(&q->vq);
 			return vhu_be_fail(be, ret, "the device could not start ring %u", idx);
 		}
@@ -56,6 +57,7 @@ static int queue_start(struct vhu_backend *be, struct vhu_queue *q)
 	if (ret < 0) {
 		if (ops->queue_stop)
 			ops->queue_stop(be->config.dev, &q->vq);
+		vhu_be_worker_unwatch(q);
 		vhu_vq_stop(&q->vq);
 		return vhu_be_fail(be, ret, "no worker thread for ring %u", idx);
 	}
@@ -74,6 +76,7 @@ void vhu_be_queue_stop(struct vhu_backend *be, struct vhu_queue *q)
 	/* the ring still runs here: the device may complete what it has in flight */
 	if (ops->queue_stop)
 		ops->queue_stop(be->config.dev, &q->vq);
+	vhu_be_worker_unwatch(q); /* the next start begins without one */
 	vhu_vq_stop(&q->vq);
 	q->running = false;
 	vhu_debug(&be->log, "ring %u stopped", q->vq.index);
@@ -96,6 +99,24 @@ void vhu_be_queues_stop_all(struct vhu_backend *be)
 		vhu_be_queue_stop(be, &be->queues[i]);
 		be->queues[i].kick_set = false;
 	}
+}
+
+/*
+ * Memory is about to be unmapped (a changed SET_MEM_TABLE, REM_MEM_REG):
+ * stop every running ring first. queue_stop lets the device finish what it
+ * holds while its buffers are still mapped (vhu-blk's requests may be in the
+ * kernel); vhu_be_queues_restart() starts them again, translated anew.
+ */
+void vhu_be_queues_drain(struct vhu_backend *be)
+{
+	for (unsigned int i = 0; i < be->num_queues; i++)
+		vhu_be_queue_stop(be, &be->queues[i]);
+}
+
+void vhu_be_queues_restart(struct vhu_backend *be)
+{
+	for (unsigned int i = 0; i < be->num_queues; i++)
+		(void)vhu_be_queue_update(be, &be->queues[i]); /* logs a ring that cannot */
 }
 
 /*

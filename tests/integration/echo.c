@@ -5,6 +5,7 @@
  */
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rig.h"
 
@@ -55,9 +56,26 @@ static int echo_set_config(void *dev, const void *buf, uint32_t offset, uint32_t
 
 static int echo_queue_start(void *dev, struct vhu_vq *vq)
 {
-	(void)vq;
-	count(&((struct echo_dev *)dev)->queue_starts);
-	return 0;
+	struct echo_dev *d = dev;
+
+	count(&d->queue_starts);
+	/* -1 too: the watch is forgotten at every stop, so this is a no-op then */
+	return vhu_vq_watch_fd(vq,
+			       __atomic_load_n(&d->watch_fd[vhu_vq_index(vq)], __ATOMIC_ACQUIRE));
+}
+
+/* The watched eventfd is readable (or, busy-polling, maybe not): drain it. */
+static void echo_queue_event(void *dev, struct vhu_vq *vq)
+{
+	struct echo_dev *d = dev;
+	int fd = __atomic_load_n(&d->watch_fd[vhu_vq_index(vq)], __ATOMIC_ACQUIRE);
+	uint64_t v;
+
+	count(&d->event_calls);
+	if (fd >= 0 && read(fd, &v, sizeof(v)) == sizeof(v))
+		count(&d->events);
+	if (__atomic_load_n(&d->unwatch_on_event, __ATOMIC_ACQUIRE))
+		(void)vhu_vq_watch_fd(vq, -1); /* from the worker itself: allowed */
 }
 
 static void echo_queue_stop(void *dev, struct vhu_vq *vq)
@@ -121,6 +139,7 @@ const struct vhu_device_ops echo_ops = {
 	.queue_start = echo_queue_start,
 	.queue_stop = echo_queue_stop,
 	.queue_kick = echo_queue_kick,
+	.queue_event = echo_queue_event,
 	.reset = echo_reset,
 };
 

@@ -124,8 +124,10 @@ static void rig_init_fields(struct rig *r, enum rig_mode mode)
 	r->sock = -1;
 	for (unsigned int i = 0; i < FG_MAX_REGIONS; i++)
 		r->memfd[i] = -1;
-	for (unsigned int i = 0; i < RIG_QUEUES; i++)
+	for (unsigned int i = 0; i < RIG_QUEUES; i++) {
 		r->q[i].kick = r->q[i].call = r->q[i].err = -1;
+		r->dev.watch_fd[i] = -1;
+	}
 	pthread_mutex_init(&r->log_lock, NULL);
 	pthread_mutex_init(&r->dev.lock, NULL);
 	for (unsigned int i = 0; i < VHU_MAX_CONFIG_SIZE; i++)
@@ -510,11 +512,11 @@ int rig_echo_at(struct rig *r, unsigned int qi, uint64_t out, uint64_t in, uint3
 	if (n == 0 || echo_fill(r, out, in, n, seed) < 0)
 		return -EINVAL;
 	if (q->is_packed) {
-		id = q->packed.avail_idx; /* any id < num that is not in flight */
+		id = q->packed.ring.avail_idx; /* any id < num that is not in flight */
 		if (drv_packed_add(&q->packed, bufs, 2, (uint16_t)id) < 0)
 			return -EINVAL;
 	} else {
-		drv_split_set_used_event(&q->split, q->split.used_idx);
+		drv_split_set_used_event(&q->split, q->split.ring.used_idx);
 		id = (uint32_t)drv_split_add(&q->split, bufs, 2);
 	}
 	rig_kick(r, qi);

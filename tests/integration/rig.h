@@ -14,6 +14,7 @@
  *
  * The echo device: on every queue, each request's readable bytes are copied
  * into its writable bytes, and the request completes with the bytes written.
+ * It can also have its workers watch an eventfd of the test's (queue_event).
  * Its ops count their calls (atomics: the test thread reads them while the
  * back-end's threads write them).
  *
@@ -60,6 +61,12 @@ struct echo_dev {
 	uint8_t config[VHU_MAX_CONFIG_SIZE];
 	struct vhu_backend *be;
 	struct vhu_req *req[RIG_QUEUES];
+	/* vhu_vq_watch_fd (atomics): queue_start watches watch_fd[i] (-1: none,
+	 * the default); queue_event reads 8 bytes from it, counts its calls and
+	 * the reads that got something, and with unwatch_on_event stops watching */
+	int watch_fd[RIG_QUEUES];
+	bool unwatch_on_event;
+	unsigned int event_calls, events;
 };
 
 /* The echo device's ops (echo.c); dev is a struct echo_dev. */

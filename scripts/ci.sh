@@ -2,18 +2,31 @@
 # SPDX-License-Identifier: MIT
 #
 # The build matrix behind `make check` and .ci/run:
-#   build/       gcc, -Dwerror=true
+#   build/       gcc, -Dwerror=true                        every suite
 #   build-asan/  clang, ASan + UBSan, -fno-sanitize-recover=undefined
+#                                                          every suite
+#   build-tsan/  clang, TSan (no fuzz targets: they add ASan, which TSan
+#                cannot be combined with)                  unit, integration
+#   build-cov/   gcc, --coverage                           unit, integration,
+#                fuzz (corpus replay); then gcovr prints
+#                "coverage: lib/ NN.N% lines" (the report per file is
+#                build-cov/coverage-lib.txt) and a figure under
+#                COVERAGE_MIN counts as one failure
 # Each is set up once (when its directory has no build tree yet), built with
 # ninja and tested with meson test. A failing configuration does not stop the
-# next one. The last line printed is always "N passed, N failed, N skipped",
-# summed over both builds; a failed setup or build counts as one failure.
+# next one. The two small configurations (tsan, cov) run side by side while
+# the big ones run one after the other: their suites wait on sockets and
+# threads more than on the CPU. The last line printed is always
+# "N passed, N failed, N skipped", summed over all builds; a failed setup or
+# build, and a coverage figure under the gate, each count as one failure.
 set -u
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 
 NUM_PROCESSES=${NUM_PROCESSES:-2}
+# The gate on line coverage of lib/ (issue 7 asks for 90 %); never lowered.
+COVERAGE_MIN=${COVERAGE_MIN:-90}
 build_failures=0
 notes=()	# "dir: what failed", for the summary
 ran=()		# build dirs whose testlog.json is fresh
@@ -23,7 +36,8 @@ banner() {
 	echo "==== $* ===="
 }
 
-# run_config DIR ENV... -- SETUP_ARGS... : set up, build and test one configuration.
+# run_config DIR ENV... -- SETUP_ARGS... [-- TEST_ARGS...]: set up, build and
+# test one configuration (TEST_ARGS go to meson test, e.g. --suite unit).
 run_config() {
 	local dir=$1
 	shift
@@ -33,7 +47,13 @@ run_config() {
 		shift
 	done
 	shift	# --
-	local setup_args=("$@")
+	local setup_args=()
+	while (($# > 0)) && [[ $1 != -- ]]; do
+		setup_args+=("$1")
+		shift
+	done
+	(($# > 0)) && shift	# --
+	local test_args=("$@")
 
 	banner "$dir: setup"
 	if [[ ! -f $dir/meson-private/coredata.dat ]]; then
@@ -57,7 +77,8 @@ run_config() {
 
 	banner "$dir: test"
 	rm -f "$dir/meson-logs/testlog.json"
-	env "${envs[@]}" meson test -C "$dir" --print-errorlogs --num-processes "$NUM_PROCESSES"
+	env "${envs[@]}" meson test -C "$dir" --print-errorlogs --num-processes "$NUM_PROCESSES" \
+		"${test_args[@]}"
 	local rc=$?
 	if [[ -f $dir/meson-logs/testlog.json ]]; then
 		ran+=("$dir")
@@ -66,6 +87,94 @@ run_config() {
 		notes+=("$dir: meson test failed to run (exit $rc)")
 		build_failures=$((build_failures + 1))
 	fi
+}
+
+# run_bg NAME FN ARGS...: run FN in the background, its output kept in a log
+# and its results (ran/notes/build_failures) in a state file; bg_collect
+# prints the log and adds the results, in the order the jobs were started.
+bg_tmp=$(mktemp -d)
+trap 'rm -rf "$bg_tmp"' EXIT
+bg_names=()
+bg_pids=()
+run_bg() {
+	local name=$1
+	shift
+	(
+		ran=()
+		notes=()
+		build_failures=0
+		"$@"
+		{
+			echo "$build_failures"
+			printf 'ran %s\n' "${ran[@]}"
+			printf 'note %s\n' "${notes[@]}"
+		} >"$bg_tmp/$name.state"
+	) >"$bg_tmp/$name.log" 2>&1 &
+	bg_names+=("$name")
+	bg_pids+=($!)
+}
+
+bg_collect() {
+	local i name line first
+	for i in "${!bg_names[@]}"; do
+		name=${bg_names[$i]}
+		wait "${bg_pids[$i]}"
+		cat "$bg_tmp/$name.log"
+		if [[ ! -f $bg_tmp/$name.state ]]; then
+			notes+=("$name: did not finish")
+			build_failures=$((build_failures + 1))
+			continue
+		fi
+		first=1
+		while IFS= read -r line; do
+			if ((first)); then
+				build_failures=$((build_failures + line))
+				first=0
+			elif [[ $line == "ran "?* ]]; then
+				ran+=("${line#ran }")
+			elif [[ $line == "note "?* ]]; then
+				notes+=("${line#note }")
+			fi
+		done <"$bg_tmp/$name.state"
+	done
+	bg_names=()
+	bg_pids=()
+}
+
+# Line coverage of lib/ from build-cov's counters (reset before its tests run).
+coverage_report() {
+	local dir=build-cov summary pct
+	banner "$dir: coverage of lib/"
+	if ! command -v gcovr >/dev/null; then
+		echo "ci: !!! gcovr is not installed (scripts/deps.sh): no coverage figure !!!"
+		notes+=("$dir: gcovr missing, coverage not measured")
+		build_failures=$((build_failures + 1))
+		return
+	fi
+	summary=$(gcovr -r "$root" --object-directory "$dir" --filter "$root/lib/" \
+		--print-summary -o "$dir/coverage-lib.txt" 2>&1)
+	pct=$(sed -n 's/^lines: \([0-9.]*\)%.*/\1/p' <<<"$summary")
+	if [[ -z $pct ]]; then
+		echo "$summary"
+		echo "ci: FAILED: gcovr printed no line coverage"
+		notes+=("$dir: gcovr failed")
+		build_failures=$((build_failures + 1))
+		return
+	fi
+	echo "coverage: lib/ ${pct}% lines"
+	if ! awk -v p="$pct" -v m="$COVERAGE_MIN" 'BEGIN { exit !(p >= m) }'; then
+		echo "ci: FAILED: line coverage of lib/ is ${pct}%, the gate is ${COVERAGE_MIN}%"
+		notes+=("$dir: line coverage ${pct}% < ${COVERAGE_MIN}%")
+		build_failures=$((build_failures + 1))
+	fi
+}
+
+run_coverage() {
+	# stale counters from an earlier run would add to this one's
+	[[ -d build-cov ]] && find build-cov -name '*.gcda' -delete
+	run_config build-cov CC=gcc -- -Db_coverage=true -Dfuzz=disabled \
+		-- --suite unit --suite integration --suite fuzz
+	[[ " ${ran[*]} " == *" build-cov "* ]] && coverage_report
 }
 
 run_config build CC=gcc -- -Dwerror=true
@@ -81,6 +190,28 @@ else
 	echo "ci: !!! clang is not installed: the ASan/UBSan configuration did NOT run !!!"
 	echo "ci: !!! run scripts/deps.sh (or apt-get install clang libclang-rt-14-dev)  !!!"
 	notes+=("build-asan: not run, clang missing")
+fi
+
+if command -v clang >/dev/null; then
+	run_bg tsan run_config build-tsan CC=clang \
+		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		-- -Db_sanitize=thread -Db_lundef=false -Dfuzz=disabled \
+		-- --suite unit --suite integration
+else
+	banner "build-tsan: SKIPPED"
+	echo "ci: !!! clang is not installed: the TSan configuration did NOT run !!!"
+	notes+=("build-tsan: not run, clang missing")
+fi
+run_bg cov run_coverage
+bg_collect
+
+# A test that replaced /dev/null with a file (mv, rename onto it) would break
+# every later command on the machine in odd ways: catch it here, loudly.
+if [ ! -c /dev/null ]; then
+	echo "ci: !!! /dev/null is no longer a character device: a test replaced it !!!"
+	ls -la /dev/null
+	notes+=("/dev/null was replaced during the run")
+	build_failures=$((build_failures + 1))
 fi
 
 banner "summary"

@@ -20,12 +20,11 @@ demo:
 	@$(MAKE) --no-print-directory build
 	scripts/demo.sh
 
+# vhu-blk vs qemu-storage-daemon under vhu-bench; rewrites docs/PERFORMANCE.md
 bench:
-	@if [ -x scripts/bench.sh ]; then \
-		scripts/bench.sh; \
-	else \
-		echo "bench: benchmarks arrive with the front-end issue (no scripts/bench.sh yet)"; \
-	fi
+	scripts/deps.sh
+	@$(MAKE) --no-print-directory build
+	BUILD_DIR=$(BUILD_DIR) scripts/bench.sh
 
 fuzz:
 	@if [ -x scripts/fuzz.sh ]; then \

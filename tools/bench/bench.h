@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VHU_BENCH_H
+#define VHU_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Latency histogram: log2 buckets of nanoseconds, each split in 16 linear steps. */
+#define BENCH_HIST_BUCKETS (64 * 16)
+
+struct bench_hist {
+	uint64_t count[BENCH_HIST_BUCKETS];
+	uint64_t total;
+};
+
+void bench_hist_add(struct bench_hist *h, uint64_t ns);
+void bench_hist_merge(struct bench_hist *dst, const struct bench_hist *src);
+/* The value (ns) below which @pct percent of the samples lie. */
+uint64_t bench_hist_pct(const struct bench_hist *h, double pct);
+
+uint64_t bench_now_ns(void);
+
+struct bench_common {
+	const char *socket_path;
+	unsigned int time_s;
+	unsigned int queues;
+	bool packed;
+	bool json;
+	bool progress; /* a terminal: show progress on stderr */
+};
+
+/* Parse "4096", "4k", "64M", "1G" into bytes; -EINVAL on junk. */
+int bench_parse_size(const char *text, uint64_t *out);
+
+int bench_blk_main(const struct bench_common *common, int argc, char **argv);
+
+#endif /* VHU_BENCH_H */

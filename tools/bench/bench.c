@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vhu-bench: drive a vhost-user back-end at full speed from a process, with
- * vhu's front-end as the virtio driver. Subcommands: blk (net arrives with
- * vhu-net). Common options come before or after the subcommand.
+ * vhu's front-end as the virtio driver. Subcommands: blk and net; each takes
+ * its options after the subcommand.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -111,9 +111,12 @@ static void usage(FILE *out)
 		"                 [--bs=4096] [--iodepth=32] [--queues=1] [--time=10] "
 		"[--size=BYTES]\n"
 		"                 [--packed] [--json]\n"
+		"       vhu-bench net --socket-path=PATH [--mode=tx|rx|txrx] [--pkt-size=64]\n"
+		"                 [--time=10] [--count=N] [--packed] [--json]\n"
 		"\n"
 		"Drive a vhost-user back-end from this process (vhu's userspace virtio driver)\n"
-		"and report IOPS, MB/s and latency percentiles.\n");
+		"and report IOPS, MB/s and latency percentiles (blk), or packets per second\n"
+		"and Gbit/s (net).\n");
 }
 
 int main(int argc, char **argv)
@@ -131,7 +134,9 @@ int main(int argc, char **argv)
 	common.progress = isatty(STDERR_FILENO);
 	if (!strcmp(argv[1], "blk"))
 		return bench_blk_main(&common, argc - 1, argv + 1);
-	fprintf(stderr, "vhu-bench: unknown mode '%s' (blk)\n", argv[1]);
+	if (!strcmp(argv[1], "net"))
+		return bench_net_main(&common, argc - 1, argv + 1);
+	fprintf(stderr, "vhu-bench: unknown mode '%s' (blk, net)\n", argv[1]);
 	usage(stderr);
 	return 2;
 }

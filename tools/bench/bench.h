@@ -34,5 +34,6 @@ struct bench_common {
 int bench_parse_size(const char *text, uint64_t *out);
 
 int bench_blk_main(const struct bench_common *common, int argc, char **argv);
+int bench_net_main(const struct bench_common *common, int argc, char **argv);
 
 #endif /* VHU_BENCH_H */

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhu-bench net: a virtio-net driver on vhu's front-end, one queue pair
+ * (queue 0 = RX, queue 1 = TX). Every buffer starts with the 12-byte
+ * struct virtio_net_hdr_v1 (VIRTIO_F_VERSION_1). TX keeps its ring full of
+ * one fixed UDP/IPv4 frame, refilling every completed slot in one batch per
+ * kick; RX keeps its ring full of 2048-byte buffers and counts what the
+ * back-end writes into them. One thread per direction; like blk, each polls
+ * its used ring briefly before sleeping on the call eventfd.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+
+#include "bench.h"
+#include <vhu/frontend.h>
+#include <vhu/protocol.h>
+
+#define SPIN_NS 20000u			   /* poll the used ring this long before sleeping */
+#define STALL_NS 10000000000ull		   /* no progress this long: the back-end is stuck */
+#define RING_SIZE 256u			   /* entries per ring */
+#define RX_BUF_SIZE 2048u		   /* bytes per RX buffer, header included */
+#define HDR_SIZE 12u			   /* struct virtio_net_hdr_v1 */
+#define FRAME_MIN 42u			   /* Ethernet + IPv4 + UDP headers */
+#define FRAME_MAX (RX_BUF_SIZE - HDR_SIZE) /* one buffer per frame either way */
+
+enum mode { MODE_TX = 1, MODE_RX = 2, MODE_TXRX = 3 };
+static const char *const mode_names[] = { "", "tx", "rx", "txrx" };
+
+struct net_opts {
+	enum mode mode;
+	unsigned int pkt_size; /* frame bytes, without the virtio header */
+	uint64_t count;	       /* 0: run for --time */
+};
+
+struct net_worker {
+	pthread_t thread;
+	bool tx;
+	const struct net_opts *opts;
+	const struct bench_common *common;
+	struct vhu_fe_queue *q;
+	uint8_t **bufs; /* RING_SIZE buffers in shared memory */
+	uint32_t buf_len;
+	uint64_t deadline_ns;
+	uint64_t packets, bytes;       /* packets: also read by the progress loop */
+	uint32_t frame_min, frame_max; /* rx: frame sizes seen */
+	uint64_t bad_hdr;	       /* rx: num_buffers != 1 (a frame split over buffers) */
+	int fatal;
+	bool done;
+};
+
+static uint16_t ip_checksum(const uint8_t *p, unsigned int len)
+{
+	uint32_t sum = 0;
+
+	for (unsigned int i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* hdr (zero: no offloads) + dst 02:..:02, src 02:..:01, IPv4/UDP, zero padding */
+static void build_frame(uint8_t *buf, unsigned int frame_len)
+{
+	static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
+	uint8_t *eth = buf + HDR_SIZE, *ip = eth + 14, *udp = ip + 20;
+	uint16_t ip_len = (uint16_t)(frame_len - 14), udp_len = (uint16_t)(ip_len - 20), csum;
+
+	memset(buf, 0, HDR_SIZE + frame_len);
+	memcpy(eth, macs, sizeof(macs));
+	eth[12] = 0x08; /* ethertype IPv4 */
+	eth[13] = 0x00;
+	ip[0] = 0x45; /* version 4, 5 words */
+	ip[2] = (uint8_t)(ip_len >> 8);
+	ip[3] = (uint8_t)ip_len;
+	ip[8] = 64; /* TTL */
+	ip[9] = 17; /* UDP */
+	memcpy(ip + 12, (const uint8_t[]){ 10, 0, 0, 1, 10, 0, 0, 2 }, 8);
+	csum = ip_checksum(ip, 20);
+	ip[10] = (uint8_t)(csum >> 8);
+	ip[11] = (uint8_t)csum;
+	udp[0] = 0x04; /* ports 1024 -> 1025; UDP checksum 0: none */
+	udp[2] = 0x04;
+	udp[3] = 0x01;
+	udp[4] = (uint8_t)(udp_len >> 8);
+	udp[5] = (uint8_t)udp_len;
+}
+
+/* Whether the worker still wants to make buffers available. */
+static bool want_more(const struct net_worker *w, uint64_t posted)
+{
+	if (w->opts->count)
+		return w->tx ? posted < w->opts->count : w->packets < w->opts->count;
+	return bench_now_ns() < w->deadline_ns;
+}
+
+static int post(struct net_worker *w, unsigned int slot)
+{
+	struct iovec iov = { w->bufs[slot], w->buf_len };
+	int ret;
+
+	if (w->tx)
+		ret = vhu_fe_queue_add(w->q, &iov, 1, NULL, 0, (void *)(uintptr_t)slot);
+	else
+		ret = vhu_fe_queue_add(w->q, NULL, 0, &iov, 1, (void *)(uintptr_t)slot);
+	return ret < 0 ? -EIO : 0;
+}
+
+static void rx_complete(struct net_worker *w, unsigned int slot, uint32_t len)
+{
+	const struct virtio_net_hdr_v1 *hdr = (const void *)w->bufs[slot];
+	uint32_t frame = len > HDR_SIZE ? len - HDR_SIZE : 0;
+
+	/* num_buffers is 1 without MRG_RXBUF too (VERSION_1 always has the field) */
+	if (len < HDR_SIZE || le16toh(hdr->num_buffers) > 1)
+		w->bad_hdr++;
+	if (frame < w->frame_min)
+		w->frame_min = frame;
+	if (frame > w->frame_max)
+		w->frame_max = frame;
+	w->bytes += frame;
+	__atomic_fetch_add(&w->packets, 1, __ATOMIC_RELAXED);
+}
+
+static int run(struct net_worker *w)
+{
+	unsigned int inflight = 0;
+	uint64_t posted = 0, last_progress = bench_now_ns();
+	void *token;
+	uint32_t len;
+	int ret;
+
+	for (unsigned int i = 0; i < RING_SIZE && want_more(w, posted); i++) {
+		ret = post(w, i);
+		if (ret < 0)
+			return ret;
+		inflight++;
+		posted++;
+	}
+	vhu_fe_queue_kick(w->q);
+	while (inflight) {
+		uint64_t spin_until = bench_now_ns() + SPIN_NS;
+		unsigned int reaped = 0, reposted = 0;
+
+		while ((ret = vhu_fe_queue_get(w->q, &token, &len)) == 1) {
+			unsigned int slot = (unsigned int)(uintptr_t)token;
+
+			inflight--;
+			reaped++;
+			if (w->tx) {
+				w->bytes += w->opts->pkt_size;
+				__atomic_fetch_add(&w->packets, 1, __ATOMIC_RELAXED);
+			} else {
+				rx_complete(w, slot, len);
+				if (w->opts->count && w->packets >= w->opts->count)
+					return 0; /* the rest stay posted until stop */
+			}
+			if (want_more(w, posted)) {
+				ret = post(w, slot);
+				if (ret < 0)
+					return ret;
+				inflight++;
+				posted++;
+				reposted++;
+			}
+		}
+		if (ret < 0)
+			return ret;
+		if (reaped) {
+			last_progress = bench_now_ns();
+			if (reposted)
+				vhu_fe_queue_kick(w->q);
+			continue;
+		}
+		/* rx on a timed run: buffers stay posted; stop at the deadline */
+		if (!w->tx && !w->opts->count && bench_now_ns() >= w->deadline_ns)
+			return 0;
+		if (bench_now_ns() < spin_until)
+			continue;
+		ret = vhu_fe_queue_wait(w->q, 100);
+		if (ret < 0)
+			return ret;
+		/* tx waits for its frames; rx with --count waits for the peer to send */
+		if (ret == 0 && bench_now_ns() - last_progress > STALL_NS &&
+		    (w->tx || w->opts->count))
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct net_worker *w = arg;
+
+	w->fatal = run(w);
+	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int parse_net(int argc, char **argv, struct bench_common *c, struct net_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "socket-path", required_argument, NULL, 's' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "pkt-size", required_argument, NULL, 'P' },
+		{ "time", required_argument, NULL, 't' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "packed", no_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 },
+	};
+	uint64_t v;
+	int ch;
+
+	*o = (struct net_opts){ .mode = MODE_TX, .pkt_size = 64 };
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			c->socket_path = optarg;
+			break;
+		case 'm':
+			o->mode = 0;
+			for (unsigned int i = MODE_TX; i <= MODE_TXRX; i++)
+				if (!strcmp(optarg, mode_names[i]))
+					o->mode = i;
+			if (!o->mode)
+				return fprintf(stderr, "vhu-bench: --mode=%s: tx, rx or txrx\n",
+					       optarg),
+				       -1;
+			break;
+		case 'P':
+			if (bench_parse_size(optarg, &v) || v < FRAME_MIN || v > FRAME_MAX)
+				return fprintf(stderr, "vhu-bench: --pkt-size: %u..%u bytes\n",
+					       FRAME_MIN, FRAME_MAX),
+				       -1;
+			o->pkt_size = (unsigned int)v;
+			break;
+		case 't':
+			if (bench_parse_size(optarg, &v) || !v || v > 86400)
+				return fprintf(stderr, "vhu-bench: --time: seconds\n"), -1;
+			c->time_s = (unsigned int)v;
+			break;
+		case 'c':
+			if (bench_parse_size(optarg, &o->count) || !o->count)
+				return fprintf(stderr, "vhu-bench: --count: packets, > 0\n"), -1;
+			break;
+		case 'p':
+			c->packed = true;
+			break;
+		case 'j':
+			c->json = true;
+			c->progress = false;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc)
+		return fprintf(stderr, "vhu-bench: unexpected argument '%s'\n", argv[optind]), -1;
+	if (!c->socket_path)
+		return fprintf(stderr, "vhu-bench: --socket-path=PATH is required\n"), -1;
+	return 0;
+}
+
+static int connect_net(const struct bench_common *c, struct vhu_frontend **fe)
+{
+	struct vhu_frontend_config cfg = {
+		.socket_path = c->socket_path,
+		.fd = -1,
+		.features = VHU_BIT(VIRTIO_F_VERSION_1) | VHU_BIT(VIRTIO_RING_F_EVENT_IDX) |
+			    VHU_BIT(VIRTIO_RING_F_INDIRECT_DESC) | VHU_BIT(VIRTIO_NET_F_MRG_RXBUF) |
+			    (c->packed ? VHU_BIT(VIRTIO_F_RING_PACKED) : 0),
+		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
+				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
+				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+				     VHU_BIT(VHU_PROTOCOL_F_STATUS),
+		.num_queues = 2,
+		.queue_size = RING_SIZE,
+		.mem_size = 2ull * RING_SIZE * RX_BUF_SIZE + (4u << 20),
+	};
+	int ret = vhu_frontend_connect(&cfg, fe);
+
+	if (ret < 0) {
+		fprintf(stderr, "vhu-bench: %s: %s\n", c->socket_path, strerror(-ret));
+		return ret;
+	}
+	if (!(vhu_frontend_features(*fe) & VHU_BIT(VIRTIO_F_VERSION_1))) {
+		fprintf(stderr, "vhu-bench: %s: the back-end does not offer VIRTIO_F_VERSION_1\n",
+			c->socket_path);
+		return -ENOTSUP;
+	}
+	if (c->packed && !(vhu_frontend_features(*fe) & VHU_BIT(VIRTIO_F_RING_PACKED))) {
+		fprintf(stderr, "vhu-bench: %s: the back-end does not offer packed rings\n",
+			c->socket_path);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int setup_worker(struct vhu_frontend *fe, struct net_worker *w)
+{
+	w->bufs = calloc(RING_SIZE, sizeof(*w->bufs));
+	if (!w->bufs)
+		return -ENOMEM;
+	w->buf_len = w->tx ? HDR_SIZE + w->opts->pkt_size : RX_BUF_SIZE;
+	w->frame_min = UINT32_MAX;
+	for (unsigned int i = 0; i < RING_SIZE; i++) {
+		w->bufs[i] = vhu_frontend_alloc(fe, w->buf_len, 64);
+		if (!w->bufs[i])
+			return -ENOMEM;
+		if (w->tx)
+			build_frame(w->bufs[i], w->opts->pkt_size);
+		else
+			memset(w->bufs[i], 0, w->buf_len);
+	}
+	return 0;
+}
+
+static void report(const struct bench_common *c, const struct net_opts *o,
+		   const struct net_worker *tx, const struct net_worker *rx, double secs,
+		   uint64_t features)
+{
+	uint64_t txp = tx ? tx->packets : 0, txb = tx ? tx->bytes : 0;
+	uint64_t rxp = rx ? rx->packets : 0, rxb = rx ? rx->bytes : 0;
+	uint32_t fmin = rx && rxp ? rx->frame_min : 0, fmax = rx ? rx->frame_max : 0;
+	double pps = (txp + rxp) / secs, gbps = (txb + rxb) * 8.0 / secs / 1e9;
+
+	if (c->json) {
+		printf("{\"mode\": \"net\", \"net_mode\": \"%s\", \"pkt_size\": %u, "
+		       "\"packed\": %s, \"features\": \"0x%" PRIx64 "\", \"mrg_rxbuf\": %s, "
+		       "\"seconds\": %.3f, \"tx_packets\": %" PRIu64 ", \"tx_bytes\": %" PRIu64
+		       ", \"rx_packets\": %" PRIu64 ", \"rx_bytes\": %" PRIu64 ", "
+		       "\"rx_frame_min\": %" PRIu32 ", \"rx_frame_max\": %" PRIu32 ", "
+		       "\"rx_bad_hdr\": %" PRIu64 ", \"tx_pps\": %.0f, \"rx_pps\": %.0f, "
+		       "\"pps\": %.0f, \"gbps\": %.3f}\n",
+		       mode_names[o->mode], o->pkt_size, c->packed ? "true" : "false", features,
+		       features & VHU_BIT(VIRTIO_NET_F_MRG_RXBUF) ? "true" : "false", secs, txp,
+		       txb, rxp, rxb, fmin, fmax, rx ? rx->bad_hdr : 0, txp / secs, rxp / secs, pps,
+		       gbps);
+		return;
+	}
+	printf("net %s pkt-size=%u%s: tx %" PRIu64 " packets, rx %" PRIu64
+	       " packets in %.2f s: %.0f pps, %.3f Gbit/s",
+	       mode_names[o->mode], o->pkt_size, c->packed ? " packed" : "", txp, rxp, secs, pps,
+	       gbps);
+	if (rx && rxp)
+		printf(" (rx frames %" PRIu32 "..%" PRIu32 " bytes)", fmin, fmax);
+	printf("\n");
+	if (rx && rx->bad_hdr)
+		printf("  %" PRIu64 " received frames with a bad header\n", rx->bad_hdr);
+}
+
+static bool all_done(struct net_worker *const *ws, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (!__atomic_load_n(&ws[i]->done, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
+static int run_workers(const struct bench_common *c, struct net_worker *const *ws, unsigned int n,
+		       double *secs)
+{
+	uint64_t t0 = bench_now_ns(), last = t0;
+	unsigned int started = 0;
+	bool progress = c->progress && c->time_s > 2;
+	int ret = 0;
+
+	for (; started < n; started++)
+		if (pthread_create(&ws[started]->thread, NULL, worker_main, ws[started]))
+			break;
+	while (progress && !all_done(ws, started)) {
+		struct timespec ts = { 0, 100000000 };
+		uint64_t pk = 0;
+
+		if (bench_now_ns() - last >= 1000000000ull) {
+			last = bench_now_ns();
+			for (unsigned int i = 0; i < n; i++)
+				pk += __atomic_load_n(&ws[i]->packets, __ATOMIC_RELAXED);
+			fprintf(stderr, "\r%5.1f s  %12" PRIu64 " packets", (last - t0) / 1e9, pk);
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (progress)
+		fputc('\n', stderr);
+	for (unsigned int i = 0; i < started; i++) {
+		pthread_join(ws[i]->thread, NULL);
+		if (ws[i]->fatal && !ret)
+			ret = ws[i]->fatal;
+	}
+	*secs = (bench_now_ns() - t0) / 1e9;
+	return started < n ? -EAGAIN : ret;
+}
+
+int bench_net_main(const struct bench_common *common, int argc, char **argv)
+{
+	struct bench_common c = *common;
+	struct vhu_frontend *fe = NULL;
+	struct net_worker tx = { 0 }, rx = { 0 }, *ws[2];
+	struct net_opts o;
+	unsigned int n = 0;
+	double secs = 0;
+	int ret, status = 1;
+
+	if (parse_net(argc, argv, &c, &o) < 0)
+		return 2;
+	if (connect_net(&c, &fe) < 0)
+		goto out;
+	tx = (struct net_worker){ .tx = true, .opts = &o, .common = &c };
+	rx = (struct net_worker){ .tx = false, .opts = &o, .common = &c };
+	if (o.mode & MODE_RX)
+		ws[n++] = &rx;
+	if (o.mode & MODE_TX)
+		ws[n++] = &tx;
+	for (unsigned int i = 0; i < n; i++) {
+		if (setup_worker(fe, ws[i]) < 0) {
+			fprintf(stderr, "vhu-bench: out of shared memory for the buffers\n");
+			goto out;
+		}
+	}
+	ret = vhu_frontend_start(fe);
+	if (ret < 0) {
+		fprintf(stderr, "vhu-bench: %s: starting the rings: %s\n", c.socket_path,
+			strerror(-ret));
+		goto out;
+	}
+	rx.q = vhu_frontend_queue(fe, 0);
+	tx.q = vhu_frontend_queue(fe, 1);
+	rx.deadline_ns = tx.deadline_ns = bench_now_ns() + c.time_s * 1000000000ull;
+	ret = run_workers(&c, ws, n, &secs);
+	if (ret < 0) {
+		fprintf(stderr, "vhu-bench: %s: %s (tx %" PRIu64 ", rx %" PRIu64 " packets)\n",
+			c.socket_path, strerror(-ret), tx.packets, rx.packets);
+		goto out;
+	}
+	report(&c, &o, o.mode & MODE_TX ? &tx : NULL, o.mode & MODE_RX ? &rx : NULL, secs,
+	       vhu_frontend_features(fe));
+	status = rx.bad_hdr ? 1 : 0;
+	vhu_frontend_stop(fe);
+out:
+	free(tx.bufs);
+	free(rx.bufs);
+	if (fe)
+		vhu_frontend_destroy(fe);
+	return status;
+}

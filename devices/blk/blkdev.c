@@ -11,9 +11,12 @@
  * scratch iovec array: req->iov is never modified.
  *
  * Choices, so the callers know what to expect:
- * - Every request completes through a CQE, even one that fails validation
- *   (a NOP carries it), so completions have one path and always signal the
- *   eventfd. Nothing completes synchronously inside blk_queue_submit().
+ * - Through blk_queue_submit(), every request completes through a CQE, even
+ *   one that fails validation (a NOP carries it), so completions have one
+ *   path and always signal the eventfd; nothing completes synchronously.
+ *   blk_queue_exec() runs the same validation (slot_start) but completes a
+ *   request that needs no I/O (failed checks, GET_ID, everything on the
+ *   null disk) before it returns, without the io_uring.
  * - A short read or write (the kernel may return less than asked) is
  *   resubmitted for the remainder; a return of 0 bytes is an IOERR.
  * - O_DIRECT: the guest's buffers and lengths must be aligned to the
@@ -502,7 +505,12 @@ static uint8_t prepare(struct blk_queue *q, struct blk_slot *s)
 	}
 }
 
-int blk_queue_submit(struct blk_queue *q, struct vhu_req *req, void *tag)
+/*
+ * Take a slot for @req and validate it (prepare): the slot's op is then the
+ * I/O to do, or OP_NOP with the final status (no I/O needed: a failed check,
+ * GET_ID, the null disk). Both submit paths share this.
+ */
+static int slot_start(struct blk_queue *q, struct vhu_req *req, void *tag, struct blk_slot **out)
 {
 	struct blk_slot *s = q->free;
 
@@ -520,12 +528,46 @@ int blk_queue_submit(struct blk_queue *q, struct vhu_req *req, void *tag)
 	s->status = s->status_ptr ? prepare(q, s) : VIRTIO_BLK_S_IOERR;
 	if (s->status != VIRTIO_BLK_S_OK)
 		s->op = OP_NOP;
+	*out = s;
+	return 0;
+}
+
+static void slot_finish(struct blk_queue *q, struct blk_slot *s, blk_queue_done_fn done);
+
+int blk_queue_submit(struct blk_queue *q, struct vhu_req *req, void *tag)
+{
+	struct blk_slot *s;
+	int ret = slot_start(q, req, tag, &s);
+
+	if (ret < 0)
+		return ret;
 	if (queue_io(q, s) < 0 && s->op != OP_NOP) {
 		/* Cannot happen (one SQE per slot), but fail the request, not the queue. */
 		s->op = OP_NOP;
 		s->status = VIRTIO_BLK_S_IOERR;
 		if (queue_io(q, s) < 0)
 			return -EBUSY;
+	}
+	return 0;
+}
+
+int blk_queue_exec(struct blk_queue *q, struct vhu_req *req, void *tag, blk_queue_done_fn done)
+{
+	struct blk_slot *s;
+	int ret = slot_start(q, req, tag, &s);
+
+	if (ret < 0)
+		return ret;
+	if (s->op == OP_NOP) {
+		slot_finish(q, s, done); /* status byte, then @done: no io_uring */
+		return 1;
+	}
+	if (queue_io(q, s) < 0) {
+		/* Cannot happen (one SQE per slot): fail the request, at once. */
+		s->op = OP_NOP;
+		s->status = VIRTIO_BLK_S_IOERR;
+		slot_finish(q, s, done);
+		return 1;
 	}
 	return 0;
 }
@@ -720,4 +762,10 @@ int blk_queue_eventfd(const struct blk_queue *q)
 unsigned int blk_queue_inflight(const struct blk_queue *q)
 {
 	return q->inflight;
+}
+
+bool blk_queue_has_completions(struct blk_queue *q)
+{
+	/* the CQ tail, read from memory the kernel shares: no system call */
+	return q->inflight > 0 && io_uring_cq_ready(&q->ring) > 0;
 }

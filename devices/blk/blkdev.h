@@ -44,8 +44,10 @@ struct blkdev_options {
 	const char *path;
 	/*
 	 * The "null" disk for benchmarks: nothing is opened, reads return
-	 * zeros, writes, discards and flushes are dropped and succeed. It still
-	 * goes through the io_uring (as a NOP) so completions look the same.
+	 * zeros, writes, discards and flushes are dropped and succeed, after
+	 * the same checks as on a file. blk_queue_exec() completes its
+	 * requests at once; blk_queue_submit() still carries them through the
+	 * io_uring (as a NOP).
 	 */
 	bool null_backend;
 	uint64_t null_size; /* bytes, with null_backend; rounded down to 512 */
@@ -145,6 +147,26 @@ int blk_queue_flush(struct blk_queue *q);
  */
 typedef void (*blk_queue_done_fn)(void *tag, struct vhu_req *req, uint8_t status,
 				  uint32_t written_len);
+
+/**
+ * blk_queue_exec() - blk_queue_submit(), but a request that needs no I/O
+ * completes at once: one that fails validation, GET_ID, and every request
+ * of the null disk. Its status byte is written and @done is called (its slot
+ * is free again by then) before this returns; the io_uring is not used.
+ * The checks are blk_queue_submit()'s, shared. A request that needs I/O is
+ * queued as by blk_queue_submit() and completes through blk_queue_reap().
+ *
+ * Return: 1 if it completed (@done ran), 0 if it was queued, -EBUSY if
+ * @depth requests are in flight, -EINVAL for more iovecs than
+ * VHU_REQ_MAX_IOV.
+ */
+int blk_queue_exec(struct blk_queue *q, struct vhu_req *req, void *tag, blk_queue_done_fn done);
+
+/**
+ * blk_queue_has_completions() - whether blk_queue_reap() would find
+ * completions now; reads the completion queue from memory, no system call.
+ */
+bool blk_queue_has_completions(struct blk_queue *q);
 
 /**
  * blk_queue_reap() - complete finished requests.

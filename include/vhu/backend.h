@@ -84,8 +84,16 @@ struct vhu_device_ops {
 	 * (VHU_BACKEND_F_POLL, or a ring without a kick fd) it runs in every
 	 * round, before queue_kick, without the fd being looked at: it must
 	 * cope with nothing being ready, and need not drain the fd then. Not
-	 * called on a broken ring (queue_stop still is). */
+	 * called on a broken ring (queue_stop still is). Also called, without
+	 * the fd being looked at, when queue_pending says so (poll window). */
 	void (*queue_event)(void *dev, struct vhu_vq *vq);
+	/* Optional, with vhu_vq_watch_fd(): whether queue_event has work now
+	 * (e.g. an io_uring's completion queue is not empty), answered from
+	 * memory without a system call; false when unsure. Called on the
+	 * worker thread, over and over, while it spins in its poll window
+	 * (vhu_backend_config.poll_window_us). Without it the worker looks at
+	 * the watched fd with poll() every few microseconds of the window. */
+	bool (*queue_pending)(void *dev, struct vhu_vq *vq);
 	/* The front-end left or reset the device (RESET_DEVICE): forget
 	 * per-connection state. Every queue has stopped by then. */
 	void (*reset)(void *dev);
@@ -93,6 +101,11 @@ struct vhu_device_ops {
 
 /* struct vhu_backend_config.flags */
 #define VHU_BACKEND_F_POLL (1u << 0) /* workers busy-poll their rings instead of sleeping */
+
+/* A poll window that suits most devices (QEMU's poll-max-ns is 32 us). */
+#define VHU_BACKEND_POLL_WINDOW_DEFAULT_US 32u
+/* The largest poll_window_us accepted. */
+#define VHU_BACKEND_POLL_WINDOW_MAX_US 1000000u
 
 struct vhu_backend_config {
 	const char *name;	    /* log prefix, e.g. the socket path */
@@ -103,6 +116,24 @@ struct vhu_backend_config {
 	const struct vhu_device_ops *ops;
 	void *dev;		   /* first argument of every op */
 	const struct vhu_log *log; /* NULL: stderr at INFO, prefixed with name */
+	/*
+	 * Poll window, microseconds; 0 (the default of a zeroed config): none.
+	 * After a round of ops that moved the ring (or after a wake-up), a
+	 * worker spins this long before it sleeps in poll(), looking at the
+	 * ring (vhu_vq_has_avail(), only while the device has notifications
+	 * on: off means "don't kick me") and at the device's pending work
+	 * (ops->queue_pending, or poll() on the watched fd), and calls
+	 * queue_kick / queue_event directly when it sees some: a request that
+	 * comes within the window costs no wake-up. Kicks still come (with
+	 * event idx the driver cannot be told to hold them) and are drained
+	 * when the worker next sleeps. A pause or stop is seen at once; a
+	 * broken ring, or one without a kick fd or with VHU_BACKEND_F_POLL
+	 * (which poll without end), gets no window. Costs CPU time while idle
+	 * for up to the window after the last request; at most
+	 * VHU_BACKEND_POLL_WINDOW_MAX_US. VHU_BACKEND_POLL_WINDOW_DEFAULT_US
+	 * is a good value.
+	 */
+	uint32_t poll_window_us;
 };
 
 /**
@@ -137,7 +168,9 @@ VHU_API int vhu_vq_watch_fd(struct vhu_vq *vq, int fd);
  * Return: 0, -EINVAL for a bad @config (no get_features or queue_kick,
  * num_queues 0 or over 256 (kick/call/err name a queue in 8 bits),
  * max_queue_size 0 or over 32768, a protocol feature the library does not
- * implement, CONFIG without get_config, an unknown flag), -ENOMEM, or the
+ * implement, CONFIG without get_config, an unknown flag, poll_window_us
+ * over VHU_BACKEND_POLL_WINDOW_MAX_US, queue_pending without queue_event),
+ * -ENOMEM, or the
  * errno of eventfd or pthread_mutex_init.
  */
 VHU_API int vhu_backend_create(const struct vhu_backend_config *config, struct vhu_backend **out);

@@ -88,6 +88,17 @@ VHU_API int vhu_vq_notify(struct vhu_vq *vq);
  */
 VHU_API bool vhu_vq_enable_notify(struct vhu_vq *vq, bool enable);
 
+/**
+ * vhu_vq_has_avail() - whether the driver made a buffer available that
+ * vhu_vq_pop() has not taken yet, without taking it. Cheap (one load from
+ * the ring: split avail->idx, packed the flags of the next slot), for
+ * polling loops; nothing is checked beyond that, so vhu_vq_pop() may still
+ * find the chain bad.
+ *
+ * Return: false as well when the queue is broken or not running.
+ */
+VHU_API bool vhu_vq_has_avail(struct vhu_vq *vq);
+
 /** vhu_vq_index() - the queue's index in its device. */
 VHU_API unsigned int vhu_vq_index(const struct vhu_vq *vq);
 

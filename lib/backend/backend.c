@@ -34,6 +34,9 @@ static int config_check(const struct vhu_backend_config *c)
 		return -EINVAL;
 	if (c->flags & ~VHU_BACKEND_F_POLL)
 		return -EINVAL;
+	if (c->poll_window_us > VHU_BACKEND_POLL_WINDOW_MAX_US ||
+	    (ops->queue_pending && !ops->queue_event))
+		return -EINVAL;
 	return 0;
 }
 

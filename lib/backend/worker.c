@@ -9,6 +9,18 @@
  * (SET_VRING_KICK with NOFD), it calls both in a loop instead, without
  * looking at either fd: one poll() per round would cost what polling saves.
  *
+ * Poll window (config.poll_window_us): before it sleeps, a worker spins for
+ * a while, looking at the ring (vhu_vq_has_avail(), while the device wants
+ * kicks) and at the device's pending work (ops->queue_pending, else poll()
+ * with timeout 0 on the watched fd every few microseconds), and runs the
+ * ops as soon as it sees work: a request that comes soon after the last one
+ * costs no wake-up, which on a VM is a cross-CPU IPI of tens of
+ * microseconds. The window starts after a wake-up, and starts again after
+ * a round that moved the ring (popped or pushed); a round that moved
+ * nothing (a device that leaves buffers in the ring) does not extend it, so
+ * a worker never spins longer than one window without progress. The spin
+ * checks pause_req and exit on every turn.
+ *
  * Pause handshake: the control thread sets pause_req and wakes the worker;
  * the worker, between two rounds of ops, sees it, marks itself parked,
  * signals, and waits until pause_req is cleared. vhu_be_queue_pause()
@@ -24,6 +36,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
@@ -121,8 +134,8 @@ static void drain(int fd)
 		return; /* nothing to drain from a broken fd; poll reports it */
 }
 
-/* What the worker calls in its next round. */
-enum { DUE_KICK = 1u << 0, DUE_EVENT = 1u << 1 };
+/* What the worker calls in its next round; DUE_CHECK: the control thread calls. */
+enum { DUE_KICK = 1u << 0, DUE_EVENT = 1u << 1, DUE_CHECK = 1u << 2 };
 
 struct wait_state {
 	/* an fd reported an error: not watched until the next pause */
@@ -181,6 +194,87 @@ static unsigned int wait_due(struct vhu_queue *q, struct wait_state *ws)
 	return due;
 }
 
+/* ---- poll window ---- */
+
+/* Between two looks at the watched fd when the device has no queue_pending. */
+#define SPIN_FD_CHECK_NS 2000u
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+/* Where the ring stands; a round of ops that changes it made progress. */
+static uint64_t ring_pos(const struct vhu_vq *vq)
+{
+	return (uint64_t)vq->last_avail_idx | (uint64_t)vq->used_idx << 16 |
+	       (uint64_t)vq->avail_wrap << 32 | (uint64_t)vq->used_wrap << 33;
+}
+
+/* A queue that sleeps in poll() (not busy-polling, not broken) may spin first. */
+static bool may_spin(const struct vhu_queue *q)
+{
+	return q->be->config.poll_window_us > 0 && !(q->be->config.flags & VHU_BACKEND_F_POLL) &&
+	       q->vq.kick_fd >= 0 && !vhu_vq_broken(&q->vq);
+}
+
+static bool fd_readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	/* an error counts too: queue_event runs, and the next sleep notices it */
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/*
+ * Spin until @end looking for work. Return: what is due (DUE_*), DUE_CHECK
+ * if the control thread calls, 0 if the window closed with nothing.
+ */
+static unsigned int spin_due(struct vhu_queue *q, const struct wait_state *ws, uint64_t end)
+{
+	const struct vhu_backend_config *cfg = &q->be->config;
+	struct vhu_vq *vq = &q->vq;
+	int watch = ws->watch_bad ? -1 : q->worker.watch_fd;
+	uint64_t now = now_ns(), fd_check = now + SPIN_FD_CHECK_NS;
+
+	while (now < end) {
+		unsigned int due = 0;
+
+		if (flag_get(&q->worker.pause_req) || flag_get(&q->worker.exit))
+			return DUE_CHECK;
+		/* notifications off: the device does not want to hear of buffers now */
+		if (!vq->notify_off && vhu_vq_has_avail(vq))
+			due |= DUE_KICK;
+		if (watch >= 0) {
+			if (cfg->ops->queue_pending) {
+				if (cfg->ops->queue_pending(cfg->dev, vq))
+					due |= DUE_EVENT;
+			} else if (now >= fd_check) {
+				if (fd_readable(watch))
+					due |= DUE_EVENT;
+				fd_check = now + SPIN_FD_CHECK_NS;
+			}
+		}
+		if (due)
+			return due;
+		cpu_relax();
+		now = now_ns();
+	}
+	return 0;
+}
+
 /* One round of device ops; a ring that broke meanwhile gets none. */
 static void run_ops(struct vhu_queue *q, unsigned int due)
 {
@@ -198,19 +292,32 @@ static void *worker_main(void *arg)
 	struct vhu_queue *q = arg;
 	struct wait_state ws = { .kick_bad = false, .watch_bad = false };
 	unsigned int due = DUE_KICK; /* look at the ring once: buffers may wait from before */
+	uint64_t window = (uint64_t)q->be->config.poll_window_us * 1000u, spin_end = 0;
+	bool spun = false; /* this round's work was found by spinning */
 
 	current_queue = q;
 	for (;;) {
 		enum checkpoint c = checkpoint(&q->worker);
+		uint64_t pos = ring_pos(&q->vq);
 
 		if (c == EXIT)
 			break;
 		if (c == RUN_AFTER_PAUSE) {
 			ws.kick_bad = ws.watch_bad = false; /* the fds may have changed meanwhile */
 			due |= DUE_KICK;		    /* and so may the ring */
+			spun = false;
 		}
 		run_ops(q, due);
-		due = wait_due(q, &ws);
+		due = 0;
+		if (may_spin(q)) {
+			/* (re)open the window after a wake-up or progress, not after a no-op */
+			if (!spun || ring_pos(&q->vq) != pos)
+				spin_end = now_ns() + window;
+			due = spin_due(q, &ws, spin_end);
+		}
+		spun = due != 0;
+		if (!due)
+			due = wait_due(q, &ws);
 	}
 	current_queue = NULL;
 	return NULL;

@@ -201,6 +201,12 @@ bool vhu_packed_need_notify(struct vhu_vq *vq)
 	return lap_need_event(event, new, old, lap);
 }
 
+bool vhu_packed_has_avail(struct vhu_vq *vq)
+{
+	/* a peek: vhu_packed_pop() reads the flags again before using the slot */
+	return desc_avail(vhu_vq_load16(&vq->pdesc[vq->last_avail_idx].flags), vq->avail_wrap);
+}
+
 bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable)
 {
 	struct vring_packed_desc_event *ev = vq->device_event;

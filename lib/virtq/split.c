@@ -169,6 +169,12 @@ bool vhu_split_need_notify(struct vhu_vq *vq)
 	return vring_need_event(used_event, new, old);
 }
 
+bool vhu_split_has_avail(struct vhu_vq *vq)
+{
+	/* a peek: vhu_split_pop() reads the index again (acquire) before using it */
+	return vhu_vq_load16(&vq->avail->idx) != vq->last_avail_idx;
+}
+
 bool vhu_split_enable_notify(struct vhu_vq *vq, bool enable)
 {
 	vq->notify_off = !enable;

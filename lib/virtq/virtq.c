@@ -418,6 +418,13 @@ VHU_API bool vhu_vq_enable_notify(struct vhu_vq *vq, bool enable)
 			  : vhu_split_enable_notify(vq, enable);
 }
 
+VHU_API bool vhu_vq_has_avail(struct vhu_vq *vq)
+{
+	if (vq_usable(vq) < 0)
+		return false;
+	return vq->packed ? vhu_packed_has_avail(vq) : vhu_split_has_avail(vq);
+}
+
 VHU_API unsigned int vhu_vq_index(const struct vhu_vq *vq)
 {
 	return vq->index;

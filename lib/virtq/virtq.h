@@ -161,10 +161,12 @@ int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req);
 int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
 bool vhu_split_need_notify(struct vhu_vq *vq);
 bool vhu_split_enable_notify(struct vhu_vq *vq, bool enable);
+bool vhu_split_has_avail(struct vhu_vq *vq);
 int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req);
 int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
 bool vhu_packed_need_notify(struct vhu_vq *vq);
 bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable);
+bool vhu_packed_has_avail(struct vhu_vq *vq);
 
 /*
  * Shared by both layouts: append one descriptor's buffer to @req (a buffer

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "backend/backend.h"
 #include "rig.h"
 #include "transport/transport.h"
 
@@ -53,6 +54,34 @@ static int rig_setup_poll(void **state)
 		return -1;
 	r->backend_flags = VHU_BACKEND_F_POLL;
 	if (rig_start(r, RIG_SOCKETPAIR) < 0)
+		return -1;
+	*state = r;
+	return 0;
+}
+
+static void *window_run_thread(void *arg)
+{
+	struct rig *r = arg;
+
+	r->run_ret = vhu_backend_run(r->be);
+	return NULL;
+}
+
+/*
+ * A rig whose workers have a poll window (long, so that they spin often).
+ * The rig has no field for it: its back-end thread is stopped and joined,
+ * the window set, and the thread started again (joins and creates order it).
+ */
+static int rig_setup_window(void **state)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+
+	if (!r || rig_start(r, RIG_SOCKETPAIR) < 0)
+		return -1;
+	vhu_backend_stop(r->be);
+	pthread_join(r->thread, NULL);
+	r->be->config.poll_window_us = 500;
+	if (pthread_create(&r->thread, NULL, window_run_thread, r))
 		return -1;
 	*state = r;
 	return 0;
@@ -771,10 +800,43 @@ static void device_refuses_features(void **state)
 	assert_true(rig_log_has(r, "the device refused features"));
 }
 
+static bool pending_never(void *dev, struct vhu_vq *vq)
+{
+	(void)dev;
+	(void)vq;
+	return false;
+}
+
+/* poll_window_us is bounded; queue_pending needs queue_event. */
+static void poll_window_config(void **state)
+{
+	struct vhu_device_ops ops = echo_ops;
+	struct vhu_backend_config cfg = {
+		.name = "window",
+		.num_queues = 1,
+		.max_queue_size = 256,
+		.ops = &ops,
+		.poll_window_us = VHU_BACKEND_POLL_WINDOW_MAX_US + 1,
+	};
+	struct vhu_backend *be = NULL;
+
+	(void)state;
+	assert_int_equal(vhu_backend_create(&cfg, &be), -EINVAL);
+	cfg.poll_window_us = VHU_BACKEND_POLL_WINDOW_MAX_US;
+	assert_int_equal(vhu_backend_create(&cfg, &be), 0);
+	vhu_backend_destroy(be);
+	ops.queue_pending = pending_never;
+	assert_int_equal(vhu_backend_create(&cfg, &be), 0);
+	vhu_backend_destroy(be);
+	ops.queue_event = NULL;
+	assert_int_equal(vhu_backend_create(&cfg, &be), -EINVAL);
+}
+
 int main(void)
 {
 #define L(f) cmocka_unit_test_setup_teardown(f, rig_setup_listen, rig_teardown)
 #define P(f) cmocka_unit_test_setup_teardown(f, rig_setup_pair, rig_teardown)
+#define W(f) cmocka_unit_test_setup_teardown(f, rig_setup_window, rig_teardown)
 	const struct CMUnitTest tests[] = {
 		P(lifecycle_split),
 		P(lifecycle_packed),
@@ -786,6 +848,16 @@ int main(void)
 		P(polling_mode_nofd),
 		cmocka_unit_test_setup_teardown(busy_poll_flag, rig_setup_poll, rig_teardown),
 		P(watch_fd_event),
+		cmocka_unit_test(poll_window_config),
+		W(lifecycle_split),
+		W(lifecycle_packed),
+		W(multiqueue),
+		W(pause_under_load),
+		W(enable_rules),
+		W(watch_fd_event),
+		W(watch_fd_pause),
+		W(reset_device),
+		W(memory_hotplug),
 		P(watch_fd_removed),
 		P(watch_fd_pause),
 		cmocka_unit_test_setup_teardown(watch_fd_busy_poll, rig_setup_poll, rig_teardown),

@@ -728,6 +728,162 @@ static void test_null_backend(void **state)
 	free(req);
 }
 
+/* blk_queue_exec() on a request that needs no I/O: done before it returns. */
+static struct done_rec run_inline(struct blk_queue *q, struct vhu_req *req)
+{
+	struct done_rec rec = { 0 };
+	struct pollfd pfd = { .fd = blk_queue_eventfd(q), .events = POLLIN };
+	uint64_t cnt;
+	ssize_t n = read(pfd.fd, &cnt, sizeof(cnt)); /* clear what earlier requests signalled */
+
+	(void)n;
+	assert_int_equal(blk_queue_exec(q, req, &rec, on_done), 1);
+	assert_int_equal(rec.calls, 1);
+	assert_ptr_equal(rec.req, req);
+	assert_int_equal(blk_queue_inflight(q), 0);
+	/* the io_uring was not involved */
+	assert_false(blk_queue_has_completions(q));
+	assert_int_equal(blk_queue_flush(q), 0);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	return rec;
+}
+
+/* One request of each kind on the null disk, through both paths: same checks, same results. */
+struct null_case {
+	uint32_t type;
+	uint64_t sector;
+	uint32_t hdr_len;  /* bytes of header given (a short one is IOERR) */
+	uint32_t out_data; /* readable bytes after the header */
+	uint32_t in_data;  /* writable bytes before the status byte */
+	bool status;	   /* a status byte at all */
+	uint8_t expect;
+	uint32_t expect_len;
+};
+
+static void null_case_run(struct blk_queue *q, const struct null_case *c, bool exec)
+{
+	static uint8_t out[4096], in[4096 + 1];
+	struct virtio_blk_outhdr h = hdr_make(c->type, c->sector);
+	struct vhu_req *req = req_new();
+	struct done_rec rec;
+
+	memset(out, 0, sizeof(out));
+	memset(in, 0xab, sizeof(in));
+	req_add(req, &h, c->hdr_len, false);
+	if (c->out_data)
+		req_add(req, out, c->out_data, false);
+	if (c->in_data || c->status)
+		req_add(req, in, c->in_data + (c->status ? 1 : 0), true);
+	rec = exec ? run_inline(q, req) : run(q, req);
+	assert_int_equal(rec.status, c->expect);
+	assert_int_equal(rec.len, c->expect_len);
+	if (c->status)
+		assert_int_equal(in[c->in_data], c->expect);
+	for (uint32_t i = 0;
+	     c->type == VIRTIO_BLK_T_IN && c->expect == VIRTIO_BLK_S_OK && i < c->in_data; i++)
+		assert_int_equal(in[i], 0); /* reads see zeros */
+	free(req);
+}
+
+static void test_null_inline(void **state)
+{
+	const uint64_t size = 1u << 20, last = size / 512 - 1;
+	struct blkdev_options opts = { .null_backend = true, .null_size = size, .serial = "nul" };
+	const struct null_case cases[] = {
+		{ VIRTIO_BLK_T_IN, 0, 16, 0, 4096, true, VIRTIO_BLK_S_OK, 4097 },
+		{ VIRTIO_BLK_T_IN, last, 16, 0, 512, true, VIRTIO_BLK_S_OK, 513 },
+		{ VIRTIO_BLK_T_IN, last, 16, 0, 1024, true, VIRTIO_BLK_S_IOERR, 1 }, /* past end */
+		{ VIRTIO_BLK_T_IN, UINT64_MAX, 16, 0, 512, true, VIRTIO_BLK_S_IOERR, 1 },
+		{ VIRTIO_BLK_T_IN, 0, 16, 0, 100, true, VIRTIO_BLK_S_IOERR, 1 }, /* not sectors */
+		{ VIRTIO_BLK_T_IN, 0, 8, 0, 512, true, VIRTIO_BLK_S_IOERR, 1 },	 /* short header */
+		{ VIRTIO_BLK_T_IN, 0, 16, 0, 0, false, VIRTIO_BLK_S_IOERR, 0 }, /* no status byte */
+		{ VIRTIO_BLK_T_OUT, 0, 16, 4096, 0, true, VIRTIO_BLK_S_OK, 1 },
+		{ VIRTIO_BLK_T_OUT, last + 1, 16, 512, 0, true, VIRTIO_BLK_S_IOERR, 1 },
+		{ VIRTIO_BLK_T_FLUSH, 0, 16, 0, 0, true, VIRTIO_BLK_S_OK, 1 },
+		{ VIRTIO_BLK_T_GET_ID, 0, 16, 0, 20, true, VIRTIO_BLK_S_OK, 21 },
+		{ VIRTIO_BLK_T_DISCARD, 0, 16, 8, 0, true, VIRTIO_BLK_S_IOERR,
+		  1 }, /* half a segment */
+		{ 0x1234, 0, 16, 0, 0, true, VIRTIO_BLK_S_UNSUPP, 1 },
+	};
+	struct blkdev *dev;
+	struct blk_queue *q;
+
+	(void)state;
+	assert_int_equal(blkdev_open(&opts, &dev), 0);
+	assert_int_equal(blk_queue_create(dev, 2, &q), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		null_case_run(q, &cases[i], false); /* through the io_uring */
+		null_case_run(q, &cases[i], true);  /* inline: the same answer */
+	}
+	blk_queue_destroy(q);
+	blkdev_close(dev);
+}
+
+/* On a file: I/O is queued (0), a request that needs none completes inline (1). */
+static void test_exec_file(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_blk_outhdr h = hdr_make(VIRTIO_BLK_T_IN, 0);
+	struct virtio_blk_outhdr bad = hdr_make(VIRTIO_BLK_T_IN, DISK_SECTORS);
+	uint8_t data[512 + 1], bad_data[512 + 1];
+	struct vhu_req *req = req_new(), *bad_req = req_new();
+	struct done_rec rec = { 0 }, bad_rec;
+
+	req_add(req, &h, sizeof(h), false);
+	req_add(req, data, sizeof(data), true);
+	req_add(bad_req, &bad, sizeof(bad), false);
+	req_add(bad_req, bad_data, sizeof(bad_data), true);
+	assert_int_equal(blk_queue_exec(r->q, req, &rec, on_done), 0);
+	assert_int_equal(rec.calls, 0);
+	assert_int_equal(blk_queue_inflight(r->q), 1);
+	/* a bad one while the read is in flight: done at once, the read unaffected */
+	assert_int_equal(blk_queue_exec(r->q, bad_req, &bad_rec, on_done), 1);
+	assert_int_equal(bad_rec.status, VIRTIO_BLK_S_IOERR);
+	assert_int_equal(bad_data[512], VIRTIO_BLK_S_IOERR);
+	assert_int_equal(blk_queue_inflight(r->q), 1);
+	assert_int_equal(blk_queue_flush(r->q), 0);
+	for (int i = 0; i < 5000 && !blk_queue_has_completions(r->q); i++)
+		usleep(1000);
+	assert_true(blk_queue_has_completions(r->q));
+	assert_int_equal(blk_queue_reap(r->q, 1, on_done), 1);
+	assert_false(blk_queue_has_completions(r->q));
+	assert_int_equal(rec.calls, 1);
+	assert_int_equal(rec.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(rec.len, sizeof(data));
+	assert_int_equal(data[0], 0x5a);
+	free(req);
+	free(bad_req);
+}
+
+/* blk_queue_exec() needs a free slot like blk_queue_submit(), even to complete inline. */
+static void test_exec_busy(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_blk_outhdr h = hdr_make(VIRTIO_BLK_T_FLUSH, 0);
+	struct virtio_blk_outhdr id = hdr_make(VIRTIO_BLK_T_GET_ID, 0);
+	uint8_t status[8], serial[21];
+	struct vhu_req *reqs[8], *id_req = req_new();
+	struct done_rec recs[8] = { 0 }, id_rec = { 0 };
+
+	for (int i = 0; i < 8; i++) {
+		reqs[i] = req_new();
+		req_add(reqs[i], &h, sizeof(h), false);
+		req_add(reqs[i], &status[i], 1, true);
+		assert_int_equal(blk_queue_exec(r->q, reqs[i], &recs[i], on_done), 0);
+	}
+	req_add(id_req, &id, sizeof(id), false);
+	req_add(id_req, serial, sizeof(serial), true);
+	assert_int_equal(blk_queue_exec(r->q, id_req, &id_rec, on_done), -EBUSY);
+	assert_int_equal(id_rec.calls, 0);
+	assert_int_equal(blk_queue_reap(r->q, 8, on_done), 8);
+	id_rec = run_inline(r->q, id_req);
+	assert_int_equal(id_rec.status, VIRTIO_BLK_S_OK);
+	assert_memory_equal(serial, "vhu-serial-1", 12);
+	for (int i = 0; i < 8; i++)
+		free(reqs[i]);
+	free(id_req);
+}
+
 static void test_destroy_inflight(void **state)
 {
 	struct rig *r = *state;
@@ -768,6 +924,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_destroy_inflight, setup_rw, teardown),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_null_backend),
+		cmocka_unit_test(test_null_inline),
+		cmocka_unit_test_setup_teardown(test_exec_file, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_busy, setup_rw, teardown),
 	};
 
 	return cmocka_run_group_tests_name("blkdev", tests, NULL, NULL);

@@ -439,6 +439,29 @@ static void enable_notify_event_idx(void **state)
 	assert_int_equal(le16toh(r->drv[0].ring.device_event->off_wrap), 1);
 }
 
+/* vhu_vq_has_avail(): follows the wrap counter; false when stopped. */
+static void has_avail(void **state)
+{
+	struct rig *r = rig_new(state, 0, 4);
+	struct drv_buf b = buf(r->data, 8, false);
+	uint16_t id;
+	uint32_t len;
+
+	for (unsigned int i = 0; i < 9; i++) { /* over two wraps of a ring of 4 */
+		assert_false(vhu_vq_has_avail(&r->vq[0]));
+		assert_int_equal(drv_packed_add(&r->drv[0], &b, 1, 0), 0);
+		assert_true(vhu_vq_has_avail(&r->vq[0]));
+		assert_true(vhu_vq_has_avail(&r->vq[0])); /* looking takes nothing */
+		assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
+		assert_int_equal(vhu_vq_push(&r->vq[0], &r->req, 0), 0);
+		assert_int_equal(drv_packed_get_used(&r->drv[0], &id, &len), 1);
+	}
+	assert_false(vhu_vq_has_avail(&r->vq[0]));
+	assert_int_equal(drv_packed_add(&r->drv[0], &b, 1, 0), 0);
+	vhu_vq_stop(&r->vq[0]);
+	assert_false(vhu_vq_has_avail(&r->vq[0]));
+}
+
 /* With event idx, each pop moves the device's DESC event to the next slot. */
 static void event_desc_follows_pops(void **state)
 {
@@ -669,6 +692,7 @@ int main(void)
 		T(notify_event_desc),
 		T(enable_notify),
 		T(enable_notify_event_idx),
+		T(has_avail),
 		T(event_desc_follows_pops),
 		T(set_num_and_base_checks),
 		T(set_addr_checks),

@@ -422,6 +422,33 @@ static void enable_notify_flags(void **state)
 	assert_true(drv_split_kick_needed(&r->drv[0], old, false));
 }
 
+/* vhu_vq_has_avail(): a peek that takes nothing; false when stopped or broken. */
+static void has_avail(void **state)
+{
+	struct rig *r = rig_new(state, 0, NUM);
+	struct drv_buf b = buf(r->data, 8, false);
+
+	assert_false(vhu_vq_has_avail(&r->vq[0]));
+	assert_true(drv_split_add(&r->drv[0], &b, 1) >= 0);
+	assert_true(vhu_vq_has_avail(&r->vq[0]));
+	assert_true(vhu_vq_has_avail(&r->vq[0])); /* looking takes nothing */
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
+	assert_false(vhu_vq_has_avail(&r->vq[0]));
+	assert_false(vhu_vq_has_avail(&r->vq[1]));
+	/* a stopped ring has nothing to offer, whatever the driver wrote */
+	assert_true(drv_split_add(&r->drv[0], &b, 1) >= 0);
+	vhu_vq_stop(&r->vq[0]);
+	assert_false(vhu_vq_has_avail(&r->vq[0]));
+	assert_int_equal(vhu_vq_start(&r->vq[0]), 0);
+	assert_true(vhu_vq_has_avail(&r->vq[0]));
+	/* a bad head: has_avail does not judge it, pop breaks the ring, then false */
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
+	drv_split_publish(&r->drv[0], NUM);
+	assert_true(vhu_vq_has_avail(&r->vq[0]));
+	expect_broken(r, "head 8 outside");
+	assert_false(vhu_vq_has_avail(&r->vq[0]));
+}
+
 static void enable_notify_event_idx(void **state)
 {
 	struct rig *r = rig_new(state, F_EVENT_IDX, NUM);
@@ -768,6 +795,7 @@ int main(void)
 		T(notify_no_interrupt_flag),
 		T(enable_notify_flags),
 		T(enable_notify_event_idx),
+		T(has_avail),
 		T(event_idx_without_enable_notify),
 		T(set_num_checks),
 		T(set_addr_checks),

@@ -1,0 +1,39 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# The hostile front-end suite (docs/SECURITY.md): hostile.py sends malformed
+# headers and sizes, unknown requests, wrong fd counts, out-of-range queue
+# indices, bad memory regions, bad GET_CONFIG/SET_VRING_NUM values and a
+# looping ring to a running device program, and checks after each case that
+# it is alive and answers a fresh connection, and at the end that it holds no
+# more fds or memfd mappings than after the first clean connection.
+#
+#   hostile.sh blk|rng PROGRAM
+. "$(dirname "$0")/lib.sh"
+
+[ $# -eq 2 ] || fail "usage: $0 blk|rng PROGRAM"
+KIND=$1 PROG=$2
+[ -x "$PROG" ] || fail "'$PROG' is not executable"
+command -v "$PYTHON" >/dev/null 2>&1 || skip "python3 is missing ('$PYTHON')"
+"$PYTHON" -c 'import os; os.memfd_create, os.eventfd' 2>/dev/null ||
+	skip "python3 ('$PYTHON') has no os.memfd_create/os.eventfd (3.10 or later needed)"
+
+case $KIND in
+blk)
+	truncate -s 1M "$T/disk.img" || fail "truncate"
+	start_peer dev "$T/dev.log" "$PROG" --socket-path="$T/dev.sock" --blk-file="$T/disk.img" --num-queues=2
+	;;
+rng)
+	start_peer dev "$T/dev.log" "$PROG" --socket-path="$T/dev.sock"
+	;;
+*)
+	fail "unknown kind '$KIND'"
+	;;
+esac
+wait_socket "$T/dev.sock" dev 10
+
+timeout -k 2 100 "$PYTHON" "$LIB_DIR/hostile.py" "$T/dev.sock" "${PEER_PID[dev]}"
+rc=$?
+peer_alive dev || fail "$(basename "$PROG") is not running any more"
+[ "$rc" -eq 0 ] || fail "hostile.py exited $rc"
+note "PASS"

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,58 @@ int bench_parse_size(const char *text, uint64_t *out)
 		return -EINVAL;
 	*out = v;
 	return 0;
+}
+
+static void *thread_main(void *arg)
+{
+	struct bench_thread *t = arg;
+
+	t->fatal = t->run(t);
+	__atomic_store_n(&t->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static bool all_done(struct bench_thread *const *ts, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (!__atomic_load_n(&ts[i]->done, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
+int bench_run_threads(const struct bench_common *c, struct bench_thread *const *ts, unsigned int n,
+		      const char *unit, double *secs)
+{
+	uint64_t t0 = bench_now_ns(), last = t0;
+	bool progress = c->progress && c->time_s > 2;
+	unsigned int started = 0;
+	int ret = 0;
+
+	for (; started < n; started++)
+		if (pthread_create(&ts[started]->thread, NULL, thread_main, ts[started]))
+			break;
+	while (progress && !all_done(ts, started)) {
+		struct timespec nap = { 0, 100000000 };
+		uint64_t count = 0;
+
+		if (bench_now_ns() - last >= 1000000000ull) {
+			last = bench_now_ns();
+			for (unsigned int i = 0; i < started; i++)
+				count += __atomic_load_n(ts[i]->count, __ATOMIC_RELAXED);
+			fprintf(stderr, "\r%5.1f s  %12" PRIu64 " %s", (last - t0) / 1e9, count,
+				unit);
+		}
+		nanosleep(&nap, NULL);
+	}
+	if (progress)
+		fputc('\n', stderr);
+	for (unsigned int i = 0; i < started; i++) {
+		pthread_join(ts[i]->thread, NULL);
+		if (ts[i]->fatal && !ret)
+			ret = ts[i]->fatal;
+	}
+	*secs = (bench_now_ns() - t0) / 1e9;
+	return started < n ? -EAGAIN : ret;
 }
 
 static void usage(FILE *out)

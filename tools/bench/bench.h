@@ -2,6 +2,7 @@
 #ifndef VHU_BENCH_H
 #define VHU_BENCH_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +33,26 @@ struct bench_common {
 
 /* Parse "4096", "4k", "64M", "1G" into bytes; -EINVAL on junk. */
 int bench_parse_size(const char *text, uint64_t *out);
+
+/*
+ * One load thread. A worker struct embeds it as its FIRST member, sets run
+ * and count, and bench_run_threads() starts, watches and joins them.
+ */
+struct bench_thread {
+	pthread_t thread;
+	int (*run)(struct bench_thread *t); /* the load: 0 or -errno */
+	const uint64_t *count; /* summed for the progress line (relaxed atomic reads) */
+	int fatal;	       /* what run() returned */
+	bool done;	       /* set (release) when run() returned */
+};
+
+/*
+ * Run @n threads to completion, with a progress line on a terminal for runs
+ * over two seconds ("%s" = @unit). Returns the first thread's error, or
+ * -EAGAIN when a thread could not be created; @secs is the wall time.
+ */
+int bench_run_threads(const struct bench_common *c, struct bench_thread *const *ts, unsigned int n,
+		      const char *unit, double *secs);
 
 int bench_blk_main(const struct bench_common *common, int argc, char **argv);
 int bench_net_main(const struct bench_common *common, int argc, char **argv);

@@ -10,10 +10,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -46,7 +44,7 @@ struct blk_io {
 };
 
 struct blk_worker {
-	pthread_t thread;
+	struct bench_thread t; /* first: bench_run_threads() hands it back */
 	unsigned int index;
 	const struct blk_opts *opts;
 	const struct bench_common *common;
@@ -58,8 +56,6 @@ struct blk_worker {
 	uint8_t *expect;  /* verify: the pattern a block should hold */
 	struct bench_hist hist;
 	uint64_t ops, bytes, errors, mismatches; /* ops: also read by the progress loop */
-	int fatal;
-	bool done; /* set (atomically) when the thread is about to end */
 };
 
 static uint64_t xorshift(uint64_t *s)
@@ -204,19 +200,18 @@ static int run_pass(struct blk_worker *w)
 	return 0;
 }
 
-static void *worker_main(void *arg)
+static int worker_run(struct bench_thread *t)
 {
-	struct blk_worker *w = arg;
+	struct blk_worker *w = (struct blk_worker *)t; /* t is its first member */
+	int ret = run_pass(w);
 
-	w->fatal = run_pass(w);
-	if (!w->fatal && w->opts->rw == RW_VERIFY) {
+	if (!ret && w->opts->rw == RW_VERIFY) {
 		w->verify_read = true;
 		w->next_block = 0;
 		w->deadline_ns = UINT64_MAX;
-		w->fatal = run_pass(w);
+		ret = run_pass(w);
 	}
-	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
-	return NULL;
+	return ret;
 }
 
 static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_opts *o)
@@ -414,50 +409,11 @@ static void report(const struct bench_common *c, const struct blk_opts *o, struc
 		       errors, mism);
 }
 
-static bool all_done(struct blk_worker *ws, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++)
-		if (!__atomic_load_n(&ws[i].done, __ATOMIC_ACQUIRE))
-			return false;
-	return true;
-}
-
-static int run_workers(const struct bench_common *c, struct blk_worker *ws, double *secs)
-{
-	uint64_t t0 = bench_now_ns(), last = t0;
-	unsigned int started = 0;
-	int ret = 0;
-
-	for (; started < c->queues; started++)
-		if (pthread_create(&ws[started].thread, NULL, worker_main, &ws[started]))
-			break;
-	while (c->progress && c->time_s > 2 && !all_done(ws, started)) {
-		struct timespec ts = { 0, 100000000 };
-		uint64_t ops = 0;
-
-		if (bench_now_ns() - last >= 1000000000ull) {
-			last = bench_now_ns();
-			for (unsigned int i = 0; i < c->queues; i++)
-				ops += __atomic_load_n(&ws[i].ops, __ATOMIC_RELAXED);
-			fprintf(stderr, "\r%5.1f s  %10" PRIu64 " ops", (last - t0) / 1e9, ops);
-		}
-		nanosleep(&ts, NULL);
-	}
-	if (c->progress && c->time_s > 2)
-		fputc('\n', stderr);
-	for (unsigned int i = 0; i < started; i++) {
-		pthread_join(ws[i].thread, NULL);
-		if (ws[i].fatal && !ret)
-			ret = ws[i].fatal;
-	}
-	*secs = (bench_now_ns() - t0) / 1e9;
-	return started < c->queues ? -EAGAIN : ret;
-}
-
 int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 {
 	struct bench_common c = *common;
 	struct vhu_frontend *fe = NULL;
+	struct bench_thread *threads[64]; /* --queues is at most 64 */
 	struct blk_worker *ws = NULL;
 	struct blk_opts o;
 	double secs = 0;
@@ -472,6 +428,8 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 		goto out;
 	for (unsigned int i = 0; i < c.queues; i++) {
 		ws[i] = (struct blk_worker){ .index = i, .opts = &o, .common = &c };
+		ws[i].t = (struct bench_thread){ .run = worker_run, .count = &ws[i].ops };
+		threads[i] = &ws[i].t;
 		if (setup_worker(fe, &ws[i]) < 0) {
 			fprintf(stderr, "vhu-bench: out of shared memory for the buffers\n");
 			goto out;
@@ -488,7 +446,7 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 		ws[i].deadline_ns =
 			o.rw == RW_VERIFY ? UINT64_MAX : bench_now_ns() + c.time_s * 1000000000ull;
 	}
-	ret = run_workers(&c, ws, &secs);
+	ret = bench_run_threads(&c, threads, c.queues, "ops", &secs);
 	if (ret < 0) {
 		fprintf(stderr, "vhu-bench: %s: %s\n", c.socket_path, strerror(-ret));
 		goto out;

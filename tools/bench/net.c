@@ -12,10 +12,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <linux/virtio_config.h>
 #include <linux/virtio_net.h>
@@ -43,7 +41,7 @@ struct net_opts {
 };
 
 struct net_worker {
-	pthread_t thread;
+	struct bench_thread t; /* first: bench_run_threads() hands it back */
 	bool tx;
 	const struct net_opts *opts;
 	const struct bench_common *common;
@@ -54,8 +52,6 @@ struct net_worker {
 	uint64_t packets, bytes;       /* packets: also read by the progress loop */
 	uint32_t frame_min, frame_max; /* rx: frame sizes seen */
 	uint64_t bad_hdr;	       /* rx: num_buffers != 1 (a frame split over buffers) */
-	int fatal;
-	bool done;
 };
 
 static uint16_t ip_checksum(const uint8_t *p, unsigned int len)
@@ -198,13 +194,9 @@ static int run(struct net_worker *w)
 	return 0;
 }
 
-static void *worker_main(void *arg)
+static int worker_run(struct bench_thread *t)
 {
-	struct net_worker *w = arg;
-
-	w->fatal = run(w);
-	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
-	return NULL;
+	return run((struct net_worker *)t); /* t is its first member */
 }
 
 static int parse_net(int argc, char **argv, struct bench_common *c, struct net_opts *o)
@@ -361,53 +353,12 @@ static void report(const struct bench_common *c, const struct net_opts *o,
 		printf("  %" PRIu64 " received frames with a bad header\n", rx->bad_hdr);
 }
 
-static bool all_done(struct net_worker *const *ws, unsigned int n)
-{
-	for (unsigned int i = 0; i < n; i++)
-		if (!__atomic_load_n(&ws[i]->done, __ATOMIC_ACQUIRE))
-			return false;
-	return true;
-}
-
-static int run_workers(const struct bench_common *c, struct net_worker *const *ws, unsigned int n,
-		       double *secs)
-{
-	uint64_t t0 = bench_now_ns(), last = t0;
-	unsigned int started = 0;
-	bool progress = c->progress && c->time_s > 2;
-	int ret = 0;
-
-	for (; started < n; started++)
-		if (pthread_create(&ws[started]->thread, NULL, worker_main, ws[started]))
-			break;
-	while (progress && !all_done(ws, started)) {
-		struct timespec ts = { 0, 100000000 };
-		uint64_t pk = 0;
-
-		if (bench_now_ns() - last >= 1000000000ull) {
-			last = bench_now_ns();
-			for (unsigned int i = 0; i < n; i++)
-				pk += __atomic_load_n(&ws[i]->packets, __ATOMIC_RELAXED);
-			fprintf(stderr, "\r%5.1f s  %12" PRIu64 " packets", (last - t0) / 1e9, pk);
-		}
-		nanosleep(&ts, NULL);
-	}
-	if (progress)
-		fputc('\n', stderr);
-	for (unsigned int i = 0; i < started; i++) {
-		pthread_join(ws[i]->thread, NULL);
-		if (ws[i]->fatal && !ret)
-			ret = ws[i]->fatal;
-	}
-	*secs = (bench_now_ns() - t0) / 1e9;
-	return started < n ? -EAGAIN : ret;
-}
-
 int bench_net_main(const struct bench_common *common, int argc, char **argv)
 {
 	struct bench_common c = *common;
 	struct vhu_frontend *fe = NULL;
 	struct net_worker tx = { 0 }, rx = { 0 }, *ws[2];
+	struct bench_thread *threads[2];
 	struct net_opts o;
 	unsigned int n = 0;
 	double secs = 0;
@@ -417,13 +368,20 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 		return 2;
 	if (connect_net(&c, &fe) < 0)
 		goto out;
-	tx = (struct net_worker){ .tx = true, .opts = &o, .common = &c };
-	rx = (struct net_worker){ .tx = false, .opts = &o, .common = &c };
+	tx = (struct net_worker){ .t = { .run = worker_run, .count = &tx.packets },
+				  .tx = true,
+				  .opts = &o,
+				  .common = &c };
+	rx = (struct net_worker){ .t = { .run = worker_run, .count = &rx.packets },
+				  .tx = false,
+				  .opts = &o,
+				  .common = &c };
 	if (o.mode & MODE_RX)
 		ws[n++] = &rx;
 	if (o.mode & MODE_TX)
 		ws[n++] = &tx;
 	for (unsigned int i = 0; i < n; i++) {
+		threads[i] = &ws[i]->t;
 		if (setup_worker(fe, ws[i]) < 0) {
 			fprintf(stderr, "vhu-bench: out of shared memory for the buffers\n");
 			goto out;
@@ -438,7 +396,7 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 	rx.q = vhu_frontend_queue(fe, 0);
 	tx.q = vhu_frontend_queue(fe, 1);
 	rx.deadline_ns = tx.deadline_ns = bench_now_ns() + c.time_s * 1000000000ull;
-	ret = run_workers(&c, ws, n, &secs);
+	ret = bench_run_threads(&c, threads, n, "packets", &secs);
 	if (ret < 0) {
 		fprintf(stderr, "vhu-bench: %s: %s (tx %" PRIu64 ", rx %" PRIu64 " packets)\n",
 			c.socket_path, strerror(-ret), tx.packets, rx.packets);

@@ -97,6 +97,12 @@ struct vhu_device_ops {
 	/* The front-end left or reset the device (RESET_DEVICE): forget
 	 * per-connection state. Every queue has stopped by then. */
 	void (*reset)(void *dev);
+	/* NET_SET_MTU (protocol feature NET_MTU, which needs this op): the MTU
+	 * the front-end configured for the device, 68..65535. */
+	int (*net_set_mtu)(void *dev, uint16_t mtu);
+	/* SEND_RARP (protocol feature RARP, which needs this op): the guest
+	 * migrated here; broadcast a RARP for @mac so switches learn where it is. */
+	int (*net_send_rarp)(void *dev, const uint8_t mac[6]);
 };
 
 /* struct vhu_backend_config.flags */
@@ -157,18 +163,47 @@ struct vhu_backend_config {
 VHU_API int vhu_vq_watch_fd(struct vhu_vq *vq, int fd);
 
 /**
+ * vhu_vq_share() - let threads other than the queue's worker use @vq.
+ *
+ * A switch forwards from one port's worker into another port's receive
+ * queue; a tap reader pushes into a guest's queue. Called from queue_start
+ * (before the worker exists); the queue stays shared until queue_stop.
+ * While it is shared:
+ *  - any thread that is not the queue's worker calls vhu_vq_lock() before
+ *    it uses @vq (pop, push, notify, has_avail, enable_notify, ...) and
+ *    vhu_vq_unlock() after; the queue may have stopped meanwhile (pop and
+ *    push then return -EAGAIN: the ring is the front-end's again);
+ *  - the worker holds the lock around queue_kick and queue_event, so these
+ *    ops use @vq without taking it, and the worker does not spin in a poll
+ *    window (the ring moves under other threads);
+ *  - the library holds the lock while it changes the queue: from before a
+ *    request that pauses it to after, which includes queue_start and
+ *    queue_stop (they must not take it either) and memory table changes.
+ * Hold the lock briefly, never sleep with it held, and hold at most one
+ * queue's lock at a time (queue_kick of a shared queue holds its own: it
+ * must not take another). Queues that are not shared need none of this.
+ *
+ * Return: 0, or -EBUSY when called while the worker runs.
+ */
+VHU_API int vhu_vq_share(struct vhu_vq *vq);
+VHU_API void vhu_vq_lock(struct vhu_vq *vq);
+VHU_API void vhu_vq_unlock(struct vhu_vq *vq);
+
+/**
  * vhu_backend_create() - a back-end for one device, not yet connected.
  * @config: device description; copied
  * @out:    the new back-end
  *
  * The protocol features the library implements: MQ, REPLY_ACK, CONFIG (which
- * needs ops->get_config), BACKEND_REQ, CONFIGURE_MEM_SLOTS, STATUS and
- * RESET_DEVICE.
+ * needs ops->get_config), BACKEND_REQ, CONFIGURE_MEM_SLOTS, STATUS,
+ * RESET_DEVICE, RARP (needs ops->net_send_rarp) and NET_MTU (needs
+ * ops->net_set_mtu).
  *
  * Return: 0, -EINVAL for a bad @config (no get_features or queue_kick,
  * num_queues 0 or over 256 (kick/call/err name a queue in 8 bits),
  * max_queue_size 0 or over 32768, a protocol feature the library does not
- * implement, CONFIG without get_config, an unknown flag, poll_window_us
+ * implement, CONFIG without get_config, RARP or NET_MTU without their op,
+ * an unknown flag, poll_window_us
  * over VHU_BACKEND_POLL_WINDOW_MAX_US, queue_pending without queue_event),
  * -ENOMEM, or the
  * errno of eventfd or pthread_mutex_init.

@@ -32,6 +32,10 @@ static int config_check(const struct vhu_backend_config *c)
 	/* GET_CONFIG could only ever fail */
 	if ((c->protocol_features & VHU_BIT(VHU_PROTOCOL_F_CONFIG)) && !ops->get_config)
 		return -EINVAL;
+	if ((c->protocol_features & VHU_BIT(VHU_PROTOCOL_F_RARP)) && !ops->net_send_rarp)
+		return -EINVAL;
+	if ((c->protocol_features & VHU_BIT(VHU_PROTOCOL_F_NET_MTU)) && !ops->net_set_mtu)
+		return -EINVAL;
 	if (c->flags & ~VHU_BACKEND_F_POLL)
 		return -EINVAL;
 	if (c->poll_window_us > VHU_BACKEND_POLL_WINDOW_MAX_US ||
@@ -165,6 +169,8 @@ void vhu_be_disconnect(struct vhu_backend *be)
 {
 	const struct vhu_device_ops *ops = be->config.ops;
 
+	/* paused: threads of the device's that use shared queues wait meanwhile */
+	vhu_be_queues_pause_all(be);
 	vhu_be_queues_stop_all(be);
 	for (unsigned int i = 0; i < be->num_queues; i++) {
 		struct vhu_queue *q = &be->queues[i];
@@ -175,6 +181,7 @@ void vhu_be_disconnect(struct vhu_backend *be)
 	vhu_be_mem_clear(be);
 	if (ops->reset)
 		ops->reset(be->config.dev);
+	vhu_be_queues_resume_all(be);
 	vhu_be_chan_close(be);
 	be->features = 0;
 	be->protocol_features = 0;

@@ -68,7 +68,8 @@
 	(VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |               \
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |         \
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) | \
-	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE))
+	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |         \
+	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU))
 
 /* ---- clang -Wthread-safety annotations (DPDK's __rte_* style) ----------- */
 
@@ -113,6 +114,18 @@ struct vhu_worker {
 	bool pause_req; /* the control thread wants the worker parked */
 	bool exit;	/* the worker must return */
 	bool parked;	/* the worker is parked: outside queue_kick, waiting */
+
+	/* vhu_vq_share(): other threads use the vq under user_lock, and so does
+	 * the worker. Set in queue_start (no thread yet), cleared after stop. */
+	bool shared;
+	/*
+	 * vhu_vq_lock(). Held by the control thread from the first pause to the
+	 * last resume (taken after the worker parked, so a worker inside an op
+	 * is never waited for while it is held), by the worker of a shared
+	 * queue around its ops, and by device threads around their use. A plain
+	 * mutex: its holds span functions, which the analysis cannot follow.
+	 */
+	pthread_mutex_t user_lock;
 };
 
 /* ---- queues ------------------------------------------------------------- */
@@ -221,6 +234,8 @@ int vhu_be_get_queue_num(struct vhu_backend *be, struct vhu_msg *msg, struct vhu
 int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_set_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_get_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_net_set_mtu(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_send_rarp(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 
 /* Virtio features the back-end offers: the device's plus PROTOCOL_FEATURES. */
 uint64_t vhu_be_offered_features(const struct vhu_backend *be);

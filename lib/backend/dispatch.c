@@ -44,6 +44,8 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_REM_MEM_REG] = vhu_be_rem_mem_reg,
 	[VHU_REQ_SET_STATUS] = vhu_be_set_status,
 	[VHU_REQ_GET_STATUS] = vhu_be_get_status,
+	[VHU_REQ_SEND_RARP] = vhu_be_send_rarp,
+	[VHU_REQ_NET_SET_MTU] = vhu_be_net_set_mtu,
 	/* Everything else fails with -EOPNOTSUPP: its protocol feature is never
 	 * offered, or (SET_LOG_BASE, SET_LOG_FD, GPU_SET_SOCKET) it belongs to a
 	 * feature the library does not implement. */

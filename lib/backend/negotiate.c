@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 
 #include "backend/backend.h"
 #include "common/util.h"
@@ -176,4 +177,26 @@ int vhu_be_get_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_ms
 {
 	(void)msg;
 	return vhu_be_reply_u64(reply, be->status);
+}
+
+/* spec: "NET_SET_MTU": the front-end tells the device the MTU it configured */
+int vhu_be_net_set_mtu(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	uint64_t mtu = msg->payload.u64;
+
+	(void)reply;
+	/* virtio-net: "mtu ... MUST be at least 68" */
+	if (mtu < 68 || mtu > UINT16_MAX)
+		return vhu_be_fail(be, -EINVAL, "MTU %" PRIu64 " (68..65535)", mtu);
+	return be->config.ops->net_set_mtu(be->config.dev, (uint16_t)mtu);
+}
+
+/* spec: "SEND_RARP": the first 6 bytes of the u64 are the guest's MAC */
+int vhu_be_send_rarp(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	uint8_t mac[6];
+
+	(void)reply;
+	memcpy(mac, &msg->payload.u64, sizeof(mac));
+	return be->config.ops->net_send_rarp(be->config.dev, mac);
 }

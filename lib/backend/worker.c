@@ -76,11 +76,18 @@ int vhu_be_worker_init(struct vhu_worker *w)
 		pthread_mutex_destroy(&w->lock.m);
 		return -ret;
 	}
+	ret = pthread_mutex_init(&w->user_lock, NULL);
+	if (ret) {
+		pthread_cond_destroy(&w->cond);
+		pthread_mutex_destroy(&w->lock.m);
+		return -ret;
+	}
 	return 0;
 }
 
 void vhu_be_worker_fini(struct vhu_worker *w)
 {
+	pthread_mutex_destroy(&w->user_lock);
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock.m);
 }
@@ -153,6 +160,19 @@ static bool fd_failed(struct vhu_queue *q, short revents, const char *what, bool
 	return true;
 }
 
+/* Whether the ring broke; other threads may break a shared one. */
+static bool queue_broken(struct vhu_queue *q)
+{
+	bool broken;
+
+	if (!q->worker.shared)
+		return vhu_vq_broken(&q->vq);
+	pthread_mutex_lock(&q->worker.user_lock);
+	broken = vhu_vq_broken(&q->vq);
+	pthread_mutex_unlock(&q->worker.user_lock);
+	return broken;
+}
+
 /*
  * Sleep until the driver kicks, the device's fd is readable or the control
  * thread calls. Return: what is due now (DUE_*), 0 for nothing.
@@ -161,7 +181,7 @@ static unsigned int wait_due(struct vhu_queue *q, struct wait_state *ws)
 {
 	struct vhu_vq *vq = &q->vq;
 	struct pollfd pfd[3] = { { .fd = q->worker.ctl_fd, .events = POLLIN } };
-	bool broken = vhu_vq_broken(vq);
+	bool broken = queue_broken(q);
 	int watch = q->worker.watch_fd; /* ours: only this thread writes it now */
 	nfds_t n = 1, kick_i = 0, watch_i = 0;
 	unsigned int due = 0;
@@ -226,8 +246,9 @@ static uint64_t ring_pos(const struct vhu_vq *vq)
 /* A queue that sleeps in poll() (not busy-polling, not broken) may spin first. */
 static bool may_spin(const struct vhu_queue *q)
 {
+	/* a shared queue's ring moves under other threads: it sleeps, it never spins */
 	return q->be->config.poll_window_us > 0 && !(q->be->config.flags & VHU_BACKEND_F_POLL) &&
-	       q->vq.kick_fd >= 0 && !vhu_vq_broken(&q->vq);
+	       !q->worker.shared && q->vq.kick_fd >= 0 && !vhu_vq_broken(&q->vq);
 }
 
 static bool fd_readable(int fd)
@@ -280,12 +301,17 @@ static void run_ops(struct vhu_queue *q, unsigned int due)
 {
 	const struct vhu_backend_config *cfg = &q->be->config;
 
+	if (q->worker.shared)
+		pthread_mutex_lock(&q->worker.user_lock);
 	/* watch_fd: the device may have dropped it in the previous round */
 	if ((due & DUE_EVENT) && q->worker.watch_fd >= 0 && !vhu_vq_broken(&q->vq))
 		cfg->ops->queue_event(cfg->dev, &q->vq);
 	if ((due & DUE_KICK) && !vhu_vq_broken(&q->vq))
 		cfg->ops->queue_kick(cfg->dev, &q->vq);
+	if (q->worker.shared)
+		pthread_mutex_unlock(&q->worker.user_lock);
 }
+
 
 static void *worker_main(void *arg)
 {
@@ -298,7 +324,7 @@ static void *worker_main(void *arg)
 	current_queue = q;
 	for (;;) {
 		enum checkpoint c = checkpoint(&q->worker);
-		uint64_t pos = ring_pos(&q->vq);
+		uint64_t pos = q->worker.shared ? 0 : ring_pos(&q->vq); /* see may_spin */
 
 		if (c == EXIT)
 			break;
@@ -374,6 +400,7 @@ _Static_assert(offsetof(struct vhu_queue, vq) == 0, "vhu_vq_watch_fd() finds the
 void vhu_be_worker_unwatch(struct vhu_queue *q)
 {
 	q->worker.watch_fd = -1;
+	q->worker.shared = false;
 }
 
 VHU_API int vhu_vq_watch_fd(struct vhu_vq *vq, int fd)
@@ -390,27 +417,54 @@ VHU_API int vhu_vq_watch_fd(struct vhu_vq *vq, int fd)
 	return 0;
 }
 
+VHU_API int vhu_vq_share(struct vhu_vq *vq)
+{
+	struct vhu_queue *q = (struct vhu_queue *)vq;
+
+	if (q->worker.alive) /* only from queue_start: no worker reads it yet */
+		return -EBUSY;
+	q->worker.shared = true;
+	return 0;
+}
+
+VHU_API void vhu_vq_lock(struct vhu_vq *vq)
+{
+	pthread_mutex_lock(&((struct vhu_queue *)vq)->worker.user_lock);
+}
+
+VHU_API void vhu_vq_unlock(struct vhu_vq *vq)
+{
+	pthread_mutex_unlock(&((struct vhu_queue *)vq)->worker.user_lock);
+}
+
 void vhu_be_queue_pause(struct vhu_queue *q)
 {
 	struct vhu_worker *w = &q->worker;
 
-	if (w->pause_count++ > 0 || !w->alive)
+	if (w->pause_count++ > 0)
 		return;
-	vhu_lock_acquire(&w->lock);
-	flag_set(&w->pause_req, true);
-	vhu_lock_release(&w->lock);
-	(void)eventfd_write(w->ctl_fd, 1); /* out of poll() */
-	vhu_lock_acquire(&w->lock);
-	while (!w->parked)
-		cond_wait(&w->cond, &w->lock);
-	vhu_lock_release(&w->lock);
+	if (w->alive) {
+		vhu_lock_acquire(&w->lock);
+		flag_set(&w->pause_req, true);
+		vhu_lock_release(&w->lock);
+		(void)eventfd_write(w->ctl_fd, 1); /* out of poll() */
+		vhu_lock_acquire(&w->lock);
+		while (!w->parked)
+			cond_wait(&w->cond, &w->lock);
+		vhu_lock_release(&w->lock);
+	}
+	/* after the park: the worker of a shared queue takes it around its ops */
+	pthread_mutex_lock(&w->user_lock);
 }
 
 void vhu_be_queue_resume(struct vhu_queue *q)
 {
 	struct vhu_worker *w = &q->worker;
 
-	if (w->pause_count == 0 || --w->pause_count > 0 || !w->alive)
+	if (w->pause_count == 0 || --w->pause_count > 0)
+		return;
+	pthread_mutex_unlock(&w->user_lock);
+	if (!w->alive)
 		return;
 	vhu_lock_acquire(&w->lock);
 	flag_set(&w->pause_req, false);

@@ -312,7 +312,6 @@ static void run_ops(struct vhu_queue *q, unsigned int due)
 		pthread_mutex_unlock(&q->worker.user_lock);
 }
 
-
 static void *worker_main(void *arg)
 {
 	struct vhu_queue *q = arg;

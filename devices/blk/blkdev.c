@@ -63,6 +63,7 @@ struct blkdev {
 	uint32_t blk_size;  /* logical block size, bytes */
 	uint32_t phys_size; /* physical block size, bytes */
 	uint16_t num_queues;
+	uint32_t delay_us;	     /* blkdev_options.delay_us */
 	char serial[BLK_SERIAL_MAX]; /* zero padded, not NUL terminated when full */
 };
 
@@ -82,6 +83,8 @@ struct blk_slot {
 	uint8_t op; /* enum slot_op */
 	bool is_write;
 	uint32_t written; /* data bytes written into the writable buffers */
+	bool delayed;	  /* delay_us: the I/O is done, its timeout runs */
+	struct __kernel_timespec delay_ts;
 	/* OP_RW: what is left to do, as a window of iov */
 	uint64_t offset;
 	uint64_t remaining;
@@ -163,6 +166,7 @@ int blkdev_open(const struct blkdev_options *opts, struct blkdev **out)
 		return -ENOMEM;
 	dev->fd = -1;
 	dev->read_only = opts->read_only;
+	dev->delay_us = opts->delay_us;
 	dev->num_queues = opts->num_queues ? opts->num_queues : 1;
 	if (serial_len)
 		memcpy(dev->serial, opts->serial, serial_len);
@@ -524,6 +528,7 @@ static int slot_start(struct blk_queue *q, struct vhu_req *req, void *tag, struc
 	s->tag = tag;
 	s->op = OP_NOP;
 	s->written = 0;
+	s->delayed = false;
 	s->status_ptr = find_status(req);
 	s->status = s->status_ptr ? prepare(q, s) : VIRTIO_BLK_S_IOERR;
 	if (s->status != VIRTIO_BLK_S_OK)
@@ -558,7 +563,7 @@ int blk_queue_exec(struct blk_queue *q, struct vhu_req *req, void *tag, blk_queu
 
 	if (ret < 0)
 		return ret;
-	if (s->op == OP_NOP) {
+	if (s->op == OP_NOP && !q->dev->delay_us) {
 		slot_finish(q, s, done); /* status byte, then @done: no io_uring */
 		return 1;
 	}
@@ -600,8 +605,8 @@ static void rw_advance(struct blk_slot *s, uint64_t n)
 	}
 }
 
-/* Account one CQE; return true when the request is finished. */
-static bool slot_cqe(struct blk_queue *q, struct blk_slot *s, int res)
+/* Account one CQE of the slot's I/O; return true when the I/O is finished. */
+static bool slot_cqe_io(struct blk_queue *q, struct blk_slot *s, int res)
 {
 	if (s->op == OP_NOP)
 		return true;
@@ -630,6 +635,28 @@ static bool slot_cqe(struct blk_queue *q, struct blk_slot *s, int res)
 		s->status = VIRTIO_BLK_S_IOERR;
 		return true;
 	}
+	return false;
+}
+
+/* Account one CQE; return true when the request is finished (after its delay). */
+static bool slot_cqe(struct blk_queue *q, struct blk_slot *s, int res)
+{
+	struct io_uring_sqe *sqe;
+
+	if (s->delayed)
+		return true; /* the timeout fired (-ETIME) */
+	if (!slot_cqe_io(q, s, res))
+		return false;
+	if (!q->dev->delay_us)
+		return true;
+	sqe = get_sqe(q);
+	if (!sqe)
+		return true; /* no room for the delay: complete now */
+	s->delay_ts.tv_sec = q->dev->delay_us / 1000000u;
+	s->delay_ts.tv_nsec = (long long)(q->dev->delay_us % 1000000u) * 1000;
+	io_uring_prep_timeout(sqe, &s->delay_ts, 0, 0);
+	io_uring_sqe_set_data(sqe, s);
+	s->delayed = true;
 	return false;
 }
 
@@ -674,6 +701,10 @@ int blk_queue_reap(struct blk_queue *q, unsigned int wait, blk_queue_done_fn don
 				completed++;
 			}
 		}
+		/* resubmissions and delay timeouts just queued: out before we return */
+		ret = io_uring_submit(&q->ring);
+		if (ret < 0)
+			return ret;
 		if (completed >= wait || q->inflight == 0)
 			break;
 		/* Resubmissions (short I/O, next segment) were queued above. */

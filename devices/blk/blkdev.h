@@ -55,6 +55,12 @@ struct blkdev_options {
 	bool direct;	     /* O_DIRECT; see the alignment note in blkdev.c */
 	const char *serial;  /* up to 20 bytes; NULL or "" for none */
 	uint16_t num_queues; /* 1..BLK_QUEUES_MAX; 0 means 1 */
+	/*
+	 * Testing: complete every request this many microseconds after its I/O
+	 * finished (an io_uring timeout), as a slow disk would, so that crash
+	 * tests find requests in flight. 0: none.
+	 */
+	uint32_t delay_us;
 };
 
 /**

@@ -267,6 +267,7 @@ struct blk_options {
 	const char *queue_size;
 	const char *null_size;
 	const char *poll_window;
+	const char *delay_us;
 	bool poll;
 };
 
@@ -300,6 +301,11 @@ static int parse_numbers(const struct prog_info *info, struct blk_options *o, ui
 		o->dev.null_backend = true;
 		o->dev.null_size = v;
 	}
+	if (o->delay_us) {
+		if (prog_parse_u64(o->delay_us, 10000000u, &v) < 0)
+			return prog_error(info, "--delay-us: 0..10000000 microseconds");
+		o->dev.delay_us = (uint32_t)v;
+	}
 	if (!o->dev.path && !o->dev.null_backend)
 		return prog_error(info, "--blk-file=PATH (or --null-size=BYTES) is required");
 	return 0;
@@ -331,6 +337,9 @@ int main(int argc, char **argv)
 		{ "null-size", PROG_ARG_REQUIRED, "BYTES",
 		  "no file: reads return zeros, writes are dropped (benchmarks)",
 		  .str = &o.null_size },
+		{ "delay-us", PROG_ARG_REQUIRED, "US",
+		  "testing: complete each request US microseconds late (a slow disk)",
+		  .str = &o.delay_us },
 	};
 	const struct prog_info info = {
 		.name = "vhu-blk",

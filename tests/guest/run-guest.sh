@@ -21,7 +21,8 @@
 #                          while the host's boot_id, QEMU binary and /dev/kvm
 #                          are the same
 #   --vhost-user-blk SOCK[,OPTS]   vhost-user-blk-pci on unix socket SOCK, with
-#                          extra -device properties OPTS (num-queues=2,packed=on)
+#                          extra -device properties OPTS (num-queues=2,packed=on);
+#                          a reconnect=N in OPTS (any device) goes to the chardev
 #   --vhost-user-rng SOCK[,OPTS]   vhost-user-rng-pci
 #   --vhost-user-net SOCK[,OPTS]   -netdev vhost-user + virtio-net-pci; a
 #                          queues=N in OPTS goes to the netdev (add mq=on);
@@ -223,7 +224,13 @@ for vu in "${VU[@]}"; do
 	opts=
 	[ "$spec" = "$sock" ] || opts=,${spec#*,}
 	[ -S "$sock" ] || { echo "FAIL: $sock is not a unix socket (is the back-end running?)"; exit 1; }
-	DEV_ARGS+=(-chardev "socket,id=vu$n,path=$sock")
+	# reconnect=N is the chardev's: QEMU connects again N s after the back-end died
+	copts=
+	if [[ $opts =~ ^(.*),reconnect=([0-9]+)(.*)$ ]]; then
+		copts=,reconnect=${BASH_REMATCH[2]}
+		opts=${BASH_REMATCH[1]}${BASH_REMATCH[3]}
+	fi
+	DEV_ARGS+=(-chardev "socket,id=vu$n,path=$sock$copts")
 	if [ "$dev" = net ]; then
 		# queues=N is the netdev's; the rest is virtio-net-pci's.
 		nopts=

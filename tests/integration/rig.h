@@ -48,7 +48,7 @@
 #define PF(bit) VHU_BIT(VHU_PROTOCOL_F_##bit)
 #define RIG_PROTOCOL                                                                       \
 	(PF(MQ) | PF(REPLY_ACK) | PF(CONFIG) | PF(BACKEND_REQ) | PF(CONFIGURE_MEM_SLOTS) | \
-	 PF(STATUS) | PF(RESET_DEVICE))
+	 PF(STATUS) | PF(RESET_DEVICE) | PF(INFLIGHT_SHMFD))
 
 struct echo_dev {
 	/* counters: atomics */

@@ -46,6 +46,13 @@ if ((${#targets[@]} == 0)); then
 	exit 1
 fi
 
+# The -max_len of a target: its row in tests/fuzz/meson.build's fuzz_targets.
+max_len_of() {
+	local n
+	n=$(sed -n "s/^[[:space:]]*'$1': \\[.*, *\\([0-9][0-9]*\\)\\],.*/\\1/p" tests/fuzz/meson.build)
+	echo "${n:-4096}"
+}
+
 failed=()
 mkdir -p "$build/fuzz-artifacts"
 for t in "${targets[@]}"; do
@@ -59,10 +66,11 @@ for t in "${targets[@]}"; do
 	fi
 	mkdir -p "$src" "$work"
 	before=$(find "$src" -type f | wc -l)
+	max_len=$(max_len_of "$t")
 
-	echo "==== $t: ${time}s, corpus $src ===="
+	echo "==== $t: ${time}s, -max_len=$max_len, corpus $src ===="
 	# New inputs go to $work (the first dir); $src is only read here.
-	if ! "$exe" -max_total_time="$time" -timeout=5 -rss_limit_mb=2048 -max_len=4200 \
+	if ! "$exe" -max_total_time="$time" -timeout=5 -rss_limit_mb=2048 -max_len="$max_len" \
 		-error_exitcode=1 -print_final_stats=1 \
 		-artifact_prefix="$build/fuzz-artifacts/$t-" "$work" "$src"; then
 		echo "fuzz: $t FAILED; artifacts in $build/fuzz-artifacts/" >&2
@@ -70,7 +78,7 @@ for t in "${targets[@]}"; do
 	fi
 
 	# Keep only what adds coverage to the committed corpus.
-	if ! "$exe" -merge=1 -max_len=4200 "$src" "$work" >"$build/fuzz-work/$t.merge.log" 2>&1; then
+	if ! "$exe" -merge=1 -max_len="$max_len" "$src" "$work" >"$build/fuzz-work/$t.merge.log" 2>&1; then
 		echo "fuzz: $t: merge failed, see $build/fuzz-work/$t.merge.log" >&2
 		failed+=("$t (merge)")
 	fi

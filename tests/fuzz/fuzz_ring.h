@@ -3,8 +3,9 @@
 #define VHU_FUZZ_RING_H
 
 /*
- * The harness shared by fuzz_split.c and fuzz_packed.c (each defines
- * FUZZ_RING_PACKED to 0 or 1 and includes this once): the fuzzer's bytes
+ * The harness shared by fuzz_split.c, fuzz_packed.c and fuzz_inflight.c
+ * (each defines FUZZ_RING_PACKED to 0, 1 or -1 (chosen by byte 0 bit 2),
+ * optionally FUZZ_RING_INFLIGHT to 1, and includes this once): the fuzzer's bytes
  * are the guest memory, so every descriptor, index, flag, event field and
  * buffer is attacker-controlled, and the device side runs a bounded script
  * of pops, pushes and notifications over it.
@@ -24,6 +25,11 @@
  *                                (the driver changing the ring between calls)
  *                          6     stop, set_base(next u16 | next u16 << 16), start
  *                          7     set_addr(next * 8, next * 8, next * 8 as gpa offsets), start
+ *   with FUZZ_RING_INFLIGHT: the next AREA bytes are the ring's inflight
+ *               area (lib/virtq/inflight.h) as the front-end left it, read by
+ *               every start (op 6, 7) and written by every pop and push;
+ *               op 2's push then also stops after step (next & 7), as a kill
+ *               there would, and op 6 starts the ring again from the area
  *   the rest    guest memory: region 0 (gpa 0, MEM0 bytes) then region 1
  *               (gpa MEM0, MEM1 bytes), zero-padded. The ring starts with
  *               its descriptors at gpa 0, the avail ring / driver event
@@ -43,6 +49,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 
+#include "virtq/inflight.h"
 #include "virtq/virtq.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -57,11 +64,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define AVAIL_GPA 1024u
 #define USED_GPA 1536u
 #define NHELD 4u
+#ifndef FUZZ_RING_INFLIGHT
+#define FUZZ_RING_INFLIGHT 0
+#endif
+#define AREA_NUM 64u			       /* the largest ring the header can ask for */
+#define AREA (FUZZ_RING_INFLIGHT ? 2112u : 0u) /* vhu_inflight_queue_bytes(64) */
 
 struct fuzz {
 	const uint8_t *ops;
 	unsigned int nops, pos;
 	uint8_t *host[2];
+	uint8_t *area; /* FUZZ_RING_INFLIGHT */
+	bool packed;
 	struct vhu_vq vq;
 	unsigned int held;
 };
@@ -185,7 +199,22 @@ static void push_oldest(struct fuzz *f, uint32_t len)
 {
 	if (f->held == 0)
 		return;
-	push_checked(f, &reqs[0], len);
+	if (FUZZ_RING_INFLIGHT) {
+		int ret;
+
+		f->vq.crash_at = take(f) & 7; /* 0: no crash */
+		ret = vhu_vq_push(&f->vq, &reqs[0], len);
+		f->vq.crash_at = 0;
+		if (ret == -ECANCELED) {
+			/* killed mid-push: what the device held is gone, the area stays */
+			f->held = 0;
+			return;
+		}
+		if (ret != 0 && ret != -EINVAL && ret != -EIO && ret != -EAGAIN)
+			abort();
+	} else {
+		push_checked(f, &reqs[0], len);
+	}
 	memmove(&reqs[0], &reqs[1], (f->held - 1) * sizeof(reqs[0]));
 	f->held--;
 }
@@ -246,8 +275,9 @@ static void run_op(struct fuzz *f, uint8_t op)
 
 static int queue_setup(struct fuzz *f, const uint8_t *hdr)
 {
-	uint64_t features = (1ull << 34) * FUZZ_RING_PACKED;
-	uint32_t num = FUZZ_RING_PACKED ? hdr[1] % 64u + 1 : 1u << (hdr[1] % 7);
+	bool packed = FUZZ_RING_PACKED < 0 ? hdr[0] & 4 : FUZZ_RING_PACKED;
+	uint64_t features = packed ? 1ull << 34 : 0;
+	uint32_t num = packed ? hdr[1] % 64u + 1 : 1u << (hdr[1] % 7);
 	uint32_t base =
 		hdr[2] | (uint32_t)hdr[3] << 8 | (uint32_t)hdr[4] << 16 | (uint32_t)hdr[5] << 24;
 
@@ -260,10 +290,15 @@ static int queue_setup(struct fuzz *f, const uint8_t *hdr)
 	if (vhu_vq_set_num(&f->vq, num) < 0)
 		abort();
 	(void)vhu_vq_set_base(&f->vq, base);
+	f->packed = packed;
 	if (vhu_vq_set_addr(&f->vq, gpa_to_uva(DESC_GPA), gpa_to_uva(AVAIL_GPA),
-			    gpa_to_uva(USED_GPA)) < 0 ||
-	    vhu_vq_start(&f->vq) < 0)
+			    gpa_to_uva(USED_GPA)) < 0)
 		abort(); /* fixed areas that always fit */
+	if (FUZZ_RING_INFLIGHT)
+		vhu_vq_set_inflight(&f->vq, f->area, AREA_NUM);
+	/* a start fails only on an area that does not add up (the queue broke) */
+	if (vhu_vq_start(&f->vq) < 0 && !(FUZZ_RING_INFLIGHT && vhu_vq_broken(&f->vq)))
+		abort();
 	f->vq.call_fd = event_fd;
 	f->vq.err_fd = event_fd;
 	return 0;
@@ -286,8 +321,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 : 0;
 	f.host[0] = calloc(1, MEM0);
 	f.host[1] = calloc(1, MEM1);
-	if (!f.host[0] || !f.host[1])
+	f.area = AREA ? calloc(1, AREA) : NULL;
+	if (!f.host[0] || !f.host[1] || (AREA && !f.area))
 		abort();
+#if FUZZ_RING_INFLIGHT
+	if (size > HDR_SIZE + NOPS) {
+		n = size - HDR_SIZE - NOPS < AREA ? size - HDR_SIZE - NOPS : AREA;
+		memcpy(f.area, data + HDR_SIZE + NOPS, n);
+		data += n;
+		size -= n;
+	}
+#endif
 	if (size > HDR_SIZE + NOPS) {
 		data += HDR_SIZE + NOPS;
 		size -= HDR_SIZE + NOPS;
@@ -308,7 +352,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		(void)eventfd_read(event_fd, &v);
 	}
-	/* the fds and the table are the harness's: nothing of the queue to free */
+	/* the fds and the table are the harness's: only the resubmit list is the queue's */
+	vhu_inflight_stop(&f.vq);
+	free(f.area);
 	free(f.host[0]);
 	free(f.host[1]);
 	return 0;

@@ -825,7 +825,7 @@ static void test_exec_file(void **state)
 	struct rig *r = *state;
 	struct virtio_blk_outhdr h = hdr_make(VIRTIO_BLK_T_IN, 0);
 	struct virtio_blk_outhdr bad = hdr_make(VIRTIO_BLK_T_IN, DISK_SECTORS);
-	uint8_t data[512 + 1], bad_data[512 + 1];
+	uint8_t data[512 + 1] = { 0 }, bad_data[512 + 1] = { 0 };
 	struct vhu_req *req = req_new(), *bad_req = req_new();
 	struct done_rec rec = { 0 }, bad_rec;
 

@@ -30,6 +30,7 @@ struct vhu_req {
 	uint16_t ndescs;   /* ring slots the chain took (packed: to skip on push) */
 	uint32_t out_num;  /* iov[0, out_num): the device reads these */
 	uint32_t in_num;   /* iov[out_num, out_num + in_num): the device writes these */
+	uint32_t track;	   /* the library's (inflight tracking): leave it alone */
 	uint64_t out_size; /* bytes readable */
 	uint64_t in_size;  /* bytes writable */
 	struct iovec iov[VHU_REQ_MAX_IOV];

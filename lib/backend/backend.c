@@ -178,6 +178,7 @@ void vhu_be_disconnect(struct vhu_backend *be)
 		vhu_vq_reset(&q->vq);
 		q->enabled = false;
 	}
+	vhu_be_inflight_clear(be);
 	vhu_be_mem_clear(be);
 	if (ops->reset)
 		ops->reset(be->config.dev);

@@ -69,7 +69,7 @@
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |         \
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) | \
 	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |          \
-	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU))
+	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD))
 
 /* ---- clang -Wthread-safety annotations (DPDK's __rte_* style) ----------- */
 
@@ -175,6 +175,8 @@ struct vhu_backend {
 
 	struct vhu_mem mem;
 	struct vhu_be_table_id table_id;
+	void *inflight_map; /* SET_INFLIGHT_FD's region; NULL: none */
+	size_t inflight_len;
 	unsigned int num_queues;
 	struct vhu_queue *queues;
 };
@@ -275,6 +277,12 @@ void vhu_be_queues_remap(struct vhu_backend *be);
 /* Stop every running ring before memory under it is unmapped; restart after. */
 void vhu_be_queues_drain(struct vhu_backend *be);
 void vhu_be_queues_restart(struct vhu_backend *be);
+
+/* inflight.c */
+int vhu_be_get_inflight_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_inflight_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+/* Forget the region (disconnect, reset): every queue stopped. */
+void vhu_be_inflight_clear(struct vhu_backend *be);
 
 /* config.c */
 int vhu_be_get_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);

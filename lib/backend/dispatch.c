@@ -46,6 +46,8 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_GET_STATUS] = vhu_be_get_status,
 	[VHU_REQ_SEND_RARP] = vhu_be_send_rarp,
 	[VHU_REQ_NET_SET_MTU] = vhu_be_net_set_mtu,
+	[VHU_REQ_GET_INFLIGHT_FD] = vhu_be_get_inflight_fd,
+	[VHU_REQ_SET_INFLIGHT_FD] = vhu_be_set_inflight_fd,
 	/* Everything else fails with -EOPNOTSUPP: its protocol feature is never
 	 * offered, or (SET_LOG_BASE, SET_LOG_FD, GPU_SET_SOCKET) it belongs to a
 	 * feature the library does not implement. */
@@ -242,7 +244,8 @@ static int reply_send(struct vhu_backend *be, const struct vhu_msg *msg,
 	}
 	/* DPDK and rust-vmm clear NEED_REPLY in replies: only REPLY is set */
 	reply->hdr.flags = VHU_VERSION | VHU_FLAG_REPLY;
-	reply->nfds = 0;
+	if (err < 0)
+		vhu_msg_close_fds(reply); /* a failed request answers without them */
 	return vhu_msg_send(be->conn_fd, reply);
 }
 
@@ -268,6 +271,7 @@ int vhu_be_dispatch_msg(struct vhu_backend *be, struct vhu_msg *msg, int recv_er
 			 be->why[0] ? be->why : strerror(-err));
 	vhu_msg_close_fds(msg); /* handlers took the fds they keep */
 	ret = reply_send(be, msg, rule, err, &reply);
+	vhu_msg_close_fds(&reply); /* ours (GET_INFLIGHT_FD): the front-end has its copy */
 	if (ret == 0)
 		vhu_be_chan_flush(be); /* the front-end is no longer waiting for us */
 	return ret;

@@ -155,6 +155,8 @@ int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 		vhu_vq_reset(&be->queues[i].vq);
 		be->queues[i].enabled = false;
 	}
+	/* QEMU gets a new region after a reset (spec: GET_INFLIGHT_FD) */
+	vhu_be_inflight_clear(be);
 	if (ops->reset)
 		ops->reset(be->config.dev);
 	be->features = 0;

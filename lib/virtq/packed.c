@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 
+#include "virtq/inflight.h"
 #include "virtq/virtq.h"
 
 #define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
@@ -70,6 +71,13 @@ static int walk(struct vhu_vq *vq, struct vhu_req *req, uint16_t *id, uint16_t *
 		flags = le16toh(d.flags);
 		*id = le16toh(d.id);
 		*ndescs = (uint16_t)(n + 1); /* n < num <= VHU_VQ_MAX_SIZE */
+		if (vq->inflight_on) {
+			bool last = !(flags & VRING_DESC_F_NEXT) || (flags & VRING_DESC_F_INDIRECT);
+
+			ret = vhu_inflight_packed_desc(vq, &d, n == 0, last);
+			if (ret < 0)
+				return ret;
+		}
 		if (flags & VRING_DESC_F_INDIRECT) {
 			if (n != 0 || (flags & VRING_DESC_F_NEXT))
 				return vhu_vq_break(vq, "indirect descriptor in a chain");
@@ -113,6 +121,8 @@ int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req)
 		return vhu_vq_break(vq, "buffer id %u outside a ring of %u", id, vq->num);
 	req->id = id;
 	req->ndescs = ndescs;
+	if (vq->inflight_on)
+		vhu_inflight_packed_fetched(vq, req);
 	next = (uint32_t)vq->last_avail_idx + ndescs;
 	if (next >= vq->num) {
 		next -= vq->num;
@@ -125,14 +135,89 @@ int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req)
 	return 1;
 }
 
+/* seed 004, "supplying used buffers", steps 1-6 for a batch of one: free the entries, move used. */
+static int packed_track_push(struct vhu_vq *vq, struct vhu_inflight_packed *r,
+			     const struct vhu_req *req)
+{
+	uint16_t e = (uint16_t)req->track, last;
+	uint32_t used;
+	bool wrap = vq->used_wrap;
+
+	if (req->track >= vq->num || req->ndescs > vq->inflight_in_use)
+		return -EINVAL; /* not a request this ring has in flight */
+	last = __atomic_load_n(&r->desc[e].last, __ATOMIC_RELAXED);
+	if (last >= vq->num)
+		return vhu_vq_break(vq, "inflight region: last entry %u outside %u", last, vq->num);
+	__atomic_store_n(&r->desc[last].next, __atomic_load_n(&r->free_head, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&r->free_head, e, __ATOMIC_RELAXED);
+	VHU_INFLIGHT_CRASH(vq, 1);
+	used = (uint32_t)vq->used_idx + req->ndescs;
+	if (used >= vq->num) {
+		used -= vq->num;
+		wrap = !wrap;
+	}
+	__atomic_store_n(&r->used_idx, (uint16_t)used, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->used_wrap_counter, wrap, __ATOMIC_RELAXED);
+	VHU_INFLIGHT_CRASH(vq, 2);
+	return 0;
+}
+
+/* The chain of area entries from @entry, as it was fetched (inflight.c). */
+int vhu_packed_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t entry)
+{
+	struct vhu_inflight_packed *r = vq->inflight;
+	uint16_t n = __atomic_load_n(&r->desc[entry].num, __ATOMIC_RELAXED), id = 0;
+	uint16_t e = entry;
+	int ret = 0;
+
+	vhu_req_clear(req);
+	for (uint16_t k = 0; ret == 0 && k < n; k++) {
+		struct vhu_inflight_desc_packed *s;
+		struct vring_packed_desc d;
+		uint16_t flags;
+
+		if (e >= vq->num)
+			return vhu_vq_break(vq, "inflight region: entry %u outside %u", e, vq->num);
+		s = &r->desc[e];
+		d.addr = htole64(__atomic_load_n(&s->addr, __ATOMIC_RELAXED));
+		d.len = htole32(__atomic_load_n(&s->len, __ATOMIC_RELAXED));
+		flags = __atomic_load_n(&s->flags, __ATOMIC_RELAXED);
+		d.flags = htole16(flags);
+		id = __atomic_load_n(&s->id, __ATOMIC_RELAXED);
+		if (flags & VRING_DESC_F_INDIRECT)
+			ret = n == 1 ? walk_indirect(vq, req, &d)
+				     : vhu_vq_break(vq, "inflight region: indirect in a chain");
+		else
+			ret = vhu_vq_map_desc(vq, req, le64toh(d.addr), le32toh(d.len),
+					      flags & VRING_DESC_F_WRITE);
+		e = __atomic_load_n(&s->next, __ATOMIC_RELAXED);
+	}
+	if (ret < 0)
+		return ret;
+	if (n == 0 || id >= vq->num)
+		return vhu_vq_break(vq, "inflight region: chain of %u, buffer id %u", n, id);
+	req->id = id;
+	req->ndescs = n;
+	req->track = entry;
+	return 1;
+}
+
 int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 {
 	struct vring_packed_desc *d = &vq->pdesc[vq->used_idx];
 	uint16_t flags = vq->used_wrap ? F_AVAIL | F_USED : 0;
+	struct vhu_inflight_packed *r = vq->inflight;
 	uint32_t next;
 
 	if (req->id >= vq->num || req->ndescs == 0 || req->ndescs > vq->num)
 		return -EINVAL; /* not a request of this ring */
+	if (vq->inflight_on) {
+		int ret = packed_track_push(vq, r, req);
+
+		if (ret < 0)
+			return ret;
+	}
 	/* spec: "Write Flag": in a used descriptor, WRITE says data was written */
 	if (len)
 		flags |= VRING_DESC_F_WRITE;
@@ -150,6 +235,18 @@ int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 		vq->used_wrap = !vq->used_wrap;
 	}
 	vq->used_idx = (uint16_t)next;
+	if (vq->inflight_on) {
+		/* steps 8-9: the chain is complete; the new state is the committed one */
+		VHU_INFLIGHT_CRASH(vq, 3);
+		__atomic_store_n(&r->desc[req->track].inflight, 0, __ATOMIC_RELAXED);
+		VHU_INFLIGHT_CRASH(vq, 4);
+		__atomic_store_n(&r->old_free_head,
+				 __atomic_load_n(&r->free_head, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&r->old_used_idx, vq->used_idx, __ATOMIC_RELAXED);
+		__atomic_store_n(&r->old_used_wrap_counter, vq->used_wrap, __ATOMIC_RELAXED);
+		vq->inflight_in_use -= req->ndescs;
+	}
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 
+#include "virtq/inflight.h"
 #include "virtq/virtq.h"
 
 static int walk(struct vhu_vq *vq, struct vhu_req *req, const struct vhu_desc_table *t,
@@ -113,6 +114,11 @@ int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
 	if (ret < 0)
 		return ret;
 	req->id = head;
+	if (vq->inflight_on) {
+		ret = vhu_inflight_split_fetched(vq, head, req);
+		if (ret < 0)
+			return ret;
+	}
 	vq->last_avail_idx++;
 	/*
 	 * Event idx: ask for a kick at the next entry, as QEMU and
@@ -124,12 +130,37 @@ int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
 	return 1;
 }
 
+int vhu_split_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t head)
+{
+	struct vhu_desc_table ring;
+	int ret;
+
+	/* in flight, so the driver left its chain alone: walk it as when it was fetched */
+	vhu_req_clear(req);
+	vhu_vq_ring_table(&ring, vq->desc, vq->num);
+	ret = walk(vq, req, &ring, head, false, &req->ndescs);
+	if (ret < 0)
+		return ret;
+	req->id = head;
+	req->track = head;
+	return 1;
+}
+
 int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 {
+	struct vhu_inflight_split *r = vq->inflight;
 	struct vring_used_elem *elem;
 
 	if (req->id >= vq->num)
 		return -EINVAL; /* not a request of this ring */
+	if (vq->inflight_on) {
+		/* seed 004, "supplying used buffers", steps 1-3 for a batch of one */
+		__atomic_store_n(&r->desc[req->id].next,
+				 __atomic_load_n(&r->last_batch_head, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&r->last_batch_head, req->id, __ATOMIC_RELAXED);
+		VHU_INFLIGHT_CRASH(vq, 1);
+	}
 	elem = &vq->used->ring[vq->used_idx & (vq->num - 1)];
 	vhu_vq_store32(&elem->id, req->id);
 	vhu_vq_store32(&elem->len, len);
@@ -140,6 +171,13 @@ int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 	 * after it reads used->idx (virtio_rmb in virtqueue_get_buf_ctx_split).
 	 */
 	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
+	if (vq->inflight_on) {
+		/* steps 5-7: the batch reached the ring; it is no longer in flight */
+		VHU_INFLIGHT_CRASH(vq, 2);
+		__atomic_store_n(&r->desc[req->id].inflight, 0, __ATOMIC_RELAXED);
+		VHU_INFLIGHT_CRASH(vq, 3);
+		__atomic_store_n(&r->used_idx, vq->used_idx, __ATOMIC_RELAXED);
+	}
 	return 0;
 }
 

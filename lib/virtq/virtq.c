@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 
 #include "common/util.h"
+#include "virtq/inflight.h"
 #include "virtq/virtq.h"
 
 #define FEATURE_INDIRECT_DESC 28 /* VIRTIO_RING_F_INDIRECT_DESC */
@@ -228,6 +229,10 @@ int vhu_vq_start(struct vhu_vq *vq)
 	 */
 	if (!vq->packed)
 		vq->used_idx = vhu_vq_load16(&vq->used->idx);
+	/* with an inflight region, it says where the ring stands (inflight.h) */
+	ret = vhu_inflight_start(vq);
+	if (ret < 0)
+		return ret;
 	vq->signalled_used_valid = false;
 	vq->started = true;
 	return 0;
@@ -236,6 +241,7 @@ int vhu_vq_start(struct vhu_vq *vq)
 void vhu_vq_stop(struct vhu_vq *vq)
 {
 	vq->started = false;
+	vhu_inflight_stop(vq);
 }
 
 void vhu_vq_set_fd(int *slot, int fd)
@@ -251,6 +257,7 @@ void vhu_vq_reset(struct vhu_vq *vq)
 	vhu_close_fd(&vq->kick_fd);
 	vhu_close_fd(&vq->call_fd);
 	vhu_close_fd(&vq->err_fd);
+	vhu_inflight_stop(vq); /* the region is the back-end's, and forgotten with the ring */
 	/* a device reset renegotiates the features and forgets the ring */
 	vhu_vq_init(vq, vq->index, vq->mem, vq->log);
 	vq->priv = priv;
@@ -379,6 +386,9 @@ VHU_API int vhu_vq_pop(struct vhu_vq *vq, struct vhu_req *req)
 
 	if (ret < 0)
 		return ret;
+	/* what was in flight before a restart goes first, in the order it was fetched */
+	if (vq->resubmit_i < vq->resubmit_n)
+		return vhu_inflight_resubmit(vq, req);
 	return vq->packed ? vhu_packed_pop(vq, req) : vhu_split_pop(vq, req);
 }
 
@@ -412,16 +422,22 @@ VHU_API int vhu_vq_notify(struct vhu_vq *vq)
 
 VHU_API bool vhu_vq_enable_notify(struct vhu_vq *vq, bool enable)
 {
+	bool avail;
+
 	if (vq_usable(vq) < 0)
 		return false;
-	return vq->packed ? vhu_packed_enable_notify(vq, enable)
-			  : vhu_split_enable_notify(vq, enable);
+	avail = vq->packed ? vhu_packed_enable_notify(vq, enable)
+			   : vhu_split_enable_notify(vq, enable);
+
+	return avail || (enable && vq->resubmit_i < vq->resubmit_n);
 }
 
 VHU_API bool vhu_vq_has_avail(struct vhu_vq *vq)
 {
 	if (vq_usable(vq) < 0)
 		return false;
+	if (vq->resubmit_i < vq->resubmit_n)
+		return true;
 	return vq->packed ? vhu_packed_has_avail(vq) : vhu_split_has_avail(vq);
 }
 

@@ -73,6 +73,16 @@ struct vhu_vq {
 	uint16_t signalled_used;
 	bool signalled_used_valid;
 
+	/* inflight tracking (inflight.c); set while stopped, NULL: none */
+	void *inflight;		   /* this queue's area of the shared region */
+	uint16_t inflight_cap;	   /* entries the area holds */
+	bool inflight_on;	   /* tracking this run (set by vhu_inflight_start) */
+	uint32_t inflight_in_use;  /* packed: area entries held by fetched chains */
+	uint64_t inflight_counter; /* fetch order of the next head */
+	uint16_t *resubmit;	   /* heads (split) / head entries (packed) to hand out again */
+	uint32_t resubmit_n, resubmit_i;
+	uint8_t crash_at; /* tests: a push stops after this step (inflight.h) */
+
 	int kick_fd; /* -1: none (polling) */
 	int call_fd; /* -1: none */
 	int err_fd;  /* -1: none */
@@ -167,6 +177,9 @@ int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
 bool vhu_packed_need_notify(struct vhu_vq *vq);
 bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable);
 bool vhu_packed_has_avail(struct vhu_vq *vq);
+/* Build the request of an inflight head again (inflight.c): split head, packed area entry. */
+int vhu_split_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t head);
+int vhu_packed_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t entry);
 
 /*
  * Shared by both layouts: append one descriptor's buffer to @req (a buffer

@@ -208,7 +208,9 @@ VHU_API bool vhu_frontend_alive(struct vhu_frontend *fe);
  * Chains in flight stay in flight: the driver's tokens and free descriptors
  * are untouched, and a back-end with inflight tracking resubmits them, so
  * their completions arrive through vhu_fe_queue_get() as usual. Without a
- * region, chains the old back-end had taken may never complete.
+ * region, chains the old back-end had taken may never complete. Chains
+ * added since the last vhu_fe_queue_kick() are published by the next one,
+ * as always: call it after reconnecting.
  *
  * Threads: the control thread, while no other thread is inside a
  * vhu_fe_queue_*() call of this front-end (park the queue threads when they

@@ -12,6 +12,11 @@
  * Threads: one front-end is used from one thread at a time, except that
  * different queues may be driven from different threads once started
  * (each queue from one thread).
+ *
+ * A back-end may die and be restarted on the same socket path (spec:
+ * "Inflight I/O tracking"): the queue calls then return -ECONNRESET, and
+ * vhu_frontend_reconnect() resumes every ring with the new back-end, the
+ * chains in flight included when the back-end keeps an inflight region.
  */
 
 #include <stdbool.h>
@@ -32,7 +37,8 @@ struct vhu_frontend_config {
 	uint64_t features;	 /* virtio bits wanted; intersected with the offer */
 	/* VHU_PROTOCOL_F_* wanted; intersected with the offer and with what the
 	 * front-end implements (MQ, REPLY_ACK, BACKEND_REQ, BACKEND_SEND_FD,
-	 * CONFIG, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS); ~0: all of those */
+	 * CONFIG, INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS);
+	 * ~0: all of those */
 	uint64_t protocol_features;
 	uint16_t num_queues; /* rings to set up (<= the back-end's GET_QUEUE_NUM; 0: 1) */
 	uint16_t queue_size; /* entries per ring (split: a power of two; 0: 256) */
@@ -103,8 +109,11 @@ VHU_API void *vhu_frontend_alloc(struct vhu_frontend *fe, uint64_t size, uint64_
 
 /**
  * vhu_frontend_start() - SET_FEATURES, share the memory (ADD_MEM_REG when
- * CONFIGURE_MEM_SLOTS was negotiated, else SET_MEM_TABLE), create each ring
- * in it (SET_VRING_NUM/BASE/ADDR, kick and call eventfds), and enable it.
+ * CONFIGURE_MEM_SLOTS was negotiated, else SET_MEM_TABLE), with
+ * INFLIGHT_SHMFD ask the back-end's inflight region (GET_INFLIGHT_FD) and
+ * set it (SET_INFLIGHT_FD; a region of size 0 means none, and the start
+ * goes on without), create each ring in it (SET_VRING_NUM/BASE/ADDR, kick
+ * and call eventfds), and enable it.
  *
  * Return: 0, or the first request that failed (its errno; the log names it).
  */
@@ -147,8 +156,12 @@ VHU_API int vhu_fe_queue_kick(struct vhu_fe_queue *q);
  * @token: the token given to vhu_fe_queue_add()
  * @len:   bytes the back-end says it wrote
  *
- * Return: 1 with a completion, 0 if none, -EPROTO if the back-end returned an
- * id that is not in flight (the ring is then unusable).
+ * Completions the back-end wrote before it died are still returned; once
+ * there are none, a dead back-end is reported.
+ *
+ * Return: 1 with a completion, 0 if none, -ECONNRESET if none and the
+ * back-end is gone (vhu_frontend_reconnect()), -EPROTO if the back-end
+ * returned an id that is not in flight (the ring is then unusable).
  */
 VHU_API int vhu_fe_queue_get(struct vhu_fe_queue *q, void **token, uint32_t *len);
 
@@ -158,7 +171,7 @@ VHU_API int vhu_fe_queue_get(struct vhu_fe_queue *q, void **token, uint32_t *len
  * @timeout_ms (-1: forever).
  *
  * Return: 1 when completions may be there, 0 on timeout, -ECONNRESET if the
- * back-end went away, or -errno.
+ * back-end went away (at once when it is already known to be gone), or -errno.
  */
 VHU_API int vhu_fe_queue_wait(struct vhu_fe_queue *q, int timeout_ms);
 
@@ -174,6 +187,42 @@ VHU_API int vhu_frontend_stop(struct vhu_frontend *fe);
 
 /** vhu_frontend_alive() - false once the back-end closed the connection. */
 VHU_API bool vhu_frontend_alive(struct vhu_frontend *fe);
+
+/**
+ * vhu_frontend_reconnect() - carry on with a new back-end after the old one
+ * died (vhu_frontend_alive() false), or when the caller decides to.
+ * @fe: a front-end made with a socket_path (an adopted fd cannot be reopened)
+ *
+ * Closes the old connection and its back-end channel, connects again to
+ * socket_path (retrying until timeout_ms while the back-end restarts; in
+ * server mode, listens and waits that long for it), and negotiates the same
+ * features and protocol features as before, then SET_OWNER. If the front-end
+ * was started: SET_FEATURES, the same memory shared again, SET_INFLIGHT_FD
+ * with the region kept from vhu_frontend_start() (no new GET), and every
+ * ring restarted where it stands (SET_VRING_NUM; SET_VRING_BASE: split, the
+ * used index in the used ring, as QEMU sends after a crash; packed, the
+ * slot and wrap counter of the device's next used descriptor, both halves;
+ * a back-end with an inflight region takes its own position from it;
+ * SET_VRING_ADDR; the same kick and call eventfds), enabled, and kicked.
+ *
+ * Chains in flight stay in flight: the driver's tokens and free descriptors
+ * are untouched, and a back-end with inflight tracking resubmits them, so
+ * their completions arrive through vhu_fe_queue_get() as usual. Without a
+ * region, chains the old back-end had taken may never complete. Chains
+ * added since the last vhu_fe_queue_kick() are published by the next one,
+ * as always: call it after reconnecting.
+ *
+ * Threads: the control thread, while no other thread is inside a
+ * vhu_fe_queue_*() call of this front-end (park the queue threads when they
+ * see -ECONNRESET). After a failure the front-end is dead again and the call
+ * may be repeated.
+ *
+ * Return: 0; -ENOTSUP (no socket_path); -ENOENT/-ECONNREFUSED/-ETIMEDOUT (no
+ * back-end came back in time); -ECONNRESET (the new back-end died too);
+ * -EPROTO (it offers less than was negotiated, or a reply that does not fit
+ * its row); -EIO (it refused a request); or -errno.
+ */
+VHU_API int vhu_frontend_reconnect(struct vhu_frontend *fe);
 
 /** vhu_frontend_destroy() - close everything and unmap the memory. */
 VHU_API void vhu_frontend_destroy(struct vhu_frontend *fe);

@@ -10,7 +10,9 @@
  * of step) marks the front-end dead: later requests fail at once with
  * -ECONNRESET.
  *
- * The back-end channel is served by a thread of its own: see channel.c.
+ * The back-end channel is served by a thread of its own: see channel.c;
+ * the inflight region and reconnecting to a restarted back-end are in
+ * reconnect.c.
  */
 #include <errno.h>
 #include <poll.h>
@@ -50,12 +52,12 @@
 /* What this front-end implements; anything else is never negotiated. */
 #define PROTOCOL_SUPPORTED                                                             \
 	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(BACKEND_SEND_FD) | \
-	 PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS))
+	 PF(INFLIGHT_SHMFD) | PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS))
 
 /* ---- requests ------------------------------------------------------------ */
 
 /* Every request's result passes here: name the failure, notice a dead peer. */
-static int req_done(struct vhu_frontend *fe, uint32_t request, int ret)
+int vhu_fe_req_done(struct vhu_frontend *fe, uint32_t request, int ret)
 {
 	if (ret >= 0)
 		return ret;
@@ -77,14 +79,14 @@ int vhu_fe_send_req(struct vhu_frontend *fe, struct vhu_msg *req)
 {
 	if (!vhu_frontend_alive(fe))
 		return -ECONNRESET;
-	return req_done(fe, req->hdr.request, vhu_fe_send(&fe->ch, req));
+	return vhu_fe_req_done(fe, req->hdr.request, vhu_fe_send(&fe->ch, req));
 }
 
 static int fe_get_u64(struct vhu_frontend *fe, uint32_t request, uint64_t *out)
 {
 	if (!vhu_frontend_alive(fe))
 		return -ECONNRESET;
-	return req_done(fe, request, vhu_fe_get_u64(&fe->ch, request, out));
+	return vhu_fe_req_done(fe, request, vhu_fe_get_u64(&fe->ch, request, out));
 }
 
 static int fe_set_u64(struct vhu_frontend *fe, uint32_t request, uint64_t value)
@@ -154,7 +156,7 @@ static int accept_one(struct vhu_frontend *fe, int *out)
 	return ret;
 }
 
-static int sock_open(struct vhu_frontend *fe)
+int vhu_fe_sock_open(struct vhu_frontend *fe)
 {
 	struct timeval tv = {
 		.tv_sec = fe->cfg.timeout_ms / 1000,
@@ -164,6 +166,7 @@ static int sock_open(struct vhu_frontend *fe)
 
 	if (fe->cfg.fd >= 0) {
 		fe->sock = fe->cfg.fd;
+		fe->cfg.fd = -1; /* ours now; a reconnect needs socket_path */
 		ret = vhu_sock_adopt(fe->sock);
 		if (ret >= 0 && ret != VHU_SOCK_CONNECTED)
 			ret = -ENOTCONN;
@@ -184,11 +187,22 @@ static int sock_open(struct vhu_frontend *fe)
 		return -errno;
 	fe->ch.sock = fe->sock;
 	fe->ch.log = &fe->log;
+	fe->ch.protocol_features = 0; /* no acks before SET_PROTOCOL_FEATURES */
 	__atomic_store_n(&fe->alive, true, __ATOMIC_RELEASE);
 	return 0;
 }
 
-static int negotiate_protocol(struct vhu_frontend *fe)
+/* A back-end that came back must offer all it offered before: the rings depend on it. */
+static int offered_again(struct vhu_frontend *fe, const char *what, uint64_t had, uint64_t offered)
+{
+	if ((offered & had) == had)
+		return 0;
+	vhu_err(&fe->log, "the back-end came back without %s 0x%llx it had negotiated", what,
+		(unsigned long long)(had & ~offered));
+	return -EPROTO;
+}
+
+static int negotiate_protocol(struct vhu_frontend *fe, bool again)
 {
 	uint64_t offered, queues;
 	int ret;
@@ -196,8 +210,15 @@ static int negotiate_protocol(struct vhu_frontend *fe)
 	ret = fe_get_u64(fe, VHU_REQ_GET_PROTOCOL_FEATURES, &offered);
 	if (ret < 0)
 		return ret;
-	/* REPLY_ACK whenever offered: every request is then confirmed */
-	fe->protocol = offered & (fe->cfg.protocol_features | PF(REPLY_ACK)) & PROTOCOL_SUPPORTED;
+	if (again) {
+		ret = offered_again(fe, "protocol features", fe->protocol, offered);
+		if (ret < 0)
+			return ret;
+	} else {
+		/* REPLY_ACK whenever offered: every request is then confirmed */
+		fe->protocol =
+			offered & (fe->cfg.protocol_features | PF(REPLY_ACK)) & PROTOCOL_SUPPORTED;
+	}
 	/* no NEED_REPLY yet: acks start once this request has set them up */
 	ret = fe_set_u64(fe, VHU_REQ_SET_PROTOCOL_FEATURES, fe->protocol);
 	if (ret < 0)
@@ -217,16 +238,26 @@ static int negotiate_protocol(struct vhu_frontend *fe)
 }
 
 /* QEMU's order (vhost_user_backend_init, then vhost_dev_init's SET_OWNER). */
-static int negotiate(struct vhu_frontend *fe)
+int vhu_fe_negotiate(struct vhu_frontend *fe, bool again)
 {
 	struct vhu_msg owner;
-	int ret = fe_get_u64(fe, VHU_REQ_GET_FEATURES, &fe->offered);
+	uint64_t offered;
+	int ret = fe_get_u64(fe, VHU_REQ_GET_FEATURES, &offered);
 
 	if (ret < 0)
 		return ret;
-	fe->features = fe->offered & fe->cfg.features & ~F_PROTOCOL;
+	if (again) {
+		/* fe->offered stays the first back-end's: start and the rings were built on it */
+		ret = offered_again(fe, "features", fe->features | (fe->offered & F_PROTOCOL),
+				    offered);
+		if (ret < 0)
+			return ret;
+	} else {
+		fe->offered = offered;
+		fe->features = offered & fe->cfg.features & ~F_PROTOCOL;
+	}
 	if (fe->offered & F_PROTOCOL) {
-		ret = negotiate_protocol(fe);
+		ret = negotiate_protocol(fe, again);
 		if (ret < 0)
 			return ret;
 	}
@@ -322,6 +353,7 @@ static int frontend_new(const struct vhu_frontend_config *config, struct vhu_fro
 	fe->cfg = *config;
 	fe->sock = -1;
 	fe->chan_fd = -1;
+	fe->inflight_fd = -1;
 	fe->mem.fd = -1;
 	if (config->socket_path) {
 		fe->path = strdup(config->socket_path);
@@ -357,9 +389,9 @@ int vhu_frontend_connect(const struct vhu_frontend_config *config, struct vhu_fr
 	ret = frontend_new(&c, &fe);
 	if (ret < 0)
 		return ret;
-	ret = sock_open(fe);
+	ret = vhu_fe_sock_open(fe);
 	if (ret == 0)
-		ret = negotiate(fe);
+		ret = vhu_fe_negotiate(fe, false);
 	if (ret == 0 && !has_feature(fe, F_RING_PACKED) && !vhu_is_pow2(c.queue_size)) {
 		vhu_err(&fe->log, "a split ring of %u entries: the size must be a power of two",
 			c.queue_size);
@@ -410,7 +442,8 @@ int vhu_frontend_get_config(struct vhu_frontend *fe, uint32_t offset, void *buf,
 		return -ENOTSUP;
 	if (!vhu_frontend_alive(fe))
 		return -ECONNRESET;
-	return req_done(fe, VHU_REQ_GET_CONFIG, vhu_fe_get_config(&fe->ch, offset, size, buf));
+	return vhu_fe_req_done(fe, VHU_REQ_GET_CONFIG,
+			       vhu_fe_get_config(&fe->ch, offset, size, buf));
 }
 
 int vhu_frontend_set_config(struct vhu_frontend *fe, uint32_t offset, const void *buf,
@@ -444,26 +477,49 @@ static int queue_addr(struct vhu_frontend *fe, struct vhu_fe_queue *q)
 	return vhu_fe_send_req(fe, &req);
 }
 
-static int queue_start(struct vhu_frontend *fe, struct vhu_fe_queue *q)
+/*
+ * The driver's side of a fresh ring: zeroed ring memory, new bookkeeping,
+ * and two eventfds (kept from an earlier start).
+ */
+static int queue_init(struct vhu_frontend *fe, struct vhu_fe_queue *q)
 {
 	bool packed = has_feature(fe, F_RING_PACKED);
-	uint16_t num = fe->cfg.queue_size;
+	uint64_t desc, avail, used;
 	int ret;
 
-	ret = vhu_fe_ring_init(&q->ring, packed, has_feature(fe, F_EVENT_IDX), num, &q->mem);
+	vhu_fe_ring_sizes(packed, fe->cfg.queue_size, &desc, &avail, &used);
+	memset(q->mem.desc, 0, desc);
+	memset(q->mem.avail, 0, avail);
+	memset(q->mem.used, 0, used);
+	vhu_fe_ring_fini(&q->ring);
+	free(q->bufs);
+	ret = vhu_fe_ring_init(&q->ring, packed, has_feature(fe, F_EVENT_IDX), fe->cfg.queue_size,
+			       &q->mem);
 	if (ret < 0)
 		return ret;
 	q->bufs = calloc(vhu_fe_ring_max_chain(&q->ring), sizeof(*q->bufs));
-	q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->kick_fd < 0)
+		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->call_fd < 0)
+		q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (!q->bufs)
 		return -ENOMEM;
 	if (q->kick_fd < 0 || q->call_fd < 0)
 		return -errno;
-	ret = fe_vring_state(fe, VHU_REQ_SET_VRING_NUM, q->index, num);
+	return 0;
+}
+
+/*
+ * Hand the ring to the back-end from @base on (QEMU's vhost_virtqueue_start).
+ * A resumed ring keeps its eventfds: a thread may be waiting on the call fd.
+ */
+static int queue_start(struct vhu_frontend *fe, struct vhu_fe_queue *q, uint32_t base)
+{
+	int ret;
+
+	ret = fe_vring_state(fe, VHU_REQ_SET_VRING_NUM, q->index, fe->cfg.queue_size);
 	if (ret == 0)
-		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_BASE, q->index,
-				     vhu_fe_ring_base(&q->ring));
+		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_BASE, q->index, base);
 	if (ret == 0)
 		ret = queue_addr(fe, q);
 	if (ret == 0)
@@ -473,31 +529,52 @@ static int queue_start(struct vhu_frontend *fe, struct vhu_fe_queue *q)
 	return ret;
 }
 
-int vhu_frontend_start(struct vhu_frontend *fe)
+int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume)
 {
 	bool protocol = fe->offered & F_PROTOCOL;
 	int ret;
 
-	if (fe->started)
-		return -EALREADY;
 	/* the rings start disabled when PROTOCOL_FEATURES is on: SET_VRING_ENABLE below */
 	ret = fe_set_u64(fe, VHU_REQ_SET_FEATURES, fe->features | (protocol ? F_PROTOCOL : 0));
 	if (ret == 0) /* QEMU adds FEATURES_OK from its SET_FEATURES (vhost_user_set_features) */
 		ret = fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
 	if (ret == 0)
-		ret = req_done(
+		ret = vhu_fe_req_done(
 			fe,
 			has_protocol(fe, VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)
 				? VHU_REQ_ADD_MEM_REG
 				: VHU_REQ_SET_MEM_TABLE,
 			vhu_fe_mem_share(&fe->mem, &fe->ch,
 					 has_protocol(fe, VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)));
-	for (unsigned int i = 0; ret == 0 && i < fe->cfg.num_queues; i++)
-		ret = queue_start(fe, &fe->queues[i]);
+	/* QEMU's order (vhost_user_blk_start): the region is set before any ring starts */
+	if (ret == 0)
+		ret = vhu_fe_inflight_setup(fe, resume);
+	for (unsigned int i = 0; ret == 0 && i < fe->cfg.num_queues; i++) {
+		struct vhu_fe_queue *q = &fe->queues[i];
+
+		ret = queue_start(fe, q,
+				  resume ? vhu_fe_ring_resume_base(&q->ring)
+					 : vhu_fe_ring_base(&q->ring));
+	}
 	for (unsigned int i = 0; ret == 0 && protocol && i < fe->cfg.num_queues; i++)
 		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, i, 1);
 	if (ret == 0)
 		ret = fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	return ret;
+}
+
+int vhu_frontend_start(struct vhu_frontend *fe)
+{
+	int ret = 0;
+
+	if (fe->started)
+		return -EALREADY;
+	for (unsigned int i = 0; ret == 0 && i < fe->cfg.num_queues; i++)
+		ret = queue_init(fe, &fe->queues[i]);
+	/* a fresh device: a region of the last start describes rings that are gone */
+	vhu_fe_inflight_drop(fe);
+	if (ret == 0)
+		ret = vhu_fe_device_setup(fe, false);
 	if (ret == 0)
 		fe->started = true;
 	return ret;
@@ -518,7 +595,7 @@ int vhu_frontend_stop(struct vhu_frontend *fe)
 		r = vhu_frontend_alive(fe) ? vhu_fe_request(&fe->ch, &req, &reply) : -ECONNRESET;
 		if (r > 0)
 			vhu_msg_close_fds(&reply);
-		r = req_done(fe, VHU_REQ_GET_VRING_BASE, r);
+		r = vhu_fe_req_done(fe, VHU_REQ_GET_VRING_BASE, r);
 		if (ret == 0 && r < 0)
 			ret = r;
 	}
@@ -533,6 +610,7 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 		return;
 	vhu_fe_chan_close(fe);
 	vhu_close_fd(&fe->sock);
+	vhu_fe_inflight_drop(fe);
 	for (unsigned int i = 0; fe->queues && i < fe->cfg.num_queues; i++) {
 		struct vhu_fe_queue *q = &fe->queues[i];
 
@@ -600,6 +678,9 @@ int vhu_fe_queue_get(struct vhu_fe_queue *q, void **token, uint32_t *len)
 {
 	int ret = vhu_fe_ring_get(&q->ring, token, len);
 
+	/* completions written before the back-end died are still good: they come first */
+	if (ret == 0 && !vhu_frontend_alive(q->fe))
+		return -ECONNRESET;
 	if (ret == -EPROTO && !q->ring.broken)
 		return ret;
 	if (ret == -EPROTO)
@@ -625,6 +706,8 @@ int vhu_fe_queue_wait(struct vhu_fe_queue *q, int timeout_ms)
 	/* interrupts on, then look again: a completion that came before is not waited for */
 	if (vhu_fe_ring_enable_cb(&q->ring))
 		return 1;
+	if (!vhu_frontend_alive(q->fe))
+		return -ECONNRESET; /* nothing will signal: the caller may reconnect */
 	do
 		ret = poll(pfd, 2, timeout_ms);
 	while (ret < 0 && errno == EINTR);

@@ -6,8 +6,16 @@
  * Concepts
  *
  * The front-end's state, shared by frontend.c (connect, negotiate, start,
- * queues) and channel.c (the back-end request channel, served by a thread of
- * its own: see channel.c).
+ * queues), channel.c (the back-end request channel, served by a thread of
+ * its own: see channel.c) and reconnect.c (the inflight region and
+ * vhu_frontend_reconnect).
+ *
+ * A reconnect replaces what belongs to the connection (the socket, the
+ * back-end channel, the negotiation with the new back-end) and keeps what
+ * belongs to the driver: the shared memory, each ring's memory and
+ * bookkeeping (tokens, free descriptors), the kick and call eventfds and
+ * the inflight region's fd. The back-end holds none of these in a way that
+ * outlives it except through those fds, which we send again.
  */
 
 #include <pthread.h>
@@ -42,7 +50,14 @@ struct vhu_frontend {
 	int chan_fd; /* our end of the back-end channel */
 	pthread_t chan_thread;
 	bool chan_running;
+	/* GET_INFLIGHT_FD's region (-1: none), kept for SET_INFLIGHT_FD after a
+	 * reconnect; never mapped here: only the back-end reads it */
+	int inflight_fd;
+	struct vhu_inflight inflight; /* as sent with SET_INFLIGHT_FD */
 };
+
+/* Every request's result: log a failure, and turn a transport error into a dead peer. */
+int vhu_fe_req_done(struct vhu_frontend *fe, uint32_t request, int ret);
 
 /* Send @req through the front-end (NEED_REPLY when acks are on); 0 or -errno. */
 int vhu_fe_send_req(struct vhu_frontend *fe, struct vhu_msg *req);
@@ -51,5 +66,30 @@ int vhu_fe_send_req(struct vhu_frontend *fe, struct vhu_msg *req);
 int vhu_fe_chan_open(struct vhu_frontend *fe);
 /* Stop the thread and close our end (no-op when never opened). */
 void vhu_fe_chan_close(struct vhu_frontend *fe);
+
+/* Connect (or accept) on the configured path or fd; the front-end is alive after. */
+int vhu_fe_sock_open(struct vhu_frontend *fe);
+/*
+ * GET_FEATURES .. SET_OWNER. With @again, the features and protocol features
+ * negotiated before must all be offered again (else -EPROTO) and are set as
+ * they were.
+ */
+int vhu_fe_negotiate(struct vhu_frontend *fe, bool again);
+/*
+ * SET_FEATURES, memory, inflight region, rings, enable, DRIVER_OK. With
+ * @resume, each ring restarts where the driver's ring memory says the
+ * device stood, and the kept inflight region is set without a new GET.
+ */
+int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume);
+
+/*
+ * The inflight region (spec: "Inflight I/O tracking"), when INFLIGHT_SHMFD
+ * was negotiated: GET_INFLIGHT_FD unless @resume (a region already kept),
+ * then SET_INFLIGHT_FD. A back-end that answers mmap_size 0 has none: 0,
+ * and nothing is set. Return: 0 or the request's error.
+ */
+int vhu_fe_inflight_setup(struct vhu_frontend *fe, bool resume);
+/* Close the kept region (no-op without one). */
+void vhu_fe_inflight_drop(struct vhu_frontend *fe);
 
 #endif /* VHU_FRONTEND_INTERNAL_H */

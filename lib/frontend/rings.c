@@ -350,6 +350,31 @@ uint32_t vhu_fe_ring_base(const struct vhu_fe_ring *q)
 	return q->packed ? (0x8000u | 0x8000u << 16) : 0;
 }
 
+uint32_t vhu_fe_ring_resume_base(const struct vhu_fe_ring *q)
+{
+	const struct vhu_fe_packed *r = &q->pk;
+	uint32_t slot = r->used_idx, base;
+	bool wrap = r->used_wrap;
+
+	if (!q->packed) /* acquire: pairs with the device's release store (vhu_split_push) */
+		return le16toh(__atomic_load_n(&q->split.used->idx, __ATOMIC_ACQUIRE));
+	/* each used descriptor not yet taken stands for a chain still marked in flight */
+	for (unsigned int n = 0; n < r->num; n++) {
+		uint16_t flags = le16toh(__atomic_load_n(&r->desc[slot].flags, __ATOMIC_ACQUIRE));
+		uint16_t id = le16toh(__atomic_load_n(&r->desc[slot].id, __ATOMIC_RELAXED));
+
+		if (!slot_used(flags, wrap) || id >= r->num || !q->inflight[id])
+			break;
+		slot += r->id_ndescs[id] ? r->id_ndescs[id] : 1u;
+		if (slot >= r->num) {
+			slot -= r->num;
+			wrap = !wrap;
+		}
+	}
+	base = slot | (wrap ? 0x8000u : 0u);
+	return base | base << 16;
+}
+
 unsigned int vhu_fe_ring_max_chain(const struct vhu_fe_ring *q)
 {
 	if (q->indirect && q->num < VHU_FE_INDIRECT_MAX)

@@ -167,6 +167,16 @@ void vhu_fe_ring_fini(struct vhu_fe_ring *q);
 
 /* The value of SET_VRING_BASE for a fresh ring (packed: both wrap counters 1). */
 uint32_t vhu_fe_ring_base(const struct vhu_fe_ring *q);
+/*
+ * The value of SET_VRING_BASE to resume the ring with a new back-end after
+ * the old one died (GET_VRING_BASE could not be asked). Split: used->idx as
+ * the ring holds it (QEMU's virtio_queue_restore_last_avail_idx). Packed:
+ * the slot and wrap counter where the device writes its next used
+ * descriptor, found by walking the used descriptors we have not taken yet,
+ * for both halves in QEMU's encoding. A back-end with an inflight region
+ * replaces either with what the region says.
+ */
+uint32_t vhu_fe_ring_resume_base(const struct vhu_fe_ring *q);
 
 /**
  * vhu_fe_ring_add() - make a chain available (split: not yet published).

@@ -163,13 +163,19 @@ static void usage(FILE *out)
 		"[--rw=randread|randwrite|read|write|verify]\n"
 		"                 [--bs=4096] [--iodepth=32] [--queues=1] [--time=10] "
 		"[--size=BYTES]\n"
-		"                 [--packed] [--json]\n"
+		"                 [--packed] [--json] [--reconnect]\n"
 		"       vhu-bench net --socket-path=PATH [--mode=tx|rx|txrx] [--pkt-size=64]\n"
 		"                 [--time=10] [--count=N] [--packed] [--json]\n"
 		"\n"
 		"Drive a vhost-user back-end from this process (vhu's userspace virtio driver)\n"
 		"and report IOPS, MB/s and latency percentiles (blk), or packets per second\n"
-		"and Gbit/s (net).\n");
+		"and Gbit/s (net).\n"
+		"\n"
+		"blk --rw=verify writes a pattern over --size and reads it back (with --time:\n"
+		"pass after pass, each with its own pattern, until the time is up). With\n"
+		"--reconnect a back-end that dies is waited for (10 s) on the same socket path\n"
+		"and the run goes on with the requests in flight (resubmitted by a back-end\n"
+		"with inflight tracking); the reconnects are counted in the summary.\n");
 }
 
 int main(int argc, char **argv)

@@ -5,6 +5,12 @@
  * batches: it refills every completed slot, then kicks once; it polls the
  * used ring briefly before sleeping on the call eventfd, because a
  * cross-CPU wake-up costs tens of microseconds on these machines.
+ *
+ * With --reconnect a back-end that dies is waited for: every worker that
+ * sees -ECONNRESET parks, the last one to park calls
+ * vhu_frontend_reconnect() (retrying while the back-end restarts) and all
+ * go on with their requests still in flight; a back-end with an inflight
+ * region completes them. Verify keeps checking every block it reads back.
  */
 #include <endian.h>
 #include <errno.h>
@@ -12,6 +18,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -22,7 +29,9 @@
 #include <vhu/protocol.h>
 
 #define SECTOR 512u
-#define SPIN_NS 20000u /* poll the used ring this long before sleeping */
+#define SPIN_NS 20000u		    /* poll the used ring this long before sleeping */
+#define STALL_NS 10000000000ull	    /* no completion this long with requests out: fail */
+#define RECONNECT_NS 10000000000ull /* --reconnect: how long a back-end may take to return */
 
 enum rw { RW_RANDREAD, RW_RANDWRITE, RW_READ, RW_WRITE, RW_VERIFY };
 static const char *const rw_names[] = { "randread", "randwrite", "read", "write", "verify" };
@@ -31,7 +40,23 @@ struct blk_opts {
 	enum rw rw;
 	uint64_t bs;
 	unsigned int iodepth;
-	uint64_t size; /* bytes of the disk used */
+	uint64_t size;	 /* bytes of the disk used */
+	bool reconnect;	 /* wait for a back-end that died and go on */
+	bool time_given; /* verify: repeat passes until --time is up */
+};
+
+/* What the workers share for --reconnect (lock: everything below it). */
+struct blk_shared {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct vhu_frontend *fe;
+	const char *path;
+	bool enabled;	     /* --reconnect */
+	unsigned int active; /* workers still running */
+	unsigned int parked; /* of those, waiting for a reconnect */
+	unsigned int gen;    /* reconnects done: parked workers wait for it to move */
+	int error;	     /* a reconnect that gave up: every worker fails with it */
+	uint64_t reconnects;
 };
 
 struct blk_io {
@@ -48,14 +73,18 @@ struct blk_worker {
 	unsigned int index;
 	const struct blk_opts *opts;
 	const struct bench_common *common;
+	struct blk_shared *shared;
 	struct vhu_fe_queue *q;
 	struct blk_io *ios;
 	uint64_t nblocks, next_block, rng;
 	uint64_t deadline_ns;
-	bool verify_read; /* verify: second phase */
-	uint8_t *expect;  /* verify: the pattern a block should hold */
+	bool verify_read;     /* verify: second phase */
+	uint64_t pass;	      /* verify: passes done (each writes its own pattern) */
+	uint8_t *expect;      /* verify: the pattern a block should hold */
+	uint64_t progress_ns; /* the last completion (or reconnect) */
 	struct bench_hist hist;
 	uint64_t ops, bytes, errors, mismatches; /* ops: also read by the progress loop */
+	uint64_t verified;			 /* verify: blocks read back and compared */
 };
 
 static uint64_t xorshift(uint64_t *s)
@@ -66,11 +95,15 @@ static uint64_t xorshift(uint64_t *s)
 	return *s;
 }
 
-/* The verify pattern: every 8-byte word names its block and position. */
-static void pattern(uint8_t *buf, uint64_t bs, uint64_t block)
+/*
+ * The verify pattern: every 8-byte word names its block, position and pass,
+ * so a block that still holds an earlier pass's data reads back wrong.
+ */
+static void pattern(uint8_t *buf, uint64_t bs, uint64_t block, uint64_t pass)
 {
 	for (uint64_t i = 0; i < bs / 8; i++) {
-		uint64_t v = (block * 0x9e3779b97f4a7c15ull) ^ (i * 0xbf58476d1ce4e5b9ull);
+		uint64_t v = (block * 0x9e3779b97f4a7c15ull) ^ (i * 0xbf58476d1ce4e5b9ull) ^
+			     (pass * 0x94d049bb133111ebull);
 
 		memcpy(buf + i * 8, &v, 8);
 	}
@@ -115,7 +148,7 @@ static int submit(struct blk_worker *w, struct blk_io *io)
 	out[0] = (struct iovec){ io->hdr, sizeof(*io->hdr) };
 	if (io->write) {
 		if (rw == RW_VERIFY)
-			pattern(io->data, w->opts->bs, io->block);
+			pattern(io->data, w->opts->bs, io->block, w->pass);
 		out[nout++] = (struct iovec){ io->data, w->opts->bs };
 	} else {
 		in[nin++] = (struct iovec){ io->data, w->opts->bs };
@@ -138,9 +171,10 @@ static void complete(struct blk_worker *w, struct blk_io *io)
 		return;
 	}
 	if (w->opts->rw == RW_VERIFY && w->verify_read) {
-		pattern(w->expect, w->opts->bs, io->block);
+		pattern(w->expect, w->opts->bs, io->block, w->pass);
 		if (memcmp(w->expect, io->data, w->opts->bs))
 			w->mismatches++;
+		w->verified++;
 	}
 }
 
@@ -152,6 +186,7 @@ static int reap(struct blk_worker *w, bool refill, unsigned int *inflight)
 	int n = 0, ret;
 
 	while ((ret = vhu_fe_queue_get(w->q, &token, &len)) == 1) {
+		w->progress_ns = bench_now_ns();
 		complete(w, token);
 		(*inflight)--;
 		n++;
@@ -163,6 +198,63 @@ static int reap(struct blk_worker *w, bool refill, unsigned int *inflight)
 		}
 	}
 	return ret < 0 ? ret : n;
+}
+
+/* Try to reconnect for up to RECONNECT_NS. Called with s->lock held. */
+static int reconnect_locked(struct blk_shared *s)
+{
+	uint64_t deadline = bench_now_ns() + RECONNECT_NS;
+	int ret;
+
+	for (;;) {
+		ret = vhu_frontend_reconnect(s->fe);
+		if (ret == 0 || ret == -EPROTO || ret == -ENOTSUP || ret == -EINVAL ||
+		    ret == -ENOMEM || bench_now_ns() >= deadline)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
+	}
+	if (ret < 0)
+		fprintf(stderr, "vhu-bench: %s: no usable back-end came back: %s\n", s->path,
+			strerror(-ret));
+	return ret;
+}
+
+/*
+ * The back-end died: park until every running worker has seen it, then the
+ * last one reconnects for all (no worker touches a queue meanwhile, as
+ * vhu_frontend_reconnect() asks). Return: 0 to go on, or the error.
+ */
+static int recover(struct blk_worker *w)
+{
+	struct blk_shared *s = w->shared;
+	unsigned int gen;
+	int ret;
+
+	if (!s->enabled)
+		return -ECONNRESET;
+	pthread_mutex_lock(&s->lock);
+	gen = s->gen;
+	s->parked++;
+	while (s->gen == gen && !s->error && s->parked < s->active)
+		pthread_cond_wait(&s->cond, &s->lock);
+	if (s->gen == gen && !s->error) {
+		ret = reconnect_locked(s);
+		if (ret < 0) {
+			s->error = ret;
+		} else {
+			s->gen++;
+			s->reconnects++;
+		}
+		pthread_cond_broadcast(&s->cond);
+	}
+	s->parked--;
+	ret = s->error;
+	pthread_mutex_unlock(&s->lock);
+	w->progress_ns = bench_now_ns();
+	/* refills made after the last kick (reap stopped at the error) are not published yet */
+	if (ret == 0)
+		vhu_fe_queue_kick(w->q);
+	return ret;
 }
 
 /* One pass: keep iodepth in flight until the deadline (or the pass ends). */
@@ -178,11 +270,14 @@ static int run_pass(struct blk_worker *w)
 		inflight += (unsigned int)ret;
 	}
 	vhu_fe_queue_kick(w->q);
+	w->progress_ns = bench_now_ns();
 	while (inflight) {
 		uint64_t spin_until = bench_now_ns() + SPIN_NS;
 		bool refill = bench_now_ns() < w->deadline_ns;
 
 		ret = reap(w, refill, &inflight);
+		if (ret == -ECONNRESET)
+			ret = recover(w); /* the requests stay in flight */
 		if (ret < 0)
 			return ret;
 		if (ret > 0) {
@@ -192,25 +287,65 @@ static int run_pass(struct blk_worker *w)
 		if (bench_now_ns() < spin_until)
 			continue;
 		ret = vhu_fe_queue_wait(w->q, 1000);
+		if (ret == -ECONNRESET)
+			ret = recover(w);
 		if (ret < 0)
 			return ret;
-		if (ret == 0 && bench_now_ns() > w->deadline_ns + 10000000000ull)
-			return -ETIMEDOUT; /* ten seconds past the end with requests stuck */
+		if (ret == 0 && bench_now_ns() - w->progress_ns > STALL_NS) {
+			fprintf(stderr,
+				"vhu-bench: queue %u: %u requests stuck for 10 s (pass %" PRIu64
+				", %s)\n",
+				w->index, inflight, w->pass,
+				w->verify_read ? "reading" : "writing");
+			return -ETIMEDOUT; /* ten seconds without a completion: requests stuck */
+		}
 	}
 	return 0;
+}
+
+/* Verify: write the pass's pattern over the worker's blocks, then read it back. */
+static int verify_pass(struct blk_worker *w)
+{
+	int ret;
+
+	w->verify_read = false;
+	w->next_block = 0;
+	ret = run_pass(w);
+	if (ret)
+		return ret;
+	w->verify_read = true;
+	w->next_block = 0;
+	return run_pass(w);
+}
+
+static int worker_loop(struct blk_worker *w)
+{
+	uint64_t until = w->deadline_ns;
+	int ret;
+
+	if (w->opts->rw != RW_VERIFY)
+		return run_pass(w);
+	/* a pass must end whole: its deadline is the last pass's start */
+	w->deadline_ns = UINT64_MAX;
+	do {
+		ret = verify_pass(w);
+		if (ret == 0)
+			w->pass++;
+	} while (ret == 0 && w->opts->time_given && bench_now_ns() < until);
+	return ret;
 }
 
 static int worker_run(struct bench_thread *t)
 {
 	struct blk_worker *w = (struct blk_worker *)t; /* t is its first member */
-	int ret = run_pass(w);
+	struct blk_shared *s = w->shared;
+	int ret = worker_loop(w);
 
-	if (!ret && w->opts->rw == RW_VERIFY) {
-		w->verify_read = true;
-		w->next_block = 0;
-		w->deadline_ns = UINT64_MAX;
-		ret = run_pass(w);
-	}
+	/* one fewer to wait for: parked workers may now be the whole set */
+	pthread_mutex_lock(&s->lock);
+	s->active--;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
 
@@ -226,6 +361,7 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		{ "size", required_argument, NULL, 'S' },
 		{ "packed", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "reconnect", no_argument, NULL, 'R' },
 		{ 0 },
 	};
 	uint64_t v;
@@ -266,6 +402,7 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 			if (bench_parse_size(optarg, &v) || !v || v > 86400)
 				return fprintf(stderr, "vhu-bench: --time: seconds\n"), -1;
 			c->time_s = (unsigned int)v;
+			o->time_given = true;
 			break;
 		case 'S':
 			if (bench_parse_size(optarg, &o->size) || o->size < o->bs)
@@ -277,6 +414,9 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		case 'j':
 			c->json = true;
 			c->progress = false;
+			break;
+		case 'R':
+			o->reconnect = true;
 			break;
 		default:
 			return -1;
@@ -310,7 +450,9 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
 				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 				     VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
-				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS),
+				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+				     /* the region a restarted back-end resubmits from */
+				     (o->reconnect ? VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) : 0),
 		.num_queues = (uint16_t)c->queues,
 		.queue_size = (uint16_t)ring_size(o->iodepth),
 		.mem_size = (uint64_t)c->queues * o->iodepth * (o->bs + 4096) + (16u << 20),
@@ -374,10 +516,10 @@ static int setup_worker(struct vhu_frontend *fe, struct blk_worker *w)
 }
 
 static void report(const struct bench_common *c, const struct blk_opts *o, struct blk_worker *ws,
-		   double secs, uint64_t features)
+		   double secs, uint64_t features, uint64_t reconnects)
 {
 	struct bench_hist all = { 0 };
-	uint64_t ops = 0, bytes = 0, errors = 0, mism = 0;
+	uint64_t ops = 0, bytes = 0, errors = 0, mism = 0, verified = 0, passes = UINT64_MAX;
 
 	for (unsigned int i = 0; i < c->queues; i++) {
 		bench_hist_merge(&all, &ws[i].hist);
@@ -385,17 +527,23 @@ static void report(const struct bench_common *c, const struct blk_opts *o, struc
 		bytes += ws[i].bytes;
 		errors += ws[i].errors;
 		mism += ws[i].mismatches;
+		verified += ws[i].verified;
+		if (ws[i].pass < passes)
+			passes = ws[i].pass;
 	}
 	if (c->json) {
 		printf("{\"mode\": \"blk\", \"rw\": \"%s\", \"bs\": %" PRIu64 ", \"iodepth\": %u, "
 		       "\"queues\": %u, \"packed\": %s, \"features\": \"0x%" PRIx64 "\", "
 		       "\"seconds\": %.3f, \"ops\": %" PRIu64 ", \"iops\": %.0f, \"mbps\": %.1f, "
 		       "\"lat_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p999\": %.1f}, "
-		       "\"errors\": %" PRIu64 ", \"mismatches\": %" PRIu64 "}\n",
+		       "\"errors\": %" PRIu64 ", \"mismatches\": %" PRIu64
+		       ", \"verified\": %" PRIu64 ", \"passes\": %" PRIu64
+		       ", \"reconnects\": %" PRIu64 "}\n",
 		       rw_names[o->rw], o->bs, o->iodepth, c->queues, c->packed ? "true" : "false",
 		       features, secs, ops, ops / secs, bytes / secs / 1e6,
 		       bench_hist_pct(&all, 50) / 1e3, bench_hist_pct(&all, 99) / 1e3,
-		       bench_hist_pct(&all, 99.9) / 1e3, errors, mism);
+		       bench_hist_pct(&all, 99.9) / 1e3, errors, mism, verified,
+		       o->rw == RW_VERIFY ? passes : 0, reconnects);
 		return;
 	}
 	printf("blk %s bs=%" PRIu64 " iodepth=%u queues=%u%s: %" PRIu64 " ops in %.2f s\n",
@@ -404,14 +552,79 @@ static void report(const struct bench_common *c, const struct blk_opts *o, struc
 	printf("  %.0f IOPS, %.1f MB/s, latency p50 %.1f us, p99 %.1f us, p99.9 %.1f us\n",
 	       ops / secs, bytes / secs / 1e6, bench_hist_pct(&all, 50) / 1e3,
 	       bench_hist_pct(&all, 99) / 1e3, bench_hist_pct(&all, 99.9) / 1e3);
+	if (o->rw == RW_VERIFY)
+		printf("  %" PRIu64 " blocks read back and checked, %" PRIu64 " passes\n", verified,
+		       passes);
+	if (o->reconnect)
+		printf("  %" PRIu64 " reconnects to a restarted back-end\n", reconnects);
 	if (errors || mism)
 		printf("  %" PRIu64 " requests failed, %" PRIu64 " blocks read back wrong\n",
 		       errors, mism);
 }
 
+static void workers_free(struct blk_worker *ws, unsigned int n)
+{
+	for (unsigned int i = 0; ws && i < n; i++) {
+		free(ws[i].ios);
+		free(ws[i].expect);
+		ws[i].ios = NULL;
+		ws[i].expect = NULL;
+	}
+}
+
+/* Connect, size the disk, carve the buffers, start the rings. */
+static int bring_up(struct bench_common *c, struct blk_opts *o, struct blk_worker *ws,
+		    struct blk_shared *s, struct vhu_frontend **fe)
+{
+	int ret = connect_blk(c, o, fe);
+
+	if (ret == 0)
+		ret = disk_size(*fe, o, c->socket_path);
+	for (unsigned int i = 0; ret == 0 && i < c->queues; i++) {
+		ws[i] = (struct blk_worker){ .index = i, .opts = o, .common = c, .shared = s };
+		ws[i].t = (struct bench_thread){ .run = worker_run, .count = &ws[i].ops };
+		ret = setup_worker(*fe, &ws[i]);
+		if (ret < 0)
+			fprintf(stderr, "vhu-bench: out of shared memory for the buffers\n");
+	}
+	if (ret == 0) {
+		ret = vhu_frontend_start(*fe);
+		if (ret < 0)
+			fprintf(stderr, "vhu-bench: %s: starting the rings: %s\n", c->socket_path,
+				strerror(-ret));
+	}
+	return ret;
+}
+
+/* Errors that another try cannot mend (the back-end is there and says no). */
+static bool hopeless(int err)
+{
+	return err == -EPROTO || err == -ENOTSUP || err == -EINVAL || err == -ENOMEM ||
+	       err == -ENOSPC;
+}
+
+/* bring_up(), again and again with --reconnect while the back-end is restarting. */
+static int bring_up_retry(struct bench_common *c, struct blk_opts *o, struct blk_worker *ws,
+			  struct blk_shared *s, struct vhu_frontend **fe)
+{
+	uint64_t deadline = bench_now_ns() + RECONNECT_NS;
+	int ret;
+
+	for (;;) {
+		ret = bring_up(c, o, ws, s, fe);
+		if (ret == 0 || !o->reconnect || hopeless(ret) || bench_now_ns() >= deadline)
+			return ret;
+		workers_free(ws, c->queues);
+		vhu_frontend_destroy(*fe);
+		*fe = NULL;
+		nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
+	}
+}
+
 int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 {
 	struct bench_common c = *common;
+	struct blk_shared s = { .path = common->socket_path };
 	struct vhu_frontend *fe = NULL;
 	struct bench_thread *threads[64]; /* --queues is at most 64 */
 	struct blk_worker *ws = NULL;
@@ -421,49 +634,41 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 
 	if (parse_blk(argc, argv, &c, &o) < 0)
 		return 2;
-	if (connect_blk(&c, &o, &fe) < 0 || disk_size(fe, &o, c.socket_path) < 0)
-		goto out;
 	ws = calloc(c.queues, sizeof(*ws));
 	if (!ws)
+		return 1;
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.cond, NULL);
+	s.path = c.socket_path;
+	s.enabled = o.reconnect;
+	if (bring_up_retry(&c, &o, ws, &s, &fe) < 0)
 		goto out;
+	s.fe = fe;
+	s.active = c.queues;
 	for (unsigned int i = 0; i < c.queues; i++) {
-		ws[i] = (struct blk_worker){ .index = i, .opts = &o, .common = &c };
-		ws[i].t = (struct bench_thread){ .run = worker_run, .count = &ws[i].ops };
 		threads[i] = &ws[i].t;
-		if (setup_worker(fe, &ws[i]) < 0) {
-			fprintf(stderr, "vhu-bench: out of shared memory for the buffers\n");
-			goto out;
-		}
-	}
-	ret = vhu_frontend_start(fe);
-	if (ret < 0) {
-		fprintf(stderr, "vhu-bench: %s: starting the rings: %s\n", c.socket_path,
-			strerror(-ret));
-		goto out;
-	}
-	for (unsigned int i = 0; i < c.queues; i++) {
 		ws[i].q = vhu_frontend_queue(fe, i);
-		ws[i].deadline_ns =
-			o.rw == RW_VERIFY ? UINT64_MAX : bench_now_ns() + c.time_s * 1000000000ull;
+		ws[i].deadline_ns = bench_now_ns() + c.time_s * 1000000000ull;
+		if (o.rw == RW_VERIFY && !o.time_given)
+			ws[i].deadline_ns = UINT64_MAX;
 	}
 	ret = bench_run_threads(&c, threads, c.queues, "ops", &secs);
 	if (ret < 0) {
 		fprintf(stderr, "vhu-bench: %s: %s\n", c.socket_path, strerror(-ret));
 		goto out;
 	}
-	report(&c, &o, ws, secs, vhu_frontend_features(fe));
+	report(&c, &o, ws, secs, vhu_frontend_features(fe), s.reconnects);
 	status = 0;
 	for (unsigned int i = 0; i < c.queues; i++)
 		if (ws[i].errors || ws[i].mismatches)
 			status = 1;
 	vhu_frontend_stop(fe);
 out:
-	for (unsigned int i = 0; ws && i < c.queues; i++) {
-		free(ws[i].ios);
-		free(ws[i].expect);
-	}
+	workers_free(ws, c.queues);
 	free(ws);
 	if (fe)
 		vhu_frontend_destroy(fe);
+	pthread_cond_destroy(&s.cond);
+	pthread_mutex_destroy(&s.lock);
 	return status;
 }

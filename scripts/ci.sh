@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # The build matrix behind `make check` and .ci/run:
-#   build/       gcc, -Dwerror=true                        every suite
+#   build/       gcc, -Dwerror=true                        every suite; then
+#                unit and integration again under valgrind memcheck
 #   build-asan/  clang, ASan + UBSan, -fno-sanitize-recover=undefined
 #                                                          every suite
 #   build-tsan/  clang, TSan (no fuzz targets: they add ASan, which TSan
@@ -179,6 +180,29 @@ run_coverage() {
 
 run_config build CC=gcc -- -Dwerror=true
 
+# The unit and integration suites again under valgrind memcheck (meson test
+# setup 'valgrind', meson.build), in the gcc build: uninitialised reads and
+# leaks that the sanitizer builds do not see (they see other things).
+run_valgrind() {
+	banner "build: valgrind memcheck (unit, integration)"
+	if ! command -v valgrind >/dev/null; then
+		echo "ci: !!! valgrind is not installed: the memcheck run did NOT happen !!!"
+		notes+=("build (valgrind): not run, valgrind missing")
+		return
+	fi
+	[[ -f build/build.ninja ]] || return # the build failed: counted already
+	rm -f build/meson-logs/testlog-valgrind.json
+	meson test -C build --setup valgrind --logbase testlog-valgrind --print-errorlogs \
+		--num-processes "$NUM_PROCESSES" --suite unit --suite integration
+	if [[ -f build/meson-logs/testlog-valgrind.json ]]; then
+		ran+=("build@testlog-valgrind")
+	else
+		notes+=("build (valgrind): meson test failed to run")
+		build_failures=$((build_failures + 1))
+	fi
+}
+run_valgrind
+
 if command -v clang >/dev/null; then
 	run_config build-asan CC=clang \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -261,7 +285,10 @@ total_pass = total_fail = total_skip = 0
 for d in dirs:
     counts = {}
     skips, fails = [], []
-    with open(f"{d}/meson-logs/testlog.json", encoding="utf-8", errors="replace") as f:
+    # "dir@logbase": a second meson test run in dir (--logbase), e.g. valgrind
+    d, _, base = d.partition("@")
+    label = f"{d} ({base})" if base else d
+    with open(f"{d}/meson-logs/{base or 'testlog'}.json", encoding="utf-8", errors="replace") as f:
         for line in f:
             line = line.strip()
             if not line:
@@ -282,7 +309,7 @@ for d in dirs:
     total_pass += p
     total_fail += x
     total_skip += s
-    print(f"{d}: {p} passed, {x} failed, {s} skipped")
+    print(f"{label}: {p} passed, {x} failed, {s} skipped")
     for line in fails + skips:
         print(f"  {line}")
 

@@ -13,7 +13,7 @@ PKGS=(
 	qemu-system-x86 qemu-utils qemu-block-extra qemu-system-common
 	dpdk dpdk-dev
 	busybox-static linux-image-amd64
-	gcovr iproute2 procps file cpio xz-utils
+	gcovr iproute2 procps file cpio xz-utils valgrind
 )
 
 # One dpkg-query for all: packages it does not know are simply not listed.

@@ -86,9 +86,22 @@ static uint16_t *avail_event(struct vhu_vq *vq)
 	return p; /* 4-aligned: the used ring is */
 }
 
-int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
+/* The chain at @head (< num) of the descriptor ring into @req. */
+static int walk_head(struct vhu_vq *vq, struct vhu_req *req, uint16_t head)
 {
 	struct vhu_desc_table ring;
+	int ret;
+
+	vhu_req_clear(req);
+	vhu_vq_ring_table(&ring, vq->desc, vq->num);
+	ret = walk(vq, req, &ring, head, false, &req->ndescs);
+	if (ret == 0)
+		req->id = head;
+	return ret;
+}
+
+int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
+{
 	uint16_t avail_idx, pending, head;
 	int ret;
 
@@ -108,12 +121,9 @@ int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
 	head = vhu_vq_load16(&vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]);
 	if (head >= vq->num)
 		return vhu_vq_break(vq, "head %u outside a ring of %u", head, vq->num);
-	vhu_req_clear(req);
-	vhu_vq_ring_table(&ring, vq->desc, vq->num);
-	ret = walk(vq, req, &ring, head, false, &req->ndescs);
+	ret = walk_head(vq, req, head);
 	if (ret < 0)
 		return ret;
-	req->id = head;
 	if (vq->inflight_on) {
 		ret = vhu_inflight_split_fetched(vq, head, req);
 		if (ret < 0)
@@ -132,16 +142,11 @@ int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
 
 int vhu_split_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t head)
 {
-	struct vhu_desc_table ring;
-	int ret;
-
 	/* in flight, so the driver left its chain alone: walk it as when it was fetched */
-	vhu_req_clear(req);
-	vhu_vq_ring_table(&ring, vq->desc, vq->num);
-	ret = walk(vq, req, &ring, head, false, &req->ndescs);
+	int ret = walk_head(vq, req, head);
+
 	if (ret < 0)
 		return ret;
-	req->id = head;
 	req->track = head;
 	return 1;
 }

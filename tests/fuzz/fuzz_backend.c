@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fuzz_backend: a real back-end (lib/backend) with a small echo device,
+ * fuzz_backend: a real back-end (lib/backend) with a small echo device
+ * (fuzz_backend_blk: with vhu-blk's device, devices/blk/device.c, serving a
+ * 1 MiB memfd disk through io_uring: virtio-blk requests from fuzzer bytes),
  * driven through a socketpair by a front-end whose every byte comes from the
  * fuzzer: requests, header flags, payload sizes and bytes, and the fds each
  * message carries (memfds whose contents are fuzzer bytes, eventfds, a
@@ -24,7 +26,9 @@
  *   byte 2      fd count: b % (VHU_MAX_FDS + 2), so one more than a message
  *               may carry; then one byte per fd, k:
  *                 k & 3 = 0  memfd of ((k >> 2) & 3) + 1 pages, whose first
- *                            next * 16 bytes are the following input bytes
+ *                            next * 16 bytes are the following input bytes;
+ *                            k & 16: sealed against shrinking (what
+ *                            SET_INFLIGHT_FD takes)
  *                         1  eventfd (kept: kicks write to it)
  *                         2  one end of a socketpair (the other end is kept
  *                            and drained: SET_BACKEND_REQ_FD)
@@ -53,6 +57,9 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#ifdef FUZZ_BACKEND_BLK
+#include "blk/device.h"
+#endif
 #include <vhu/backend.h>
 #include <vhu/protocol.h>
 #include <vhu/virtq.h>
@@ -145,6 +152,30 @@ static const struct vhu_device_ops dev_ops = {
 	.queue_kick = dev_queue_kick,
 };
 
+#ifdef FUZZ_BACKEND_BLK
+/* vhu-blk's device on a 1 MiB memfd disk, two queues: opened once, kept. */
+static struct blk blk;
+static struct blkdev *blk_disk;
+
+static void blk_setup(void)
+{
+	struct blkdev_options opts = { .num_queues = NQUEUES };
+	char path[64];
+	int fd;
+
+	if (blk_disk)
+		return;
+	fd = memfd_create("fuzz_disk", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, 1 << 20) < 0)
+		abort();
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	opts.path = path;
+	if (blkdev_open(&opts, &blk_disk) < 0)
+		abort();
+	close(fd); /* the disk has its own open file */
+}
+#endif
+
 /* Quiet, unless FUZZ_BACKEND_VERBOSE is set: then every line, for reading a seed's session. */
 static void quiet(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
 {
@@ -223,12 +254,14 @@ static void keep(struct harness *h, int fd, bool is_sock)
 static int make_memfd(struct input *in, uint8_t k)
 {
 	size_t pages = ((k >> 2) & 3u) + 1u, len = (size_t)take(in) * 16u;
-	int fd = memfd_create(MEMFD_NAME, MFD_CLOEXEC);
+	int fd = memfd_create(MEMFD_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0)
 		harness_fail("memfd_create");
 	if (ftruncate(fd, (off_t)(pages * PAGE)) < 0)
 		harness_fail("ftruncate");
+	if ((k & 16) && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) < 0)
+		harness_fail("F_ADD_SEALS");
 	if (len > in->size - in->pos)
 		len = in->size - in->pos;
 	if (len && pwrite(fd, in->data + in->pos, len, 0) != (ssize_t)len)
@@ -397,7 +430,7 @@ static bool one_message(struct harness *h, struct input *in)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct vhu_backend_config config = {
+	struct vhu_backend_config config = {
 		.name = "fuzz",
 		.num_queues = NQUEUES,
 		.max_queue_size = MAX_QUEUE_SIZE,
@@ -405,13 +438,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 			VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |
 			VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-			VHU_BIT(VHU_PROTOCOL_F_STATUS) | VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE),
+			VHU_BIT(VHU_PROTOCOL_F_STATUS) | VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) |
+			VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD),
 		.ops = &dev_ops,
 		.log = &quiet_log,
 	};
 	struct input in = { .data = data, .size = size };
 	struct harness h = { .fe = -1 };
-	int fds_before = count_fds(), fds_idle, sv[2];
+	int fds_before, fds_idle, sv[2];
+
+#ifdef FUZZ_BACKEND_BLK
+	blk_setup();
+	blk_init(&blk, blk_disk, false);
+	config.ops = &blk_ops;
+	config.dev = &blk;
+#endif
+	fds_before = count_fds();
 
 	if (getenv("FUZZ_BACKEND_VERBOSE"))
 		quiet_log.level = VHU_LOG_TRACE;

@@ -73,16 +73,6 @@ void *vhu_fe_mem_alloc(struct vhu_fe_mem *m, uint64_t size, uint64_t align)
 	return m->host + off;
 }
 
-int vhu_fe_mem_gpa(const struct vhu_fe_mem *m, const void *p, uint64_t len, uint64_t *gpa)
-{
-	uintptr_t base = (uintptr_t)m->host, addr = (uintptr_t)p;
-
-	if (!m->host || addr < base || addr - base > m->size || len > m->size - (addr - base))
-		return -EFAULT;
-	*gpa = VHU_FE_MEM_GPA + (addr - base);
-	return 0;
-}
-
 int vhu_fe_mem_share(const struct vhu_fe_mem *m, struct vhu_fe_chan *ch, bool mem_slots)
 {
 	struct vhu_mem_region region = {

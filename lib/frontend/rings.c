@@ -40,7 +40,7 @@ void vhu_fe_split_set_base(struct vhu_fe_split *r, uint16_t idx)
 void vhu_fe_split_set_desc(struct vhu_fe_split *r, uint16_t i, uint64_t addr, uint32_t len,
 			   uint16_t flags, uint16_t next)
 {
-	struct vring_desc *d = &r->desc[i % r->num];
+	struct vring_desc *d = &r->desc[i & (r->num - 1)];
 
 	d->addr = htole64(addr);
 	d->len = htole32(len);
@@ -66,7 +66,7 @@ void vhu_fe_split_fill_table(struct vring_desc *table, const struct vhu_fe_buf *
 
 void vhu_fe_split_put(struct vhu_fe_split *r, uint16_t head)
 {
-	r->avail->ring[r->avail_idx % r->num] = htole16(head);
+	r->avail->ring[r->avail_idx & (r->num - 1)] = htole16(head);
 	r->avail_idx++;
 }
 
@@ -95,7 +95,7 @@ int vhu_fe_split_get_used(struct vhu_fe_split *r, uint32_t *id, uint32_t *len)
 		return 0;
 	if ((uint16_t)(idx - r->used_idx) > r->num)
 		return -EPROTO;
-	e = &r->used->ring[r->used_idx % r->num];
+	e = &r->used->ring[r->used_idx & (r->num - 1)];
 	*id = le32toh(__atomic_load_n(&e->id, __ATOMIC_RELAXED));
 	*len = le32toh(__atomic_load_n(&e->len, __ATOMIC_RELAXED));
 	r->used_idx++;

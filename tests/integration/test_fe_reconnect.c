@@ -33,6 +33,7 @@
 #define CHUNK 256u
 #define QSIZE 128u
 #define PROTO_INFLIGHT (RIG_PROTOCOL | PF(INFLIGHT_SHMFD))
+#define PROTO_NO_INFLIGHT (RIG_PROTOCOL & ~PF(INFLIGHT_SHMFD))
 
 struct rc_rig {
 	struct echo_dev dev;
@@ -356,7 +357,7 @@ static void no_region(void **state)
 {
 	struct rc_rig *r = *state;
 
-	r->protocol = RIG_PROTOCOL;
+	r->protocol = PROTO_NO_INFLIGHT;
 	backend_start(r);
 	connect_fe(r, F_VERSION_1 | F_EVENT_IDX, 1, true);
 	echo_round(r, 0, 1, 3);
@@ -372,7 +373,7 @@ static void comes_back_with_less(void **state)
 	backend_start(r);
 	connect_fe(r, F_VERSION_1, 1, true);
 	backend_kill(r);
-	r->protocol = RIG_PROTOCOL;
+	r->protocol = PROTO_NO_INFLIGHT;
 	backend_start(r);
 	assert_int_equal(vhu_frontend_reconnect(r->fe), -EPROTO);
 	assert_false(vhu_frontend_alive(r->fe));

@@ -81,6 +81,8 @@ static int port_set_features(void *dev, uint64_t features)
 
 	/* release: a forwarding thread that sees them sees the rest of the setup */
 	__atomic_store_n(&p->features, features, __ATOMIC_RELEASE);
+	vhu_logf(p->log, VHU_LOG_INFO, "port %u: features %#llx", p->id,
+		 (unsigned long long)features);
 	return 0;
 }
 

@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,7 +56,7 @@ struct fport {
 };
 
 struct sw {
-	char dir[64], log[128], sock[NPORTS][128];
+	char dir[64], log[128], sock[NPORTS][128], ctl[128];
 	pid_t pid;
 	struct fport p[NPORTS];
 };
@@ -74,9 +76,9 @@ static void sleep_ms(long ms)
 static int sw_spawn(struct sw *s, const char *extra)
 {
 	const char *exe = getenv("VHU_NET");
-	char *argv[NPORTS + 4];
+	char *argv[NPORTS + 5];
 	posix_spawn_file_actions_t fa;
-	char args[NPORTS][160];
+	char args[NPORTS + 1][160];
 	unsigned int n = 0;
 	int ret;
 
@@ -92,6 +94,10 @@ static int sw_spawn(struct sw *s, const char *extra)
 		snprintf(args[i], sizeof(args[i]), "--socket-path=%s", s->sock[i]);
 		argv[n++] = args[i];
 	}
+	/* port NPORTS: raw vhost-user messages (SEND_RARP, NET_SET_MTU) */
+	snprintf(s->ctl, sizeof(s->ctl), "%s/ctl.sock", s->dir);
+	snprintf(args[NPORTS], sizeof(args[NPORTS]), "--socket-path=%s", s->ctl);
+	argv[n++] = args[NPORTS];
 	argv[n++] = (char *)(uintptr_t)(extra ? extra : "--queue-pairs=1");
 	argv[n] = NULL;
 	posix_spawn_file_actions_init(&fa);
@@ -188,6 +194,7 @@ static int sw_teardown(void **state)
 	unlink(s->log);
 	for (unsigned int i = 0; i < NPORTS; i++)
 		unlink(s->sock[i]);
+	unlink(s->ctl);
 	rmdir(s->dir);
 	free(s);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
@@ -538,6 +545,77 @@ static void offloads_carried_or_done(void **state)
 	expect_counter(s, 1, "tx_csum_sw", 0);
 }
 
+/* One raw vhost-user request on @fd; the u64 reply (or ack) to @reply. */
+static void raw_request(int fd, uint32_t req, uint64_t payload, bool has_payload, uint64_t *reply)
+{
+	struct {
+		uint32_t request, flags, size;
+		uint64_t u64;
+	} __attribute__((packed))
+	m = { req, 1 | (reply ? 1u << 3 : 0), has_payload ? 8 : 0, payload };
+
+	assert_int_equal(write(fd, &m, 12 + m.size), (ssize_t)(12 + m.size));
+	if (!reply)
+		return;
+	assert_int_equal(read(fd, &m, 12), 12);
+	assert_int_equal(m.request, req);
+	assert_int_equal(m.size, 8);
+	assert_int_equal(read(fd, &m.u64, 8), 8);
+	*reply = m.u64;
+}
+
+/*
+ * SEND_RARP (after a migration) makes vhu-net broadcast a RARP from that
+ * MAC on the other ports; NET_SET_MTU reaches the port (it logs it).
+ */
+static void rarp_and_mtu(void **state)
+{
+	static uint8_t got[2048];
+	struct sw *s = *state;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const uint8_t vm[6] = { 0x52, 0x54, 0, 0xaa, 0xbb, 0xcc };
+	uint64_t v, mac_u64 = 0;
+	uint8_t h[HDR];
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	char cmd[300];
+
+	assert_true(strlen(s->ctl) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, s->ctl, strlen(s->ctl) + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	raw_request(fd, VHU_REQ_GET_FEATURES, 0, false, &v);
+	assert_true(v & F(VIRTIO_NET_F_MTU));
+	assert_true(v & F(VIRTIO_NET_F_GUEST_ANNOUNCE));
+	raw_request(fd, VHU_REQ_SET_FEATURES, F(VIRTIO_F_VERSION_1) | F(30), true, NULL);
+	raw_request(fd, VHU_REQ_GET_PROTOCOL_FEATURES, 0, false, &v);
+	assert_true(v & F(VHU_PROTOCOL_F_RARP));
+	assert_true(v & F(VHU_PROTOCOL_F_NET_MTU));
+	raw_request(fd, VHU_REQ_SET_PROTOCOL_FEATURES,
+		    F(VHU_PROTOCOL_F_RARP) | F(VHU_PROTOCOL_F_NET_MTU) |
+			    F(VHU_PROTOCOL_F_REPLY_ACK),
+		    true, NULL);
+	raw_request(fd, VHU_REQ_NET_SET_MTU, 1400, true, &v);
+	assert_int_equal(v, 0);
+	memcpy(&mac_u64, vm, 6);
+	raw_request(fd, VHU_REQ_SEND_RARP, mac_u64, true, &v);
+	assert_int_equal(v, 0);
+	for (unsigned int i = 0; i < 2; i++) {
+		assert_int_equal(recv_frame(s, i, h, got, 3000), 60);
+		assert_memory_equal(got, bcast, 6);
+		assert_memory_equal(got + 6, vm, 6);
+		assert_int_equal(got[12] << 8 | got[13], 0x8035);
+	}
+	snprintf(cmd, sizeof(cmd), "grep -q 'MTU 1400 (NET_SET_MTU)' %s", s->log);
+	assert_int_equal(system(cmd), 0);
+	/* the switch learnt the migrated MAC on that port: unicast goes there only */
+	send_frame(s, 0, vm, NULL, 100, 9);
+	expect_nothing(s, 1);
+	/* that front-end leaves: its addresses are forgotten, frames flood again */
+	close(fd);
+	sleep_ms(100);
+	send_frame(s, 0, vm, NULL, 100, 10);
+	expect_frame(s, 1, vm, 0, 100, 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -548,6 +626,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(offloads_carried_or_done, setup_split, sw_teardown),
 		cmocka_unit_test_setup_teardown(offloads_carried_or_done, setup_packed,
 						sw_teardown),
+		cmocka_unit_test_setup_teardown(rarp_and_mtu, setup_split, sw_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -132,7 +132,8 @@ static void print_option(FILE *out, const struct prog_option *o)
 
 static void print_help(const struct prog_info *info, FILE *out)
 {
-	fprintf(out, "Usage: %s (--socket-path=PATH | --fd=FDNUM) [OPTION]...\n", info->name);
+	fprintf(out, "Usage: %s (--socket-path=PATH | --fd=FDNUM)%s [OPTION]...\n", info->name,
+		info->max_sockets > 1 ? "..." : "");
 	if (info->description)
 		fprintf(out, "%s\n", info->description);
 	fputs("\nOptions:\n", out);
@@ -172,26 +173,50 @@ static int check_fd(const struct prog_info *info, FILE *err, const char *arg, in
 	return 0;
 }
 
+/* Record one --socket-path or --fd; return PROG_CONTINUE or an exit status. */
+static int add_socket(const struct prog_info *info, FILE *err, struct prog_args *args,
+		      const char *path, int fd)
+{
+	/* one of each fits the single-socket rule, which is checked at the end */
+	unsigned int max = info->max_sockets > 1 ? info->max_sockets : 2;
+
+	if (max > PROG_SOCKETS_MAX)
+		max = PROG_SOCKETS_MAX;
+	if (args->nsockets >= max)
+		return perr(info, err, "at most %u --socket-path and --fd in all", max);
+	for (unsigned int i = 0; path && i < args->nsockets; i++)
+		if (args->sockets[i].path && strcmp(args->sockets[i].path, path) == 0)
+			return perr(info, err, "--socket-path %s given twice", path);
+	for (unsigned int i = 0; fd >= 0 && i < args->nsockets; i++)
+		if (args->sockets[i].fd == fd)
+			return perr(info, err, "--fd %d given twice", fd);
+	args->sockets[args->nsockets++] = (struct prog_socket){ .path = path, .fd = fd };
+	if (path && !args->socket_path)
+		args->socket_path = path;
+	if (fd >= 0 && args->fd < 0)
+		args->fd = fd;
+	return PROG_CONTINUE;
+}
+
 /* Apply one common option; return PROG_CONTINUE or an exit status. */
 static int apply_common(const struct prog_info *info, enum common_opt id, const char *arg,
 			struct prog_args *args, FILE *out, FILE *err)
 {
-	int level;
+	int level, fd = -1;
 
 	switch (id) {
 	case OPT_SOCKET_PATH:
-		if (args->socket_path)
+		if (args->socket_path && info->max_sockets <= 1)
 			return perr(info, err, "--socket-path given twice");
 		if (arg[0] == '\0')
 			return perr(info, err, "--socket-path is empty");
-		args->socket_path = arg;
-		break;
+		return add_socket(info, err, args, arg, -1);
 	case OPT_FD:
-		if (args->fd >= 0)
+		if (args->fd >= 0 && info->max_sockets <= 1)
 			return perr(info, err, "--fd given twice");
-		if (check_fd(info, err, arg, &args->fd) != 0)
+		if (check_fd(info, err, arg, &fd) != 0)
 			return 1;
-		break;
+		return add_socket(info, err, args, NULL, fd);
 	case OPT_LOG_LEVEL:
 		level = vhu_log_level_parse(arg);
 		if (level < 0)
@@ -275,6 +300,7 @@ int prog_parse(const struct prog_info *info, int argc, char *const argv[], struc
 	args->socket_path = NULL;
 	args->fd = -1;
 	args->log_level = -1;
+	args->nsockets = 0;
 	/* The spec: print, exit 0, ignore every other argument (even bad ones). */
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--print-capabilities") == 0)
@@ -284,7 +310,7 @@ int prog_parse(const struct prog_info *info, int argc, char *const argv[], struc
 		if (ret != PROG_CONTINUE)
 			return ret;
 	}
-	if (args->socket_path && args->fd >= 0)
+	if (args->socket_path && args->fd >= 0 && info->max_sockets <= 1)
 		return perr(info, err, "--socket-path and --fd are mutually exclusive");
 	if (!args->socket_path && args->fd < 0)
 		return perr(info, err, "one of --socket-path or --fd is required");

@@ -17,6 +17,11 @@
  *
  * Options are long only, spelled out in full (no abbreviations), as
  * "--name=value" or "--name value".
+ *
+ * A program with several ports (vhu-net: one vhost-user socket a port) sets
+ * prog_info.max_sockets above 1: --socket-path and --fd may then be given
+ * up to that many times in all, mixed, at least once; the order of the
+ * command line is kept (prog_args.sockets).
  */
 
 #include <stdbool.h>
@@ -55,12 +60,27 @@ struct prog_info {
 	const struct prog_option *options;
 	size_t num_options;
 	void *opaque; /* passed to the option callbacks */
+	/* 0 or 1: exactly one of --socket-path or --fd (the spec's rule);
+	 * more: up to this many of them, mixed, at most PROG_SOCKETS_MAX */
+	unsigned int max_sockets;
+};
+
+/* Most --socket-path and --fd a program with ports accepts in all. */
+#define PROG_SOCKETS_MAX 64u
+
+/* One --socket-path or --fd, in command-line order. */
+struct prog_socket {
+	const char *path; /* NULL for an --fd */
+	int fd;		  /* -1 for a --socket-path */
 };
 
 struct prog_args {
 	const char *socket_path; /* NULL unless --socket-path */
 	int fd;			 /* -1 unless --fd: an open socket, not 0, 1 or 2 */
 	int log_level;		 /* enum vhu_log_level, or -1 if not given */
+	/* every --socket-path and --fd in order (socket_path / fd: the first) */
+	struct prog_socket sockets[PROG_SOCKETS_MAX];
+	unsigned int nsockets;
 };
 
 /* prog_parse() returns this when the program should go on and run. */

@@ -192,6 +192,17 @@ int vhu_vq_set_base(struct vhu_vq *vq, uint32_t base)
 		vq->used_idx = avail; /* replaced from the used ring on start */
 		return 0;
 	}
+	/*
+	 * DPDK's virtio-user (22.11) sends the avail half only (0x8000 for a
+	 * new ring), as the spec had it before the used half was added; its
+	 * own vhost library, like QEMU's libvhost-user then, starts used at
+	 * avail. Do the same when the used half is absent. (A used half of 0,
+	 * slot 0 and wrap 0, is also a real position; a ring handed over with
+	 * nothing in flight has used == avail anyway, and with an inflight
+	 * region the region decides.)
+	 */
+	if (used == 0)
+		used = avail;
 	if ((avail & BASE_SLOT_MASK) >= vq->num || (used & BASE_SLOT_MASK) >= vq->num)
 		return -EINVAL;
 	vq->last_avail_idx = avail & BASE_SLOT_MASK;

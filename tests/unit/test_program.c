@@ -159,6 +159,49 @@ static void test_socket_path(void **state)
 	result_free(&r);
 }
 
+/* A program with ports: --socket-path and --fd repeat, mixed, in order. */
+static void test_many_sockets(void **state)
+{
+	struct prog_info many = info;
+	char *argv[8] = { (char *)(uintptr_t) "vhu-test" };
+	struct prog_args args;
+	FILE *null = fopen("/dev/null", "w");
+	int sv[2];
+
+	(void)state;
+	assert_non_null(null);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	many.max_sockets = 3;
+	argv[1] = (char *)(uintptr_t) "--socket-path=/tmp/a.sock";
+	argv[2] = (char *)(uintptr_t) "--fd";
+	argv[3] = NULL;
+	assert_true(asprintf(&argv[3], "%d", sv[0]) > 0);
+	argv[4] = (char *)(uintptr_t) "--socket-path=/tmp/b.sock";
+	assert_int_equal(prog_parse(&many, 5, argv, &args, null, null), PROG_CONTINUE);
+	assert_int_equal(args.nsockets, 3);
+	assert_string_equal(args.sockets[0].path, "/tmp/a.sock");
+	assert_int_equal(args.sockets[0].fd, -1);
+	assert_null(args.sockets[1].path);
+	assert_int_equal(args.sockets[1].fd, sv[0]);
+	assert_string_equal(args.sockets[2].path, "/tmp/b.sock");
+	assert_string_equal(args.socket_path, "/tmp/a.sock");
+	assert_int_equal(args.fd, sv[0]);
+
+	/* one too many, and the same path twice */
+	argv[5] = (char *)(uintptr_t) "--socket-path=/tmp/c.sock";
+	assert_int_equal(prog_parse(&many, 6, argv, &args, null, null), 1);
+	argv[5] = NULL;
+	argv[4] = (char *)(uintptr_t) "--socket-path=/tmp/a.sock";
+	assert_int_equal(prog_parse(&many, 5, argv, &args, null, null), 1);
+	/* the single-socket rule is unchanged */
+	argv[4] = (char *)(uintptr_t) "--socket-path=/tmp/b.sock";
+	assert_int_equal(prog_parse(&info, 5, argv, &args, null, null), 1);
+	free(argv[3]);
+	close(sv[0]);
+	close(sv[1]);
+	fclose(null);
+}
+
 static void test_fd(void **state)
 {
 	int sv[2];
@@ -365,6 +408,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_socket_path),
 		cmocka_unit_test(test_fd),
+		cmocka_unit_test(test_many_sockets),
 		cmocka_unit_test(test_bad_fd),
 		cmocka_unit_test(test_neither),
 		cmocka_unit_test(test_bad_options),

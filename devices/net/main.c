@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhu-net: an L2 learning switch whose ports are vhost-user sockets (one
+ * virtio-net device each), plus an optional TAP uplink to the host.
+ *
+ * Threads: main waits for signals (SIGTERM/SIGINT end it, SIGUSR1 prints
+ * the counters); each port has a control thread that serves its socket;
+ * the library runs one worker per running queue; the TAP has a reader
+ * thread. net.h says how they share the receive queues.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "program.h"
+#include <vhu/protocol.h>
+
+#define PROG "vhu-net"
+
+struct net_options {
+	const char *tap;
+	const char *tap_offload;
+	const char *queue_pairs;
+	const char *queue_size;
+	const char *mtu;
+	const char *ageing;
+	const char *poll_window;
+	bool poll;
+};
+
+struct port_ctl {
+	struct net_port port;
+	struct vhu_log log;
+	pthread_t thread;
+	bool started;
+};
+
+static struct net_switch sw;
+static struct port_ctl *ctls[NET_PORTS_MAX];
+static struct net_port tap_port;
+static int stop_fd = -1; /* ends the control threads */
+static int done_fd = -1; /* a control thread ended: main looks */
+static int usr1_fd = -1;
+static unsigned int ports_done;
+
+static void on_usr1(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	(void)eventfd_write(usr1_fd, 1); /* async-signal-safe */
+	errno = saved;
+}
+
+/* One port's socket: quiesce the port around every request (net.h). */
+static void *ctl_main(void *arg)
+{
+	struct port_ctl *c = arg;
+	struct net_port *p = &c->port;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = vhu_backend_fd(p->be), .events = POLLIN },
+			{ .fd = stop_fd, .events = POLLIN },
+		};
+		int ret;
+
+		if (pfd[0].fd < 0)
+			break; /* an adopted (--fd) connection ended */
+		ret = poll(pfd, 2, -1);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0 || pfd[1].revents)
+			break;
+		if (!pfd[0].revents)
+			continue;
+		net_port_quiesce(p);
+		ret = vhu_backend_dispatch(p->be);
+		net_port_unquiesce(p);
+		if (ret < 0 && ret != -ECONNRESET && ret != -ECONNABORTED && ret != -EAGAIN &&
+		    ret != -EINTR) {
+			vhu_logf(&c->log, VHU_LOG_ERR, "%s", strerror(-ret));
+			break;
+		}
+	}
+	__atomic_fetch_add(&ports_done, 1, __ATOMIC_RELAXED);
+	(void)eventfd_write(done_fd, 1);
+	return NULL;
+}
+
+static int parse_num(const char *text, uint64_t min, uint64_t max, uint64_t def, const char *what,
+		     uint64_t *out)
+{
+	uint64_t v = def;
+
+	if (text && (prog_parse_u64(text, max, &v) < 0 || v < min)) {
+		fprintf(stderr, PROG ": --%s: %llu..%llu\n", what, (unsigned long long)min,
+			(unsigned long long)max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_options(const struct net_options *o, uint16_t *qp, bool *tap_offload)
+{
+	uint64_t v[5];
+
+	if (parse_num(o->queue_pairs, 1, NET_QP_MAX, NET_QP_DEFAULT, "queue-pairs", &v[0]) ||
+	    parse_num(o->queue_size, 2, VHU_VQ_MAX_SIZE, NET_QUEUE_SIZE_DEFAULT, "queue-size",
+		      &v[1]) ||
+	    parse_num(o->mtu, 68, 65535, NET_MTU_DEFAULT, "mtu", &v[2]) ||
+	    parse_num(o->ageing, 1, 1000000, FDB_AGEING_DEFAULT_S, "ageing", &v[3]) ||
+	    parse_num(o->poll_window, 0, VHU_BACKEND_POLL_WINDOW_MAX_US,
+		      VHU_BACKEND_POLL_WINDOW_DEFAULT_US, "poll-window", &v[4]))
+		return -1;
+	*qp = (uint16_t)v[0];
+	sw.queue_size = (uint16_t)v[1];
+	sw.mtu = (uint16_t)v[2];
+	fdb_init(&sw.fdb, (uint32_t)v[3]);
+	sw.poll_window_us = (uint32_t)v[4];
+	sw.poll = o->poll;
+	*tap_offload = true;
+	if (o->tap_offload && strcmp(o->tap_offload, "on") != 0) {
+		if (strcmp(o->tap_offload, "off") != 0) {
+			fprintf(stderr, PROG ": --tap-offload: on or off\n");
+			return -1;
+		}
+		*tap_offload = false;
+	}
+	return 0;
+}
+
+static int port_create(const struct prog_args *args, unsigned int i, uint16_t qp)
+{
+	const struct prog_socket *s = &args->sockets[i];
+	struct port_ctl *c = calloc(1, sizeof(*c));
+	struct net_port *p;
+	struct vhu_backend_config cfg;
+	char *name;
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	ctls[i] = c;
+	p = &c->port;
+	if (s->path)
+		name = strdup(s->path);
+	else if (asprintf(&name, "fd%d", s->fd) < 0)
+		name = NULL;
+	if (!name)
+		return -ENOMEM;
+	*p = (struct net_port){ .sw = &sw,
+				.id = i,
+				.kind = NET_PORT_VHOST,
+				.name = name,
+				.mtu = sw.mtu,
+				.num_qp = qp,
+				.tap_fd = -1 };
+	/* locally administered, unique per process and port */
+	p->mac[0] = 0x02;
+	p->mac[1] = 'v';
+	p->mac[2] = 'h';
+	p->mac[3] = (uint8_t)(getpid() >> 8);
+	p->mac[4] = (uint8_t)getpid();
+	p->mac[5] = (uint8_t)i;
+	vhu_log_init(&c->log, name);
+	p->log = &c->log;
+	if (args->log_level >= 0)
+		c->log.level = (enum vhu_log_level)args->log_level;
+	cfg = (struct vhu_backend_config){
+		.name = name,
+		.num_queues = (uint16_t)(2 * qp),
+		.max_queue_size = sw.queue_size,
+		/*
+		 * No CONFIGURE_MEM_SLOTS: QEMU 7.2's vhost-user-net has one
+		 * vhost_dev per queue pair, and while it sends SET_MEM_TABLE from
+		 * the first only (a "one-time request"), it sends ADD_MEM_REG from
+		 * every one: the second pair's regions are refused as overlaps and
+		 * QEMU gives up on vhost (then aborts under TCG). SET_MEM_TABLE's
+		 * 8 regions are plenty for a guest's RAM.
+		 */
+		.protocol_features =
+			VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
+			VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_STATUS) |
+			VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |
+			VHU_BIT(VHU_PROTOCOL_F_NET_MTU),
+		.flags = sw.poll ? VHU_BACKEND_F_POLL : 0,
+		.ops = &net_port_ops,
+		.dev = p,
+		.log = &c->log,
+		.poll_window_us = sw.poll_window_us,
+	};
+	ret = vhu_backend_create(&cfg, &p->be);
+	if (ret < 0)
+		return ret;
+	sw.ports[i] = p;
+	sw.nports = i + 1;
+	if (s->path)
+		return vhu_backend_listen(p->be, s->path);
+	return vhu_backend_adopt_fd(p->be, s->fd);
+}
+
+/* The control threads get no signal: main takes them all. */
+static int start_threads(unsigned int nvhost)
+{
+	sigset_t all, old;
+	int ret = 0;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned int i = 0; i < nvhost && ret == 0; i++) {
+		ret = -pthread_create(&ctls[i]->thread, NULL, ctl_main, ctls[i]);
+		ctls[i]->started = ret == 0;
+	}
+	if (ret == 0 && tap_port.tap_fd >= 0)
+		ret = net_tap_start(&tap_port);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+static void wait_signals(int sig_fd, unsigned int nvhost)
+{
+	while (!prog_stop_requested()) {
+		struct pollfd pfd[3] = {
+			{ .fd = sig_fd, .events = POLLIN },
+			{ .fd = usr1_fd, .events = POLLIN },
+			{ .fd = done_fd, .events = POLLIN },
+		};
+		uint64_t v;
+
+		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents && eventfd_read(usr1_fd, &v) == 0)
+			net_print_counters(&sw, PROG);
+		if (pfd[2].revents && eventfd_read(done_fd, &v) == 0 &&
+		    __atomic_load_n(&ports_done, __ATOMIC_RELAXED) == nvhost)
+			break; /* every port's connection ended (--fd) or failed */
+	}
+}
+
+/* Stop forwarding into every port, then take each down. */
+static void shutdown_all(unsigned int nvhost)
+{
+	(void)eventfd_write(stop_fd, 1);
+	for (unsigned int i = 0; i < nvhost; i++)
+		if (ctls[i] && ctls[i]->started)
+			pthread_join(ctls[i]->thread, NULL);
+	if (tap_port.tap_fd >= 0)
+		net_port_quiesce(&tap_port);
+	for (unsigned int i = 0; i < sw.nports; i++)
+		net_port_quiesce(sw.ports[i]);
+	net_tap_stop(&tap_port);
+	for (unsigned int i = 0; i < nvhost; i++) {
+		if (!ctls[i])
+			continue;
+		if (ctls[i]->port.be)
+			vhu_backend_destroy(ctls[i]->port.be);
+	}
+}
+
+static void free_all(unsigned int nvhost)
+{
+	for (unsigned int i = 0; i < nvhost; i++) {
+		if (!ctls[i])
+			continue;
+		net_port_free_queues(&ctls[i]->port);
+		free((void *)(uintptr_t)ctls[i]->port.name);
+		free(ctls[i]);
+	}
+	fdb_destroy(&sw.fdb);
+}
+
+static int setup_fds(void)
+{
+	struct sigaction sa;
+
+	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	usr1_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (stop_fd < 0 || done_fd < 0 || usr1_fd < 0)
+		return -errno;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	return sigaction(SIGUSR1, &sa, NULL) < 0 ? -errno : 0;
+}
+
+static int run(const struct prog_info *info, const struct prog_args *args,
+	       const struct net_options *o)
+{
+	unsigned int nvhost = args->nsockets;
+	bool tap_offload;
+	uint16_t qp;
+	int sig_fd, ret, status = 1;
+
+	if (parse_options(o, &qp, &tap_offload) < 0)
+		return 1;
+	sig_fd = prog_signals_init();
+	if (sig_fd < 0 || setup_fds() < 0)
+		return prog_error(info, "signals: %s", strerror(errno));
+	tap_port = (struct net_port){ .sw = &sw, .kind = NET_PORT_TAP, .tap_fd = -1 };
+	for (unsigned int i = 0; i < nvhost; i++) {
+		ret = port_create(args, i, qp);
+		if (ret < 0) {
+			prog_error(info, "%s: %s",
+				   ctls[i] && ctls[i]->port.name ? ctls[i]->port.name : "port",
+				   strerror(-ret));
+			goto out;
+		}
+	}
+	if (o->tap) {
+		tap_port.id = nvhost;
+		tap_port.name = o->tap;
+		tap_port.mtu = sw.mtu;
+		tap_port.log = &ctls[0]->log;
+		ret = net_tap_open(&tap_port, o->tap, tap_offload);
+		if (ret < 0) {
+			prog_error(info, "--tap=%s: %s", o->tap, strerror(-ret));
+			goto out;
+		}
+		sw.ports[sw.nports++] = &tap_port;
+	}
+	ret = start_threads(nvhost);
+	if (ret < 0) {
+		prog_error(info, "threads: %s", strerror(-ret));
+		goto out_stop;
+	}
+	wait_signals(sig_fd, nvhost);
+	status = 0;
+out_stop:
+	shutdown_all(nvhost);
+	net_print_counters(&sw, PROG);
+	free_all(nvhost);
+	return status;
+out:
+	shutdown_all(nvhost);
+	free_all(nvhost);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const features[] = { NULL };
+	static struct net_options o;
+	const struct prog_option options[] = {
+		{ "tap", PROG_ARG_REQUIRED, "IFNAME",
+		  "also switch to the host through TAP IFNAME (created if missing)",
+		  .str = &o.tap },
+		{ "tap-offload", PROG_ARG_REQUIRED, "on|off",
+		  "let the TAP carry checksum/TSO offloads (default on)", .str = &o.tap_offload },
+		{ "queue-pairs", PROG_ARG_REQUIRED, "N", "queue pairs per port, 1..16 (default 4)",
+		  .str = &o.queue_pairs },
+		{ "queue-size", PROG_ARG_REQUIRED, "N", "largest ring accepted (default 1024)",
+		  .str = &o.queue_size },
+		{ "mtu", PROG_ARG_REQUIRED, "BYTES",
+		  "MTU offered (VIRTIO_NET_F_MTU) and enforced until NET_SET_MTU (default 1500)",
+		  .str = &o.mtu },
+		{ "ageing", PROG_ARG_REQUIRED, "SECONDS",
+		  "forget a MAC address not seen for this long (default 300)", .str = &o.ageing },
+		{ "poll", PROG_ARG_NONE, NULL, "busy-poll the rings instead of sleeping",
+		  .flag = &o.poll },
+		{ "poll-window", PROG_ARG_REQUIRED, "US",
+		  "spin this long for more frames before sleeping (default 32, 0: off)",
+		  .str = &o.poll_window },
+	};
+	const struct prog_info info = {
+		.name = PROG,
+		.description = "virtio-net vhost-user back-end: an L2 learning switch between its "
+			       "ports (one socket each) and an optional TAP",
+		.type = "net",
+		.features = features,
+		.options = options,
+		.num_options = sizeof(options) / sizeof(options[0]),
+		.max_sockets = NET_PORTS_MAX,
+	};
+	struct prog_args args;
+	int ret;
+
+	ret = prog_parse(&info, argc, argv, &args, stdout, stderr);
+	if (ret != PROG_CONTINUE)
+		return ret;
+	return run(&info, &args, &o);
+}

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef VHU_DEVICES_NET_NET_H
+#define VHU_DEVICES_NET_NET_H
+
+/*
+ * Concepts
+ *
+ * vhu-net is an L2 learning switch. Its ports are vhost-user back-ends
+ * (one socket each, port.c) and optionally a TAP device (tap.c). A frame a
+ * guest sends is popped from its TX queue by that queue's worker, which
+ * learns the source MAC, looks the destination up (fdb.c) and copies the
+ * frame straight into the receive buffers of the destination port(s)
+ * (switch.c): one copy, guest memory to guest memory, and the TX chain is
+ * completed after. Unknown and group destinations are flooded to every
+ * other port.
+ *
+ * Threads. Each port has a control thread (its vhost-user socket) and one
+ * worker per running queue (the library's). RX queues are shared
+ * (vhu_vq_share): other ports' TX workers, the TAP thread and a control
+ * thread sending a RARP push into them under vhu_vq_lock().
+ *
+ * Deadlock avoidance. A control thread holds a queue's lock for the whole
+ * of a request that pauses it, and meanwhile waits for its port's workers
+ * to return. If worker A.tx waited for B.rx's lock while B's control
+ * thread, holding it, waited for B.tx, itself waiting for A.rx held by A's
+ * control thread, neither would ever return. So no thread ever waits for a
+ * queue lock that a control thread may hold: a control thread marks its
+ * port busy before it dispatches a request and waits until no other thread
+ * is inside the port (struct net_port.users); a thread that finds the
+ * destination busy drops the frame (counted as "busy") instead of waiting.
+ * Inside, the lock is contended only by other forwarding threads and the
+ * queue's own worker, which hold it briefly and never wait while holding.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <vhu/backend.h>
+
+#include "fdb.h"
+#include "frame.h"
+
+#define NET_PORTS_MAX 64u /* vhost-user ports; the TAP is one more */
+#define NET_QP_MAX 16u	  /* queue pairs a port offers (--queue-pairs) */
+#define NET_QP_DEFAULT 4u
+#define NET_BURST 32u	      /* frames popped from a TX ring at a time */
+#define NET_BUDGET 8u	      /* bursts per queue_kick before yielding to a pause */
+#define NET_RX_CHAINS_MAX 64u /* receive chains one frame may take (mergeable) */
+#define NET_MTU_DEFAULT 1500u
+#define NET_QUEUE_SIZE_DEFAULT 1024u
+
+/* Per-port counters, in the switch's view: rx = frames the port's guest
+ * sent into the switch, tx = frames the switch sent out of the port. */
+enum net_counter {
+	NET_RX_PACKETS,
+	NET_RX_BYTES,
+	NET_TX_PACKETS,
+	NET_TX_BYTES,
+	NET_RX_DROP_SHORT,	/* chain shorter than the header, or frame under 14 bytes */
+	NET_RX_DROP_OVERSIZE,	/* over the MTU (non-GSO) or NET_FRAME_MAX */
+	NET_RX_DROP_BAD_HDR,	/* offload fields that do not fit the frame */
+	NET_RX_FILTERED,	/* destination is the port it came from */
+	NET_TX_DROP_NO_BUFFERS, /* no (or not enough) receive buffers posted */
+	NET_TX_DROP_DOWN,	/* no running receive queue (or TAP write failed) */
+	NET_TX_DROP_BUSY,	/* the port was being reconfigured */
+	NET_TX_CSUM_SW,		/* checksums completed in software toward this port */
+	NET_TX_SEGMENTED,	/* GSO frames segmented in software toward this port */
+	NET_COUNTER_MAX
+};
+
+extern const char *const net_counter_names[NET_COUNTER_MAX];
+
+enum net_port_kind { NET_PORT_VHOST, NET_PORT_TAP };
+
+struct net_switch;
+struct net_txq;
+
+struct net_port {
+	struct net_switch *sw;
+	unsigned int id;
+	enum net_port_kind kind;
+	const char *name; /* socket path, "fd N" or the TAP's name */
+	const struct vhu_log *log;
+
+	/* negotiated virtio features (TAP: what it accepts); atomic, read by
+	 * every forwarding thread */
+	uint64_t features;
+	uint16_t mtu; /* atomic: NET_SET_MTU or --mtu */
+
+	/* the busy/users handshake (see Concepts); atomics */
+	bool busy;
+	unsigned int users;
+
+	/* vhost-user ports */
+	struct vhu_backend *be;
+	uint16_t num_qp;		 /* queue pairs offered */
+	struct vhu_vq *rxq[NET_QP_MAX];	 /* atomic; set at the first queue_start, kept */
+	uint32_t rx_running;		 /* atomic bitmap of running RX queues */
+	struct net_txq *txq[NET_QP_MAX]; /* TX worker state, made at queue_start */
+	uint8_t mac[6];			 /* the config space's */
+
+	/* TAP */
+	int tap_fd;
+
+	uint64_t counters[NET_COUNTER_MAX]; /* atomics */
+};
+
+struct net_switch {
+	struct fdb fdb;
+	unsigned int nports; /* vhost-user ports, then the TAP if any */
+	struct net_port *ports[NET_PORTS_MAX + 1];
+	bool poll;		 /* --poll */
+	uint32_t poll_window_us; /* --poll-window */
+	uint16_t queue_size;	 /* --queue-size */
+	uint16_t mtu;		 /* --mtu */
+};
+
+/* A frame in flight through the switch, parsed. */
+struct net_pkt {
+	struct net_hdr hdr;
+	struct net_src src;
+	struct net_frame frame;
+	int dst; /* a port, NET_DST_FLOOD or NET_DST_DROP */
+};
+
+#define NET_DST_FLOOD (-1)
+#define NET_DST_DROP (-2)
+
+/*
+ * What a forwarding thread (TX worker, TAP thread, control thread sending a
+ * RARP) needs besides the frames: scratch that must not be on the stack
+ * (receive requests are 16 KiB each) and is not allocated per frame.
+ */
+struct net_ctx {
+	struct vhu_req *rx;		    /* NET_RX_CHAINS_MAX requests */
+	uint32_t rx_len[NET_RX_CHAINS_MAX]; /* bytes written into each */
+	struct iovec *wiov;		    /* VHU_REQ_MAX_IOV + 2, for TAP writev */
+	uint8_t pre[NET_HEAD_MAX];	    /* rewritten first bytes of a frame */
+};
+
+/* ---- switch.c ---- */
+
+/** net_ctx_init() / net_ctx_fini() - a forwarding thread's scratch. Return: 0 or -ENOMEM. */
+int net_ctx_init(struct net_ctx *ctx);
+void net_ctx_fini(struct net_ctx *ctx);
+
+/**
+ * net_pkt_prepare() - check and parse one frame that came in on @in.
+ * @hdr_size: the sender's virtio-net header size (10 or 12)
+ * @iov, @niov, @size: the chain's readable bytes, header first
+ *
+ * Return: 0 with @pkt ready (dst not yet set), or the counter of the drop
+ * (NET_RX_DROP_*), already counted.
+ */
+int net_pkt_prepare(struct net_port *in, struct net_pkt *pkt, unsigned int hdr_size,
+		    const struct iovec *iov, unsigned int niov, uint64_t size);
+
+/**
+ * net_switch_forward() - learn, look up and deliver @n prepared frames
+ * that came in on @in: one lock and one notify per destination queue.
+ */
+void net_switch_forward(struct net_switch *sw, struct net_port *in, struct net_pkt *pkts,
+			unsigned int n, struct net_ctx *ctx);
+
+/* Counts of one batch toward one port, added to its counters at once. */
+struct net_tally {
+	uint64_t c[NET_COUNTER_MAX];
+};
+
+/*
+ * Put one frame out (into guest buffers, or to the TAP): 0, or -ENOBUFS
+ * (no room: counted as no_buffers) or another negative errno (down).
+ */
+typedef int (*net_emit_fn)(void *arg, const struct net_hdr *oh, const struct net_src *src,
+			   struct net_ctx *ctx);
+
+/**
+ * net_pkt_emit() - send @pkt to a port that negotiated @features: as it is
+ * when the port takes its offloads, else with the checksum completed or
+ * the GSO frame segmented in software (offload.h). Counts into @t.
+ */
+void net_pkt_emit(uint64_t features, const struct net_pkt *pkt, struct net_ctx *ctx,
+		  net_emit_fn emit, void *arg, struct net_tally *t);
+
+/** net_tally_flush() - add @t to @p's counters. */
+void net_tally_flush(struct net_port *p, const struct net_tally *t);
+
+/** net_port_quiesce() - mark @p busy and wait until no forwarding thread is inside it. */
+void net_port_quiesce(struct net_port *p);
+/** net_port_unquiesce() - forwarding into @p may go on. */
+void net_port_unquiesce(struct net_port *p);
+
+/** net_count() - add @v to counter @c of @p. */
+static inline void net_count(struct net_port *p, enum net_counter c, uint64_t v)
+{
+	if (v)
+		__atomic_fetch_add(&p->counters[c], v, __ATOMIC_RELAXED);
+}
+
+/** net_now() - seconds of CLOCK_MONOTONIC_COARSE (no system call: vDSO). */
+uint32_t net_now(void);
+
+/** net_print_counters() - one line per port on stderr: "PROG: port N NAME: key=value ...". */
+void net_print_counters(const struct net_switch *sw, const char *prog);
+
+/* ---- port.c ---- */
+
+extern const struct vhu_device_ops net_port_ops;
+
+/** net_port_free_queues() - free the TX queues' state (after the back-end is destroyed). */
+void net_port_free_queues(struct net_port *p);
+
+/** net_port_features() - the virtio features vhu-net offers. */
+uint64_t net_port_features(void);
+
+/**
+ * net_port_deliver() - copy @pkts[i] for each i in @idx[0, @n) into @p's
+ * RX queue @qp (takes and releases its lock; one notify). @in: where they
+ * came from, for the counters.
+ */
+void net_port_deliver(struct net_port *p, unsigned int qp, struct net_pkt *pkts, const uint8_t *idx,
+		      unsigned int n, struct net_ctx *ctx);
+
+/* ---- tap.c ---- */
+
+/**
+ * net_tap_open() - open (creating it if missing) TAP @ifname with a 12-byte
+ * virtio-net header, bring it up, and set its offloads.
+ *
+ * Return: 0, or a negative errno.
+ */
+int net_tap_open(struct net_port *p, const char *ifname, bool offload);
+
+/** net_tap_deliver() - write @pkts[i] for each i in @idx[0, @n) to the TAP. */
+void net_tap_deliver(struct net_port *p, struct net_pkt *pkts, const uint8_t *idx, unsigned int n,
+		     struct net_ctx *ctx);
+
+/** net_tap_start() / net_tap_stop() - the thread that reads the TAP and forwards. */
+int net_tap_start(struct net_port *p);
+void net_tap_stop(struct net_port *p);
+
+#endif /* VHU_DEVICES_NET_NET_H */

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A vhu-net port: the virtio-net device side of one vhost-user socket.
+ * Queue 2k receives (the guest's RX), queue 2k + 1 transmits (its TX).
+ *
+ * TX: the queue's worker pops up to NET_BURST chains, checks and parses
+ * them (net_pkt_prepare), forwards the burst (net_switch_forward), then
+ * completes every chain and notifies once. After NET_BUDGET full bursts it
+ * yields (its own eventfd, watched: queue_event continues) so that a pause
+ * of the port's control thread is not held off by a guest that never stops
+ * sending.
+ *
+ * RX: shared (vhu_vq_share); the queue's own worker has nothing to do,
+ * other threads push into it (net_port_deliver). The driver's kicks on RX
+ * are turned off: the switch never waits for receive buffers, it drops the
+ * frame when there are none (counted), so one guest that stops receiving
+ * holds up nobody.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+
+#include "net.h"
+#include <vhu/protocol.h>
+
+struct net_txq {
+	struct net_port *port;
+	struct vhu_vq *vq;
+	int yield_fd;
+	struct vhu_req *reqs; /* NET_BURST */
+	struct net_pkt pkts[NET_BURST];
+	struct net_ctx ctx;
+};
+
+uint64_t net_port_features(void)
+{
+	static const unsigned int bits[] = {
+		VIRTIO_NET_F_CSUM,	 VIRTIO_NET_F_GUEST_CSUM,     VIRTIO_NET_F_MTU,
+		VIRTIO_NET_F_MAC,	 VIRTIO_NET_F_GUEST_TSO4,     VIRTIO_NET_F_GUEST_TSO6,
+		VIRTIO_NET_F_GUEST_ECN,	 VIRTIO_NET_F_HOST_TSO4,      VIRTIO_NET_F_HOST_TSO6,
+		VIRTIO_NET_F_HOST_ECN,	 VIRTIO_NET_F_MRG_RXBUF,      VIRTIO_NET_F_STATUS,
+		VIRTIO_NET_F_MQ,	 VIRTIO_NET_F_GUEST_ANNOUNCE, VIRTIO_F_VERSION_1,
+		VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_F_RING_PACKED,
+	};
+	uint64_t f = 0;
+
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		f |= VHU_BIT(bits[i]);
+	return f;
+}
+
+static unsigned int hdr_size_of(uint64_t features)
+{
+	return features & (VHU_BIT(VIRTIO_F_VERSION_1) | VHU_BIT(VIRTIO_NET_F_MRG_RXBUF))
+		       ? NET_HDR_SIZE
+		       : NET_HDR_LEGACY_SIZE;
+}
+
+static uint64_t port_features(const struct net_port *p)
+{
+	return __atomic_load_n(&p->features, __ATOMIC_ACQUIRE);
+}
+
+/* ---- ops on the control thread ---------------------------------------------------- */
+
+static uint64_t port_get_features(void *dev)
+{
+	(void)dev;
+	return net_port_features();
+}
+
+static int port_set_features(void *dev, uint64_t features)
+{
+	struct net_port *p = dev;
+
+	/* release: a forwarding thread that sees them sees the rest of the setup */
+	__atomic_store_n(&p->features, features, __ATOMIC_RELEASE);
+	vhu_logf(p->log, VHU_LOG_INFO, "port %u: features %#llx", p->id,
+		 (unsigned long long)features);
+	return 0;
+}
+
+/* virtio spec "Device configuration layout" of the network device */
+struct net_config {
+	uint8_t mac[6];
+	uint16_t status;
+	uint16_t max_virtqueue_pairs;
+	uint16_t mtu;
+	uint32_t speed;
+	uint8_t duplex;
+} __attribute__((packed));
+
+static int port_get_config(void *dev, void *buf, uint32_t offset, uint32_t size)
+{
+	struct net_port *p = dev;
+	struct net_config c;
+
+	memcpy(c.mac, p->mac, sizeof(c.mac));
+	c.status = htole16(VIRTIO_NET_S_LINK_UP);
+	c.max_virtqueue_pairs = htole16(p->num_qp);
+	c.mtu = htole16(__atomic_load_n(&p->mtu, __ATOMIC_RELAXED));
+	c.speed = htole32(UINT32_MAX); /* unknown */
+	c.duplex = 0xff;	       /* unknown */
+	if (offset >= sizeof(c))
+		return 0; /* beyond: reads as 0 */
+	if (size > sizeof(c) - offset)
+		size = (uint32_t)(sizeof(c) - offset);
+	memcpy(buf, (const uint8_t *)&c + offset, size);
+	return 0;
+}
+
+static void txq_free(struct net_txq *t)
+{
+	if (!t)
+		return;
+	if (t->yield_fd >= 0)
+		close(t->yield_fd);
+	free(t->reqs);
+	net_ctx_fini(&t->ctx);
+	free(t);
+}
+
+static int txq_create(struct net_port *p, struct net_txq **out)
+{
+	struct net_txq *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->port = p;
+	t->yield_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	t->reqs = calloc(NET_BURST, sizeof(*t->reqs));
+	if (t->yield_fd < 0 || !t->reqs || net_ctx_init(&t->ctx) < 0) {
+		txq_free(t);
+		return -ENOMEM;
+	}
+	*out = t;
+	return 0;
+}
+
+static int port_queue_start(void *dev, struct vhu_vq *vq)
+{
+	struct net_port *p = dev;
+	unsigned int idx = vhu_vq_index(vq), qp = idx / 2;
+	struct net_txq *t;
+	uint64_t v;
+	int ret;
+
+	if (qp >= p->num_qp)
+		return -EINVAL;
+	if (idx % 2 == 0) {
+		ret = vhu_vq_share(vq);
+		if (ret < 0)
+			return ret;
+		__atomic_store_n(&p->rxq[qp], vq, __ATOMIC_RELEASE);
+		__atomic_fetch_or(&p->rx_running, 1u << qp, __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (!p->txq[qp]) {
+		ret = txq_create(p, &p->txq[qp]);
+		if (ret < 0)
+			return ret;
+	}
+	t = p->txq[qp];
+	t->vq = vq;
+	if (read(t->yield_fd, &v, sizeof(v)) < 0)
+		v = 0; /* nothing stale: fine */
+	return vhu_vq_watch_fd(vq, t->yield_fd);
+}
+
+static void port_queue_stop(void *dev, struct vhu_vq *vq)
+{
+	struct net_port *p = dev;
+	unsigned int idx = vhu_vq_index(vq);
+
+	/* TX: every popped chain was completed before queue_kick returned */
+	if (idx % 2 == 0)
+		__atomic_fetch_and(&p->rx_running, ~(1u << (idx / 2)), __ATOMIC_RELEASE);
+}
+
+static void port_reset(void *dev)
+{
+	struct net_port *p = dev;
+
+	fdb_flush_port(&p->sw->fdb, p->id); /* its stations are gone: flood until relearnt */
+	__atomic_store_n(&p->features, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&p->mtu, p->sw->mtu, __ATOMIC_RELAXED);
+}
+
+static int port_set_mtu(void *dev, uint16_t mtu)
+{
+	struct net_port *p = dev;
+
+	__atomic_store_n(&p->mtu, mtu, __ATOMIC_RELAXED);
+	vhu_logf(p->log, VHU_LOG_INFO, "port %u %s: MTU %u (NET_SET_MTU)", p->id, p->name, mtu);
+	return 0;
+}
+
+/* SEND_RARP: as if the guest had broadcast a RARP itself, after migrating here. */
+static int port_send_rarp(void *dev, const uint8_t mac[6])
+{
+	struct net_port *p = dev;
+	uint8_t buf[NET_HDR_SIZE + 60] = { 0 };
+	struct iovec iov = { buf, NET_HDR_SIZE + net_rarp_build(buf + NET_HDR_SIZE, mac) };
+	struct net_pkt *pkt = malloc(sizeof(*pkt));
+	struct net_ctx ctx;
+	int ret = -ENOMEM;
+
+	/* control thread, not the data path: allocating here is fine */
+	if (!pkt || net_ctx_init(&ctx) < 0)
+		goto out;
+	ret = net_pkt_prepare(p, pkt, NET_HDR_SIZE, &iov, 1, iov.iov_len) ? -EINVAL : 0;
+	if (ret == 0)
+		net_switch_forward(p->sw, p, pkt, 1, &ctx);
+	net_ctx_fini(&ctx);
+	vhu_logf(p->log, VHU_LOG_INFO,
+		 "port %u %s: RARP for %02x:%02x:%02x:%02x:%02x:%02x broadcast (SEND_RARP)", p->id,
+		 p->name, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+out:
+	free(pkt);
+	return ret;
+}
+
+/* ---- TX worker -------------------------------------------------------------------- */
+
+/* One burst; return the chains popped, or -1 when the ring broke or stopped. */
+static int tx_burst(struct net_txq *t)
+{
+	struct net_port *p = t->port;
+	unsigned int hdr_size = hdr_size_of(port_features(p)), n = 0, k = 0;
+	int ret = 0;
+
+	while (n < NET_BURST && (ret = vhu_vq_pop(t->vq, &t->reqs[n])) == 1)
+		n++;
+	if (n == 0)
+		return ret < 0 ? -1 : 0;
+	for (unsigned int i = 0; i < n; i++) {
+		const struct vhu_req *r = &t->reqs[i];
+
+		/* writable buffers in a TX chain are ignored: only out_num counts */
+		if (net_pkt_prepare(p, &t->pkts[k], hdr_size, r->iov, r->out_num, r->out_size) == 0)
+			k++;
+	}
+	if (k)
+		net_switch_forward(p->sw, p, t->pkts, k, &t->ctx);
+	for (unsigned int i = 0; i < n; i++)
+		vhu_vq_push(t->vq, &t->reqs[i], 0);
+	vhu_vq_notify(t->vq);
+	return (int)n;
+}
+
+static void tx_run(struct net_txq *t)
+{
+	unsigned int bursts = 0;
+	int n;
+
+	do {
+		vhu_vq_enable_notify(t->vq, false);
+		do {
+			n = tx_burst(t);
+			if (n == (int)NET_BURST && ++bursts >= NET_BUDGET) {
+				/* more is waiting: come back through queue_event, so
+				 * that a pause of this queue gets its turn meanwhile */
+				(void)eventfd_write(t->yield_fd, 1);
+				return;
+			}
+		} while (n == (int)NET_BURST);
+		if (n < 0)
+			return;
+	} while (vhu_vq_enable_notify(t->vq, true));
+}
+
+static void port_queue_kick(void *dev, struct vhu_vq *vq)
+{
+	struct net_port *p = dev;
+	unsigned int idx = vhu_vq_index(vq);
+
+	if (idx % 2 == 0) {
+		/* RX: the switch never waits for buffers; kicks would only wake us */
+		vhu_vq_enable_notify(vq, false);
+		return;
+	}
+	if (p->txq[idx / 2])
+		tx_run(p->txq[idx / 2]);
+}
+
+static void port_queue_event(void *dev, struct vhu_vq *vq)
+{
+	struct net_port *p = dev;
+	struct net_txq *t = p->txq[vhu_vq_index(vq) / 2];
+	uint64_t v;
+
+	if (vhu_vq_index(vq) % 2 == 0 || !t)
+		return;
+	if (read(t->yield_fd, &v, sizeof(v)) < 0)
+		v = 0; /* busy polling calls us without the fd being readable */
+	tx_run(t);
+}
+
+const struct vhu_device_ops net_port_ops = {
+	.get_features = port_get_features,
+	.set_features = port_set_features,
+	.get_config = port_get_config,
+	.queue_start = port_queue_start,
+	.queue_stop = port_queue_stop,
+	.queue_kick = port_queue_kick,
+	.queue_event = port_queue_event,
+	.reset = port_reset,
+	.net_set_mtu = port_set_mtu,
+	.net_send_rarp = port_send_rarp,
+};
+
+void net_port_free_queues(struct net_port *p)
+{
+	for (unsigned int i = 0; i < NET_QP_MAX; i++) {
+		txq_free(p->txq[i]);
+		p->txq[i] = NULL;
+	}
+}
+
+/* ---- RX: copying a frame into a guest's receive buffers ----------------------------- */
+
+struct rx_target {
+	struct vhu_vq *vq;
+	unsigned int hdr_size;
+	bool mrg;
+};
+
+/* Write @size bytes at byte @off of a chain's writable iovecs. */
+static void chain_write(const struct vhu_req *r, uint64_t off, const void *src, size_t size)
+{
+	const uint8_t *s = src;
+
+	for (uint32_t j = r->out_num; j < r->out_num + r->in_num && size; j++) {
+		size_t n;
+
+		if (off >= r->iov[j].iov_len) {
+			off -= r->iov[j].iov_len;
+			continue;
+		}
+		n = r->iov[j].iov_len - off;
+		if (n > size)
+			n = size;
+		memcpy((uint8_t *)r->iov[j].iov_base + off, s, n);
+		s += n;
+		size -= n;
+		off = 0;
+	}
+}
+
+/* Fill one chain from @hb (the header, until @done reaches hdr_size) and @c. */
+static uint32_t fill_chain(const struct vhu_req *r, const uint8_t *hb, unsigned int hdr_size,
+			   struct net_cur *c, uint64_t *done, uint64_t total)
+{
+	uint32_t written = 0;
+
+	for (uint32_t j = r->out_num; j < r->out_num + r->in_num && *done < total; j++) {
+		uint8_t *d = r->iov[j].iov_base;
+		size_t room = r->iov[j].iov_len, k;
+
+		if (*done < hdr_size) {
+			k = hdr_size - *done < room ? hdr_size - *done : room;
+			memcpy(d, hb + *done, k);
+			d += k;
+			room -= k;
+			*done += k;
+			written += (uint32_t)k;
+		}
+		if (*done >= hdr_size && room) {
+			k = net_cur_read(c, d, room);
+			*done += k;
+			written += (uint32_t)k;
+			if (k < room && *done < total)
+				return written; /* cannot happen: the source ended early */
+		}
+	}
+	return written;
+}
+
+/*
+ * Pop receive chains until the frame fits (more than one only with
+ * mergeable buffers), copy, then complete them all. A frame that does not
+ * fit gives back what it took with length 0: drivers drop a buffer shorter
+ * than a header (Linux counts rx_length_errors) and repost it.
+ */
+static int rx_emit(void *arg, const struct net_hdr *oh, const struct net_src *src,
+		   struct net_ctx *ctx)
+{
+	const struct rx_target *tg = arg;
+	uint64_t total = tg->hdr_size + (uint64_t)src->len, done = 0;
+	uint8_t hb[NET_HDR_SIZE];
+	struct net_cur c;
+	unsigned int n = 0;
+	int ret = 0;
+
+	net_hdr_write(oh, hb, tg->hdr_size);
+	net_cur_init(&c, src);
+	while (done < total) {
+		struct vhu_req *r = &ctx->rx[n];
+		uint64_t before = done;
+
+		if (n == NET_RX_CHAINS_MAX || (n == 1 && !tg->mrg)) {
+			ret = -ENOBUFS; /* buffers too small for this frame */
+			break;
+		}
+		ret = vhu_vq_pop(tg->vq, r);
+		if (ret <= 0) {
+			ret = ret == 0 ? -ENOBUFS : ret;
+			break;
+		}
+		ctx->rx_len[n++] = fill_chain(r, hb, tg->hdr_size, &c, &done, total);
+		ret = 0;
+		if (done < tg->hdr_size || (done == before && r->in_size > 0)) {
+			ret = -ENOBUFS; /* the header must be in the first buffer */
+			break;
+		}
+	}
+	if (ret == 0 && n > 1 && tg->hdr_size == NET_HDR_SIZE) {
+		uint8_t nb[2] = { (uint8_t)n, (uint8_t)(n >> 8) };
+
+		chain_write(&ctx->rx[0], 10, nb, sizeof(nb)); /* num_buffers, now known */
+	}
+	for (unsigned int i = 0; i < n; i++)
+		vhu_vq_push(tg->vq, &ctx->rx[i], ret == 0 ? ctx->rx_len[i] : 0);
+	return ret;
+}
+
+void net_port_deliver(struct net_port *p, unsigned int qp, struct net_pkt *pkts, const uint8_t *idx,
+		      unsigned int n, struct net_ctx *ctx)
+{
+	uint64_t features = port_features(p);
+	struct rx_target tg = {
+		.vq = __atomic_load_n(&p->rxq[qp], __ATOMIC_ACQUIRE),
+		.hdr_size = hdr_size_of(features),
+		.mrg = features & VHU_BIT(VIRTIO_NET_F_MRG_RXBUF),
+	};
+	struct net_tally t;
+
+	memset(&t, 0, sizeof(t));
+	vhu_vq_lock(tg.vq);
+	for (unsigned int i = 0; i < n; i++)
+		net_pkt_emit(features, &pkts[idx[i]], ctx, rx_emit, &tg, &t);
+	if (t.c[NET_TX_PACKETS] || t.c[NET_TX_DROP_NO_BUFFERS])
+		vhu_vq_notify(tg.vq); /* once per burst; returned buffers too */
+	vhu_vq_unlock(tg.vq);
+	net_tally_flush(p, &t);
+}

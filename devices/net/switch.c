@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The switching core of vhu-net: check a frame, learn, look up, fan a
+ * burst out to its destinations. See net.h for the threads and the
+ * busy/users handshake that keeps forwarding threads from ever waiting on
+ * a control thread.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <linux/virtio_net.h>
+
+#include "net.h"
+#include "offload.h"
+#include <vhu/protocol.h>
+
+const char *const net_counter_names[NET_COUNTER_MAX] = {
+	[NET_RX_PACKETS] = "rx_packets",
+	[NET_RX_BYTES] = "rx_bytes",
+	[NET_TX_PACKETS] = "tx_packets",
+	[NET_TX_BYTES] = "tx_bytes",
+	[NET_RX_DROP_SHORT] = "rx_drop_short",
+	[NET_RX_DROP_OVERSIZE] = "rx_drop_oversize",
+	[NET_RX_DROP_BAD_HDR] = "rx_drop_bad_hdr",
+	[NET_RX_FILTERED] = "rx_filtered",
+	[NET_TX_DROP_NO_BUFFERS] = "tx_drop_no_buffers",
+	[NET_TX_DROP_DOWN] = "tx_drop_down",
+	[NET_TX_DROP_BUSY] = "tx_drop_busy",
+	[NET_TX_CSUM_SW] = "tx_csum_sw",
+	[NET_TX_SEGMENTED] = "tx_segmented",
+};
+
+int net_ctx_init(struct net_ctx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	/* calloc of this size maps zero pages: only the iovecs pop fills get touched */
+	ctx->rx = calloc(NET_RX_CHAINS_MAX, sizeof(*ctx->rx));
+	ctx->wiov = calloc(VHU_REQ_MAX_IOV + 2, sizeof(*ctx->wiov));
+	if (!ctx->rx || !ctx->wiov) {
+		net_ctx_fini(ctx);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void net_ctx_fini(struct net_ctx *ctx)
+{
+	free(ctx->rx);
+	free(ctx->wiov);
+	ctx->rx = NULL;
+	ctx->wiov = NULL;
+}
+
+uint32_t net_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint32_t)ts.tv_sec;
+}
+
+/* ---- the handshake (net.h) ---------------------------------------------------- */
+
+/* Enter @p to forward into it; false (and nothing held) while it is busy. */
+static bool port_enter(struct net_port *p)
+{
+	/* seq_cst on both sides: either we see busy, or quiesce sees our count */
+	__atomic_fetch_add(&p->users, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&p->busy, __ATOMIC_SEQ_CST))
+		return true;
+	__atomic_fetch_sub(&p->users, 1, __ATOMIC_RELEASE);
+	return false;
+}
+
+static void port_leave(struct net_port *p)
+{
+	__atomic_fetch_sub(&p->users, 1, __ATOMIC_RELEASE);
+}
+
+void net_port_quiesce(struct net_port *p)
+{
+	__atomic_store_n(&p->busy, true, __ATOMIC_SEQ_CST);
+	/* users are inside a copy that never waits: this is short */
+	while (__atomic_load_n(&p->users, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
+
+void net_port_unquiesce(struct net_port *p)
+{
+	__atomic_store_n(&p->busy, false, __ATOMIC_RELEASE);
+}
+
+/* ---- ingress ---------------------------------------------------------------------- */
+
+int net_pkt_prepare(struct net_port *in, struct net_pkt *pkt, unsigned int hdr_size,
+		    const struct iovec *iov, unsigned int niov, uint64_t size)
+{
+	struct net_frame *f = &pkt->frame;
+	uint8_t hb[NET_HDR_SIZE];
+	int drop = 0;
+
+	if (size < hdr_size + NET_FRAME_MIN) {
+		drop = NET_RX_DROP_SHORT; /* too short for the header, or for Ethernet */
+		goto out;
+	}
+	if (size - hdr_size > NET_FRAME_MAX) {
+		drop = NET_RX_DROP_OVERSIZE;
+		goto out;
+	}
+	net_iov_read(iov, niov, 0, hb, hdr_size);
+	net_hdr_read(&pkt->hdr, hb, hdr_size);
+	f->len = (uint32_t)(size - hdr_size);
+	f->head_len = f->len < NET_HEAD_MAX ? f->len : NET_HEAD_MAX;
+	net_iov_read(iov, niov, hdr_size, f->head, f->head_len);
+	net_frame_parse(f);
+	if (pkt->hdr.gso_type == 0 &&
+	    f->len > (uint32_t)__atomic_load_n(&in->mtu, __ATOMIC_RELAXED) + NET_ETH_HLEN + 4u) {
+		drop = NET_RX_DROP_OVERSIZE; /* a VLAN tag's 4 bytes are allowed */
+		goto out;
+	}
+	if (net_hdr_check(&pkt->hdr, f) < 0) {
+		drop = NET_RX_DROP_BAD_HDR;
+		goto out;
+	}
+	pkt->src = (struct net_src){ .iov = iov, .niov = niov, .off = hdr_size, .len = f->len };
+	pkt->dst = NET_DST_DROP;
+out:
+	if (drop)
+		net_count(in, (enum net_counter)drop, 1);
+	return drop;
+}
+
+/* Learn the sources and pick each frame's destination; count what came in. */
+static void decide(struct net_switch *sw, struct net_port *in, struct net_pkt *pkts, unsigned int n)
+{
+	uint32_t now = net_now();
+	uint64_t bytes = 0, filtered = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		const uint8_t *eth = pkts[i].frame.head;
+		int port;
+
+		bytes += pkts[i].frame.len;
+		fdb_learn(&sw->fdb, eth + 6, in->id, now);
+		if (eth[0] & 1) {
+			pkts[i].dst = NET_DST_FLOOD; /* broadcast, multicast */
+			continue;
+		}
+		port = fdb_lookup(&sw->fdb, eth, now);
+		if (port == FDB_PORT_NONE || (unsigned int)port >= sw->nports)
+			pkts[i].dst = NET_DST_FLOOD;
+		else if ((unsigned int)port == in->id) {
+			pkts[i].dst = NET_DST_DROP; /* never back out of the port it came in */
+			filtered++;
+		} else
+			pkts[i].dst = port;
+	}
+	net_count(in, NET_RX_PACKETS, n);
+	net_count(in, NET_RX_BYTES, bytes);
+	net_count(in, NET_RX_FILTERED, filtered);
+}
+
+/* The @k-th set bit of @mask (k < popcount). */
+static unsigned int nth_bit(uint32_t mask, unsigned int k)
+{
+	while (k--)
+		mask &= mask - 1;
+	return (unsigned int)__builtin_ctz(mask);
+}
+
+/* Frames idx[0, n) to vhost-user port @p: spread over its running RX queues by flow. */
+static void to_vhost(struct net_port *p, struct net_pkt *pkts, const uint8_t *idx, unsigned int n,
+		     struct net_ctx *ctx)
+{
+	uint32_t running = __atomic_load_n(&p->rx_running, __ATOMIC_ACQUIRE);
+	unsigned int nq = (unsigned int)__builtin_popcount(running);
+	uint8_t qidx[NET_BURST], sub[NET_BURST];
+
+	if (nq == 0) {
+		net_count(p, NET_TX_DROP_DOWN, n);
+		return;
+	}
+	if (nq == 1) {
+		net_port_deliver(p, (unsigned int)__builtin_ctz(running), pkts, idx, n, ctx);
+		return;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		qidx[i] = (uint8_t)nth_bit(running, pkts[idx[i]].frame.hash % nq);
+	for (uint32_t m = running; m; m &= m - 1) {
+		unsigned int q = (unsigned int)__builtin_ctz(m), k = 0;
+
+		for (unsigned int i = 0; i < n; i++)
+			if (qidx[i] == q)
+				sub[k++] = idx[i];
+		if (k)
+			net_port_deliver(p, q, pkts, sub, k, ctx);
+	}
+}
+
+void net_switch_forward(struct net_switch *sw, struct net_port *in, struct net_pkt *pkts,
+			unsigned int n, struct net_ctx *ctx)
+{
+	uint8_t idx[NET_BURST];
+
+	decide(sw, in, pkts, n);
+	for (unsigned int pi = 0; pi < sw->nports; pi++) {
+		struct net_port *p = sw->ports[pi];
+		unsigned int k = 0;
+
+		if (p == in)
+			continue;
+		for (unsigned int i = 0; i < n; i++)
+			if (pkts[i].dst == (int)p->id || pkts[i].dst == NET_DST_FLOOD)
+				idx[k++] = (uint8_t)i;
+		if (!k)
+			continue;
+		if (!port_enter(p)) {
+			net_count(p, NET_TX_DROP_BUSY, k);
+			continue;
+		}
+		if (p->kind == NET_PORT_TAP)
+			net_tap_deliver(p, pkts, idx, k, ctx);
+		else
+			to_vhost(p, pkts, idx, k, ctx);
+		port_leave(p);
+	}
+}
+
+void net_print_counters(const struct net_switch *sw, const char *prog)
+{
+	for (unsigned int i = 0; i < sw->nports; i++) {
+		const struct net_port *p = sw->ports[i];
+		char line[1024];
+		int len = snprintf(line, sizeof(line), "%s: port %u %s:", prog, p->id, p->name);
+
+		for (unsigned int c = 0; c < NET_COUNTER_MAX && len > 0 && len < (int)sizeof(line);
+		     c++)
+			len += snprintf(line + len, sizeof(line) - (size_t)len, " %s=%llu",
+					net_counter_names[c],
+					(unsigned long long)__atomic_load_n(&p->counters[c],
+									    __ATOMIC_RELAXED));
+		fprintf(stderr, "%s\n", line);
+	}
+	fflush(stderr);
+}
+
+/* ---- egress: offloads carried, or finished in software -------------------------------- */
+
+static bool takes_gso(uint64_t features, uint8_t gso_type)
+{
+	uint64_t need = VHU_BIT(VIRTIO_NET_F_GUEST_CSUM);
+
+	if ((gso_type & ~VIRTIO_NET_HDR_GSO_ECN) == VIRTIO_NET_HDR_GSO_TCPV4)
+		need |= VHU_BIT(VIRTIO_NET_F_GUEST_TSO4);
+	else
+		need |= VHU_BIT(VIRTIO_NET_F_GUEST_TSO6);
+	if (gso_type & VIRTIO_NET_HDR_GSO_ECN)
+		need |= VHU_BIT(VIRTIO_NET_F_GUEST_ECN);
+	return (features & need) == need;
+}
+
+static void emitted(struct net_tally *t, int ret, uint32_t len)
+{
+	if (ret == 0) {
+		t->c[NET_TX_PACKETS]++;
+		t->c[NET_TX_BYTES] += len;
+	} else if (ret == -ENOBUFS) {
+		t->c[NET_TX_DROP_NO_BUFFERS]++;
+	} else {
+		t->c[NET_TX_DROP_DOWN]++;
+	}
+}
+
+static void emit_segments(uint64_t features, const struct net_pkt *pkt, struct net_ctx *ctx,
+			  net_emit_fn emit, void *arg, struct net_tally *t)
+{
+	bool partial = features & VHU_BIT(VIRTIO_NET_F_GUEST_CSUM);
+	struct net_seg_iter it;
+	struct net_src seg;
+	struct net_hdr oh;
+
+	t->c[NET_TX_SEGMENTED]++;
+	net_seg_init(&it, &pkt->frame, &pkt->hdr, &pkt->src);
+	while (net_seg_next(&it, partial, ctx->pre, &seg, &oh)) {
+		int ret = emit(arg, &oh, &seg, ctx);
+
+		emitted(t, ret, seg.len);
+		if (ret < 0)
+			return; /* the rest would be lost the same way */
+	}
+}
+
+void net_pkt_emit(uint64_t features, const struct net_pkt *pkt, struct net_ctx *ctx,
+		  net_emit_fn emit, void *arg, struct net_tally *t)
+{
+	const struct net_hdr *h = &pkt->hdr;
+	struct net_hdr oh = *h;
+	struct net_src src;
+
+	if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE && !takes_gso(features, h->gso_type)) {
+		emit_segments(features, pkt, ctx, emit, arg, t);
+		return;
+	}
+	oh.num_buffers = 1;
+	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    !(features & VHU_BIT(VIRTIO_NET_F_GUEST_CSUM))) {
+		net_csum_complete(&pkt->frame, h, &pkt->src, ctx->pre, &src);
+		memset(&oh, 0, sizeof(oh));
+		oh.num_buffers = 1;
+		t->c[NET_TX_CSUM_SW]++;
+		emitted(t, emit(arg, &oh, &src, ctx), src.len);
+		return;
+	}
+	if (!(features & VHU_BIT(VIRTIO_NET_F_GUEST_CSUM)))
+		oh.flags &= (uint8_t)~VIRTIO_NET_HDR_F_DATA_VALID;
+	emitted(t, emit(arg, &oh, &pkt->src, ctx), pkt->src.len);
+}
+
+void net_tally_flush(struct net_port *p, const struct net_tally *t)
+{
+	for (unsigned int c = 0; c < NET_COUNTER_MAX; c++)
+		net_count(p, (enum net_counter)c, t->c[c]);
+}

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The host uplink: a TAP device with a 12-byte virtio-net header on every
+ * frame (IFF_VNET_HDR, TUNSETVNETHDRSZ), so offloads cross it as they
+ * cross a virtio port. With offloads on (the default) the kernel takes
+ * NEEDS_CSUM and GSO frames from us (it finishes them itself) and hands us
+ * its own (TUNSETOFFLOAD); with --tap-offload=off it gets only finished
+ * frames, and the switch computes checksums and segments in software.
+ *
+ * Frames to the TAP are written with writev straight from the sender's
+ * buffers (no copy of ours). Frames from it are read by one thread, a
+ * burst at a time, into buffers allocated once, and forwarded like a
+ * port's TX burst.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+#include <linux/virtio_net.h>
+
+#include "net.h"
+#include <vhu/protocol.h>
+
+#define TAP_BUF_SIZE (NET_HDR_SIZE + NET_FRAME_MAX)
+
+struct tap_thread {
+	pthread_t thread;
+	int stop_fd;
+	struct net_port *port;
+	uint8_t *bufs; /* NET_BURST * TAP_BUF_SIZE */
+	struct iovec iov[NET_BURST];
+	struct net_pkt pkts[NET_BURST];
+	struct net_ctx ctx;
+};
+
+static struct tap_thread *tap_thread; /* one TAP per process */
+
+static int tap_up(const char *ifname)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = 0;
+
+	if (s < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		ret = -errno;
+	else if (!(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			ret = -errno;
+	}
+	close(s);
+	return ret;
+}
+
+int net_tap_open(struct net_port *p, const char *ifname, bool offload)
+{
+	unsigned int offloads = offload ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN : 0;
+	int hdr_size = NET_HDR_SIZE, fd, ret;
+	struct ifreq ifr;
+
+	if (strlen(ifname) >= IFNAMSIZ)
+		return -ENAMETOOLONG;
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	/* creates the device when it does not exist (gone again when we close it) */
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETVNETHDRSZ, &hdr_size) < 0 ||
+	    ioctl(fd, TUNSETOFFLOAD, offloads) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	ret = tap_up(ifname);
+	if (ret < 0)
+		goto err;
+	p->tap_fd = fd;
+	p->kind = NET_PORT_TAP;
+	/* what the kernel accepts from us, as if a guest had negotiated it */
+	p->features = VHU_BIT(VIRTIO_F_VERSION_1);
+	if (offload)
+		p->features |= VHU_BIT(VIRTIO_NET_F_GUEST_CSUM) | VHU_BIT(VIRTIO_NET_F_GUEST_TSO4) |
+			       VHU_BIT(VIRTIO_NET_F_GUEST_TSO6) | VHU_BIT(VIRTIO_NET_F_GUEST_ECN);
+	return 0;
+err:
+	close(fd);
+	return ret;
+}
+
+static int tap_emit(void *arg, const struct net_hdr *oh, const struct net_src *src,
+		    struct net_ctx *ctx)
+{
+	const struct net_port *p = arg;
+	uint8_t hb[NET_HDR_SIZE];
+	int n;
+	ssize_t w;
+
+	net_hdr_write(oh, hb, NET_HDR_SIZE);
+	ctx->wiov[0] = (struct iovec){ hb, NET_HDR_SIZE };
+	n = net_src_iovec(src, ctx->wiov + 1, VHU_REQ_MAX_IOV + 1);
+	if (n < 0)
+		return -EMSGSIZE;
+	/* writev to a tap is one frame, all or nothing */
+	do
+		w = writev(p->tap_fd, ctx->wiov, n + 1);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return errno == EAGAIN || errno == ENOBUFS ? -ENOBUFS : -errno;
+	return 0;
+}
+
+void net_tap_deliver(struct net_port *p, struct net_pkt *pkts, const uint8_t *idx, unsigned int n,
+		     struct net_ctx *ctx)
+{
+	struct net_tally t;
+
+	memset(&t, 0, sizeof(t));
+	for (unsigned int i = 0; i < n; i++)
+		net_pkt_emit(p->features, &pkts[idx[i]], ctx, tap_emit, p, &t);
+	net_tally_flush(p, &t);
+}
+
+/* Read up to a burst of frames; forward them. Return: false when the TAP failed. */
+static bool tap_burst(struct tap_thread *tt)
+{
+	struct net_port *p = tt->port;
+	unsigned int n = 0, k = 0;
+
+	while (n < NET_BURST) {
+		uint8_t *buf = tt->bufs + (size_t)n * TAP_BUF_SIZE;
+		ssize_t r = read(p->tap_fd, buf, TAP_BUF_SIZE);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			break;
+		if (r < 0)
+			return false;
+		tt->iov[n] = (struct iovec){ buf, (size_t)r };
+		if (net_pkt_prepare(p, &tt->pkts[k], NET_HDR_SIZE, &tt->iov[n], 1, (uint64_t)r) ==
+		    0)
+			k++;
+		n++;
+	}
+	if (k)
+		net_switch_forward(p->sw, p, tt->pkts, k, &tt->ctx);
+	return true;
+}
+
+static void *tap_main(void *arg)
+{
+	struct tap_thread *tt = arg;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = tt->port->tap_fd, .events = POLLIN },
+			{ .fd = tt->stop_fd, .events = POLLIN },
+		};
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		if ((pfd[0].revents & POLLIN) && !tap_burst(tt))
+			break;
+		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL))
+			break;
+	}
+	return NULL;
+}
+
+int net_tap_start(struct net_port *p)
+{
+	struct tap_thread *tt = calloc(1, sizeof(*tt));
+	int ret = -ENOMEM;
+
+	if (!tt)
+		return -ENOMEM;
+	tt->port = p;
+	tt->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	tt->bufs = malloc((size_t)NET_BURST * TAP_BUF_SIZE);
+	if (tt->stop_fd < 0 || !tt->bufs || net_ctx_init(&tt->ctx) < 0)
+		goto err;
+	ret = -pthread_create(&tt->thread, NULL, tap_main, tt);
+	if (ret < 0)
+		goto err;
+	tap_thread = tt;
+	return 0;
+err:
+	if (tt->stop_fd >= 0)
+		close(tt->stop_fd);
+	free(tt->bufs);
+	net_ctx_fini(&tt->ctx);
+	free(tt);
+	return ret;
+}
+
+void net_tap_stop(struct net_port *p)
+{
+	struct tap_thread *tt = tap_thread;
+
+	if (tt) {
+		(void)eventfd_write(tt->stop_fd, 1);
+		pthread_join(tt->thread, NULL);
+		close(tt->stop_fd);
+		free(tt->bufs);
+		net_ctx_fini(&tt->ctx);
+		free(tt);
+		tap_thread = NULL;
+	}
+	if (p->tap_fd >= 0) {
+		close(p->tap_fd);
+		p->tap_fd = -1;
+	}
+}

@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=sh disable=SC2154
+#
+# Guest script: one of two guests on the same vhu-net switch. Both ping
+# each other; the server serves a random file over HTTP (busybox httpd),
+# the client fetches it; each reports the file's sha256 for the host to
+# compare. The server waits until the client has asked for /done.
+#
+# Environment (run-guest.sh --env):
+#   NET_ROLE    server or client
+#   NET_IP      this guest's address (/24)
+#   NET_PEER    the other guest's address
+#   NET_FILE_KB size of the file (default 4096)
+n=0
+while :; do
+	for v in $(virtio_devs 1); do
+		for i in /sys/bus/virtio/devices/"$v"/net/*; do
+			[ -e "$i" ] && ifc=${i##*/} && break 3
+		done
+	done
+	n=$((n + 1))
+	[ "$n" -lt 100 ] || fail "no virtio-net interface appeared within 10s"
+	usleep 100000
+done
+ip link set dev lo up
+ip link set dev "$ifc" up || fail "ip link set $ifc up failed"
+ip addr add "$NET_IP/24" dev "$ifc" || fail "ip addr add failed"
+vdev=$(basename "$(readlink -f "/sys/class/net/$ifc/device")")
+features=$(cat "/sys/bus/virtio/devices/$vdev/features" 2>/dev/null)
+queues=$(ls -d /sys/class/net/"$ifc"/queues/rx-* 2>/dev/null | wc -l)
+mtu=$(cat "/sys/class/net/$ifc/mtu")
+note "$ifc: $NET_IP, mtu $mtu, $queues rx queue(s), features $features"
+
+if [ "$NET_ROLE" = server ]; then
+	mkdir -p /tmp/www
+	dd if=/dev/urandom of=/tmp/www/file bs=1024 count="${NET_FILE_KB:-4096}" 2>/dev/null ||
+		fail "dd failed"
+	httpd -f -vv -p 8080 -h /tmp/www 2>/tmp/httpd.log &
+fi
+
+# the other guest boots at its own pace: wait for it to answer
+n=0
+until ping -c 1 -W 1 "$NET_PEER" >/dev/null 2>&1; do
+	n=$((n + 1))
+	[ "$n" -lt 90 ] || fail "$NET_PEER never answered a ping"
+done
+out=$(ping -c 10 -i 0.1 -W 2 "$NET_PEER" 2>&1)
+echo "$out" | grep -q " 10 packets received" || fail "ping $NET_PEER: $out"
+note "ping $NET_PEER: 10 of 10"
+
+if [ "$NET_ROLE" = server ]; then
+	sha=$(sha256sum /tmp/www/file | cut -d' ' -f1)
+	n=0
+	until grep -q "url:/done" /tmp/httpd.log; do
+		n=$((n + 1))
+		[ "$n" -lt 900 ] || fail "the client never fetched /done"
+		usleep 100000
+	done
+else
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	wget -q -O /tmp/file "http://$NET_PEER:8080/file" || fail "wget of the file failed"
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	sha=$(sha256sum /tmp/file | cut -d' ' -f1)
+	wget -q -O /dev/null "http://$NET_PEER:8080/done" 2>/dev/null
+	data fetch_s="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+fi
+rx=$(cat "/sys/class/net/$ifc/statistics/rx_packets")
+data sha256="$sha" \
+	features="$features" queues="$queues" mtu="$mtu" rx_packets="$rx"
+note "$NET_ROLE: sha256 $sha"

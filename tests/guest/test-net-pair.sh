@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Two QEMU guests on one vhu-net switch (net-pair.sh in each): they ping
+# each other, and one fetches a random file from the other over HTTP; the
+# sha256 both report must match. vhu-net must still run afterwards and
+# print its counters when stopped.
+#
+#   test-net-pair.sh OUTDIR VHU-NET [options]
+#
+#   --queues N        queue pairs on both devices (mq=on); guests get N vCPUs
+#   --packed          packed=on on both devices; must be negotiated
+#   --host-mtu N      host_mtu=N on both devices: QEMU sends NET_SET_MTU,
+#                     which vhu-net must log, and the guests get that MTU
+#   --client-opts O   more virtio-net-pci properties for the fetching guest,
+#                     e.g. guest_csum=off,guest_tso4=off: the switch must
+#                     then checksum and segment the server's TSO stream for it
+#   --expect-log RE   vhu-net's log must match RE (grep -E) at the end
+#
+# Under TCG run-guest.sh gives virtio-net-pci vectors=0 (README.md).
+set -u -o pipefail
+. "$(dirname "$0")/guest-lib.sh"
+
+[ $# -ge 2 ] || fail "usage: $0 OUTDIR VHU-NET [options]"
+OUTDIR=$1 NET=$2
+shift 2
+QUEUES=1 PACKED=0 HOST_MTU='' CLIENT_OPTS='' EXPECT_LOG=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--queues) QUEUES=$2; shift ;;
+	--packed) PACKED=1 ;;
+	--host-mtu) HOST_MTU=$2; shift ;;
+	--client-opts) CLIENT_OPTS=$2; shift ;;
+	--expect-log) EXPECT_LOG=$2; shift ;;
+	*) fail "unknown option $1" ;;
+	esac
+	shift
+done
+need_exe "$NET"
+t0=$(date +%s.%N)
+guest_build "$OUTDIR"
+
+start_peer net "$T/net.log" "$NET" --socket-path="$T/s.sock" --socket-path="$T/c.sock" \
+	--queue-pairs="$QUEUES"
+wait_socket "$T/s.sock" net 10
+wait_socket "$T/c.sock" net 10
+
+opts=
+[ "$QUEUES" -eq 1 ] || opts="$opts,queues=$QUEUES,mq=on"
+[ "$PACKED" = 0 ] || opts="$opts,packed=on"
+[ -z "$HOST_MTU" ] || opts="$opts,host_mtu=$HOST_MTU"
+
+# run_one ROLE SOCK MAC IP PEER EXTRA: one guest in the background
+run_one() {
+	local role=$1 sock=$2 mac=$3 ip=$4 peer=$5 extra=$6
+	"$GUEST_SRC/run-guest.sh" --guest "$GUEST" --accel-cache "$GUEST_ACCEL_CACHE" \
+		--data "$T/$role.data" --smp "$QUEUES" --timeout 150 \
+		--vhost-user-net "$sock$opts,mac=$mac$extra" \
+		--env NET_ROLE="$role" --env NET_IP="$ip" --env NET_PEER="$peer" \
+		"$GUEST_SRC/net-pair.sh" >"$T/$role.out" 2>&1
+}
+note "two guests: $QUEUES queue pair(s)${opts:+ ($opts)}${CLIENT_OPTS:+, client $CLIENT_OPTS}"
+run_one server "$T/s.sock" 52:54:00:00:21:01 10.211.1.1 10.211.1.2 "" &
+spid=$!
+run_one client "$T/c.sock" 52:54:00:00:21:02 10.211.1.2 10.211.1.1 "${CLIENT_OPTS:+,$CLIENT_OPTS}" &
+cpid=$!
+wait "$spid"
+src=$?
+wait "$cpid"
+crc=$?
+for role in server client; do
+	echo "----- $role -----"
+	cat "$T/$role.out"
+done
+[ "$src" = 77 ] && [ "$crc" = 77 ] && skip "$(sed -n 's/^SKIP: //p' "$T/server.out" | tail -n 1)"
+[ "$src" = 0 ] || fail "the server guest failed (status $src)"
+[ "$crc" = 0 ] || fail "the client guest failed (status $crc)"
+peer_alive net || fail "vhu-net died while the guests ran"
+
+get() { sed -n "s/^$2=//p" "$T/$1.data" | tail -n 1; }
+ssha=$(get server sha256) csha=$(get client sha256)
+[ -n "$ssha" ] && [ "$ssha" = "$csha" ] || fail "sha256: server $ssha, client $csha"
+features=$(get client features)
+if [ "$PACKED" = 1 ]; then
+	[ "$(feature_bit "$features" 34)" = 1 ] || fail "VIRTIO_F_RING_PACKED not negotiated ($features)"
+fi
+if [ "$QUEUES" -gt 1 ]; then
+	[ "$(get client queues)" = "$QUEUES" ] || fail "the client has $(get client queues) rx queues"
+fi
+if [ -n "$HOST_MTU" ]; then
+	[ "$(get client mtu)" = "$HOST_MTU" ] || fail "guest MTU $(get client mtu), host_mtu $HOST_MTU"
+	grep -q "MTU $HOST_MTU (NET_SET_MTU)" "$T/net.log" || fail "vhu-net did not log NET_SET_MTU $HOST_MTU"
+fi
+stop_peer net
+[ "$PEER_RC" = 0 ] || fail "vhu-net exited with $PEER_RC"
+grep "port [01] " "$T/net.log" | tail -n 2
+if [ -n "$EXPECT_LOG" ]; then
+	grep -Eq "$EXPECT_LOG" "$T/net.log" || fail "vhu-net's log does not match '$EXPECT_LOG'"
+fi
+note "PASS: file of $(get server sha256 | cut -c1-12)... moved in $(get client fetch_s)s (guest clock); whole test $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"

@@ -48,6 +48,28 @@ out=$(ping -c 10 -i 0.1 -W 2 "$NET_PEER" 2>&1)
 echo "$out" | grep -q " 10 packets received" || fail "ping $NET_PEER: $out"
 note "ping $NET_PEER: 10 of 10"
 
+# NET_OUTAGE_SECS (client): the host kills and restarts vhu-net meanwhile;
+# keep pinging through it, then wait for the link to come back
+if [ -n "${NET_OUTAGE_SECS:-}" ] && [ "$NET_ROLE" = client ]; then
+	note "outage window: ${NET_OUTAGE_SECS}s"
+	end=$(($(cut -d. -f1 /proc/uptime) + NET_OUTAGE_SECS))
+	ok=0 lost=0
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+		if ping -c 1 -W 1 "$NET_PEER" >/dev/null 2>&1; then
+			ok=$((ok + 1))
+		else
+			lost=$((lost + 1))
+		fi
+	done
+	n=0
+	until ping -c 1 -W 1 "$NET_PEER" >/dev/null 2>&1; do
+		n=$((n + 1))
+		[ "$n" -lt 60 ] || fail "$NET_PEER unreachable for 60s after the outage window"
+	done
+	note "through the outage: $ok pings answered, $lost lost; link back"
+	data outage_ok="$ok" outage_lost="$lost"
+fi
+
 if [ "$NET_ROLE" = server ]; then
 	sha=$(sha256sum /tmp/www/file | cut -d' ' -f1)
 	n=0

@@ -16,6 +16,10 @@
 #                     e.g. guest_csum=off,guest_tso4=off: the switch must
 #                     then checksum and segment the server's TSO stream for it
 #   --expect-log RE   vhu-net's log must match RE (grep -E) at the end
+#   --kill N          once the guests have pinged, kill vhu-net with SIGKILL
+#                     N times (2 s apart) and start it again on the same
+#                     sockets; QEMU reconnects (reconnect=1) and the file
+#                     must still move afterwards (issue 6: the link comes back)
 #
 # Under TCG run-guest.sh gives virtio-net-pci vectors=0 (README.md).
 set -u -o pipefail
@@ -24,7 +28,7 @@ set -u -o pipefail
 [ $# -ge 2 ] || fail "usage: $0 OUTDIR VHU-NET [options]"
 OUTDIR=$1 NET=$2
 shift 2
-QUEUES=1 PACKED=0 HOST_MTU='' CLIENT_OPTS='' EXPECT_LOG=''
+QUEUES=1 PACKED=0 HOST_MTU='' CLIENT_OPTS='' EXPECT_LOG='' KILLS=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--queues) QUEUES=$2; shift ;;
@@ -32,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--host-mtu) HOST_MTU=$2; shift ;;
 	--client-opts) CLIENT_OPTS=$2; shift ;;
 	--expect-log) EXPECT_LOG=$2; shift ;;
+	--kill) KILLS=$2; shift ;;
 	*) fail "unknown option $1" ;;
 	esac
 	shift
@@ -40,23 +45,34 @@ need_exe "$NET"
 t0=$(date +%s.%N)
 guest_build "$OUTDIR"
 
-start_peer net "$T/net.log" "$NET" --socket-path="$T/s.sock" --socket-path="$T/c.sock" \
-	--queue-pairs="$QUEUES"
-wait_socket "$T/s.sock" net 10
-wait_socket "$T/c.sock" net 10
+GEN=0 CUR=net
+net_start() {
+	[ "$GEN" = 0 ] || CUR=net$GEN
+	GEN=$((GEN + 1))
+	start_peer "$CUR" "$T/$CUR.log" "$NET" --socket-path="$T/s.sock" --socket-path="$T/c.sock" \
+		--queue-pairs="$QUEUES"
+	wait_socket "$T/s.sock" "$CUR" 10
+	wait_socket "$T/c.sock" "$CUR" 10
+}
+net_start
 
 opts=
 [ "$QUEUES" -eq 1 ] || opts="$opts,queues=$QUEUES,mq=on"
 [ "$PACKED" = 0 ] || opts="$opts,packed=on"
 [ -z "$HOST_MTU" ] || opts="$opts,host_mtu=$HOST_MTU"
+OUTAGE=()
+if [ "$KILLS" -gt 0 ]; then
+	opts="$opts,reconnect=1"
+	OUTAGE=(--env NET_OUTAGE_SECS=$((KILLS * 3 + 4)))
+fi
 
 # run_one ROLE SOCK MAC IP PEER EXTRA: one guest in the background
 run_one() {
 	local role=$1 sock=$2 mac=$3 ip=$4 peer=$5 extra=$6
 	"$GUEST_SRC/run-guest.sh" --guest "$GUEST" --accel-cache "$GUEST_ACCEL_CACHE" \
-		--data "$T/$role.data" --smp "$QUEUES" --timeout 150 \
+		--data "$T/$role.data" --smp "$QUEUES" --timeout 150 --log "$T/$role.console" \
 		--vhost-user-net "$sock$opts,mac=$mac$extra" \
-		--env NET_ROLE="$role" --env NET_IP="$ip" --env NET_PEER="$peer" \
+		--env NET_ROLE="$role" --env NET_IP="$ip" --env NET_PEER="$peer" "${OUTAGE[@]}" \
 		"$GUEST_SRC/net-pair.sh" >"$T/$role.out" 2>&1
 }
 note "two guests: $QUEUES queue pair(s)${opts:+ ($opts)}${CLIENT_OPTS:+, client $CLIENT_OPTS}"
@@ -64,6 +80,26 @@ run_one server "$T/s.sock" 52:54:00:00:21:01 10.211.1.1 10.211.1.2 "" &
 spid=$!
 run_one client "$T/c.sock" 52:54:00:00:21:02 10.211.1.2 10.211.1.1 "${CLIENT_OPTS:+,$CLIENT_OPTS}" &
 cpid=$!
+if [ "$KILLS" -gt 0 ]; then
+	# the client has pinged 10 of 10 and is in its outage window
+	for ((i = 0; i < 1500; i++)); do
+		grep -q 'outage window' "$T/client.console" 2>/dev/null && break
+		pid_running "$cpid" || break
+		sleep 0.1
+	done
+	for ((k = 0; k < KILLS; k++)); do
+		sleep 1
+		pid_running "$cpid" || break
+		kill -KILL "${PEER_PID[$CUR]}"
+		wait "${PEER_PID[$CUR]}" 2>/dev/null
+		PEER_PID[$CUR]=
+		sleep 0.3
+		net_start
+		sleep 1
+	done
+	note "killed vhu-net $k times"
+	[ "$k" = "$KILLS" ] || fail "the client guest ended after $k of $KILLS kills"
+fi
 wait "$spid"
 src=$?
 wait "$cpid"
@@ -75,7 +111,7 @@ done
 [ "$src" = 77 ] && [ "$crc" = 77 ] && skip "$(sed -n 's/^SKIP: //p' "$T/server.out" | tail -n 1)"
 [ "$src" = 0 ] || fail "the server guest failed (status $src)"
 [ "$crc" = 0 ] || fail "the client guest failed (status $crc)"
-peer_alive net || fail "vhu-net died while the guests ran"
+peer_alive "$CUR" || fail "vhu-net died while the guests ran"
 
 get() { sed -n "s/^$2=//p" "$T/$1.data" | tail -n 1; }
 ssha=$(get server sha256) csha=$(get client sha256)
@@ -89,12 +125,16 @@ if [ "$QUEUES" -gt 1 ]; then
 fi
 if [ -n "$HOST_MTU" ]; then
 	[ "$(get client mtu)" = "$HOST_MTU" ] || fail "guest MTU $(get client mtu), host_mtu $HOST_MTU"
-	grep -q "MTU $HOST_MTU (NET_SET_MTU)" "$T/net.log" || fail "vhu-net did not log NET_SET_MTU $HOST_MTU"
+	grep -q "MTU $HOST_MTU (NET_SET_MTU)" "$T/$CUR.log" || fail "vhu-net did not log NET_SET_MTU $HOST_MTU"
 fi
-stop_peer net
+stop_peer "$CUR"
 [ "$PEER_RC" = 0 ] || fail "vhu-net exited with $PEER_RC"
-grep "port [01] " "$T/net.log" | tail -n 2
+grep "port [01] " "$T/$CUR.log" | tail -n 2
+if [ "$KILLS" -gt 0 ]; then
+	note "through $KILLS restarts: $(get client outage_ok) pings answered, $(get client outage_lost) lost"
+	[ "$(get client outage_ok)" -ge 1 ] || fail "no ping got through between the restarts"
+fi
 if [ -n "$EXPECT_LOG" ]; then
-	grep -Eq "$EXPECT_LOG" "$T/net.log" || fail "vhu-net's log does not match '$EXPECT_LOG'"
+	grep -Eq "$EXPECT_LOG" "$T/$CUR.log" || fail "vhu-net's log does not match '$EXPECT_LOG'"
 fi
 note "PASS: file of $(get server sha256 | cut -c1-12)... moved in $(get client fetch_s)s (guest clock); whole test $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s"

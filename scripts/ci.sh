@@ -191,11 +191,12 @@ run_valgrind() {
 		return
 	fi
 	[[ -f build/build.ninja ]] || return # the build failed: counted already
-	rm -f build/meson-logs/testlog-valgrind.json
-	meson test -C build --setup valgrind --logbase testlog-valgrind --print-errorlogs \
+	# meson names the log <logbase>-<setup>.json
+	rm -f build/meson-logs/testlog-memcheck-valgrind.json
+	meson test -C build --setup valgrind --logbase testlog-memcheck --print-errorlogs \
 		--num-processes "$NUM_PROCESSES" --suite unit --suite integration
-	if [[ -f build/meson-logs/testlog-valgrind.json ]]; then
-		ran+=("build@testlog-valgrind")
+	if [[ -f build/meson-logs/testlog-memcheck-valgrind.json ]]; then
+		ran+=("build@testlog-memcheck-valgrind")
 	else
 		notes+=("build (valgrind): meson test failed to run")
 		build_failures=$((build_failures + 1))

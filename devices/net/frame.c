@@ -120,7 +120,6 @@ static void parse_ipv4(struct net_frame *f)
 	f->ip_version = 4;
 	f->l4_proto = ip[9];
 	f->ip_fragment = (get16(ip + 6) & 0x3fff) != 0; /* MF or an offset */
-	f->hash = mix_bytes(f->hash, ip + 12, 8);
 	if (!f->ip_fragment) {
 		f->l4_off = (uint16_t)(f->l3_off + ihl);
 		parse_l4(f);
@@ -140,7 +139,6 @@ static void parse_ipv6(struct net_frame *f)
 	}
 	f->ip_version = 6;
 	f->l4_proto = ip[6]; /* extension headers are not walked: no L4 then */
-	f->hash = mix_bytes(f->hash, ip + 8, 32);
 	f->l4_off = (uint16_t)(f->l3_off + 40);
 	parse_l4(f);
 }
@@ -153,7 +151,6 @@ void net_frame_parse(struct net_frame *f)
 	f->l3_off = f->l4_off = f->l4_hlen = 0;
 	f->ip_version = f->l4_proto = 0;
 	f->ip_fragment = false;
-	f->hash = mix_bytes(0x811c9dc5u, f->head, 12);
 	if (f->head_len < NET_ETH_HLEN)
 		return;
 	type = get16(f->head + off);
@@ -168,9 +165,20 @@ void net_frame_parse(struct net_frame *f)
 		parse_ipv6(f);
 	else
 		f->l3_off = 0;
+}
+
+uint32_t net_frame_hash(const struct net_frame *f)
+{
+	uint32_t h = mix_bytes(0x811c9dc5u, f->head, 12);
+
+	if (f->ip_version == 4)
+		h = mix_bytes(h, f->head + f->l3_off + 12, 8);
+	else if (f->ip_version == 6)
+		h = mix_bytes(h, f->head + f->l3_off + 8, 32);
 	if (f->l4_off)
-		f->hash = mix(f->hash, (uint32_t)get16(f->head + f->l4_off) << 16 |
-					       get16(f->head + f->l4_off + 2));
+		h = mix(h, (uint32_t)get16(f->head + f->l4_off) << 16 |
+				   get16(f->head + f->l4_off + 2));
+	return h;
 }
 
 static int check_gso(const struct net_hdr *h, const struct net_frame *f)

@@ -67,7 +67,6 @@ struct net_frame {
 	uint8_t ip_version; /* 0, 4 or 6 */
 	uint8_t l4_proto;
 	bool ip_fragment; /* IPv4 fragment: no ports */
-	uint32_t hash;	  /* flow hash: MACs, and addresses and ports when IP */
 	uint8_t head[NET_HEAD_MAX];
 };
 
@@ -105,11 +104,18 @@ size_t net_iov_read(const struct iovec *iov, unsigned int niov, uint64_t off, vo
 /**
  * net_frame_parse() - parse @f->head (@f->len and @f->head_len set, head
  * filled): IPv4/IPv6 over Ethernet, with or without one 802.1Q tag; TCP or
- * UDP after that; the flow hash. Whatever does not parse (a truncated IP
- * header, an option-laden IPv6 packet) is left as "not IP" / "no L4": such
- * frames are still switched, only not offloaded.
+ * UDP after that. Whatever does not parse (a truncated IP header, an
+ * option-laden IPv6 packet) is left as "not IP" / "no L4": such frames are
+ * still switched, only not offloaded.
  */
 void net_frame_parse(struct net_frame *f);
+
+/**
+ * net_frame_hash() - the flow hash of a parsed frame: MACs, and addresses
+ * and ports when IP. Only spreading over several queues needs it, so it is
+ * computed then, not by net_frame_parse().
+ */
+uint32_t net_frame_hash(const struct net_frame *f);
 
 /**
  * net_hdr_check() - whether the offload fields of @h make sense for @f.

@@ -134,23 +134,39 @@ out:
 	return drop;
 }
 
-/* Learn the sources and pick each frame's destination; count what came in. */
+/*
+ * Learn the sources and pick each frame's destination; count what came in.
+ * A burst is mostly one or a few flows: a source or destination the same as
+ * the previous frame's is neither learnt nor looked up again.
+ */
 static void decide(struct net_switch *sw, struct net_port *in, struct net_pkt *pkts, unsigned int n)
 {
 	uint32_t now = net_now();
 	uint64_t bytes = 0, filtered = 0;
+	const uint8_t *last_src = NULL, *last_dst = NULL;
+	int last_port = FDB_PORT_NONE;
 
 	for (unsigned int i = 0; i < n; i++) {
 		const uint8_t *eth = pkts[i].frame.head;
 		int port;
 
 		bytes += pkts[i].frame.len;
-		fdb_learn(&sw->fdb, eth + 6, in->id, now);
+		if (!last_src || memcmp(last_src, eth + 6, 6) != 0) {
+			fdb_learn(&sw->fdb, eth + 6, in->id, now);
+			last_src = eth + 6;
+			last_dst = NULL; /* learning may have moved a station */
+		}
 		if (eth[0] & 1) {
 			pkts[i].dst = NET_DST_FLOOD; /* broadcast, multicast */
 			continue;
 		}
-		port = fdb_lookup(&sw->fdb, eth, now);
+		if (last_dst && memcmp(last_dst, eth, 6) == 0) {
+			port = last_port;
+		} else {
+			port = fdb_lookup(&sw->fdb, eth, now);
+			last_dst = eth;
+			last_port = port;
+		}
 		if (port == FDB_PORT_NONE || (unsigned int)port >= sw->nports)
 			pkts[i].dst = NET_DST_FLOOD;
 		else if ((unsigned int)port == in->id) {
@@ -189,7 +205,7 @@ static void to_vhost(struct net_port *p, struct net_pkt *pkts, const uint8_t *id
 		return;
 	}
 	for (unsigned int i = 0; i < n; i++)
-		qidx[i] = (uint8_t)nth_bit(running, pkts[idx[i]].frame.hash % nq);
+		qidx[i] = (uint8_t)nth_bit(running, net_frame_hash(&pkts[idx[i]].frame) % nq);
 	for (uint32_t m = running; m; m &= m - 1) {
 		unsigned int q = (unsigned int)__builtin_ctz(m), k = 0;
 

@@ -175,7 +175,10 @@ VHU_API int vhu_vq_watch_fd(struct vhu_vq *vq, int fd);
  *    push then return -EAGAIN: the ring is the front-end's again);
  *  - the worker holds the lock around queue_kick and queue_event, so these
  *    ops use @vq without taking it, and the worker does not spin in a poll
- *    window (the ring moves under other threads);
+ *    window (the ring moves under other threads) nor busy-poll with
+ *    VHU_BACKEND_F_POLL: it sleeps until the driver kicks (a ring without
+ *    a kick fd is still polled), because the threads that share the queue
+ *    are the ones that work on it;
  *  - the library holds the lock while it changes the queue: from before a
  *    request that pauses it to after, which includes queue_start and
  *    queue_stop (they must not take it either) and memory table changes.

@@ -67,6 +67,24 @@ VHU_API int vhu_vq_pop(struct vhu_vq *vq, struct vhu_req *req);
  */
 VHU_API int vhu_vq_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
 
+#define VHU_VQ_PUSH_BURST_MAX 256u
+
+/**
+ * vhu_vq_push_burst() - complete @n requests at once, in this order.
+ * @reqs: @n requests vhu_vq_pop() returned on this queue (an array)
+ * @lens: bytes written into each, or NULL for 0 each
+ *
+ * As @n calls of vhu_vq_push(), but a split ring publishes used->idx once
+ * for all of them, so a driver polling the used ring sees the burst at once
+ * and its cache line moves once. Does not notify.
+ *
+ * Return: 0; -EINVAL if a length was clamped or a request was not one of
+ * this ring (that one is skipped, the others complete); -E2BIG if @n is
+ * over VHU_VQ_PUSH_BURST_MAX (nothing done); -EIO, -EAGAIN as vhu_vq_push().
+ */
+VHU_API int vhu_vq_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const uint32_t *lens,
+			      unsigned int n);
+
 /**
  * vhu_vq_notify() - interrupt the driver if it asked to be (event idx or
  * flags), for everything pushed since the last notify.

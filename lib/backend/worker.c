@@ -186,8 +186,10 @@ static unsigned int wait_due(struct vhu_queue *q, struct wait_state *ws)
 	nfds_t n = 1, kick_i = 0, watch_i = 0;
 	unsigned int due = 0;
 
-	/* busy-poll: asked for by the device, or by the front-end (no kick fd) */
-	if (!broken && ((q->be->config.flags & VHU_BACKEND_F_POLL) || vq->kick_fd < 0))
+	/* busy-poll: asked for by the device (not for a shared queue, whose
+	 * work other threads do), or by the front-end (no kick fd) */
+	if (!broken &&
+	    (((q->be->config.flags & VHU_BACKEND_F_POLL) && !q->worker.shared) || vq->kick_fd < 0))
 		return DUE_KICK | (watch >= 0 ? DUE_EVENT : 0);
 	if (!broken && vq->kick_fd >= 0 && !ws->kick_bad) {
 		kick_i = n;

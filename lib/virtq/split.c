@@ -106,17 +106,23 @@ int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
 	int ret;
 
 	/*
+	 * avail->idx shares its cache line with the driver's stores: read it
+	 * only when the entries seen at the last read are used up, so that a
+	 * burst of pops costs one read of the line the driver keeps writing.
 	 * Acquire: pairs with the driver's write barrier between filling the
 	 * ring entries (and descriptors) and publishing avail->idx (virtio_wmb
 	 * in virtqueue_add_split): what it wrote before is visible below.
 	 */
-	avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
-	pending = (uint16_t)(avail_idx - vq->last_avail_idx);
-	if (pending > vq->num)
-		return vhu_vq_break(vq, "avail idx %u is %u entries past %u, ring of %u", avail_idx,
-				    pending, vq->last_avail_idx, vq->num);
-	if (pending == 0)
-		return 0;
+	if (vq->avail_ahead == 0) {
+		avail_idx = le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE));
+		pending = (uint16_t)(avail_idx - vq->last_avail_idx);
+		if (pending > vq->num)
+			return vhu_vq_break(vq, "avail idx %u is %u entries past %u, ring of %u",
+					    avail_idx, pending, vq->last_avail_idx, vq->num);
+		if (pending == 0)
+			return 0;
+		vq->avail_ahead = pending;
+	}
 	/* num is a power of two: masking the free-running index picks the slot */
 	head = vhu_vq_load16(&vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]);
 	if (head >= vq->num)
@@ -130,6 +136,7 @@ int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
 			return ret;
 	}
 	vq->last_avail_idx++;
+	vq->avail_ahead--;
 	/*
 	 * Event idx: ask for a kick at the next entry, as QEMU and
 	 * libvhost-user do on every pop, so a device that never calls
@@ -184,6 +191,35 @@ int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 		__atomic_store_n(&r->used_idx, vq->used_idx, __ATOMIC_RELAXED);
 	}
 	return 0;
+}
+
+int vhu_split_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const uint32_t *lens,
+			 unsigned int n)
+{
+	int ret = 0;
+
+	if (vq->inflight_on) {
+		/* the seed's steps are per request: a batch of one each */
+		for (unsigned int i = 0; i < n; i++)
+			if (vhu_split_push(vq, &reqs[i], lens[i]) < 0)
+				ret = -EINVAL;
+		return ret;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		struct vring_used_elem *elem;
+
+		if (reqs[i].id >= vq->num) {
+			ret = -EINVAL; /* not a request of this ring: skipped */
+			continue;
+		}
+		elem = &vq->used->ring[vq->used_idx & (vq->num - 1)];
+		vhu_vq_store32(&elem->id, reqs[i].id);
+		vhu_vq_store32(&elem->len, lens[i]);
+		vq->used_idx++;
+	}
+	/* one release for the burst: as in vhu_split_push() */
+	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);
+	return ret;
 }
 
 bool vhu_split_need_notify(struct vhu_vq *vq)

@@ -245,6 +245,7 @@ int vhu_vq_start(struct vhu_vq *vq)
 	if (ret < 0)
 		return ret;
 	vq->signalled_used_valid = false;
+	vq->avail_ahead = 0; /* the next pop reads avail->idx */
 	vq->started = true;
 	return 0;
 }
@@ -415,6 +416,32 @@ VHU_API int vhu_vq_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t l
 	}
 	ret = vq->packed ? vhu_packed_push(vq, req, len) : vhu_split_push(vq, req, len);
 	return ret < 0 ? ret : clamped;
+}
+
+VHU_API int vhu_vq_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const uint32_t *lens,
+			      unsigned int n)
+{
+	uint32_t l[VHU_VQ_PUSH_BURST_MAX];
+	int ret = vq_usable(vq), err = 0;
+
+	if (ret < 0)
+		return ret;
+	if (n > VHU_VQ_PUSH_BURST_MAX)
+		return -E2BIG;
+	for (unsigned int i = 0; i < n; i++) {
+		l[i] = lens ? lens[i] : 0;
+		if (l[i] > reqs[i].in_size) {
+			l[i] = (uint32_t)reqs[i].in_size;
+			err = -EINVAL;
+		}
+	}
+	if (!vq->packed)
+		ret = vhu_split_push_burst(vq, reqs, l, n);
+	else
+		for (unsigned int i = 0; i < n; i++)
+			if (vhu_packed_push(vq, &reqs[i], l[i]) < 0)
+				ret = -EINVAL;
+	return ret < 0 ? ret : err;
 }
 
 VHU_API int vhu_vq_notify(struct vhu_vq *vq)

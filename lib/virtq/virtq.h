@@ -66,6 +66,7 @@ struct vhu_vq {
 
 	/* device-side indices */
 	uint16_t last_avail_idx; /* split: next avail entry; packed: next slot */
+	uint16_t avail_ahead;	 /* split: entries past it seen at the last avail->idx read */
 	bool avail_wrap;	 /* packed: wrap counter of last_avail_idx */
 	uint16_t used_idx;	 /* split: our used->idx; packed: next used slot */
 	bool used_wrap;		 /* packed */
@@ -169,6 +170,8 @@ int vhu_vq_break(struct vhu_vq *vq, const char *fmt, ...) __attribute__((format(
 /* Layout-specific halves (split.c, packed.c), called through virtq.c. */
 int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req);
 int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
+int vhu_split_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const uint32_t *lens,
+			 unsigned int n);
 bool vhu_split_need_notify(struct vhu_vq *vq);
 bool vhu_split_enable_notify(struct vhu_vq *vq, bool enable);
 bool vhu_split_has_avail(struct vhu_vq *vq);

@@ -18,7 +18,9 @@
  *               bytes that follow an operation):
  *                 op & 7 = 0, 1  pop; touch the request's buffers; keep up to
  *                                NHELD requests, push the others at once
- *                          2     push the oldest kept request, len (op >> 3) * 37
+ *                          2     op < 0x80: push the oldest kept request, len
+ *                                (op >> 3) * 37; else push every kept request
+ *                                at once (vhu_vq_push_burst), len (op >> 3 & 15) * 37
  *                          3     notify
  *                          4     enable_notify(op & 8)
  *                          5     poke: region 0 byte [next * 8 + (op >> 5)] = next
@@ -219,6 +221,19 @@ static void push_oldest(struct fuzz *f, uint32_t len)
 	f->held--;
 }
 
+static void push_all(struct fuzz *f, uint32_t len)
+{
+	uint32_t lens[NHELD];
+	int ret;
+
+	for (unsigned int i = 0; i < f->held; i++)
+		lens[i] = len;
+	ret = vhu_vq_push_burst(&f->vq, reqs, lens, f->held);
+	if (ret != 0 && ret != -EINVAL && ret != -EIO && ret != -EAGAIN)
+		abort();
+	f->held = 0;
+}
+
 static void op_set_base(struct fuzz *f)
 {
 	uint32_t base = take(f);
@@ -252,7 +267,10 @@ static void run_op(struct fuzz *f, uint8_t op)
 		pop_one(f);
 		break;
 	case 2:
-		push_oldest(f, (uint32_t)(op >> 3) * 37u);
+		if (op & 0x80)
+			push_all(f, (uint32_t)(op >> 3 & 15) * 37u);
+		else
+			push_oldest(f, (uint32_t)(op >> 3) * 37u);
 		break;
 	case 3:
 		(void)vhu_vq_notify(&f->vq);

@@ -343,6 +343,30 @@ static void push_len_clamped(void **state)
 	assert_false(vhu_vq_broken(&r->vq[0]));
 }
 
+/* A packed ring completes a burst one descriptor at a time, in order. */
+static void push_burst(void **state)
+{
+	struct rig *r = rig_new(state, 0, NUM);
+	struct vhu_req reqs[3];
+	uint32_t lens[3] = { 1, 101, 3 }, len;
+	uint16_t id;
+
+	for (uint16_t i = 0; i < 3; i++) {
+		struct drv_buf b = buf(r->data + 128u * i, 100, true);
+
+		assert_int_equal(drv_packed_add(&r->drv[0], &b, 1, (uint16_t)(5 - i)), 0);
+		assert_int_equal(vhu_vq_pop(&r->vq[0], &reqs[i]), 1);
+	}
+	assert_int_equal(vhu_vq_push_burst(&r->vq[0], reqs, lens, 3), -EINVAL); /* 101 clamped */
+	for (uint16_t i = 0; i < 3; i++) {
+		assert_int_equal(drv_packed_get_used(&r->drv[0], &id, &len), 1);
+		assert_int_equal(id, 5 - i);
+		assert_int_equal(len, i == 1 ? 100 : lens[i]);
+	}
+	assert_int_equal(drv_packed_get_used(&r->drv[0], &id, &len), 0);
+	assert_false(vhu_vq_broken(&r->vq[0]));
+}
+
 /* ---- notifications ----------------------------------------------------------- */
 
 static void complete_one(struct rig *r)
@@ -688,6 +712,7 @@ int main(void)
 		T(wrap_counters),
 		T(base_round_trip),
 		T(push_len_clamped),
+		T(push_burst),
 		T(notify_flags),
 		T(notify_event_desc),
 		T(enable_notify),

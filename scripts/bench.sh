@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# make bench: vhu-blk against qemu-storage-daemon, both driven by vhu-bench
-# with the same load in the same run, alternating the two sides ROUNDS times
-# (this machine is shared and noisy: medians and spreads, not single runs).
-# Back-end pinned to CPU 1, vhu-bench to CPU 0. Writes docs/PERFORMANCE.md.
+# make bench: each vhu program against the peer it is compared with, the
+# same load in the same run, alternating the two sides ROUNDS times (this
+# machine is shared and noisy: medians and spreads, not single runs). The
+# side under test is pinned to CPU 1, the load to CPU 0. Writes
+# docs/PERFORMANCE.md. Parts (PARTS, default all):
+#   blk      vhu-blk vs qemu-storage-daemon, both driven by vhu-bench (issue 4)
+#   gen      vhu-bench vs DPDK virtio-user as packet generators into DPDK's
+#            net_vhost rxonly (issue 4)
+#   ingress  DPDK virtio-user txonly into a vhu-net port vs into DPDK's
+#            net_vhost rxonly (issue 5)
+#   fwd      port-to-port: vhu-net between two ports vs testpmd io-forwarding
+#            between two net_vhost ports, a DPDK virtio-user loop around it
+#            (issue 5)
 #
-#   scripts/bench.sh                 full run (TIME=5 s per run, ROUNDS=3)
-#   TIME=2 ROUNDS=1 scripts/bench.sh quick look
+#   scripts/bench.sh                       everything (TIME=5 s per run, ROUNDS=3)
+#   TIME=2 ROUNDS=1 scripts/bench.sh       quick look
+#   PARTS="ingress fwd" scripts/bench.sh   only these (the others' rows are dropped)
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 TIME=${TIME:-5}
 ROUNDS=${ROUNDS:-3}
+PARTS=${PARTS:-blk gen ingress fwd}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=${OUT:-$top/docs/PERFORMANCE.md}
 bench=$build/tools/bench/vhu-bench
 blk=$build/devices/vhu-blk
-for exe in "$bench" "$blk"; do
+net=$build/devices/vhu-net
+for exe in "$bench" "$blk" "$net"; do
 	[ -x "$exe" ] || { echo "bench: $exe is missing; run 'make build' first" >&2; exit 1; }
 done
 command -v qemu-storage-daemon >/dev/null || { echo "bench: qemu-storage-daemon is missing" >&2; exit 1; }
@@ -71,6 +84,8 @@ stop_backend() {
 }
 
 results=$tmp/results.jsonl
+: >"$results"
+part blk || BACKINGS=
 for backing in ${BACKINGS-null tmpfs}; do
 	for rw in randread randwrite; do
 		for depth in 1 32; do
@@ -101,18 +116,37 @@ done
 # is what the RECEIVER counted over TIME seconds (its stats are cleared once
 # the generator runs), so both sides are measured by the same counter.
 PKT_SIZES=${PKT_SIZES:-64 1518}
-if command -v dpdk-testpmd >/dev/null; then
-	dpdk_common=(--no-pci --no-huge -m 256 --no-shconf --no-telemetry)
-	# testpmd VAR IN OUT NAME ARGS...: start testpmd (reading commands from the
-	# fifo IN) from this shell, so that it can be waited for; its pid in VAR
-	testpmd() {
-		local var=$1 in=$2 out=$3 name=$4
-		shift 4
-		rm -f "$in"
-		mkfifo "$in"
-		dpdk-testpmd "${dpdk_common[@]}" --file-prefix="vhu-bench-$name-$$" "$@" <"$in" >"$out" 2>&1 &
-		printf -v "$var" %s $!
-	}
+cpu1=$((ncpu > 1 ? 1 : 0))
+dpdk_common=(--no-pci --no-huge -m 256 --no-shconf --no-telemetry)
+# testpmd VAR IN OUT NAME ARGS...: start testpmd (reading commands from the
+# fifo IN) from this shell, so that it can be waited for; its pid in VAR
+testpmd() {
+	local var=$1 in=$2 out=$3 name=$4
+	shift 4
+	rm -f "$in"
+	mkfifo "$in"
+	dpdk-testpmd "${dpdk_common[@]}" --file-prefix="vhu-bench-$name-$$" "$@" <"$in" >"$out" 2>&1 &
+	printf -v "$var" %s $!
+}
+# port_stat LOG PORT FIELD: FIELD (RX-packets, TX-packets) of the first
+# "show port stats" of PORT in testpmd's LOG (printed once it has quit)
+port_stat() {
+	awk -v p="$2" -v f="$3:" '$0 ~ "NIC statistics for port " p " +#" { on = 1 } on && $1 == f { print $2; exit }' "$1"
+}
+# wait_sock PATH...: until each is a listening socket (5 s at most)
+wait_sock() {
+	local s
+	for s; do
+		for _ in $(seq 100); do [ -S "$s" ] && break; sleep 0.05; done
+	done
+}
+if ! command -v dpdk-testpmd >/dev/null; then
+	echo "bench: dpdk-testpmd is missing: no packet comparisons" >&2
+	PARTS=${PARTS//gen/}
+	PARTS=${PARTS//ingress/}
+	PARTS=${PARTS//fwd/}
+fi
+if part gen; then
 	for size in $PKT_SIZES; do
 		for round in $(seq "$ROUNDS"); do
 			for side in vhu dpdk; do
@@ -157,15 +191,129 @@ if command -v dpdk-testpmd >/dev/null; then
 			done
 		done
 	done
-else
-	echo "bench: dpdk-testpmd is missing: no packet comparison" >&2
+fi
+
+# ---- vhu-net ingress: DPDK virtio-user txonly into one port ------------------------
+# The same generator (testpmd, net_virtio_user, txonly, CPU 0) sends into a
+# vhu-net port (--poll, 1 queue pair, CPU 1) or into testpmd's net_vhost in
+# rxonly (forwarding lcore on CPU 1). Rate: the generator's TX-packets over
+# TIME s after its counters were cleared, i.e. what the receiver took off
+# the ring (it holds at most a ring's worth more), counted by DPDK both times.
+if part ingress; then
+	for size in $PKT_SIZES; do
+		for round in $(seq "$ROUNDS"); do
+			for side in vhu dpdk; do
+				rm -f "$tmp/n.sock"
+				if [ "$side" = vhu ]; then
+					taskset -c $cpu1 "$net" --socket-path="$tmp/n.sock" --poll --queue-pairs=1 \
+						>"$tmp/dut.log" 2>&1 &
+					dut_pid=$!
+					dut_cmd="taskset -c 1 vhu-net --socket-path=SOCK --poll --queue-pairs=1"
+				else
+					testpmd dut_pid "$tmp/dut.in" "$tmp/dut.log" dut --lcores=0@$cpu1,1@$cpu1 \
+						--vdev "net_vhost0,iface=$tmp/n.sock" -- -i --total-num-mbufs=8192 \
+						--forward-mode=rxonly
+					exec {dut_fd}>"$tmp/dut.in"
+					echo start >&"$dut_fd"
+					dut_cmd="dpdk-testpmd --lcores=0@1,1@1 --vdev net_vhost0,iface=SOCK -- -i --forward-mode=rxonly"
+				fi
+				wait_sock "$tmp/n.sock"
+				testpmd gen_pid "$tmp/gen.in" "$tmp/gen.log" gen --lcores=0@0,1@0 \
+					--vdev "net_virtio_user0,path=$tmp/n.sock,queues=1" -- -i \
+					--total-num-mbufs=8192 --forward-mode=txonly
+				exec {gen_fd}>"$tmp/gen.in"
+				echo "set txpkts $size" >&"$gen_fd"
+				echo start >&"$gen_fd"
+				sleep 1.5
+				echo "clear port stats all" >&"$gen_fd"
+				sleep "$TIME"
+				echo "show port stats all" >&"$gen_fd"
+				echo quit >&"$gen_fd"
+				exec {gen_fd}>&-
+				wait "$gen_pid" 2>/dev/null || true
+				if [ "$side" = dpdk ]; then
+					echo quit >&"$dut_fd" 2>/dev/null || true
+					exec {dut_fd}>&-
+				fi
+				kill "$dut_pid" 2>/dev/null || true
+				wait "$dut_pid" 2>/dev/null || true
+				rm -rf /var/run/dpdk/vhu-bench-*-$$
+				pkts=$(port_stat "$tmp/gen.log" 0 TX-packets)
+				pps=$((${pkts:-0} / TIME))
+				echo "{\"kind\": \"ingress\", \"side\": \"$side\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"cmd\": \"$dut_cmd\"}" >>"$results"
+				printf '%-5s ingress %4s B round %s: %s pps\n' "$side" "$size" "$round" "$pps"
+			done
+		done
+	done
+fi
+
+# ---- vhu-net port to port vs testpmd io-forwarding ------------------------------
+# One testpmd with two net_virtio_user ports (CPU 0) in io-forwarding mode
+# starts 8 bursts of 32 frames on each port (tx_first) and sends whatever
+# arrives on one port out of the other: two loops through the device under
+# test, which forwards port A to port B and B to A. The device: vhu-net with
+# the two ports (--poll, 1 queue pair each, CPU 1; frames are unicast to a
+# learnt MAC after the first lap) or testpmd io-forwarding between two
+# net_vhost ports (one lcore, CPU 1). Rate: frames received by the loop
+# testpmd on both ports over TIME s, after its counters were cleared.
+if part fwd; then
+	mac_a=02:00:00:00:00:0a mac_b=02:00:00:00:00:0b
+	for size in $PKT_SIZES; do
+		for round in $(seq "$ROUNDS"); do
+			for side in vhu dpdk; do
+				rm -f "$tmp/a.sock" "$tmp/b.sock"
+				if [ "$side" = vhu ]; then
+					taskset -c $cpu1 "$net" --socket-path="$tmp/a.sock" --socket-path="$tmp/b.sock" \
+						--poll --queue-pairs=1 >"$tmp/dut.log" 2>&1 &
+					dut_pid=$!
+					dut_cmd="taskset -c 1 vhu-net --socket-path=A --socket-path=B --poll --queue-pairs=1"
+				else
+					testpmd dut_pid "$tmp/dut.in" "$tmp/dut.log" dut --lcores=0@$cpu1,1@$cpu1 \
+						--vdev "net_vhost0,iface=$tmp/a.sock" --vdev "net_vhost1,iface=$tmp/b.sock" \
+						-- -i --total-num-mbufs=16384 --forward-mode=io
+					exec {dut_fd}>"$tmp/dut.in"
+					echo start >&"$dut_fd"
+					dut_cmd="dpdk-testpmd --lcores=0@1,1@1 --vdev net_vhost0,iface=A --vdev net_vhost1,iface=B -- -i --forward-mode=io"
+				fi
+				wait_sock "$tmp/a.sock" "$tmp/b.sock"
+				testpmd gen_pid "$tmp/gen.in" "$tmp/gen.log" gen --lcores=0@0,1@0 \
+					--vdev "net_virtio_user0,path=$tmp/a.sock,queues=1,mac=$mac_a" \
+					--vdev "net_virtio_user1,path=$tmp/b.sock,queues=1,mac=$mac_b" -- -i \
+					--total-num-mbufs=16384 --forward-mode=io --eth-peer=0,$mac_b --eth-peer=1,$mac_a
+				exec {gen_fd}>"$tmp/gen.in"
+				echo "set txpkts $size" >&"$gen_fd"
+				echo "start tx_first 8" >&"$gen_fd"
+				sleep 1.5
+				echo "clear port stats all" >&"$gen_fd"
+				sleep "$TIME"
+				echo "show port stats all" >&"$gen_fd"
+				echo quit >&"$gen_fd"
+				exec {gen_fd}>&-
+				wait "$gen_pid" 2>/dev/null || true
+				if [ "$side" = dpdk ]; then
+					echo quit >&"$dut_fd" 2>/dev/null || true
+					exec {dut_fd}>&-
+				fi
+				kill "$dut_pid" 2>/dev/null || true
+				wait "$dut_pid" 2>/dev/null || true
+				rm -rf /var/run/dpdk/vhu-bench-*-$$
+				a=$(port_stat "$tmp/gen.log" 0 RX-packets)
+				b=$(port_stat "$tmp/gen.log" 1 RX-packets)
+				pps=$(((${a:-0} + ${b:-0}) / TIME))
+				echo "{\"kind\": \"fwd\", \"side\": \"$side\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"cmd\": \"$dut_cmd\"}" >>"$results"
+				printf '%-5s fwd %4s B round %s: %s pps (loop total)\n' "$side" "$size" "$round" "$pps"
+			done
+		done
+	done
 fi
 
 python3 - "$results" "$OUT" "$TIME" "$ROUNDS" <<'EOF'
 import json, os, statistics, subprocess, sys, datetime, platform
 allrows = [json.loads(l) for l in open(sys.argv[1])]
-rows = [r for r in allrows if r.get('kind') != 'net']
+rows = [r for r in allrows if 'kind' not in r]
 net = [r for r in allrows if r.get('kind') == 'net']
+ingress = [r for r in allrows if r.get('kind') == 'ingress']
+fwd = [r for r in allrows if r.get('kind') == 'fwd']
 out, secs, rounds = sys.argv[2], sys.argv[3], sys.argv[4]
 cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
 def cell(v):
@@ -178,29 +326,30 @@ lines.append(f"Written by `make bench` (scripts/bench.sh) on {datetime.date.toda
              f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} CPUs ({cpu}), "
              f"kernel {platform.release()}. Each cell is the median IOPS of {rounds} runs of {secs} s "
              "(min–max in brackets); vhu and the peer alternate run by run under the same load.\n")
-lines.append("## vhu-blk vs qemu-storage-daemon (4 KiB, 1 queue)\n")
-lines.append("Both back-ends are driven by `vhu-bench blk` (vhu's userspace virtio driver, split ring, "
-             "event idx); the back-end is pinned to CPU 1 and vhu-bench to CPU 0 (`taskset`). "
-             "Backings: *null* = `vhu-blk --null-size=1G` vs qsd `--blockdev null-co,size=1G,read-zeroes=on`; "
-             "*tmpfs* = the same 1 GiB file in /dev/shm for both (qsd: `driver=file,aio=threads`).\n")
-hz = os.sysconf('SC_CLK_TCK')
-def cpu_us(side, b, rw, d):
-    v = [r['cpu_ticks'] / hz * 1e6 / r['r']['ops'] for r in rows if r['side'] == side and r['backing'] == b and r['r']['rw'] == rw and r['r']['iodepth'] == d and r['r']['ops'] and 'cpu_ticks' in r]
-    return f"{statistics.median(v):.2f}" if v else 'n/a'
-lines.append("| backing | rw | iodepth | vhu-blk IOPS | qemu-storage-daemon IOPS | vhu / qsd | vhu p50 / p99 latency | back-end CPU µs per request, vhu / qsd |")
-lines.append("|---|---|---:|---:|---:|---:|---|---|")
-keys = sorted({(r['backing'], r['r']['rw'], r['r']['iodepth']) for r in rows})
-for b, rw, d in keys:
-    sel = lambda s: [r['r']['iops'] for r in rows if r['side'] == s and r['backing'] == b and r['r']['rw'] == rw and r['r']['iodepth'] == d]
-    v, vm = cell(sel('vhu')); q, qm = cell(sel('qsd'))
-    lat = [r['r']['lat_us'] for r in rows if r['side'] == 'vhu' and r['backing'] == b and r['r']['rw'] == rw and r['r']['iodepth'] == d]
-    latc = f"{statistics.median(l['p50'] for l in lat):.1f} / {statistics.median(l['p99'] for l in lat):.1f} µs" if lat else 'n/a'
-    ratio = f"{vm / qm:.2f}×" if vm and qm else 'n/a'
-    lines.append(f"| {b} | {rw} | {d} | {v} | {q} | {ratio} | {latc} | {cpu_us('vhu', b, rw, d)} / {cpu_us('qsd', b, rw, d)} |")
-lines.append("\nBack-end CPU per request: the back-end process's user + system time (`/proc/PID/stat`) during the run over the requests completed, a stand-in for cycles per request because `perf stat` reports cycles and instructions as *not supported* on these VMs. A polling back-end spends its idle time spinning, so this is an upper bound.\n")
-lines.append("\nCommand per run (SOCK = the back-end's socket): "
-             f"`taskset -c 0 vhu-bench blk --socket-path=SOCK --rw=RW --bs=4096 --iodepth=D --time={secs} --json`.\n")
-lines.append("Target (issue 4): vhu-blk ≥ 2× qemu-storage-daemon IOPS at iodepth 32.\n")
+if rows:
+    lines.append("## vhu-blk vs qemu-storage-daemon (4 KiB, 1 queue)\n")
+    lines.append("Both back-ends are driven by `vhu-bench blk` (vhu's userspace virtio driver, split ring, "
+                 "event idx); the back-end is pinned to CPU 1 and vhu-bench to CPU 0 (`taskset`). "
+                 "Backings: *null* = `vhu-blk --null-size=1G` vs qsd `--blockdev null-co,size=1G,read-zeroes=on`; "
+                 "*tmpfs* = the same 1 GiB file in /dev/shm for both (qsd: `driver=file,aio=threads`).\n")
+    hz = os.sysconf('SC_CLK_TCK')
+    def cpu_us(side, b, rw, d):
+        v = [r['cpu_ticks'] / hz * 1e6 / r['r']['ops'] for r in rows if r['side'] == side and r['backing'] == b and r['r']['rw'] == rw and r['r']['iodepth'] == d and r['r']['ops'] and 'cpu_ticks' in r]
+        return f"{statistics.median(v):.2f}" if v else 'n/a'
+    lines.append("| backing | rw | iodepth | vhu-blk IOPS | qemu-storage-daemon IOPS | vhu / qsd | vhu p50 / p99 latency | back-end CPU µs per request, vhu / qsd |")
+    lines.append("|---|---|---:|---:|---:|---:|---|---|")
+    keys = sorted({(r['backing'], r['r']['rw'], r['r']['iodepth']) for r in rows})
+    for b, rw, d in keys:
+        sel = lambda s: [r['r']['iops'] for r in rows if r['side'] == s and r['backing'] == b and r['r']['rw'] == rw and r['r']['iodepth'] == d]
+        v, vm = cell(sel('vhu')); q, qm = cell(sel('qsd'))
+        lat = [r['r']['lat_us'] for r in rows if r['side'] == 'vhu' and r['backing'] == b and r['r']['rw'] == rw and r['r']['iodepth'] == d]
+        latc = f"{statistics.median(l['p50'] for l in lat):.1f} / {statistics.median(l['p99'] for l in lat):.1f} µs" if lat else 'n/a'
+        ratio = f"{vm / qm:.2f}×" if vm and qm else 'n/a'
+        lines.append(f"| {b} | {rw} | {d} | {v} | {q} | {ratio} | {latc} | {cpu_us('vhu', b, rw, d)} / {cpu_us('qsd', b, rw, d)} |")
+    lines.append("\nBack-end CPU per request: the back-end process's user + system time (`/proc/PID/stat`) during the run over the requests completed, a stand-in for cycles per request because `perf stat` reports cycles and instructions as *not supported* on these VMs. A polling back-end spends its idle time spinning, so this is an upper bound.\n")
+    lines.append("\nCommand per run (SOCK = the back-end's socket): "
+                 f"`taskset -c 0 vhu-bench blk --socket-path=SOCK --rw=RW --bs=4096 --iodepth=D --time={secs} --json`.\n")
+    lines.append("Target (issue 4): vhu-blk ≥ 2× qemu-storage-daemon IOPS at iodepth 32.\n")
 if net:
     lines.append("## vhu-bench vs DPDK virtio-user as packet generators\n")
     lines.append("Both generators send into the same receiver: `dpdk-testpmd --lcores=0@0,1@1 --vdev net_vhost0,iface=SOCK -- -i --forward-mode=rxonly`. "
@@ -215,6 +364,33 @@ if net:
     cmds = sorted({r['cmd'] for r in net})
     lines.append("\nGenerators: " + '; '.join(f"`{c}`" for c in cmds) + ".\n")
     lines.append("Target (issue 4): vhu-bench ≥ 1.0× DPDK virtio-user's pps at 64 B.\n")
+def net_table(sel, vhu_name, dpdk_name):
+    lines.append(f"| frame bytes | {vhu_name} pps | {dpdk_name} pps | vhu / DPDK |")
+    lines.append("|---:|---:|---:|---:|")
+    for size in sorted({r['size'] for r in sel}):
+        v, vm = cell([r['pps'] for r in sel if r['side'] == 'vhu' and r['size'] == size])
+        d, dm = cell([r['pps'] for r in sel if r['side'] == 'dpdk' and r['size'] == size])
+        lines.append(f"| {size} | {v} | {d} | {vm / dm:.2f}× |" if vm and dm else f"| {size} | {v} | {d} | n/a |")
+    lines.append("\nDevice under test: " + '; '.join(f"`{c}`" for c in sorted({r['cmd'] for r in sel})) + ".\n")
+if ingress:
+    lines.append("## vhu-net vs DPDK's vhost: frames taken in from one port\n")
+    lines.append("The same generator, `taskset`-free `dpdk-testpmd --lcores=0@0,1@0 --vdev net_virtio_user0,path=SOCK,queues=1 -- -i --forward-mode=txonly` "
+                 "(`set txpkts N`, split ring, whatever features the device offers), sends into a vhu-net port or into testpmd's "
+                 "net_vhost in rxonly. The device runs on CPU 1, the generator on CPU 0. Rate: the generator's TX-packets over "
+                 f"{secs} s after its counters were cleared (what the device took off the ring), counted by DPDK for both. "
+                 "With one port vhu-net has nowhere to forward: this is its per-frame ingress (pop, header and length checks, "
+                 "a copy of the headers, parsing, learning, lookup, completion).\n")
+    net_table(ingress, 'vhu-net', 'DPDK net_vhost rxonly')
+    lines.append("Target (issue 5): ≥ 1.2× DPDK's pps at 64 B, ≥ 1.0× at 1518 B.\n")
+if fwd:
+    lines.append("## vhu-net port to port vs testpmd io-forwarding between two net_vhost ports\n")
+    lines.append("A loop: `dpdk-testpmd --lcores=0@0,1@0 --vdev net_virtio_user0,path=A,mac=02:00:00:00:00:0a --vdev net_virtio_user1,path=B,mac=02:00:00:00:00:0b "
+                 "-- -i --forward-mode=io --eth-peer=0,02:00:00:00:00:0b --eth-peer=1,02:00:00:00:00:0a` on CPU 0 starts 8 bursts of 32 frames on each "
+                 "port (`start tx_first 8`) and sends what arrives on one port out of the other, so frames circle through the device "
+                 "under test (CPU 1) in both directions. Rate: frames the loop testpmd received on both ports over "
+                 f"{secs} s after its counters were cleared.\n")
+    net_table(fwd, 'vhu-net', 'testpmd io-fwd')
+    lines.append("vhu-net runs one worker thread per transmit queue, so here two threads share CPU 1; testpmd's one lcore polls both ports.\n")
 import os
 extra = open(out).read().split('<!-- manual -->', 1) if os.path.exists(out) else []
 if len(extra) == 2:

@@ -47,6 +47,9 @@
 #define NET_BURST 32u	      /* frames popped from a TX ring at a time */
 #define NET_BUDGET 8u	      /* bursts per queue_kick before yielding to a pause */
 #define NET_RX_CHAINS_MAX 64u /* receive chains one frame may take (mergeable) */
+/* receive chains a delivery holds at once: one per frame taken ahead, and
+ * room for the largest frame after them (port.c) */
+#define NET_RX_POOL (NET_BURST + NET_RX_CHAINS_MAX)
 #define NET_MTU_DEFAULT 1500u
 #define NET_QUEUE_SIZE_DEFAULT 1024u
 
@@ -133,10 +136,10 @@ struct net_pkt {
  * (receive requests are 16 KiB each) and is not allocated per frame.
  */
 struct net_ctx {
-	struct vhu_req *rx;		    /* NET_RX_CHAINS_MAX requests */
-	uint32_t rx_len[NET_RX_CHAINS_MAX]; /* bytes written into each */
-	struct iovec *wiov;		    /* VHU_REQ_MAX_IOV + 2, for TAP writev */
-	uint8_t pre[NET_HEAD_MAX];	    /* rewritten first bytes of a frame */
+	struct vhu_req *rx;	      /* NET_RX_POOL requests */
+	uint32_t rx_len[NET_RX_POOL]; /* bytes written into each */
+	struct iovec *wiov;	      /* VHU_REQ_MAX_IOV + 2, for TAP writev */
+	uint8_t pre[NET_HEAD_MAX];    /* rewritten first bytes of a frame */
 };
 
 /* ---- switch.c ---- */

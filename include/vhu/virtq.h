@@ -67,6 +67,21 @@ VHU_API int vhu_vq_pop(struct vhu_vq *vq, struct vhu_req *req);
  */
 VHU_API int vhu_vq_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
 
+/**
+ * vhu_vq_unpop() - give back the request vhu_vq_pop() returned last.
+ * @req: that request, not pushed
+ *
+ * The next pop reads the same chain from the ring again (as the driver
+ * left it then). Call it for the newest request only; several in a row
+ * give back the newest first. A device that takes buffers ahead (to
+ * prefetch them) returns what it did not use this way.
+ *
+ * Return: 0; -EBUSY with inflight tracking on (push the request instead);
+ * -EINVAL if @req cannot be one of this packed ring's; -EIO, -EAGAIN as
+ * vhu_vq_push().
+ */
+VHU_API int vhu_vq_unpop(struct vhu_vq *vq, const struct vhu_req *req);
+
 #define VHU_VQ_PUSH_BURST_MAX 256u
 
 /**

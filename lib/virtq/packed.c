@@ -135,6 +135,23 @@ int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req)
 	return 1;
 }
 
+int vhu_packed_unpop(struct vhu_vq *vq, const struct vhu_req *req)
+{
+	uint16_t n = req->ndescs;
+
+	if (n == 0 || n > vq->num)
+		return -EINVAL; /* not a chain this ring handed out */
+	if (vq->last_avail_idx >= n) {
+		vq->last_avail_idx = (uint16_t)(vq->last_avail_idx - n);
+	} else {
+		vq->last_avail_idx = (uint16_t)(vq->last_avail_idx + vq->num - n);
+		vq->avail_wrap = !vq->avail_wrap;
+	}
+	if (vq->event_idx && !vq->notify_off)
+		vhu_vq_store16(&vq->device_event->off_wrap, off_wrap(vq));
+	return 0;
+}
+
 /* seed 004, "supplying used buffers", steps 1-6 for a batch of one: free the entries, move used. */
 static int packed_track_push(struct vhu_vq *vq, struct vhu_inflight_packed *r,
 			     const struct vhu_req *req)

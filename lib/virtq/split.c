@@ -193,6 +193,17 @@ int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 	return 0;
 }
 
+int vhu_split_unpop(struct vhu_vq *vq, const struct vhu_req *req)
+{
+	(void)req; /* the entry is read again from the avail ring */
+	vq->last_avail_idx--;
+	vq->avail_ahead++;
+	/* event idx: as if the pop had not moved avail_event either */
+	if (vq->event_idx && !vq->notify_off)
+		vhu_vq_store16(avail_event(vq), vq->last_avail_idx);
+	return 0;
+}
+
 int vhu_split_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const uint32_t *lens,
 			 unsigned int n)
 {

@@ -418,6 +418,17 @@ VHU_API int vhu_vq_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t l
 	return ret < 0 ? ret : clamped;
 }
 
+VHU_API int vhu_vq_unpop(struct vhu_vq *vq, const struct vhu_req *req)
+{
+	int ret = vq_usable(vq);
+
+	if (ret < 0)
+		return ret;
+	if (vq->inflight_on)
+		return -EBUSY; /* the region recorded the fetch: complete it instead */
+	return vq->packed ? vhu_packed_unpop(vq, req) : vhu_split_unpop(vq, req);
+}
+
 VHU_API int vhu_vq_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const uint32_t *lens,
 			      unsigned int n)
 {

@@ -170,6 +170,8 @@ int vhu_vq_break(struct vhu_vq *vq, const char *fmt, ...) __attribute__((format(
 /* Layout-specific halves (split.c, packed.c), called through virtq.c. */
 int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req);
 int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
+int vhu_split_unpop(struct vhu_vq *vq, const struct vhu_req *req);
+int vhu_packed_unpop(struct vhu_vq *vq, const struct vhu_req *req);
 int vhu_split_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const uint32_t *lens,
 			 unsigned int n);
 bool vhu_split_need_notify(struct vhu_vq *vq);

@@ -22,7 +22,9 @@
  *                                (op >> 3) * 37; else push every kept request
  *                                at once (vhu_vq_push_burst), len (op >> 3 & 15) * 37
  *                          3     notify
- *                          4     enable_notify(op & 8)
+ *                          4     op & 16: give back the newest kept request
+ *                                (vhu_vq_unpop) if it was the latest pop;
+ *                                else enable_notify(op & 8)
  *                          5     poke: region 0 byte [next * 8 + (op >> 5)] = next
  *                                (the driver changing the ring between calls)
  *                          6     stop, set_base(next u16 | next u16 << 16), start
@@ -80,6 +82,7 @@ struct fuzz {
 	bool packed;
 	struct vhu_vq vq;
 	unsigned int held;
+	unsigned int newest; /* held requests that are the latest pops, in a row */
 };
 
 /* Static: the table is ~30 KB and each request ~16 KB; the fuzzer calls us millions of times. */
@@ -190,10 +193,13 @@ static int pop_one(struct fuzz *f)
 		return 0;
 	}
 	check_req(f, req);
-	if (f->held < NHELD)
+	if (f->held < NHELD) {
 		f->held++;
-	else
+		f->newest++;
+	} else {
 		push_checked(f, req, (uint32_t)req->in_size);
+		f->newest = 0;
+	}
 	return 1;
 }
 
@@ -209,7 +215,7 @@ static void push_oldest(struct fuzz *f, uint32_t len)
 		f->vq.crash_at = 0;
 		if (ret == -ECANCELED) {
 			/* killed mid-push: what the device held is gone, the area stays */
-			f->held = 0;
+			f->held = f->newest = 0;
 			return;
 		}
 		if (ret != 0 && ret != -EINVAL && ret != -EIO && ret != -EAGAIN)
@@ -218,7 +224,24 @@ static void push_oldest(struct fuzz *f, uint32_t len)
 		push_checked(f, &reqs[0], len);
 	}
 	memmove(&reqs[0], &reqs[1], (f->held - 1) * sizeof(reqs[0]));
+	if (f->newest == f->held)
+		f->newest--;
 	f->held--;
+}
+
+static void unpop_newest(struct fuzz *f)
+{
+	int ret;
+
+	if (f->newest == 0)
+		return; /* only the latest pop may be given back */
+	ret = vhu_vq_unpop(&f->vq, &reqs[f->held - 1]);
+	if (ret == 0) {
+		f->held--;
+		f->newest--;
+	} else if (ret != -EBUSY && ret != -EIO && ret != -EAGAIN) {
+		abort();
+	}
 }
 
 static void push_all(struct fuzz *f, uint32_t len)
@@ -231,7 +254,7 @@ static void push_all(struct fuzz *f, uint32_t len)
 	ret = vhu_vq_push_burst(&f->vq, reqs, lens, f->held);
 	if (ret != 0 && ret != -EINVAL && ret != -EIO && ret != -EAGAIN)
 		abort();
-	f->held = 0;
+	f->held = f->newest = 0;
 }
 
 static void op_set_base(struct fuzz *f)
@@ -243,7 +266,7 @@ static void op_set_base(struct fuzz *f)
 	base |= (uint32_t)take(f) << 24;
 	vhu_vq_stop(&f->vq);
 	(void)vhu_vq_set_base(&f->vq, base);
-	f->held = 0; /* a restarted ring forgets what was in flight */
+	f->held = f->newest = 0; /* a restarted ring forgets what was in flight */
 	(void)vhu_vq_start(&f->vq);
 }
 
@@ -253,7 +276,7 @@ static void op_set_addr(struct fuzz *f)
 
 	vhu_vq_stop(&f->vq);
 	(void)vhu_vq_set_addr(&f->vq, gpa_to_uva(desc), gpa_to_uva(avail), gpa_to_uva(used));
-	f->held = 0;
+	f->held = f->newest = 0;
 	(void)vhu_vq_start(&f->vq);
 }
 
@@ -276,7 +299,10 @@ static void run_op(struct fuzz *f, uint8_t op)
 		(void)vhu_vq_notify(&f->vq);
 		break;
 	case 4:
-		(void)vhu_vq_enable_notify(&f->vq, op & 8);
+		if (op & 16)
+			unpop_newest(f);
+		else
+			(void)vhu_vq_enable_notify(&f->vq, op & 8);
 		break;
 	case 5:
 		off = take(f) * 8u + (op >> 5);

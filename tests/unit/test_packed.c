@@ -343,6 +343,34 @@ static void push_len_clamped(void **state)
 	assert_false(vhu_vq_broken(&r->vq[0]));
 }
 
+/* An unpopped chain comes back whole, also across the wrap. */
+static void unpop(void **state)
+{
+	struct rig *r = rig_new(state, 0, NUM);
+	struct vhu_req bad = { .ndescs = 0 };
+	uint32_t len;
+	uint16_t id;
+
+	for (uint16_t i = 0; i < 2 * NUM; i++) {
+		struct drv_buf b[3] = { buf(r->data, 8, false), buf(r->data + 64, 8, true),
+					buf(r->data + 128, 8, true) };
+
+		assert_int_equal(drv_packed_add(&r->drv[0], b, 3, i % 4), 0);
+		assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
+		assert_int_equal(r->req.ndescs, 3);
+		assert_int_equal(vhu_vq_unpop(&r->vq[0], &r->req), 0);
+		assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
+		assert_int_equal(r->req.id, i % 4);
+		assert_int_equal(r->req.in_size, 16);
+		assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 0);
+		assert_int_equal(vhu_vq_push(&r->vq[0], &r->req, 16), 0);
+		assert_int_equal(drv_packed_get_used(&r->drv[0], &id, &len), 1);
+		assert_int_equal(id, i % 4);
+	}
+	assert_int_equal(vhu_vq_unpop(&r->vq[0], &bad), -EINVAL);
+	assert_false(vhu_vq_broken(&r->vq[0]));
+}
+
 /* A packed ring completes a burst one descriptor at a time, in order. */
 static void push_burst(void **state)
 {
@@ -713,6 +741,7 @@ int main(void)
 		T(base_round_trip),
 		T(push_len_clamped),
 		T(push_burst),
+		T(unpop),
 		T(notify_flags),
 		T(notify_event_desc),
 		T(enable_notify),

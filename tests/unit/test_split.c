@@ -400,6 +400,34 @@ static void avail_idx_read_per_burst(void **state)
 	expect_broken(r, "entries past");
 }
 
+/* Unpopped chains come back, newest first given back, in ring order. */
+static void unpop(void **state)
+{
+	struct rig *r = rig_new(state, F_EVENT_IDX, NUM);
+	struct drv_buf b = buf(r->data, 16, true);
+	struct vhu_req reqs[2];
+	int h[2];
+
+	h[0] = drv_split_add(&r->drv[0], &b, 1);
+	h[1] = drv_split_add(&r->drv[0], &b, 1);
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &reqs[0]), 1);
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &reqs[1]), 1);
+	assert_int_equal(drv_split_avail_event(&r->drv[0]), 2);
+	assert_int_equal(vhu_vq_unpop(&r->vq[0], &reqs[1]), 0);
+	assert_int_equal(drv_split_avail_event(&r->drv[0]), 1);
+	assert_int_equal(vhu_vq_unpop(&r->vq[0], &reqs[0]), 0);
+	assert_int_equal(vhu_vq_get_base(&r->vq[0]), 0);
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &reqs[0]), 1);
+	assert_int_equal(reqs[0].id, h[0]);
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &reqs[1]), 1);
+	assert_int_equal(reqs[1].id, h[1]);
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 0);
+	assert_int_equal(vhu_vq_push_burst(&r->vq[0], reqs, NULL, 2), 0);
+	vhu_vq_stop(&r->vq[0]);
+	assert_int_equal(vhu_vq_unpop(&r->vq[0], &reqs[1]), -EAGAIN);
+	assert_int_equal(r->logs, 0);
+}
+
 static void stopped_queue(void **state)
 {
 	struct rig *r = rig_new(state, 0, NUM);
@@ -864,6 +892,7 @@ int main(void)
 		T(index_wraps_past_65535),
 		T(push_len_clamped),
 		T(push_burst),
+		T(unpop),
 		T(avail_idx_read_per_burst),
 		T(stopped_queue),
 		T(notify_event_idx),

@@ -296,14 +296,20 @@ int vhu_inflight_packed_desc(struct vhu_vq *vq, const struct vring_packed_desc *
 			     bool last)
 {
 	struct vhu_inflight_packed *r = vq->inflight;
-	uint16_t num = vq->num, ofh = ld16(&r->old_free_head), fh = ld16(&r->free_head);
+	uint16_t num = vq->num, ofh, fh = ld16(&r->free_head);
 	struct vhu_inflight_desc_packed *e;
 
+	/*
+	 * The head entry is read from the region once per chain and kept: the
+	 * front-end shares the region and may rewrite old_free_head meanwhile.
+	 */
+	ofh = head ? ld16(&r->old_free_head) : vq->inflight_head;
 	if (ofh >= num || fh >= num)
 		return vhu_vq_break(vq, "inflight region: free list at %u/%u outside %u", ofh, fh,
 				    num);
 	e = &r->desc[ofh];
 	if (head) {
+		vq->inflight_head = ofh;
 		st16(&e->num, 0);
 		st64(&e->counter, vq->inflight_counter);
 		STEP();
@@ -328,9 +334,7 @@ int vhu_inflight_packed_desc(struct vhu_vq *vq, const struct vring_packed_desc *
 void vhu_inflight_packed_fetched(struct vhu_vq *vq, struct vhu_req *req)
 {
 	struct vhu_inflight_packed *r = vq->inflight;
-	uint16_t ofh = ld16(&r->old_free_head); /* checked by vhu_inflight_packed_desc */
-
-	req->track = ofh;
+	req->track = vq->inflight_head; /* checked by vhu_inflight_packed_desc */
 	vq->inflight_counter++;
 	vq->inflight_in_use += req->ndescs;
 	STEP();

@@ -79,6 +79,7 @@ struct vhu_vq {
 	uint16_t inflight_cap;	   /* entries the area holds */
 	bool inflight_on;	   /* tracking this run (set by vhu_inflight_start) */
 	uint32_t inflight_in_use;  /* packed: area entries held by fetched chains */
+	uint16_t inflight_head;	   /* packed: the area entry of the chain being fetched */
 	uint64_t inflight_counter; /* fetch order of the next head */
 	uint16_t *resubmit;	   /* heads (split) / head entries (packed) to hand out again */
 	uint32_t resubmit_n, resubmit_i;

@@ -33,6 +33,7 @@ void vhu_fe_split_set_base(struct vhu_fe_split *r, uint16_t idx)
 {
 	r->avail_idx = idx;
 	r->used_idx = idx;
+	r->used_seen = idx;
 	r->avail->idx = htole16(idx);
 	r->used->idx = htole16(idx);
 }
@@ -87,14 +88,22 @@ void vhu_fe_split_publish(struct vhu_fe_split *r)
 
 int vhu_fe_split_get_used(struct vhu_fe_split *r, uint32_t *id, uint32_t *len)
 {
-	/* acquire: pairs with the device's release store of used->idx (vhu_split_push) */
-	uint16_t idx = le16toh(__atomic_load_n(&r->used->idx, __ATOMIC_ACQUIRE));
 	const struct vring_used_elem *e;
 
-	if (idx == r->used_idx)
-		return 0;
-	if ((uint16_t)(idx - r->used_idx) > r->num)
-		return -EPROTO;
+	/*
+	 * used->idx is the line the device keeps writing: read it again only
+	 * once the entries seen at the last read are taken. Acquire: pairs with
+	 * the device's release store of used->idx (vhu_split_push).
+	 */
+	if (r->used_seen == r->used_idx) {
+		uint16_t idx = le16toh(__atomic_load_n(&r->used->idx, __ATOMIC_ACQUIRE));
+
+		if (idx == r->used_idx)
+			return 0;
+		if ((uint16_t)(idx - r->used_idx) > r->num)
+			return -EPROTO;
+		r->used_seen = idx;
+	}
 	e = &r->used->ring[r->used_idx & (r->num - 1)];
 	*id = le32toh(__atomic_load_n(&e->id, __ATOMIC_RELAXED));
 	*len = le32toh(__atomic_load_n(&e->len, __ATOMIC_RELAXED));

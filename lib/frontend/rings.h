@@ -55,6 +55,7 @@ struct vhu_fe_split {
 	struct vring_used *used;
 	uint16_t avail_idx; /* next avail index (ours; published by vhu_fe_split_publish) */
 	uint16_t used_idx;  /* next used entry to read */
+	uint16_t used_seen; /* used->idx as last read: entries before it are ready */
 };
 
 void vhu_fe_split_init(struct vhu_fe_split *r, uint16_t num, void *desc, void *avail, void *used);

@@ -57,4 +57,15 @@ int bench_run_threads(const struct bench_common *c, struct bench_thread *const *
 int bench_blk_main(const struct bench_common *common, int argc, char **argv);
 int bench_net_main(const struct bench_common *common, int argc, char **argv);
 
+/*
+ * count_one() - add one to a counter only this thread writes and the
+ * progress line reads: a plain atomic store, not a locked add, which would
+ * be a full barrier per frame or request (draining every store to the
+ * rings before the next one).
+ */
+static inline void count_one(uint64_t *c)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
+
 #endif /* VHU_BENCH_H */

@@ -163,7 +163,7 @@ static int submit(struct blk_worker *w, struct blk_io *io, uint64_t now)
 static void complete(struct blk_worker *w, struct blk_io *io, uint64_t now)
 {
 	bench_hist_add(&w->hist, now - io->start_ns);
-	__atomic_fetch_add(&w->ops, 1, __ATOMIC_RELAXED);
+	count_one(&w->ops);
 	w->bytes += w->opts->bs;
 	if (*io->status != VIRTIO_BLK_S_OK) {
 		w->errors++;

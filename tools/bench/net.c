@@ -129,7 +129,7 @@ static void rx_complete(struct net_worker *w, unsigned int slot, uint32_t len)
 	if (frame > w->frame_max)
 		w->frame_max = frame;
 	w->bytes += frame;
-	__atomic_fetch_add(&w->packets, 1, __ATOMIC_RELAXED);
+	count_one(&w->packets);
 }
 
 static int run(struct net_worker *w)
@@ -159,7 +159,7 @@ static int run(struct net_worker *w)
 			reaped++;
 			if (w->tx) {
 				w->bytes += w->opts->pkt_size;
-				__atomic_fetch_add(&w->packets, 1, __ATOMIC_RELAXED);
+				count_one(&w->packets);
 			} else {
 				rx_complete(w, slot, len);
 				if (w->opts->count && w->packets >= w->opts->count)

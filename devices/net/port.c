@@ -33,6 +33,7 @@ struct net_txq {
 	struct net_port *port;
 	struct vhu_vq *vq;
 	int yield_fd;
+	bool yielded;	      /* yield_fd was written and not yet drained */
 	struct vhu_req *reqs; /* NET_BURST */
 	struct net_pkt pkts[NET_BURST];
 	struct net_ctx ctx;
@@ -185,6 +186,7 @@ static int port_queue_start(void *dev, struct vhu_vq *vq)
 	t->vq = vq;
 	if (read(t->yield_fd, &v, sizeof(v)) < 0)
 		v = 0; /* nothing stale: fine */
+	t->yielded = false;
 	return vhu_vq_watch_fd(vq, t->yield_fd);
 }
 
@@ -283,6 +285,17 @@ static void tx_run(struct net_txq *t)
 	unsigned int bursts = 0;
 	int n;
 
+	if (t->port->sw->poll) {
+		/*
+		 * --poll: the worker calls again at once, so no kicks are
+		 * wanted and there is nothing to arm before returning (arming
+		 * costs a full barrier and a look at the ring every round).
+		 */
+		vhu_vq_enable_notify(t->vq, false);
+		while (bursts++ < NET_BUDGET && tx_burst(t) == (int)NET_BURST)
+			;
+		return;
+	}
 	do {
 		vhu_vq_enable_notify(t->vq, false);
 		do {
@@ -291,6 +304,7 @@ static void tx_run(struct net_txq *t)
 				/* more is waiting: come back through queue_event, so
 				 * that a pause of this queue gets its turn meanwhile */
 				(void)eventfd_write(t->yield_fd, 1);
+				t->yielded = true;
 				return;
 			}
 		} while (n == (int)NET_BURST);
@@ -321,8 +335,10 @@ static void port_queue_event(void *dev, struct vhu_vq *vq)
 
 	if (vhu_vq_index(vq) % 2 == 0 || !t)
 		return;
-	if (read(t->yield_fd, &v, sizeof(v)) < 0)
-		v = 0; /* busy polling calls us without the fd being readable */
+	/* busy polling calls us every round, the fd mostly not readable: no read then */
+	if (t->yielded && read(t->yield_fd, &v, sizeof(v)) < 0)
+		v = 0;
+	t->yielded = false;
 	tx_run(t);
 }
 
@@ -467,6 +483,25 @@ static int rx_emit(void *arg, const struct net_hdr *oh, const struct net_src *sr
 		rx_flush(tg, ctx);
 	first = tg->next;
 	net_hdr_write(oh, hb, tg->hdr_size);
+	if (src->pre_len == 0 && src->niov && src->off <= src->iov[0].iov_len &&
+	    src->len <= src->iov[0].iov_len - src->off) {
+		/* the usual case: one guest buffer in, and it fits the next chain's first */
+		struct vhu_req *r;
+
+		ret = rx_take(tg, ctx, &r);
+		if (ret < 0)
+			return ret;
+		if (r->in_num && r->iov[r->out_num].iov_len >= total) {
+			uint8_t *d = r->iov[r->out_num].iov_base;
+
+			memcpy(d, hb, tg->hdr_size);
+			memcpy(d + tg->hdr_size, (const uint8_t *)src->iov[0].iov_base + src->off,
+			       src->len);
+			ctx->rx_len[first] = (uint32_t)total;
+			return 0;
+		}
+		tg->next--; /* not that simple: the general way, from this chain */
+	}
 	net_cur_init(&c, src);
 	while (done < total) {
 		struct vhu_req *r;

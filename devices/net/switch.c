@@ -111,11 +111,17 @@ int net_pkt_prepare(struct net_port *in, struct net_pkt *pkt, unsigned int hdr_s
 		drop = NET_RX_DROP_OVERSIZE;
 		goto out;
 	}
-	net_iov_read(iov, niov, 0, hb, hdr_size);
-	net_hdr_read(&pkt->hdr, hb, hdr_size);
 	f->len = (uint32_t)(size - hdr_size);
 	f->head_len = f->len < NET_HEAD_MAX ? f->len : NET_HEAD_MAX;
-	net_iov_read(iov, niov, hdr_size, f->head, f->head_len);
+	if (iov[0].iov_len >= hdr_size + f->head_len) {
+		/* the usual layout: header and frame in one buffer */
+		memcpy(hb, iov[0].iov_base, hdr_size);
+		memcpy(f->head, (const uint8_t *)iov[0].iov_base + hdr_size, f->head_len);
+	} else {
+		net_iov_read(iov, niov, 0, hb, hdr_size);
+		net_iov_read(iov, niov, hdr_size, f->head, f->head_len);
+	}
+	net_hdr_read(&pkt->hdr, hb, hdr_size);
 	net_frame_parse(f);
 	if (pkt->hdr.gso_type == 0 &&
 	    f->len > (uint32_t)__atomic_load_n(&in->mtu, __ATOMIC_RELAXED) + NET_ETH_HLEN + 4u) {

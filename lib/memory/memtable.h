@@ -133,6 +133,26 @@ void *vhu_mem_gpa_ptr(struct vhu_mem *mem, uint64_t gpa, uint64_t size);
 void *vhu_mem_uva_ptr(struct vhu_mem *mem, uint64_t uva, uint64_t size);
 
 /**
+ * vhu_mem_gpa_hint() - the host address of [gpa, gpa + size) if it lies in
+ * the region the last lookup found, else NULL (then ask vhu_mem_gpa_iov()).
+ * The data path's fast case: buffers mostly sit in the region of the
+ * previous one. @size > 0.
+ */
+static inline void *vhu_mem_gpa_hint(struct vhu_mem *mem, uint64_t gpa, uint64_t size)
+{
+	unsigned int h = __atomic_load_n(&mem->last_hit, __ATOMIC_RELAXED);
+	const struct vhu_region *r;
+
+	if (h >= mem->nregions)
+		return NULL;
+	r = &mem->regions[h];
+	/* r->size - offset >= 1 once the first test passes: no wrap */
+	if (gpa < r->gpa || gpa - r->gpa >= r->size || size > r->size - (gpa - r->gpa))
+		return NULL;
+	return r->host + (gpa - r->gpa);
+}
+
+/**
  * vhu_mem_gpa_iov() - [gpa, gpa + size) as iovecs, split where regions end.
  * @iov:     where to append
  * @max_iov: room in @iov

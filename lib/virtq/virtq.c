@@ -294,8 +294,8 @@ int vhu_vq_break(struct vhu_vq *vq, const char *fmt, ...)
 
 /* ---- descriptors, shared by both layouts -------------------------------- */
 
-int vhu_vq_map_desc(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, uint32_t len,
-		    bool writable)
+int vhu_vq_map_desc_slow(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, uint32_t len,
+			 bool writable)
 {
 	uint32_t used = req->out_num + req->in_num;
 	int n;
@@ -350,35 +350,26 @@ int vhu_vq_map_table(struct vhu_vq *vq, struct vhu_desc_table *t, uint64_t gpa, 
 	return 0;
 }
 
-void vhu_vq_read_desc(const struct vhu_desc_table *t, uint32_t i, void *desc)
+void vhu_vq_read_desc_pieces(const struct vhu_desc_table *t, uint32_t i, void *desc)
 {
 	uint64_t off = (uint64_t)i * VHU_VQ_DESC_SIZE;
 	uint8_t *dst = desc;
 	size_t left = VHU_VQ_DESC_SIZE;
 
-	if (vhu_likely(t->niov == 1)) {
-		memcpy(desc, (uint8_t *)t->iov[0].iov_base + off, VHU_VQ_DESC_SIZE);
-	} else {
-		/* i < t->num, so the 16 bytes are within the pieces */
-		for (unsigned int k = 0; k < t->niov && left; k++) {
-			size_t piece = t->iov[k].iov_len, n;
+	/* i < t->num, so the 16 bytes are within the pieces */
+	for (unsigned int k = 0; k < t->niov && left; k++) {
+		size_t piece = t->iov[k].iov_len, n;
 
-			if (off >= piece) {
-				off -= piece;
-				continue;
-			}
-			n = VHU_MIN(left, piece - (size_t)off);
-			memcpy(dst, (uint8_t *)t->iov[k].iov_base + off, n);
-			dst += n;
-			left -= n;
-			off = 0;
+		if (off >= piece) {
+			off -= piece;
+			continue;
 		}
+		n = VHU_MIN(left, piece - (size_t)off);
+		memcpy(dst, (uint8_t *)t->iov[k].iov_base + off, n);
+		dst += n;
+		left -= n;
+		off = 0;
 	}
-	/*
-	 * Read once: after this the compiler must use the copy, not re-read a
-	 * table the driver may be rewriting (a checked value stays checked).
-	 */
-	__asm__ volatile("" : : "r"(desc) : "memory");
 }
 
 /* ---- public API ----------------------------------------------------------- */

@@ -32,10 +32,12 @@
 #include <endian.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #include <linux/virtio_ring.h>
 
+#include "common/util.h"
 #include "memory/memtable.h"
 #include <vhu/log.h>
 #include <vhu/virtq.h>
@@ -195,8 +197,31 @@ int vhu_packed_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t entry);
  * direction: it cannot put the iovecs out of order.
  * Return: 0 or -EIO (broken).
  */
-int vhu_vq_map_desc(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, uint32_t len,
-		    bool writable);
+int vhu_vq_map_desc_slow(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, uint32_t len,
+			 bool writable);
+
+static inline int vhu_vq_map_desc(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr,
+				  uint32_t len, bool writable)
+{
+	uint32_t used = req->out_num + req->in_num;
+	void *p;
+
+	/* the common case inline: a buffer in the last region looked up, in order */
+	if (len && used < VHU_REQ_MAX_IOV && (writable || !req->in_num) &&
+	    (p = vhu_mem_gpa_hint(vq->mem, addr, len)) != NULL) {
+		req->iov[used].iov_base = p;
+		req->iov[used].iov_len = len;
+		if (writable) {
+			req->in_num++;
+			req->in_size += len;
+		} else {
+			req->out_num++;
+			req->out_size += len;
+		}
+		return 0;
+	}
+	return vhu_vq_map_desc_slow(vq, req, addr, len, writable);
+}
 
 /*
  * Where a chain's descriptors are read from: the descriptor ring, or an
@@ -224,7 +249,21 @@ void vhu_vq_ring_table(struct vhu_desc_table *t, void *ring, uint16_t num);
 int vhu_vq_map_table(struct vhu_vq *vq, struct vhu_desc_table *t, uint64_t gpa, uint32_t len);
 
 /* Copy entry @i (< t->num) of @t into @desc, reading guest memory once. */
-void vhu_vq_read_desc(const struct vhu_desc_table *t, uint32_t i, void *desc);
+void vhu_vq_read_desc_pieces(const struct vhu_desc_table *t, uint32_t i, void *desc);
+
+static inline void vhu_vq_read_desc(const struct vhu_desc_table *t, uint32_t i, void *desc)
+{
+	if (vhu_likely(t->niov == 1))
+		memcpy(desc, (uint8_t *)t->iov[0].iov_base + (uint64_t)i * VHU_VQ_DESC_SIZE,
+		       VHU_VQ_DESC_SIZE);
+	else
+		vhu_vq_read_desc_pieces(t, i, desc);
+	/*
+	 * Read once: after this the compiler must use the copy, not re-read a
+	 * table the driver may be rewriting (a checked value stays checked).
+	 */
+	__asm__ volatile("" : : "r"(desc) : "memory");
+}
 
 /* An empty request, before a chain is walked into it. */
 static inline void vhu_req_clear(struct vhu_req *req)

@@ -252,20 +252,19 @@ static int tx_burst(struct net_txq *t)
 	unsigned int hdr_size = hdr_size_of(port_features(p)), n = 0, k = 0;
 	int ret = 0;
 
-	while (n < NET_BURST && (ret = vhu_vq_pop(t->vq, &t->reqs[n])) == 1)
-		n++;
-	if (n == 0)
-		return ret < 0 ? -1 : 0;
-	/* the frames were written on the sender's CPU: start every miss at once */
-	for (unsigned int i = 0; i < n; i++) {
-		if (t->reqs[i].out_num) {
-			const uint8_t *b = t->reqs[i].iov[0].iov_base;
+	/* the frames were written on the sender's CPU: start each miss as soon as it is known */
+	while (n < NET_BURST && (ret = vhu_vq_pop(t->vq, &t->reqs[n])) == 1) {
+		if (t->reqs[n].out_num) {
+			const uint8_t *b = t->reqs[n].iov[0].iov_base;
 
 			__builtin_prefetch(b);
-			if (t->reqs[i].iov[0].iov_len > 64)
+			if (t->reqs[n].iov[0].iov_len > 64)
 				__builtin_prefetch(b + 64);
 		}
+		n++;
 	}
+	if (n == 0)
+		return ret < 0 ? -1 : 0;
 	for (unsigned int i = 0; i < n; i++) {
 		const struct vhu_req *r = &t->reqs[i];
 

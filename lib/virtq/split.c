@@ -61,6 +61,7 @@ static int walk(struct vhu_vq *vq, struct vhu_req *req, const struct vhu_desc_ta
 			if (n != 0)
 				return vhu_vq_break(vq, "indirect descriptor inside a chain");
 			*ndescs = 1;
+			vq->last_indirect = true;
 			return walk_indirect(vq, req, &d);
 		}
 		ret = vhu_vq_map_desc(vq, req, le64toh(d.addr), le32toh(d.len),
@@ -93,6 +94,7 @@ static int walk_head(struct vhu_vq *vq, struct vhu_req *req, uint16_t head)
 	int ret;
 
 	vhu_req_clear(req);
+	vq->last_indirect = false;
 	vhu_vq_ring_table(&ring, vq->desc, vq->num);
 	ret = walk(vq, req, &ring, head, false, &req->ndescs);
 	if (ret == 0)
@@ -108,16 +110,29 @@ static int walk_head(struct vhu_vq *vq, struct vhu_req *req, uint16_t head)
  * back to back. Hints only: what is read here is not trusted, a bad index
  * or address just prefetches nothing, and the walk reads everything anew.
  */
-static void prefetch_ahead(struct vhu_vq *vq)
+#define PREFETCH_DESCS 8u /* how far ahead descriptors are warmed */
+
+static void prefetch_desc(struct vhu_vq *vq, uint16_t k)
+{
+	uint16_t h = vhu_vq_load16(
+		&vq->avail->ring[(uint16_t)(vq->last_avail_idx + k) & (uint16_t)(vq->num - 1)]);
+
+	if (h < vq->num)
+		__builtin_prefetch(&vq->desc[h]);
+}
+
+static void prefetch_ahead(struct vhu_vq *vq, bool fresh)
 {
 	uint16_t mask = (uint16_t)(vq->num - 1), h;
 
-	if (vq->avail_ahead > 2) {
-		h = vhu_vq_load16(&vq->avail->ring[(uint16_t)(vq->last_avail_idx + 2) & mask]);
-		if (h < vq->num)
-			__builtin_prefetch(&vq->desc[h]);
-	}
-	if (vq->avail_ahead > 1 && vq->indirect) {
+	/* a fresh look at avail->idx starts the window, each pop moves it one on */
+	if (fresh)
+		for (uint16_t k = 1; k <= PREFETCH_DESCS && k < vq->avail_ahead; k++)
+			prefetch_desc(vq, k);
+	else if (vq->avail_ahead > PREFETCH_DESCS)
+		prefetch_desc(vq, PREFETCH_DESCS);
+	/* tables: only while the driver uses them (reading the next descriptor stalls) */
+	if (vq->avail_ahead > 1 && vq->indirect && vq->last_indirect) {
 		h = vhu_vq_load16(&vq->avail->ring[(uint16_t)(vq->last_avail_idx + 1) & mask]);
 		if (h < vq->num && (le16toh(__atomic_load_n(&vq->desc[h].flags, __ATOMIC_RELAXED)) &
 				    VRING_DESC_F_INDIRECT)) {
@@ -134,6 +149,7 @@ static void prefetch_ahead(struct vhu_vq *vq)
 int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
 {
 	uint16_t avail_idx, pending, head;
+	bool fresh = false;
 	int ret;
 
 	/*
@@ -153,12 +169,13 @@ int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
 		if (pending == 0)
 			return 0;
 		vq->avail_ahead = pending;
+		fresh = true;
 	}
 	/* num is a power of two: masking the free-running index picks the slot */
 	head = vhu_vq_load16(&vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]);
 	if (head >= vq->num)
 		return vhu_vq_break(vq, "head %u outside a ring of %u", head, vq->num);
-	prefetch_ahead(vq);
+	prefetch_ahead(vq, fresh);
 	ret = walk_head(vq, req, head);
 	if (ret < 0)
 		return ret;

@@ -69,6 +69,7 @@ struct vhu_vq {
 	/* device-side indices */
 	uint16_t last_avail_idx; /* split: next avail entry; packed: next slot */
 	uint16_t avail_ahead;	 /* split: entries past it seen at the last avail->idx read */
+	bool last_indirect;	 /* split: the last chain popped was an indirect table */
 	bool avail_wrap;	 /* packed: wrap counter of last_avail_idx */
 	uint16_t used_idx;	 /* split: our used->idx; packed: next used slot */
 	bool used_wrap;		 /* packed */

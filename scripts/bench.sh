@@ -140,6 +140,27 @@ wait_sock() {
 		for _ in $(seq 100); do [ -S "$s" ] && break; sleep 0.05; done
 	done
 }
+# measure_and_stop MFD MPID OFD OPID: the testpmd that counts (commands on fd
+# MFD, pid MPID) has its counters cleared after a warm-up and shown TIME s
+# later, then quits; the other side (pid OPID; a testpmd reading fd OFD, or
+# OFD empty) is told to quit too and stopped
+measure_and_stop() {
+	local mfd=$1 mpid=$2 ofd=$3 opid=$4
+	sleep 1.5
+	echo "clear port stats all" >&"$mfd"
+	sleep "$TIME"
+	echo "show port stats all" >&"$mfd"
+	echo quit >&"$mfd"
+	eval "exec $mfd>&-"
+	wait "$mpid" 2>/dev/null || true
+	if [ -n "$ofd" ]; then
+		echo quit >&"$ofd" 2>/dev/null || true
+		eval "exec $ofd>&-"
+	fi
+	kill "$opid" 2>/dev/null || true
+	wait "$opid" 2>/dev/null || true
+	rm -rf /var/run/dpdk/vhu-bench-*-$$
+}
 if ! command -v dpdk-testpmd >/dev/null; then
 	echo "bench: dpdk-testpmd is missing: no packet comparisons" >&2
 	PARTS=${PARTS//gen/}
@@ -170,20 +191,9 @@ if part gen; then
 					echo start >&"$gen_fd"
 					gen_cmd="dpdk-testpmd --lcores=0@0,1@0 --vdev net_virtio_user0,path=SOCK -- -i --forward-mode=txonly; set txpkts $size"
 				fi
-				sleep 1.5
-				echo "clear port stats all" >&"$rx_fd"
-				sleep "$TIME"
-				echo "show port stats all" >&"$rx_fd"
-				echo quit >&"$rx_fd"
-				exec {rx_fd}>&-
-				wait "$rx_pid" 2>/dev/null || true
-				if [ "$side" = dpdk ]; then
-					echo quit >&"$gen_fd" 2>/dev/null || true
-					exec {gen_fd}>&-
-				fi
-				kill "$gen_pid" 2>/dev/null || true
-				wait "$gen_pid" 2>/dev/null || true
-				rm -rf /var/run/dpdk/vhu-bench-*-$$
+				other_fd=
+				[ "$side" = dpdk ] && other_fd=$gen_fd
+				measure_and_stop "$rx_fd" "$rx_pid" "$other_fd" "$gen_pid"
 				pkts=$(awk '/NIC statistics for port 0/ { on = 1 } on && /RX-packets:/ { v = $2 } END { print v + 0 }' "$tmp/rx.log")
 				pps=$((pkts / TIME))
 				echo "{\"kind\": \"net\", \"side\": \"$side\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"cmd\": \"$gen_cmd\"}" >>"$results"
@@ -224,20 +234,9 @@ if part ingress; then
 				exec {gen_fd}>"$tmp/gen.in"
 				echo "set txpkts $size" >&"$gen_fd"
 				echo start >&"$gen_fd"
-				sleep 1.5
-				echo "clear port stats all" >&"$gen_fd"
-				sleep "$TIME"
-				echo "show port stats all" >&"$gen_fd"
-				echo quit >&"$gen_fd"
-				exec {gen_fd}>&-
-				wait "$gen_pid" 2>/dev/null || true
-				if [ "$side" = dpdk ]; then
-					echo quit >&"$dut_fd" 2>/dev/null || true
-					exec {dut_fd}>&-
-				fi
-				kill "$dut_pid" 2>/dev/null || true
-				wait "$dut_pid" 2>/dev/null || true
-				rm -rf /var/run/dpdk/vhu-bench-*-$$
+				other_fd=
+				[ "$side" = dpdk ] && other_fd=$dut_fd
+				measure_and_stop "$gen_fd" "$gen_pid" "$other_fd" "$dut_pid"
 				pkts=$(port_stat "$tmp/gen.log" 0 TX-packets)
 				pps=$((${pkts:-0} / TIME))
 				echo "{\"kind\": \"ingress\", \"side\": \"$side\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"cmd\": \"$dut_cmd\"}" >>"$results"
@@ -283,20 +282,9 @@ if part fwd; then
 				exec {gen_fd}>"$tmp/gen.in"
 				echo "set txpkts $size" >&"$gen_fd"
 				echo "start tx_first 8" >&"$gen_fd"
-				sleep 1.5
-				echo "clear port stats all" >&"$gen_fd"
-				sleep "$TIME"
-				echo "show port stats all" >&"$gen_fd"
-				echo quit >&"$gen_fd"
-				exec {gen_fd}>&-
-				wait "$gen_pid" 2>/dev/null || true
-				if [ "$side" = dpdk ]; then
-					echo quit >&"$dut_fd" 2>/dev/null || true
-					exec {dut_fd}>&-
-				fi
-				kill "$dut_pid" 2>/dev/null || true
-				wait "$dut_pid" 2>/dev/null || true
-				rm -rf /var/run/dpdk/vhu-bench-*-$$
+				other_fd=
+				[ "$side" = dpdk ] && other_fd=$dut_fd
+				measure_and_stop "$gen_fd" "$gen_pid" "$other_fd" "$dut_pid"
 				a=$(port_stat "$tmp/gen.log" 0 RX-packets)
 				b=$(port_stat "$tmp/gen.log" 1 RX-packets)
 				pps=$(((${a:-0} + ${b:-0}) / TIME))

@@ -103,12 +103,13 @@ static int walk_head(struct vhu_vq *vq, struct vhu_req *req, uint16_t head)
 }
 
 /*
- * Warm what the next pops will read while this one runs: the descriptor
- * of the entry after next, and, from the next entry's descriptor (warmed
- * by the previous pop), its indirect table. Each is a miss on a line the
- * driver's CPU wrote; taken one request at a time they stall the device
- * back to back. Hints only: what is read here is not trusted, a bad index
- * or address just prefetches nothing, and the walk reads everything anew.
+ * Warm what the next pops will read while this one runs: the descriptors
+ * of the next PREFETCH_DESCS entries already published, and, when the
+ * driver uses indirect tables, the next entry's table (its descriptor was
+ * warmed by earlier pops). Each is a miss on a line the driver's CPU
+ * wrote; taken one request at a time they stall the device back to back.
+ * Hints only: what is read here is not trusted, a bad index or address
+ * just prefetches nothing, and the walk reads everything anew.
  */
 #define PREFETCH_DESCS 8u /* how far ahead descriptors are warmed */
 

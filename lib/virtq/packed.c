@@ -326,6 +326,8 @@ bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable)
 	struct vring_packed_desc_event *ev = vq->device_event;
 	uint16_t flags;
 
+	if (!enable && vq->notify_off)
+		return false; /* already off since start: no store the driver would see */
 	vq->notify_off = !enable;
 	if (!enable) {
 		vhu_vq_store16(&ev->flags, VRING_PACKED_EVENT_FLAG_DISABLE);

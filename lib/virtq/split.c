@@ -317,6 +317,9 @@ bool vhu_split_has_avail(struct vhu_vq *vq)
 
 bool vhu_split_enable_notify(struct vhu_vq *vq, bool enable)
 {
+	/* already off since start: no store into the line the driver polls (used->idx's) */
+	if (!enable && vq->notify_off)
+		return false;
 	vq->notify_off = !enable;
 	if (vq->event_idx) {
 		/* kick me when entry last_avail_idx is published; disabled, pop stops moving it */

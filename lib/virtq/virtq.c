@@ -246,6 +246,13 @@ int vhu_vq_start(struct vhu_vq *vq)
 		return ret;
 	vq->signalled_used_valid = false;
 	vq->avail_ahead = 0; /* the next pop reads avail->idx */
+	/*
+	 * Notifications start enabled, in the ring too: a ring resumed from a
+	 * device that had them off (before a crash, a reconnect) would get no
+	 * kick from a driver that sees the old flag.
+	 */
+	vq->notify_off = false;
+	(void)(vq->packed ? vhu_packed_enable_notify(vq, true) : vhu_split_enable_notify(vq, true));
 	vq->started = true;
 	return 0;
 }

@@ -208,10 +208,19 @@ int vhu_split_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t head)
 	return 1;
 }
 
+/* Write the next used element (not yet published: used->idx is the caller's). */
+static void used_put(struct vhu_vq *vq, uint16_t id, uint32_t len)
+{
+	struct vring_used_elem *elem = &vq->used->ring[vq->used_idx & (vq->num - 1)];
+
+	vhu_vq_store32(&elem->id, id);
+	vhu_vq_store32(&elem->len, len);
+	vq->used_idx++;
+}
+
 int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 {
 	struct vhu_inflight_split *r = vq->inflight;
-	struct vring_used_elem *elem;
 
 	if (req->id >= vq->num)
 		return -EINVAL; /* not a request of this ring */
@@ -223,10 +232,7 @@ int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 		__atomic_store_n(&r->last_batch_head, req->id, __ATOMIC_RELAXED);
 		VHU_INFLIGHT_CRASH(vq, 1);
 	}
-	elem = &vq->used->ring[vq->used_idx & (vq->num - 1)];
-	vhu_vq_store32(&elem->id, req->id);
-	vhu_vq_store32(&elem->len, len);
-	vq->used_idx++;
+	used_put(vq, req->id, len);
 	/*
 	 * Release: the element, and the data the device wrote into the buffers,
 	 * are visible before the new idx. Pairs with the driver's read barrier
@@ -267,16 +273,10 @@ int vhu_split_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const ui
 		return ret;
 	}
 	for (unsigned int i = 0; i < n; i++) {
-		struct vring_used_elem *elem;
-
-		if (reqs[i].id >= vq->num) {
+		if (reqs[i].id >= vq->num)
 			ret = -EINVAL; /* not a request of this ring: skipped */
-			continue;
-		}
-		elem = &vq->used->ring[vq->used_idx & (vq->num - 1)];
-		vhu_vq_store32(&elem->id, reqs[i].id);
-		vhu_vq_store32(&elem->len, lens[i]);
-		vq->used_idx++;
+		else
+			used_put(vq, reqs[i].id, lens[i]);
 	}
 	/* one release for the burst: as in vhu_split_push() */
 	__atomic_store_n(&vq->used->idx, htole16(vq->used_idx), __ATOMIC_RELEASE);

@@ -140,6 +140,16 @@ wait_sock() {
 		for _ in $(seq 100); do [ -S "$s" ] && break; sleep 0.05; done
 	done
 }
+# start_txonly SIZE: DPDK virtio-user sending SIZE-byte frames to $tmp/n.sock
+# from CPU 0 (testpmd txonly; gen_pid, commands on gen_fd)
+start_txonly() {
+	testpmd gen_pid "$tmp/gen.in" "$tmp/gen.log" gen --lcores=0@0,1@0 \
+		--vdev "net_virtio_user0,path=$tmp/n.sock,queues=1" -- -i \
+		--total-num-mbufs=8192 --forward-mode=txonly
+	exec {gen_fd}>"$tmp/gen.in"
+	echo "set txpkts $1" >&"$gen_fd"
+	echo start >&"$gen_fd"
+}
 # measure_and_stop MFD MPID OFD OPID: the testpmd that counts (commands on fd
 # MFD, pid MPID) has its counters cleared after a warm-up and shown TIME s
 # later, then quits; the other side (pid OPID; a testpmd reading fd OFD, or
@@ -183,12 +193,7 @@ if part gen; then
 					gen_pid=$!
 					gen_cmd="taskset -c 0 vhu-bench net --socket-path=SOCK --mode=tx --pkt-size=$size"
 				else
-					testpmd gen_pid "$tmp/gen.in" "$tmp/gen.log" gen --lcores=0@0,1@0 \
-						--vdev "net_virtio_user0,path=$tmp/n.sock,queues=1" -- -i \
-						--total-num-mbufs=8192 --forward-mode=txonly
-					exec {gen_fd}>"$tmp/gen.in"
-					echo "set txpkts $size" >&"$gen_fd"
-					echo start >&"$gen_fd"
+					start_txonly "$size"
 					gen_cmd="dpdk-testpmd --lcores=0@0,1@0 --vdev net_virtio_user0,path=SOCK -- -i --forward-mode=txonly; set txpkts $size"
 				fi
 				other_fd=
@@ -228,12 +233,7 @@ if part ingress; then
 					dut_cmd="dpdk-testpmd --lcores=0@1,1@1 --vdev net_vhost0,iface=SOCK -- -i --forward-mode=rxonly"
 				fi
 				wait_sock "$tmp/n.sock"
-				testpmd gen_pid "$tmp/gen.in" "$tmp/gen.log" gen --lcores=0@0,1@0 \
-					--vdev "net_virtio_user0,path=$tmp/n.sock,queues=1" -- -i \
-					--total-num-mbufs=8192 --forward-mode=txonly
-				exec {gen_fd}>"$tmp/gen.in"
-				echo "set txpkts $size" >&"$gen_fd"
-				echo start >&"$gen_fd"
+				start_txonly "$size"
 				other_fd=
 				[ "$side" = dpdk ] && other_fd=$dut_fd
 				measure_and_stop "$gen_fd" "$gen_pid" "$other_fd" "$dut_pid"

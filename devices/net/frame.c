@@ -151,6 +151,7 @@ void net_frame_parse(struct net_frame *f)
 	f->l3_off = f->l4_off = f->l4_hlen = 0;
 	f->ip_version = f->l4_proto = 0;
 	f->ip_fragment = false;
+	f->parsed = true;
 	if (f->head_len < NET_ETH_HLEN)
 		return;
 	type = get16(f->head + off);
@@ -167,9 +168,12 @@ void net_frame_parse(struct net_frame *f)
 		f->l3_off = 0;
 }
 
-uint32_t net_frame_hash(const struct net_frame *f)
+uint32_t net_frame_hash(struct net_frame *f)
 {
 	uint32_t h = mix_bytes(0x811c9dc5u, f->head, 12);
+
+	if (!f->parsed)
+		net_frame_parse(f);
 
 	if (f->ip_version == 4)
 		h = mix_bytes(h, f->head + f->l3_off + 12, 8);

@@ -67,6 +67,7 @@ struct net_frame {
 	uint8_t ip_version; /* 0, 4 or 6 */
 	uint8_t l4_proto;
 	bool ip_fragment; /* IPv4 fragment: no ports */
+	bool parsed;	  /* the fields above are set (net_frame_parse) */
 	uint8_t head[NET_HEAD_MAX];
 };
 
@@ -111,11 +112,12 @@ size_t net_iov_read(const struct iovec *iov, unsigned int niov, uint64_t off, vo
 void net_frame_parse(struct net_frame *f);
 
 /**
- * net_frame_hash() - the flow hash of a parsed frame: MACs, and addresses
- * and ports when IP. Only spreading over several queues needs it, so it is
- * computed then, not by net_frame_parse().
+ * net_frame_hash() - the flow hash of a frame: MACs, and addresses and
+ * ports when IP. Only spreading over several queues needs it, so it is
+ * computed then, not by net_frame_parse(); a frame not parsed yet (no
+ * offload asked for, see net_pkt_prepare) is parsed first.
  */
-uint32_t net_frame_hash(const struct net_frame *f);
+uint32_t net_frame_hash(struct net_frame *f);
 
 /**
  * net_hdr_check() - whether the offload fields of @h make sense for @f.

@@ -122,7 +122,11 @@ int net_pkt_prepare(struct net_port *in, struct net_pkt *pkt, unsigned int hdr_s
 		net_iov_read(iov, niov, hdr_size, f->head, f->head_len);
 	}
 	net_hdr_read(&pkt->hdr, hb, hdr_size);
-	net_frame_parse(f);
+	/* only offloads look past the MACs (and spreading over queues, which
+	 * parses when it hashes): a plain frame is switched unparsed */
+	f->parsed = false;
+	if (pkt->hdr.flags || pkt->hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		net_frame_parse(f);
 	if (pkt->hdr.gso_type == 0 &&
 	    f->len > (uint32_t)__atomic_load_n(&in->mtu, __ATOMIC_RELAXED) + NET_ETH_HLEN + 4u) {
 		drop = NET_RX_DROP_OVERSIZE; /* a VLAN tag's 4 bytes are allowed */

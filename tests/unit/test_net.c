@@ -245,6 +245,15 @@ static void flow_hash_separates_flows(void **state)
 	buf[35] = 0x3a; /* another source port */
 	frame_from(&f2, buf, len);
 	assert_int_not_equal(h1, net_frame_hash(&f2));
+
+	/* a frame switched unparsed (no offload asked for) is parsed to hash:
+	 * the ports still count */
+	f2.parsed = false;
+	f2.l3_off = f2.l4_off = 0;
+	f2.ip_version = 0;
+	assert_int_not_equal(h1, net_frame_hash(&f2));
+	assert_true(f2.parsed);
+	assert_int_equal(f2.l4_off, 34);
 }
 
 static void header_checks(void **state)

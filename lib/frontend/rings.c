@@ -38,15 +38,31 @@ void vhu_fe_split_set_base(struct vhu_fe_split *r, uint16_t idx)
 	r->used->idx = htole16(idx);
 }
 
+/*
+ * Write @size bytes at @dst unless they are there already. A driver that
+ * resubmits the same buffers (a generator's frames, a refilled receive
+ * ring, a request slot's header and status) rewrites the same descriptors
+ * and avail entries lap after lap, and a store, even of the value a line
+ * holds, takes the line away from the device's cache: the device then
+ * misses on every descriptor line it reads. Comparing first costs a load
+ * from a line we share; the device only reads these, so what we read is
+ * what we last wrote.
+ */
+static inline void store_if_changed(void *dst, const void *src, size_t size)
+{
+	if (memcmp(dst, src, size) != 0)
+		memcpy(dst, src, size);
+}
+
 void vhu_fe_split_set_desc(struct vhu_fe_split *r, uint16_t i, uint64_t addr, uint32_t len,
 			   uint16_t flags, uint16_t next)
 {
 	struct vring_desc *d = &r->desc[i & (r->num - 1)];
+	struct vring_desc v = {
+		.addr = htole64(addr), .len = htole32(len), .flags = htole16(flags), .next = htole16(next)
+	};
 
-	d->addr = htole64(addr);
-	d->len = htole32(len);
-	d->flags = htole16(flags);
-	d->next = htole16(next);
+	store_if_changed(d, &v, sizeof(v));
 }
 
 uint16_t vhu_fe_split_flags(const struct vhu_fe_buf *b, bool more)
@@ -58,16 +74,23 @@ void vhu_fe_split_fill_table(struct vring_desc *table, const struct vhu_fe_buf *
 			     unsigned int n)
 {
 	for (unsigned int k = 0; k < n; k++) {
-		table[k].addr = htole64(bufs[k].gpa);
-		table[k].len = htole32(bufs[k].len);
-		table[k].flags = htole16(vhu_fe_split_flags(&bufs[k], k + 1 < n));
-		table[k].next = htole16((uint16_t)(k + 1));
+		struct vring_desc v = {
+			.addr = htole64(bufs[k].gpa),
+			.len = htole32(bufs[k].len),
+			.flags = htole16(vhu_fe_split_flags(&bufs[k], k + 1 < n)),
+			.next = htole16((uint16_t)(k + 1)),
+		};
+
+		store_if_changed(&table[k], &v, sizeof(v));
 	}
 }
 
 void vhu_fe_split_put(struct vhu_fe_split *r, uint16_t head)
 {
-	r->avail->ring[r->avail_idx & (r->num - 1)] = htole16(head);
+	uint16_t *slot = &r->avail->ring[r->avail_idx & (r->num - 1)];
+
+	if (*slot != htole16(head)) /* see store_if_changed */
+		*slot = htole16(head);
 	r->avail_idx++;
 }
 

@@ -17,7 +17,10 @@
 #
 #   scripts/bench.sh                       everything (TIME=5 s per run, ROUNDS=3)
 #   TIME=2 ROUNDS=1 scripts/bench.sh       quick look
-#   PARTS="ingress fwd" scripts/bench.sh   only these (the others' rows are dropped)
+#   PARTS="ingress fwd" scripts/bench.sh   only these; the other parts' rows are
+#                                          kept from the last run that measured them
+# Every run's rows are kept in docs/bench-results.jsonl (RESULTS=), each with
+# its date, commit, rounds and run length; PERFORMANCE.md is written from it.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +30,7 @@ ROUNDS=${ROUNDS:-3}
 PARTS=${PARTS:-blk gen ingress fwd}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=${OUT:-$top/docs/PERFORMANCE.md}
+RESULTS=${RESULTS:-$top/docs/bench-results.jsonl}
 bench=$build/tools/bench/vhu-bench
 blk=$build/devices/vhu-blk
 net=$build/devices/vhu-net
@@ -295,14 +299,30 @@ if part fwd; then
 	done
 fi
 
-python3 - "$results" "$OUT" "$TIME" "$ROUNDS" <<'EOF'
+commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$top" diff --quiet HEAD -- lib devices tools include 2>/dev/null || commit="$commit+changes"
+python3 - "$results" "$OUT" "$TIME" "$ROUNDS" "$RESULTS" "$PARTS" "$commit" <<'EOF'
 import json, os, statistics, subprocess, sys, datetime, platform
-allrows = [json.loads(l) for l in open(sys.argv[1])]
+part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd'}.get(r.get('kind'), 'blk')
+stamp = {'date': str(datetime.date.today()), 'commit': sys.argv[7],
+         'rounds': int(sys.argv[4]), 'secs': int(sys.argv[3])}
+new = [dict(json.loads(l), **stamp) for l in open(sys.argv[1])]
+ran = {part_of(r) for r in new}
+store = sys.argv[5]
+old = [json.loads(l) for l in open(store)] if os.path.exists(store) else []
+allrows = [r for r in old if part_of(r) not in ran] + new
+with open(store, 'w') as f:
+    for r in allrows:
+        f.write(json.dumps(r, ensure_ascii=False) + '\n')
+def measured(part):
+    st = sorted({(r.get('date', '?'), r.get('commit', '?'), r.get('rounds', '?'), r.get('secs', '?')) for r in allrows if part_of(r) == part})
+    return '; '.join(f"Measured {d} at `{c}`: median of {n} runs of {t} s per cell." for d, c, n, t in st) + '\n' if st else ''
 rows = [r for r in allrows if 'kind' not in r]
 net = [r for r in allrows if r.get('kind') == 'net']
 ingress = [r for r in allrows if r.get('kind') == 'ingress']
 fwd = [r for r in allrows if r.get('kind') == 'fwd']
 out, secs, rounds = sys.argv[2], sys.argv[3], sys.argv[4]
+secs_of = lambda part: next((r.get('secs', secs) for r in allrows if part_of(r) == part), secs)
 cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
 def cell(v):
     if not v: return 'n/a', None
@@ -312,10 +332,13 @@ lines = []
 lines.append("# Performance\n")
 lines.append(f"Written by `make bench` (scripts/bench.sh) on {datetime.date.today()}: "
              f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} CPUs ({cpu}), "
-             f"kernel {platform.release()}. Each cell is the median IOPS of {rounds} runs of {secs} s "
-             "(min–max in brackets); vhu and the peer alternate run by run under the same load.\n")
+             f"kernel {platform.release()}. Each cell is the median of alternated runs "
+             "(min–max in brackets); vhu and the peer alternate run by run under the same load. "
+             "Each section says when and at which commit it was measured: `PARTS=` re-measures some "
+             "sections and keeps the others (docs/bench-results.jsonl holds every row).\n")
 if rows:
     lines.append("## vhu-blk vs qemu-storage-daemon (4 KiB, 1 queue)\n")
+    lines.append(measured('blk'))
     lines.append("Both back-ends are driven by `vhu-bench blk` (vhu's userspace virtio driver, split ring, "
                  "event idx); the back-end is pinned to CPU 1 and vhu-bench to CPU 0 (`taskset`). "
                  "Backings: *null* = `vhu-blk --null-size=1G` vs qsd `--blockdev null-co,size=1G,read-zeroes=on`; "
@@ -336,13 +359,14 @@ if rows:
         lines.append(f"| {b} | {rw} | {d} | {v} | {q} | {ratio} | {latc} | {cpu_us('vhu', b, rw, d)} / {cpu_us('qsd', b, rw, d)} |")
     lines.append("\nBack-end CPU per request: the back-end process's user + system time (`/proc/PID/stat`) during the run over the requests completed, a stand-in for cycles per request because `perf stat` reports cycles and instructions as *not supported* on these VMs. A polling back-end spends its idle time spinning, so this is an upper bound.\n")
     lines.append("\nCommand per run (SOCK = the back-end's socket): "
-                 f"`taskset -c 0 vhu-bench blk --socket-path=SOCK --rw=RW --bs=4096 --iodepth=D --time={secs} --json`.\n")
+                 f"`taskset -c 0 vhu-bench blk --socket-path=SOCK --rw=RW --bs=4096 --iodepth=D --time={secs_of('blk')} --json`.\n")
     lines.append("Target (issue 4): vhu-blk ≥ 2× qemu-storage-daemon IOPS at iodepth 32.\n")
 if net:
     lines.append("## vhu-bench vs DPDK virtio-user as packet generators\n")
+    lines.append(measured('gen'))
     lines.append("Both generators send into the same receiver: `dpdk-testpmd --lcores=0@0,1@1 --vdev net_vhost0,iface=SOCK -- -i --forward-mode=rxonly`. "
                  "The generator runs on CPU 0, the receiver's forwarding lcore on CPU 1. The rate is the receiver's RX-packets over "
-                 f"{secs} s after its counters were cleared with the generator running, so both sides are counted by the same DPDK counter.\n")
+                 f"{secs_of('gen')} s after its counters were cleared with the generator running, so both sides are counted by the same DPDK counter.\n")
     lines.append("| frame bytes | vhu-bench pps | DPDK virtio-user pps | vhu / DPDK |")
     lines.append("|---:|---:|---:|---:|")
     for size in sorted({r['size'] for r in net}):
@@ -362,21 +386,23 @@ def net_table(sel, vhu_name, dpdk_name):
     lines.append("\nDevice under test: " + '; '.join(f"`{c}`" for c in sorted({r['cmd'] for r in sel})) + ".\n")
 if ingress:
     lines.append("## vhu-net vs DPDK's vhost: frames taken in from one port\n")
+    lines.append(measured('ingress'))
     lines.append("The same generator, `taskset`-free `dpdk-testpmd --lcores=0@0,1@0 --vdev net_virtio_user0,path=SOCK,queues=1 -- -i --forward-mode=txonly` "
                  "(`set txpkts N`, split ring, whatever features the device offers), sends into a vhu-net port or into testpmd's "
                  "net_vhost in rxonly. The device runs on CPU 1, the generator on CPU 0. Rate: the generator's TX-packets over "
-                 f"{secs} s after its counters were cleared (what the device took off the ring), counted by DPDK for both. "
+                 f"{secs_of('ingress')} s after its counters were cleared (what the device took off the ring), counted by DPDK for both. "
                  "With one port vhu-net has nowhere to forward: this is its per-frame ingress (pop, header and length checks, "
                  "a copy of the headers, parsing, learning, lookup, completion).\n")
     net_table(ingress, 'vhu-net', 'DPDK net_vhost rxonly')
     lines.append("Target (issue 5): ≥ 1.2× DPDK's pps at 64 B, ≥ 1.0× at 1518 B.\n")
 if fwd:
     lines.append("## vhu-net port to port vs testpmd io-forwarding between two net_vhost ports\n")
+    lines.append(measured('fwd'))
     lines.append("A loop: `dpdk-testpmd --lcores=0@0,1@0 --vdev net_virtio_user0,path=A,mac=02:00:00:00:00:0a --vdev net_virtio_user1,path=B,mac=02:00:00:00:00:0b "
                  "-- -i --forward-mode=io --eth-peer=0,02:00:00:00:00:0b --eth-peer=1,02:00:00:00:00:0a` on CPU 0 starts 8 bursts of 32 frames on each "
                  "port (`start tx_first 8`) and sends what arrives on one port out of the other, so frames circle through the device "
                  "under test (CPU 1) in both directions. Rate: frames the loop testpmd received on both ports over "
-                 f"{secs} s after its counters were cleared.\n")
+                 f"{secs_of('fwd')} s after its counters were cleared.\n")
     net_table(fwd, 'vhu-net', 'testpmd io-fwd')
     lines.append("vhu-net runs one worker thread per transmit queue, so here two threads share CPU 1; testpmd's one lcore polls both ports.\n")
 import os

@@ -46,6 +46,42 @@
 #define NET_PROTO_TCP 6u
 #define NET_PROTO_UDP 17u
 
+/*
+ * Copy @n <= NET_HEAD_MAX bytes with fixed-size moves (overlapping at the
+ * tail): a variable-length memcpy of a small bounded size is inlined as
+ * `rep movsq`, whose start-up cost on these CPUs is about what the rest of
+ * a 64-byte frame's ingress costs. Reads and writes only [0, n) of each.
+ */
+static inline void net_copy_small(uint8_t *d, const uint8_t *s, size_t n)
+{
+	size_t i = 0;
+
+	if (n >= 32) {
+		for (; i + 32 <= n; i += 32)
+			__builtin_memcpy(d + i, s + i, 32);
+		if (i < n)
+			__builtin_memcpy(d + n - 32, s + n - 32, 32);
+	} else if (n >= 16) {
+		__builtin_memcpy(d, s, 16);
+		__builtin_memcpy(d + n - 16, s + n - 16, 16);
+	} else if (n >= 8) {
+		__builtin_memcpy(d, s, 8);
+		__builtin_memcpy(d + n - 8, s + n - 8, 8);
+	} else {
+		for (; i < n; i++)
+			d[i] = s[i];
+	}
+}
+
+/* Copy a virtio-net header of @hdr_size (NET_HDR_SIZE or NET_HDR_LEGACY_SIZE) bytes. */
+static inline void net_copy_hdr(uint8_t *d, const uint8_t *s, unsigned int hdr_size)
+{
+	if (hdr_size == NET_HDR_SIZE)
+		__builtin_memcpy(d, s, NET_HDR_SIZE);
+	else
+		__builtin_memcpy(d, s, NET_HDR_LEGACY_SIZE);
+}
+
 /* The virtio-net header, host order. */
 struct net_hdr {
 	uint8_t flags;	  /* VIRTIO_NET_HDR_F_* */

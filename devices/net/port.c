@@ -493,7 +493,7 @@ static int rx_emit(void *arg, const struct net_hdr *oh, const struct net_src *sr
 		if (r->in_num && r->iov[r->out_num].iov_len >= total) {
 			uint8_t *d = r->iov[r->out_num].iov_base;
 
-			memcpy(d, hb, tg->hdr_size);
+			net_copy_hdr(d, hb, tg->hdr_size);
 			memcpy(d + tg->hdr_size, (const uint8_t *)src->iov[0].iov_base + src->off,
 			       src->len);
 			ctx->rx_len[first] = (uint32_t)total;

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# A/B two vhu-net builds under the same load at the same moment. This VM's
+# rates swing by 2x from one run to the next (docs/PERFORMANCE.md), more
+# than most changes move them, so runs one after the other cannot tell two
+# builds apart. Here both run at once: each device on CPU 1 with its own
+# DPDK virtio-user load on CPU 0, so whatever the host does, it does to
+# both, and the ratio of their rates is what is compared.
+#
+#   scripts/ab-net.sh A_VHU_NET B_VHU_NET [fwd|ingress] [ROUNDS]
+#
+# fwd: a testpmd io-forwarding loop through the device's two ports (the
+# `fwd` part of make bench); ingress: testpmd txonly into one port. With
+# two loads sharing CPU 0, ingress is often bound by the generators: trust
+# fwd, where the devices are the busy side. SIZE (64) sets the frame size,
+# TIME (4) the seconds counted. Prints each round's rates and B/A, and the
+# median B/A. A vs A should print about 1.00.
+set -euo pipefail
+
+A=$(realpath "$1") B=$(realpath "$2") mode=${3:-fwd} rounds=${4:-3}
+SIZE=${SIZE:-64} TIME=${TIME:-4}
+command -v dpdk-testpmd >/dev/null || { echo "ab-net: dpdk-testpmd is missing" >&2; exit 1; }
+tmp=$(mktemp -d /tmp/vhu-ab.XXXXXX)
+pids=()
+cleanup() {
+	((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
+	wait 2>/dev/null || true
+	rm -rf "$tmp" /var/run/dpdk/vhu-ab-*-$$
+}
+trap cleanup EXIT
+dpdk_common=(--no-pci --no-huge -m 256 --no-shconf --no-telemetry --lcores=0@0,1@0)
+ratios=()
+for round in $(seq "$rounds"); do
+	pids=()
+	# alternate which build starts first
+	order=(A B)
+	((round % 2 == 0)) && order=(B A)
+	for s in "${order[@]}"; do
+		bin=$A
+		[ "$s" = B ] && bin=$B
+		ports=(--socket-path="$tmp/$s.a")
+		[ "$mode" = fwd ] && ports+=(--socket-path="$tmp/$s.b")
+		taskset -c 1 "$bin" "${ports[@]}" --poll --queue-pairs=1 >"$tmp/$s.dut.log" 2>&1 &
+		pids+=($!)
+	done
+	for s in A B; do
+		for _ in $(seq 100); do [ -S "$tmp/$s.a" ] && break; sleep 0.05; done
+	done
+	for s in A B; do
+		rm -f "$tmp/$s.in"
+		mkfifo "$tmp/$s.in"
+		if [ "$mode" = fwd ]; then
+			dpdk-testpmd "${dpdk_common[@]}" --file-prefix="vhu-ab-$s-$$" \
+				--vdev "net_virtio_user0,path=$tmp/$s.a,queues=1,mac=02:00:00:00:00:0a" \
+				--vdev "net_virtio_user1,path=$tmp/$s.b,queues=1,mac=02:00:00:00:00:0b" -- -i \
+				--total-num-mbufs=16384 --forward-mode=io \
+				--eth-peer=0,02:00:00:00:00:0b --eth-peer=1,02:00:00:00:00:0a \
+				<"$tmp/$s.in" >"$tmp/$s.gen.log" 2>&1 &
+		else
+			dpdk-testpmd "${dpdk_common[@]}" --file-prefix="vhu-ab-$s-$$" \
+				--vdev "net_virtio_user0,path=$tmp/$s.a,queues=1" -- -i \
+				--total-num-mbufs=8192 --forward-mode=txonly \
+				<"$tmp/$s.in" >"$tmp/$s.gen.log" 2>&1 &
+		fi
+		pids+=($!)
+	done
+	exec {fa}>"$tmp/A.in" {fb}>"$tmp/B.in"
+	for fd in $fa $fb; do
+		echo "set txpkts $SIZE" >&"$fd"
+		if [ "$mode" = fwd ]; then echo "start tx_first 8" >&"$fd"; else echo start >&"$fd"; fi
+	done
+	sleep 2
+	echo "clear port stats all" >&"$fa"
+	echo "clear port stats all" >&"$fb"
+	sleep "$TIME"
+	echo "show port stats all" >&"$fa"
+	echo "show port stats all" >&"$fb"
+	sleep 0.3
+	echo quit >&"$fa"
+	echo quit >&"$fb"
+	exec {fa}>&- {fb}>&-
+	sleep 1
+	kill "${pids[@]}" 2>/dev/null || true
+	wait 2>/dev/null || true
+	pids=()
+	# fwd: frames the loop received on both ports; ingress: what the device took
+	field=RX-packets
+	[ "$mode" = fwd ] || field=TX-packets
+	count() { awk -v f="$field:" -v m="$mode" '$1 == f { s += $2; if (m != "fwd") exit } END { print s + 0 }' "$1"; }
+	a=$(count "$tmp/A.gen.log") b=$(count "$tmp/B.gen.log")
+	r=$(python3 -c "print(f'{$b / $a:.3f}' if $a else 'nan')")
+	ratios+=("$r")
+	echo "round $round: A $((a / TIME)) pps, B $((b / TIME)) pps, B/A $r"
+done
+python3 -c "import statistics, sys; print('median B/A', statistics.median(float(x) for x in sys.argv[1:]))" "${ratios[@]}"

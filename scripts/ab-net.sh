@@ -9,6 +9,13 @@
 # both, and the ratio of their rates is what is compared.
 #
 #   scripts/ab-net.sh A_VHU_NET B_VHU_NET [fwd|ingress] [ROUNDS]
+#   scripts/ab-net.sh A_VHU_NET dpdk [fwd|ingress] [ROUNDS]
+#
+# B = dpdk puts DPDK's vhost in B's place, as make bench compares them:
+# testpmd io-forwarding between two net_vhost ports (fwd) or rxonly on one
+# (ingress). So that CPU 1 is shared fairly, it gets as many busy threads
+# as vhu-net has: two forwarding lcores for fwd (vhu-net polls each port's
+# TX queue from its own thread), one for ingress.
 #
 # fwd: a testpmd io-forwarding loop through the device's two ports (the
 # `fwd` part of make bench); ingress: testpmd txonly into one port. With
@@ -18,7 +25,8 @@
 # median B/A. A vs A should print about 1.00.
 set -euo pipefail
 
-A=$(realpath "$1") B=$(realpath "$2") mode=${3:-fwd} rounds=${4:-3}
+A=$(realpath "$1") B=$2 mode=${3:-fwd} rounds=${4:-3}
+[ "$B" = dpdk ] || B=$(realpath "$B")
 SIZE=${SIZE:-64} TIME=${TIME:-4}
 command -v dpdk-testpmd >/dev/null || { echo "ab-net: dpdk-testpmd is missing" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/vhu-ab.XXXXXX)
@@ -39,13 +47,35 @@ for round in $(seq "$rounds"); do
 	for s in "${order[@]}"; do
 		bin=$A
 		[ "$s" = B ] && bin=$B
+		if [ "$bin" = dpdk ]; then
+			rm -f "$tmp/dut.in"
+			mkfifo "$tmp/dut.in"
+			vdevs=(--vdev "net_vhost0,iface=$tmp/$s.a")
+			if [ "$mode" = fwd ]; then
+				vdevs+=(--vdev "net_vhost1,iface=$tmp/$s.b")
+				fwd=(--lcores=0@1,1@1,2@1 -- -i --nb-cores=2 --forward-mode=io)
+			else
+				fwd=(--lcores=0@1,1@1 -- -i --forward-mode=rxonly)
+			fi
+			dpdk-testpmd --no-pci --no-huge -m 256 --no-shconf --no-telemetry \
+				--file-prefix="vhu-ab-dut-$$" "${vdevs[@]}" "${fwd[@]}" \
+				--total-num-mbufs=16384 \
+				<"$tmp/dut.in" >"$tmp/$s.dut.log" 2>&1 &
+			pids+=($!)
+			exec {fd_dut}>"$tmp/dut.in"
+			echo start >&"$fd_dut"
+			continue
+		fi
 		ports=(--socket-path="$tmp/$s.a")
 		[ "$mode" = fwd ] && ports+=(--socket-path="$tmp/$s.b")
 		taskset -c 1 "$bin" "${ports[@]}" --poll --queue-pairs=1 >"$tmp/$s.dut.log" 2>&1 &
 		pids+=($!)
 	done
 	for s in A B; do
-		for _ in $(seq 100); do [ -S "$tmp/$s.a" ] && break; sleep 0.05; done
+		for f in "$tmp/$s.a" "$tmp/$s.b"; do
+			[ "$mode" = fwd ] || [ "$f" = "$tmp/$s.a" ] || continue
+			for _ in $(seq 100); do [ -S "$f" ] && break; sleep 0.05; done
+		done
 	done
 	for s in A B; do
 		rm -f "$tmp/$s.in"
@@ -80,6 +110,10 @@ for round in $(seq "$rounds"); do
 	echo quit >&"$fa"
 	echo quit >&"$fb"
 	exec {fa}>&- {fb}>&-
+	if [ "$B" = dpdk ]; then
+		echo quit >&"$fd_dut" 2>/dev/null || true
+		exec {fd_dut}>&-
+	fi
 	sleep 1
 	kill "${pids[@]}" 2>/dev/null || true
 	wait 2>/dev/null || true

@@ -59,7 +59,10 @@ void vhu_fe_split_set_desc(struct vhu_fe_split *r, uint16_t i, uint64_t addr, ui
 {
 	struct vring_desc *d = &r->desc[i & (r->num - 1)];
 	struct vring_desc v = {
-		.addr = htole64(addr), .len = htole32(len), .flags = htole16(flags), .next = htole16(next)
+		.addr = htole64(addr),
+		.len = htole32(len),
+		.flags = htole16(flags),
+		.next = htole16(next),
 	};
 
 	store_if_changed(d, &v, sizeof(v));

@@ -232,6 +232,21 @@ wait_socket() {
 	fail "no listening socket at $path after ${secs}s (peer '$name' still running)"
 }
 
+# wait_log FILE PATTERN NAME [SECS]: until FILE (peer NAME's log) has a line
+# matching the grep -E PATTERN; fail if NAME exits first or SECS (20) pass
+wait_log() {
+	local file=$1 pattern=$2 name=$3 secs=${4:-20} i
+	for ((i = 0; i < secs * 10; i++)); do
+		grep -Eq -- "$pattern" "$file" 2>/dev/null && return 0
+		if ! peer_alive "$name"; then
+			wait "${PEER_PID[$name]}" 2>/dev/null
+			fail "peer '$name' exited (status $?) before logging '$pattern'"
+		fi
+		sleep 0.1
+	done
+	fail "peer '$name' did not log '$pattern' within ${secs}s"
+}
+
 peer_wait_exit() {
 	local name=$1 secs=$2 i pid=${PEER_PID[$1]}
 	PEER_RC=

@@ -53,7 +53,8 @@ start_testpmd() {
 	local name=$1 sock=$2 fwd=$3 fd
 	shift 3
 	on_cleanup "rm -rf -- '$dpdk_rundir/$PREFIX-$name'"
-	PEER_STDIN=hold start_peer "$name" "$T/$name.log" dpdk-testpmd \
+	# line-buffered: the log shows "start"'s answer while testpmd runs (wait_log)
+	PEER_STDIN=hold start_peer "$name" "$T/$name.log" stdbuf -oL dpdk-testpmd \
 		--lcores="0@$cpu0,1@$cpu1" --no-pci --no-huge -m 256 \
 		--no-shconf --no-telemetry --file-prefix="$PREFIX-$name" \
 		--vdev "net_virtio_user0,path=$sock,$VDEV_OPTS" \
@@ -62,6 +63,10 @@ start_testpmd() {
 	eval "FD_$name=$fd"
 	[ "$fwd" != txonly ] || echo "set txpkts 64" >&"$fd"
 	echo start >&"$fd"
+	# forwarding, so its port is up and its receive buffers are posted:
+	# on a loaded machine a second was not always enough, and a sender
+	# that starts before then has every frame dropped for want of buffers
+	wait_log "$T/$name.log" "$fwd packet forwarding - ports=" "$name" 30
 }
 
 # finish_testpmd NAME: stats, quit; sets RX_PACKETS, TX_PACKETS of port 0

@@ -321,7 +321,7 @@ rows = [r for r in allrows if 'kind' not in r]
 net = [r for r in allrows if r.get('kind') == 'net']
 ingress = [r for r in allrows if r.get('kind') == 'ingress']
 fwd = [r for r in allrows if r.get('kind') == 'fwd']
-out, secs, rounds = sys.argv[2], sys.argv[3], sys.argv[4]
+out, secs = sys.argv[2], sys.argv[3]
 secs_of = lambda part: next((r.get('secs', secs) for r in allrows if part_of(r) == part), secs)
 cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), '?')
 def cell(v):
@@ -405,7 +405,6 @@ if fwd:
                  f"{secs_of('fwd')} s after its counters were cleared.\n")
     net_table(fwd, 'vhu-net', 'testpmd io-fwd')
     lines.append("vhu-net runs one worker thread per transmit queue, so here two threads share CPU 1; testpmd's one lcore polls both ports.\n")
-import os
 extra = open(out).read().split('<!-- manual -->', 1) if os.path.exists(out) else []
 if len(extra) == 2:
     lines.append('<!-- manual -->' + extra[1])

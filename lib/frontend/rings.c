@@ -90,10 +90,9 @@ void vhu_fe_split_fill_table(struct vring_desc *table, const struct vhu_fe_buf *
 
 void vhu_fe_split_put(struct vhu_fe_split *r, uint16_t head)
 {
-	uint16_t *slot = &r->avail->ring[r->avail_idx & (r->num - 1)];
+	uint16_t v = htole16(head);
 
-	if (*slot != htole16(head)) /* see store_if_changed */
-		*slot = htole16(head);
+	store_if_changed(&r->avail->ring[r->avail_idx & (r->num - 1)], &v, sizeof(v));
 	r->avail_idx++;
 }
 

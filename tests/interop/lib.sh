@@ -219,32 +219,30 @@ socket_listening() {
 	fi
 }
 
-wait_socket() {
-	local path=$1 name=$2 secs=${3:-10} i
+# peer_wait_until NAME SECS WHAT CMD...: until CMD succeeds (every 0.1 s);
+# fail if peer NAME exits first, or after SECS, naming WHAT it waited for
+peer_wait_until() {
+	local name=$1 secs=$2 what=$3 i
+	shift 3
 	for ((i = 0; i < secs * 10; i++)); do
-		socket_listening "$path" && return 0
+		"$@" && return 0
 		if ! peer_alive "$name"; then
 			wait "${PEER_PID[$name]}" 2>/dev/null
-			fail "peer '$name' exited (status $?) before listening on $path"
+			fail "peer '$name' exited (status $?) before $what"
 		fi
 		sleep 0.1
 	done
-	fail "no listening socket at $path after ${secs}s (peer '$name' still running)"
+	fail "no $what after ${secs}s (peer '$name' still running)"
+}
+
+wait_socket() {
+	peer_wait_until "$2" "${3:-10}" "listening on $1" socket_listening "$1"
 }
 
 # wait_log FILE PATTERN NAME [SECS]: until FILE (peer NAME's log) has a line
-# matching the grep -E PATTERN; fail if NAME exits first or SECS (20) pass
+# matching the grep -E PATTERN (20 s at most)
 wait_log() {
-	local file=$1 pattern=$2 name=$3 secs=${4:-20} i
-	for ((i = 0; i < secs * 10; i++)); do
-		grep -Eq -- "$pattern" "$file" 2>/dev/null && return 0
-		if ! peer_alive "$name"; then
-			wait "${PEER_PID[$name]}" 2>/dev/null
-			fail "peer '$name' exited (status $?) before logging '$pattern'"
-		fi
-		sleep 0.1
-	done
-	fail "peer '$name' did not log '$pattern' within ${secs}s"
+	peer_wait_until "$3" "${4:-20}" "'$2' in $1" grep -Eq -- "$2" "$1"
 }
 
 peer_wait_exit() {

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/uio.h>
 
 #define NET_HDR_SIZE 12u	/* struct virtio_net_hdr_v1 / _mrg_rxbuf */
@@ -80,6 +81,24 @@ static inline void net_copy_hdr(uint8_t *d, const uint8_t *s, unsigned int hdr_s
 		__builtin_memcpy(d, s, NET_HDR_SIZE);
 	else
 		__builtin_memcpy(d, s, NET_HDR_LEGACY_SIZE);
+}
+
+/*
+ * Store a virtio-net header of @hdr_size bytes at @d only where it differs
+ * from what is there. A driver that reposts the same receive buffers finds
+ * the same header in them frame after frame (no offloads, one buffer): the
+ * line it sits on, apart from the frame when the buffer starts a line
+ * early, is then only read, by the device and by the driver, and stays in
+ * both caches instead of moving to the device's and back on every frame.
+ * Hostile buffers change nothing: the header is checked anew each time.
+ */
+static inline void net_store_hdr(uint8_t *d, const uint8_t *s, unsigned int hdr_size)
+{
+	uint8_t cur[NET_HDR_SIZE];
+
+	net_copy_hdr(cur, d, hdr_size);
+	if (memcmp(cur, s, hdr_size) != 0)
+		net_copy_hdr(d, s, hdr_size);
 }
 
 /* The virtio-net header, host order. */

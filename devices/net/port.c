@@ -493,7 +493,7 @@ static int rx_emit(void *arg, const struct net_hdr *oh, const struct net_src *sr
 		if (r->in_num && r->iov[r->out_num].iov_len >= total) {
 			uint8_t *d = r->iov[r->out_num].iov_base;
 
-			net_copy_hdr(d, hb, tg->hdr_size);
+			net_store_hdr(d, hb, tg->hdr_size);
 			memcpy(d + tg->hdr_size, (const uint8_t *)src->iov[0].iov_base + src->off,
 			       src->len);
 			ctx->rx_len[first] = (uint32_t)total;
@@ -539,7 +539,11 @@ static void rx_take_ahead(struct rx_target *tg, struct net_ctx *ctx, unsigned in
 		if (r->in_num) {
 			const uint8_t *b = r->iov[r->out_num].iov_base;
 
-			__builtin_prefetch(b, 1);
+			/* a header on a line of its own is mostly left alone (net_store_hdr) */
+			if (((uintptr_t)b ^ (uintptr_t)(b + tg->hdr_size)) >> 6)
+				__builtin_prefetch(b, 0);
+			else
+				__builtin_prefetch(b, 1);
 			if (r->iov[r->out_num].iov_len > 64)
 				__builtin_prefetch(b + 64, 1);
 		}

@@ -394,6 +394,39 @@ static void learns_and_floods(void **state)
 	expect_counter(s, 3, "tx_drop_no_buffers", 2); /* the two floods */
 }
 
+/*
+ * The switch leaves a receive header alone where it already holds the
+ * bytes to be written (net_store_hdr): whatever else a reposted buffer
+ * holds there must still be replaced, every field of it.
+ */
+static void receive_header_rewritten(void **state)
+{
+	static const uint8_t plain[HDR] = { [10] = 1 }; /* no offloads, one buffer */
+	struct sw *s = *state;
+	uint8_t h[HDR], got[2048];
+
+	send_frame(s, 2, mac[1], NULL, 60, 9); /* flooded; mac[2] is learnt */
+	assert_int_equal(recv_frame(s, 0, h, got, 3000), 60);
+	assert_int_equal(recv_frame(s, 1, h, got, 3000), 60);
+	assert_memory_equal(h, plain, HDR);
+	for (unsigned int round = 0; round < 3; round++) {
+		/* stale bytes, then the header itself, then one field off */
+		for (unsigned int k = 0; k < RING; k++) {
+			if (round == 0)
+				memset(s->p[2].rxbuf[k], 0xa5, HDR);
+			else
+				memcpy(s->p[2].rxbuf[k], plain, HDR);
+			if (round == 2)
+				s->p[2].rxbuf[k][11] = 7; /* num_buffers' high byte */
+		}
+		send_frame(s, 1, mac[2], NULL, 60 + round, (uint8_t)round);
+		memset(h, 0x5a, sizeof(h));
+		assert_int_equal(recv_frame(s, 2, h, got, 3000), (long)(60 + round));
+		assert_memory_equal(h, plain, HDR);
+		expect_nothing(s, 0);
+	}
+}
+
 /* Bad frames are dropped and counted; the next good one still goes through. */
 static void drops_bad_frames(void **state)
 {
@@ -621,6 +654,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(learns_and_floods, setup_split, sw_teardown),
 		cmocka_unit_test_setup_teardown(learns_and_floods, setup_packed, sw_teardown),
+		cmocka_unit_test_setup_teardown(receive_header_rewritten, setup_split, sw_teardown),
+		cmocka_unit_test_setup_teardown(receive_header_rewritten, setup_packed,
+						sw_teardown),
 		cmocka_unit_test_setup_teardown(drops_bad_frames, setup_split, sw_teardown),
 		cmocka_unit_test_setup_teardown(drops_bad_frames, setup_packed, sw_teardown),
 		cmocka_unit_test_setup_teardown(offloads_carried_or_done, setup_split, sw_teardown),

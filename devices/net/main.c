@@ -33,6 +33,7 @@ struct net_options {
 	const char *ageing;
 	const char *poll_window;
 	bool poll;
+	bool record_busy;
 };
 
 struct port_ctl {
@@ -127,6 +128,7 @@ static int parse_options(const struct net_options *o, uint16_t *qp, bool *tap_of
 	fdb_init(&sw.fdb, (uint32_t)v[3]);
 	sw.poll_window_us = (uint32_t)v[4];
 	sw.poll = o->poll;
+	sw.record_busy = o->record_busy;
 	*tap_offload = true;
 	if (o->tap_offload && strcmp(o->tap_offload, "on") != 0) {
 		if (strcmp(o->tap_offload, "off") != 0) {
@@ -368,6 +370,9 @@ int main(int argc, char **argv)
 		  "forget a MAC address not seen for this long (default 300)", .str = &o.ageing },
 		{ "poll", PROG_ARG_NONE, NULL, "busy-poll the rings instead of sleeping",
 		  .flag = &o.poll },
+		{ "record-busy", PROG_ARG_NONE, NULL,
+		  "count the time TX bursts take (busy_ns, busy_chains: the cost per frame)",
+		  .flag = &o.record_busy },
 		{ "poll-window", PROG_ARG_REQUIRED, "US",
 		  "spin this long for more frames before sleeping (default 32, 0: off)",
 		  .str = &o.poll_window },

@@ -69,6 +69,8 @@ enum net_counter {
 	NET_TX_DROP_BUSY,	/* the port was being reconfigured */
 	NET_TX_CSUM_SW,		/* checksums completed in software toward this port */
 	NET_TX_SEGMENTED,	/* GSO frames segmented in software toward this port */
+	NET_BUSY_NS,		/* --record-busy: time the port's TX workers spent on bursts */
+	NET_BUSY_CHAINS,	/* --record-busy: the chains those bursts took */
 	NET_COUNTER_MAX
 };
 
@@ -114,6 +116,7 @@ struct net_switch {
 	unsigned int nports; /* vhost-user ports, then the TAP if any */
 	struct net_port *ports[NET_PORTS_MAX + 1];
 	bool poll;		 /* --poll */
+	bool record_busy;	 /* --record-busy */
 	uint32_t poll_window_us; /* --poll-window */
 	uint16_t queue_size;	 /* --queue-size */
 	uint16_t mtu;		 /* --mtu */
@@ -200,6 +203,9 @@ static inline void net_count(struct net_port *p, enum net_counter c, uint64_t v)
 	if (v)
 		__atomic_fetch_add(&p->counters[c], v, __ATOMIC_RELAXED);
 }
+
+/** net_now_ns() - CLOCK_MONOTONIC in nanoseconds (vDSO). */
+uint64_t net_now_ns(void);
 
 /** net_now() - seconds of CLOCK_MONOTONIC_COARSE (no system call: vDSO). */
 uint32_t net_now(void);

@@ -34,7 +34,7 @@ struct net_txq {
 	struct vhu_vq *vq;
 	int yield_fd;
 	bool yielded;	      /* yield_fd was written and not yet drained */
-	struct vhu_req *reqs; /* NET_BURST */
+	struct vhu_req *reqs; /* 2 * NET_BURST: tx_bursts */
 	struct net_pkt pkts[NET_BURST];
 	struct net_ctx ctx;
 };
@@ -150,7 +150,7 @@ static int txq_create(struct net_port *p, struct net_txq **out)
 		return -ENOMEM;
 	t->port = p;
 	t->yield_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	t->reqs = calloc(NET_BURST, sizeof(*t->reqs));
+	t->reqs = calloc(2 * NET_BURST, sizeof(*t->reqs)); /* a burst and the next */
 	if (t->yield_fd < 0 || !t->reqs || net_ctx_init(&t->ctx) < 0) {
 		txq_free(t);
 		return -ENOMEM;
@@ -245,28 +245,45 @@ out:
 
 /* ---- TX worker -------------------------------------------------------------------- */
 
-/* One burst; return the chains popped, or -1 when the ring broke or stopped. */
-static int tx_burst(struct net_txq *t)
+/*
+ * --record-busy: a burst that took longer than this was preempted on the
+ * way (bursts take microseconds, time slices milliseconds); left out, so
+ * that busy_ns / busy_chains is the switch's cost per frame, whatever the
+ * senders' rate and whoever shares the CPU.
+ */
+#define NET_BUSY_BURST_MAX_NS 200000u
+
+/*
+ * Pop up to NET_BURST chains into @reqs; return how many, or -1 when none
+ * and the ring broke or stopped. The frames were written on the sender's
+ * CPU: each miss starts as soon as the chain is known.
+ */
+static int tx_pop(struct net_txq *t, struct vhu_req *reqs)
 {
-	struct net_port *p = t->port;
-	unsigned int hdr_size = hdr_size_of(port_features(p)), n = 0, k = 0;
+	unsigned int n = 0;
 	int ret = 0;
 
-	/* the frames were written on the sender's CPU: start each miss as soon as it is known */
-	while (n < NET_BURST && (ret = vhu_vq_pop(t->vq, &t->reqs[n])) == 1) {
-		if (t->reqs[n].out_num) {
-			const uint8_t *b = t->reqs[n].iov[0].iov_base;
+	while (n < NET_BURST && (ret = vhu_vq_pop(t->vq, &reqs[n])) == 1) {
+		if (reqs[n].out_num) {
+			const uint8_t *b = reqs[n].iov[0].iov_base;
 
 			__builtin_prefetch(b);
-			if (t->reqs[n].iov[0].iov_len > 64)
+			if (reqs[n].iov[0].iov_len > 64)
 				__builtin_prefetch(b + 64);
 		}
 		n++;
 	}
-	if (n == 0)
-		return ret < 0 ? -1 : 0;
+	return n == 0 && ret < 0 ? -1 : (int)n;
+}
+
+/* Check and forward the @n chains popped into @reqs, complete them and notify once. */
+static void tx_finish(struct net_txq *t, const struct vhu_req *reqs, unsigned int n)
+{
+	struct net_port *p = t->port;
+	unsigned int hdr_size = hdr_size_of(port_features(p)), k = 0;
+
 	for (unsigned int i = 0; i < n; i++) {
-		const struct vhu_req *r = &t->reqs[i];
+		const struct vhu_req *r = &reqs[i];
 
 		/* writable buffers in a TX chain are ignored: only out_num counts */
 		if (net_pkt_prepare(p, &t->pkts[k], hdr_size, r->iov, r->out_num, r->out_size) == 0)
@@ -274,9 +291,51 @@ static int tx_burst(struct net_txq *t)
 	}
 	if (k)
 		net_switch_forward(p->sw, p, t->pkts, k, &t->ctx);
-	vhu_vq_push_burst(t->vq, t->reqs, NULL, n);
+	vhu_vq_push_burst(t->vq, reqs, NULL, n);
 	vhu_vq_notify(t->vq);
-	return (int)n;
+}
+
+/*
+ * --record-busy: a call that took longer than this was preempted on the
+ * way (bursts take microseconds, time slices milliseconds); left out, so
+ * that busy_ns / busy_chains is the switch's cost per frame, whatever the
+ * senders' rate and whoever shares the CPU.
+ */
+#define NET_BUSY_MAX_NS 200000u
+
+/*
+ * Bursts until one comes out short (the ring is drained) or *@bursts
+ * reaches NET_BUDGET; return the size of the last, -1 when the ring broke
+ * or stopped. A full burst's successor is popped before the burst is
+ * forwarded, so that its frames' misses overlap that work rather than
+ * stall the next burst's first frames; what is popped is always finished
+ * before returning (queue_stop relies on it), and in pop order (IN_ORDER).
+ */
+static int tx_bursts(struct net_txq *t, unsigned int *bursts)
+{
+	struct vhu_req *cur = t->reqs, *next = t->reqs + NET_BURST, *tmp;
+	uint64_t start = t->port->sw->record_busy ? net_now_ns() : 0, took, chains = 0;
+	int n = tx_pop(t, cur), m, last = 0;
+
+	while (n > 0) {
+		bool more = n == (int)NET_BURST && ++*bursts < NET_BUDGET;
+
+		m = more ? tx_pop(t, next) : 0;
+		tx_finish(t, cur, (unsigned int)n);
+		chains += (unsigned int)n;
+		last = n;
+		if (!more)
+			break;
+		tmp = cur;
+		cur = next;
+		next = tmp;
+		n = m;
+	}
+	if (start && chains && (took = net_now_ns() - start) < NET_BUSY_MAX_NS) {
+		net_count(t->port, NET_BUSY_NS, took);
+		net_count(t->port, NET_BUSY_CHAINS, chains);
+	}
+	return n < 0 ? -1 : last;
 }
 
 static void tx_run(struct net_txq *t)
@@ -291,15 +350,14 @@ static void tx_run(struct net_txq *t)
 		 * costs a full barrier and a look at the ring every round).
 		 */
 		vhu_vq_enable_notify(t->vq, false);
-		while (bursts++ < NET_BUDGET && tx_burst(t) == (int)NET_BURST)
-			;
+		(void)tx_bursts(t, &bursts);
 		return;
 	}
 	do {
 		vhu_vq_enable_notify(t->vq, false);
 		do {
-			n = tx_burst(t);
-			if (n == (int)NET_BURST && ++bursts >= NET_BUDGET) {
+			n = tx_bursts(t, &bursts);
+			if (n == (int)NET_BURST && bursts >= NET_BUDGET) {
 				/* more is waiting: come back through queue_event, so
 				 * that a pause of this queue gets its turn meanwhile */
 				(void)eventfd_write(t->yield_fd, 1);

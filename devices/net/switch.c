@@ -32,6 +32,8 @@ const char *const net_counter_names[NET_COUNTER_MAX] = {
 	[NET_TX_DROP_BUSY] = "tx_drop_busy",
 	[NET_TX_CSUM_SW] = "tx_csum_sw",
 	[NET_TX_SEGMENTED] = "tx_segmented",
+	[NET_BUSY_NS] = "busy_ns",
+	[NET_BUSY_CHAINS] = "busy_chains",
 };
 
 int net_ctx_init(struct net_ctx *ctx)
@@ -53,6 +55,14 @@ void net_ctx_fini(struct net_ctx *ctx)
 	free(ctx->wiov);
 	ctx->rx = NULL;
 	ctx->wiov = NULL;
+}
+
+uint64_t net_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 uint32_t net_now(void)

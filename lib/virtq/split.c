@@ -213,8 +213,10 @@ static void used_put(struct vhu_vq *vq, uint16_t id, uint32_t len)
 {
 	struct vring_used_elem *elem = &vq->used->ring[vq->used_idx & (vq->num - 1)];
 
-	vhu_vq_store32(&elem->id, id);
-	vhu_vq_store32(&elem->len, len);
+	if (__atomic_load_n(&elem->id, __ATOMIC_RELAXED) != htole32(id))
+		vhu_vq_store32(&elem->id, id);
+	if (__atomic_load_n(&elem->len, __ATOMIC_RELAXED) != htole32(len))
+		vhu_vq_store32(&elem->len, len);
 	vq->used_idx++;
 }
 

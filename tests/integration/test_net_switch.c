@@ -143,11 +143,11 @@ static int fport_open(struct fport *p, const char *path, uint64_t features, bool
 	return 0;
 }
 
-static int sw_setup(void **state, bool packed, uint64_t f2)
+static int sw_setup_with(void **state, bool packed, uint64_t f2, const char *extra)
 {
 	struct sw *s = calloc(1, sizeof(*s));
 
-	if (!s || sw_spawn(s, NULL) < 0) {
+	if (!s || sw_spawn(s, extra) < 0) {
 		fprintf(stderr, "VHU_NET is not set or vhu-net did not start\n");
 		return -1;
 	}
@@ -161,6 +161,16 @@ static int sw_setup(void **state, bool packed, uint64_t f2)
 	 * request: frames meanwhile are dropped as "busy" (by design, net.h) */
 	sleep_ms(100);
 	return 0;
+}
+
+static int sw_setup(void **state, bool packed, uint64_t f2)
+{
+	return sw_setup_with(state, packed, f2, NULL);
+}
+
+static int setup_split_busy(void **state)
+{
+	return sw_setup_with(state, false, 0, "--record-busy");
 }
 
 static int setup_split(void **state)
@@ -392,6 +402,28 @@ static void learns_and_floods(void **state)
 	expect_counter(s, 1, "tx_packets", 3);
 	expect_counter(s, 3, "tx_packets", 0);
 	expect_counter(s, 3, "tx_drop_no_buffers", 2); /* the two floods */
+	expect_counter(s, 0, "busy_chains", 0);	       /* without --record-busy */
+	expect_counter(s, 0, "busy_ns", 0);
+}
+
+/* --record-busy: the time bursts took and their chains, counted on the port they came in on. */
+static void records_busy(void **state)
+{
+	struct sw *s = *state;
+	unsigned long long chains, ns;
+
+	for (uint8_t k = 0; k < 8; k++) {
+		send_frame(s, 0, bcast, NULL, 60, k);
+		expect_frame(s, 1, bcast, 0, 60, k);
+	}
+	expect_counter(s, 0, "rx_packets", 8);
+	chains = counter(s, 0, "busy_chains");
+	ns = counter(s, 0, "busy_ns");
+	/* a burst preempted on the way (a loaded or instrumented run) is left out */
+	assert_true(chains <= 8);
+	assert_true((chains == 0) == (ns == 0));
+	assert_true(ns <= chains * 200000u);
+	expect_counter(s, 1, "busy_chains", 0); /* port 1 sent nothing */
 }
 
 /*
@@ -654,6 +686,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(learns_and_floods, setup_split, sw_teardown),
 		cmocka_unit_test_setup_teardown(learns_and_floods, setup_packed, sw_teardown),
+		cmocka_unit_test_setup_teardown(records_busy, setup_split_busy, sw_teardown),
 		cmocka_unit_test_setup_teardown(receive_header_rewritten, setup_split, sw_teardown),
 		cmocka_unit_test_setup_teardown(receive_header_rewritten, setup_packed,
 						sw_teardown),

@@ -158,12 +158,31 @@ start_txonly() {
 # MFD, pid MPID) has its counters cleared after a warm-up and shown TIME s
 # later, then quits; the other side (pid OPID; a testpmd reading fd OFD, or
 # OFD empty) is told to quit too and stopped
+# busy_mark clear|show: the device under test's cost per frame counted
+# from clear to show (net-busy.py): vhu-net (--record-busy, busy_vhu = its
+# pid) prints its counters, testpmd (record-core-cycles on, busy_fd = its
+# commands) clears or shows its forwarding stats. Neither: nothing.
+busy_vhu= busy_fd=
+busy_mark() {
+	if [ -n "$busy_vhu" ]; then
+		kill -USR1 "$busy_vhu" 2>/dev/null || true
+	elif [ -n "$busy_fd" ]; then
+		echo "$1 fwd stats all" >&"$busy_fd"
+	fi
+}
+# busy_of SIDE LOG: ns per frame the device spent while it had frames, or nan
+busy_of() {
+	python3 "$top/scripts/net-busy.py" "$1" "$2"
+}
 measure_and_stop() {
 	local mfd=$1 mpid=$2 ofd=$3 opid=$4
 	sleep 1.5
 	echo "clear port stats all" >&"$mfd"
+	busy_mark clear
 	sleep "$TIME"
 	echo "show port stats all" >&"$mfd"
+	busy_mark show
+	sleep 0.2
 	echo quit >&"$mfd"
 	eval "exec $mfd>&-"
 	wait "$mpid" 2>/dev/null || true
@@ -225,15 +244,18 @@ if part ingress; then
 				rm -f "$tmp/n.sock"
 				if [ "$side" = vhu ]; then
 					taskset -c $cpu1 "$net" --socket-path="$tmp/n.sock" --poll --queue-pairs=1 \
-						>"$tmp/dut.log" 2>&1 &
+						--record-busy >"$tmp/dut.log" 2>&1 &
 					dut_pid=$!
-					dut_cmd="taskset -c 1 vhu-net --socket-path=SOCK --poll --queue-pairs=1"
+					busy_vhu=$dut_pid busy_fd=
+					dut_cmd="taskset -c 1 vhu-net --socket-path=SOCK --poll --queue-pairs=1 --record-busy"
 				else
 					testpmd dut_pid "$tmp/dut.in" "$tmp/dut.log" dut --lcores=0@$cpu1,1@$cpu1 \
 						--vdev "net_vhost0,iface=$tmp/n.sock" -- -i --total-num-mbufs=8192 \
 						--forward-mode=rxonly
 					exec {dut_fd}>"$tmp/dut.in"
+					echo "set record-core-cycles on" >&"$dut_fd"
 					echo start >&"$dut_fd"
+					busy_vhu= busy_fd=$dut_fd
 					dut_cmd="dpdk-testpmd --lcores=0@1,1@1 --vdev net_vhost0,iface=SOCK -- -i --forward-mode=rxonly"
 				fi
 				wait_sock "$tmp/n.sock"
@@ -243,8 +265,10 @@ if part ingress; then
 				measure_and_stop "$gen_fd" "$gen_pid" "$other_fd" "$dut_pid"
 				pkts=$(port_stat "$tmp/gen.log" 0 TX-packets)
 				pps=$((${pkts:-0} / TIME))
-				echo "{\"kind\": \"ingress\", \"side\": \"$side\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"cmd\": \"$dut_cmd\"}" >>"$results"
-				printf '%-5s ingress %4s B round %s: %s pps\n' "$side" "$size" "$round" "$pps"
+				busy=$(busy_of "$side" "$tmp/dut.log")
+				busy_vhu= busy_fd=
+				echo "{\"kind\": \"ingress\", \"side\": \"$side\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"cmd\": \"$dut_cmd\"}" >>"$results"
+				printf '%-5s ingress %4s B round %s: %s pps, %s ns/frame busy\n' "$side" "$size" "$round" "$pps" "$busy"
 			done
 		done
 	done
@@ -267,15 +291,18 @@ if part fwd; then
 				rm -f "$tmp/a.sock" "$tmp/b.sock"
 				if [ "$side" = vhu ]; then
 					taskset -c $cpu1 "$net" --socket-path="$tmp/a.sock" --socket-path="$tmp/b.sock" \
-						--poll --queue-pairs=1 >"$tmp/dut.log" 2>&1 &
+						--poll --queue-pairs=1 --record-busy >"$tmp/dut.log" 2>&1 &
 					dut_pid=$!
-					dut_cmd="taskset -c 1 vhu-net --socket-path=A --socket-path=B --poll --queue-pairs=1"
+					busy_vhu=$dut_pid busy_fd=
+					dut_cmd="taskset -c 1 vhu-net --socket-path=A --socket-path=B --poll --queue-pairs=1 --record-busy"
 				else
 					testpmd dut_pid "$tmp/dut.in" "$tmp/dut.log" dut --lcores=0@$cpu1,1@$cpu1 \
 						--vdev "net_vhost0,iface=$tmp/a.sock" --vdev "net_vhost1,iface=$tmp/b.sock" \
 						-- -i --total-num-mbufs=16384 --forward-mode=io
 					exec {dut_fd}>"$tmp/dut.in"
+					echo "set record-core-cycles on" >&"$dut_fd"
 					echo start >&"$dut_fd"
+					busy_vhu= busy_fd=$dut_fd
 					dut_cmd="dpdk-testpmd --lcores=0@1,1@1 --vdev net_vhost0,iface=A --vdev net_vhost1,iface=B -- -i --forward-mode=io"
 				fi
 				wait_sock "$tmp/a.sock" "$tmp/b.sock"
@@ -292,8 +319,10 @@ if part fwd; then
 				a=$(port_stat "$tmp/gen.log" 0 RX-packets)
 				b=$(port_stat "$tmp/gen.log" 1 RX-packets)
 				pps=$(((${a:-0} + ${b:-0}) / TIME))
-				echo "{\"kind\": \"fwd\", \"side\": \"$side\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"cmd\": \"$dut_cmd\"}" >>"$results"
-				printf '%-5s fwd %4s B round %s: %s pps (loop total)\n' "$side" "$size" "$round" "$pps"
+				busy=$(busy_of "$side" "$tmp/dut.log")
+				busy_vhu= busy_fd=
+				echo "{\"kind\": \"fwd\", \"side\": \"$side\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"cmd\": \"$dut_cmd\"}" >>"$results"
+				printf '%-5s fwd %4s B round %s: %s pps (loop total), %s ns/frame busy\n' "$side" "$size" "$round" "$pps" "$busy"
 			done
 		done
 	done
@@ -376,13 +405,25 @@ if net:
     cmds = sorted({r['cmd'] for r in net})
     lines.append("\nGenerators: " + '; '.join(f"`{c}`" for c in cmds) + ".\n")
     lines.append("Target (issue 4): vhu-bench ≥ 1.0× DPDK virtio-user's pps at 64 B.\n")
+def busy_cell(sel, side, size):
+    v = [float(r['busy_ns']) for r in sel if r['side'] == side and r['size'] == size and r.get('busy_ns', 'nan') != 'nan']
+    return (f"{statistics.median(v):.1f}", statistics.median(v)) if v else ('n/a', None)
 def net_table(sel, vhu_name, dpdk_name):
-    lines.append(f"| frame bytes | {vhu_name} pps | {dpdk_name} pps | vhu / DPDK |")
-    lines.append("|---:|---:|---:|---:|")
+    lines.append(f"| frame bytes | {vhu_name} pps | {dpdk_name} pps | vhu / DPDK | ns per frame while busy, vhu / DPDK | DPDK's ns over vhu's |")
+    lines.append("|---:|---:|---:|---:|---|---:|")
     for size in sorted({r['size'] for r in sel}):
         v, vm = cell([r['pps'] for r in sel if r['side'] == 'vhu' and r['size'] == size])
         d, dm = cell([r['pps'] for r in sel if r['side'] == 'dpdk' and r['size'] == size])
-        lines.append(f"| {size} | {v} | {d} | {vm / dm:.2f}× |" if vm and dm else f"| {size} | {v} | {d} | n/a |")
+        bv, bvm = busy_cell(sel, 'vhu', size)
+        bd, bdm = busy_cell(sel, 'dpdk', size)
+        ratio = f"{vm / dm:.2f}×" if vm and dm else 'n/a'
+        bratio = f"{bdm / bvm:.2f}×" if bvm and bdm else 'n/a'
+        lines.append(f"| {size} | {v} | {d} | {ratio} | {bv} / {bd} | {bratio} |")
+    lines.append("\nns per frame while busy: what the device spent per frame it took, leaving out the time it found "
+                 "nothing to do, so it tells the devices apart where the generator is the bottleneck and the rates cannot: "
+                 "vhu-net `--record-busy` (busy_ns / busy_chains between two SIGUSR1 dumps), testpmd `set record-core-cycles on` "
+                 "(its CPU cycles/packet over the TSC's MHz, between `clear fwd stats` and `show fwd stats`); "
+                 "scripts/net-busy.py reads both.\n")
     lines.append("\nDevice under test: " + '; '.join(f"`{c}`" for c in sorted({r['cmd'] for r in sel})) + ".\n")
 if ingress:
     lines.append("## vhu-net vs DPDK's vhost: frames taken in from one port\n")

@@ -24,6 +24,7 @@
  * 10 bytes otherwise; struct net_hdr holds its fields in host order.
  */
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,24 +84,6 @@ static inline void net_copy_hdr(uint8_t *d, const uint8_t *s, unsigned int hdr_s
 		__builtin_memcpy(d, s, NET_HDR_LEGACY_SIZE);
 }
 
-/*
- * Store a virtio-net header of @hdr_size bytes at @d only where it differs
- * from what is there. A driver that reposts the same receive buffers finds
- * the same header in them frame after frame (no offloads, one buffer): the
- * line it sits on, apart from the frame when the buffer starts a line
- * early, is then only read, by the device and by the driver, and stays in
- * both caches instead of moving to the device's and back on every frame.
- * Hostile buffers change nothing: the header is checked anew each time.
- */
-static inline void net_store_hdr(uint8_t *d, const uint8_t *s, unsigned int hdr_size)
-{
-	uint8_t cur[NET_HDR_SIZE];
-
-	net_copy_hdr(cur, d, hdr_size);
-	if (memcmp(cur, s, hdr_size) != 0)
-		net_copy_hdr(d, s, hdr_size);
-}
-
 /* The virtio-net header, host order. */
 struct net_hdr {
 	uint8_t flags;	  /* VIRTIO_NET_HDR_F_* */
@@ -111,6 +94,66 @@ struct net_hdr {
 	uint16_t csum_offset;
 	uint16_t num_buffers; /* 12-byte header only */
 };
+
+/*
+ * Store @h at @d as net_hdr_write() lays it out (@hdr_size bytes), only
+ * where it differs from what is there. A driver that reposts the same
+ * receive buffers finds the same header in them frame after frame (no
+ * offloads, one buffer): the line it sits on, apart from the frame when
+ * the buffer starts a line early, is then only read, by the device and by
+ * the driver, and stays in both caches instead of moving to the device's
+ * and back on every frame. Built in registers, not in a buffer: on the way
+ * into a receive buffer every store, even to the stack, queues behind the
+ * stores still waiting for their lines (the frame's), so fewer is faster.
+ */
+static inline void net_store_hdr(uint8_t *d, const struct net_hdr *h, unsigned int hdr_size)
+{
+	uint64_t lo = htole64((uint64_t)h->flags | (uint64_t)h->gso_type << 8 |
+			      (uint64_t)h->hdr_len << 16 | (uint64_t)h->gso_size << 32 |
+			      (uint64_t)h->csum_start << 48),
+		 cur_lo;
+	uint32_t hi = htole32((uint32_t)h->csum_offset | (uint32_t)h->num_buffers << 16), cur_hi;
+
+	__builtin_memcpy(&cur_lo, d, 8);
+	if (hdr_size == NET_HDR_SIZE) {
+		__builtin_memcpy(&cur_hi, d + 8, 4);
+		if (cur_lo != lo || cur_hi != hi) {
+			__builtin_memcpy(d, &lo, 8);
+			__builtin_memcpy(d + 8, &hi, 4);
+		}
+	} else {
+		uint16_t hi16 = htole16(h->csum_offset), cur16;
+
+		__builtin_memcpy(&cur16, d + 8, 2);
+		if (cur_lo != lo || cur16 != hi16) {
+			__builtin_memcpy(d, &lo, 8);
+			__builtin_memcpy(d + 8, &hi16, 2);
+		}
+	}
+}
+
+/** net_hdr_read() - decode a little-endian virtio-net header of @size (10 or 12) bytes. */
+void net_hdr_read(struct net_hdr *h, const uint8_t *buf, unsigned int size);
+
+/*
+ * net_hdr_load() - net_hdr_read() of @size (10 or 12) bytes at @buf. On a
+ * little-endian host struct net_hdr is the header's layout: two moves.
+ */
+static inline void net_hdr_load(struct net_hdr *h, const uint8_t *buf, unsigned int size)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	_Static_assert(sizeof(struct net_hdr) == 12 && offsetof(struct net_hdr, csum_offset) == 8,
+		       "struct net_hdr is the wire layout");
+	if (size >= 12) {
+		__builtin_memcpy(h, buf, 12);
+	} else {
+		__builtin_memcpy(h, buf, 10);
+		h->num_buffers = 1;
+	}
+#else
+	net_hdr_read(h, buf, size);
+#endif
+}
 
 /* What the switch parsed from a frame's first bytes. */
 struct net_frame {
@@ -144,8 +187,6 @@ struct net_cur {
 	size_t ioff; /* bytes of iov[i] consumed */
 };
 
-/** net_hdr_read() - decode a little-endian virtio-net header of @size (10 or 12) bytes. */
-void net_hdr_read(struct net_hdr *h, const uint8_t *buf, unsigned int size);
 /** net_hdr_write() - encode @h into @size (10 or 12) bytes. */
 void net_hdr_write(const struct net_hdr *h, uint8_t *buf, unsigned int size);
 

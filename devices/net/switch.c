@@ -125,13 +125,13 @@ int net_pkt_prepare(struct net_port *in, struct net_pkt *pkt, unsigned int hdr_s
 	f->head_len = f->len < NET_HEAD_MAX ? f->len : NET_HEAD_MAX;
 	if (iov[0].iov_len >= hdr_size + f->head_len) {
 		/* the usual layout: header and frame in one buffer */
-		net_copy_hdr(hb, iov[0].iov_base, hdr_size);
+		net_hdr_load(&pkt->hdr, iov[0].iov_base, hdr_size);
 		net_copy_small(f->head, (const uint8_t *)iov[0].iov_base + hdr_size, f->head_len);
 	} else {
 		net_iov_read(iov, niov, 0, hb, hdr_size);
 		net_iov_read(iov, niov, hdr_size, f->head, f->head_len);
+		net_hdr_read(&pkt->hdr, hb, hdr_size);
 	}
-	net_hdr_read(&pkt->hdr, hb, hdr_size);
 	/* only offloads look past the MACs (and spreading over queues, which
 	 * parses when it hashes): a plain frame is switched unparsed */
 	f->parsed = false;

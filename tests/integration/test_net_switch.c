@@ -436,6 +436,7 @@ static void receive_header_rewritten(void **state)
 	static const uint8_t plain[HDR] = { [10] = 1 }; /* no offloads, one buffer */
 	struct sw *s = *state;
 	uint8_t h[HDR], got[2048];
+	struct net_hdr_v v;
 
 	send_frame(s, 2, mac[1], NULL, 60, 9); /* flooded; mac[2] is learnt */
 	assert_int_equal(recv_frame(s, 0, h, got, 3000), 60);
@@ -457,6 +458,16 @@ static void receive_header_rewritten(void **state)
 		assert_memory_equal(h, plain, HDR);
 		expect_nothing(s, 0);
 	}
+	/* DATA_VALID reaches only a port that negotiated GUEST_CSUM (1, not 2) */
+	memset(&v, 0, sizeof(v));
+	v.b[0] = VIRTIO_NET_HDR_F_DATA_VALID;
+	send_frame(s, 1, mac[2], &v, 70, 4);
+	assert_int_equal(recv_frame(s, 2, h, got, 3000), 70);
+	assert_memory_equal(h, plain, HDR);
+	send_frame(s, 2, mac[1], &v, 70, 5);
+	assert_int_equal(recv_frame(s, 1, h, got, 3000), 70);
+	assert_int_equal(h[0], VIRTIO_NET_HDR_F_DATA_VALID);
+	assert_memory_equal(h + 1, plain + 1, HDR - 1);
 }
 
 /* Bad frames are dropped and counted; the next good one still goes through. */

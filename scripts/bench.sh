@@ -423,7 +423,7 @@ def net_table(sel, vhu_name, dpdk_name):
                  "nothing to do, so it tells the devices apart where the generator is the bottleneck and the rates cannot: "
                  "vhu-net `--record-busy` (busy_ns / busy_chains between two SIGUSR1 dumps), testpmd `set record-core-cycles on` "
                  "(its CPU cycles/packet over the TSC's MHz, between `clear fwd stats` and `show fwd stats`); "
-                 "scripts/net-busy.py reads both.\n")
+                 "scripts/net-busy.py reads both.")
     lines.append("\nDevice under test: " + '; '.join(f"`{c}`" for c in sorted({r['cmd'] for r in sel})) + ".\n")
 if ingress:
     lines.append("## vhu-net vs DPDK's vhost: frames taken in from one port\n")

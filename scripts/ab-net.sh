@@ -21,7 +21,8 @@
 # `fwd` part of make bench); ingress: testpmd txonly into one port. With
 # two loads sharing CPU 0, ingress is often bound by the generators: trust
 # fwd, where the devices are the busy side. SIZE (64) sets the frame size,
-# TIME (4) the seconds counted. Prints each round's rates and B/A, and the
+# TIME (4) the seconds counted, PACKED=1 makes the generators use packed
+# rings. Prints each round's rates and B/A, and the
 # median B/A. A vs A should print about 1.00.
 #
 # With two vhu-net builds, each round also prints what each spent per
@@ -35,6 +36,8 @@ set -euo pipefail
 A=$(realpath "$1") B=$2 mode=${3:-fwd} rounds=${4:-3}
 [ "$B" = dpdk ] || B=$(realpath "$B")
 SIZE=${SIZE:-64} TIME=${TIME:-4}
+vq=
+[ "${PACKED:-0}" = 1 ] && vq=,packed_vq=1
 command -v dpdk-testpmd >/dev/null || { echo "ab-net: dpdk-testpmd is missing" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/vhu-ab.XXXXXX)
 pids=()
@@ -102,14 +105,14 @@ for round in $(seq "$rounds"); do
 		mkfifo "$tmp/$s.in"
 		if [ "$mode" = fwd ]; then
 			dpdk-testpmd "${dpdk_common[@]}" --file-prefix="vhu-ab-$s-$$" \
-				--vdev "net_virtio_user0,path=$tmp/$s.a,queues=1,mac=02:00:00:00:00:0a" \
-				--vdev "net_virtio_user1,path=$tmp/$s.b,queues=1,mac=02:00:00:00:00:0b" -- -i \
+				--vdev "net_virtio_user0,path=$tmp/$s.a,queues=1$vq,mac=02:00:00:00:00:0a" \
+				--vdev "net_virtio_user1,path=$tmp/$s.b,queues=1$vq,mac=02:00:00:00:00:0b" -- -i \
 				--total-num-mbufs=16384 --forward-mode=io \
 				--eth-peer=0,02:00:00:00:00:0b --eth-peer=1,02:00:00:00:00:0a \
 				<"$tmp/$s.in" >"$tmp/$s.gen.log" 2>&1 &
 		else
 			dpdk-testpmd "${dpdk_common[@]}" --file-prefix="vhu-ab-$s-$$" \
-				--vdev "net_virtio_user0,path=$tmp/$s.a,queues=1" -- -i \
+				--vdev "net_virtio_user0,path=$tmp/$s.a,queues=1$vq" -- -i \
 				--total-num-mbufs=8192 --forward-mode=txonly \
 				<"$tmp/$s.in" >"$tmp/$s.gen.log" 2>&1 &
 		fi

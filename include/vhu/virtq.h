@@ -91,7 +91,11 @@ VHU_API int vhu_vq_unpop(struct vhu_vq *vq, const struct vhu_req *req);
  *
  * As @n calls of vhu_vq_push(), but a split ring publishes used->idx once
  * for all of them, so a driver polling the used ring sees the burst at once
- * and its cache line moves once. Does not notify.
+ * and its cache line moves once. A packed ring with VIRTIO_F_IN_ORDER
+ * negotiated and @lens NULL gets one used descriptor for the burst (the
+ * last buffer's id, in the first's slot, as the spec allows): @reqs must
+ * then be the oldest chains popped and not yet pushed, in pop order, which
+ * is what a device offering IN_ORDER promises anyway. Does not notify.
  *
  * Return: 0; -EINVAL if a length was clamped or a request was not one of
  * this ring (that one is skipped, the others complete); -E2BIG if @n is

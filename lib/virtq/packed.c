@@ -268,6 +268,48 @@ int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 }
 
 /*
+ * A burst of chains the device only read (len 0 each), with IN_ORDER: the
+ * spec lets the device write one used descriptor, with the buffer id of
+ * the last, in the slot of the first, and skip the rest ("In-order use of
+ * descriptors"); the driver frees every buffer up to that id (DPDK's
+ * virtio_xmit_cleanup_inorder_packed). One descriptor written per burst
+ * instead of one per chain, each a line the driver is writing nearby.
+ * A request that is not one of this ring's ends the batch before it.
+ */
+int vhu_packed_push_in_order(struct vhu_vq *vq, const struct vhu_req *reqs, unsigned int n)
+{
+	struct vring_packed_desc *d = &vq->pdesc[vq->used_idx];
+	uint16_t flags = vq->used_wrap ? F_AVAIL | F_USED : 0;
+	uint32_t next = vq->used_idx;
+	bool wrap = vq->used_wrap;
+	unsigned int k = 0;
+
+	for (; k < n; k++) {
+		if (reqs[k].id >= vq->num || reqs[k].ndescs == 0 || reqs[k].ndescs > vq->num)
+			break;
+		next += reqs[k].ndescs;
+		if (next >= vq->num) {
+			next -= vq->num;
+			wrap = !wrap;
+		}
+	}
+	if (k == 0)
+		return -EINVAL;
+	vhu_vq_store16(&d->id, reqs[k - 1].id);
+	vhu_vq_store32(&d->len, 0);
+	/* release: as in vhu_packed_push() */
+	__atomic_store_n(&d->flags, htole16(flags), __ATOMIC_RELEASE);
+	vq->used_idx = (uint16_t)next;
+	vq->used_wrap = wrap;
+	if (k == n)
+		return 0;
+	/* the rest one by one: the bad one is skipped there, as without IN_ORDER */
+	for (; k < n; k++)
+		(void)vhu_packed_push(vq, &reqs[k], 0);
+	return -EINVAL;
+}
+
+/*
  * A slot and its wrap counter as one position on a circle of 2 * num
  * (<= 65536) slots, so that distances between positions less than a lap
  * apart are unambiguous.

@@ -19,6 +19,7 @@
 #define FEATURE_INDIRECT_DESC 28 /* VIRTIO_RING_F_INDIRECT_DESC */
 #define FEATURE_EVENT_IDX 29	 /* VIRTIO_RING_F_EVENT_IDX */
 #define FEATURE_RING_PACKED 34	 /* VIRTIO_F_RING_PACKED */
+#define FEATURE_IN_ORDER 35	 /* VIRTIO_F_IN_ORDER */
 
 /* packed base encoding (QEMU's): a 15-bit slot and its wrap counter in bit 15 */
 #define BASE_SLOT_MASK 0x7fffu
@@ -47,6 +48,7 @@ int vhu_vq_set_features(struct vhu_vq *vq, uint64_t features)
 	vq->packed = packed;
 	vq->event_idx = features & (1ull << FEATURE_EVENT_IDX);
 	vq->indirect = features & (1ull << FEATURE_INDIRECT_DESC);
+	vq->in_order = features & (1ull << FEATURE_IN_ORDER);
 	/* a running ring's addresses now hold another layout: check them again */
 	if (relayout)
 		(void)vhu_vq_remap(vq);
@@ -446,6 +448,8 @@ VHU_API int vhu_vq_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, con
 	}
 	if (!vq->packed)
 		ret = vhu_split_push_burst(vq, reqs, l, n);
+	else if (lens == NULL && n > 1 && vq->in_order && !vq->inflight_on)
+		ret = vhu_packed_push_in_order(vq, reqs, n);
 	else
 		for (unsigned int i = 0; i < n; i++)
 			if (vhu_packed_push(vq, &reqs[i], l[i]) < 0)

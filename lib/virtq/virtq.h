@@ -49,6 +49,7 @@ struct vhu_vq {
 	bool packed;	/* VIRTIO_F_RING_PACKED negotiated */
 	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;	/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	bool in_order;	/* VIRTIO_F_IN_ORDER negotiated */
 	bool started;
 	bool broken;
 	bool notify_off; /* the device polls: vhu_vq_enable_notify(false) */
@@ -184,6 +185,7 @@ bool vhu_split_has_avail(struct vhu_vq *vq);
 int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req);
 int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
 bool vhu_packed_need_notify(struct vhu_vq *vq);
+int vhu_packed_push_in_order(struct vhu_vq *vq, const struct vhu_req *reqs, unsigned int n);
 bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable);
 bool vhu_packed_has_avail(struct vhu_vq *vq);
 /* Build the request of an inflight head again (inflight.c): split head, packed area entry. */

@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -245,6 +246,15 @@ static uint64_t ring_pos(const struct vhu_vq *vq)
 	       (uint64_t)vq->avail_wrap << 32 | (uint64_t)vq->used_wrap << 33;
 }
 
+/* Busy polling: empty rounds in a row (tens of microseconds) before a worker yields. */
+#define IDLE_ROUNDS_YIELD 512u
+
+/* VHU_BACKEND_F_POLL's busy loop (a shared queue's worker sleeps instead). */
+static bool busy_polls(const struct vhu_queue *q)
+{
+	return (q->be->config.flags & VHU_BACKEND_F_POLL) && !q->worker.shared;
+}
+
 /* A queue that sleeps in poll() (not busy-polling, not broken) may spin first. */
 static bool may_spin(const struct vhu_queue *q)
 {
@@ -321,6 +331,7 @@ static void *worker_main(void *arg)
 	unsigned int due = DUE_KICK; /* look at the ring once: buffers may wait from before */
 	uint64_t window = (uint64_t)q->be->config.poll_window_us * 1000u, spin_end = 0;
 	bool spun = false; /* this round's work was found by spinning */
+	unsigned int idle_rounds = 0; /* busy polling: rounds in a row that moved nothing */
 
 	current_queue = q;
 	for (;;) {
@@ -336,6 +347,18 @@ static void *worker_main(void *arg)
 		}
 		run_ops(q, due);
 		due = 0;
+		/*
+		 * Busy polling and nothing moved for IDLE_ROUNDS_YIELD rounds:
+		 * let another thread that shares this CPU run (a device's other
+		 * busy queues, say) rather than spin out the time slice. Not
+		 * sooner: a system call per empty round delays a queue that is
+		 * only between two bursts. Alone on its CPU the call returns at
+		 * once.
+		 */
+		if (!busy_polls(q) || ring_pos(&q->vq) != pos)
+			idle_rounds = 0;
+		else if (++idle_rounds >= IDLE_ROUNDS_YIELD)
+			sched_yield();
 		if (may_spin(q)) {
 			/* (re)open the window after a wake-up or progress, not after a no-op */
 			if (!spun || ring_pos(&q->vq) != pos)

@@ -106,7 +106,12 @@ struct vhu_device_ops {
 };
 
 /* struct vhu_backend_config.flags */
-#define VHU_BACKEND_F_POLL (1u << 0) /* workers busy-poll their rings instead of sleeping */
+/*
+ * Workers busy-poll their rings instead of sleeping. One that has seen 512
+ * rounds in a row move nothing yields the CPU (sched_yield) every round
+ * after, until one moves: busy queues that share a CPU with idle ones get it.
+ */
+#define VHU_BACKEND_F_POLL (1u << 0)
 
 /* A poll window that suits most devices (QEMU's poll-max-ns is 32 us). */
 #define VHU_BACKEND_POLL_WINDOW_DEFAULT_US 32u

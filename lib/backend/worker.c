@@ -330,7 +330,7 @@ static void *worker_main(void *arg)
 	struct wait_state ws = { .kick_bad = false, .watch_bad = false };
 	unsigned int due = DUE_KICK; /* look at the ring once: buffers may wait from before */
 	uint64_t window = (uint64_t)q->be->config.poll_window_us * 1000u, spin_end = 0;
-	bool spun = false; /* this round's work was found by spinning */
+	bool spun = false;	      /* this round's work was found by spinning */
 	unsigned int idle_rounds = 0; /* busy polling: rounds in a row that moved nothing */
 
 	current_queue = q;

@@ -16,6 +16,9 @@
 # (ingress). So that CPU 1 is shared fairly, it gets as many busy threads
 # as vhu-net has: two forwarding lcores for fwd (vhu-net polls each port's
 # TX queue from its own thread), one for ingress.
+# vhu-net's busy workers yield the CPU after 512 empty rounds in a row
+# and testpmd's lcores never do, so under fwd this also measures how much
+# CPU 1 vhu-net gives away (docs/PERFORMANCE.md, session 6).
 #
 # fwd: a testpmd io-forwarding loop through the device's two ports (the
 # `fwd` part of make bench); ingress: testpmd txonly into one port. With

@@ -25,12 +25,22 @@ struct vhu_vq;
 /* Most iovecs one request may have; a longer chain breaks the queue. */
 #define VHU_REQ_MAX_IOV 1024u
 
+/*
+ * req->fault: a buffer of the chain could not be given to the device. Only
+ * with VIRTIO_F_ACCESS_PLATFORM: the IOMMU's entry for it does not allow the
+ * access (a device-writable buffer mapped read-only, say). The buffer is
+ * left out of the iovecs; the device fails the request (vhu-blk: IOERR) or
+ * drops it (vhu-net), and completes it.
+ */
+#define VHU_REQ_FAULT_ACCESS 1u
+
 struct vhu_req {
 	uint16_t id;	   /* split: head descriptor index; packed: buffer id */
 	uint16_t ndescs;   /* ring slots the chain took (packed: to skip on push) */
 	uint32_t out_num;  /* iov[0, out_num): the device reads these */
 	uint32_t in_num;   /* iov[out_num, out_num + in_num): the device writes these */
 	uint32_t track;	   /* the library's (inflight tracking): leave it alone */
+	uint32_t fault;	   /* VHU_REQ_FAULT_*: 0, or why a buffer was left out */
 	uint64_t out_size; /* bytes readable */
 	uint64_t in_size;  /* bytes writable */
 	struct iovec iov[VHU_REQ_MAX_IOV];

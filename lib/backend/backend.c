@@ -108,6 +108,7 @@ VHU_API int vhu_backend_create(const struct vhu_backend_config *config, struct v
 	ret = queues_init(be);
 	if (ret < 0)
 		goto err_queues;
+	vhu_be_iotlb_init(be);
 	*out = be;
 	return 0;
 
@@ -179,6 +180,7 @@ void vhu_be_disconnect(struct vhu_backend *be)
 		q->enabled = false;
 	}
 	vhu_be_inflight_clear(be);
+	vhu_iotlb_clear(&be->iotlb);
 	vhu_be_mem_clear(be);
 	if (ops->reset)
 		ops->reset(be->config.dev);
@@ -299,6 +301,7 @@ VHU_API void vhu_backend_destroy(struct vhu_backend *be)
 	vhu_close_fd(&be->stop_fd);
 	workers_fini(be, be->num_queues);
 	pthread_mutex_destroy(&be->chan_lock.m);
+	vhu_iotlb_fini(&be->iotlb);
 	free(be->queues);
 	free(be);
 }

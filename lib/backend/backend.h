@@ -50,6 +50,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "memory/iotlb.h"
 #include "memory/memtable.h"
 #include "virtq/virtq.h"
 #include "wire/wire.h"
@@ -58,6 +59,9 @@
 
 /* Most queues a device may have: kick/call/err name a queue in 8 bits. */
 #define VHU_BACKEND_MAX_QUEUES 256u
+
+/* How long a queue waits for the UPDATE that answers its IOTLB miss. */
+#define VHU_BACKEND_IOTLB_TIMEOUT_MS 5000u
 
 /* How long the back-end channel waits for an ack (and for a send to go out). */
 #define VHU_BACKEND_CHAN_TIMEOUT_MS 5000u
@@ -175,7 +179,10 @@ struct vhu_backend {
 
 	struct vhu_mem mem;
 	struct vhu_be_table_id table_id;
-	void *inflight_map; /* SET_INFLIGHT_FD's region; NULL: none */
+	/* the device IOTLB (iotlb.c); changed only with every queue paused */
+	struct vhu_iotlb iotlb;
+	uint32_t iotlb_timeout_ms; /* a miss unanswered this long breaks its queue */
+	void *inflight_map;	   /* SET_INFLIGHT_FD's region; NULL: none */
 	size_t inflight_len;
 	unsigned int num_queues;
 	struct vhu_queue *queues;
@@ -284,6 +291,13 @@ int vhu_be_set_inflight_fd(struct vhu_backend *be, struct vhu_msg *msg, struct v
 /* Forget the region (disconnect, reset): every queue stopped. */
 void vhu_be_inflight_clear(struct vhu_backend *be);
 
+/* iotlb.c */
+int vhu_be_iotlb_msg(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+/* Set up the IOTLB and hand it to every queue (create). */
+void vhu_be_iotlb_init(struct vhu_backend *be);
+/* The memory table changed: resolve the IOTLB's entries again (control thread, paused). */
+void vhu_be_iotlb_remap(struct vhu_backend *be);
+
 /* config.c */
 int vhu_be_get_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_set_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
@@ -296,6 +310,14 @@ void vhu_be_chan_update(struct vhu_backend *be);
 void vhu_be_chan_close(struct vhu_backend *be);
 /* Send what vhu_backend_config_changed() deferred while a request was handled. */
 void vhu_be_chan_flush(struct vhu_backend *be);
+/*
+ * BACKEND_IOTLB_MSG (MISS or ACCESS_FAIL) from any thread. Never asks for an
+ * ack: QEMU answers a miss with an UPDATE on the main socket first, which
+ * needs the queues paused, so the sender must not wait.
+ * Return: 0, -ENOTCONN (no channel), -EOPNOTSUPP (ACCESS_PLATFORM not
+ * negotiated) or a send error.
+ */
+int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8_t perm);
 
 /* ---- worker.c ----------------------------------------------------------- */
 

@@ -2,20 +2,23 @@
 /*
  * The back-end channel (spec: "Back-end communication"): a socket the
  * front-end hands over with SET_BACKEND_REQ_FD, on which the back-end sends
- * its own requests. Only BACKEND_CONFIG_CHANGE_MSG is sent today.
+ * its own requests: BACKEND_CONFIG_CHANGE_MSG, and BACKEND_IOTLB_MSG (MISS,
+ * ACCESS_FAIL) from the queues behind a virtual IOMMU (never acked).
  *
  * Deadlock: QEMU serves this channel from the same loop that waits for our
- * replies on the main socket. So a message is never sent while a request is
- * being handled on the control thread (it is deferred until the reply went
- * out), and an ack is waited for at most VHU_BACKEND_CHAN_TIMEOUT_MS; a
- * channel that misses it is closed, since a late ack would answer the next
- * message. Any thread may send; chan_lock serialises senders and the control
+ * replies on the main socket. So a message that waits for an ack is never
+ * sent while a request is being handled on the control thread (it is
+ * deferred until the reply went out), an IOTLB message waits for nothing, and an ack is waited for
+ * at most VHU_BACKEND_CHAN_TIMEOUT_MS; a channel that misses it is closed, since a late ack would
+ * answer the next message. Any thread may send; chan_lock serialises senders and the control
  * thread's changes of the fd.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+
+#include <linux/virtio_config.h>
 
 #include "backend/backend.h"
 #include "common/util.h"
@@ -151,6 +154,28 @@ VHU_API int vhu_backend_config_changed(struct vhu_backend *be)
 			be->config_change_pending = true;
 	} else {
 		ret = chan_config_change(be);
+	}
+	vhu_lock_release(&be->chan_lock);
+	return ret;
+}
+
+int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8_t perm)
+{
+	struct vhu_msg msg;
+	int ret = 0;
+
+	vhu_lock_acquire(&be->chan_lock);
+	if (be->chan_fd < 0)
+		ret = -ENOTCONN;
+	else if (!(be->features & VHU_BIT(VIRTIO_F_ACCESS_PLATFORM)))
+		ret = -EOPNOTSUPP; /* the row's gate */
+	if (ret == 0) {
+		vhu_msg_init(&msg, VHU_BACKEND_REQ_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg));
+		memset(&msg.payload.iotlb, 0, sizeof(msg.payload.iotlb));
+		msg.payload.iotlb.iova = iova;
+		msg.payload.iotlb.perm = perm;
+		msg.payload.iotlb.type = type;
+		ret = vhu_msg_send(be->chan_fd, &msg);
 	}
 	vhu_lock_release(&be->chan_lock);
 	return ret;

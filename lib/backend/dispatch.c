@@ -36,6 +36,7 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_GET_QUEUE_NUM] = vhu_be_get_queue_num,
 	[VHU_REQ_SET_VRING_ENABLE] = vhu_be_set_vring_enable,
 	[VHU_REQ_SET_BACKEND_REQ_FD] = vhu_be_set_backend_req_fd,
+	[VHU_REQ_IOTLB_MSG] = vhu_be_iotlb_msg,
 	[VHU_REQ_GET_CONFIG] = vhu_be_get_config,
 	[VHU_REQ_SET_CONFIG] = vhu_be_set_config,
 	[VHU_REQ_RESET_DEVICE] = vhu_be_reset_device,

@@ -89,6 +89,7 @@ int vhu_be_set_mem_table(struct vhu_backend *be, struct vhu_msg *msg, struct vhu
 void vhu_be_mem_clear(struct vhu_backend *be)
 {
 	vhu_mem_clear(&be->mem);
+	vhu_be_iotlb_remap(be); /* every entry pointed into the old regions */
 	be->table_id.valid = false;
 }
 

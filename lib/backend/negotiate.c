@@ -7,6 +7,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include <linux/virtio_config.h>
+
 #include "backend/backend.h"
 #include "common/util.h"
 
@@ -18,8 +20,11 @@ uint64_t vhu_be_offered_features(const struct vhu_backend *be)
 {
 	uint64_t f = be->config.ops->get_features(be->config.dev);
 
-	/* dirty logging is not implemented: VHOST_F_LOG_ALL is never offered */
-	return (f & ~VHU_BIT(VHU_F_LOG_ALL)) | VHU_BIT(VHU_F_PROTOCOL_FEATURES);
+	/* dirty logging is not implemented: VHOST_F_LOG_ALL is never offered.
+	 * Every device works behind a virtual IOMMU: the library translates
+	 * (lib/backend/iotlb.c), so ACCESS_PLATFORM is always offered. */
+	return (f & ~VHU_BIT(VHU_F_LOG_ALL)) | VHU_BIT(VHU_F_PROTOCOL_FEATURES) |
+	       VHU_BIT(VIRTIO_F_ACCESS_PLATFORM);
 }
 
 uint64_t vhu_be_offered_protocol(const struct vhu_backend *be)

@@ -115,6 +115,7 @@ void vhu_be_queues_drain(struct vhu_backend *be)
 
 void vhu_be_queues_restart(struct vhu_backend *be)
 {
+	vhu_be_iotlb_remap(be); /* the memory changed under the IOTLB's entries too */
 	for (unsigned int i = 0; i < be->num_queues; i++)
 		(void)vhu_be_queue_update(be, &be->queues[i]); /* logs a ring that cannot */
 }
@@ -127,6 +128,7 @@ void vhu_be_queues_restart(struct vhu_backend *be)
  */
 void vhu_be_queues_remap(struct vhu_backend *be)
 {
+	vhu_be_iotlb_remap(be);
 	for (unsigned int i = 0; i < be->num_queues; i++) {
 		struct vhu_queue *q = &be->queues[i];
 

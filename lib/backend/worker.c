@@ -21,6 +21,14 @@
  * a worker never spins longer than one window without progress. The spin
  * checks pause_req and exit on every turn.
  *
+ * IOTLB miss (lib/virtq/virtq.h, "IOTLB"): a fetch that missed leaves the
+ * chain in the ring and the queue waits for the front-end's UPDATE. The
+ * worker then sleeps on its control eventfd alone, kicks left unread: no
+ * spinning, no fetching. Every IOTLB change pauses the queues, which wakes
+ * it, and after the resume it runs queue_kick again and the same chain is
+ * fetched anew. Other queues go on. A miss that no change answers within
+ * iotlb_timeout_ms (the same IOVA, no progress) breaks this queue only.
+ *
  * Pause handshake: the control thread sets pause_req and wakes the worker;
  * the worker, between two rounds of ops, sees it, marks itself parked,
  * signals, and waits until pause_req is cleared. vhu_be_queue_pause()
@@ -30,6 +38,7 @@
  * way round.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -324,6 +333,38 @@ static void run_ops(struct vhu_queue *q, unsigned int due)
 		pthread_mutex_unlock(&q->worker.user_lock);
 }
 
+/* A miss the worker waits on: since when, for which IOVA (0 since: none). */
+struct tlb_wait {
+	uint64_t since_ns;
+	uint64_t iova;
+};
+
+/*
+ * The queue's last fetch missed: sleep until the control thread calls (an
+ * IOTLB change pauses every queue) or the miss times out, which breaks the
+ * queue. Return: what is due next.
+ */
+static unsigned int tlb_wait(struct vhu_queue *q, struct tlb_wait *tw, bool progress)
+{
+	uint64_t limit = (uint64_t)q->be->iotlb_timeout_ms * 1000000u, now = now_ns(), left;
+	struct pollfd pfd = { .fd = q->worker.ctl_fd, .events = POLLIN };
+
+	if (tw->since_ns == 0 || progress || tw->iova != q->vq.tlb_miss_iova) {
+		tw->since_ns = now;
+		tw->iova = q->vq.tlb_miss_iova;
+	}
+	if (now - tw->since_ns >= limit) {
+		(void)vhu_vq_break(&q->vq, "IOTLB miss at iova 0x%" PRIx64 " not answered in %u ms",
+				   tw->iova, q->be->iotlb_timeout_ms);
+		tw->since_ns = 0;
+		return 0;
+	}
+	left = limit - (now - tw->since_ns);
+	if (poll(&pfd, 1, (int)((left + 999999u) / 1000000u)) > 0)
+		drain(pfd.fd);
+	return DUE_KICK; /* fetches again only if the table changed meanwhile */
+}
+
 static void *worker_main(void *arg)
 {
 	struct vhu_queue *q = arg;
@@ -332,6 +373,7 @@ static void *worker_main(void *arg)
 	uint64_t window = (uint64_t)q->be->config.poll_window_us * 1000u, spin_end = 0;
 	bool spun = false;	      /* this round's work was found by spinning */
 	unsigned int idle_rounds = 0; /* busy polling: rounds in a row that moved nothing */
+	struct tlb_wait tw = { 0, 0 };
 
 	current_queue = q;
 	for (;;) {
@@ -347,6 +389,13 @@ static void *worker_main(void *arg)
 		}
 		run_ops(q, due);
 		due = 0;
+		/* a shared queue's fetches are other threads': they see 0 and go on */
+		if (!q->worker.shared && vhu_vq_tlb_waiting(&q->vq)) {
+			due = tlb_wait(q, &tw, ring_pos(&q->vq) != pos);
+			spun = false;
+			continue;
+		}
+		tw.since_ns = 0;
 		/*
 		 * Busy polling and nothing moved for IDLE_ROUNDS_YIELD rounds:
 		 * let another thread that shares this CPU run (a device's other

@@ -376,9 +376,11 @@ int vhu_inflight_resubmit(struct vhu_vq *vq, struct vhu_req *req)
 
 	if (vq->resubmit_i >= vq->resubmit_n)
 		return 0;
-	idx = vq->resubmit[vq->resubmit_i++];
+	idx = vq->resubmit[vq->resubmit_i];
 	ret = vq->packed ? vhu_packed_resubmit(vq, req, idx) : vhu_split_resubmit(vq, req, idx);
-	if (vq->resubmit_i == vq->resubmit_n) {
+	if (ret == -EAGAIN)
+		return ret; /* an IOTLB miss: the same head again on the next fetch */
+	if (++vq->resubmit_i == vq->resubmit_n) {
 		free(vq->resubmit);
 		vq->resubmit = NULL;
 		vq->resubmit_n = vq->resubmit_i = 0;

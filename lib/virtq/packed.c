@@ -113,8 +113,23 @@ int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req)
 	 * Only this first read of the flags decides availability.
 	 */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (vq->iommu && vq->inflight_on) {
+		/*
+		 * The walk records each descriptor in the inflight region as it
+		 * goes: translate the chain once without recording, so that a
+		 * miss leaves no half-recorded chain behind.
+		 */
+		vq->inflight_on = false;
+		vhu_req_clear(req);
+		ret = walk(vq, req, &id, &ndescs);
+		vq->inflight_on = true;
+		if (ret < 0)
+			return ret;
+	}
 	vhu_req_clear(req);
 	ret = walk(vq, req, &id, &ndescs);
+	if (ret == -EAGAIN && vq->iommu && vq->inflight_on)
+		return vhu_vq_break(vq, "the chain changed between two reads of it");
 	if (ret < 0)
 		return ret;
 	if (id >= vq->num)

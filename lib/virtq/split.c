@@ -133,7 +133,8 @@ static void prefetch_ahead(struct vhu_vq *vq, bool fresh)
 	else if (vq->avail_ahead > PREFETCH_DESCS)
 		prefetch_desc(vq, PREFETCH_DESCS);
 	/* tables: only while the driver uses them (reading the next descriptor stalls) */
-	if (vq->avail_ahead > 1 && vq->indirect && vq->last_indirect) {
+	/* not under an IOMMU: the table's address is an IOVA, not a gpa */
+	if (vq->avail_ahead > 1 && vq->indirect && vq->last_indirect && !vq->iommu) {
 		h = vhu_vq_load16(&vq->avail->ring[(uint16_t)(vq->last_avail_idx + 1) & mask]);
 		if (h < vq->num && (le16toh(__atomic_load_n(&vq->desc[h].flags, __ATOMIC_RELAXED)) &
 				    VRING_DESC_F_INDIRECT)) {

@@ -12,14 +12,17 @@
 #include <string.h>
 #include <sys/eventfd.h>
 
+#include <linux/vhost_types.h>
+
 #include "common/util.h"
 #include "virtq/inflight.h"
 #include "virtq/virtq.h"
 
-#define FEATURE_INDIRECT_DESC 28 /* VIRTIO_RING_F_INDIRECT_DESC */
-#define FEATURE_EVENT_IDX 29	 /* VIRTIO_RING_F_EVENT_IDX */
-#define FEATURE_RING_PACKED 34	 /* VIRTIO_F_RING_PACKED */
-#define FEATURE_IN_ORDER 35	 /* VIRTIO_F_IN_ORDER */
+#define FEATURE_INDIRECT_DESC 28   /* VIRTIO_RING_F_INDIRECT_DESC */
+#define FEATURE_EVENT_IDX 29	   /* VIRTIO_RING_F_EVENT_IDX */
+#define FEATURE_RING_PACKED 34	   /* VIRTIO_F_RING_PACKED */
+#define FEATURE_IN_ORDER 35	   /* VIRTIO_F_IN_ORDER */
+#define FEATURE_ACCESS_PLATFORM 33 /* VIRTIO_F_ACCESS_PLATFORM */
 
 /* packed base encoding (QEMU's): a 15-bit slot and its wrap counter in bit 15 */
 #define BASE_SLOT_MASK 0x7fffu
@@ -40,12 +43,20 @@ void vhu_vq_init(struct vhu_vq *vq, unsigned int index, struct vhu_mem *mem,
 	vq->err_fd = -1;
 }
 
+void vhu_vq_set_iotlb(struct vhu_vq *vq, struct vhu_iotlb *iotlb)
+{
+	vq->iotlb = iotlb;
+}
+
 int vhu_vq_set_features(struct vhu_vq *vq, uint64_t features)
 {
 	bool packed = features & (1ull << FEATURE_RING_PACKED);
-	bool relayout = vq->started && packed != vq->packed;
+	bool iommu = vq->iotlb && (features & (1ull << FEATURE_ACCESS_PLATFORM));
+	bool relayout = vq->started && (packed != vq->packed || iommu != vq->iommu);
 
 	vq->packed = packed;
+	vq->iommu = iommu;
+	vq->tlb_miss = false;
 	vq->event_idx = features & (1ull << FEATURE_EVENT_IDX);
 	vq->indirect = features & (1ull << FEATURE_INDIRECT_DESC);
 	vq->in_order = features & (1ull << FEATURE_IN_ORDER);
@@ -76,14 +87,63 @@ struct ring_ptrs {
 	void *desc, *avail, *used;
 };
 
-/* One ring area: aligned (as the front-end gave it and as we map it) and wholly mapped. */
-static int map_area(struct vhu_vq *vq, uint64_t uva, uint64_t size, uint64_t align, void **out)
+/* Tell the front-end (BACKEND_IOTLB_MSG); the back-end's callback never waits. */
+static void tlb_report(struct vhu_vq *vq, uint8_t type, uint64_t iova, uint8_t perm)
 {
-	void *p;
+	if (vq->iotlb->report)
+		vq->iotlb->report(vq->iotlb->report_arg, type, iova, perm);
+}
+
+/* A translation missed: remember it (fetches wait for the table to change) and report it. */
+static int tlb_missed(struct vhu_vq *vq, uint64_t iova, uint8_t perm)
+{
+	vq->tlb_miss = true;
+	vq->tlb_miss_iova = iova;
+	vq->tlb_miss_perm = perm;
+	vq->tlb_miss_gen = vq->iotlb->gen;
+	tlb_report(vq, VHOST_IOTLB_MISS, iova, perm);
+	return -EAGAIN;
+}
+
+/* One ring area through the IOTLB: it must be one host-contiguous piece. */
+static int tlb_area(struct vhu_vq *vq, uint64_t iova, uint64_t size, uint8_t perm, void **out)
+{
+	struct iovec iov;
+	uint64_t fault = 0;
+	int n = vhu_iotlb_iov(vq->iotlb, &vq->tlb_cache, iova, size, perm, &iov, 1, &fault);
+
+	if (n == -EAGAIN)
+		return tlb_missed(vq, fault, perm);
+	if (n == -EACCES) {
+		tlb_report(vq, VHOST_IOTLB_ACCESS_FAIL, fault, perm);
+		return -EACCES;
+	}
+	if (n != 1)
+		return -EFAULT; /* wraps, or pieces apart in host memory */
+	*out = iov.iov_base;
+	return 0;
+}
+
+/*
+ * One ring area: aligned (as the front-end gave it and as we map it) and
+ * wholly mapped; with iommu, @uva is an IOVA and @perm what the device
+ * does there.
+ */
+static int map_area(struct vhu_vq *vq, uint64_t uva, uint64_t size, uint64_t align, uint8_t perm,
+		    void **out)
+{
+	void *p = NULL;
 
 	if (uva & (align - 1))
 		return -EINVAL;
-	p = vhu_mem_uva_ptr(vq->mem, uva, size);
+	if (vq->iommu) {
+		int ret = tlb_area(vq, uva, size, perm, &p);
+
+		if (ret < 0)
+			return ret;
+	} else {
+		p = vhu_mem_uva_ptr(vq->mem, uva, size);
+	}
 	if (!p)
 		return -EFAULT;
 	/* a region whose uva and mmap offset disagree in their low bits */
@@ -101,30 +161,33 @@ static int map_area(struct vhu_vq *vq, uint64_t uva, uint64_t size, uint64_t ali
 static int ring_map(struct vhu_vq *vq, uint64_t desc_uva, uint64_t avail_uva, uint64_t used_uva,
 		    struct ring_ptrs *p)
 {
+	const uint8_t r = VHU_IOTLB_READ, rw = VHU_IOTLB_READ | VHU_IOTLB_WRITE;
 	uint64_t num = vq->num;
 	int ret;
 
 	if (num == 0)
 		return -EINVAL;
 	if (vq->packed) {
-		ret = map_area(vq, desc_uva, num * sizeof(struct vring_packed_desc), 16, &p->desc);
+		/* the device writes used descriptors into the ring and its event struct */
+		ret = map_area(vq, desc_uva, num * sizeof(struct vring_packed_desc), 16, rw,
+			       &p->desc);
 		if (ret == 0)
-			ret = map_area(vq, avail_uva, sizeof(struct vring_packed_desc_event), 4,
+			ret = map_area(vq, avail_uva, sizeof(struct vring_packed_desc_event), 4, r,
 				       &p->avail);
 		if (ret == 0)
-			ret = map_area(vq, used_uva, sizeof(struct vring_packed_desc_event), 4,
+			ret = map_area(vq, used_uva, sizeof(struct vring_packed_desc_event), 4, rw,
 				       &p->used);
 		return ret;
 	}
 	/* spec: "Virtqueue Alignment": desc 16, avail 2, used 4 */
-	ret = map_area(vq, desc_uva, num * sizeof(struct vring_desc), 16, &p->desc);
+	ret = map_area(vq, desc_uva, num * sizeof(struct vring_desc), 16, r, &p->desc);
 	if (ret == 0)
-		ret = map_area(vq, avail_uva, sizeof(struct vring_avail) + 2 * num + 2, 2,
+		ret = map_area(vq, avail_uva, sizeof(struct vring_avail) + 2 * num + 2, 2, r,
 			       &p->avail);
 	if (ret == 0)
 		ret = map_area(vq, used_uva,
 			       sizeof(struct vring_used) + num * sizeof(struct vring_used_elem) + 2,
-			       4, &p->used);
+			       4, rw, &p->used);
 	return ret;
 }
 
@@ -136,8 +199,11 @@ static void ring_set(struct vhu_vq *vq, const struct ring_ptrs *p)
 	vq->pdesc = NULL;
 	vq->driver_event = NULL;
 	vq->device_event = NULL;
+	vq->ring_ok = p != NULL;
 	if (!p)
 		return;
+	if (vq->iommu)
+		vq->ring_gen = vq->iotlb->gen;
 	if (vq->packed) {
 		vq->pdesc = p->desc;
 		vq->driver_event = p->avail;
@@ -155,13 +221,14 @@ int vhu_vq_set_addr(struct vhu_vq *vq, uint64_t desc_uva, uint64_t avail_uva, ui
 	int ret;
 
 	ret = ring_map(vq, desc_uva, avail_uva, used_uva, &p);
-	if (ret < 0)
+	if (ret < 0 && !(ret == -EAGAIN && vq->iommu))
 		return ret; /* the previous addresses, if any, stay */
 	vq->desc_uva = desc_uva;
 	vq->avail_uva = avail_uva;
 	vq->used_uva = used_uva;
 	vq->addr_set = true;
-	ring_set(vq, &p);
+	/* IOVAs with no entry yet (QEMU sends them first): translated before the first fetch */
+	ring_set(vq, ret == 0 ? &p : NULL);
 	return 0;
 }
 
@@ -173,6 +240,10 @@ int vhu_vq_remap(struct vhu_vq *vq)
 	if (!vq->addr_set)
 		return 0;
 	ret = ring_map(vq, vq->desc_uva, vq->avail_uva, vq->used_uva, &p);
+	if (ret == -EAGAIN && vq->iommu) {
+		ring_set(vq, NULL); /* translated again before the next fetch */
+		return 0;
+	}
 	if (ret < 0) {
 		ring_set(vq, NULL);
 		vq->addr_set = false;
@@ -225,16 +296,11 @@ uint32_t vhu_vq_get_base(const struct vhu_vq *vq)
 	return avail | used << 16;
 }
 
-int vhu_vq_start(struct vhu_vq *vq)
+/* What a start does with the ring (deferred under an IOMMU until the ring translates). */
+static int ring_ready(struct vhu_vq *vq)
 {
 	int ret;
 
-	if (vq->num == 0 || !vq->addr_set)
-		return -EINVAL;
-	/* size, layout or memory may have changed while stopped: map it now */
-	ret = vhu_vq_remap(vq);
-	if (ret < 0)
-		return ret;
 	/*
 	 * Split: resume writing where the used ring says we stopped, as
 	 * libvhost-user does; the index only picks the next used slot, so a
@@ -255,8 +321,65 @@ int vhu_vq_start(struct vhu_vq *vq)
 	 */
 	vq->notify_off = false;
 	(void)(vq->packed ? vhu_packed_enable_notify(vq, true) : vhu_split_enable_notify(vq, true));
+	return 0;
+}
+
+int vhu_vq_start(struct vhu_vq *vq)
+{
+	int ret;
+
+	if (vq->num == 0 || !vq->addr_set)
+		return -EINVAL;
+	/* size, layout or memory may have changed while stopped: map it now */
+	ret = vhu_vq_remap(vq);
+	if (ret < 0)
+		return ret;
+	vq->start_pending = !vq->ring_ok; /* an IOTLB miss: the first fetch finishes the start */
+	if (!vq->start_pending) {
+		ret = ring_ready(vq);
+		if (ret < 0)
+			return ret;
+	}
 	vq->started = true;
 	return 0;
+}
+
+/*
+ * Before a fetch under an IOMMU: not while the last miss waits for the
+ * table to change, and with the ring areas translated under the table as it
+ * is now (an INVALIDATE may have taken them). Return: 0, -EAGAIN (a miss:
+ * nothing to fetch now) or -EIO (broken).
+ */
+static int fetch_ready(struct vhu_vq *vq)
+{
+	struct ring_ptrs p;
+	int ret;
+
+	if (!vq->iommu)
+		return 0;
+	if (vq->tlb_miss && vq->tlb_miss_gen == vq->iotlb->gen)
+		return -EAGAIN;
+	vq->tlb_miss = false;
+	if (vq->ring_ok && !vq->start_pending && vq->ring_gen == vq->iotlb->gen)
+		return 0;
+	ret = ring_map(vq, vq->desc_uva, vq->avail_uva, vq->used_uva, &p);
+	if (ret == -EAGAIN)
+		return ret; /* the old pointers stay for completions of what is in flight */
+	if (ret < 0)
+		return vhu_vq_break(vq, "ring addresses do not translate (%s)", strerror(-ret));
+	ring_set(vq, &p);
+	if (vq->start_pending) {
+		vq->start_pending = false;
+		ret = ring_ready(vq);
+		if (ret < 0)
+			return vhu_vq_break(vq, "ring cannot start (%s)", strerror(-ret));
+	}
+	return 0;
+}
+
+bool vhu_vq_tlb_waiting(const struct vhu_vq *vq)
+{
+	return vq->iommu && vq->tlb_miss && vq->tlb_miss_gen == vq->iotlb->gen && !vq->broken;
 }
 
 void vhu_vq_stop(struct vhu_vq *vq)
@@ -273,7 +396,8 @@ void vhu_vq_set_fd(int *slot, int fd)
 
 void vhu_vq_reset(struct vhu_vq *vq)
 {
-	void *priv = vq->priv; /* the device's: it outlives the ring */
+	void *priv = vq->priv;		     /* the device's: it outlives the ring */
+	struct vhu_iotlb *iotlb = vq->iotlb; /* the back-end's, as mem */
 
 	vhu_close_fd(&vq->kick_fd);
 	vhu_close_fd(&vq->call_fd);
@@ -282,6 +406,7 @@ void vhu_vq_reset(struct vhu_vq *vq)
 	/* a device reset renegotiates the features and forgets the ring */
 	vhu_vq_init(vq, vq->index, vq->mem, vq->log);
 	vq->priv = priv;
+	vq->iotlb = iotlb;
 }
 
 int vhu_vq_break(struct vhu_vq *vq, const char *fmt, ...)
@@ -313,7 +438,23 @@ int vhu_vq_map_desc_slow(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, 
 		return 0;
 	if (!writable && req->in_num)
 		return vhu_vq_break(vq, "readable buffer after a writable one");
-	n = vhu_mem_gpa_iov(vq->mem, addr, len, &req->iov[used], VHU_REQ_MAX_IOV - used);
+	if (vq->iommu) {
+		uint8_t perm = writable ? VHU_IOTLB_WRITE : VHU_IOTLB_READ;
+		uint64_t fault = 0;
+
+		n = vhu_iotlb_iov(vq->iotlb, &vq->tlb_cache, addr, len, perm, &req->iov[used],
+				  VHU_REQ_MAX_IOV - used, &fault);
+		if (n == -EAGAIN)
+			return tlb_missed(vq, fault, perm);
+		if (n == -EACCES) {
+			/* the request goes to the device without this buffer, marked */
+			tlb_report(vq, VHOST_IOTLB_ACCESS_FAIL, fault, perm);
+			req->fault = VHU_REQ_FAULT_ACCESS;
+			return 0;
+		}
+	} else {
+		n = vhu_mem_gpa_iov(vq->mem, addr, len, &req->iov[used], VHU_REQ_MAX_IOV - used);
+	}
 	if (n == -ENOBUFS)
 		return vhu_vq_break(vq, "request needs more than %u iovecs", VHU_REQ_MAX_IOV);
 	if (n < 0)
@@ -346,7 +487,21 @@ int vhu_vq_map_table(struct vhu_vq *vq, struct vhu_desc_table *t, uint64_t gpa, 
 	if (len / VHU_VQ_DESC_SIZE > VHU_VQ_MAX_SIZE)
 		return vhu_vq_break(vq, "indirect table of %" PRIu32 " entries",
 				    len / VHU_VQ_DESC_SIZE);
-	n = vhu_mem_gpa_iov(vq->mem, gpa, len, t->iov, VHU_VQ_TABLE_MAX_IOV);
+	if (vq->iommu) {
+		uint64_t fault = 0;
+
+		n = vhu_iotlb_iov(vq->iotlb, &vq->tlb_cache, gpa, len, VHU_IOTLB_READ, t->iov,
+				  VHU_VQ_TABLE_MAX_IOV, &fault);
+		if (n == -EAGAIN)
+			return tlb_missed(vq, fault, VHU_IOTLB_READ);
+		if (n == -EACCES) {
+			tlb_report(vq, VHOST_IOTLB_ACCESS_FAIL, fault, VHU_IOTLB_READ);
+			return vhu_vq_break(vq, "indirect table 0x%" PRIx64 " may not be read",
+					    gpa);
+		}
+	} else {
+		n = vhu_mem_gpa_iov(vq->mem, gpa, len, t->iov, VHU_VQ_TABLE_MAX_IOV);
+	}
 	if (n == -ENOBUFS)
 		return vhu_vq_break(vq, "indirect table spans more than %u regions",
 				    VHU_VQ_TABLE_MAX_IOV);
@@ -398,10 +553,24 @@ VHU_API int vhu_vq_pop(struct vhu_vq *vq, struct vhu_req *req)
 
 	if (ret < 0)
 		return ret;
+	ret = fetch_ready(vq);
+	if (ret < 0)
+		return ret == -EAGAIN ? 0 : ret;
 	/* what was in flight before a restart goes first, in the order it was fetched */
 	if (vq->resubmit_i < vq->resubmit_n)
-		return vhu_inflight_resubmit(vq, req);
-	return vq->packed ? vhu_packed_pop(vq, req) : vhu_split_pop(vq, req);
+		ret = vhu_inflight_resubmit(vq, req);
+	else
+		ret = vq->packed ? vhu_packed_pop(vq, req) : vhu_split_pop(vq, req);
+	/* an IOTLB miss: the chain stays in the ring for the next fetch */
+	return ret == -EAGAIN ? 0 : ret;
+}
+
+/* A completion needs the ring: under an IOMMU it may have lost it (vhu_vq_remap). */
+static int push_ready(struct vhu_vq *vq)
+{
+	if (vq->ring_ok && !vq->start_pending)
+		return 0;
+	return vhu_vq_break(vq, "completion while the ring is not translated");
 }
 
 VHU_API int vhu_vq_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
@@ -410,6 +579,8 @@ VHU_API int vhu_vq_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t l
 
 	if (ret < 0)
 		return ret;
+	if (push_ready(vq) < 0)
+		return -EIO;
 	if (len > req->in_size) {
 		len = (uint32_t)req->in_size; /* len > in_size, so in_size fits */
 		clamped = -EINVAL;
@@ -426,6 +597,8 @@ VHU_API int vhu_vq_unpop(struct vhu_vq *vq, const struct vhu_req *req)
 		return ret;
 	if (vq->inflight_on)
 		return -EBUSY; /* the region recorded the fetch: complete it instead */
+	if (push_ready(vq) < 0)
+		return -EIO;
 	return vq->packed ? vhu_packed_unpop(vq, req) : vhu_split_unpop(vq, req);
 }
 
@@ -439,6 +612,8 @@ VHU_API int vhu_vq_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, con
 		return ret;
 	if (n > VHU_VQ_PUSH_BURST_MAX)
 		return -E2BIG;
+	if (push_ready(vq) < 0)
+		return -EIO;
 	for (unsigned int i = 0; i < n; i++) {
 		l[i] = lens ? lens[i] : 0;
 		if (l[i] > reqs[i].in_size) {
@@ -461,7 +636,7 @@ VHU_API int vhu_vq_notify(struct vhu_vq *vq)
 {
 	bool need;
 
-	if (vq_usable(vq) < 0)
+	if (vq_usable(vq) < 0 || !vq->ring_ok || vq->start_pending)
 		return 0;
 	need = vq->packed ? vhu_packed_need_notify(vq) : vhu_split_need_notify(vq);
 	if (!need || vq->call_fd < 0)
@@ -475,7 +650,7 @@ VHU_API bool vhu_vq_enable_notify(struct vhu_vq *vq, bool enable)
 {
 	bool avail;
 
-	if (vq_usable(vq) < 0)
+	if (vq_usable(vq) < 0 || fetch_ready(vq) < 0)
 		return false;
 	avail = vq->packed ? vhu_packed_enable_notify(vq, enable)
 			   : vhu_split_enable_notify(vq, enable);
@@ -485,7 +660,7 @@ VHU_API bool vhu_vq_enable_notify(struct vhu_vq *vq, bool enable)
 
 VHU_API bool vhu_vq_has_avail(struct vhu_vq *vq)
 {
-	if (vq_usable(vq) < 0)
+	if (vq_usable(vq) < 0 || fetch_ready(vq) < 0)
 		return false;
 	if (vq->resubmit_i < vq->resubmit_n)
 		return true;

@@ -38,6 +38,7 @@
 #include <linux/virtio_ring.h>
 
 #include "common/util.h"
+#include "memory/iotlb.h"
 #include "memory/memtable.h"
 #include <vhu/log.h>
 #include <vhu/virtq.h>
@@ -88,6 +89,22 @@ struct vhu_vq {
 	uint16_t *resubmit;	   /* heads (split) / head entries (packed) to hand out again */
 	uint32_t resubmit_n, resubmit_i;
 	uint8_t crash_at; /* tests: a push stops after this step (inflight.h) */
+
+	/*
+	 * Device IOTLB (VIRTIO_F_ACCESS_PLATFORM negotiated: iommu). Ring and
+	 * buffer addresses are IOVAs, translated through *iotlb (the back-end's,
+	 * kept across resets) with a cache of this queue's. See "IOTLB" below.
+	 */
+	bool iommu;
+	struct vhu_iotlb *iotlb;
+	struct vhu_iotlb_cache tlb_cache;
+	bool ring_ok;	    /* desc/avail/used (or packed) pointers are set */
+	bool start_pending; /* started while the ring missed: start steps not done */
+	uint64_t ring_gen;  /* iotlb gen the ring was translated under */
+	bool tlb_miss;	    /* the last fetch missed; waits for the table to change */
+	uint8_t tlb_miss_perm;
+	uint64_t tlb_miss_iova;
+	uint64_t tlb_miss_gen; /* iotlb gen at the miss */
 
 	int kick_fd; /* -1: none (polling) */
 	int call_fd; /* -1: none */
@@ -163,6 +180,31 @@ uint32_t vhu_vq_get_base(const struct vhu_vq *vq);
 int vhu_vq_start(struct vhu_vq *vq);
 void vhu_vq_stop(struct vhu_vq *vq);
 
+/*
+ * IOTLB
+ *
+ * With iommu set, translations go through the IOTLB. A fetch (pop) that
+ * meets an IOVA with no entry - in the ring areas, an indirect table or a
+ * buffer - is a miss: the chain is left in the ring untouched, the miss is
+ * reported (iotlb->report, BACKEND_IOTLB_MSG MISS), tlb_miss is set and pop
+ * returns 0 as for an empty ring. Nothing is fetched again until the table
+ * changes (tlb_miss_gen); the back-end's worker parks on it (worker.c) and
+ * fetches the same chain again once an UPDATE came. A buffer whose entry
+ * lacks the access the descriptor needs is reported (ACCESS_FAIL) and the
+ * request is handed out with req->fault set and that buffer left out.
+ *
+ * Requests already fetched keep the translations they were fetched with,
+ * and so does the ring for their completions: an INVALIDATE takes effect
+ * for every fetch after it (the ring areas are translated again before the
+ * next fetch whenever the table changed).
+ */
+
+/* Set the IOTLB a queue uses when iommu is negotiated (kept across vhu_vq_reset). */
+void vhu_vq_set_iotlb(struct vhu_vq *vq, struct vhu_iotlb *iotlb);
+
+/* The last fetch missed and the IOTLB has not changed since: the queue waits for an UPDATE. */
+bool vhu_vq_tlb_waiting(const struct vhu_vq *vq);
+
 /* Replace an fd (kick/call/err); the old one is closed; the new one is owned. */
 void vhu_vq_set_fd(int *slot, int fd);
 
@@ -198,7 +240,7 @@ int vhu_packed_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t entry);
  * writable one, an unmapped or wrapping range, or more than VHU_REQ_MAX_IOV
  * iovecs breaks the queue. A zero-length buffer adds nothing, not even its
  * direction: it cannot put the iovecs out of order.
- * Return: 0 or -EIO (broken).
+ * Return: 0, -EIO (broken) or, with iommu, -EAGAIN (a miss, recorded).
  */
 int vhu_vq_map_desc_slow(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, uint32_t len,
 			 bool writable);
@@ -210,7 +252,7 @@ static inline int vhu_vq_map_desc(struct vhu_vq *vq, struct vhu_req *req, uint64
 	void *p;
 
 	/* the common case inline: a buffer in the last region looked up, in order */
-	if (len && used < VHU_REQ_MAX_IOV && (writable || !req->in_num) &&
+	if (len && used < VHU_REQ_MAX_IOV && (writable || !req->in_num) && !vq->iommu &&
 	    (p = vhu_mem_gpa_hint(vq->mem, addr, len)) != NULL) {
 		req->iov[used].iov_base = p;
 		req->iov[used].iov_len = len;
@@ -247,7 +289,7 @@ void vhu_vq_ring_table(struct vhu_desc_table *t, void *ring, uint16_t num);
 /*
  * Map the indirect table [gpa, gpa + len): len must be a non-zero multiple of
  * 16, hold at most VHU_VQ_MAX_SIZE entries (spec: "Indirect Descriptors") and
- * be wholly mapped. Return: 0 or -EIO (broken).
+ * be wholly mapped. Return: 0, -EIO (broken) or -EAGAIN (an IOTLB miss).
  */
 int vhu_vq_map_table(struct vhu_vq *vq, struct vhu_desc_table *t, uint64_t gpa, uint32_t len);
 
@@ -275,6 +317,7 @@ static inline void vhu_req_clear(struct vhu_req *req)
 	req->in_num = 0;
 	req->out_size = 0;
 	req->in_size = 0;
+	req->fault = 0;
 }
 
 /*

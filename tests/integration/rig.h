@@ -44,6 +44,9 @@
 #define F_RING_PACKED (1ull << 34)
 #define F_PROTOCOL (1ull << 30)
 #define ECHO_FEATURES (F_VERSION_1 | F_INDIRECT | F_EVENT_IDX | F_RING_PACKED)
+#define F_ACCESS_PLATFORM (1ull << 33)
+/* What GET_FEATURES answers: the library adds bit 30 and ACCESS_PLATFORM. */
+#define RIG_OFFERED (ECHO_FEATURES | F_PROTOCOL | F_ACCESS_PLATFORM)
 
 #define PF(bit) VHU_BIT(VHU_PROTOCOL_F_##bit)
 #define RIG_PROTOCOL                                                                       \

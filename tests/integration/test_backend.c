@@ -149,7 +149,7 @@ static void lifecycle_split(void **state)
 	struct rig *r = *state;
 	struct echo_dev *d = &r->dev;
 
-	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), ECHO_FEATURES | F_PROTOCOL);
+	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), RIG_OFFERED);
 	assert_int_equal(rig_bringup(r, SPLIT_FEATURES, 1, 8), 0);
 	assert_int_equal(__atomic_load_n(&d->acked_features, __ATOMIC_ACQUIRE),
 			 SPLIT_FEATURES & ~F_PROTOCOL);
@@ -213,7 +213,7 @@ static void reconnect(void **state)
 	assert_true(rig_log_has(r, "front-end left"));
 
 	/* nothing negotiated: MQ is not, so GET_QUEUE_NUM fails (answers 0) */
-	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), ECHO_FEATURES | F_PROTOCOL);
+	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), RIG_OFFERED);
 	assert_int_equal(get_u64(r, VHU_REQ_GET_QUEUE_NUM), 0);
 	assert_int_equal(rig_negotiate(r, SPLIT_FEATURES, PF(REPLY_ACK)), 0);
 	/* no memory either: the old ring addresses do not translate */
@@ -334,7 +334,7 @@ static void enabled_without_protocol_features(void **state)
 	assert_int_equal(rig_set_mem_table(r, 1), 0);
 	assert_int_equal(rig_setup_split(r, 0, 8), 0);
 	/* no acks without REPLY_ACK: a reply proves the earlier requests were handled */
-	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), ECHO_FEATURES | F_PROTOCOL);
+	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), RIG_OFFERED);
 	assert_int_equal(echo_count(&r->dev.queue_starts), 1);
 	assert_int_equal(rig_echo(r, 0, 300, 5), 0);
 	assert_int_equal(vring_base(r, 0), 1);
@@ -619,7 +619,7 @@ static void backend_channel(void **state)
 	assert_true(t1.tv_sec - t0.tv_sec < 2); /* nobody waited for a timeout */
 	serve_change(chan, 0);
 	assert_int_equal(__atomic_load_n(&r->dev.config_change_ret, __ATOMIC_ACQUIRE), 0);
-	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), ECHO_FEATURES | F_PROTOCOL);
+	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), RIG_OFFERED);
 	close(chan);
 }
 
@@ -631,7 +631,7 @@ static void backend_channel_no_ack(void **state)
 
 	assert_int_equal(channel_setup(r, PF(BACKEND_REQ) | PF(CONFIG), &chan), 0);
 	/* no acks: a reply proves SET_BACKEND_REQ_FD was handled */
-	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), ECHO_FEATURES | F_PROTOCOL);
+	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), RIG_OFFERED);
 	assert_int_equal(vhu_backend_config_changed(r->be), 0);
 	assert_false(serve_change(chan, 0) & VHU_FLAG_NEED_REPLY);
 	close(chan);
@@ -653,7 +653,7 @@ static void backend_channel_timeout(void **state)
 	assert_int_equal(c.ret, -ETIMEDOUT);
 	assert_true(rig_log_has(r, "back-end channel closed"));
 	assert_int_equal(vhu_backend_config_changed(r->be), -ENOTCONN);
-	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), ECHO_FEATURES | F_PROTOCOL);
+	assert_int_equal(get_u64(r, VHU_REQ_GET_FEATURES), RIG_OFFERED);
 	close(chan);
 }
 

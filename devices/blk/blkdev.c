@@ -472,6 +472,9 @@ static uint8_t prepare(struct blk_queue *q, struct blk_slot *s)
 	uint32_t type;
 	size_t n;
 
+	/* behind an IOMMU, a buffer the device may not access: the request fails */
+	if (req->fault)
+		return VIRTIO_BLK_S_IOERR;
 	if (iov_total(req->iov, req->out_num, &out_size) < 0 ||
 	    iov_total(&req->iov[req->out_num], req->in_num, &in_size) < 0 ||
 	    out_size < BLK_HDR_SIZE)

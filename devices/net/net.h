@@ -71,6 +71,8 @@ enum net_counter {
 	NET_TX_SEGMENTED,	/* GSO frames segmented in software toward this port */
 	NET_BUSY_NS,		/* --record-busy: time the port's TX workers spent on bursts */
 	NET_BUSY_CHAINS,	/* --record-busy: the chains those bursts took */
+	NET_RX_DROP_FAULT,	/* a TX chain with a buffer the guest's IOMMU denies the device */
+	NET_TX_DROP_FAULT,	/* the same for a receive chain: completed empty, frame dropped */
 	NET_COUNTER_MAX
 };
 

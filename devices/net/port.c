@@ -285,6 +285,11 @@ static void tx_finish(struct net_txq *t, const struct vhu_req *reqs, unsigned in
 	for (unsigned int i = 0; i < n; i++) {
 		const struct vhu_req *r = &reqs[i];
 
+		if (r->fault) {
+			/* behind an IOMMU, a buffer the device may not read: dropped */
+			net_count(p, NET_RX_DROP_FAULT, 1);
+			continue;
+		}
 		/* writable buffers in a TX chain are ignored: only out_num counts */
 		if (net_pkt_prepare(p, &t->pkts[k], hdr_size, r->iov, r->out_num, r->out_size) == 0)
 			k++;
@@ -511,6 +516,11 @@ static int rx_take(struct rx_target *tg, struct net_ctx *ctx, struct vhu_req **o
 			return ret == 0 ? -ENOBUFS : ret;
 		tg->tail++;
 	}
+	if (ctx->rx[tg->next].fault) {
+		/* behind an IOMMU, a buffer the device may not write: complete it empty */
+		ctx->rx_len[tg->next++] = 0;
+		return -EACCES;
+	}
 	*out = &ctx->rx[tg->next++];
 	return 0;
 }
@@ -639,7 +649,7 @@ static inline bool rx_plain(struct rx_target *tg, struct net_ctx *ctx, uint64_t 
 	    src->len > src->iov[0].iov_len - src->off || tg->next == tg->tail)
 		return false;
 	r = &ctx->rx[tg->next];
-	if (!r->in_num || r->iov[r->out_num].iov_len < total)
+	if (!r->in_num || r->fault || r->iov[r->out_num].iov_len < total)
 		return false;
 	oh.num_buffers = 1;
 	if (!(features & VHU_BIT(VIRTIO_NET_F_GUEST_CSUM)))

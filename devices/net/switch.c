@@ -34,6 +34,8 @@ const char *const net_counter_names[NET_COUNTER_MAX] = {
 	[NET_TX_SEGMENTED] = "tx_segmented",
 	[NET_BUSY_NS] = "busy_ns",
 	[NET_BUSY_CHAINS] = "busy_chains",
+	[NET_RX_DROP_FAULT] = "rx_drop_fault",
+	[NET_TX_DROP_FAULT] = "tx_drop_fault",
 };
 
 int net_ctx_init(struct net_ctx *ctx)
@@ -306,6 +308,8 @@ static void emitted(struct net_tally *t, int ret, uint32_t len)
 		t->c[NET_TX_BYTES] += len;
 	} else if (ret == -ENOBUFS) {
 		t->c[NET_TX_DROP_NO_BUFFERS]++;
+	} else if (ret == -EACCES) {
+		t->c[NET_TX_DROP_FAULT]++;
 	} else {
 		t->c[NET_TX_DROP_DOWN]++;
 	}

@@ -48,7 +48,9 @@ static void rng_queue_kick(void *opaque, struct vhu_vq *vq)
 		while (vhu_vq_pop(vq, &req) == 1) {
 			uint64_t written = 0;
 
-			for (uint32_t i = req.out_num; i < req.out_num + req.in_num; i++)
+			/* behind an IOMMU, a buffer it may not write: nothing written */
+			for (uint32_t i = req.out_num; !req.fault && i < req.out_num + req.in_num;
+			     i++)
 				written += fill(req.iov[i].iov_base, req.iov[i].iov_len);
 			vhu_vq_push(vq, &req, (uint32_t)written);
 		}

@@ -50,6 +50,20 @@ struct vhu_frontend_config {
 	 * front-end's channel thread, not the caller's. */
 	void (*config_changed)(void *opaque);
 	void *opaque;
+	/*
+	 * The IOMMU role: with VIRTIO_F_ACCESS_PLATFORM (bit 33) wanted and
+	 * offered, the front-end plays the guest's IOMMU. Rings and buffers are
+	 * given to the back-end as IOVAs, which differ from the memory's gpa and
+	 * from our addresses, and none is mapped until the back-end misses on it
+	 * (BACKEND_IOTLB_MSG MISS, served on the channel thread): then an
+	 * IOTLB_MSG UPDATE maps the iotlb_page bytes around it (0: 4096) for
+	 * reading and writing. It needs BACKEND_REQ and REPLY_ACK (as QEMU).
+	 */
+	uint32_t iotlb_page;
+	/* most entries mapped at once (0: no bound); past it the oldest is
+	 * invalidated first. Must hold what one request needs at once: the
+	 * ring areas, a table and its buffers, page by page. */
+	uint32_t iotlb_window;
 };
 
 /**
@@ -223,6 +237,56 @@ VHU_API bool vhu_frontend_alive(struct vhu_frontend *fe);
  * its row); -EIO (it refused a request); or -errno.
  */
 VHU_API int vhu_frontend_reconnect(struct vhu_frontend *fe);
+
+/* What the IOMMU role did (vhu_frontend_iotlb_stats). */
+struct vhu_frontend_iotlb_stats {
+	uint64_t misses;       /* BACKEND_IOTLB_MSG MISS received */
+	uint64_t unanswered;   /* misses left unanswered (vhu_frontend_iotlb_answer, bad iova) */
+	uint64_t updates;      /* UPDATEs sent */
+	uint64_t invalidates;  /* INVALIDATEs sent */
+	uint64_t access_fails; /* BACKEND_IOTLB_MSG ACCESS_FAIL received */
+};
+
+/** vhu_frontend_iommu() - whether the front-end plays the IOMMU (ACCESS_PLATFORM negotiated). */
+VHU_API bool vhu_frontend_iommu(const struct vhu_frontend *fe);
+
+/**
+ * vhu_frontend_iotlb_map() - map [p, p + size) of the shared memory now.
+ * @perm: VHOST_ACCESS_RO, _WO or _RW (a wrong one is sent as is: tests)
+ *
+ * The range's IOVA is mapped to it with @perm (one UPDATE), as if the
+ * back-end had missed on it; counts toward iotlb_window.
+ * Return: 0, -EINVAL (not the IOMMU role), -EFAULT (not in the memory) or
+ * the request's error (-EIO: the back-end refused it).
+ */
+VHU_API int vhu_frontend_iotlb_map(struct vhu_frontend *fe, const void *p, uint64_t size,
+				   uint8_t perm);
+
+/**
+ * vhu_frontend_iotlb_invalidate() - IOTLB_MSG INVALIDATE of [iova, iova + size).
+ * @size: 0: from @iova to the end of the space
+ *
+ * May be called at any time, from any thread, while queues run. Once it
+ * returns, the back-end fetches nothing more through that range without
+ * missing again.
+ * Return: 0, -EINVAL (not the IOMMU role) or the request's error.
+ */
+VHU_API int vhu_frontend_iotlb_invalidate(struct vhu_frontend *fe, uint64_t iova, uint64_t size);
+
+/** vhu_frontend_iova() - the IOVA (or, without the IOMMU role, the gpa) of @p; 0 if outside. */
+VHU_API uint64_t vhu_frontend_iova(const struct vhu_frontend *fe, const void *p);
+
+/**
+ * vhu_frontend_iotlb_answer() - answer misses (the default), or hold them.
+ *
+ * Held misses (up to 64; more are dropped) are answered when answering is
+ * turned on again: a late answer. A miss dropped is never answered.
+ */
+VHU_API void vhu_frontend_iotlb_answer(struct vhu_frontend *fe, bool answer);
+
+/** vhu_frontend_iotlb_stats() - what the IOMMU role did so far. */
+VHU_API void vhu_frontend_iotlb_stats(struct vhu_frontend *fe,
+				      struct vhu_frontend_iotlb_stats *out);
 
 /** vhu_frontend_destroy() - close everything and unmap the memory. */
 VHU_API void vhu_frontend_destroy(struct vhu_frontend *fe);

@@ -170,12 +170,31 @@ int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8
 	else if (!(be->features & VHU_BIT(VIRTIO_F_ACCESS_PLATFORM)))
 		ret = -EOPNOTSUPP; /* the row's gate */
 	if (ret == 0) {
+		uint8_t buf[sizeof(msg.hdr) + sizeof(struct vhost_iotlb_msg)];
+		ssize_t n;
+
 		vhu_msg_init(&msg, VHU_BACKEND_REQ_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg));
 		memset(&msg.payload.iotlb, 0, sizeof(msg.payload.iotlb));
 		msg.payload.iotlb.iova = iova;
 		msg.payload.iotlb.perm = perm;
 		msg.payload.iotlb.type = type;
-		ret = vhu_msg_send(be->chan_fd, &msg);
+		memcpy(buf, &msg.hdr, sizeof(msg.hdr));
+		memcpy(buf + sizeof(msg.hdr), &msg.payload.iotlb, sizeof(struct vhost_iotlb_msg));
+		/*
+		 * Never blocks: a worker stuck here could not be paused for the
+		 * UPDATE the front-end is sending meanwhile (and which keeps it
+		 * from reading this channel). A message this small goes out
+		 * whole or not at all (-EAGAIN: the queue retries).
+		 */
+		n = send(be->chan_fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0)
+			ret = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		else if ((size_t)n != sizeof(buf))
+			ret = -EPROTO; /* cannot happen (see above); the stream is out of step */
+		if (ret == -EPROTO || ret == -EPIPE || ret == -ECONNRESET) {
+			vhu_warn(&be->log, "back-end channel closed: %s", strerror(-ret));
+			vhu_close_fd(&be->chan_fd);
+		}
 	}
 	vhu_lock_release(&be->chan_lock);
 	return ret;

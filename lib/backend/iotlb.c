@@ -25,11 +25,13 @@
 #include "backend/backend.h"
 #include "common/util.h"
 
-/* A queue missed or was refused an access: tell the front-end (any thread, never waits). */
-static void report(void *arg, uint8_t type, uint64_t iova, uint8_t perm)
+/*
+ * A queue missed or was refused an access: tell the front-end (any thread,
+ * never waits). A report that could not go out is retried by the queue.
+ */
+static int report(void *arg, uint8_t type, uint64_t iova, uint8_t perm)
 {
-	/* a lost report ends in the queue's timeout, which says so in its log line */
-	(void)vhu_be_chan_iotlb(arg, type, iova, perm);
+	return vhu_be_chan_iotlb(arg, type, iova, perm);
 }
 
 void vhu_be_iotlb_init(struct vhu_backend *be)

@@ -333,6 +333,9 @@ static void run_ops(struct vhu_queue *q, unsigned int due)
 		pthread_mutex_unlock(&q->worker.user_lock);
 }
 
+/* How soon a MISS the channel had no room for is sent again. */
+#define TLB_RESEND_NS 10000000u
+
 /* A miss the worker waits on: since when, for which IOVA (0 since: none). */
 struct tlb_wait {
 	uint64_t since_ns;
@@ -360,6 +363,9 @@ static unsigned int tlb_wait(struct vhu_queue *q, struct tlb_wait *tw, bool prog
 		return 0;
 	}
 	left = limit - (now - tw->since_ns);
+	/* a MISS the full channel refused: sent again after a short sleep */
+	if (q->vq.tlb_resend && left > TLB_RESEND_NS)
+		left = TLB_RESEND_NS;
 	if (poll(&pfd, 1, (int)((left + 999999u) / 1000000u)) > 0)
 		drain(pfd.fd);
 	return DUE_KICK; /* fetches again only if the table changed meanwhile */

@@ -7,7 +7,8 @@
  * of its replies on the main socket (vhu's own back-end defers, QEMU-style
  * back-ends may not), so serving it from the control thread would need every
  * wait to poll both. BACKEND_CONFIG_CHANGE_MSG calls config_changed on that
- * thread; every other request is refused, and answered (u64 1) whenever it
+ * thread, BACKEND_IOTLB_MSG goes to the IOMMU role (iommu.c); every other
+ * request is refused, and answered (u64 1) whenever it
  * asks for an answer: never left waiting.
  */
 #include <errno.h>
@@ -44,6 +45,8 @@ static void chan_serve(struct vhu_frontend *fe, struct vhu_msg *msg)
 		vhu_debug(&fe->log, "back-end: config changed");
 		if (fe->cfg.config_changed)
 			fe->cfg.config_changed(fe->cfg.opaque);
+	} else if (ret == 0 && msg->hdr.request == VHU_BACKEND_REQ_IOTLB_MSG) {
+		ret = vhu_fe_iommu_msg(fe, &msg->payload.iotlb);
 	} else {
 		if (ret == 0)
 			ret = -EOPNOTSUPP;

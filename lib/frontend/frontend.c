@@ -398,9 +398,13 @@ int vhu_frontend_connect(const struct vhu_frontend_config *config, struct vhu_fr
 		ret = -EINVAL;
 	}
 	if (ret == 0)
-		ret = vhu_fe_mem_create(&fe->mem, c.mem_size + rings_size(fe), &fe->log);
+		ret = vhu_fe_iommu_init(fe);
 	if (ret == 0)
+		ret = vhu_fe_mem_create(&fe->mem, c.mem_size + rings_size(fe), &fe->log);
+	if (ret == 0) {
+		vhu_fe_iommu_mem(fe); /* before the rings' addresses are taken */
 		ret = queues_alloc(fe);
+	}
 	if (ret < 0) {
 		vhu_frontend_destroy(fe);
 		return ret;
@@ -471,9 +475,11 @@ static int queue_addr(struct vhu_frontend *fe, struct vhu_fe_queue *q)
 
 	vhu_msg_init(&req, VHU_REQ_SET_VRING_ADDR, 0, sizeof(struct vhost_vring_addr));
 	req.payload.addr.index = q->index;
-	req.payload.addr.desc_user_addr = vhu_fe_mem_uva(q->mem.desc);
-	req.payload.addr.avail_user_addr = vhu_fe_mem_uva(q->mem.avail);
-	req.payload.addr.used_user_addr = vhu_fe_mem_uva(q->mem.used);
+	/* behind an IOMMU the ring addresses are IOVAs too (QEMU's vhost_virtqueue_set_addr) */
+	req.payload.addr.desc_user_addr = fe->iommu ? q->mem.desc_gpa : vhu_fe_mem_uva(q->mem.desc);
+	req.payload.addr.avail_user_addr =
+		fe->iommu ? q->mem.avail_gpa : vhu_fe_mem_uva(q->mem.avail);
+	req.payload.addr.used_user_addr = fe->iommu ? q->mem.used_gpa : vhu_fe_mem_uva(q->mem.used);
 	return vhu_fe_send_req(fe, &req);
 }
 
@@ -621,6 +627,7 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 	}
 	free(fe->queues);
 	vhu_fe_mem_destroy(&fe->mem);
+	vhu_fe_iommu_fini(fe);
 	free(fe->path);
 	free(fe);
 }

@@ -30,6 +30,7 @@ int vhu_fe_mem_create(struct vhu_fe_mem *m, uint64_t size, const struct vhu_log 
 	m->fd = -1;
 	m->host = NULL;
 	m->used = 0;
+	m->dma_base = VHU_FE_MEM_GPA;
 	if (size == 0 || vhu_range_overflows(size, PAGE_SIZE_MIN))
 		return -EINVAL;
 	m->size = (size + PAGE_SIZE_MIN - 1) & ~(PAGE_SIZE_MIN - 1);

@@ -21,12 +21,16 @@
 #include "frontend/requests.h"
 
 #define VHU_FE_MEM_GPA 0x100000000ull /* 4 GiB: a gpa never equal to a uva or an offset */
+/* Where the IOVAs start when the front-end plays the IOMMU: neither a gpa nor a uva. */
+#define VHU_FE_IOVA_BASE 0xd00000000000ull
 
 struct vhu_fe_mem {
 	int fd;
 	uint8_t *host;
 	uint64_t size;
-	uint64_t used; /* bump offset */
+	uint64_t used;	   /* bump offset */
+	uint64_t dma_base; /* what the device is given for offset 0: VHU_FE_MEM_GPA or
+			    * VHU_FE_IOVA_BASE (the IOMMU role) */
 };
 
 /**
@@ -41,7 +45,8 @@ void vhu_fe_mem_destroy(struct vhu_fe_mem *m);
 void *vhu_fe_mem_alloc(struct vhu_fe_mem *m, uint64_t size, uint64_t align);
 
 /*
- * The gpa of [p, p + len), which must lie in the memory. Return: 0 or -EFAULT.
+ * The gpa of [p, p + len) (the IOVA when the front-end plays the IOMMU),
+ * which must lie in the memory. Return: 0 or -EFAULT.
  * Inline: every buffer of every request goes through it.
  */
 static inline int vhu_fe_mem_gpa(const struct vhu_fe_mem *m, const void *p, uint64_t len,
@@ -51,7 +56,7 @@ static inline int vhu_fe_mem_gpa(const struct vhu_fe_mem *m, const void *p, uint
 
 	if (!m->host || addr < base || addr - base > m->size || len > m->size - (addr - base))
 		return -EFAULT;
-	*gpa = VHU_FE_MEM_GPA + (addr - base);
+	*gpa = m->dma_base + (addr - base);
 	return 0;
 }
 

@@ -54,7 +54,32 @@ struct vhu_frontend {
 	 * reconnect; never mapped here: only the back-end reads it */
 	int inflight_fd;
 	struct vhu_inflight inflight; /* as sent with SET_INFLIGHT_FD */
+
+	/* the IOMMU role (iommu.c): ACCESS_PLATFORM negotiated */
+	bool iommu;
+	bool locks_init;
+	pthread_mutex_t req_lock;   /* ch.lock: the caller's requests and the channel thread's */
+	pthread_mutex_t iotlb_lock; /* what follows */
+	bool iotlb_no_answer;
+	uint64_t held[64]; /* misses held while not answering (vhu_frontend_iotlb_answer) */
+	unsigned int nheld;
+	struct vhu_fe_map *win; /* FIFO of what is mapped, iotlb_window entries */
+	unsigned int win_n, win_head;
+	struct vhu_frontend_iotlb_stats stats;
 };
+
+/* One range mapped in the back-end's IOTLB (the window). */
+struct vhu_fe_map {
+	uint64_t iova, size;
+};
+
+/* After negotiation: take the IOMMU role if ACCESS_PLATFORM was negotiated. 0 or -errno. */
+int vhu_fe_iommu_init(struct vhu_frontend *fe);
+/* After the memory exists: addresses given to the back-end become IOVAs. */
+void vhu_fe_iommu_mem(struct vhu_frontend *fe);
+void vhu_fe_iommu_fini(struct vhu_frontend *fe);
+/* A BACKEND_IOTLB_MSG (channel thread). Return: 0 or why it was refused. */
+int vhu_fe_iommu_msg(struct vhu_frontend *fe, const struct vhost_iotlb_msg *m);
 
 /* Every request's result: log a failure, and turn a transport error into a dead peer. */
 int vhu_fe_req_done(struct vhu_frontend *fe, uint32_t request, int ret);

@@ -24,7 +24,21 @@ static const char *reply_error(int err)
 	}
 }
 
+static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply);
+
 int vhu_fe_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply)
+{
+	int ret;
+
+	if (!ch->lock)
+		return request(ch, req, reply);
+	pthread_mutex_lock(ch->lock);
+	ret = request(ch, req, reply);
+	pthread_mutex_unlock(ch->lock);
+	return ret;
+}
+
+static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply)
 {
 	const struct vhu_rule *rule;
 	bool need_reply = req->hdr.flags & VHU_FLAG_NEED_REPLY;

@@ -18,6 +18,8 @@
 
 #include "wire/wire.h"
 
+#include <pthread.h>
+
 struct vhu_log;
 
 struct vhu_fe_chan {
@@ -25,6 +27,9 @@ struct vhu_fe_chan {
 	uint64_t protocol_features; /* negotiated; REPLY_ACK enables acks */
 	const struct vhu_log *log;
 	const char *last_error; /* static text for the last failure, or NULL */
+	/* NULL, or held around each request and its reply (set when two threads
+	 * send: the IOMMU role answers misses from the channel thread) */
+	pthread_mutex_t *lock;
 };
 
 /**

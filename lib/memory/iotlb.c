@@ -24,12 +24,14 @@ void vhu_iotlb_fini(struct vhu_iotlb *t)
 	t->e = NULL;
 	t->n = t->cap = 0;
 	t->gen++;
+	t->inval_gen++;
 }
 
 void vhu_iotlb_clear(struct vhu_iotlb *t)
 {
 	t->n = 0;
 	t->gen++;
+	t->inval_gen++;
 }
 
 /* The last byte of an entry (never wraps: checked when it was added). */
@@ -75,6 +77,7 @@ static int drop_range(struct vhu_iotlb *t, uint64_t first, uint64_t last)
 	memmove(&t->e[i], &t->e[j], (size_t)(t->n - j) * sizeof(t->e[0]));
 	t->n -= j - i;
 	t->gen++;
+	t->inval_gen++;
 	return (int)(j - i);
 }
 
@@ -171,6 +174,7 @@ void vhu_iotlb_remap(struct vhu_iotlb *t, struct vhu_mem *mem)
 	}
 	t->n = k;
 	t->gen++;
+	t->inval_gen++;
 }
 
 /* The entry holding @iova: the cache first, then the table (and into the cache). */

@@ -64,17 +64,19 @@ struct vhu_iotlb_cache {
  * How a queue tells the front-end of a miss or a refused access
  * (BACKEND_IOTLB_MSG MISS / ACCESS_FAIL): @type is VHOST_IOTLB_MISS or
  * VHOST_IOTLB_ACCESS_FAIL. Called on the thread that fetches; must not wait
- * for the front-end.
+ * for the front-end. Return: 0, or < 0 when it could not be sent now (the
+ * queue sends a MISS again a little later).
  */
-typedef void (*vhu_iotlb_report_fn)(void *arg, uint8_t type, uint64_t iova, uint8_t perm);
+typedef int (*vhu_iotlb_report_fn)(void *arg, uint8_t type, uint64_t iova, uint8_t perm);
 
 struct vhu_iotlb {
 	vhu_iotlb_report_fn report; /* NULL: nobody to tell */
 	void *report_arg;
 	struct vhu_iotlb_entry *e; /* sorted by iova, disjoint */
 	unsigned int n, cap;
-	unsigned int max; /* bound on n */
-	uint64_t gen;	  /* changes with every update, invalidate, remap, clear */
+	unsigned int max;   /* bound on n */
+	uint64_t gen;	    /* changes with every update, invalidate, remap, clear */
+	uint64_t inval_gen; /* changes whenever an entry goes (invalidate, replace, remap, clear) */
 };
 
 /* An empty table of at most @max entries (0: VHU_IOTLB_MAX_ENTRIES). */

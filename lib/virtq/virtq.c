@@ -88,10 +88,21 @@ struct ring_ptrs {
 };
 
 /* Tell the front-end (BACKEND_IOTLB_MSG); the back-end's callback never waits. */
-static void tlb_report(struct vhu_vq *vq, uint8_t type, uint64_t iova, uint8_t perm)
+static int tlb_report(struct vhu_vq *vq, uint8_t type, uint64_t iova, uint8_t perm)
 {
-	if (vq->iotlb->report)
-		vq->iotlb->report(vq->iotlb->report_arg, type, iova, perm);
+	if (!vq->iotlb->report)
+		return -ENOTCONN;
+	return vq->iotlb->report(vq->iotlb->report_arg, type, iova, perm);
+}
+
+/* Send the MISS of tlb_miss_iova; one that cannot go out now is tried again later. */
+static void tlb_send_miss(struct vhu_vq *vq)
+{
+	vq->tlb_resend =
+		tlb_report(vq, VHOST_IOTLB_MISS, vq->tlb_miss_iova, vq->tlb_miss_perm) == -EAGAIN;
+	vq->tlb_sent = !vq->tlb_resend;
+	vq->tlb_sent_iova = vq->tlb_miss_iova;
+	vq->tlb_sent_inval = vq->iotlb->inval_gen;
 }
 
 /* A translation missed: remember it (fetches wait for the table to change) and report it. */
@@ -101,7 +112,14 @@ static int tlb_missed(struct vhu_vq *vq, uint64_t iova, uint8_t perm)
 	vq->tlb_miss_iova = iova;
 	vq->tlb_miss_perm = perm;
 	vq->tlb_miss_gen = vq->iotlb->gen;
-	tlb_report(vq, VHOST_IOTLB_MISS, iova, perm);
+	/*
+	 * One MISS per IOVA until an entry goes: a queue woken by another
+	 * queue's UPDATE misses the same IOVA again while its own MISS waits
+	 * in the channel, and every copy would cost an UPDATE round trip.
+	 */
+	if (vq->tlb_sent && vq->tlb_sent_iova == iova && vq->tlb_sent_inval == vq->iotlb->inval_gen)
+		return -EAGAIN;
+	tlb_send_miss(vq);
 	return -EAGAIN;
 }
 
@@ -115,7 +133,7 @@ static int tlb_area(struct vhu_vq *vq, uint64_t iova, uint64_t size, uint8_t per
 	if (n == -EAGAIN)
 		return tlb_missed(vq, fault, perm);
 	if (n == -EACCES) {
-		tlb_report(vq, VHOST_IOTLB_ACCESS_FAIL, fault, perm);
+		(void)tlb_report(vq, VHOST_IOTLB_ACCESS_FAIL, fault, perm);
 		return -EACCES;
 	}
 	if (n != 1)
@@ -357,8 +375,11 @@ static int fetch_ready(struct vhu_vq *vq)
 
 	if (!vq->iommu)
 		return 0;
-	if (vq->tlb_miss && vq->tlb_miss_gen == vq->iotlb->gen)
+	if (vq->tlb_miss && vq->tlb_miss_gen == vq->iotlb->gen) {
+		if (vq->tlb_resend)
+			tlb_send_miss(vq); /* the channel was full */
 		return -EAGAIN;
+	}
 	vq->tlb_miss = false;
 	if (vq->ring_ok && !vq->start_pending && vq->ring_gen == vq->iotlb->gen)
 		return 0;
@@ -448,7 +469,7 @@ int vhu_vq_map_desc_slow(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, 
 			return tlb_missed(vq, fault, perm);
 		if (n == -EACCES) {
 			/* the request goes to the device without this buffer, marked */
-			tlb_report(vq, VHOST_IOTLB_ACCESS_FAIL, fault, perm);
+			(void)tlb_report(vq, VHOST_IOTLB_ACCESS_FAIL, fault, perm);
 			req->fault = VHU_REQ_FAULT_ACCESS;
 			return 0;
 		}
@@ -495,7 +516,7 @@ int vhu_vq_map_table(struct vhu_vq *vq, struct vhu_desc_table *t, uint64_t gpa, 
 		if (n == -EAGAIN)
 			return tlb_missed(vq, fault, VHU_IOTLB_READ);
 		if (n == -EACCES) {
-			tlb_report(vq, VHOST_IOTLB_ACCESS_FAIL, fault, VHU_IOTLB_READ);
+			(void)tlb_report(vq, VHOST_IOTLB_ACCESS_FAIL, fault, VHU_IOTLB_READ);
 			return vhu_vq_break(vq, "indirect table 0x%" PRIx64 " may not be read",
 					    gpa);
 		}

@@ -31,7 +31,12 @@
  */
 static int report(void *arg, uint8_t type, uint64_t iova, uint8_t perm)
 {
-	return vhu_be_chan_iotlb(arg, type, iova, perm);
+	struct vhu_backend *be = arg;
+	int ret = vhu_be_chan_iotlb(be, type, iova, perm);
+
+	vhu_trace(&be->log, "-> BACKEND_IOTLB_MSG %s iova 0x%" PRIx64 " perm %u: %d",
+		  type == VHOST_IOTLB_MISS ? "MISS" : "ACCESS_FAIL", iova, perm, ret);
+	return ret;
 }
 
 void vhu_be_iotlb_init(struct vhu_backend *be)
@@ -98,6 +103,9 @@ int vhu_be_iotlb_msg(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg
 	const struct vhost_iotlb_msg *m = &msg->payload.iotlb;
 
 	(void)reply;
+	vhu_trace(&be->log, "IOTLB type %u iova 0x%" PRIx64 " size 0x%" PRIx64 " uaddr 0x%" PRIx64
+		  " perm %u", m->type, (uint64_t)m->iova, (uint64_t)m->size, (uint64_t)m->uaddr,
+		  m->perm);
 	/* the row's gate says offered; using the IOTLB needs it negotiated */
 	if (!(be->features & VHU_BIT(VIRTIO_F_ACCESS_PLATFORM)))
 		return vhu_be_fail(be, -EPERM, "VIRTIO_F_ACCESS_PLATFORM is not negotiated");

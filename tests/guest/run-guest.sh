@@ -34,7 +34,8 @@
 #   --mem SIZE             guest RAM, MiB (default 512); memfd, shared
 #   --machine TYPE         q35 (default) or pc
 #   --append ARGS          more kernel command line
-#   --qemu-arg ARG         one more raw QEMU argument (repeatable)
+#   --qemu-arg ARG         one more raw QEMU argument (repeatable), placed
+#                          before the vhost-user devices
 #   --timeout SECS         hard limit for the whole boot (default 120)
 #   --log FILE             keep the guest console log in FILE
 #   --data FILE            write the guest's "VHU-GUEST-DATA:" KEY=VALUE pairs
@@ -260,7 +261,8 @@ done
 
 CONSOLE=${LOG:-$WORK/console.log}
 say "booting $(basename "$SCRIPT") (accel $ACCEL, machine $MACHINE, smp $SMP, ${MEM} MiB${VU:+, ${#VU[@]} vhost-user device(s)})"
-boot "$ACCEL" "$WORK/script.sh" "$CONSOLE" "$TIMEOUT" "${DEV_ARGS[@]}" "${EXTRA[@]}"
+# raw arguments first: an intel-iommu or a root port must exist before the devices on it
+boot "$ACCEL" "$WORK/script.sh" "$CONSOLE" "$TIMEOUT" "${EXTRA[@]}" "${DEV_ARGS[@]}"
 
 if [ -n "$DATA" ]; then
 	tr -d '\r' <"$CONSOLE" | grep -v '^+ ' | sed -n 's/.*VHU-GUEST-DATA: //p' | tr ' ' '\n' |

@@ -19,13 +19,18 @@
 #   --packed-optional      do not check that it was
 #   --no-event-idx         event_idx=off on the device; checked negotiated off
 #   --size MIB             image size (default 16)
+#   --iommu                the device behind a virtual IOMMU: intel-iommu with
+#                          device-iotlb=on, the device on a pcie-root-port with
+#                          iommu_platform=on,ats=on, the guest booted with
+#                          intel_iommu=on iommu.strict=1; the guest checks the
+#                          IOMMU is in the path (blk-pattern.sh BLK_IOMMU)
 set -u -o pipefail
 . "$(dirname "$0")/guest-lib.sh"
 
 [ $# -ge 1 ] || fail "usage: $0 OUTDIR [options]"
 OUTDIR=$1
 shift
-BACKEND=qsd BACKEND_CMD='' QUEUES=1 SMP='' PACKED=0 PACKED_OPTIONAL=0 NO_EVIDX=0 SIZE=16
+BACKEND=qsd BACKEND_CMD='' QUEUES=1 SMP='' PACKED=0 PACKED_OPTIONAL=0 NO_EVIDX=0 SIZE=16 IOMMU=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--backend) BACKEND=$2; shift ;;
@@ -36,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--packed-optional) PACKED_OPTIONAL=1 ;;
 	--no-event-idx) NO_EVIDX=1 ;;
 	--size) SIZE=$2; shift ;;
+	--iommu) IOMMU=1 ;;
 	*) fail "unknown option $1" ;;
 	esac
 	shift
@@ -70,10 +76,18 @@ PEER=$BACKEND
 DEVOPTS=num-queues=$QUEUES
 [ "$PACKED" = 0 ] || DEVOPTS="$DEVOPTS,packed=on"
 [ "$NO_EVIDX" = 0 ] || DEVOPTS="$DEVOPTS,event_idx=off"
+IOMMU_ARGS=()
+if [ "$IOMMU" = 1 ]; then
+	# the root port is required: on pcie.0 virtio-pci is conventional PCI and ats=on is ignored
+	DEVOPTS="$DEVOPTS,bus=rp1,iommu_platform=on,ats=on"
+	IOMMU_ARGS=(--qemu-arg -device --qemu-arg intel-iommu,intremap=off,device-iotlb=on
+		--qemu-arg -device --qemu-arg pcie-root-port,id=rp1,bus=pcie.0,chassis=1
+		--append "intel_iommu=on iommu.strict=1" --env BLK_IOMMU=1)
+fi
 
 note "guest: smp $SMP, vhost-user-blk-pci $DEVOPTS, ${SIZE} MiB image, back-end $BACKEND"
 guest_run --smp "$SMP" --timeout 120 \
-	--vhost-user-blk "$SOCK,$DEVOPTS" \
+	--vhost-user-blk "$SOCK,$DEVOPTS" "${IOMMU_ARGS[@]}" \
 	--env BLK_QUEUES="$QUEUES" --env BLK_BYTES="$BYTES" \
 	"$GUEST_SRC/blk-pattern.sh"
 
@@ -95,6 +109,10 @@ got=$(head -c "$n" "$IMG" | sha256sum | cut -d' ' -f1)
 	fail "VIRTIO_BLK_F_MQ not negotiated with $QUEUES queues"
 if [ "$PACKED" = 1 ] && [ "$PACKED_OPTIONAL" = 0 ]; then
 	[ "$(feature_bit "$features" 34)" = 1 ] || fail "VIRTIO_F_RING_PACKED not negotiated (features $features)"
+fi
+if [ "$IOMMU" = 1 ]; then
+	[ "$(feature_bit "$features" 33)" = 1 ] || fail "VIRTIO_F_ACCESS_PLATFORM not negotiated (features $features)"
+	note "IOMMU in the path: iommu group type $(guest_get iommu_type), ATS $(guest_get ats), DMAR faults $(guest_get dmar_faults) (at probe: $(guest_get probe_dmar_faults))"
 fi
 if [ "$NO_EVIDX" = 1 ]; then
 	[ "$(feature_bit "$features" 29)" = 0 ] || fail "VIRTIO_RING_F_EVENT_IDX negotiated despite event_idx=off"

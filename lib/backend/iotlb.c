@@ -103,9 +103,9 @@ int vhu_be_iotlb_msg(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg
 	const struct vhost_iotlb_msg *m = &msg->payload.iotlb;
 
 	(void)reply;
-	vhu_trace(&be->log, "IOTLB type %u iova 0x%" PRIx64 " size 0x%" PRIx64 " uaddr 0x%" PRIx64
-		  " perm %u", m->type, (uint64_t)m->iova, (uint64_t)m->size, (uint64_t)m->uaddr,
-		  m->perm);
+	vhu_trace(&be->log,
+		  "IOTLB type %u iova 0x%" PRIx64 " size 0x%" PRIx64 " uaddr 0x%" PRIx64 " perm %u",
+		  m->type, (uint64_t)m->iova, (uint64_t)m->size, (uint64_t)m->uaddr, m->perm);
 	/* the row's gate says offered; using the IOTLB needs it negotiated */
 	if (!(be->features & VHU_BIT(VIRTIO_F_ACCESS_PLATFORM)))
 		return vhu_be_fail(be, -EPERM, "VIRTIO_F_ACCESS_PLATFORM is not negotiated");

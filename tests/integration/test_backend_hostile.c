@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/vhost_types.h>
 
 #include "rig.h"
 #include "transport/transport.h"
@@ -762,6 +763,70 @@ static void inflight_region_tracks(void **state)
 	assert_int_equal(inflight_maps(), 0);
 }
 
+/* ---- the device IOTLB (issue 17) ------------------------------------------ */
+
+static void msg_iotlb(struct vhu_msg *m, uint8_t type, uint64_t iova, uint64_t size, uint64_t uaddr,
+		      uint8_t perm)
+{
+	vhu_msg_init(m, VHU_REQ_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg));
+	memset(&m->payload.iotlb, 0, sizeof(m->payload.iotlb));
+	m->payload.iotlb.iova = iova;
+	m->payload.iotlb.size = size;
+	m->payload.iotlb.uaddr = uaddr;
+	m->payload.iotlb.perm = perm;
+	m->payload.iotlb.type = type;
+}
+
+/* Every hostile IOTLB_MSG fails alone with a reason; the connection stays. */
+static void iotlb_hostile(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_mem_region reg;
+	uint64_t uva;
+	struct vhu_msg m;
+
+	rig_region(0, &reg);
+	uva = reg.userspace_addr;
+	msg_iotlb(&m, VHOST_IOTLB_UPDATE, 0x10000, 0x1000, uva, VHOST_ACCESS_RW);
+	nack(h, &m, "VIRTIO_F_ACCESS_PLATFORM is not negotiated");
+	msg_u64(&m, VHU_REQ_SET_FEATURES, SPLIT_FEATURES | F_ACCESS_PLATFORM);
+	assert_int_equal(rig_acked(&h->r, &m), 0);
+	msg_iotlb(&m, VHOST_IOTLB_UPDATE, 0x10000, 0, uva, VHOST_ACCESS_RW);
+	nack(h, &m, "size 0, a range that wraps");
+	msg_iotlb(&m, VHOST_IOTLB_UPDATE, UINT64_MAX - 0xff, 0x1000, uva, VHOST_ACCESS_RW);
+	nack(h, &m, "size 0, a range that wraps");
+	msg_iotlb(&m, VHOST_IOTLB_UPDATE, 0x10000, 0x1000, uva, 0);
+	nack(h, &m, "not RO, WO or RW");
+	msg_iotlb(&m, VHOST_IOTLB_UPDATE, 0x10000, 0x1000, uva, 0x84);
+	nack(h, &m, "not RO, WO or RW");
+	msg_iotlb(&m, VHOST_IOTLB_UPDATE, 0x10000, 0x1000, 0x1234, VHOST_ACCESS_RW);
+	nack(h, &m, "is not in one memory region");
+	msg_iotlb(&m, VHOST_IOTLB_UPDATE, 0x10000, reg.memory_size + 0x1000, uva, VHOST_ACCESS_RW);
+	nack(h, &m, "is not in one memory region");
+	msg_iotlb(&m, VHOST_IOTLB_MISS, 0x10000, 0x1000, uva, VHOST_ACCESS_RW);
+	nack(h, &m, "sent by the back-end");
+	msg_iotlb(&m, VHOST_IOTLB_ACCESS_FAIL, 0x10000, 0x1000, uva, VHOST_ACCESS_RW);
+	nack(h, &m, "sent by the back-end");
+	msg_iotlb(&m, VHOST_IOTLB_BATCH_BEGIN, 0, 0, 0, 0);
+	nack(h, &m, "unknown IOTLB message type 5");
+	msg_iotlb(&m, 0xff, 0x10000, 0x1000, uva, VHOST_ACCESS_RW);
+	nack(h, &m, "unknown IOTLB message type 255");
+	/* INVALIDATE of what was never mapped, of everything: fine */
+	msg_iotlb(&m, VHOST_IOTLB_INVALIDATE, 0x990000, 0x1000, 0, 0);
+	assert_int_equal(rig_acked(&h->r, &m), 0);
+	msg_iotlb(&m, VHOST_IOTLB_INVALIDATE, 0, 0, 0, 0);
+	assert_int_equal(rig_acked(&h->r, &m), 0);
+	/* a good UPDATE, the same again, and one that overlaps it (newest wins) */
+	msg_iotlb(&m, VHOST_IOTLB_UPDATE, 0x10000, 0x2000, uva, VHOST_ACCESS_RW);
+	assert_int_equal(rig_acked(&h->r, &m), 0);
+	assert_int_equal(rig_acked(&h->r, &m), 0);
+	msg_iotlb(&m, VHOST_IOTLB_UPDATE, 0x11000, 0x2000, uva + 0x4000, VHOST_ACCESS_RO);
+	assert_int_equal(rig_acked(&h->r, &m), 0);
+	msg_iotlb(&m, VHOST_IOTLB_INVALIDATE, 0, UINT64_MAX, 0, 0);
+	assert_int_equal(rig_acked(&h->r, &m), 0);
+	still_fine(h);
+}
+
 int main(void)
 {
 
@@ -774,7 +839,7 @@ int main(void)
 		A(gated_requests),	     T(never_offered),	     T(config_bounds),
 		T(unknown_requests),	     T(bad_flags),	     T(oversized_payload),
 		T(descriptor_loop),	     T(inflight_get_bounds), T(inflight_set_checks),
-		T(inflight_region_tracks),
+		T(inflight_region_tracks),   T(iotlb_hostile),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

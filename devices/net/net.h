@@ -73,6 +73,7 @@ enum net_counter {
 	NET_BUSY_CHAINS,	/* --record-busy: the chains those bursts took */
 	NET_RX_DROP_FAULT,	/* a TX chain with a buffer the guest's IOMMU denies the device */
 	NET_TX_DROP_FAULT,	/* the same for a receive chain: completed empty, frame dropped */
+	NET_TX_IOTLB_WAIT,	/* frames that waited for an IOTLB entry of a receive buffer */
 	NET_COUNTER_MAX
 };
 
@@ -105,13 +106,18 @@ struct net_port {
 	struct vhu_vq *rxq[NET_QP_MAX];	 /* atomic; set at the first queue_start, kept */
 	uint32_t rx_running;		 /* atomic bitmap of running RX queues */
 	struct net_txq *txq[NET_QP_MAX]; /* TX worker state, made at queue_start */
-	uint8_t mac[6];			 /* the config space's */
+	/* behind an IOMMU: frames waiting for a receive queue's IOTLB miss
+	 * (port.c, "RX backlog"); under the RX queue's vhu_vq_lock */
+	struct net_backlog *backlog[NET_QP_MAX];
+	uint8_t mac[6]; /* the config space's */
 
 	/* TAP */
 	int tap_fd;
 
 	uint64_t counters[NET_COUNTER_MAX]; /* atomics */
 };
+
+struct net_backlog;
 
 struct net_switch {
 	struct fdb fdb;

@@ -10,11 +10,19 @@
  * of the port's control thread is not held off by a guest that never stops
  * sending.
  *
- * RX: shared (vhu_vq_share); the queue's own worker has nothing to do,
- * other threads push into it (net_port_deliver). The driver's kicks on RX
- * are turned off: the switch never waits for receive buffers, it drops the
- * frame when there are none (counted), so one guest that stops receiving
- * holds up nobody.
+ * RX: shared (vhu_vq_share); other threads push into it
+ * (net_port_deliver). The driver's kicks on RX are turned off: the switch
+ * never waits for receive buffers, it drops the frame when there are none
+ * (counted), so one guest that stops receiving holds up nobody.
+ *
+ * RX backlog: behind an IOMMU a receive buffer may have no IOTLB entry yet
+ * (strict mode maps every buffer anew). That is not "no buffers": the
+ * frame is copied into the queue's backlog (at most NET_BACKLOG frames) and
+ * every later frame for that queue goes behind it, in order. The queue's
+ * own worker, which the UPDATE wakes (every IOTLB change pauses the
+ * queues), delivers the backlog from queue_kick; so does the next delivery.
+ * Nothing is dropped for a miss unless the backlog is full (counted as no
+ * buffers).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +36,24 @@
 
 #include "net.h"
 #include <vhu/protocol.h>
+
+#define NET_BACKLOG 256u /* frames one receive queue keeps while it waits for an IOTLB entry */
+
+/* A frame kept for a receive queue: its header for that queue and its bytes. */
+struct net_kept {
+	struct net_hdr oh;
+	uint32_t len;
+	uint8_t data[];
+};
+
+struct net_backlog {
+	struct net_kept *f[NET_BACKLOG];
+	unsigned int head, n;
+	struct net_ctx ctx; /* the RX worker's scratch for delivering it */
+};
+
+static void backlog_flush(struct net_backlog *bl);
+static void rx_worker_drain(struct net_port *p, unsigned int qp, struct vhu_vq *vq);
 
 struct net_txq {
 	struct net_port *port;
@@ -170,6 +196,15 @@ static int port_queue_start(void *dev, struct vhu_vq *vq)
 	if (qp >= p->num_qp)
 		return -EINVAL;
 	if (idx % 2 == 0) {
+		if (!p->backlog[qp]) {
+			/* no worker or forwarder uses it yet: the queue was never started */
+			p->backlog[qp] = calloc(1, sizeof(*p->backlog[qp]));
+			if (!p->backlog[qp] || net_ctx_init(&p->backlog[qp]->ctx) < 0) {
+				free(p->backlog[qp]);
+				p->backlog[qp] = NULL;
+				return -ENOMEM;
+			}
+		}
 		ret = vhu_vq_share(vq);
 		if (ret < 0)
 			return ret;
@@ -205,6 +240,9 @@ static void port_reset(void *dev)
 	struct net_port *p = dev;
 
 	fdb_flush_port(&p->sw->fdb, p->id); /* its stations are gone: flood until relearnt */
+	/* frames kept for the guest that went (every queue is stopped and paused) */
+	for (unsigned int i = 0; i < NET_QP_MAX; i++)
+		backlog_flush(p->backlog[i]);
 	__atomic_store_n(&p->features, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->mtu, p->sw->mtu, __ATOMIC_RELAXED);
 }
@@ -383,6 +421,8 @@ static void port_queue_kick(void *dev, struct vhu_vq *vq)
 	if (idx % 2 == 0) {
 		/* RX: the switch never waits for buffers; kicks would only wake us */
 		vhu_vq_enable_notify(vq, false);
+		/* but frames may wait for an IOTLB entry: an UPDATE woke us */
+		rx_worker_drain(p, idx / 2, vq);
 		return;
 	}
 	if (p->txq[idx / 2])
@@ -422,6 +462,12 @@ void net_port_free_queues(struct net_port *p)
 	for (unsigned int i = 0; i < NET_QP_MAX; i++) {
 		txq_free(p->txq[i]);
 		p->txq[i] = NULL;
+		if (p->backlog[i]) {
+			backlog_flush(p->backlog[i]);
+			net_ctx_fini(&p->backlog[i]->ctx);
+			free(p->backlog[i]);
+			p->backlog[i] = NULL;
+		}
 	}
 }
 
@@ -442,6 +488,9 @@ struct rx_target {
 	unsigned int hdr_size;
 	bool mrg;
 	unsigned int next, tail;
+	struct net_port *port;
+	struct net_backlog *bl; /* NULL: none yet (the queue never started) */
+	bool draining;		/* delivering the backlog: a miss stops, never keeps */
 };
 
 /* Write @size bytes at byte @off of a chain's writable iovecs. */
@@ -512,6 +561,8 @@ static int rx_take(struct rx_target *tg, struct net_ctx *ctx, struct vhu_req **o
 		if (tg->tail == NET_RX_POOL)
 			return -ENOBUFS;
 		ret = vhu_vq_pop(tg->vq, &ctx->rx[tg->tail]);
+		if (ret == 0 && vhu_vq_iotlb_waiting(tg->vq))
+			return -EAGAIN; /* buffers there, not yet translated: not a drop */
 		if (ret <= 0)
 			return ret == 0 ? -ENOBUFS : ret;
 		tg->tail++;
@@ -531,8 +582,8 @@ static int rx_take(struct rx_target *tg, struct net_ctx *ctx, struct vhu_req **o
  * it took with length 0: drivers drop a buffer shorter than a header
  * (Linux counts rx_length_errors) and repost it.
  */
-static int rx_emit(void *arg, const struct net_hdr *oh, const struct net_src *src,
-		   struct net_ctx *ctx)
+static int rx_emit_one(void *arg, const struct net_hdr *oh, const struct net_src *src,
+		       struct net_ctx *ctx)
 {
 	struct rx_target *tg = arg;
 	uint64_t total = tg->hdr_size + (uint64_t)src->len, done = 0;
@@ -598,6 +649,89 @@ static int rx_emit(void *arg, const struct net_hdr *oh, const struct net_src *sr
 	return ret;
 }
 
+/* Keep a frame for later (RX backlog): 0, or -ENOBUFS when the backlog is full or no memory. */
+static int rx_keep(struct rx_target *tg, const struct net_hdr *oh, const struct net_src *src)
+{
+	struct net_backlog *bl = tg->bl;
+	struct net_kept *k;
+	struct net_cur c;
+
+	if (bl->n == NET_BACKLOG)
+		return -ENOBUFS;
+	k = malloc(sizeof(*k) + src->len);
+	if (!k)
+		return -ENOBUFS;
+	k->oh = *oh;
+	net_cur_init(&c, src);
+	k->len = (uint32_t)net_cur_read(&c, k->data, src->len);
+	bl->f[(bl->head + bl->n) % NET_BACKLOG] = k;
+	bl->n++;
+	net_count(tg->port, NET_TX_IOTLB_WAIT, 1);
+	return 0;
+}
+
+/*
+ * Deliver one frame (net_pkt_emit's callback): behind the kept ones if the
+ * queue has a backlog; kept itself if a receive buffer misses the IOTLB.
+ */
+static int rx_emit(void *arg, const struct net_hdr *oh, const struct net_src *src,
+		   struct net_ctx *ctx)
+{
+	struct rx_target *tg = arg;
+	unsigned int first;
+	int ret;
+
+	if (tg->bl && tg->bl->n && !tg->draining)
+		return rx_keep(tg, oh, src);
+	/* as rx_emit_one() would flush first: then first is where this frame starts */
+	if (NET_RX_POOL - tg->next < NET_RX_CHAINS_MAX && tg->next == tg->tail)
+		rx_flush(tg, ctx);
+	first = tg->next;
+	ret = rx_emit_one(arg, oh, src, ctx);
+	if (ret != -EAGAIN)
+		return ret;
+	tg->next = first; /* the chains it took are the next frame's */
+	if (tg->draining || !tg->bl)
+		return tg->draining ? -EAGAIN : -ENOBUFS;
+	return rx_keep(tg, oh, src);
+}
+
+/* Deliver the kept frames, oldest first, until one misses again. Return: how many went. */
+static unsigned int rx_drain(struct rx_target *tg, struct net_ctx *ctx)
+{
+	struct net_backlog *bl = tg->bl;
+	unsigned int done = 0;
+
+	tg->draining = true;
+	while (bl->n) {
+		struct net_kept *k = bl->f[bl->head];
+		struct iovec iov = { k->data, k->len };
+		struct net_src src = { .iov = &iov, .niov = 1, .len = k->len };
+		int ret = rx_emit(tg, &k->oh, &src, ctx);
+
+		if (ret == -EAGAIN)
+			break;
+		if (ret < 0) /* counted as sent when kept: now it is a drop after all */
+			net_count(tg->port,
+				  ret == -EACCES ? NET_TX_DROP_FAULT : NET_TX_DROP_NO_BUFFERS, 1);
+		free(k);
+		bl->head = (bl->head + 1) % NET_BACKLOG;
+		bl->n--;
+		done++;
+	}
+	tg->draining = false;
+	return done;
+}
+
+static void backlog_flush(struct net_backlog *bl)
+{
+	while (bl && bl->n) {
+		free(bl->f[bl->head]);
+		bl->head = (bl->head + 1) % NET_BACKLOG;
+		bl->n--;
+	}
+}
+
 /* Pop a chain per frame ahead (up to @n) and start fetching their first lines for writing. */
 static void rx_take_ahead(struct rx_target *tg, struct net_ctx *ctx, unsigned int n)
 {
@@ -644,9 +778,10 @@ static inline bool rx_plain(struct rx_target *tg, struct net_ctx *ctx, uint64_t 
 	const struct vhu_req *r;
 	uint8_t *d;
 
-	if (oh.gso_type != VIRTIO_NET_HDR_GSO_NONE || (oh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) ||
-	    src->pre_len || !src->niov || src->off > src->iov[0].iov_len ||
-	    src->len > src->iov[0].iov_len - src->off || tg->next == tg->tail)
+	if ((tg->bl && tg->bl->n) || oh.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+	    (oh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || src->pre_len || !src->niov ||
+	    src->off > src->iov[0].iov_len || src->len > src->iov[0].iov_len - src->off ||
+	    tg->next == tg->tail)
 		return false;
 	r = &ctx->rx[tg->next];
 	if (!r->in_num || r->fault || r->iov[r->out_num].iov_len < total)
@@ -671,18 +806,45 @@ void net_port_deliver(struct net_port *p, unsigned int qp, struct net_pkt *pkts,
 		.vq = __atomic_load_n(&p->rxq[qp], __ATOMIC_ACQUIRE),
 		.hdr_size = hdr_size_of(features),
 		.mrg = features & VHU_BIT(VIRTIO_NET_F_MRG_RXBUF),
+		.port = p,
 	};
 	struct net_tally t;
+	unsigned int drained = 0;
 
 	memset(&t, 0, sizeof(t));
 	vhu_vq_lock(tg.vq);
+	tg.bl = p->backlog[qp]; /* set while the queue starts, under its lock */
+	if (tg.bl && tg.bl->n)
+		drained = rx_drain(&tg, ctx);
 	rx_take_ahead(&tg, ctx, n);
 	for (unsigned int i = 0; i < n; i++)
 		if (!rx_plain(&tg, ctx, features, &pkts[idx[i]], &t))
 			net_pkt_emit(features, &pkts[idx[i]], ctx, rx_emit, &tg, &t);
 	rx_finish(&tg, ctx);
-	if (t.c[NET_TX_PACKETS] || t.c[NET_TX_DROP_NO_BUFFERS])
+	if (t.c[NET_TX_PACKETS] || t.c[NET_TX_DROP_NO_BUFFERS] || drained)
 		vhu_vq_notify(tg.vq); /* once per burst; returned buffers too */
 	vhu_vq_unlock(tg.vq);
 	net_tally_flush(p, &t);
+}
+
+/* The RX queue's own worker (its lock held: shared queue): deliver the backlog. */
+static void rx_worker_drain(struct net_port *p, unsigned int qp, struct vhu_vq *vq)
+{
+	struct net_backlog *bl = p->backlog[qp];
+	uint64_t features = port_features(p);
+	struct rx_target tg = {
+		.vq = vq,
+		.hdr_size = hdr_size_of(features),
+		.mrg = features & VHU_BIT(VIRTIO_NET_F_MRG_RXBUF),
+		.port = p,
+		.bl = bl,
+	};
+	unsigned int done;
+
+	if (!bl || !bl->n)
+		return;
+	done = rx_drain(&tg, &bl->ctx);
+	rx_finish(&tg, &bl->ctx);
+	if (done)
+		vhu_vq_notify(vq);
 }

@@ -36,6 +36,7 @@ const char *const net_counter_names[NET_COUNTER_MAX] = {
 	[NET_BUSY_CHAINS] = "busy_chains",
 	[NET_RX_DROP_FAULT] = "rx_drop_fault",
 	[NET_TX_DROP_FAULT] = "tx_drop_fault",
+	[NET_TX_IOTLB_WAIT] = "tx_iotlb_wait",
 };
 
 int net_ctx_init(struct net_ctx *ctx)

@@ -84,7 +84,9 @@ int main(int argc, char **argv)
 		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
 				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-				     VHU_BIT(VHU_PROTOCOL_F_STATUS),
+				     VHU_BIT(VHU_PROTOCOL_F_STATUS) |
+				     /* IOTLB misses, behind a virtual IOMMU */
+				     VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ),
 		.ops = &rng_ops,
 	};
 	return prog_serve(&info, &args, &config);

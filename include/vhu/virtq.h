@@ -63,6 +63,18 @@ struct vhu_req {
 VHU_API int vhu_vq_pop(struct vhu_vq *vq, struct vhu_req *req);
 
 /**
+ * vhu_vq_iotlb_waiting() - whether the last vhu_vq_pop() stopped at an IOTLB miss.
+ *
+ * Only with VIRTIO_F_ACCESS_PLATFORM: pop returned 0 although the driver
+ * has made a chain available, because an address in it (or in the ring) has
+ * no IOTLB entry yet. The front-end was asked for one; pops return 0 until it
+ * comes. The queue's own worker waits for it by itself; a device that pops
+ * from other threads (vhu_vq_share) can tell "empty" from "not yet" here,
+ * and keep what it wanted to deliver instead of dropping it.
+ */
+VHU_API bool vhu_vq_iotlb_waiting(const struct vhu_vq *vq);
+
+/**
  * vhu_vq_push() - complete a request (put it on the used ring).
  * @vq:  the queue
  * @req: a request vhu_vq_pop() returned on this queue

@@ -403,6 +403,11 @@ bool vhu_vq_tlb_waiting(const struct vhu_vq *vq)
 	return vq->iommu && vq->tlb_miss && vq->tlb_miss_gen == vq->iotlb->gen && !vq->broken;
 }
 
+VHU_API bool vhu_vq_iotlb_waiting(const struct vhu_vq *vq)
+{
+	return vhu_vq_tlb_waiting(vq);
+}
+
 void vhu_vq_stop(struct vhu_vq *vq)
 {
 	vq->started = false;

@@ -85,6 +85,7 @@ static void *ctl_main(void *arg)
 		net_port_quiesce(p);
 		ret = vhu_backend_dispatch(p->be);
 		net_port_unquiesce(p);
+		net_port_drain(p); /* frames kept while it was busy (behind an IOMMU) */
 		if (ret < 0 && ret != -ECONNRESET && ret != -ECONNABORTED && ret != -EAGAIN &&
 		    ret != -EINTR) {
 			vhu_logf(&c->log, VHU_LOG_ERR, "%s", strerror(-ret));

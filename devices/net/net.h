@@ -200,6 +200,17 @@ void net_pkt_emit(uint64_t features, const struct net_pkt *pkt, struct net_ctx *
 /** net_tally_flush() - add @t to @p's counters. */
 void net_tally_flush(struct net_port *p, const struct net_tally *t);
 
+/**
+ * net_port_keep() - @p is busy: keep the frames for it instead of dropping
+ * them, when it sits behind an IOMMU (ACCESS_PLATFORM negotiated: IOTLB
+ * messages keep it busy often). Return: false if not (the caller drops).
+ */
+bool net_port_keep(struct net_port *p, struct net_pkt *pkts, const uint8_t *idx, unsigned int n,
+		   struct net_ctx *ctx);
+
+/* After a request: deliver what was kept for @p meanwhile (its control thread). */
+void net_port_drain(struct net_port *p);
+
 /** net_port_quiesce() - mark @p busy and wait until no forwarding thread is inside it. */
 void net_port_quiesce(struct net_port *p);
 /** net_port_unquiesce() - forwarding into @p may go on. */

@@ -47,10 +47,18 @@ struct net_kept {
 };
 
 struct net_backlog {
+	/* f, head, n: under lock, which is never held while waiting for anything
+	 * else; n is also read without it (atomic) to see whether there is a backlog */
+	pthread_mutex_t lock;
 	struct net_kept *f[NET_BACKLOG];
 	unsigned int head, n;
 	struct net_ctx ctx; /* the RX worker's scratch for delivering it */
 };
+
+static unsigned int backlog_n(const struct net_backlog *bl)
+{
+	return bl ? __atomic_load_n(&bl->n, __ATOMIC_ACQUIRE) : 0;
+}
 
 static void backlog_flush(struct net_backlog *bl);
 static void rx_worker_drain(struct net_port *p, unsigned int qp, struct vhu_vq *vq);
@@ -198,12 +206,15 @@ static int port_queue_start(void *dev, struct vhu_vq *vq)
 	if (idx % 2 == 0) {
 		if (!p->backlog[qp]) {
 			/* no worker or forwarder uses it yet: the queue was never started */
-			p->backlog[qp] = calloc(1, sizeof(*p->backlog[qp]));
-			if (!p->backlog[qp] || net_ctx_init(&p->backlog[qp]->ctx) < 0) {
-				free(p->backlog[qp]);
-				p->backlog[qp] = NULL;
+			struct net_backlog *bl = calloc(1, sizeof(*bl));
+
+			if (!bl || net_ctx_init(&bl->ctx) < 0) {
+				free(bl);
 				return -ENOMEM;
 			}
+			pthread_mutex_init(&bl->lock, NULL);
+			/* forwarders that find the port busy read it (net_port_keep) */
+			__atomic_store_n(&p->backlog[qp], bl, __ATOMIC_RELEASE);
 		}
 		ret = vhu_vq_share(vq);
 		if (ret < 0)
@@ -465,6 +476,7 @@ void net_port_free_queues(struct net_port *p)
 		if (p->backlog[i]) {
 			backlog_flush(p->backlog[i]);
 			net_ctx_fini(&p->backlog[i]->ctx);
+			pthread_mutex_destroy(&p->backlog[i]->lock);
 			free(p->backlog[i]);
 			p->backlog[i] = NULL;
 		}
@@ -656,7 +668,7 @@ static int rx_keep(struct rx_target *tg, const struct net_hdr *oh, const struct 
 	struct net_kept *k;
 	struct net_cur c;
 
-	if (bl->n == NET_BACKLOG)
+	if (backlog_n(bl) == NET_BACKLOG)
 		return -ENOBUFS;
 	k = malloc(sizeof(*k) + src->len);
 	if (!k)
@@ -664,8 +676,15 @@ static int rx_keep(struct rx_target *tg, const struct net_hdr *oh, const struct 
 	k->oh = *oh;
 	net_cur_init(&c, src);
 	k->len = (uint32_t)net_cur_read(&c, k->data, src->len);
+	pthread_mutex_lock(&bl->lock);
+	if (bl->n == NET_BACKLOG) {
+		pthread_mutex_unlock(&bl->lock);
+		free(k);
+		return -ENOBUFS;
+	}
 	bl->f[(bl->head + bl->n) % NET_BACKLOG] = k;
-	bl->n++;
+	__atomic_store_n(&bl->n, bl->n + 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&bl->lock);
 	net_count(tg->port, NET_TX_IOTLB_WAIT, 1);
 	return 0;
 }
@@ -681,7 +700,7 @@ static int rx_emit(void *arg, const struct net_hdr *oh, const struct net_src *sr
 	unsigned int first;
 	int ret;
 
-	if (tg->bl && tg->bl->n && !tg->draining)
+	if (backlog_n(tg->bl) && !tg->draining)
 		return rx_keep(tg, oh, src);
 	/* as rx_emit_one() would flush first: then first is where this frame starts */
 	if (NET_RX_POOL - tg->next < NET_RX_CHAINS_MAX && tg->next == tg->tail)
@@ -703,7 +722,8 @@ static unsigned int rx_drain(struct rx_target *tg, struct net_ctx *ctx)
 	unsigned int done = 0;
 
 	tg->draining = true;
-	while (bl->n) {
+	while (backlog_n(bl)) {
+		/* only one thread drains (the queue's lock); others only append */
 		struct net_kept *k = bl->f[bl->head];
 		struct iovec iov = { k->data, k->len };
 		struct net_src src = { .iov = &iov, .niov = 1, .len = k->len };
@@ -715,8 +735,10 @@ static unsigned int rx_drain(struct rx_target *tg, struct net_ctx *ctx)
 			net_count(tg->port,
 				  ret == -EACCES ? NET_TX_DROP_FAULT : NET_TX_DROP_NO_BUFFERS, 1);
 		free(k);
+		pthread_mutex_lock(&bl->lock);
 		bl->head = (bl->head + 1) % NET_BACKLOG;
-		bl->n--;
+		__atomic_store_n(&bl->n, bl->n - 1, __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&bl->lock);
 		done++;
 	}
 	tg->draining = false;
@@ -725,11 +747,15 @@ static unsigned int rx_drain(struct rx_target *tg, struct net_ctx *ctx)
 
 static void backlog_flush(struct net_backlog *bl)
 {
-	while (bl && bl->n) {
+	if (!bl)
+		return;
+	pthread_mutex_lock(&bl->lock);
+	while (bl->n) {
 		free(bl->f[bl->head]);
 		bl->head = (bl->head + 1) % NET_BACKLOG;
-		bl->n--;
+		__atomic_store_n(&bl->n, bl->n - 1, __ATOMIC_RELEASE);
 	}
+	pthread_mutex_unlock(&bl->lock);
 }
 
 /* Pop a chain per frame ahead (up to @n) and start fetching their first lines for writing. */
@@ -778,7 +804,7 @@ static inline bool rx_plain(struct rx_target *tg, struct net_ctx *ctx, uint64_t 
 	const struct vhu_req *r;
 	uint8_t *d;
 
-	if ((tg->bl && tg->bl->n) || oh.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
+	if (backlog_n(tg->bl) || oh.gso_type != VIRTIO_NET_HDR_GSO_NONE ||
 	    (oh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || src->pre_len || !src->niov ||
 	    src->off > src->iov[0].iov_len || src->len > src->iov[0].iov_len - src->off ||
 	    tg->next == tg->tail)
@@ -814,7 +840,7 @@ void net_port_deliver(struct net_port *p, unsigned int qp, struct net_pkt *pkts,
 	memset(&t, 0, sizeof(t));
 	vhu_vq_lock(tg.vq);
 	tg.bl = p->backlog[qp]; /* set while the queue starts, under its lock */
-	if (tg.bl && tg.bl->n)
+	if (backlog_n(tg.bl))
 		drained = rx_drain(&tg, ctx);
 	rx_take_ahead(&tg, ctx, n);
 	for (unsigned int i = 0; i < n; i++)
@@ -841,10 +867,53 @@ static void rx_worker_drain(struct net_port *p, unsigned int qp, struct vhu_vq *
 	};
 	unsigned int done;
 
-	if (!bl || !bl->n)
+	if (!backlog_n(bl))
 		return;
 	done = rx_drain(&tg, &bl->ctx);
 	rx_finish(&tg, &bl->ctx);
 	if (done)
 		vhu_vq_notify(vq);
+}
+
+/* net_pkt_emit's callback while the port is busy: every frame into the backlog. */
+static int keep_emit(void *arg, const struct net_hdr *oh, const struct net_src *src,
+		     struct net_ctx *ctx)
+{
+	(void)ctx;
+	return rx_keep(arg, oh, src);
+}
+
+bool net_port_keep(struct net_port *p, struct net_pkt *pkts, const uint8_t *idx, unsigned int n,
+		   struct net_ctx *ctx)
+{
+	uint64_t features = port_features(p);
+	struct rx_target tg = {
+		.hdr_size = hdr_size_of(features),
+		.mrg = features & VHU_BIT(VIRTIO_NET_F_MRG_RXBUF),
+		.port = p,
+		.bl = __atomic_load_n(&p->backlog[0], __ATOMIC_ACQUIRE),
+	};
+	struct net_tally t;
+
+	if (!tg.bl || !(features & VHU_BIT(VIRTIO_F_ACCESS_PLATFORM)))
+		return false;
+	memset(&t, 0, sizeof(t));
+	for (unsigned int i = 0; i < n; i++)
+		net_pkt_emit(features, &pkts[idx[i]], ctx, keep_emit, &tg, &t);
+	net_tally_flush(p, &t);
+	return true;
+}
+
+void net_port_drain(struct net_port *p)
+{
+	for (unsigned int qp = 0; qp < NET_QP_MAX; qp++) {
+		struct vhu_vq *vq = __atomic_load_n(&p->rxq[qp], __ATOMIC_ACQUIRE);
+
+		if (!vq || !backlog_n(p->backlog[qp]) ||
+		    !(__atomic_load_n(&p->rx_running, __ATOMIC_ACQUIRE) & (1u << qp)))
+			continue;
+		vhu_vq_lock(vq);
+		rx_worker_drain(p, qp, vq);
+		vhu_vq_unlock(vq);
+	}
 }

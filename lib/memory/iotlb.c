@@ -15,11 +15,13 @@
 void vhu_iotlb_init(struct vhu_iotlb *t, unsigned int max)
 {
 	memset(t, 0, sizeof(*t)); /* no report: the owner sets it after */
+	pthread_mutex_init(&t->pend_lock, NULL);
 	t->max = max ? max : VHU_IOTLB_MAX_ENTRIES;
 }
 
 void vhu_iotlb_fini(struct vhu_iotlb *t)
 {
+	pthread_mutex_destroy(&t->pend_lock);
 	free(t->e);
 	t->e = NULL;
 	t->n = t->cap = 0;
@@ -27,8 +29,43 @@ void vhu_iotlb_fini(struct vhu_iotlb *t)
 	t->inval_gen++;
 }
 
+/* Forget the pending misses of the pages [first, last] touches (answered or unmapped). */
+static void pend_drop(struct vhu_iotlb *t, uint64_t first, uint64_t last)
+{
+	unsigned int k = 0;
+
+	pthread_mutex_lock(&t->pend_lock);
+	for (unsigned int i = 0; i < t->npend; i++)
+		if (t->pend[i] + (VHU_IOTLB_PAGE - 1) < first || t->pend[i] > last)
+			t->pend[k++] = t->pend[i];
+	t->npend = k;
+	pthread_mutex_unlock(&t->pend_lock);
+}
+
+bool vhu_iotlb_miss_begin(struct vhu_iotlb *t, uint64_t iova)
+{
+	uint64_t page = iova & ~(uint64_t)(VHU_IOTLB_PAGE - 1);
+	bool send = true;
+
+	pthread_mutex_lock(&t->pend_lock);
+	for (unsigned int i = 0; i < t->npend && send; i++)
+		send = t->pend[i] != page;
+	if (send && t->npend < VHU_IOTLB_PENDING)
+		t->pend[t->npend++] = page;
+	pthread_mutex_unlock(&t->pend_lock);
+	return send;
+}
+
+void vhu_iotlb_miss_cancel(struct vhu_iotlb *t, uint64_t iova)
+{
+	uint64_t page = iova & ~(uint64_t)(VHU_IOTLB_PAGE - 1);
+
+	pend_drop(t, page, page);
+}
+
 void vhu_iotlb_clear(struct vhu_iotlb *t)
 {
+	pend_drop(t, 0, UINT64_MAX);
 	t->n = 0;
 	t->gen++;
 	t->inval_gen++;
@@ -138,6 +175,7 @@ int vhu_iotlb_update(struct vhu_iotlb *t, struct vhu_mem *mem, uint64_t iova, ui
 	};
 	t->n++;
 	t->gen++;
+	pend_drop(t, iova, last); /* answered */
 	return 0;
 }
 
@@ -151,6 +189,8 @@ static uint64_t inval_last(uint64_t iova, uint64_t size)
 
 int vhu_iotlb_invalidate(struct vhu_iotlb *t, uint64_t iova, uint64_t size)
 {
+	/* a page unmapped while asked for: the guest reset the ring (its answer is a fault) */
+	pend_drop(t, iova, inval_last(iova, size));
 	return drop_range(t, iova, inval_last(iova, size));
 }
 

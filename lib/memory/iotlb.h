@@ -31,6 +31,7 @@
  * changes, and a cache filled under an older gen is empty.
  */
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -41,6 +42,10 @@
 #define VHU_IOTLB_MAX_ENTRIES 16384u
 /* Entries in a queue's cache. */
 #define VHU_IOTLB_CACHE_SIZE 4u
+
+/* Pages with a MISS sent and not answered yet (vhu_iotlb_miss_begin). */
+#define VHU_IOTLB_PENDING 64u
+#define VHU_IOTLB_PAGE 4096u
 
 /* Permissions, as in struct vhost_iotlb_msg (VHOST_ACCESS_*). */
 #define VHU_IOTLB_READ 0x1u
@@ -77,6 +82,16 @@ struct vhu_iotlb {
 	unsigned int max;   /* bound on n */
 	uint64_t gen;	    /* changes with every update, invalidate, remap, clear */
 	uint64_t inval_gen; /* changes whenever an entry goes (invalidate, replace, remap, clear) */
+	/*
+	 * Misses asked and not answered, one per page, shared by the queues:
+	 * any thread that fetches adds (under pend_lock); an UPDATE or an
+	 * INVALIDATE of the page removes it. A second MISS for a page already
+	 * asked would be answered after the first answer was used and the
+	 * mapping gone again, and QEMU reports that to the guest as a DMA fault.
+	 */
+	pthread_mutex_t pend_lock;
+	uint64_t pend[VHU_IOTLB_PENDING];
+	unsigned int npend;
 };
 
 /* An empty table of at most @max entries (0: VHU_IOTLB_MAX_ENTRIES). */
@@ -111,6 +126,17 @@ int vhu_iotlb_invalidate(struct vhu_iotlb *t, uint64_t iova, uint64_t size);
 
 /* Whether vhu_iotlb_invalidate(@iova, @size) would drop anything. O(log n). */
 bool vhu_iotlb_touches(const struct vhu_iotlb *t, uint64_t iova, uint64_t size);
+
+/**
+ * vhu_iotlb_miss_begin() - whether to send a MISS for @iova now.
+ *
+ * Return: true, and the page is pending, unless a MISS for its page is
+ * pending already (false: its answer will do). With no room left the MISS
+ * is sent anyway.
+ */
+bool vhu_iotlb_miss_begin(struct vhu_iotlb *t, uint64_t iova);
+/* The MISS for @iova could not be sent: its page is not pending after all. */
+void vhu_iotlb_miss_cancel(struct vhu_iotlb *t, uint64_t iova);
 
 /* The memory table changed: resolve every entry again, drop those that no longer resolve. */
 void vhu_iotlb_remap(struct vhu_iotlb *t, struct vhu_mem *mem);

@@ -95,14 +95,20 @@ static int tlb_report(struct vhu_vq *vq, uint8_t type, uint64_t iova, uint8_t pe
 	return vq->iotlb->report(vq->iotlb->report_arg, type, iova, perm);
 }
 
-/* Send the MISS of tlb_miss_iova; one that cannot go out now is tried again later. */
+/*
+ * Send the MISS of tlb_miss_iova, unless one for its page is pending (any
+ * queue's): its answer wakes this queue too. One the channel had no room
+ * for is tried again later.
+ */
 static void tlb_send_miss(struct vhu_vq *vq)
 {
-	vq->tlb_resend =
-		tlb_report(vq, VHOST_IOTLB_MISS, vq->tlb_miss_iova, vq->tlb_miss_perm) == -EAGAIN;
-	vq->tlb_sent = !vq->tlb_resend;
-	vq->tlb_sent_iova = vq->tlb_miss_iova;
-	vq->tlb_sent_inval = vq->iotlb->inval_gen;
+	vq->tlb_resend = false;
+	if (!vhu_iotlb_miss_begin(vq->iotlb, vq->tlb_miss_iova))
+		return;
+	if (tlb_report(vq, VHOST_IOTLB_MISS, vq->tlb_miss_iova, vq->tlb_miss_perm) == -EAGAIN) {
+		vhu_iotlb_miss_cancel(vq->iotlb, vq->tlb_miss_iova);
+		vq->tlb_resend = true;
+	}
 }
 
 /* A translation missed: remember it (fetches wait for the table to change) and report it. */
@@ -112,13 +118,6 @@ static int tlb_missed(struct vhu_vq *vq, uint64_t iova, uint8_t perm)
 	vq->tlb_miss_iova = iova;
 	vq->tlb_miss_perm = perm;
 	vq->tlb_miss_gen = vq->iotlb->gen;
-	/*
-	 * One MISS per IOVA until an entry goes: a queue woken by another
-	 * queue's UPDATE misses the same IOVA again while its own MISS waits
-	 * in the channel, and every copy would cost an UPDATE round trip.
-	 */
-	if (vq->tlb_sent && vq->tlb_sent_iova == iova && vq->tlb_sent_inval == vq->iotlb->inval_gen)
-		return -EAGAIN;
 	tlb_send_miss(vq);
 	return -EAGAIN;
 }

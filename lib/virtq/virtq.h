@@ -106,9 +106,6 @@ struct vhu_vq {
 	uint64_t tlb_miss_iova;
 	uint64_t tlb_miss_gen; /* iotlb gen at the miss */
 	bool tlb_resend;       /* the MISS could not be sent: again, a little later */
-	bool tlb_sent;	       /* a MISS for tlb_sent_iova went out ... */
-	uint64_t tlb_sent_iova;
-	uint64_t tlb_sent_inval; /* ... under this iotlb inval_gen */
 
 	int kick_fd; /* -1: none (polling) */
 	int call_fd; /* -1: none */

@@ -222,23 +222,23 @@ static const struct vhu_iotlb_entry *lookup(const struct vhu_iotlb *t, struct vh
 					    uint64_t iova)
 {
 	const struct vhu_iotlb_entry *e;
+	struct vhu_iotlb_entry *slot = NULL;
 
 	if (c) {
+		slot = &c->e[(iova / VHU_IOTLB_PAGE) % VHU_IOTLB_CACHE_SIZE];
 		if (c->gen != t->gen) {
+			for (unsigned int k = 0; k < VHU_IOTLB_CACHE_SIZE; k++)
+				c->e[k].size = 0;
 			c->gen = t->gen;
-			c->n = c->next = 0;
 		}
-		for (unsigned int k = 0; k < c->n; k++)
-			if (iova >= c->e[k].iova && iova - c->e[k].iova < c->e[k].size)
-				return &c->e[k];
+		/* an empty slot has size 0: never a hit */
+		if (iova >= slot->iova && iova - slot->iova < slot->size)
+			return slot;
 	}
 	e = vhu_iotlb_find(t, iova);
-	if (e && c) {
-		c->e[c->next] = *e;
-		e = &c->e[c->next];
-		c->next = (c->next + 1) % VHU_IOTLB_CACHE_SIZE;
-		if (c->n < VHU_IOTLB_CACHE_SIZE)
-			c->n++;
+	if (e && slot) {
+		*slot = *e;
+		e = slot;
 	}
 	return e;
 }

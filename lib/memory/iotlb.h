@@ -40,8 +40,8 @@
 
 /* Default bound on the entries of one device's IOTLB. */
 #define VHU_IOTLB_MAX_ENTRIES 16384u
-/* Entries in a queue's cache. */
-#define VHU_IOTLB_CACHE_SIZE 4u
+/* Slots in a queue's cache: direct-mapped by the IOVA's 4 KiB page number. */
+#define VHU_IOTLB_CACHE_SIZE 32u
 
 /* Pages with a MISS sent and not answered yet (vhu_iotlb_miss_begin). */
 #define VHU_IOTLB_PENDING 64u
@@ -60,9 +60,8 @@ struct vhu_iotlb_entry {
 };
 
 struct vhu_iotlb_cache {
-	struct vhu_iotlb_entry e[VHU_IOTLB_CACHE_SIZE];
+	struct vhu_iotlb_entry e[VHU_IOTLB_CACHE_SIZE]; /* size 0: empty slot */
 	uint64_t gen; /* of the table when filled; != table gen: empty */
-	unsigned int n, next;
 };
 
 /*

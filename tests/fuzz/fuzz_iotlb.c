@@ -156,13 +156,13 @@ static void op_translate(struct input *in)
 	}
 	ref = reference(iova, size, perm, &rfault);
 	n = vhu_iotlb_iov(&tlb, cached ? &cache : NULL, iova, size, perm, iov, max, &fault);
+	if (n == -ENOBUFS)
+		return; /* more pieces than max before the end (or the fault): fine */
 	if (ref < 0) {
 		if (n != ref || fault != rfault)
 			abort();
 		return;
 	}
-	if (n == -ENOBUFS)
-		return; /* more pieces than max: fine */
 	if (n < 0 || (unsigned int)n > max)
 		abort();
 	for (int i = 0; i < n; i++) {

@@ -164,6 +164,7 @@ static void usage(FILE *out)
 		"                 [--bs=4096] [--iodepth=32] [--queues=1] [--time=10] "
 		"[--size=BYTES]\n"
 		"                 [--packed] [--json] [--reconnect]\n"
+		"                 [--iommu] [--iotlb-window=N] [--invalidate-us=N]\n"
 		"       vhu-bench net --socket-path=PATH [--mode=tx|rx|txrx] [--pkt-size=64]\n"
 		"                 [--time=10] [--count=N] [--packed] [--json]\n"
 		"\n"

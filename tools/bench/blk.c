@@ -43,7 +43,35 @@ struct blk_opts {
 	uint64_t size;	 /* bytes of the disk used */
 	bool reconnect;	 /* wait for a back-end that died and go on */
 	bool time_given; /* verify: repeat passes until --time is up */
+	/* --iommu: the front-end plays the guest's IOMMU (issue 17) */
+	bool iommu;
+	unsigned int iotlb_window; /* --iotlb-window: most entries mapped at once */
+	unsigned int storm_us;	   /* --invalidate-us: invalidate everything this often */
 };
+
+/* --invalidate-us: a thread that invalidates the whole IOTLB while the workers run. */
+struct storm {
+	struct vhu_frontend *fe;
+	unsigned int us;
+	bool stop; /* atomic */
+	uint64_t n;
+	pthread_t thread;
+};
+
+static void *storm_run(void *arg)
+{
+	struct storm *st = arg;
+
+	while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
+		if (vhu_frontend_iotlb_invalidate(st->fe, 0, 0) < 0)
+			break;
+		st->n++;
+		nanosleep(&(struct timespec){ .tv_sec = st->us / 1000000,
+					      .tv_nsec = (long)(st->us % 1000000) * 1000 },
+			  NULL);
+	}
+	return NULL;
+}
 
 /* What the workers share for --reconnect (lock: everything below it). */
 struct blk_shared {
@@ -370,6 +398,9 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		{ "packed", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "reconnect", no_argument, NULL, 'R' },
+		{ "iommu", no_argument, NULL, 'I' },
+		{ "iotlb-window", required_argument, NULL, 'W' },
+		{ "invalidate-us", required_argument, NULL, 'V' },
 		{ 0 },
 	};
 	uint64_t v;
@@ -426,6 +457,22 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		case 'R':
 			o->reconnect = true;
 			break;
+		case 'I':
+			o->iommu = true;
+			break;
+		case 'W':
+			if (bench_parse_size(optarg, &v) || v > 65536)
+				return fprintf(stderr, "vhu-bench: --iotlb-window: 0..65536\n"), -1;
+			o->iotlb_window = (unsigned int)v;
+			o->iommu = true;
+			break;
+		case 'V':
+			if (bench_parse_size(optarg, &v) || !v || v > 10000000)
+				return fprintf(stderr, "vhu-bench: --invalidate-us: 1..10000000\n"),
+				       -1;
+			o->storm_us = (unsigned int)v;
+			o->iommu = true;
+			break;
 		default:
 			return -1;
 		}
@@ -454,22 +501,31 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 			    VHU_BIT(VIRTIO_RING_F_INDIRECT_DESC) | VHU_BIT(VIRTIO_BLK_F_FLUSH) |
 			    VHU_BIT(VIRTIO_BLK_F_BLK_SIZE) | VHU_BIT(VIRTIO_BLK_F_SEG_MAX) |
 			    (c->queues > 1 ? VHU_BIT(VIRTIO_BLK_F_MQ) : 0) |
-			    (c->packed ? VHU_BIT(VIRTIO_F_RING_PACKED) : 0),
+			    (c->packed ? VHU_BIT(VIRTIO_F_RING_PACKED) : 0) |
+			    (o->iommu ? VHU_BIT(VIRTIO_F_ACCESS_PLATFORM) : 0),
 		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
 				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 				     VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
 				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
 				     /* the region a restarted back-end resubmits from */
-				     (o->reconnect ? VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) : 0),
+				     (o->reconnect ? VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) : 0) |
+				     /* the channel the IOTLB misses come on */
+				     (o->iommu ? VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) : 0),
 		.num_queues = (uint16_t)c->queues,
 		.queue_size = (uint16_t)ring_size(o->iodepth),
 		.mem_size = (uint64_t)c->queues * o->iodepth * (o->bs + 4096) + (16u << 20),
+		.iotlb_window = o->iotlb_window,
 	};
 	int ret = vhu_frontend_connect(&cfg, fe);
 
 	if (ret < 0) {
 		fprintf(stderr, "vhu-bench: %s: %s\n", c->socket_path, strerror(-ret));
 		return ret;
+	}
+	if (o->iommu && !vhu_frontend_iommu(*fe)) {
+		fprintf(stderr, "vhu-bench: %s: the back-end does not offer ACCESS_PLATFORM\n",
+			c->socket_path);
+		return -ENOTSUP;
 	}
 	if (c->packed && !(vhu_frontend_features(*fe) & VHU_BIT(VIRTIO_F_RING_PACKED))) {
 		fprintf(stderr, "vhu-bench: %s: the back-end does not offer packed rings\n",
@@ -604,6 +660,24 @@ static int bring_up(struct bench_common *c, struct blk_opts *o, struct blk_worke
 	return ret;
 }
 
+/* --iommu: what the IOMMU role did (a second JSON line with --json). */
+static void iotlb_report(const struct bench_common *c, struct vhu_frontend *fe,
+			 const struct storm *st)
+{
+	struct vhu_frontend_iotlb_stats s;
+
+	vhu_frontend_iotlb_stats(fe, &s);
+	if (c->json)
+		printf("{\"iotlb\": {\"misses\": %" PRIu64 ", \"updates\": %" PRIu64
+		       ", \"invalidates\": %" PRIu64 ", \"storm_invalidates\": %" PRIu64
+		       ", \"access_fails\": %" PRIu64 "}}\n",
+		       s.misses, s.updates, s.invalidates, st->n, s.access_fails);
+	else
+		printf("  IOMMU: %" PRIu64 " misses answered with %" PRIu64 " updates, %" PRIu64
+		       " invalidates (%" PRIu64 " of everything), %" PRIu64 " access failures\n",
+		       s.misses, s.updates, s.invalidates, st->n, s.access_fails);
+}
+
 /* Errors that another try cannot mend (the back-end is there and says no). */
 static bool hopeless(int err)
 {
@@ -637,6 +711,7 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 	struct bench_thread *threads[64]; /* --queues is at most 64 */
 	struct blk_worker *ws = NULL;
 	struct blk_opts o;
+	struct storm storm = { 0 };
 	double secs = 0;
 	int ret, status = 1;
 
@@ -660,12 +735,22 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 		if (o.rw == RW_VERIFY && !o.time_given)
 			ws[i].deadline_ns = UINT64_MAX;
 	}
+	storm.fe = fe;
+	storm.us = o.storm_us;
+	if (o.storm_us && pthread_create(&storm.thread, NULL, storm_run, &storm) != 0)
+		goto out;
 	ret = bench_run_threads(&c, threads, c.queues, "ops", &secs);
+	if (o.storm_us) {
+		__atomic_store_n(&storm.stop, true, __ATOMIC_RELEASE);
+		pthread_join(storm.thread, NULL);
+	}
 	if (ret < 0) {
 		fprintf(stderr, "vhu-bench: %s: %s\n", c.socket_path, strerror(-ret));
 		goto out;
 	}
 	report(&c, &o, ws, secs, vhu_frontend_features(fe), s.reconnects);
+	if (o.iommu)
+		iotlb_report(&c, fe, &storm);
 	status = 0;
 	for (unsigned int i = 0; i < c.queues; i++)
 		if (ws[i].errors || ws[i].mismatches)

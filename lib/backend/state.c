@@ -28,6 +28,11 @@
 #include "backend/backend.h"
 #include "common/util.h"
 
+/* How long CHECK_DEVICE_STATE waits for a transfer the front-end should have ended. */
+#ifndef VHU_STATE_TIMEOUT_MS
+#define VHU_STATE_TIMEOUT_MS VHU_BACKEND_CHAN_TIMEOUT_MS
+#endif
+
 /* The bytes the transfer thread moves; wakes on @cancel_fd. */
 static void *transfer_thread(void *arg)
 {
@@ -135,7 +140,9 @@ static void state_end_join(struct vhu_be_state *s)
 	if (!s->thread_alive)
 		return;
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += VHU_BACKEND_CHAN_TIMEOUT_MS / 1000;
+	until.tv_nsec += (long)(VHU_STATE_TIMEOUT_MS % 1000) * 1000000;
+	until.tv_sec += VHU_STATE_TIMEOUT_MS / 1000 + until.tv_nsec / 1000000000;
+	until.tv_nsec %= 1000000000;
 	if (pthread_timedjoin_np(s->thread, NULL, &until) != 0) {
 		(void)eventfd_write(s->cancel_fd, 1);
 		pthread_join(s->thread, NULL);

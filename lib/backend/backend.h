@@ -309,8 +309,8 @@ void vhu_be_inflight_clear(struct vhu_backend *be);
 /* log.c */
 int vhu_be_set_log_base(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_set_log_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
-/* Give every queue the log (LOG_ALL and a log mapped) or none; queues paused. */
-void vhu_be_log_apply(struct vhu_backend *be);
+/* Give every queue (or @only) the log (LOG_ALL and a log mapped) or none; those queues paused. */
+void vhu_be_log_apply(struct vhu_backend *be, struct vhu_queue *only);
 /* Unmap the log and close its fd (disconnect); queues stopped. */
 void vhu_be_log_clear(struct vhu_backend *be);
 

@@ -83,7 +83,7 @@ static int features_apply(struct vhu_backend *be, uint64_t features)
 	be->features = features;
 	for (unsigned int i = 0; i < be->num_queues; i++)
 		vhu_vq_set_features(&be->queues[i].vq, features);
-	vhu_be_log_apply(be);
+	vhu_be_log_apply(be, NULL);
 	return 0;
 }
 

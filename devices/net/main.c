@@ -194,7 +194,8 @@ static int port_create(const struct prog_args *args, unsigned int i, uint16_t qp
 			VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 			VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_STATUS) |
 			VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |
-			VHU_BIT(VHU_PROTOCOL_F_NET_MTU) |
+			VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) |
+			VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE) |
 			/* the channel a virtual IOMMU's misses go through (issue 17) */
 			VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ),
 		.flags = sw.poll ? VHU_BACKEND_F_POLL : 0,

@@ -81,12 +81,12 @@ int main(int argc, char **argv)
 		.name = args.socket_path ? args.socket_path : "fd",
 		.num_queues = 1,
 		.max_queue_size = 1024,
-		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
-				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
-				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-				     VHU_BIT(VHU_PROTOCOL_F_STATUS) |
-				     /* IOTLB misses, behind a virtual IOMMU */
-				     VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ),
+		.protocol_features =
+			VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
+			VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+			VHU_BIT(VHU_PROTOCOL_F_STATUS) | VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) |
+			/* IOTLB misses, behind a virtual IOMMU */
+			VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ),
 		.ops = &rng_ops,
 	};
 	return prog_serve(&info, &args, &config);

@@ -73,7 +73,11 @@
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |         \
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) | \
 	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |          \
-	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD))
+	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |     \
+	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE))
+
+/* The largest device state a LOAD accepts (state.c). */
+#define VHU_STATE_MAX_BYTES (16u << 20)
 
 /* ---- clang -Wthread-safety annotations (DPDK's __rte_* style) ----------- */
 
@@ -140,7 +144,23 @@ struct vhu_queue {
 	bool kick_set; /* spec "started": SET_VRING_KICK, no GET_VRING_BASE since */
 	bool enabled;  /* SET_VRING_ENABLE */
 	bool running;  /* vq started, ops->queue_start done, worker alive */
+	bool log_flag; /* SET_VRING_ADDR's VHOST_VRING_F_LOG (log.c) */
 	struct vhu_worker worker;
+};
+
+/* ---- device state transfer (state.c) ------------------------------------ */
+
+struct vhu_be_state {
+	bool active;	   /* SET_DEVICE_STATE_FD succeeded, no CHECK yet */
+	bool load;	   /* LOAD (else SAVE) */
+	bool thread_alive; /* the transfer thread exists (joined by CHECK or a clear) */
+	pthread_t thread;
+	int fd;	       /* the pipe end the front-end sent; the thread closes it */
+	int cancel_fd; /* eventfd: ends the thread early */
+	void *buf;     /* SAVE: the device's state; LOAD: what was read */
+	size_t len;    /* SAVE: bytes to write; LOAD: bytes read (when done) */
+	size_t done;   /* bytes moved so far */
+	int result;    /* the thread's: 0 or -errno */
 };
 
 /* ---- the back-end ------------------------------------------------------- */
@@ -182,6 +202,8 @@ struct vhu_backend {
 	/* the device IOTLB (iotlb.c); changed only with every queue paused */
 	struct vhu_iotlb iotlb;
 	uint32_t iotlb_timeout_ms; /* a miss unanswered this long breaks its queue */
+	struct vhu_dirty_log dlog; /* SET_LOG_BASE, SET_LOG_FD (log.c) */
+	struct vhu_be_state state; /* SET_DEVICE_STATE_FD (state.c) */
 	void *inflight_map;	   /* SET_INFLIGHT_FD's region; NULL: none */
 	size_t inflight_len;
 	unsigned int num_queues;
@@ -297,6 +319,20 @@ int vhu_be_iotlb_msg(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg
 void vhu_be_iotlb_init(struct vhu_backend *be);
 /* The memory table changed: resolve the IOTLB's entries again (control thread, paused). */
 void vhu_be_iotlb_remap(struct vhu_backend *be);
+
+/* log.c */
+int vhu_be_set_log_base(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_log_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+/* Give every queue (or @only) the log (LOG_ALL and a log mapped) or none; those queues paused. */
+void vhu_be_log_apply(struct vhu_backend *be, struct vhu_queue *only);
+/* Unmap the log and close its fd (disconnect); queues stopped. */
+void vhu_be_log_clear(struct vhu_backend *be);
+
+/* state.c */
+int vhu_be_set_device_state_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_check_device_state(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+/* End a transfer in flight and forget it (disconnect, reset). */
+void vhu_be_state_clear(struct vhu_backend *be);
 
 /* config.c */
 int vhu_be_get_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);

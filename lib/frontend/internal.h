@@ -55,6 +55,11 @@ struct vhu_frontend {
 	int inflight_fd;
 	struct vhu_inflight inflight; /* as sent with SET_INFLIGHT_FD */
 
+	/* the dirty log while logging (migrate.c), else NULL; dlog_fd its memfd */
+	uint64_t *dlog;
+	uint64_t dlog_size; /* bytes */
+	int dlog_fd;
+
 	/* the IOMMU role (iommu.c): ACCESS_PLATFORM negotiated */
 	bool iommu;
 	bool locks_init;
@@ -80,6 +85,15 @@ void vhu_fe_iommu_mem(struct vhu_frontend *fe);
 void vhu_fe_iommu_fini(struct vhu_frontend *fe);
 /* A BACKEND_IOTLB_MSG (channel thread). Return: 0 or why it was refused. */
 int vhu_fe_iommu_msg(struct vhu_frontend *fe, const struct vhost_iotlb_msg *m);
+
+/* SET_VRING_ADDR of @q (with the log flag while logging). */
+int vhu_fe_queue_addr(struct vhu_frontend *fe, struct vhu_fe_queue *q);
+/* Unmap and close the log (no-op without one). */
+void vhu_fe_log_free(struct vhu_frontend *fe);
+/* Forget the connection (socket, channel); the driver's state stays (reconnect.c). */
+void vhu_fe_connection_close(struct vhu_frontend *fe);
+/* Kick every ring (reconnect.c). */
+int vhu_fe_kick_all(struct vhu_frontend *fe);
 
 /* Every request's result: log a failure, and turn a transport error into a dead peer. */
 int vhu_fe_req_done(struct vhu_frontend *fe, uint32_t request, int ret);

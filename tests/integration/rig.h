@@ -70,6 +70,10 @@ struct echo_dev {
 	int watch_fd[RIG_QUEUES];
 	bool unwatch_on_event;
 	unsigned int event_calls, events;
+	/* device state: state_size > 0 saves that many pattern bytes; a load
+	 * sets loaded_size (and loaded_completed for an "ECHO" state) */
+	size_t state_size, loaded_size;
+	unsigned int loaded_completed;
 };
 
 /* The echo device's ops (echo.c); dev is a struct echo_dev. */
@@ -98,8 +102,9 @@ struct rig {
 	int memfd[FG_MAX_REGIONS];
 	uint64_t data_gpa; /* 64 KiB for buffers */
 	struct rig_queue q[RIG_QUEUES];
-	uint64_t features;	/* what rig_negotiate() set */
-	uint32_t backend_flags; /* vhu_backend_config.flags; set before rig_start() */
+	uint64_t features;	   /* what rig_negotiate() set */
+	uint32_t backend_flags;	   /* vhu_backend_config.flags; set before rig_start() */
+	uint64_t backend_protocol; /* the back-end's protocol_features (0: RIG_PROTOCOL); ditto */
 
 	pthread_mutex_t log_lock;
 	char log[64 * 1024];
@@ -129,6 +134,8 @@ int rig_set_mem_table(struct rig *r, unsigned int n);
 /* Set up ring @qi (num, base 0, addresses, kick/call/err eventfds, enable). */
 int rig_setup_split(struct rig *r, unsigned int qi, uint16_t num);
 int rig_setup_packed(struct rig *r, unsigned int qi, uint16_t num);
+/* SET_VRING_ADDR again for ring @qi as set up, with @flags and log_guest_addr @log_gpa. */
+int rig_ring_addr_log(struct rig *r, unsigned int qi, uint32_t flags, uint64_t log_gpa);
 /* Everything above for queues [0, nq) with split rings of @num. */
 int rig_bringup(struct rig *r, uint64_t features, unsigned int nq, uint16_t num);
 

@@ -54,14 +54,21 @@ int vhu_fe_iommu_init(struct vhu_frontend *fe)
 		return -ENOMEM; /* glibc's never fail */
 	fe->locks_init = true;
 	fe->ch.lock = &fe->req_lock;
-	fe->iommu = true;
 	return 0;
 }
 
 void vhu_fe_iommu_mem(struct vhu_frontend *fe)
 {
-	if (fe->iommu)
-		fe->mem.dma_base = VHU_FE_IOVA_BASE;
+	if (!fe->locks_init)
+		return;
+	/*
+	 * The channel thread (started before) serves misses from now on: what
+	 * it reads of the memory is published by the lock it takes too.
+	 */
+	pthread_mutex_lock(&fe->iotlb_lock);
+	fe->mem.dma_base = VHU_FE_IOVA_BASE;
+	__atomic_store_n(&fe->iommu, true, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&fe->iotlb_lock);
 }
 
 void vhu_fe_iommu_fini(struct vhu_frontend *fe)
@@ -174,7 +181,7 @@ int vhu_fe_iommu_msg(struct vhu_frontend *fe, const struct vhost_iotlb_msg *m)
 {
 	int ret = 0;
 
-	if (!fe->iommu)
+	if (!__atomic_load_n(&fe->iommu, __ATOMIC_ACQUIRE))
 		return -EOPNOTSUPP;
 	pthread_mutex_lock(&fe->iotlb_lock);
 	switch (m->type) {

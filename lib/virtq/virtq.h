@@ -259,6 +259,21 @@ int vhu_packed_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t entry);
 int vhu_vq_map_desc_slow(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, uint32_t len,
 			 bool writable);
 
+/*
+ * Behind an IOMMU, the inline case: the queue's cache slot for @iova's page
+ * holds the whole range with @perm (the slot is valid for this table gen).
+ */
+static inline void *vhu_vq_tlb_hint(struct vhu_vq *vq, uint64_t iova, uint32_t len, uint8_t perm)
+{
+	const struct vhu_iotlb_entry *e =
+		&vq->tlb_cache.e[(iova / VHU_IOTLB_PAGE) % VHU_IOTLB_CACHE_SIZE];
+
+	if (vq->tlb_cache.gen != vq->iotlb->gen || iova < e->iova || iova - e->iova >= e->size ||
+	    len > e->size - (iova - e->iova) || (e->perm & perm) != perm)
+		return NULL;
+	return e->host + (iova - e->iova);
+}
+
 static inline int vhu_vq_map_desc(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr,
 				  uint32_t len, bool writable)
 {
@@ -266,8 +281,11 @@ static inline int vhu_vq_map_desc(struct vhu_vq *vq, struct vhu_req *req, uint64
 	void *p;
 
 	/* the common case inline: a buffer in the last region looked up, in order */
-	if (len && used < VHU_REQ_MAX_IOV && (writable || !req->in_num) && !vq->iommu &&
-	    (p = vhu_mem_gpa_hint(vq->mem, addr, len)) != NULL) {
+	if (len && used < VHU_REQ_MAX_IOV && (writable || !req->in_num) &&
+	    (p = vhu_likely(!vq->iommu)
+			 ? vhu_mem_gpa_hint(vq->mem, addr, len)
+			 : vhu_vq_tlb_hint(vq, addr, len,
+					   writable ? VHU_IOTLB_WRITE : VHU_IOTLB_READ)) != NULL) {
 		req->iov[used].iov_base = p;
 		req->iov[used].iov_len = len;
 		if (writable) {

@@ -175,7 +175,9 @@ static void usage(FILE *out)
 		"pass after pass, each with its own pattern, until the time is up). With\n"
 		"--reconnect a back-end that dies is waited for (10 s) on the same socket path\n"
 		"and the run goes on with the requests in flight (resubmitted by a back-end\n"
-		"with inflight tracking); the reconnects are counted in the summary.\n");
+		"with inflight tracking); the reconnects are counted in the summary.\n"
+		"\n"
+		"vhu-bench blk --help and vhu-bench net --help list each mode's options.\n");
 }
 
 int main(int argc, char **argv)

@@ -204,6 +204,29 @@ static int worker_run(struct bench_thread *t)
 	return run((struct net_worker *)t); /* t is its first member */
 }
 
+static void usage_net(FILE *out)
+{
+	fprintf(out,
+		"Usage: vhu-bench net --socket-path=PATH [OPTION]...\n"
+		"\n"
+		"Drive a vhost-user-net back-end from this process (one queue pair: queue 0\n"
+		"receives, queue 1 sends) and report packets per second and Gbit/s.\n"
+		"\n"
+		"  --socket-path=PATH  the back-end's unix socket (required)\n"
+		"  --mode=MODE         tx (default): send one UDP frame over and over;\n"
+		"                      rx: receive and count; txrx: both\n"
+		"  --pkt-size=BYTES    frame size without the virtio header, %u..%u (default 64)\n"
+		"  --time=SECONDS      run this long (default 10)\n"
+		"  --count=N           stop after N frames each way instead\n"
+		"  --packed            insist on the packed ring\n"
+		"  --json              one JSON object on stdout\n"
+		"  -h, --help          show this help and exit\n"
+		"\n"
+		"Exit status: 0 on success, 1 when the back-end failed or stalled, 2 for bad\n"
+		"options.\n",
+		FRAME_MIN, FRAME_MAX);
+}
+
 static int parse_net(int argc, char **argv, struct bench_common *c, struct net_opts *o)
 {
 	static const struct option longopts[] = {
@@ -214,6 +237,7 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 		{ "count", required_argument, NULL, 'c' },
 		{ "packed", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	uint64_t v;
@@ -221,8 +245,11 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 
 	*o = (struct net_opts){ .mode = MODE_TX, .pkt_size = 64 };
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'h':
+			usage_net(stdout);
+			return 1;
 		case 's':
 			c->socket_path = optarg;
 			break;
@@ -369,8 +396,9 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 	double secs = 0;
 	int ret, status = 1;
 
-	if (parse_net(argc, argv, &c, &o) < 0)
-		return 2;
+	ret = parse_net(argc, argv, &c, &o);
+	if (ret != 0)
+		return ret < 0 ? 2 : 0; /* bad options, or --help */
 	if (connect_net(&c, &fe) < 0)
 		goto out;
 	tx = (struct net_worker){ .t = { .run = worker_run, .count = &tx.packets },

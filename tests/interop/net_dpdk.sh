@@ -86,8 +86,12 @@ finish_testpmd() {
 		on && /RX-packets:/ { rxp = $2 }
 		on && /TX-packets:/ { print rxp, $2; exit }' "$T/$name.log")
 	[ -n "${TX_PACKETS:-}" ] || fail "$name: no port statistics in testpmd's log"
-	grep -q "Port 0: link state change event\|Port 0: .* Link up\|Configuring Port 0" "$T/$name.log" ||
-		true
+	# the virtio-user port was configured and started (testpmd prints its MAC
+	# only once the port started; a port that failed to start prints an error)
+	grep -q "^Configuring Port 0" "$T/$name.log" || fail "$name: testpmd never configured port 0"
+	grep -q "^Port 0: [0-9A-F:]\{17\}$" "$T/$name.log" || fail "$name: testpmd's port 0 never started"
+	! grep -q "Fail to start port 0\|Fail to configure port 0" "$T/$name.log" ||
+		fail "$name: $(grep -m1 'Fail to' "$T/$name.log")"
 }
 
 negotiated() { # PORT: the features vhu-net logged for it

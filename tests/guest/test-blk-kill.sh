@@ -141,7 +141,13 @@ GRC=$?
 cat "$T/run-guest.out"
 resub=$(cat "$T"/backend*.log 2>/dev/null | grep -c 'resubmitted')
 note "back-end logs: $resub ring start(s) resubmitted requests in flight"
-peer_alive "$CUR" && stop_peer "$CUR"
+# the last incarnation ends on SIGTERM; its exit status carries any
+# sanitizer report
+if peer_alive "$CUR"; then
+	stop_device "$CUR"
+else
+	fail "the back-end ($CUR) died by itself: $(tail -n 3 "$T/$CUR.log" 2>/dev/null | tr '\n' ' ')"
+fi
 
 outcome() {
 	if [ "$REPORT" = 1 ]; then

@@ -68,4 +68,7 @@ bench null_verify "$T/null.sock" --rw=verify --size=8M
 [ "$BENCH_RC" -eq 1 ] || fail "verify against a write-dropping disk exited $BENCH_RC, expected 1"
 "$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["mismatches"] > 0, r' \
 	"$T/null_verify.json" || fail "verify against a write-dropping disk saw no mismatch"
+for p in qsd vhu-blk vhu-null; do
+	stop_device $p
+done
 echo "PASS: vhu-bench verify against qemu-storage-daemon and vhu-blk (split, packed, 2 queues); the null disk is caught"

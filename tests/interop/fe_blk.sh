@@ -41,5 +41,6 @@ cat "$T/check.out"
 [ $rc -eq 77 ] && skip "$peer: no $ring ring"
 [ $rc -eq 0 ] || fail "fe_blk_check against $peer ($ring) exited with $rc"
 peer_alive "$peer" || fail "$peer died during the check"
+stop_device "$peer"
 note "$peer $ring: pass"
 exit 0

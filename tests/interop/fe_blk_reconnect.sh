@@ -112,6 +112,9 @@ done
 wait "$bench_pid"
 rc=$?
 elapsed=$((SECONDS - start))
+# the last incarnation ends on SIGTERM: its exit status carries any
+# sanitizer report
+stop_device backend
 
 # result TEXT: the outcome line (and the end of the bench's stderr on failure)
 outcome() {

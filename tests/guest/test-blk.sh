@@ -19,6 +19,9 @@
 #   --packed-optional      do not check that it was
 #   --no-event-idx         event_idx=off on the device; checked negotiated off
 #   --size MIB             image size (default 16)
+#   --per-queue-counts     the back-end is vhu-blk: with more than one queue,
+#                          every queue the guest uses must have carried
+#                          requests, by the counts vhu-blk logs at exit
 set -u -o pipefail
 . "$(dirname "$0")/guest-lib.sh"
 
@@ -26,6 +29,7 @@ set -u -o pipefail
 OUTDIR=$1
 shift
 BACKEND=qsd BACKEND_CMD='' QUEUES=1 SMP='' PACKED=0 PACKED_OPTIONAL=0 NO_EVIDX=0 SIZE=16
+PER_QUEUE=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--backend) BACKEND=$2; shift ;;
@@ -36,6 +40,7 @@ while [ $# -gt 0 ]; do
 	--packed-optional) PACKED_OPTIONAL=1 ;;
 	--no-event-idx) NO_EVIDX=1 ;;
 	--size) SIZE=$2; shift ;;
+	--per-queue-counts) PER_QUEUE=1 ;;
 	*) fail "unknown option $1" ;;
 	esac
 	shift
@@ -97,6 +102,24 @@ if [ "$PACKED" = 1 ] && [ "$PACKED_OPTIONAL" = 0 ]; then
 fi
 if [ "$NO_EVIDX" = 1 ]; then
 	[ "$(feature_bit "$features" 29)" = 0 ] || fail "VIRTIO_RING_F_EVENT_IDX negotiated despite event_idx=off"
+fi
+
+# Every queue the guest has carried I/O: the device's own counts (vhu-blk
+# logs "requests per queue: 0=N 1=N ..." at exit), not the guest's word.
+if [ "$PER_QUEUE" = 1 ] && [ "$QUEUES" -gt 1 ]; then
+	counts=$(sed -n 's/^vhu-blk: requests per queue://p' "$T/backend.log" | tail -n 1)
+	[ -n "$counts" ] || fail "vhu-blk logged no per-queue request counts at exit"
+	gq=$(guest_get queues)
+	[ "${gq:-0}" -ge 2 ] || fail "the guest has ${gq:-no} blk-mq queues, 2 or more wanted"
+	used=0
+	for kv in $counts; do
+		q=${kv%%=*} n=${kv#*=}
+		[ "$q" -lt "$gq" ] || continue
+		[ "$n" -gt 0 ] || fail "queue $q carried no request (vhu-blk per queue:$counts; the guest has $gq queues)"
+		used=$((used + 1))
+	done
+	[ "$used" -eq "$gq" ] || fail "vhu-blk counted $used queues, the guest has $gq (per queue:$counts)"
+	note "vhu-blk requests per queue:$counts"
 fi
 
 note "PASS: image matches the guest's pattern (sha256 $want); features $features, irq $(guest_get irq), queues $(guest_get queues)"

@@ -143,7 +143,8 @@ static int write_refused(struct vhu_frontend *fe, struct vhu_fe_queue *q, struct
 		return 1;
 	for (unsigned int i = 0; i < NREQ; i++) {
 		if (r[i].status != VIRTIO_BLK_S_IOERR) {
-			fprintf(stderr, "fe_blk_check: OUT #%u to a read-only disk: status %u, not IOERR\n",
+			fprintf(stderr,
+				"fe_blk_check: OUT #%u to a read-only disk: status %u, not IOERR\n",
 				i, r[i].status);
 			return 1;
 		}

@@ -54,9 +54,14 @@ if [ -n "${NET_OUTAGE_SECS:-}" ] && [ "$NET_ROLE" = client ]; then
 	note "outage window: ${NET_OUTAGE_SECS}s"
 	end=$(($(cut -d. -f1 /proc/uptime) + NET_OUTAGE_SECS))
 	ok=0 lost=0
+	# one console line per answered ping: the host counts them between its
+	# restarts of vhu-net, so a ping answered before the first kill proves
+	# nothing about the link coming back
 	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
 		if ping -c 1 -W 1 "$NET_PEER" >/dev/null 2>&1; then
 			ok=$((ok + 1))
+			echo "VHU-OUTAGE-PING: ok $ok"
+			usleep 200000
 		else
 			lost=$((lost + 1))
 		fi

@@ -163,23 +163,32 @@ if [ "$QP" = 1 ]; then
 	[ $((tx1 + drops1)) = $N ] || fail "port 1: $tx1 out + $drops1 dropped != $N"
 	[ "$RX_PACKETS" -gt 0 ] || fail "testpmd received nothing"
 
-	# vhu-bench to vhu-bench, fewer frames than a ring holds: nothing may be lost
+	# vhu-bench to vhu-bench, fewer frames than a ring holds: nothing may be
+	# lost, and every byte of every frame must arrive as sent (--verify: a
+	# sequence number and a pattern in each payload, checked on receipt), at
+	# the smallest size and at one near the MTU
 	N=200
 	start_net
-	timeout -k 2 30 "$BENCH" net --socket-path="$T/p1.sock" --mode=rx --count=$N --json \
-		"${bargs[@]}" >"$T/brx.json" 2>"$T/brx.err" &
-	brx=$!
-	sleep 1
-	timeout -k 2 30 "$BENCH" net --socket-path="$T/p0.sock" --mode=tx --count=$N --json \
-		"${bargs[@]}" >"$T/btx.json" 2>"$T/btx.err" || fail "vhu-bench tx: $(cat "$T/btx.err")"
-	wait $brx || fail "vhu-bench rx: $(cat "$T/brx.err")"
-	"$PYTHON" - "$T/brx.json" $N <<-'PY' || fail "vhu-bench rx: bad result $(cat "$T/brx.json")"
-	import json, sys
-	r = json.load(open(sys.argv[1])); n = int(sys.argv[2])
-	assert r['rx_packets'] == n and r['rx_frame_min'] == r['rx_frame_max'] == 64 and r['rx_bad_hdr'] == 0, r
-	PY
+	for size in 64 1400; do
+		timeout -k 2 30 "$BENCH" net --socket-path="$T/p1.sock" --mode=rx --count=$N --json \
+			--verify --pkt-size=$size "${bargs[@]}" >"$T/brx.json" 2>"$T/brx.err" &
+		brx=$!
+		sleep 1
+		timeout -k 2 30 "$BENCH" net --socket-path="$T/p0.sock" --mode=tx --count=$N --json \
+			--verify --pkt-size=$size "${bargs[@]}" >"$T/btx.json" 2>"$T/btx.err" ||
+			fail "vhu-bench tx: $(cat "$T/btx.err")"
+		wait $brx || fail "vhu-bench rx ($size bytes): $(cat "$T/brx.err" "$T/brx.json")"
+		"$PYTHON" - "$T/brx.json" $N $size <<-'PY' || fail "vhu-bench rx: bad result $(cat "$T/brx.json")"
+		import json, sys
+		r = json.load(open(sys.argv[1])); n, size = int(sys.argv[2]), int(sys.argv[3])
+		assert r['rx_packets'] == n and r['rx_frame_min'] == r['rx_frame_max'] == size, r
+		assert r['rx_bad_hdr'] == 0 and r['rx_verified'] == n, r
+		assert r['rx_bad_payload'] == 0 and r['rx_out_of_order'] == 0, r
+		PY
+		note "vhu-bench to vhu-bench: $N of $N frames of $size bytes, every byte as sent, in order"
+	done
 	stop_net
-	[ "$(net_counter 1 tx_packets)" = $N ] || fail "vhu-net tx_packets on port 1: $(net_counter 1 tx_packets)"
-	note "vhu-bench to vhu-bench: $N of $N frames, 64 bytes each"
+	[ "$(net_counter 1 tx_packets)" = $((2 * N)) ] ||
+		fail "vhu-net tx_packets on port 1: $(net_counter 1 tx_packets), $((2 * N)) sent"
 fi
 echo "PASS: vhu-net between dpdk-testpmd virtio-user ports ($RING, $QP queue pair(s)) and vhu-bench: counts agree"

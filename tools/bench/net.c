@@ -7,6 +7,12 @@
  * kick; RX keeps its ring full of 2048-byte buffers and counts what the
  * back-end writes into them. One thread per direction; like blk, each polls
  * its used ring briefly before sleeping on the call eventfd.
+ *
+ * --verify: TX stamps each frame's UDP payload with a sequence number and a
+ * pattern derived from it; RX rebuilds the frame each sequence number
+ * should be and compares every byte after the virtio header, and wants the
+ * numbers to rise (one flow on one queue pair stays in order; frames the
+ * switch dropped leave gaps, which are allowed). Any difference is exit 1.
  */
 #include <endian.h>
 #include <errno.h>
@@ -30,6 +36,8 @@
 #define HDR_SIZE 12u			   /* struct virtio_net_hdr_v1 */
 #define FRAME_MIN 42u			   /* Ethernet + IPv4 + UDP headers */
 #define FRAME_MAX (RX_BUF_SIZE - HDR_SIZE) /* one buffer per frame either way */
+#define SEQ_OFF (HDR_SIZE + FRAME_MIN)	   /* --verify: the sequence number */
+#define VERIFY_MIN (FRAME_MIN + 8u)	   /* --verify: room for it */
 
 enum mode { MODE_TX = 1, MODE_RX = 2, MODE_TXRX = 3 };
 static const char *const mode_names[] = { "", "tx", "rx", "txrx" };
@@ -38,6 +46,7 @@ struct net_opts {
 	enum mode mode;
 	unsigned int pkt_size; /* frame bytes, without the virtio header */
 	uint64_t count;	       /* 0: run for --time */
+	bool verify;	       /* stamp and check each frame's payload */
 };
 
 struct net_worker {
@@ -52,6 +61,11 @@ struct net_worker {
 	uint64_t packets, bytes;       /* packets: also read by the progress loop */
 	uint32_t frame_min, frame_max; /* rx: frame sizes seen */
 	uint64_t bad_hdr;	       /* rx: num_buffers != 1 (a frame split over buffers) */
+	uint64_t seq;		       /* --verify: tx: the next to send; rx: the next expected */
+	uint64_t verified;	       /* rx --verify: frames whose every byte was right */
+	uint64_t bad_payload;	       /* rx --verify: frames with a wrong byte or size */
+	uint64_t out_of_order;	       /* rx --verify: a sequence number not above the last */
+	uint8_t *expect;	       /* rx --verify: scratch for the frame that should be */
 };
 
 static uint16_t ip_checksum(const uint8_t *p, unsigned int len)
@@ -92,6 +106,16 @@ static void build_frame(uint8_t *buf, unsigned int frame_len)
 	udp[5] = (uint8_t)udp_len;
 }
 
+/* --verify: sequence number @seq and its pattern into the built frame @buf */
+static void stamp(uint8_t *buf, unsigned int frame_len, uint64_t seq)
+{
+	uint64_t le = htole64(seq);
+
+	memcpy(buf + SEQ_OFF, &le, sizeof(le));
+	for (unsigned int i = SEQ_OFF + 8; i < HDR_SIZE + frame_len; i++)
+		buf[i] = (uint8_t)(seq * 131 + i * 7);
+}
+
 /*
  * Whether the worker still wants to make buffers available. @now: the time
  * read once per batch of completions (a clock read per frame costs what
@@ -109,11 +133,36 @@ static int post(struct net_worker *w, unsigned int slot)
 	struct iovec iov = { w->bufs[slot], w->buf_len };
 	int ret;
 
+	if (w->tx && w->opts->verify)
+		stamp(w->bufs[slot], w->opts->pkt_size, w->seq++);
 	if (w->tx)
 		ret = vhu_fe_queue_add(w->q, &iov, 1, NULL, 0, (void *)(uintptr_t)slot);
 	else
 		ret = vhu_fe_queue_add(w->q, NULL, 0, &iov, 1, (void *)(uintptr_t)slot);
 	return ret < 0 ? -EIO : 0;
+}
+
+/* --verify: @frame bytes after the header of @buf against what TX sent */
+static void verify_frame(struct net_worker *w, const uint8_t *buf, uint32_t frame)
+{
+	uint64_t seq;
+
+	if (frame != w->opts->pkt_size) {
+		w->bad_payload++;
+		return;
+	}
+	memcpy(&seq, buf + SEQ_OFF, sizeof(seq));
+	seq = le64toh(seq);
+	stamp(w->expect, frame, seq);
+	if (memcmp(buf + HDR_SIZE, w->expect + HDR_SIZE, frame) != 0) {
+		w->bad_payload++;
+		return;
+	}
+	if (seq < w->seq)
+		w->out_of_order++;
+	else
+		w->verified++;
+	w->seq = seq + 1;
 }
 
 static void rx_complete(struct net_worker *w, unsigned int slot, uint32_t len)
@@ -129,6 +178,8 @@ static void rx_complete(struct net_worker *w, unsigned int slot, uint32_t len)
 	if (frame > w->frame_max)
 		w->frame_max = frame;
 	w->bytes += frame;
+	if (w->opts->verify)
+		verify_frame(w, w->bufs[slot], frame);
 	count_one(&w->packets);
 }
 
@@ -220,11 +271,14 @@ static void usage_net(FILE *out)
 		"  --count=N           stop after N frames each way instead\n"
 		"  --packed            insist on the packed ring\n"
 		"  --json              one JSON object on stdout\n"
+		"  --verify            tx: stamp each frame with a sequence number and a\n"
+		"                      pattern; rx: check every byte of each frame against\n"
+		"                      it and that the numbers rise (--pkt-size >= %u)\n"
 		"  -h, --help          show this help and exit\n"
 		"\n"
-		"Exit status: 0 on success, 1 when the back-end failed or stalled, 2 for bad\n"
-		"options.\n",
-		FRAME_MIN, FRAME_MAX);
+		"Exit status: 0 on success, 1 when the back-end failed or stalled, or a\n"
+		"frame was wrong (--verify), 2 for bad options.\n",
+		FRAME_MIN, FRAME_MAX, VERIFY_MIN);
 }
 
 static int parse_net(int argc, char **argv, struct bench_common *c, struct net_opts *o)
@@ -237,6 +291,7 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 		{ "count", required_argument, NULL, 'c' },
 		{ "packed", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "verify", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -286,10 +341,17 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 			c->json = true;
 			c->progress = false;
 			break;
+		case 'v':
+			o->verify = true;
+			break;
 		default:
 			return -1;
 		}
 	}
+	if (o->verify && o->pkt_size < VERIFY_MIN)
+		return fprintf(stderr, "vhu-bench: --verify: --pkt-size of at least %u\n",
+			       VERIFY_MIN),
+		       -1;
 	if (optind < argc)
 		return fprintf(stderr, "vhu-bench: unexpected argument '%s'\n", argv[optind]), -1;
 	if (!c->socket_path)
@@ -348,6 +410,12 @@ static int setup_worker(struct vhu_frontend *fe, struct net_worker *w)
 		else
 			memset(w->bufs[i], 0, w->buf_len);
 	}
+	if (!w->tx && w->opts->verify) {
+		w->expect = malloc(HDR_SIZE + w->opts->pkt_size);
+		if (!w->expect)
+			return -ENOMEM;
+		build_frame(w->expect, w->opts->pkt_size);
+	}
 	return 0;
 }
 
@@ -366,12 +434,15 @@ static void report(const struct bench_common *c, const struct net_opts *o,
 		       "\"seconds\": %.3f, \"tx_packets\": %" PRIu64 ", \"tx_bytes\": %" PRIu64
 		       ", \"rx_packets\": %" PRIu64 ", \"rx_bytes\": %" PRIu64 ", "
 		       "\"rx_frame_min\": %" PRIu32 ", \"rx_frame_max\": %" PRIu32 ", "
-		       "\"rx_bad_hdr\": %" PRIu64 ", \"tx_pps\": %.0f, \"rx_pps\": %.0f, "
-		       "\"pps\": %.0f, \"gbps\": %.3f}\n",
+		       "\"rx_bad_hdr\": %" PRIu64 ", \"verify\": %s, \"rx_verified\": %" PRIu64
+		       ", \"rx_bad_payload\": %" PRIu64 ", \"rx_out_of_order\": %" PRIu64 ", "
+		       "\"tx_pps\": %.0f, \"rx_pps\": %.0f, \"pps\": %.0f, \"gbps\": %.3f}\n",
 		       mode_names[o->mode], o->pkt_size, c->packed ? "true" : "false", features,
 		       features & VHU_BIT(VIRTIO_NET_F_MRG_RXBUF) ? "true" : "false", secs, txp,
-		       txb, rxp, rxb, fmin, fmax, rx ? rx->bad_hdr : 0, txp / secs, rxp / secs, pps,
-		       gbps);
+		       txb, rxp, rxb, fmin, fmax, rx ? rx->bad_hdr : 0,
+		       o->verify ? "true" : "false", rx ? rx->verified : 0,
+		       rx ? rx->bad_payload : 0, rx ? rx->out_of_order : 0, txp / secs, rxp / secs,
+		       pps, gbps);
 		return;
 	}
 	printf("net %s pkt-size=%u%s: tx %" PRIu64 " packets, rx %" PRIu64
@@ -383,6 +454,10 @@ static void report(const struct bench_common *c, const struct net_opts *o,
 	printf("\n");
 	if (rx && rx->bad_hdr)
 		printf("  %" PRIu64 " received frames with a bad header\n", rx->bad_hdr);
+	if (rx && o->verify)
+		printf("  verify: %" PRIu64 " frames right, %" PRIu64 " wrong, %" PRIu64
+		       " out of order\n",
+		       rx->verified, rx->bad_payload, rx->out_of_order);
 }
 
 int bench_net_main(const struct bench_common *common, int argc, char **argv)
@@ -437,11 +512,12 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 	}
 	report(&c, &o, o.mode & MODE_TX ? &tx : NULL, o.mode & MODE_RX ? &rx : NULL, secs,
 	       vhu_frontend_features(fe));
-	status = rx.bad_hdr ? 1 : 0;
+	status = rx.bad_hdr || rx.bad_payload || rx.out_of_order ? 1 : 0;
 	vhu_frontend_stop(fe);
 out:
 	free(tx.bufs);
 	free(rx.bufs);
+	free(rx.expect);
 	if (fe)
 		vhu_frontend_destroy(fe);
 	return status;

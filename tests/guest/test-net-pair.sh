@@ -8,7 +8,11 @@
 #
 #   test-net-pair.sh OUTDIR VHU-NET [options]
 #
-#   --queues N        queue pairs on both devices (mq=on); guests get N vCPUs
+#   --queues N        queue pairs on both devices (mq=on); guests get N vCPUs;
+#                     the client opens 16 more TCP connections, and vhu-net's
+#                     own per-queue-pair counts must show frames delivered
+#                     into every receive queue of both ports (which TX queue
+#                     a guest sends on is the guest's choice: only reported)
 #   --packed          packed=on on both devices; must be negotiated
 #   --host-mtu N      host_mtu=N on both devices: QEMU sends NET_SET_MTU,
 #                     which vhu-net must log, and the guests get that MTU
@@ -63,6 +67,8 @@ opts=
 [ "$QUEUES" -eq 1 ] || opts="$opts,queues=$QUEUES,mq=on"
 [ "$PACKED" = 0 ] || opts="$opts,packed=on"
 [ -z "$HOST_MTU" ] || opts="$opts,host_mtu=$HOST_MTU"
+FLOWS=0
+[ "$QUEUES" -eq 1 ] || FLOWS=16
 OUTAGE=()
 if [ "$KILLS" -gt 0 ]; then
 	opts="$opts,reconnect=1"
@@ -76,6 +82,7 @@ run_one() {
 		--data "$T/$role.data" --smp "$QUEUES" --timeout 150 --log "$T/$role.console" \
 		--vhost-user-net "$sock$opts,mac=$mac$extra" \
 		--env NET_ROLE="$role" --env NET_IP="$ip" --env NET_PEER="$peer" "${OUTAGE[@]}" \
+		--env NET_FLOWS="$FLOWS" \
 		"$GUEST_SRC/net-pair.sh" >"$T/$role.out" 2>&1
 }
 note "two guests: $QUEUES queue pair(s)${opts:+ ($opts)}${CLIENT_OPTS:+, client $CLIENT_OPTS}"
@@ -144,7 +151,20 @@ if [ -n "$HOST_MTU" ]; then
 fi
 stop_peer "$CUR"
 [ "$PEER_RC" = 0 ] || fail "vhu-net exited with $PEER_RC"
-grep "port [01] " "$T/$CUR.log" | tail -n 2
+grep "port [01] " "$T/$CUR.log" | tail -n 4
+if [ "$QUEUES" -gt 1 ]; then
+	# frames into every receive queue, by the device's own counts
+	for port in 0 1; do
+		counts=$(sed -n "s/.*: queue pairs of port $port .* qp_tx_packets=\([0-9,]*\).*/\1/p" \
+			"$T/$CUR.log" | tail -n 1)
+		[ -n "$counts" ] || fail "vhu-net printed no per-queue-pair counts for port $port"
+		IFS=, read -r -a c <<<"$counts"
+		[ ${#c[@]} = "$QUEUES" ] || fail "port $port: ${#c[@]} queue pairs counted, $QUEUES wanted"
+		for q in "${!c[@]}"; do
+			[ "${c[$q]}" -gt 0 ] || fail "port $port: its RX queue of pair $q got no frame ($counts)"
+		done
+	done
+fi
 if [ "$KILLS" -gt 0 ]; then
 	note "through $KILLS restarts: $(get client outage_ok) pings answered, $(get client outage_lost) lost"
 	[ "$(get client outage_ok)" -ge 1 ] || fail "no ping got through between the restarts"

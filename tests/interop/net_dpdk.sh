@@ -14,7 +14,9 @@
 #   net_dpdk.sh VHU-NET VHU-BENCH split|packed QUEUE-PAIRS
 #
 # With 2 queue pairs testpmd sends many flows (--txonly-multi-flow) and
-# both of the receiver's queues must get frames (vhu-net spreads flows).
+# both of the receiver's queues must get frames (vhu-net spreads flows):
+# by vhu-net's own per-queue-pair counts (both TX queues of port 0 carried
+# frames in, both RX queues of port 1 took frames out) and by testpmd's.
 . "$(dirname "$0")/lib.sh"
 
 [ $# -eq 4 ] || fail "usage: $0 VHU-NET VHU-BENCH split|packed QUEUE-PAIRS"
@@ -40,6 +42,12 @@ start_net() {
 # net_counter PORT NAME: from the counters vhu-net printed when it stopped
 net_counter() {
 	sed -n "s/.*: port $1 .* $2=\([0-9]*\).*/\1/p" "$T/net.log" | tail -n 1
+}
+
+# net_qp_counts PORT NAME: "Q0 Q1 ..." of qp_rx_packets or qp_tx_packets
+net_qp_counts() {
+	sed -n "s/.*: queue pairs of port $1 .* $2=\([0-9,]*\).*/\1/p" "$T/net.log" | tail -n 1 |
+		tr ',' ' '
 }
 
 stop_net() {
@@ -133,6 +141,18 @@ note "testpmd sent $SENT, vhu-net took $rx0 in on port 0, put $tx1 out on port 1
 [ "$tx1" = "$GOT" ] || fail "vhu-net tx_packets on port 1 is $tx1, testpmd received $GOT"
 [ $((tx1 + drops1)) = "$rx0" ] || fail "port 1: $tx1 out + $drops1 dropped != $rx0 in on port 0"
 if [ "$QP" -gt 1 ]; then
+	# the device's own per-queue-pair counts
+	read -r -a in0 <<<"$(net_qp_counts 0 qp_rx_packets)"
+	read -r -a out1 <<<"$(net_qp_counts 1 qp_tx_packets)"
+	note "vhu-net per queue pair: port 0 in ${in0[*]:-?}, port 1 out ${out1[*]:-?}"
+	[ ${#in0[@]} = "$QP" ] && [ ${#out1[@]} = "$QP" ] ||
+		fail "vhu-net printed no per-queue-pair counts for $QP queue pairs"
+	for q in $(seq 0 $((QP - 1))); do
+		[ "${in0[$q]}" -gt 0 ] || fail "vhu-net: port 0's TX queue of pair $q carried no frame"
+		[ "${out1[$q]}" -gt 0 ] || fail "vhu-net: port 1's RX queue of pair $q got no frame"
+	done
+	[ $((in0[0] + in0[1])) = "$rx0" ] || fail "port 0: per-queue ${in0[*]} do not add up to $rx0"
+	[ $((out1[0] + out1[1])) = "$tx1" ] || fail "port 1: per-queue ${out1[*]} do not add up to $tx1"
 	for q in 0 1; do
 		# testpmd's forward statistics at "stop", one block per stream
 		n=$(awk -v q="RX Port= 0/Queue= *$q " '$0 ~ q { on = 1; next }

@@ -47,6 +47,7 @@ struct net_opts {
 	unsigned int pkt_size; /* frame bytes, without the virtio header */
 	uint64_t count;	       /* 0: run for --time */
 	bool verify;	       /* stamp and check each frame's payload */
+	uint8_t mac[12];       /* the frame's destination and source MAC */
 };
 
 struct net_worker {
@@ -79,15 +80,14 @@ static uint16_t ip_checksum(const uint8_t *p, unsigned int len)
 	return (uint16_t)~sum;
 }
 
-/* hdr (zero: no offloads) + dst 02:..:02, src 02:..:01, IPv4/UDP, zero padding */
-static void build_frame(uint8_t *buf, unsigned int frame_len)
+/* hdr (zero: no offloads) + @macs (dst, src), IPv4/UDP, zero padding */
+static void build_frame(uint8_t *buf, unsigned int frame_len, const uint8_t macs[12])
 {
-	static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
 	uint8_t *eth = buf + HDR_SIZE, *ip = eth + 14, *udp = ip + 20;
 	uint16_t ip_len = (uint16_t)(frame_len - 14), udp_len = (uint16_t)(ip_len - 20), csum;
 
 	memset(buf, 0, HDR_SIZE + frame_len);
-	memcpy(eth, macs, sizeof(macs));
+	memcpy(eth, macs, 12);
 	eth[12] = 0x08; /* ethertype IPv4 */
 	eth[13] = 0x00;
 	ip[0] = 0x45; /* version 4, 5 words */
@@ -255,6 +255,20 @@ static int worker_run(struct bench_thread *t)
 	return run((struct net_worker *)t); /* t is its first member */
 }
 
+/* "xx:xx:xx:xx:xx:xx" into @mac; 0 or -EINVAL */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &end) != 6)
+		return -EINVAL;
+	for (unsigned int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
 static void usage_net(FILE *out)
 {
 	fprintf(out,
@@ -271,6 +285,9 @@ static void usage_net(FILE *out)
 		"  --count=N           stop after N frames each way instead\n"
 		"  --packed            insist on the packed ring\n"
 		"  --json              one JSON object on stdout\n"
+		"  --dst-mac=MAC       tx: the frames' destination (default 02:00:00:00:00:02);\n"
+		"                      rx --verify: what the sender used\n"
+		"  --src-mac=MAC       the same for the source (default 02:00:00:00:00:01)\n"
 		"  --verify            tx: stamp each frame with a sequence number and a\n"
 		"                      pattern; rx: check every byte of each frame against\n"
 		"                      it and that the numbers rise (--pkt-size >= %u)\n"
@@ -292,13 +309,17 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 		{ "packed", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verify", no_argument, NULL, 'v' },
+		{ "dst-mac", required_argument, NULL, 'D' },
+		{ "src-mac", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	uint64_t v;
 	int ch;
 
-	*o = (struct net_opts){ .mode = MODE_TX, .pkt_size = 64 };
+	*o = (struct net_opts){ .mode = MODE_TX,
+				.pkt_size = 64,
+				.mac = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 } };
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -343,6 +364,15 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 			break;
 		case 'v':
 			o->verify = true;
+			break;
+		case 'D':
+		case 'M':
+			if (parse_mac(optarg, o->mac + (ch == 'D' ? 0 : 6)) < 0)
+				return fprintf(stderr,
+					       "vhu-bench: --%s=%s: not a MAC "
+					       "(xx:xx:xx:xx:xx:xx)\n",
+					       ch == 'D' ? "dst-mac" : "src-mac", optarg),
+				       -1;
 			break;
 		default:
 			return -1;
@@ -406,7 +436,7 @@ static int setup_worker(struct vhu_frontend *fe, struct net_worker *w)
 		if (!w->bufs[i])
 			return -ENOMEM;
 		if (w->tx)
-			build_frame(w->bufs[i], w->opts->pkt_size);
+			build_frame(w->bufs[i], w->opts->pkt_size, w->opts->mac);
 		else
 			memset(w->bufs[i], 0, w->buf_len);
 	}
@@ -414,7 +444,7 @@ static int setup_worker(struct vhu_frontend *fe, struct net_worker *w)
 		w->expect = malloc(HDR_SIZE + w->opts->pkt_size);
 		if (!w->expect)
 			return -ENOMEM;
-		build_frame(w->expect, w->opts->pkt_size);
+		build_frame(w->expect, w->opts->pkt_size, w->opts->mac);
 	}
 	return 0;
 }

@@ -18,6 +18,8 @@ while [ -z "$(virtio_devs 4)" ]; do
 	usleep 100000
 done
 wait_path /dev/hwrng 10
+vdev=$(virtio_devs 4 | head -n 1)
+features=$(cat "/sys/bus/virtio/devices/$vdev/features" 2>/dev/null)
 cur=$(cat /sys/class/misc/hw_random/rng_current 2>/dev/null)
 case $cur in
 virtio_rng*) ;;
@@ -47,6 +49,6 @@ for x in "$ca" "$cb"; do
 	awk -v x="$x" 'BEGIN { exit !(x > 161 && x < 377) }' ||
 		fail "chi-square of the byte values is $x, outside 161..377 (255 degrees of freedom): not uniform random bytes"
 done
-data rng_bytes="$got" rng_chi2_a="$ca" rng_chi2_b="$cb" rng_device="$cur" \
+data rng_bytes="$got" rng_chi2_a="$ca" rng_chi2_b="$cb" rng_device="$cur" features="$features" \
 	rng_s="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
 note "read 2 x $got bytes from $cur: chi-square $ca and $cb (255 degrees of freedom), the reads differ"

@@ -64,7 +64,7 @@ check vhu-rng "--socket-path --fd --log-level" -- "$rng"
 check vhu-probe "--socket-path --type --json --timeout --version" -- "$probe"
 check vhu-bench "blk net" -- "$bench"
 check "vhu-bench blk" "--socket-path --rw --bs --iodepth --queues --time --size --packed
-	--json --reconnect" -- "$bench" blk
+	--json --reconnect --log-check --migrate-to" -- "$bench" blk
 check "vhu-bench net" "--socket-path --mode --pkt-size --time --count --packed --json --verify
 	--dst-mac --src-mac" \
 	-- "$bench" net

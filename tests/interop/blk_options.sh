@@ -82,11 +82,11 @@ note "--queue-size=64: a 64-entry ring works, a 128-entry one is refused"
 
 # ---- --poll-window and --poll ------------------------------------------------------
 # sleeps NAME: the voluntary context switches of queue 0's worker thread
-# (vhu-q0) over one second in the middle of a 3-second run at iodepth 1
+# (vhu-q0) over one second early in a 4-second run at iodepth 1
 sleeps() {
 	local name=$1 pid=${PEER_PID[$1]} bp a b task=
 	timeout -k 2 30 "$BENCH" blk --socket-path="$T/$name.sock" --rw=randread --iodepth=1 \
-		--time=3 --json >"$T/$name.run.json" 2>"$T/$name.run.err" &
+		--time=4 --json >"$T/$name.run.json" 2>"$T/$name.run.err" &
 	bp=$!
 	for ((i = 0; i < 50; i++)); do
 		sleep 0.1
@@ -120,7 +120,7 @@ sleeps poll
 s2=$SLEEPS o2=$OPS
 verify poll
 stop_device poll
-note "worker sleeps in 1 s: --poll-window=0 $s0 ($o0 requests in 3 s), --poll-window=1000 $s1 ($o1), --poll $s2 ($o2)"
+note "worker sleeps in 1 s: --poll-window=0 $s0 ($o0 requests in 4 s), --poll-window=1000 $s1 ($o1), --poll $s2 ($o2)"
 [ "$s0" -ge 200 ] || fail "--poll-window=0: the worker slept only $s0 times in 1 s: it is not sleeping between requests"
 [ $((s1 * 10)) -le "$s0" ] ||
 	fail "--poll-window=1000: the worker slept $s1 times, not well under --poll-window=0's $s0"

@@ -26,9 +26,11 @@ need_exe "$NET" "$BENCH"
 need_cmd timeout
 
 # net NAME NPORTS ARGS...: vhu-net as peer NAME with ports $T/NAME.0.sock ...
+declare -A NPORTS=()
 net() {
 	local name=$1 n=$2 p socks=()
 	shift 2
+	NPORTS[$name]=$n
 	for ((p = 0; p < n; p++)); do
 		socks+=(--socket-path="$T/$name.$p.sock")
 	done
@@ -47,13 +49,14 @@ tx() {
 		fail "vhu-bench tx into $name port $port: $(cat "$T/tx.err")"
 }
 
-# snap NAME: have vhu-net print its counters (SIGUSR1) and wait for them
+# snap NAME: have vhu-net print its counters (SIGUSR1) and wait until all
+# of them are out (the last port's queue-pair line ends a round)
 snap() {
-	local name=$1 before i
-	before=$(grep -c ': port 0 ' "$T/$name.log")
+	local name=$1 before i last="queue pairs of port $((${NPORTS[$1]} - 1)) "
+	before=$(grep -c "$last" "$T/$name.log")
 	kill -USR1 "${PEER_PID[$name]}"
-	for ((i = 0; i < 50; i++)); do
-		[ "$(grep -c ': port 0 ' "$T/$name.log")" -gt "$before" ] && sleep 0.1 && return
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c "$last" "$T/$name.log")" -gt "$before" ] && return
 		sleep 0.1
 	done
 	fail "$name printed no counters on SIGUSR1"
@@ -104,7 +107,13 @@ net age 3 --ageing=3
 timeout -k 2 40 "$BENCH" net --socket-path="$T/age.1.sock" --mode=txrx --count=220 \
 	--src-mac=$B --dst-mac=$A --json >"$T/age1.json" 2>"$T/age1.err" &
 b1=$!
-sleep 1                                # B learnt on port 1; A unknown: flooded
+# B learnt on port 1 (A unknown: flooded) once its 220 frames are in
+for ((i = 0; i < 100; i++)); do
+	snap age
+	[ "$(counter age 1 rx_packets)" = 220 ] && break
+	sleep 0.1
+done
+[ "$(counter age 1 rx_packets)" = 220 ] || fail "--ageing: port 1 sent $(counter age 1 rx_packets) of 220 frames"
 tx age 0 100 --src-mac=$A --dst-mac=$B # B known: to port 1 alone
 snap age
 p2=$(offered age 2)
@@ -123,7 +132,8 @@ note "--ageing=3: a learnt MAC goes to its port alone, and is flooded again afte
 # its queue started by vhu-bench --mode=rx and idle
 ticks() {
 	local name=$1 pid=${PEER_PID[$1]} bp task= a b i
-	timeout -k 2 30 "$BENCH" net --socket-path="$T/$name.1.sock" --mode=rx --time=3 \
+	# long enough for a loaded machine; stopped once measured
+	timeout -k 2 30 "$BENCH" net --socket-path="$T/$name.1.sock" --mode=rx --time=20 \
 		>"$T/$name.rx.out" 2>&1 &
 	bp=$!
 	for ((i = 0; i < 50; i++)); do
@@ -138,6 +148,7 @@ ticks() {
 	sleep 1
 	b=$(awk '{ print $14 + $15 }' "$task/stat" 2>/dev/null)
 	[ -n "$a" ] && [ -n "$b" ] || fail "$name: the vhu-q1 worker went away during the run"
+	kill $bp 2>/dev/null
 	wait $bp
 	TICKS=$((b - a))
 }

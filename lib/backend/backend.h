@@ -70,7 +70,10 @@
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) | \
 	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |          \
 	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |     \
-	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD))
+	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE))
+
+/* The largest device state a LOAD accepts (state.c). */
+#define VHU_STATE_MAX_BYTES (16u << 20)
 
 /* ---- clang -Wthread-safety annotations (DPDK's __rte_* style) ----------- */
 
@@ -141,6 +144,21 @@ struct vhu_queue {
 	struct vhu_worker worker;
 };
 
+/* ---- device state transfer (state.c) ------------------------------------ */
+
+struct vhu_be_state {
+	bool active;	   /* SET_DEVICE_STATE_FD succeeded, no CHECK yet */
+	bool load;	   /* LOAD (else SAVE) */
+	bool thread_alive; /* the transfer thread exists (joined by CHECK or a clear) */
+	pthread_t thread;
+	int fd;	       /* the pipe end the front-end sent; the thread closes it */
+	int cancel_fd; /* eventfd: ends the thread early */
+	void *buf;     /* SAVE: the device's state; LOAD: what was read */
+	size_t len;    /* SAVE: bytes to write; LOAD: bytes read (when done) */
+	size_t done;   /* bytes moved so far */
+	int result;    /* the thread's: 0 or -errno */
+};
+
 /* ---- the back-end ------------------------------------------------------- */
 
 /* The last SET_MEM_TABLE that was applied, to recognise it when it comes again. */
@@ -178,6 +196,7 @@ struct vhu_backend {
 	struct vhu_mem mem;
 	struct vhu_be_table_id table_id;
 	struct vhu_dirty_log dlog; /* SET_LOG_BASE, SET_LOG_FD (log.c) */
+	struct vhu_be_state state; /* SET_DEVICE_STATE_FD (state.c) */
 	void *inflight_map;	   /* SET_INFLIGHT_FD's region; NULL: none */
 	size_t inflight_len;
 	unsigned int num_queues;
@@ -290,10 +309,16 @@ void vhu_be_inflight_clear(struct vhu_backend *be);
 /* log.c */
 int vhu_be_set_log_base(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_set_log_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
-/* Give every queue the log (LOG_ALL and a log mapped) or none; queues paused. */
-void vhu_be_log_apply(struct vhu_backend *be);
+/* Give every queue (or @only) the log (LOG_ALL and a log mapped) or none; those queues paused. */
+void vhu_be_log_apply(struct vhu_backend *be, struct vhu_queue *only);
 /* Unmap the log and close its fd (disconnect); queues stopped. */
 void vhu_be_log_clear(struct vhu_backend *be);
+
+/* state.c */
+int vhu_be_set_device_state_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_check_device_state(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+/* End a transfer in flight and forget it (disconnect, reset). */
+void vhu_be_state_clear(struct vhu_backend *be);
 
 /* config.c */
 int vhu_be_get_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);

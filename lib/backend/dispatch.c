@@ -49,6 +49,8 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_SEND_RARP] = vhu_be_send_rarp,
 	[VHU_REQ_NET_SET_MTU] = vhu_be_net_set_mtu,
 	[VHU_REQ_GET_INFLIGHT_FD] = vhu_be_get_inflight_fd,
+	[VHU_REQ_SET_DEVICE_STATE_FD] = vhu_be_set_device_state_fd,
+	[VHU_REQ_CHECK_DEVICE_STATE] = vhu_be_check_device_state,
 	[VHU_REQ_SET_INFLIGHT_FD] = vhu_be_set_inflight_fd,
 	/* Everything else fails with -EOPNOTSUPP: its protocol feature is never
 	 * offered, or (GPU_SET_SOCKET) it belongs to a feature the library does

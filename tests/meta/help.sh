@@ -64,9 +64,9 @@ check vhu-rng "--socket-path --fd --log-level" -- "$rng"
 check vhu-probe "--socket-path --type --json --timeout --version" -- "$probe"
 check vhu-bench "blk net" -- "$bench"
 check "vhu-bench blk" "--socket-path --rw --bs --iodepth --queues --time --size --packed
-	--json --reconnect --log-check --migrate-to" -- "$bench" blk
+	--json --reconnect --log-check --migrate-to --log-dirty" -- "$bench" blk
 check "vhu-bench net" "--socket-path --mode --pkt-size --time --count --packed --json --verify
-	--dst-mac --src-mac" \
+	--dst-mac --src-mac --log-dirty" \
 	-- "$bench" net
 
 if ((fails)); then

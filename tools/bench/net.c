@@ -48,6 +48,7 @@ struct net_opts {
 	uint64_t count;	       /* 0: run for --time */
 	bool verify;	       /* stamp and check each frame's payload */
 	uint8_t mac[12];       /* the frame's destination and source MAC */
+	bool log_dirty;	       /* dirty logging on while it runs (what migration costs) */
 };
 
 struct net_worker {
@@ -285,6 +286,7 @@ static void usage_net(FILE *out)
 		"  --count=N           stop after N frames each way instead\n"
 		"  --packed            insist on the packed ring\n"
 		"  --json              one JSON object on stdout\n"
+		"  --log-dirty         run with dirty-page logging on (what migration costs)\n"
 		"  --dst-mac=MAC       tx: the frames' destination (default 02:00:00:00:00:02);\n"
 		"                      rx --verify: what the sender used\n"
 		"  --src-mac=MAC       the same for the source (default 02:00:00:00:00:01)\n"
@@ -311,6 +313,7 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 		{ "verify", no_argument, NULL, 'v' },
 		{ "dst-mac", required_argument, NULL, 'D' },
 		{ "src-mac", required_argument, NULL, 'M' },
+		{ "log-dirty", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -374,6 +377,9 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 					       ch == 'D' ? "dst-mac" : "src-mac", optarg),
 				       -1;
 			break;
+		case 'L':
+			o->log_dirty = true;
+			break;
 		default:
 			return -1;
 		}
@@ -389,7 +395,8 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 	return 0;
 }
 
-static int connect_net(const struct bench_common *c, struct vhu_frontend **fe)
+static int connect_net(const struct bench_common *c, const struct net_opts *o,
+		       struct vhu_frontend **fe)
 {
 	struct vhu_frontend_config cfg = {
 		.socket_path = c->socket_path,
@@ -400,7 +407,8 @@ static int connect_net(const struct bench_common *c, struct vhu_frontend **fe)
 		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
 				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-				     VHU_BIT(VHU_PROTOCOL_F_STATUS),
+				     VHU_BIT(VHU_PROTOCOL_F_STATUS) |
+				     (o->log_dirty ? VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) : 0),
 		.num_queues = 2,
 		.queue_size = RING_SIZE,
 		.mem_size = 2ull * RING_SIZE * RX_BUF_SIZE + (4u << 20),
@@ -504,7 +512,7 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 	ret = parse_net(argc, argv, &c, &o);
 	if (ret != 0)
 		return ret < 0 ? 2 : 0; /* bad options, or --help */
-	if (connect_net(&c, &fe) < 0)
+	if (connect_net(&c, &o, &fe) < 0)
 		goto out;
 	tx = (struct net_worker){ .t = { .run = worker_run, .count = &tx.packets },
 				  .tx = true,
@@ -531,6 +539,14 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 			strerror(-ret));
 		goto out;
 	}
+	if (o.log_dirty) {
+		ret = vhu_frontend_log_start(fe);
+		if (ret < 0) {
+			fprintf(stderr, "vhu-bench: %s: dirty logging: %s\n", c.socket_path,
+				strerror(-ret));
+			goto out;
+		}
+	}
 	rx.q = vhu_frontend_queue(fe, 0);
 	tx.q = vhu_frontend_queue(fe, 1);
 	rx.deadline_ns = tx.deadline_ns = bench_now_ns() + c.time_s * 1000000000ull;
@@ -542,6 +558,16 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 	}
 	report(&c, &o, o.mode & MODE_TX ? &tx : NULL, o.mode & MODE_RX ? &rx : NULL, secs,
 	       vhu_frontend_features(fe));
+	if (o.log_dirty) {
+		uint8_t *map = calloc(1, (vhu_frontend_mem_size(fe) / 4096 + 7) / 8);
+		long marked = map ? vhu_frontend_log_read(
+					    fe, map, (vhu_frontend_mem_size(fe) / 4096 + 7) / 8)
+				  : -ENOMEM;
+
+		free(map);
+		if (!c.json)
+			printf("  dirty log on: %ld pages marked\n", marked);
+	}
 	status = rx.bad_hdr || rx.bad_payload || rx.out_of_order ? 1 : 0;
 	vhu_frontend_stop(fe);
 out:

@@ -72,7 +72,7 @@ FLOWS=0
 OUTAGE=()
 if [ "$KILLS" -gt 0 ]; then
 	opts="$opts,reconnect=1"
-	OUTAGE=(--env NET_OUTAGE_SECS=$((KILLS * 5 + 6)))
+	OUTAGE=(--env NET_OUTAGE_SECS=$((KILLS * 4 + 4)))
 fi
 
 # run_one ROLE SOCK MAC IP PEER EXTRA: one guest in the background

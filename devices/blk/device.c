@@ -111,6 +111,7 @@ static void blk_done(void *tag, struct vhu_req *req, uint8_t status, uint32_t wr
 	vhu_vq_push(bq->vq, req, written_len);
 	bq->free[bq->nfree++] = (unsigned int)(slot - bq->slots);
 	bq->completed++;
+	bq->requests++;
 }
 
 /* Pop and submit until the ring is empty or every slot is busy; 0 or -EIO. */
@@ -130,6 +131,7 @@ static int submit_available(struct blk_vq *bq)
 			vhu_vq_push(bq->vq, &slot->req, 0);
 			bq->free[bq->nfree++] = (unsigned int)(slot - bq->slots);
 			bq->completed++;
+			bq->requests++;
 		}
 	}
 	return 0;

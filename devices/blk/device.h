@@ -28,7 +28,13 @@ struct blk_vq {
 	unsigned int nfree;
 	unsigned int nslots;
 	unsigned int completed; /* pushed since the last notify */
-	bool full;		/* popping stopped for want of a slot; kicks are off */
+	/*
+	 * Requests completed on this queue over the program's life (kept across
+	 * queue restarts). Written by the queue's worker only; read once every
+	 * worker is gone (main.c logs them at exit).
+	 */
+	uint64_t requests;
+	bool full; /* popping stopped for want of a slot; kicks are off */
 };
 
 /* One device: dev opened by the caller (blkdev_open), closed after the back-end. */

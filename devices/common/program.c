@@ -35,7 +35,7 @@ static const struct prog_option common_opts[] = {
 			     "print the capabilities as JSON and exit" },
 	[OPT_LOG_LEVEL] = { "log-level", PROG_ARG_REQUIRED, "LEVEL",
 			    "err, warn, info, debug or trace (default info)" },
-	[OPT_HELP] = { "help", PROG_ARG_NONE, NULL, "show this help and exit" },
+	[OPT_HELP] = { "help", PROG_ARG_NONE, NULL, "show this help and exit (also -h)" },
 	[OPT_VERSION] = { "version", PROG_ARG_NONE, NULL, "show the version and exit" },
 };
 
@@ -265,6 +265,8 @@ static int parse_one(const struct prog_info *info, int argc, char *const argv[],
 	size_t len;
 	bool common = true;
 
+	if (strcmp(word, "-h") == 0)
+		return apply_common(info, OPT_HELP, NULL, args, out, err);
 	if (strncmp(word, "--", 2) != 0 || word[2] == '\0')
 		return perr(info, err, "unexpected argument '%s' (see --help)", word);
 	name = word + 2;

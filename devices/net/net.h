@@ -115,6 +115,10 @@ struct net_port {
 	int tap_fd;
 
 	uint64_t counters[NET_COUNTER_MAX]; /* atomics */
+	/* per queue pair, in the same view: chains taken from the guest's TX
+	 * queue of pair q, frames put into its RX queue of pair q; atomics */
+	uint64_t qp_rx_packets[NET_QP_MAX];
+	uint64_t qp_tx_packets[NET_QP_MAX];
 };
 
 struct net_backlog;
@@ -229,7 +233,11 @@ uint64_t net_now_ns(void);
 /** net_now() - seconds of CLOCK_MONOTONIC_COARSE (no system call: vDSO). */
 uint32_t net_now(void);
 
-/** net_print_counters() - one line per port on stderr: "PROG: port N NAME: key=value ...". */
+/**
+ * net_print_counters() - one line per port on stderr: "PROG: port N NAME: key=value ...",
+ * and for each vhost-user port one with its queue pairs' counts:
+ * "PROG: queue pairs of port N NAME: qp_rx_packets=Q0,Q1,... qp_tx_packets=Q0,Q1,...".
+ */
 void net_print_counters(const struct net_switch *sw, const char *prog);
 
 /* ---- port.c ---- */

@@ -345,6 +345,7 @@ static void tx_finish(struct net_txq *t, const struct vhu_req *reqs, unsigned in
 	}
 	if (k)
 		net_switch_forward(p->sw, p, t->pkts, k, &t->ctx);
+	__atomic_fetch_add(&p->qp_rx_packets[vhu_vq_index(t->vq) / 2], n, __ATOMIC_RELAXED);
 	vhu_vq_push_burst(t->vq, reqs, NULL, n);
 	vhu_vq_notify(t->vq);
 }
@@ -963,6 +964,8 @@ void net_port_deliver(struct net_port *p, unsigned int qp, struct net_pkt *pkts,
 	if (t.c[NET_TX_PACKETS] || t.c[NET_TX_DROP_NO_BUFFERS] || drained)
 		vhu_vq_notify(tg.vq); /* once per burst; returned buffers too */
 	vhu_vq_unlock(tg.vq);
+	if (t.c[NET_TX_PACKETS])
+		__atomic_fetch_add(&p->qp_tx_packets[qp], t.c[NET_TX_PACKETS], __ATOMIC_RELAXED);
 	net_tally_flush(p, &t);
 }
 

@@ -272,6 +272,28 @@ void net_switch_forward(struct net_switch *sw, struct net_port *in, struct net_p
 	}
 }
 
+/* "PROG: queue pairs of port N NAME: qp_rx_packets=Q0,Q1,... qp_tx_packets=Q0,Q1,..." */
+static void print_queue_pairs(const struct net_port *p, const char *prog)
+{
+	char line[1024];
+	size_t len = 0;
+
+	len += (size_t)snprintf(line, sizeof(line), "%s: queue pairs of port %u %s:", prog, p->id,
+				p->name);
+	for (unsigned int dir = 0; dir < 2; dir++) {
+		const uint64_t *c = dir ? p->qp_tx_packets : p->qp_rx_packets;
+		const char *key = dir ? " qp_tx_packets=" : " qp_rx_packets=";
+
+		for (unsigned int q = 0; q < p->num_qp && len < sizeof(line); q++) {
+			unsigned long long v = __atomic_load_n(&c[q], __ATOMIC_RELAXED);
+
+			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%llu",
+						q ? "," : key, v);
+		}
+	}
+	fprintf(stderr, "%s\n", line);
+}
+
 void net_print_counters(const struct net_switch *sw, const char *prog)
 {
 	for (unsigned int i = 0; i < sw->nports; i++) {
@@ -286,6 +308,8 @@ void net_print_counters(const struct net_switch *sw, const char *prog)
 					(unsigned long long)__atomic_load_n(&p->counters[c],
 									    __ATOMIC_RELAXED));
 		fprintf(stderr, "%s\n", line);
+		if (p->kind == NET_PORT_VHOST && p->num_qp)
+			print_queue_pairs(p, prog);
 	}
 	fflush(stderr);
 }

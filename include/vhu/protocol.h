@@ -135,7 +135,7 @@ enum vhu_protocol_feature {
 	VHU_PROTOCOL_F_LOG_SHMFD = 1,
 	VHU_PROTOCOL_F_RARP = 2,
 	VHU_PROTOCOL_F_REPLY_ACK = 3,
-	VHU_PROTOCOL_F_NET_MTU = 4, /* upstream; seed 003's VHOST_PCI also used 4 */
+	VHU_PROTOCOL_F_NET_MTU = 4, /* upstream; the unmerged vhost-pci proposal also used 4 */
 	VHU_PROTOCOL_F_BACKEND_REQ = 5,
 	VHU_PROTOCOL_F_CROSS_ENDIAN = 6,
 	VHU_PROTOCOL_F_CRYPTO_SESSION = 7,

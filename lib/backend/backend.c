@@ -110,6 +110,7 @@ VHU_API int vhu_backend_create(const struct vhu_backend_config *config, struct v
 	vhu_mem_init(&be->mem, 0);
 	vhu_dlog_init(&be->dlog);
 	be->state.fd = be->state.cancel_fd = -1;
+	be->pc.uffd = -1;
 	ret = queues_init(be);
 	if (ret < 0)
 		goto err_queues;
@@ -188,6 +189,7 @@ void vhu_be_disconnect(struct vhu_backend *be)
 	vhu_iotlb_clear(&be->iotlb);
 	vhu_be_log_clear(be);
 	vhu_be_state_clear(be);
+	vhu_be_postcopy_clear(be);
 	vhu_be_mem_clear(be);
 	if (ops->reset)
 		ops->reset(be->config.dev);

@@ -74,7 +74,8 @@
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) | \
 	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |          \
 	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |     \
-	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE))
+	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE) |     \
+	 VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT))
 
 /* The largest device state a LOAD accepts (state.c). */
 #define VHU_STATE_MAX_BYTES (16u << 20)
@@ -204,7 +205,13 @@ struct vhu_backend {
 	uint32_t iotlb_timeout_ms; /* a miss unanswered this long breaks its queue */
 	struct vhu_dirty_log dlog; /* SET_LOG_BASE, SET_LOG_FD (log.c) */
 	struct vhu_be_state state; /* SET_DEVICE_STATE_FD (state.c) */
-	void *inflight_map;	   /* SET_INFLIGHT_FD's region; NULL: none */
+	struct {
+		int uffd;	/* POSTCOPY_ADVISE's userfaultfd; -1: none */
+		bool advised;	/* POSTCOPY_ADVISE done, no POSTCOPY_END since */
+		bool listening; /* POSTCOPY_LISTEN: memory tables are postcopy ones */
+	} pc;			/* postcopy.c */
+	bool force_reply;	/* the handler filled a reply body that must go out */
+	void *inflight_map;	/* SET_INFLIGHT_FD's region; NULL: none */
 	size_t inflight_len;
 	unsigned int num_queues;
 	struct vhu_queue *queues;
@@ -327,6 +334,20 @@ int vhu_be_set_log_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_ms
 void vhu_be_log_apply(struct vhu_backend *be, struct vhu_queue *only);
 /* Unmap the log and close its fd (disconnect); queues stopped. */
 void vhu_be_log_clear(struct vhu_backend *be);
+
+/* postcopy.c */
+int vhu_be_postcopy_advise(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_postcopy_listen(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_postcopy_end(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+/* SET_MEM_TABLE while listening: answer our addresses, wait for the go-ahead, register. */
+int vhu_be_postcopy_table(struct vhu_backend *be, const struct vhu_msg *msg);
+/* ADD_MEM_REG while listening: register the region, answer with our address. */
+int vhu_be_postcopy_region(struct vhu_backend *be, const struct vhu_msg *msg,
+			   struct vhu_msg *reply);
+/* True for the go-ahead QEMU sends after a postcopy run of ADD_MEM_REG. */
+bool vhu_be_postcopy_go_ahead(struct vhu_backend *be, const struct vhu_msg *msg);
+/* Close the userfaultfd and forget postcopy (disconnect, reset, END). */
+void vhu_be_postcopy_clear(struct vhu_backend *be);
 
 /* state.c */
 int vhu_be_set_device_state_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);

@@ -176,6 +176,7 @@ int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 	vhu_be_inflight_clear(be);
 	vhu_be_log_clear(be);
 	vhu_be_state_clear(be);
+	vhu_be_postcopy_clear(be);
 	if (ops->reset)
 		ops->reset(be->config.dev);
 	be->features = 0;

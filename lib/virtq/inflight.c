@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Inflight I/O tracking: the region's formats, the repair on every start and
- * the resubmit list (inflight.h has the concepts; seed 004 the algorithms).
+ * the resubmit list (inflight.h has the concepts; the spec's "Inflight I/O
+ * tracking" the algorithms).
  * split.c and packed.c call the fetch and complete hooks where they take
  * and complete chains.
  */

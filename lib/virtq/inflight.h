@@ -5,7 +5,7 @@
 /*
  * Concepts
  *
- * Inflight I/O tracking (seed 004, "Inflight I/O tracking"): a shared
+ * Inflight I/O tracking (spec: "Inflight I/O tracking"): a shared
  * region, kept by the front-end across back-end restarts, in which the
  * device records every request it took from a ring and has not completed,
  * so that a restarted back-end completes them instead of losing them. The
@@ -84,10 +84,14 @@ struct vhu_inflight_packed {
 	struct vhu_inflight_desc_packed desc[];
 };
 
-_Static_assert(sizeof(struct vhu_inflight_desc_split) == 16, "seed 004 DescStateSplit");
-_Static_assert(sizeof(struct vhu_inflight_split) == 16, "seed 004 QueueRegionSplit");
-_Static_assert(sizeof(struct vhu_inflight_desc_packed) == 32, "seed 004 DescStatePacked");
-_Static_assert(sizeof(struct vhu_inflight_packed) == 32, "seed 004 QueueRegionPacked");
+_Static_assert(sizeof(struct vhu_inflight_desc_split) == 16,
+	       "spec \"Inflight I/O tracking\": DescStateSplit");
+_Static_assert(sizeof(struct vhu_inflight_split) == 16,
+	       "spec \"Inflight I/O tracking\": QueueRegionSplit");
+_Static_assert(sizeof(struct vhu_inflight_desc_packed) == 32,
+	       "spec \"Inflight I/O tracking\": DescStatePacked");
+_Static_assert(sizeof(struct vhu_inflight_packed) == 32,
+	       "spec \"Inflight I/O tracking\": QueueRegionPacked");
 
 /* Bytes one queue's area takes for rings of up to @queue_size entries (either layout). */
 uint64_t vhu_inflight_queue_bytes(uint16_t queue_size);

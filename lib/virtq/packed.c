@@ -167,7 +167,10 @@ int vhu_packed_unpop(struct vhu_vq *vq, const struct vhu_req *req)
 	return 0;
 }
 
-/* seed 004, "supplying used buffers", steps 1-6 for a batch of one: free the entries, move used. */
+/*
+ * spec: "Inflight I/O tracking", packed virtqueue, "When supplying used buffers to
+ * the driver", steps 1-6 for a batch of one: free the entries, move used.
+ */
 static int packed_track_push(struct vhu_vq *vq, struct vhu_inflight_packed *r,
 			     const struct vhu_req *req)
 {

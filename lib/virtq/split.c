@@ -228,7 +228,8 @@ int vhu_split_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 	if (req->id >= vq->num)
 		return -EINVAL; /* not a request of this ring */
 	if (vq->inflight_on) {
-		/* seed 004, "supplying used buffers", steps 1-3 for a batch of one */
+		/* spec: "Inflight I/O tracking", split virtqueue, "When supplying used
+		 * buffers to the driver", steps 1-3 for a batch of one */
 		__atomic_store_n(&r->desc[req->id].next,
 				 __atomic_load_n(&r->last_batch_head, __ATOMIC_RELAXED),
 				 __ATOMIC_RELAXED);

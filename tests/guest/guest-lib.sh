@@ -61,9 +61,12 @@ guest_run() {
 	esac
 }
 
+# The guest's lines are untrusted data: a value is printed, never evaluated,
+# and the key is matched as a plain string.
 guest_get() {
 	[ -r "$GUEST_DATA" ] || return 0
-	sed -n "s/^$1=//p" "$GUEST_DATA" | tail -n 1
+	awk -v k="$1" 'index($0, k "=") == 1 { v = substr($0, length(k) + 2) } END { print v }' \
+		"$GUEST_DATA"
 }
 
 feature_bit() {

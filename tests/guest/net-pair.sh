@@ -11,6 +11,10 @@
 #   NET_IP      this guest's address (/24)
 #   NET_PEER    the other guest's address
 #   NET_FILE_KB size of the file (default 4096)
+#   NET_FLOWS   client: fetch a small file over this many more TCP
+#               connections (each its own port, so its own flow hash) before
+#               /done: with several queue pairs the switch then spreads
+#               frames over every receive queue (default 0)
 #   NET_IOMMU   1: the device sits behind intel-iommu (strict): fail unless
 #               VIRTIO_F_ACCESS_PLATFORM is negotiated and the device has a
 #               strict DMA domain; after the first answer, 50 pings must all
@@ -54,6 +58,7 @@ if [ "$NET_ROLE" = server ]; then
 	mkdir -p /tmp/www
 	dd if=/dev/urandom of=/tmp/www/file bs=1024 count="${NET_FILE_KB:-4096}" 2>/dev/null ||
 		fail "dd failed"
+	echo small >/tmp/www/small
 	httpd -f -vv -p 8080 -h /tmp/www 2>/tmp/httpd.log &
 fi
 
@@ -73,9 +78,14 @@ if [ -n "${NET_OUTAGE_SECS:-}" ] && [ "$NET_ROLE" = client ]; then
 	note "outage window: ${NET_OUTAGE_SECS}s"
 	end=$(($(cut -d. -f1 /proc/uptime) + NET_OUTAGE_SECS))
 	ok=0 lost=0
+	# one console line per answered ping: the host counts them between its
+	# restarts of vhu-net, so a ping answered before the first kill proves
+	# nothing about the link coming back
 	while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
 		if ping -c 1 -W 1 "$NET_PEER" >/dev/null 2>&1; then
 			ok=$((ok + 1))
+			echo "VHU-OUTAGE-PING: ok $ok"
+			usleep 200000
 		else
 			lost=$((lost + 1))
 		fi
@@ -111,6 +121,11 @@ else
 	wget -q -O /tmp/file "http://$NET_PEER:8080/file" || fail "wget of the file failed"
 	t1=$(cut -d' ' -f1 /proc/uptime)
 	sha=$(sha256sum /tmp/file | cut -d' ' -f1)
+	f=0
+	while [ "$f" -lt "${NET_FLOWS:-0}" ]; do
+		wget -q -O /dev/null "http://$NET_PEER:8080/small" || fail "wget of /small failed"
+		f=$((f + 1))
+	done
 	wget -q -O /dev/null "http://$NET_PEER:8080/done" 2>/dev/null
 	data fetch_s="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
 fi

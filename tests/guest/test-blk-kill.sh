@@ -141,7 +141,13 @@ GRC=$?
 cat "$T/run-guest.out"
 resub=$(cat "$T"/backend*.log 2>/dev/null | grep -c 'resubmitted')
 note "back-end logs: $resub ring start(s) resubmitted requests in flight"
-peer_alive "$CUR" && stop_peer "$CUR"
+# the last incarnation ends on SIGTERM; its exit status carries any
+# sanitizer report
+if peer_alive "$CUR"; then
+	stop_device "$CUR"
+else
+	fail "the back-end ($CUR) died by itself: $(tail -n 3 "$T/$CUR.log" 2>/dev/null | tr '\n' ' ')"
+fi
 
 outcome() {
 	if [ "$REPORT" = 1 ]; then
@@ -152,8 +158,10 @@ outcome() {
 }
 [ "$kills" -ge "$KILLS" ] || outcome "the guest ended after $kills of $KILLS kills (status $GRC)"
 [ "$GRC" -eq 0 ] || outcome "the guest failed after $kills kills: $(sed -n 's/^FAIL: //p' "$T/run-guest.out" | tail -n 1)"
-# shellcheck disable=SC1090
-. "$DATA"
+# the guest's KEY=VALUE lines are data, never shell: read them with guest_get
+GUEST_DATA=$DATA
+rounds=$(guest_get rounds) features=$(guest_get features) sha256=$(guest_get sha256)
+case $rounds in '' | *[!0-9]*) outcome "the guest reported rounds='$rounds', not a number" ;; esac
 [ "${rounds:-0}" -ge 1 ] || outcome "the guest verified no round"
 [ "$PACKED" = 0 ] || [ "$(feature_bit "${features:-}" 34)" = 1 ] ||
 	fail "VIRTIO_F_RING_PACKED not negotiated (features ${features:-?})"

@@ -27,6 +27,7 @@ discard)
 esac
 wait_socket "$T/blk.sock" vhu-blk 10
 guest_run --vhost-user-blk "$T/blk.sock" "$GUEST_SRC/$script"
+stop_device vhu-blk
 case $MODE in
 readonly)
 	[ "$(sha256sum <"$img" | cut -d' ' -f1)" = "$before" ] || fail "the read-only image changed"

@@ -24,6 +24,9 @@
 #                          iommu_platform=on,ats=on, the guest booted with
 #                          intel_iommu=on iommu.strict=1; the guest checks the
 #                          IOMMU is in the path (blk-pattern.sh BLK_IOMMU)
+#   --per-queue-counts     the back-end is vhu-blk: with more than one queue,
+#                          every queue the guest uses must have carried
+#                          requests, by the counts vhu-blk logs at exit
 set -u -o pipefail
 . "$(dirname "$0")/guest-lib.sh"
 
@@ -31,6 +34,7 @@ set -u -o pipefail
 OUTDIR=$1
 shift
 BACKEND=qsd BACKEND_CMD='' QUEUES=1 SMP='' PACKED=0 PACKED_OPTIONAL=0 NO_EVIDX=0 SIZE=16 IOMMU=0
+PER_QUEUE=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--backend) BACKEND=$2; shift ;;
@@ -42,6 +46,7 @@ while [ $# -gt 0 ]; do
 	--no-event-idx) NO_EVIDX=1 ;;
 	--size) SIZE=$2; shift ;;
 	--iommu) IOMMU=1 ;;
+	--per-queue-counts) PER_QUEUE=1 ;;
 	*) fail "unknown option $1" ;;
 	esac
 	shift
@@ -92,8 +97,7 @@ guest_run --smp "$SMP" --timeout 120 \
 	"$GUEST_SRC/blk-pattern.sh"
 
 peer_alive "$PEER" || fail "the back-end died while the guest ran"
-stop_peer "$PEER"
-[ "$PEER_RC" = 0 ] || note "warning: back-end exited with status $PEER_RC on SIGTERM"
+stop_device "$PEER"
 
 want=$(guest_get sha256)
 n=$(guest_get bytes)
@@ -116,6 +120,24 @@ if [ "$IOMMU" = 1 ]; then
 fi
 if [ "$NO_EVIDX" = 1 ]; then
 	[ "$(feature_bit "$features" 29)" = 0 ] || fail "VIRTIO_RING_F_EVENT_IDX negotiated despite event_idx=off"
+fi
+
+# Every queue the guest has carried I/O: the device's own counts (vhu-blk
+# logs "requests per queue: 0=N 1=N ..." at exit), not the guest's word.
+if [ "$PER_QUEUE" = 1 ] && [ "$QUEUES" -gt 1 ]; then
+	counts=$(sed -n 's/^vhu-blk: requests per queue://p' "$T/backend.log" | tail -n 1)
+	[ -n "$counts" ] || fail "vhu-blk logged no per-queue request counts at exit"
+	gq=$(guest_get queues)
+	[ "${gq:-0}" -ge 2 ] || fail "the guest has ${gq:-no} blk-mq queues, 2 or more wanted"
+	used=0
+	for kv in $counts; do
+		q=${kv%%=*} n=${kv#*=}
+		[ "$q" -lt "$gq" ] || continue
+		[ "$n" -gt 0 ] || fail "queue $q carried no request (vhu-blk per queue:$counts; the guest has $gq queues)"
+		used=$((used + 1))
+	done
+	[ "$used" -eq "$gq" ] || fail "vhu-blk counted $used queues, the guest has $gq (per queue:$counts)"
+	note "vhu-blk requests per queue:$counts"
 fi
 
 note "PASS: image matches the guest's pattern (sha256 $want); features $features, irq $(guest_get irq), queues $(guest_get queues)"

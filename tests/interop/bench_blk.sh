@@ -68,4 +68,13 @@ bench null_verify "$T/null.sock" --rw=verify --size=8M
 [ "$BENCH_RC" -eq 1 ] || fail "verify against a write-dropping disk exited $BENCH_RC, expected 1"
 "$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["mismatches"] > 0, r' \
 	"$T/null_verify.json" || fail "verify against a write-dropping disk saw no mismatch"
+for p in qsd vhu-blk vhu-null; do
+	stop_device $p
+done
+# vhu_2queues used queue 1 (the other runs only queue 0): vhu-blk's own count
+counts=$(sed -n 's/^vhu-blk: requests per queue://p' "$T/vhu-blk.log" | tail -n 1)
+case $counts in
+*" 0="[1-9]*" 1="[1-9]*) note "vhu-blk requests per queue:$counts" ;;
+*) fail "vhu-blk: a queue carried no request with --queues=2 (per queue:${counts:- none logged})" ;;
+esac
 echo "PASS: vhu-bench verify against qemu-storage-daemon and vhu-blk (split, packed, 2 queues); the null disk is caught"

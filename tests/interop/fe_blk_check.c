@@ -5,7 +5,13 @@
  * requests, reads it back with IN, FLUSHes, asks GET_ID, and checks every
  * status byte.
  *
- *   fe_blk_check SOCKET split|packed [EXPECTED-SERIAL]
+ * With split-ro or packed-ro, for a read-only disk: the device must offer
+ * VIRTIO_BLK_F_RO, and the check writes anyway, as a driver that ignores the
+ * bit would: every OUT must complete with VIRTIO_BLK_S_IOERR, and the blocks
+ * read before and after must be the same. (A guest kernel refuses the write
+ * itself, so only a front-end like this one puts it in front of the device.)
+ *
+ *   fe_blk_check SOCKET split|packed|split-ro|packed-ro [EXPECTED-SERIAL]
  *
  * Exit: 0 pass, 1 fail, 77 the back-end lacks what the mode needs.
  */
@@ -112,6 +118,48 @@ static int write_read(struct vhu_frontend *fe, struct vhu_fe_queue *q, struct re
 	return 0;
 }
 
+/* A read-only disk: OUT fails with IOERR, the blocks stay as they were. */
+static int write_refused(struct vhu_frontend *fe, struct vhu_fe_queue *q, struct req *r)
+{
+	uint8_t *before = vhu_frontend_alloc(fe, NREQ * BLOCK, 4096);
+	uint8_t *after = vhu_frontend_alloc(fe, NREQ * BLOCK, 4096);
+	uint8_t *data = vhu_frontend_alloc(fe, NREQ * BLOCK, 4096);
+
+	if (!before || !after || !data)
+		return fail("shared memory");
+	if (!(vhu_frontend_features(fe) & F(VIRTIO_BLK_F_RO)))
+		return fail("a read-only disk without VIRTIO_BLK_F_RO");
+	for (unsigned int i = 0; i < NREQ; i++)
+		if (add(q, &r[i], VIRTIO_BLK_T_IN, i * (BLOCK / 512), before + i * BLOCK, BLOCK))
+			return fail("add IN");
+	if (complete(q, NREQ) || check_status(r, NREQ, "IN"))
+		return 1;
+	for (unsigned int i = 0; i < NREQ * BLOCK; i++)
+		data[i] = (uint8_t)~before[i];
+	for (unsigned int i = 0; i < NREQ; i++)
+		if (add(q, &r[i], VIRTIO_BLK_T_OUT, i * (BLOCK / 512), data + i * BLOCK, BLOCK))
+			return fail("add OUT");
+	if (complete(q, NREQ))
+		return 1;
+	for (unsigned int i = 0; i < NREQ; i++) {
+		if (r[i].status != VIRTIO_BLK_S_IOERR) {
+			fprintf(stderr,
+				"fe_blk_check: OUT #%u to a read-only disk: status %u, not IOERR\n",
+				i, r[i].status);
+			return 1;
+		}
+	}
+	for (unsigned int i = 0; i < NREQ; i++)
+		if (add(q, &r[i], VIRTIO_BLK_T_IN, i * (BLOCK / 512), after + i * BLOCK, BLOCK))
+			return fail("add IN");
+	if (complete(q, NREQ) || check_status(r, NREQ, "IN"))
+		return 1;
+	if (memcmp(before, after, NREQ * BLOCK))
+		return fail("a read-only disk changed under OUT requests");
+	printf("read-only: %u OUT requests completed with IOERR, the blocks unchanged\n", NREQ);
+	return 0;
+}
+
 static int flush_and_id(struct vhu_frontend *fe, struct vhu_fe_queue *q, struct req *r,
 			const char *serial)
 {
@@ -131,7 +179,7 @@ static int flush_and_id(struct vhu_frontend *fe, struct vhu_fe_queue *q, struct 
 	return 0;
 }
 
-static int run(struct vhu_frontend *fe, const char *serial)
+static int run(struct vhu_frontend *fe, bool ro, const char *serial)
 {
 	struct vhu_fe_queue *q = vhu_frontend_queue(fe, 0);
 	struct req *r = vhu_frontend_alloc(fe, NREQ * sizeof(*r), 64);
@@ -143,7 +191,9 @@ static int run(struct vhu_frontend *fe, const char *serial)
 		printf("capacity: %llu sectors\n", (unsigned long long)capacity);
 	if (capacity && capacity < NREQ * BLOCK / 512)
 		return fail("disk too small");
-	if (write_read(fe, q, r) || flush_and_id(fe, q, r, serial))
+	if (ro ? write_refused(fe, q, r) : write_read(fe, q, r))
+		return 1;
+	if (flush_and_id(fe, q, r, serial))
 		return 1;
 	return vhu_frontend_stop(fe) ? fail("stop") : 0;
 }
@@ -159,14 +209,15 @@ int main(int argc, char **argv)
 		.mem_size = 1u << 20,
 	};
 	struct vhu_frontend *fe;
-	bool packed;
+	bool packed, ro;
 	int ret;
 
 	if (argc < 3)
-		return fail("usage: fe_blk_check SOCKET split|packed [SERIAL]");
-	packed = strcmp(argv[2], "packed") == 0;
+		return fail("usage: fe_blk_check SOCKET split|packed|split-ro|packed-ro [SERIAL]");
+	packed = strncmp(argv[2], "packed", 6) == 0;
+	ro = strstr(argv[2], "-ro") != NULL;
 	cfg.socket_path = argv[1];
-	cfg.features = F_WANTED | (packed ? F_PACKED : 0);
+	cfg.features = F_WANTED | (packed ? F_PACKED : 0) | (ro ? F(VIRTIO_BLK_F_RO) : 0);
 	ret = vhu_frontend_connect(&cfg, &fe);
 	if (ret < 0)
 		return fail(strerror(-ret));
@@ -182,9 +233,10 @@ int main(int argc, char **argv)
 		vhu_frontend_destroy(fe);
 		return fail("start");
 	}
-	ret = run(fe, argc > 3 ? argv[3] : NULL);
+	ret = run(fe, ro, argc > 3 ? argv[3] : NULL);
 	vhu_frontend_destroy(fe);
 	if (ret == 0)
-		printf("fe_blk_check: %s ring: OUT, IN, FLUSH, GET_ID all OK\n", argv[2]);
+		printf("fe_blk_check: %s: %s, IN, FLUSH, GET_ID all OK\n", argv[2],
+		       ro ? "OUT refused" : "OUT");
 	return ret;
 }

@@ -8,16 +8,24 @@
 # reconnects each time (vhu_frontend_reconnect: the kept inflight region, the
 # rings resumed where they stand); the back-end resubmits what it had taken.
 #
-#   vhu-blk: gated. vhu-bench must exit 0 after >= MIN_RECONNECTS reconnects,
-#            with no failed request and no block read back wrong, and the
-#            image must hold the last pass's pattern in every block.
-#   qsd:     qemu-storage-daemon under the same loop, as a comparison: the
-#            outcome is reported (a "RESULT:" line) and never fails the test.
+# Both peers are gated the same way: vhu-bench must exit 0 after
+# >= MIN_RECONNECTS reconnects, with no failed request and no block read back
+# wrong, and the image must hold the last pass's pattern in every block.
+#
+#   vhu-blk: 32 requests in flight (it keeps an inflight region and
+#            resubmits what a kill cut off), split and packed rings.
+#   qsd:     qemu-storage-daemon, split only (libvhost-user has no packed
+#            ring), one request in flight: it keeps no inflight region and
+#            completes out of order, so with more in flight a restart
+#            completes some requests twice (docs/RELIABILITY.md). One at a
+#            time, a restart resumes cleanly, so this proves vhu's front-end
+#            reconnects to a back-end we did not write: each reconnect's
+#            negotiation, memory table and ring resumption.
 #
 #   fe_blk_reconnect.sh VHU-BENCH vhu-blk|qsd split|packed [VHU-BLK]
 #
 # Environment: RUN_SECONDS (bench --time, default 12), MIN_RECONNECTS
-# (default 10).
+# (default 10), IODEPTH (default 32 for vhu-blk, 1 for qsd).
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 3 ] || fail "usage: $0 VHU-BENCH vhu-blk|qsd split|packed [VHU-BLK]"
@@ -29,7 +37,10 @@ SIZE=$((16 << 20))
 need_cmd timeout
 case $peer in
 vhu-blk) [ -x "$BLK" ] || skip "vhu-blk not built" ;;
-qsd) need_cmd qemu-storage-daemon ;;
+qsd)
+	[ "$ring" = split ] || fail "qemu-storage-daemon has no packed ring: only split applies"
+	need_cmd qemu-storage-daemon
+	;;
 *) fail "unknown peer '$peer'" ;;
 esac
 packed=
@@ -76,9 +87,14 @@ nap() {
 backend_start
 wait_socket "$SOCK" backend 10
 
-cmd="vhu-bench blk --socket-path=S --rw=verify --size=16M --time=$RUN --reconnect $packed --json"
+if [ "$peer" = qsd ]; then
+	IODEPTH=${IODEPTH:-1}
+else
+	IODEPTH=${IODEPTH:-32}
+fi
+cmd="vhu-bench blk --socket-path=S --rw=verify --size=16M --iodepth=$IODEPTH --time=$RUN --reconnect $packed --json"
 timeout -k 2 $((RUN + 40)) "$BENCH" blk --socket-path="$SOCK" --rw=verify --size=$SIZE \
-	--time="$RUN" --reconnect $packed --json >"$T/bench.json" 2>"$T/bench.err" &
+	--iodepth="$IODEPTH" --time="$RUN" --reconnect $packed --json >"$T/bench.json" 2>"$T/bench.err" &
 bench_pid=$!
 on_cleanup "kill $bench_pid 2>/dev/null"
 
@@ -96,6 +112,9 @@ done
 wait "$bench_pid"
 rc=$?
 elapsed=$((SECONDS - start))
+# the last incarnation ends on SIGTERM: its exit status carries any
+# sanitizer report
+stop_device backend
 
 # result TEXT: the outcome line (and the end of the bench's stderr on failure)
 outcome() {
@@ -146,22 +165,9 @@ elif ! image_ok "$(get passes)" >"$T/image.out"; then
 	reason="$(cat "$T/image.out")"
 fi
 
-if [ "$peer" = qsd ]; then
-	# the comparison: report, never gate
-	if [ -n "$reason" ]; then
-		outcome "does not survive: $reason (after $(grep -c 'reconnected to' "$T/bench.err") reconnects)"
-		echo "--- the end of vhu-bench's stderr ---"
-		tail -n 15 "$T/bench.err"
-		echo "--- the last qemu-storage-daemon's log ---"
-		tail -n 15 "$T/backend.$incarnation.log"
-	else
-		outcome "survives: $(get reconnects) reconnects, $(get verified) blocks verified, $(get passes) passes, image checked"
-	fi
-	exit 0
-fi
 if [ -n "$reason" ]; then
 	cat "$T/bench.json" "$T/bench.err" 2>/dev/null | tail -n 30
-	fail "vhu-blk $ring under $kills SIGKILLs: $reason"
+	fail "$peer $ring under $kills SIGKILLs: $reason"
 fi
 cat "$T/image.out"
 outcome "survives: $(get reconnects) reconnects, $(get verified) blocks verified, $(get passes) passes, image checked"

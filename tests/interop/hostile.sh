@@ -36,4 +36,5 @@ timeout -k 2 100 "$PYTHON" "$LIB_DIR/hostile.py" "$T/dev.sock" "${PEER_PID[dev]}
 rc=$?
 peer_alive dev || fail "$(basename "$PROG") is not running any more"
 [ "$rc" -eq 0 ] || fail "hostile.py exited $rc"
+stop_device dev
 note "PASS"

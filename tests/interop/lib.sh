@@ -26,6 +26,9 @@
 #   peer_alive NAME           true while NAME runs
 #   peer_wait_exit NAME SECONDS  wait for NAME to exit by itself; sets PEER_RC
 #   stop_peer NAME            SIGTERM/SIGKILL NAME now; sets PEER_RC
+#   stop_device NAME          stop_peer NAME, and fail unless it exited 0: for
+#                             the programs under test, whose exit status
+#                             carries a crash or a sanitizer report at exit
 #   on_cleanup CMD...         run CMD (a string, eval'd) at cleanup
 #   run_probe OUT ERR ARGS... run "$PROBE ARGS" under timeout(1) ($PROBE_TIMEOUT,
 #                             default 20 s); stdout to OUT, stderr to ERR;
@@ -262,6 +265,12 @@ peer_wait_exit() {
 
 stop_peer() {
 	kill_tree "$1"
+}
+
+stop_device() {
+	kill_tree "$1"
+	[ "$PEER_RC" = 0 ] ||
+		fail "$1 exited with status $PEER_RC when stopped with SIGTERM (a crash, a hang, or a sanitizer report at exit: see its log)"
 }
 
 PROBE=${PROBE:-}

@@ -14,7 +14,9 @@
 #   net_dpdk.sh VHU-NET VHU-BENCH split|packed QUEUE-PAIRS
 #
 # With 2 queue pairs testpmd sends many flows (--txonly-multi-flow) and
-# both of the receiver's queues must get frames (vhu-net spreads flows).
+# both of the receiver's queues must get frames (vhu-net spreads flows):
+# by vhu-net's own per-queue-pair counts (both TX queues of port 0 carried
+# frames in, both RX queues of port 1 took frames out) and by testpmd's.
 . "$(dirname "$0")/lib.sh"
 
 [ $# -eq 4 ] || fail "usage: $0 VHU-NET VHU-BENCH split|packed QUEUE-PAIRS"
@@ -40,6 +42,12 @@ start_net() {
 # net_counter PORT NAME: from the counters vhu-net printed when it stopped
 net_counter() {
 	sed -n "s/.*: port $1 .* $2=\([0-9]*\).*/\1/p" "$T/net.log" | tail -n 1
+}
+
+# net_qp_counts PORT NAME: "Q0 Q1 ..." of qp_rx_packets or qp_tx_packets
+net_qp_counts() {
+	sed -n "s/.*: queue pairs of port $1 .* $2=\([0-9,]*\).*/\1/p" "$T/net.log" | tail -n 1 |
+		tr ',' ' '
 }
 
 stop_net() {
@@ -86,8 +94,12 @@ finish_testpmd() {
 		on && /RX-packets:/ { rxp = $2 }
 		on && /TX-packets:/ { print rxp, $2; exit }' "$T/$name.log")
 	[ -n "${TX_PACKETS:-}" ] || fail "$name: no port statistics in testpmd's log"
-	grep -q "Port 0: link state change event\|Port 0: .* Link up\|Configuring Port 0" "$T/$name.log" ||
-		true
+	# the virtio-user port was configured and started (testpmd prints its MAC
+	# only once the port started; a port that failed to start prints an error)
+	grep -q "^Configuring Port 0" "$T/$name.log" || fail "$name: testpmd never configured port 0"
+	grep -q "^Port 0: [0-9A-F:]\{17\}$" "$T/$name.log" || fail "$name: testpmd's port 0 never started"
+	! grep -q "Fail to start port 0\|Fail to configure port 0" "$T/$name.log" ||
+		fail "$name: $(grep -m1 'Fail to' "$T/$name.log")"
 }
 
 negotiated() { # PORT: the features vhu-net logged for it
@@ -129,6 +141,18 @@ note "testpmd sent $SENT, vhu-net took $rx0 in on port 0, put $tx1 out on port 1
 [ "$tx1" = "$GOT" ] || fail "vhu-net tx_packets on port 1 is $tx1, testpmd received $GOT"
 [ $((tx1 + drops1)) = "$rx0" ] || fail "port 1: $tx1 out + $drops1 dropped != $rx0 in on port 0"
 if [ "$QP" -gt 1 ]; then
+	# the device's own per-queue-pair counts
+	read -r -a in0 <<<"$(net_qp_counts 0 qp_rx_packets)"
+	read -r -a out1 <<<"$(net_qp_counts 1 qp_tx_packets)"
+	note "vhu-net per queue pair: port 0 in ${in0[*]:-?}, port 1 out ${out1[*]:-?}"
+	[ ${#in0[@]} = "$QP" ] && [ ${#out1[@]} = "$QP" ] ||
+		fail "vhu-net printed no per-queue-pair counts for $QP queue pairs"
+	for q in $(seq 0 $((QP - 1))); do
+		[ "${in0[$q]}" -gt 0 ] || fail "vhu-net: port 0's TX queue of pair $q carried no frame"
+		[ "${out1[$q]}" -gt 0 ] || fail "vhu-net: port 1's RX queue of pair $q got no frame"
+	done
+	[ $((in0[0] + in0[1])) = "$rx0" ] || fail "port 0: per-queue ${in0[*]} do not add up to $rx0"
+	[ $((out1[0] + out1[1])) = "$tx1" ] || fail "port 1: per-queue ${out1[*]} do not add up to $tx1"
 	for q in 0 1; do
 		# testpmd's forward statistics at "stop", one block per stream
 		n=$(awk -v q="RX Port= 0/Queue= *$q " '$0 ~ q { on = 1; next }
@@ -159,23 +183,32 @@ if [ "$QP" = 1 ]; then
 	[ $((tx1 + drops1)) = $N ] || fail "port 1: $tx1 out + $drops1 dropped != $N"
 	[ "$RX_PACKETS" -gt 0 ] || fail "testpmd received nothing"
 
-	# vhu-bench to vhu-bench, fewer frames than a ring holds: nothing may be lost
+	# vhu-bench to vhu-bench, fewer frames than a ring holds: nothing may be
+	# lost, and every byte of every frame must arrive as sent (--verify: a
+	# sequence number and a pattern in each payload, checked on receipt), at
+	# the smallest size and at one near the MTU
 	N=200
 	start_net
-	timeout -k 2 30 "$BENCH" net --socket-path="$T/p1.sock" --mode=rx --count=$N --json \
-		"${bargs[@]}" >"$T/brx.json" 2>"$T/brx.err" &
-	brx=$!
-	sleep 1
-	timeout -k 2 30 "$BENCH" net --socket-path="$T/p0.sock" --mode=tx --count=$N --json \
-		"${bargs[@]}" >"$T/btx.json" 2>"$T/btx.err" || fail "vhu-bench tx: $(cat "$T/btx.err")"
-	wait $brx || fail "vhu-bench rx: $(cat "$T/brx.err")"
-	"$PYTHON" - "$T/brx.json" $N <<-'PY' || fail "vhu-bench rx: bad result $(cat "$T/brx.json")"
-	import json, sys
-	r = json.load(open(sys.argv[1])); n = int(sys.argv[2])
-	assert r['rx_packets'] == n and r['rx_frame_min'] == r['rx_frame_max'] == 64 and r['rx_bad_hdr'] == 0, r
-	PY
+	for size in 64 1400; do
+		timeout -k 2 30 "$BENCH" net --socket-path="$T/p1.sock" --mode=rx --count=$N --json \
+			--verify --pkt-size=$size "${bargs[@]}" >"$T/brx.json" 2>"$T/brx.err" &
+		brx=$!
+		sleep 1
+		timeout -k 2 30 "$BENCH" net --socket-path="$T/p0.sock" --mode=tx --count=$N --json \
+			--verify --pkt-size=$size "${bargs[@]}" >"$T/btx.json" 2>"$T/btx.err" ||
+			fail "vhu-bench tx: $(cat "$T/btx.err")"
+		wait $brx || fail "vhu-bench rx ($size bytes): $(cat "$T/brx.err" "$T/brx.json")"
+		"$PYTHON" - "$T/brx.json" $N $size <<-'PY' || fail "vhu-bench rx: bad result $(cat "$T/brx.json")"
+		import json, sys
+		r = json.load(open(sys.argv[1])); n, size = int(sys.argv[2]), int(sys.argv[3])
+		assert r['rx_packets'] == n and r['rx_frame_min'] == r['rx_frame_max'] == size, r
+		assert r['rx_bad_hdr'] == 0 and r['rx_verified'] == n, r
+		assert r['rx_bad_payload'] == 0 and r['rx_out_of_order'] == 0, r
+		PY
+		note "vhu-bench to vhu-bench: $N of $N frames of $size bytes, every byte as sent, in order"
+	done
 	stop_net
-	[ "$(net_counter 1 tx_packets)" = $N ] || fail "vhu-net tx_packets on port 1: $(net_counter 1 tx_packets)"
-	note "vhu-bench to vhu-bench: $N of $N frames, 64 bytes each"
+	[ "$(net_counter 1 tx_packets)" = $((2 * N)) ] ||
+		fail "vhu-net tx_packets on port 1: $(net_counter 1 tx_packets), $((2 * N)) sent"
 fi
 echo "PASS: vhu-net between dpdk-testpmd virtio-user ports ($RING, $QP queue pair(s)) and vhu-bench: counts agree"

@@ -39,6 +39,12 @@ if [[ -z $pc ]]; then
 	find "$dest" -type f | sed "s|^$dest||"
 	exit 1
 fi
+for m in vhu-blk vhu-net vhu-rng vhu-probe vhu-bench; do
+	if [[ -z $(find "$dest" -path "*/man/man1/$m.1*") ]]; then
+		echo "install: the man page $m.1 is not installed"
+		exit 1
+	fi
+done
 for h in protocol.h names.h version.h; do
 	if [[ -z $(find "$dest" -path "*/include/vhu/$h") ]]; then
 		echo "install: vhu/$h is not installed"

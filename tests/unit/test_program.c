@@ -264,7 +264,7 @@ static void test_bad_options(void **state)
 	expect_error(parse("--socket-path=/a", "--bogus=1", NULL), "unknown option '--bogus'");
 	/* no abbreviations, no short options, no positional arguments */
 	expect_error(parse("--socket=/a", NULL), "unknown option '--socket'");
-	expect_error(parse("--socket-path=/a", "-h", NULL), "unexpected argument '-h'");
+	expect_error(parse("--socket-path=/a", "-x", NULL), "unexpected argument '-x'");
 	expect_error(parse("--socket-path=/a", "disk.img", NULL), "unexpected argument");
 	expect_error(parse("--socket-path=/a", "--", NULL), "unexpected argument '--'");
 	expect_error(parse("--socket-path", NULL), "needs an argument");
@@ -349,6 +349,13 @@ static void test_help_version(void **state)
 	assert_non_null(strstr(r.out, "--socket-path=PATH"));
 	assert_non_null(strstr(r.out, "--blk-file=PATH"));
 	assert_non_null(strstr(r.out, "--read-only"));
+	assert_string_equal(r.err, "");
+	result_free(&r);
+
+	/* -h is --help's short form */
+	r = parse("-h", NULL);
+	assert_int_equal(r.ret, 0);
+	assert_non_null(strstr(r.out, "Usage: vhu-test"));
 	assert_string_equal(r.err, "");
 	result_free(&r);
 

@@ -183,7 +183,9 @@ static void usage(FILE *out)
 		"log against every page the back-end wrote (exit 2 if one is missing);\n"
 		"--migrate-to=PATH hands the running device over to the back-end at PATH\n"
 		"half-way (with its device state when both offer DEVICE_STATE).\n"
-		"--log-dirty (blk and net) runs with logging on and checks nothing: its cost.\n");
+		"--log-dirty (blk and net) runs with logging on and checks nothing: its cost.\n"
+		"\n"
+		"vhu-bench blk --help and vhu-bench net --help list each mode's options.\n");
 }
 
 int main(int argc, char **argv)

@@ -409,6 +409,38 @@ static int worker_run(struct bench_thread *t)
 	return ret;
 }
 
+static void usage_blk(FILE *out)
+{
+	fprintf(out,
+		"Usage: vhu-bench blk --socket-path=PATH [OPTION]...\n"
+		"\n"
+		"Drive a vhost-user-blk back-end from this process and report IOPS, MB/s and\n"
+		"latency percentiles.\n"
+		"\n"
+		"  --socket-path=PATH  the back-end's unix socket (required)\n"
+		"  --rw=MODE           randread (default), randwrite, read, write or verify\n"
+		"  --bs=BYTES          request size, a multiple of 512 up to 1M (default 4096)\n"
+		"  --iodepth=N         requests in flight per queue, 1..1024 (default 32)\n"
+		"  --queues=N          request queues, one thread each, 1..64 (default 1)\n"
+		"  --time=SECONDS      run this long (default 10; verify: one pass without it)\n"
+		"  --size=BYTES        the region of the disk used (verify: default 64M)\n"
+		"  --packed            insist on the packed ring\n"
+		"  --json              one JSON object on stdout\n"
+		"  --reconnect         wait (10 s) for a back-end that died to come back on\n"
+		"                      the same path and go on with the requests in flight\n"
+		"  --log-check         turn dirty-page logging on and check, after the run,\n"
+		"                      that the log marks every page the device wrote\n"
+		"  --migrate-to=PATH   half-way, hand the device over to the back-end on PATH\n"
+		"                      (dirty logging, then its rings resumed there)\n"
+		"  --log-dirty         run with dirty-page logging on and check nothing (its "
+		"cost)\n"
+		"  -h, --help          show this help and exit\n"
+		"\n"
+		"Exit status: 0 on success, 1 when a request failed, a verify pass found a\n"
+		"mismatch or the back-end failed, 2 for bad options or when --log-check\n"
+		"found a written page the log did not mark.\n");
+}
+
 static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_opts *o)
 {
 	static const struct option longopts[] = {
@@ -425,6 +457,7 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		{ "log-check", no_argument, NULL, 'L' },
 		{ "log-dirty", no_argument, NULL, 'D' },
 		{ "migrate-to", required_argument, NULL, 'M' },
+		{ "help", no_argument, NULL, 'h' },
 		{ "iommu", no_argument, NULL, 'I' },
 		{ "iotlb-window", required_argument, NULL, 'W' },
 		{ "invalidate-us", required_argument, NULL, 'V' },
@@ -435,8 +468,11 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 
 	*o = (struct blk_opts){ .rw = RW_RANDREAD, .bs = 4096, .iodepth = 32 };
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'h':
+			usage_blk(stdout);
+			return 1;
 		case 's':
 			c->socket_path = optarg;
 			break;
@@ -854,8 +890,9 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 	double secs = 0;
 	int ret, status = 1;
 
-	if (parse_blk(argc, argv, &c, &o) < 0)
-		return 2;
+	ret = parse_blk(argc, argv, &c, &o);
+	if (ret != 0)
+		return ret < 0 ? 2 : 0; /* bad options, or --help */
 	ws = calloc(c.queues, sizeof(*ws));
 	if (!ws)
 		return 1;

@@ -7,6 +7,12 @@
  * kick; RX keeps its ring full of 2048-byte buffers and counts what the
  * back-end writes into them. One thread per direction; like blk, each polls
  * its used ring briefly before sleeping on the call eventfd.
+ *
+ * --verify: TX stamps each frame's UDP payload with a sequence number and a
+ * pattern derived from it; RX rebuilds the frame each sequence number
+ * should be and compares every byte after the virtio header, and wants the
+ * numbers to rise (one flow on one queue pair stays in order; frames the
+ * switch dropped leave gaps, which are allowed). Any difference is exit 1.
  */
 #include <endian.h>
 #include <errno.h>
@@ -30,6 +36,8 @@
 #define HDR_SIZE 12u			   /* struct virtio_net_hdr_v1 */
 #define FRAME_MIN 42u			   /* Ethernet + IPv4 + UDP headers */
 #define FRAME_MAX (RX_BUF_SIZE - HDR_SIZE) /* one buffer per frame either way */
+#define SEQ_OFF (HDR_SIZE + FRAME_MIN)	   /* --verify: the sequence number */
+#define VERIFY_MIN (FRAME_MIN + 8u)	   /* --verify: room for it */
 
 enum mode { MODE_TX = 1, MODE_RX = 2, MODE_TXRX = 3 };
 static const char *const mode_names[] = { "", "tx", "rx", "txrx" };
@@ -38,6 +46,8 @@ struct net_opts {
 	enum mode mode;
 	unsigned int pkt_size; /* frame bytes, without the virtio header */
 	uint64_t count;	       /* 0: run for --time */
+	bool verify;	       /* stamp and check each frame's payload */
+	uint8_t mac[12];       /* the frame's destination and source MAC */
 	bool log_dirty;	       /* dirty logging on while it runs (what migration costs) */
 };
 
@@ -53,6 +63,11 @@ struct net_worker {
 	uint64_t packets, bytes;       /* packets: also read by the progress loop */
 	uint32_t frame_min, frame_max; /* rx: frame sizes seen */
 	uint64_t bad_hdr;	       /* rx: num_buffers != 1 (a frame split over buffers) */
+	uint64_t seq;		       /* --verify: tx: the next to send; rx: the next expected */
+	uint64_t verified;	       /* rx --verify: frames whose every byte was right */
+	uint64_t bad_payload;	       /* rx --verify: frames with a wrong byte or size */
+	uint64_t out_of_order;	       /* rx --verify: a sequence number not above the last */
+	uint8_t *expect;	       /* rx --verify: scratch for the frame that should be */
 };
 
 static uint16_t ip_checksum(const uint8_t *p, unsigned int len)
@@ -66,15 +81,14 @@ static uint16_t ip_checksum(const uint8_t *p, unsigned int len)
 	return (uint16_t)~sum;
 }
 
-/* hdr (zero: no offloads) + dst 02:..:02, src 02:..:01, IPv4/UDP, zero padding */
-static void build_frame(uint8_t *buf, unsigned int frame_len)
+/* hdr (zero: no offloads) + @macs (dst, src), IPv4/UDP, zero padding */
+static void build_frame(uint8_t *buf, unsigned int frame_len, const uint8_t macs[12])
 {
-	static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
 	uint8_t *eth = buf + HDR_SIZE, *ip = eth + 14, *udp = ip + 20;
 	uint16_t ip_len = (uint16_t)(frame_len - 14), udp_len = (uint16_t)(ip_len - 20), csum;
 
 	memset(buf, 0, HDR_SIZE + frame_len);
-	memcpy(eth, macs, sizeof(macs));
+	memcpy(eth, macs, 12);
 	eth[12] = 0x08; /* ethertype IPv4 */
 	eth[13] = 0x00;
 	ip[0] = 0x45; /* version 4, 5 words */
@@ -91,6 +105,16 @@ static void build_frame(uint8_t *buf, unsigned int frame_len)
 	udp[3] = 0x01;
 	udp[4] = (uint8_t)(udp_len >> 8);
 	udp[5] = (uint8_t)udp_len;
+}
+
+/* --verify: sequence number @seq and its pattern into the built frame @buf */
+static void stamp(uint8_t *buf, unsigned int frame_len, uint64_t seq)
+{
+	uint64_t le = htole64(seq);
+
+	memcpy(buf + SEQ_OFF, &le, sizeof(le));
+	for (unsigned int i = SEQ_OFF + 8; i < HDR_SIZE + frame_len; i++)
+		buf[i] = (uint8_t)(seq * 131 + i * 7);
 }
 
 /*
@@ -110,11 +134,36 @@ static int post(struct net_worker *w, unsigned int slot)
 	struct iovec iov = { w->bufs[slot], w->buf_len };
 	int ret;
 
+	if (w->tx && w->opts->verify)
+		stamp(w->bufs[slot], w->opts->pkt_size, w->seq++);
 	if (w->tx)
 		ret = vhu_fe_queue_add(w->q, &iov, 1, NULL, 0, (void *)(uintptr_t)slot);
 	else
 		ret = vhu_fe_queue_add(w->q, NULL, 0, &iov, 1, (void *)(uintptr_t)slot);
 	return ret < 0 ? -EIO : 0;
+}
+
+/* --verify: @frame bytes after the header of @buf against what TX sent */
+static void verify_frame(struct net_worker *w, const uint8_t *buf, uint32_t frame)
+{
+	uint64_t seq;
+
+	if (frame != w->opts->pkt_size) {
+		w->bad_payload++;
+		return;
+	}
+	memcpy(&seq, buf + SEQ_OFF, sizeof(seq));
+	seq = le64toh(seq);
+	stamp(w->expect, frame, seq);
+	if (memcmp(buf + HDR_SIZE, w->expect + HDR_SIZE, frame) != 0) {
+		w->bad_payload++;
+		return;
+	}
+	if (seq < w->seq)
+		w->out_of_order++;
+	else
+		w->verified++;
+	w->seq = seq + 1;
 }
 
 static void rx_complete(struct net_worker *w, unsigned int slot, uint32_t len)
@@ -130,6 +179,8 @@ static void rx_complete(struct net_worker *w, unsigned int slot, uint32_t len)
 	if (frame > w->frame_max)
 		w->frame_max = frame;
 	w->bytes += frame;
+	if (w->opts->verify)
+		verify_frame(w, w->bufs[slot], frame);
 	count_one(&w->packets);
 }
 
@@ -205,6 +256,50 @@ static int worker_run(struct bench_thread *t)
 	return run((struct net_worker *)t); /* t is its first member */
 }
 
+/* "xx:xx:xx:xx:xx:xx" into @mac; 0 or -EINVAL */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &end) != 6)
+		return -EINVAL;
+	for (unsigned int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static void usage_net(FILE *out)
+{
+	fprintf(out,
+		"Usage: vhu-bench net --socket-path=PATH [OPTION]...\n"
+		"\n"
+		"Drive a vhost-user-net back-end from this process (one queue pair: queue 0\n"
+		"receives, queue 1 sends) and report packets per second and Gbit/s.\n"
+		"\n"
+		"  --socket-path=PATH  the back-end's unix socket (required)\n"
+		"  --mode=MODE         tx (default): send one UDP frame over and over;\n"
+		"                      rx: receive and count; txrx: both\n"
+		"  --pkt-size=BYTES    frame size without the virtio header, %u..%u (default 64)\n"
+		"  --time=SECONDS      run this long (default 10)\n"
+		"  --count=N           stop after N frames each way instead\n"
+		"  --packed            insist on the packed ring\n"
+		"  --json              one JSON object on stdout\n"
+		"  --log-dirty         run with dirty-page logging on (what migration costs)\n"
+		"  --dst-mac=MAC       tx: the frames' destination (default 02:00:00:00:00:02);\n"
+		"                      rx --verify: what the sender used\n"
+		"  --src-mac=MAC       the same for the source (default 02:00:00:00:00:01)\n"
+		"  --verify            tx: stamp each frame with a sequence number and a\n"
+		"                      pattern; rx: check every byte of each frame against\n"
+		"                      it and that the numbers rise (--pkt-size >= %u)\n"
+		"  -h, --help          show this help and exit\n"
+		"\n"
+		"Exit status: 0 on success, 1 when the back-end failed or stalled, or a\n"
+		"frame was wrong (--verify), 2 for bad options.\n",
+		FRAME_MIN, FRAME_MAX, VERIFY_MIN);
+}
+
 static int parse_net(int argc, char **argv, struct bench_common *c, struct net_opts *o)
 {
 	static const struct option longopts[] = {
@@ -215,16 +310,25 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 		{ "count", required_argument, NULL, 'c' },
 		{ "packed", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "verify", no_argument, NULL, 'v' },
+		{ "dst-mac", required_argument, NULL, 'D' },
+		{ "src-mac", required_argument, NULL, 'M' },
 		{ "log-dirty", no_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	uint64_t v;
 	int ch;
 
-	*o = (struct net_opts){ .mode = MODE_TX, .pkt_size = 64 };
+	*o = (struct net_opts){ .mode = MODE_TX,
+				.pkt_size = 64,
+				.mac = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 } };
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 'h':
+			usage_net(stdout);
+			return 1;
 		case 's':
 			c->socket_path = optarg;
 			break;
@@ -261,6 +365,18 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 			c->json = true;
 			c->progress = false;
 			break;
+		case 'v':
+			o->verify = true;
+			break;
+		case 'D':
+		case 'M':
+			if (parse_mac(optarg, o->mac + (ch == 'D' ? 0 : 6)) < 0)
+				return fprintf(stderr,
+					       "vhu-bench: --%s=%s: not a MAC "
+					       "(xx:xx:xx:xx:xx:xx)\n",
+					       ch == 'D' ? "dst-mac" : "src-mac", optarg),
+				       -1;
+			break;
 		case 'L':
 			o->log_dirty = true;
 			break;
@@ -268,6 +384,10 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 			return -1;
 		}
 	}
+	if (o->verify && o->pkt_size < VERIFY_MIN)
+		return fprintf(stderr, "vhu-bench: --verify: --pkt-size of at least %u\n",
+			       VERIFY_MIN),
+		       -1;
 	if (optind < argc)
 		return fprintf(stderr, "vhu-bench: unexpected argument '%s'\n", argv[optind]), -1;
 	if (!c->socket_path)
@@ -324,9 +444,15 @@ static int setup_worker(struct vhu_frontend *fe, struct net_worker *w)
 		if (!w->bufs[i])
 			return -ENOMEM;
 		if (w->tx)
-			build_frame(w->bufs[i], w->opts->pkt_size);
+			build_frame(w->bufs[i], w->opts->pkt_size, w->opts->mac);
 		else
 			memset(w->bufs[i], 0, w->buf_len);
+	}
+	if (!w->tx && w->opts->verify) {
+		w->expect = malloc(HDR_SIZE + w->opts->pkt_size);
+		if (!w->expect)
+			return -ENOMEM;
+		build_frame(w->expect, w->opts->pkt_size, w->opts->mac);
 	}
 	return 0;
 }
@@ -346,12 +472,15 @@ static void report(const struct bench_common *c, const struct net_opts *o,
 		       "\"seconds\": %.3f, \"tx_packets\": %" PRIu64 ", \"tx_bytes\": %" PRIu64
 		       ", \"rx_packets\": %" PRIu64 ", \"rx_bytes\": %" PRIu64 ", "
 		       "\"rx_frame_min\": %" PRIu32 ", \"rx_frame_max\": %" PRIu32 ", "
-		       "\"rx_bad_hdr\": %" PRIu64 ", \"tx_pps\": %.0f, \"rx_pps\": %.0f, "
-		       "\"pps\": %.0f, \"gbps\": %.3f}\n",
+		       "\"rx_bad_hdr\": %" PRIu64 ", \"verify\": %s, \"rx_verified\": %" PRIu64
+		       ", \"rx_bad_payload\": %" PRIu64 ", \"rx_out_of_order\": %" PRIu64 ", "
+		       "\"tx_pps\": %.0f, \"rx_pps\": %.0f, \"pps\": %.0f, \"gbps\": %.3f}\n",
 		       mode_names[o->mode], o->pkt_size, c->packed ? "true" : "false", features,
 		       features & VHU_BIT(VIRTIO_NET_F_MRG_RXBUF) ? "true" : "false", secs, txp,
-		       txb, rxp, rxb, fmin, fmax, rx ? rx->bad_hdr : 0, txp / secs, rxp / secs, pps,
-		       gbps);
+		       txb, rxp, rxb, fmin, fmax, rx ? rx->bad_hdr : 0,
+		       o->verify ? "true" : "false", rx ? rx->verified : 0,
+		       rx ? rx->bad_payload : 0, rx ? rx->out_of_order : 0, txp / secs, rxp / secs,
+		       pps, gbps);
 		return;
 	}
 	printf("net %s pkt-size=%u%s: tx %" PRIu64 " packets, rx %" PRIu64
@@ -363,6 +492,10 @@ static void report(const struct bench_common *c, const struct net_opts *o,
 	printf("\n");
 	if (rx && rx->bad_hdr)
 		printf("  %" PRIu64 " received frames with a bad header\n", rx->bad_hdr);
+	if (rx && o->verify)
+		printf("  verify: %" PRIu64 " frames right, %" PRIu64 " wrong, %" PRIu64
+		       " out of order\n",
+		       rx->verified, rx->bad_payload, rx->out_of_order);
 }
 
 int bench_net_main(const struct bench_common *common, int argc, char **argv)
@@ -376,8 +509,9 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 	double secs = 0;
 	int ret, status = 1;
 
-	if (parse_net(argc, argv, &c, &o) < 0)
-		return 2;
+	ret = parse_net(argc, argv, &c, &o);
+	if (ret != 0)
+		return ret < 0 ? 2 : 0; /* bad options, or --help */
 	if (connect_net(&c, &o, &fe) < 0)
 		goto out;
 	tx = (struct net_worker){ .t = { .run = worker_run, .count = &tx.packets },
@@ -434,11 +568,12 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 		if (!c.json)
 			printf("  dirty log on: %ld pages marked\n", marked);
 	}
-	status = rx.bad_hdr ? 1 : 0;
+	status = rx.bad_hdr || rx.bad_payload || rx.out_of_order ? 1 : 0;
 	vhu_frontend_stop(fe);
 out:
 	free(tx.bufs);
 	free(rx.bufs);
+	free(rx.expect);
 	if (fe)
 		vhu_frontend_destroy(fe);
 	return status;

@@ -49,7 +49,11 @@ static void usage(FILE *out)
 		"given)\n"
 		"  --json              one JSON object on stdout\n"
 		"  --timeout=SECONDS   give up on a silent back-end after this long (default 5)\n"
-		"  --help, --version\n");
+		"  -h, --help          show this help and exit\n"
+		"  --version           show the version and exit\n"
+		"\n"
+		"Exit status: 0 on success, 1 when the back-end could not be asked, 2 for bad\n"
+		"options.\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *opt)
@@ -67,7 +71,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	int c;
 
 	*opt = (struct options){ .timeout_s = 5 };
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opt->socket_path = optarg;

@@ -47,6 +47,9 @@ SET_VRING_ENABLE = 18
 SET_VRING_ENDIAN = 23
 VRING_KICK = 35
 ADD_MEM_REG = 37
+IOTLB_MSG = 22
+F_ACCESS_PLATFORM = 33
+IOTLB_UPDATE, IOTLB_INVALIDATE, IOTLB_MISS = 2, 3, 1
 PF_INBAND_NOTIFICATIONS = 14
 PF_CONFIGURE_MEM_SLOTS = 15
 F_VERSION_1 = 32
@@ -58,6 +61,7 @@ STATE = struct.Struct('<II')		# index, num
 ADDR = struct.Struct('<IIQQQQ')		# index, flags, desc, used, avail, log
 REGION = struct.Struct('<QQQQ')		# gpa, size, uva, mmap_offset
 DESC = struct.Struct('<QIHH')		# addr, len, flags, next
+IOTLB = struct.Struct('<QQQBB6x')	# iova, size, uaddr, perm, type (struct vhost_iotlb_msg)
 VRING_DESC_F_NEXT = 1
 
 
@@ -478,6 +482,36 @@ class Hostile:
 			c.close()
 		return ' '.join(out)
 
+	def case_iotlb(self):
+		"""Issue 17: IOTLB_MSG without ACCESS_PLATFORM, then hostile ones with it."""
+		c, f = self.negotiated()
+		out = []
+		try:
+			v = c.ack(IOTLB_MSG, IOTLB.pack(0x1000, 0x1000, 0x7f0000000000, 3, IOTLB_UPDATE))
+			self.check_nack('IOTLB_MSG without ACCESS_PLATFORM', v)
+			out.append('no-feature->%d' % v)
+			if not f & bit(F_ACCESS_PLATFORM):
+				raise ValueError('ACCESS_PLATFORM (bit 33) not offered: features 0x%x' % f)
+			c.send(SET_FEATURES, u64(f & (bit(F_VERSION_1) | bit(F_PROTOCOL_FEATURES) |
+						      bit(F_ACCESS_PLATFORM))))
+			for what, m in (('size 0', (0x1000, 0, 0x7f0000000000, 3, IOTLB_UPDATE)),
+					('wrap', (2**64 - 0x100, 0x1000, 0x7f0000000000, 3, IOTLB_UPDATE)),
+					('perm 0x84', (0x1000, 0x1000, 0x7f0000000000, 0x84, IOTLB_UPDATE)),
+					('no memory', (0x1000, 0x1000, 0x7f0000000000, 3, IOTLB_UPDATE)),
+					('MISS', (0x1000, 0x1000, 0, 1, IOTLB_MISS)),
+					('type 99', (0x1000, 0x1000, 0, 1, 99))):
+				v = c.ack(IOTLB_MSG, IOTLB.pack(*m))
+				self.check_nack('IOTLB_MSG %s' % what, v)
+				out.append('%s->%d' % (what.replace(' ', '-'), v))
+			for what, m in (('invalidate nothing', (0x5000, 0x1000)), ('invalidate all', (0, 0))):
+				v = c.ack(IOTLB_MSG, IOTLB.pack(m[0], m[1], 0, 0, IOTLB_INVALIDATE))
+				if self.has_ack() and v != 0:
+					raise ValueError('IOTLB_MSG %s: ack %d, expected 0' % (what, v))
+			c.features()
+		finally:
+			c.close()
+		return ' '.join(out)
+
 	def case_loop_ring(self):
 		"""A split ring whose desc[0] points to itself: only that queue breaks."""
 		c, _ = self.negotiated()
@@ -569,7 +603,7 @@ class Hostile:
 		for n in range(passes):
 			print('pass %d of %d' % (n + 1, passes), flush=True)
 			for name in ('headers', 'oversize', 'truncated', 'unknown', 'fd_counts',
-				     'queue_index', 'regions', 'config', 'vring_num', 'loop_ring'):
+				     'queue_index', 'regions', 'config', 'vring_num', 'loop_ring', 'iotlb'):
 				if (only and name not in only) or name in skip:
 					if n == 0:
 						print('skip %s' % name, flush=True)

@@ -178,7 +178,7 @@ static void hostile(void **state)
 	close(p[1]);
 	close(p[0]);
 	assert_true(check(d) != 0);
-	/* a LOAD whose writer never closes: the check gives up (5 s), not hangs */
+	/* a LOAD whose writer never closes: the check gives up (2 s), not hangs */
 	assert_int_equal(pipe(p), 0);
 	assert_int_equal(set_fd(d, VHU_TRANSFER_LOAD, 0, p[0]), VHU_DEVICE_STATE_NOFD);
 	close(p[0]);

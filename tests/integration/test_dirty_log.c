@@ -351,10 +351,18 @@ static void postcopy_order(void **state)
 	assert_true(rig_acked(&d->r, &m) != 0);
 	for (int i = 0; i < 2; i++) {
 		vhu_msg_init(&m, VHU_REQ_POSTCOPY_ADVISE, 0, 0);
+		rig_log_clear(&d->r);
 		assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, NULL, 0, NULL, 0), 0);
 		assert_int_equal(rig_recv(&d->r, &reply), 0);
 		assert_int_equal(reply.hdr.request, VHU_REQ_POSTCOPY_ADVISE);
 		assert_int_equal(reply.hdr.size, 0);
+		/* valgrind does not know userfaultfd(2): the advice fails, as it must */
+		if (reply.nfds == 0 && getenv("VHU_UNDER_VALGRIND") &&
+		    rig_log_has(&d->r, "no userfaultfd")) {
+			print_message("postcopy_order: no userfaultfd under valgrind, the rest "
+				      "runs in the other builds\n");
+			return;
+		}
 		assert_int_equal(reply.nfds, 1);
 		close(reply.fds[0]);
 	}

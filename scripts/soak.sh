@@ -18,6 +18,8 @@
 #                     control; qsd: qemu-storage-daemon aio=io_uring;
 #                     dpdk: dpdk-testpmd net_vhost)
 #   VHU_GUEST_TCG_THREAD=single|multi  passed to the guests (run-guest.sh)
+#   SOAK_TABLE_ONLY=1 run nothing: the table from the results kept in
+#                     $BUILD_DIR/soak/ by an earlier run
 #   SOAK_WRITE=0      only print the table; by default it also replaces
 #                     the section between the soak markers in
 #                     docs/RELIABILITY.md
@@ -79,8 +81,13 @@ for c in $CASES; do
 	for b in $BACKENDS; do
 		line=$(cmd "$c" "$b")
 		[ -n "$line" ] || continue
-		: >"$OUT/$c-$b.results"
-		for ((i = 1; i <= N; i++)); do
+		if [ "${SOAK_TABLE_ONLY:-0}" = 1 ]; then
+			[ -s "$OUT/$c-$b.results" ] || continue
+			N=$(wc -l <"$OUT/$c-$b.results")
+		else
+			: >"$OUT/$c-$b.results"
+		fi
+		for ((i = 1; i <= N && ${SOAK_TABLE_ONLY:-0} == 0; i++)); do
 			log=$OUT/$c-$b-$i.log
 			eval "$line" >"$log" 2>&1
 			rc=$?
@@ -110,7 +117,7 @@ for c in $CASES; do
 done
 
 TABLE=$(
-	echo "Soak of $STAMP: N=$N per row, QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }') under TCG (tcg thread: ${VHU_GUEST_TCG_THREAD:-QEMU's default}), $(nproc) CPUs, \`scripts/soak.sh\`."
+	echo "Soak of $STAMP (failed: of how many runs), QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }') under TCG (tcg thread: ${VHU_GUEST_TCG_THREAD:-multi, the default}), $(nproc) CPUs, \`scripts/soak.sh\`."
 	echo
 	echo "| case | back-end | failed | median downtime (ms) | median total (ms) | median lost (net) | why runs failed |"
 	echo "|---|---|---|---|---|---|---|"

@@ -54,16 +54,8 @@ MIG_BACKEND=$NAME
 [ "$BACKEND" != qsd ] || need_cmd qemu-storage-daemon
 need_cmd sha256sum truncate
 
+MIG_REPORT=$REPORT
 . "$GUEST_SRC/mig-lib.sh"
-if [ "$REPORT" = 1 ]; then
-	# a failure is data: the result line, then status 0
-	eval "report_$(declare -f fail)"
-	fail() {
-		report_fail "$@" >"$T/report.out" 2>&1
-		cat "$T/report.out"
-		exit 0
-	}
-fi
 
 guest_build "$OUTDIR"
 IMG=$T/disk.img

@@ -52,15 +52,8 @@ done
 case $BACKEND in vhu) need_exe "$NET"; need_cmd ip ping ;; testpmd) need_cmd dpdk-testpmd ;; *) fail "--backend vhu VHU-NET or --backend testpmd" ;; esac
 MIG_BACKEND=$BACKEND
 [ "$BACKEND" != testpmd ] || MIG_BACKEND=dpdk
+MIG_REPORT=$REPORT
 . "$GUEST_SRC/mig-lib.sh"
-if [ "$REPORT" = 1 ]; then
-	eval "report_$(declare -f fail)"
-	fail() {
-		report_fail "$@" >"$T/report.out" 2>&1
-		cat "$T/report.out"
-		exit 0
-	}
-fi
 guest_build "$OUTDIR"
 MAC=52:54:00:00:33:01
 DEVOPTS=mac=$MAC,guest_announce=off

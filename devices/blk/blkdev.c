@@ -330,7 +330,7 @@ static int iov_total(const struct iovec *iov, uint32_t num, uint64_t *size)
 	return 0;
 }
 
-static uint8_t *find_status(const struct vhu_req *req)
+uint8_t *blk_status_byte(const struct vhu_req *req)
 {
 	for (uint32_t i = req->in_num; i > 0; i--) {
 		const struct iovec *v = &req->iov[req->out_num + i - 1];
@@ -529,7 +529,7 @@ static int slot_start(struct blk_queue *q, struct vhu_req *req, void *tag, struc
 	s->op = OP_NOP;
 	s->written = 0;
 	s->delayed = false;
-	s->status_ptr = find_status(req);
+	s->status_ptr = blk_status_byte(req);
 	s->status = s->status_ptr ? prepare(q, s) : VIRTIO_BLK_S_IOERR;
 	if (s->status != VIRTIO_BLK_S_OK)
 		s->op = OP_NOP;

@@ -106,6 +106,9 @@ void blkdev_fill_config(const struct blkdev *dev, struct virtio_blk_config *cfg)
  *
  * Return: 0 or a negative errno (io_uring_queue_init, eventfd, ENOMEM).
  */
+/* The request's status byte: its last writable byte; NULL if it has none. */
+uint8_t *blk_status_byte(const struct vhu_req *req);
+
 int blk_queue_create(struct blkdev *dev, unsigned int depth, struct blk_queue **out);
 
 /**

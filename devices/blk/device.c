@@ -105,6 +105,9 @@ static void blk_done(void *tag, struct vhu_req *req, uint8_t status, uint32_t wr
 	struct blk_vq *bq = slot->bq;
 
 	(void)status; /* already written into the request's status byte */
+	/* the status byte is the last writable one, which written_len need not reach */
+	if (written_len)
+		(void)vhu_vq_log_write(bq->vq, blk_status_byte(req), 1);
 	vhu_vq_push(bq->vq, req, written_len);
 	bq->free[bq->nfree++] = (unsigned int)(slot - bq->slots);
 	bq->completed++;

@@ -134,7 +134,9 @@ int main(int argc, char **argv)
 			VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) | VHU_BIT(VHU_PROTOCOL_F_STATUS) |
 			VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) |
 			/* crash-safe: what was in flight is resubmitted after a restart */
-			VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD),
+			VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |
+			/* live migration: the dirty-page log */
+			VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD),
 		.flags = o.poll ? VHU_BACKEND_F_POLL : 0,
 		.ops = &blk_ops,
 		.dev = &blk,

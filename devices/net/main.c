@@ -193,7 +193,7 @@ static int port_create(const struct prog_args *args, unsigned int i, uint16_t qp
 			VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 			VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_STATUS) |
 			VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |
-			VHU_BIT(VHU_PROTOCOL_F_NET_MTU),
+			VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD),
 		.flags = sw.poll ? VHU_BACKEND_F_POLL : 0,
 		.ops = &net_port_ops,
 		.dev = p,

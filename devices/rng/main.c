@@ -79,10 +79,10 @@ int main(int argc, char **argv)
 		.name = args.socket_path ? args.socket_path : "fd",
 		.num_queues = 1,
 		.max_queue_size = 1024,
-		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
-				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
-				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-				     VHU_BIT(VHU_PROTOCOL_F_STATUS),
+		.protocol_features =
+			VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
+			VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+			VHU_BIT(VHU_PROTOCOL_F_STATUS) | VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD),
 		.ops = &rng_ops,
 	};
 	return prog_serve(&info, &args, &config);

@@ -37,7 +37,8 @@ struct vhu_frontend_config {
 	uint64_t features;	 /* virtio bits wanted; intersected with the offer */
 	/* VHU_PROTOCOL_F_* wanted; intersected with the offer and with what the
 	 * front-end implements (MQ, REPLY_ACK, BACKEND_REQ, BACKEND_SEND_FD,
-	 * CONFIG, INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS);
+	 * CONFIG, INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS,
+	 * LOG_SHMFD);
 	 * ~0: all of those */
 	uint64_t protocol_features;
 	uint16_t num_queues; /* rings to set up (<= the back-end's GET_QUEUE_NUM; 0: 1) */
@@ -175,6 +176,14 @@ VHU_API int vhu_fe_queue_get(struct vhu_fe_queue *q, void **token, uint32_t *len
  */
 VHU_API int vhu_fe_queue_wait(struct vhu_fe_queue *q, int timeout_ms);
 
+/**
+ * vhu_fe_queue_ring_mem() - the ring's three areas in the shared memory:
+ * [0] the descriptors, [1] the driver area (split: avail ring; packed:
+ * driver event), [2] the device area (split: used ring; packed: device
+ * event). A split device writes [2]; a packed one [0] and [2].
+ */
+VHU_API void vhu_fe_queue_ring_mem(const struct vhu_fe_queue *q, struct iovec areas[3]);
+
 /** vhu_fe_queue_num_free() - descriptors free for vhu_fe_queue_add(). */
 VHU_API unsigned int vhu_fe_queue_num_free(const struct vhu_fe_queue *q);
 
@@ -223,6 +232,64 @@ VHU_API bool vhu_frontend_alive(struct vhu_frontend *fe);
  * its row); -EIO (it refused a request); or -errno.
  */
 VHU_API int vhu_frontend_reconnect(struct vhu_frontend *fe);
+
+/* ---- live migration ------------------------------------------------------ */
+
+/**
+ * vhu_frontend_log_start() - start dirty-page logging (as QEMU does when a
+ * migration starts): a log covering the shared memory (a sealed memfd),
+ * SET_LOG_BASE, SET_FEATURES with VHOST_F_LOG_ALL, and every ring's
+ * addresses again with VHOST_VRING_F_LOG.
+ *
+ * Needs LOG_SHMFD among the protocol features asked for and offered, and a
+ * started front-end.
+ *
+ * Return: 0, -ENOTSUP (LOG_SHMFD or VHOST_F_LOG_ALL not negotiated/offered),
+ * -EINVAL (not started), -EALREADY, or a request's error.
+ */
+VHU_API int vhu_frontend_log_start(struct vhu_frontend *fe);
+
+/**
+ * vhu_frontend_log_read() - take the pages marked since the last read.
+ * @bitmap: one bit per 4 KiB page of the shared memory (vhu_frontend_alloc()'s
+ *          and the rings'), bit (page % 8) of byte page / 8, page 0 at
+ *          vhu_frontend_mem_base(); marks are ORed in
+ * @bytes:  its size; pages past it are cleared from the log but not reported
+ *
+ * Each word of the log is exchanged with 0 atomically, so a mark the
+ * back-end sets meanwhile is either taken now or by the next read.
+ *
+ * Return: the number of pages marked (>= 0), or -EINVAL without a log.
+ */
+VHU_API long vhu_frontend_log_read(struct vhu_frontend *fe, uint8_t *bitmap, size_t bytes);
+
+/**
+ * vhu_frontend_log_stop() - VHOST_F_LOG_ALL off, the rings without the log
+ * flag; the log is freed (read it first).
+ * Return: 0 or a request's error (the log is freed anyway).
+ */
+VHU_API int vhu_frontend_log_stop(struct vhu_frontend *fe);
+
+/**
+ * vhu_frontend_mem_base() / vhu_frontend_mem_size() - the shared memory, as
+ * the log's pages count it.
+ */
+VHU_API void *vhu_frontend_mem_base(const struct vhu_frontend *fe);
+VHU_API uint64_t vhu_frontend_mem_size(const struct vhu_frontend *fe);
+
+/**
+ * vhu_frontend_migrate() - hand the running device to another back-end
+ * instance (the switch-over of a migration): GET_VRING_BASE on every ring
+ * (the back-end stops them, finishing what it holds), then connect to
+ * @socket_path, negotiate the same features, share the same memory and
+ * start every ring at the base the old back-end returned, and kick each.
+ * The old connection is closed; logging, if on, ends with it.
+ *
+ * Return: 0; -EINVAL (not started, or no path); -ENOTSUP (the front-end was
+ * made from an fd); errors as vhu_frontend_reconnect(). After a failure the
+ * front-end is dead (vhu_frontend_reconnect() tries the new path again).
+ */
+VHU_API int vhu_frontend_migrate(struct vhu_frontend *fe, const char *socket_path);
 
 /** vhu_frontend_destroy() - close everything and unmap the memory. */
 VHU_API void vhu_frontend_destroy(struct vhu_frontend *fe);

@@ -13,6 +13,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -136,6 +137,22 @@ VHU_API bool vhu_vq_enable_notify(struct vhu_vq *vq, bool enable);
  * Return: false as well when the queue is broken or not running.
  */
 VHU_API bool vhu_vq_has_avail(struct vhu_vq *vq);
+
+/**
+ * vhu_vq_log_write() - tell live migration about a write into guest memory
+ * that vhu_vq_push()'s @len does not cover.
+ * @p:   host address inside a request's buffers (or anywhere in guest memory)
+ * @len: bytes written
+ *
+ * While the front-end logs dirty pages (VHOST_F_LOG_ALL), vhu_vq_push()
+ * marks the first @len bytes of the request's writable buffers; a device
+ * that writes elsewhere (virtio-blk's status byte at the very end of a
+ * longer buffer) marks that write with this call, before the push. Costs a
+ * branch when nothing is logged. Call it from the queue's thread.
+ *
+ * Return: 0, or -EIO when the page is outside the log (the queue breaks).
+ */
+VHU_API int vhu_vq_log_write(struct vhu_vq *vq, const void *p, size_t len);
 
 /** vhu_vq_index() - the queue's index in its device. */
 VHU_API unsigned int vhu_vq_index(const struct vhu_vq *vq);

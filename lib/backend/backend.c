@@ -105,6 +105,7 @@ VHU_API int vhu_backend_create(const struct vhu_backend_config *config, struct v
 		goto err_stop_fd;
 	log_setup(be, config);
 	vhu_mem_init(&be->mem, 0);
+	vhu_dlog_init(&be->dlog);
 	ret = queues_init(be);
 	if (ret < 0)
 		goto err_queues;
@@ -179,6 +180,7 @@ void vhu_be_disconnect(struct vhu_backend *be)
 		q->enabled = false;
 	}
 	vhu_be_inflight_clear(be);
+	vhu_be_log_clear(be);
 	vhu_be_mem_clear(be);
 	if (ops->reset)
 		ops->reset(be->config.dev);

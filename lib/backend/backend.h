@@ -69,7 +69,8 @@
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |         \
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) | \
 	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |          \
-	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD))
+	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |     \
+	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD))
 
 /* ---- clang -Wthread-safety annotations (DPDK's __rte_* style) ----------- */
 
@@ -136,6 +137,7 @@ struct vhu_queue {
 	bool kick_set; /* spec "started": SET_VRING_KICK, no GET_VRING_BASE since */
 	bool enabled;  /* SET_VRING_ENABLE */
 	bool running;  /* vq started, ops->queue_start done, worker alive */
+	bool log_flag; /* SET_VRING_ADDR's VHOST_VRING_F_LOG (log.c) */
 	struct vhu_worker worker;
 };
 
@@ -175,7 +177,8 @@ struct vhu_backend {
 
 	struct vhu_mem mem;
 	struct vhu_be_table_id table_id;
-	void *inflight_map; /* SET_INFLIGHT_FD's region; NULL: none */
+	struct vhu_dirty_log dlog; /* SET_LOG_BASE, SET_LOG_FD (log.c) */
+	void *inflight_map;	   /* SET_INFLIGHT_FD's region; NULL: none */
 	size_t inflight_len;
 	unsigned int num_queues;
 	struct vhu_queue *queues;
@@ -283,6 +286,14 @@ int vhu_be_get_inflight_fd(struct vhu_backend *be, struct vhu_msg *msg, struct v
 int vhu_be_set_inflight_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 /* Forget the region (disconnect, reset): every queue stopped. */
 void vhu_be_inflight_clear(struct vhu_backend *be);
+
+/* log.c */
+int vhu_be_set_log_base(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_set_log_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+/* Give every queue the log (LOG_ALL and a log mapped) or none; queues paused. */
+void vhu_be_log_apply(struct vhu_backend *be);
+/* Unmap the log and close its fd (disconnect); queues stopped. */
+void vhu_be_log_clear(struct vhu_backend *be);
 
 /* config.c */
 int vhu_be_get_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);

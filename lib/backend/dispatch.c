@@ -24,6 +24,8 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_SET_OWNER] = vhu_be_set_owner,
 	[VHU_REQ_RESET_OWNER] = vhu_be_reset_owner,
 	[VHU_REQ_SET_MEM_TABLE] = vhu_be_set_mem_table,
+	[VHU_REQ_SET_LOG_BASE] = vhu_be_set_log_base,
+	[VHU_REQ_SET_LOG_FD] = vhu_be_set_log_fd,
 	[VHU_REQ_SET_VRING_NUM] = vhu_be_set_vring_num,
 	[VHU_REQ_SET_VRING_ADDR] = vhu_be_set_vring_addr,
 	[VHU_REQ_SET_VRING_BASE] = vhu_be_set_vring_base,
@@ -49,8 +51,8 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_GET_INFLIGHT_FD] = vhu_be_get_inflight_fd,
 	[VHU_REQ_SET_INFLIGHT_FD] = vhu_be_set_inflight_fd,
 	/* Everything else fails with -EOPNOTSUPP: its protocol feature is never
-	 * offered, or (SET_LOG_BASE, SET_LOG_FD, GPU_SET_SOCKET) it belongs to a
-	 * feature the library does not implement. */
+	 * offered, or (GPU_SET_SOCKET) it belongs to a feature the library does
+	 * not implement. */
 };
 
 /* The rows of lib/wire/rules.c and this table are indexed alike. */
@@ -232,6 +234,15 @@ static int reply_send(struct vhu_backend *be, const struct vhu_msg *msg,
 {
 	bool ack = vhu_be_has_protocol(be, VHU_PROTOCOL_F_REPLY_ACK) &&
 		   (msg->hdr.flags & VHU_FLAG_NEED_REPLY);
+
+	/*
+	 * spec: "SET_LOG_BASE": with LOG_SHMFD the front-end waits for an
+	 * answer whatever the flags say (QEMU reads one). A u64 as
+	 * libvhost-user sends, 0 or the errno: QEMU only checks the request.
+	 */
+	if (msg->hdr.request == VHU_REQ_SET_LOG_BASE &&
+	    vhu_be_has_protocol(be, VHU_PROTOCOL_F_LOG_SHMFD))
+		ack = true;
 
 	if (rule && rule->reply == VHU_REPLY_ALWAYS) {
 		if (err < 0 && fail_body(msg, reply) < 0)

@@ -18,8 +18,12 @@ uint64_t vhu_be_offered_features(const struct vhu_backend *be)
 {
 	uint64_t f = be->config.ops->get_features(be->config.dev);
 
-	/* dirty logging is not implemented: VHOST_F_LOG_ALL is never offered */
-	return (f & ~VHU_BIT(VHU_F_LOG_ALL)) | VHU_BIT(VHU_F_PROTOCOL_FEATURES);
+	/* dirty logging is the library's (log.c): offered with LOG_SHMFD, the
+	 * only kind of log it maps, as bit 30 is offered with the protocol */
+	f &= ~VHU_BIT(VHU_F_LOG_ALL);
+	if (vhu_be_offered_protocol(be) & VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD))
+		f |= VHU_BIT(VHU_F_LOG_ALL);
+	return f | VHU_BIT(VHU_F_PROTOCOL_FEATURES);
 }
 
 uint64_t vhu_be_offered_protocol(const struct vhu_backend *be)
@@ -59,18 +63,25 @@ static int features_apply(struct vhu_backend *be, uint64_t features)
 	int ret = ring_features_check(be, features);
 
 	if (ret == 0 && ops->set_features) {
-		/* the device offered its own bits; bit 30 is the library's */
-		ret = ops->set_features(be->config.dev,
-					features & ~VHU_BIT(VHU_F_PROTOCOL_FEATURES));
+		/* the device offered its own bits; bits 30 and 26 are the library's */
+		ret = ops->set_features(
+			be->config.dev,
+			features & ~(VHU_BIT(VHU_F_PROTOCOL_FEATURES) | VHU_BIT(VHU_F_LOG_ALL)));
 		if (ret < 0)
 			return vhu_be_fail(be, ret, "the device refused features 0x%" PRIx64,
 					   features);
 	}
 	if (ret < 0)
 		return ret;
+	if ((features ^ be->features) & VHU_BIT(VHU_F_LOG_ALL))
+		vhu_info(&be->log, "dirty logging %s%s",
+			 features & VHU_BIT(VHU_F_LOG_ALL) ? "on" : "off",
+			 (features & VHU_BIT(VHU_F_LOG_ALL)) && !be->dlog.bitmap ? " (no log yet)"
+										 : "");
 	be->features = features;
 	for (unsigned int i = 0; i < be->num_queues; i++)
 		vhu_vq_set_features(&be->queues[i].vq, features);
+	vhu_be_log_apply(be);
 	return 0;
 }
 
@@ -157,6 +168,7 @@ int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 	}
 	/* QEMU gets a new region after a reset (spec: GET_INFLIGHT_FD) */
 	vhu_be_inflight_clear(be);
+	vhu_be_log_clear(be);
 	if (ops->reset)
 		ops->reset(be->config.dev);
 	be->features = 0;

@@ -164,6 +164,28 @@ int vhu_be_set_vring_num(struct vhu_backend *be, struct vhu_msg *msg, struct vhu
 	return ret;
 }
 
+/*
+ * spec: "SET_VRING_ADDR": VHOST_VRING_F_LOG asks for the used ring's writes
+ * to be logged at log_guest_addr. That is a guest-physical address (an IOVA
+ * under a vIOMMU), which must hold the ring. The writes themselves are
+ * logged at the gpa the ring really has (memory/dirtylog.h), which is what
+ * QEMU reads back in both cases.
+ */
+static int log_flag_check(struct vhu_backend *be, const struct vhost_vring_addr *a)
+{
+	if (!(a->flags & (1u << VHOST_VRING_F_LOG)))
+		return 0;
+	if (!(vhu_be_offered_features(be) & VHU_BIT(VHU_F_LOG_ALL)))
+		return vhu_be_fail(be, -EINVAL,
+				   "ring %u: the log flag, but no dirty logging offered", a->index);
+	if (!(be->features & VHU_BIT(VIRTIO_F_ACCESS_PLATFORM)) &&
+	    !vhu_mem_gpa_ptr(&be->mem, a->log_guest_addr, 1))
+		return vhu_be_fail(be, -EFAULT,
+				   "ring %u: log_guest_addr 0x%" PRIx64 " is not in guest memory",
+				   a->index, (uint64_t)a->log_guest_addr);
+	return 0;
+}
+
 int vhu_be_set_vring_addr(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
 {
 	const struct vhost_vring_addr *a = &msg->payload.addr;
@@ -171,15 +193,19 @@ int vhu_be_set_vring_addr(struct vhu_backend *be, struct vhu_msg *msg, struct vh
 	int ret;
 
 	(void)reply;
-	/* the log flag asks for dirty logging, which needs VHOST_F_LOG_ALL: never offered */
 	if (a->flags & ~(1u << VHOST_VRING_F_LOG))
 		return vhu_be_fail(be, -EINVAL, "ring address flags 0x%x", a->flags);
+	ret = log_flag_check(be, a);
+	if (ret < 0)
+		return ret;
 	ret = vhu_vq_set_addr(&q->vq, a->desc_user_addr, a->avail_user_addr, a->used_user_addr);
 	if (ret == -EFAULT)
 		return vhu_be_fail(be, ret, "ring %u is not in guest memory", a->index);
 	if (ret < 0)
 		return vhu_be_fail(be, ret, "ring %u: misaligned addresses or no size yet",
 				   a->index);
+	q->log_flag = a->flags & (1u << VHOST_VRING_F_LOG);
+	vhu_be_log_apply(be);
 	return vhu_be_queue_update(be, q);
 }
 

@@ -50,9 +50,10 @@
 
 #define PF(bit) VHU_BIT(VHU_PROTOCOL_F_##bit)
 /* What this front-end implements; anything else is never negotiated. */
-#define PROTOCOL_SUPPORTED                                                             \
-	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(BACKEND_SEND_FD) | \
-	 PF(INFLIGHT_SHMFD) | PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS))
+#define PROTOCOL_SUPPORTED                                                              \
+	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(BACKEND_SEND_FD) |  \
+	 PF(INFLIGHT_SHMFD) | PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | \
+	 PF(LOG_SHMFD))
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -354,6 +355,7 @@ static int frontend_new(const struct vhu_frontend_config *config, struct vhu_fro
 	fe->sock = -1;
 	fe->chan_fd = -1;
 	fe->inflight_fd = -1;
+	fe->dlog_fd = -1;
 	fe->mem.fd = -1;
 	if (config->socket_path) {
 		fe->path = strdup(config->socket_path);
@@ -465,15 +467,21 @@ int vhu_frontend_set_config(struct vhu_frontend *fe, uint32_t offset, const void
 
 /* ---- start and stop ------------------------------------------------------------ */
 
-static int queue_addr(struct vhu_frontend *fe, struct vhu_fe_queue *q)
+/* SET_VRING_ADDR; while logging, with the log flag and the used ring's gpa. */
+int vhu_fe_queue_addr(struct vhu_frontend *fe, struct vhu_fe_queue *q)
 {
 	struct vhu_msg req;
+	uint64_t used_gpa = 0;
 
 	vhu_msg_init(&req, VHU_REQ_SET_VRING_ADDR, 0, sizeof(struct vhost_vring_addr));
 	req.payload.addr.index = q->index;
 	req.payload.addr.desc_user_addr = vhu_fe_mem_uva(q->mem.desc);
 	req.payload.addr.avail_user_addr = vhu_fe_mem_uva(q->mem.avail);
 	req.payload.addr.used_user_addr = vhu_fe_mem_uva(q->mem.used);
+	if (fe->dlog && vhu_fe_mem_gpa(&fe->mem, q->mem.used, 1, &used_gpa) == 0) {
+		req.payload.addr.flags = 1u << VHOST_VRING_F_LOG;
+		req.payload.addr.log_guest_addr = used_gpa;
+	}
 	return vhu_fe_send_req(fe, &req);
 }
 
@@ -521,7 +529,7 @@ static int queue_start(struct vhu_frontend *fe, struct vhu_fe_queue *q, uint32_t
 	if (ret == 0)
 		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_BASE, q->index, base);
 	if (ret == 0)
-		ret = queue_addr(fe, q);
+		ret = vhu_fe_queue_addr(fe, q);
 	if (ret == 0)
 		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_KICK, q->index, q->kick_fd);
 	if (ret == 0)
@@ -611,6 +619,7 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 	vhu_fe_chan_close(fe);
 	vhu_close_fd(&fe->sock);
 	vhu_fe_inflight_drop(fe);
+	vhu_fe_log_free(fe);
 	for (unsigned int i = 0; fe->queues && i < fe->cfg.num_queues; i++) {
 		struct vhu_fe_queue *q = &fe->queues[i];
 
@@ -626,6 +635,16 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 }
 
 /* ---- queues ------------------------------------------------------------------ */
+
+void vhu_fe_queue_ring_mem(const struct vhu_fe_queue *q, struct iovec areas[3])
+{
+	uint64_t desc, avail, used;
+
+	vhu_fe_ring_sizes(q->ring.packed, q->fe->cfg.queue_size, &desc, &avail, &used);
+	areas[0] = (struct iovec){ q->mem.desc, desc };
+	areas[1] = (struct iovec){ q->mem.avail, avail };
+	areas[2] = (struct iovec){ q->mem.used, used };
+}
 
 struct vhu_fe_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned int index)
 {

@@ -54,7 +54,20 @@ struct vhu_frontend {
 	 * reconnect; never mapped here: only the back-end reads it */
 	int inflight_fd;
 	struct vhu_inflight inflight; /* as sent with SET_INFLIGHT_FD */
+	/* the dirty log while logging (migrate.c), else NULL; dlog_fd its memfd */
+	uint64_t *dlog;
+	uint64_t dlog_size; /* bytes */
+	int dlog_fd;
 };
+
+/* SET_VRING_ADDR of @q (with the log flag while logging). */
+int vhu_fe_queue_addr(struct vhu_frontend *fe, struct vhu_fe_queue *q);
+/* Unmap and close the log (no-op without one). */
+void vhu_fe_log_free(struct vhu_frontend *fe);
+/* Forget the connection (socket, channel); the driver's state stays (reconnect.c). */
+void vhu_fe_connection_close(struct vhu_frontend *fe);
+/* Kick every ring (reconnect.c). */
+int vhu_fe_kick_all(struct vhu_frontend *fe);
 
 /* Every request's result: log a failure, and turn a transport error into a dead peer. */
 int vhu_fe_req_done(struct vhu_frontend *fe, uint32_t request, int ret);

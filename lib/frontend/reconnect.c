@@ -94,7 +94,7 @@ int vhu_fe_inflight_setup(struct vhu_frontend *fe, bool resume)
 /* ---- reconnect ---------------------------------------------------------------- */
 
 /* Drop what belongs to the dead connection; the driver's state stays. */
-static void connection_close(struct vhu_frontend *fe)
+void vhu_fe_connection_close(struct vhu_frontend *fe)
 {
 	__atomic_store_n(&fe->alive, false, __ATOMIC_RELEASE);
 	vhu_fe_chan_close(fe);
@@ -102,7 +102,7 @@ static void connection_close(struct vhu_frontend *fe)
 }
 
 /* Wake each ring: the new back-end starts by looking at what is available. */
-static int kick_all(struct vhu_frontend *fe)
+int vhu_fe_kick_all(struct vhu_frontend *fe)
 {
 	uint64_t one = 1;
 
@@ -118,17 +118,17 @@ int vhu_frontend_reconnect(struct vhu_frontend *fe)
 
 	if (!fe->path)
 		return -ENOTSUP; /* an adopted fd: nowhere to connect again */
-	connection_close(fe);
+	vhu_fe_connection_close(fe);
 	ret = vhu_fe_sock_open(fe);
 	if (ret == 0)
 		ret = vhu_fe_negotiate(fe, true);
 	if (ret == 0 && fe->started)
 		ret = vhu_fe_device_setup(fe, true);
 	if (ret == 0 && fe->started)
-		ret = kick_all(fe);
+		ret = vhu_fe_kick_all(fe);
 	if (ret < 0) {
 		/* dead again (or a back-end we cannot use): a later call starts over */
-		connection_close(fe);
+		vhu_fe_connection_close(fe);
 		return ret;
 	}
 	vhu_info(&fe->log, "reconnected to %s%s", fe->path,

@@ -322,3 +322,26 @@ int vhu_mem_uva_to_gpa(struct vhu_mem *mem, uint64_t uva, uint64_t *gpa)
 	*gpa = r->gpa + (uva - r->uva);
 	return 0;
 }
+
+static bool region_has_host(const struct vhu_region *r, uintptr_t p)
+{
+	return p >= (uintptr_t)r->host && p - (uintptr_t)r->host < r->size;
+}
+
+int vhu_mem_host_to_gpa(struct vhu_mem *mem, const void *p, uint64_t *gpa, uint64_t *room)
+{
+	unsigned int hint = __atomic_load_n(&mem->last_hit, __ATOMIC_RELAXED);
+	uintptr_t a = (uintptr_t)p;
+	const struct vhu_region *r = NULL;
+
+	if (hint < mem->nregions && region_has_host(&mem->regions[hint], a))
+		r = &mem->regions[hint];
+	for (unsigned int i = 0; !r && i < mem->nregions; i++)
+		if (region_has_host(&mem->regions[i], a))
+			r = &mem->regions[i];
+	if (!r)
+		return -EFAULT;
+	*gpa = r->gpa + (a - (uintptr_t)r->host);
+	*room = r->size - (a - (uintptr_t)r->host);
+	return 0;
+}

@@ -175,4 +175,15 @@ int vhu_mem_gpa_iov(struct vhu_mem *mem, uint64_t gpa, uint64_t size, struct iov
  */
 int vhu_mem_uva_to_gpa(struct vhu_mem *mem, uint64_t uva, uint64_t *gpa);
 
+/**
+ * vhu_mem_host_to_gpa() - the gpa of a host pointer into a region (the
+ * reverse of the lookups above, for dirty logging).
+ * @room: set to the bytes from @p to the end of its region
+ *
+ * Tries the last-hit region first, then every region (linear).
+ *
+ * Return: 0, or -EFAULT if @p is in no region (*@gpa, *@room untouched).
+ */
+int vhu_mem_host_to_gpa(struct vhu_mem *mem, const void *p, uint64_t *gpa, uint64_t *room);
+
 #endif /* VHU_MEMORY_MEMTABLE_H */

@@ -259,8 +259,109 @@ int vhu_vq_start(struct vhu_vq *vq)
 	return 0;
 }
 
+/* ---- dirty logging ---------------------------------------------------------- */
+
+static int log_fail(struct vhu_vq *vq, int err, const void *p, uint64_t len)
+{
+	uint64_t gpa = 0, room;
+
+	(void)vhu_mem_host_to_gpa(vq->mem, p, &gpa, &room);
+	if (err == -ERANGE)
+		return vhu_vq_break(vq,
+				    "dirty log: a write at gpa 0x%" PRIx64 " (+%" PRIu64
+				    ") lies past the log's %" PRIu64 " bytes",
+				    gpa, len, vq->dlog->size);
+	return vhu_vq_break(vq, "dirty log: a write of %" PRIu64 " bytes outside guest memory",
+			    len);
+}
+
+static int log_host(struct vhu_vq *vq, const void *p, uint64_t len, unsigned int *newly)
+{
+	int ret = vhu_dlog_mark_host(vq->dlog, vq->mem, p, len, newly);
+
+	return ret < 0 ? log_fail(vq, ret, p, len) : 0;
+}
+
+/* The first @len bytes of @req's writable buffers: what the device wrote. */
+static int log_req(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len, unsigned int *newly)
+{
+	for (uint32_t i = req->out_num; len && i < req->out_num + req->in_num; i++) {
+		uint64_t n = req->iov[i].iov_len < len ? req->iov[i].iov_len : len;
+		int ret = log_host(vq, req->iov[i].iov_base, n, newly);
+
+		if (ret < 0)
+			return ret;
+		len -= (uint32_t)n;
+	}
+	return 0;
+}
+
+/* Entries [from, from + n) of a ring of vq->num entries of @esize at @base, wrapping. */
+static int log_entries(struct vhu_vq *vq, void *base, size_t esize, uint16_t from, uint32_t n,
+		       unsigned int *newly)
+{
+	uint32_t first = n < (uint32_t)vq->num - from ? n : (uint32_t)vq->num - from;
+	int ret = log_host(vq, (uint8_t *)base + (size_t)from * esize, (uint64_t)first * esize,
+			   newly);
+
+	if (ret == 0 && n > first)
+		ret = log_host(vq, base, (uint64_t)(n - first) * esize, newly);
+	return ret;
+}
+
+/*
+ * What a push wrote into the ring, from the used position @old (split: the
+ * free-running used index; packed: the slot) to the current one: split, the
+ * used elements and used->idx; packed, the descriptor slots.
+ */
+static int log_used(struct vhu_vq *vq, uint16_t old, unsigned int *newly)
+{
+	uint32_t n;
+	int ret;
+
+	if (!vq->log_used)
+		return 0;
+	if (!vq->packed) {
+		n = (uint16_t)(vq->used_idx - old);
+		ret = log_entries(vq, vq->used->ring, sizeof(struct vring_used_elem),
+				  (uint16_t)(old & (vq->num - 1)), n, newly);
+		return ret < 0 ? ret : log_host(vq, &vq->used->idx, sizeof(vq->used->idx), newly);
+	}
+	n = vq->used_idx >= old ? (uint32_t)vq->used_idx - old
+				: (uint32_t)vq->num - old + vq->used_idx;
+	return log_entries(vq, vq->pdesc, sizeof(struct vring_packed_desc), old, n, newly);
+}
+
+/* Everything of the ring the device writes (at stop: QEMU syncs the log after GET_VRING_BASE). */
+static void log_ring_all(struct vhu_vq *vq)
+{
+	unsigned int newly = 0;
+
+	if (!vq->dlog || !vq->log_used || vq->broken)
+		return;
+	if (!vq->packed)
+		(void)log_host(vq, vq->used,
+			       offsetof(struct vring_used, ring) +
+				       (uint64_t)vq->num * sizeof(struct vring_used_elem) +
+				       sizeof(uint16_t),
+			       &newly);
+	else if (log_host(vq, vq->pdesc, (uint64_t)vq->num * sizeof(struct vring_packed_desc),
+			  &newly) == 0)
+		(void)log_host(vq, vq->device_event, sizeof(*vq->device_event), &newly);
+	if (newly)
+		vhu_dlog_kick(vq->dlog);
+}
+
+void vhu_vq_set_dirty_log(struct vhu_vq *vq, const struct vhu_dirty_log *dlog, bool log_used)
+{
+	vq->dlog = dlog;
+	vq->log_used = log_used;
+}
+
 void vhu_vq_stop(struct vhu_vq *vq)
 {
+	if (vq->started)
+		log_ring_all(vq);
 	vq->started = false;
 	vhu_inflight_stop(vq);
 }
@@ -404,6 +505,39 @@ VHU_API int vhu_vq_pop(struct vhu_vq *vq, struct vhu_req *req)
 	return vq->packed ? vhu_packed_pop(vq, req) : vhu_split_pop(vq, req);
 }
 
+/*
+ * A push while migrating: the data's pages are marked after the device wrote
+ * them and before the used index publishes them; the ring's own writes right
+ * after they are made (the front-end reads the log only once the ring stops).
+ */
+static int push_logged(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len, int clamped)
+{
+	uint16_t old = vq->used_idx;
+	unsigned int newly = 0;
+	int ret = log_req(vq, req, len, &newly);
+
+	if (ret == 0)
+		ret = vq->packed ? vhu_packed_push(vq, req, len) : vhu_split_push(vq, req, len);
+	if (ret == 0)
+		ret = log_used(vq, old, &newly);
+	if (newly)
+		vhu_dlog_kick(vq->dlog);
+	return ret < 0 ? ret : clamped;
+}
+
+VHU_API int vhu_vq_log_write(struct vhu_vq *vq, const void *p, size_t len)
+{
+	unsigned int newly = 0;
+	int ret;
+
+	if (vhu_likely(vq->dlog == NULL))
+		return 0;
+	ret = log_host(vq, p, len, &newly);
+	if (newly)
+		vhu_dlog_kick(vq->dlog);
+	return ret;
+}
+
 VHU_API int vhu_vq_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 {
 	int ret = vq_usable(vq), clamped = 0;
@@ -414,6 +548,8 @@ VHU_API int vhu_vq_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t l
 		len = (uint32_t)req->in_size; /* len > in_size, so in_size fits */
 		clamped = -EINVAL;
 	}
+	if (vhu_unlikely(vq->dlog != NULL))
+		return push_logged(vq, req, len, clamped);
 	ret = vq->packed ? vhu_packed_push(vq, req, len) : vhu_split_push(vq, req, len);
 	return ret < 0 ? ret : clamped;
 }
@@ -434,6 +570,8 @@ VHU_API int vhu_vq_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, con
 {
 	uint32_t l[VHU_VQ_PUSH_BURST_MAX];
 	int ret = vq_usable(vq), err = 0;
+	bool logged = false;
+	uint16_t old = 0;
 
 	if (ret < 0)
 		return ret;
@@ -446,6 +584,17 @@ VHU_API int vhu_vq_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, con
 			err = -EINVAL;
 		}
 	}
+	if (vhu_unlikely(vq->dlog != NULL)) {
+		unsigned int newly = 0;
+
+		for (unsigned int i = 0; i < n; i++)
+			if (reqs[i].id < vq->num && log_req(vq, &reqs[i], l[i], &newly) < 0)
+				return -EIO;
+		old = vq->used_idx;
+		logged = true;
+		if (newly)
+			vhu_dlog_kick(vq->dlog);
+	}
 	if (!vq->packed)
 		ret = vhu_split_push_burst(vq, reqs, l, n);
 	else if (lens == NULL && n > 1 && vq->in_order && !vq->inflight_on)
@@ -454,6 +603,14 @@ VHU_API int vhu_vq_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, con
 		for (unsigned int i = 0; i < n; i++)
 			if (vhu_packed_push(vq, &reqs[i], l[i]) < 0)
 				ret = -EINVAL;
+	if (logged) {
+		unsigned int newly = 0;
+
+		if (log_used(vq, old, &newly) < 0)
+			return -EIO;
+		if (newly)
+			vhu_dlog_kick(vq->dlog);
+	}
 	return ret < 0 ? ret : err;
 }
 

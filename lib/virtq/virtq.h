@@ -38,6 +38,7 @@
 #include <linux/virtio_ring.h>
 
 #include "common/util.h"
+#include "memory/dirtylog.h"
 #include "memory/memtable.h"
 #include <vhu/log.h>
 #include <vhu/virtq.h>
@@ -55,6 +56,10 @@ struct vhu_vq {
 	bool notify_off; /* the device polls: vhu_vq_enable_notify(false) */
 	struct vhu_mem *mem;
 	const struct vhu_log *log;
+	/* dirty logging: the log while VHOST_F_LOG_ALL is on and one is mapped,
+	 * else NULL; log_used: VHOST_VRING_F_LOG, log the ring's own writes */
+	const struct vhu_dirty_log *dlog;
+	bool log_used;
 	uint64_t desc_uva, avail_uva, used_uva; /* as SET_VRING_ADDR gave them */
 	bool addr_set;
 
@@ -162,6 +167,14 @@ uint32_t vhu_vq_get_base(const struct vhu_vq *vq);
  */
 int vhu_vq_start(struct vhu_vq *vq);
 void vhu_vq_stop(struct vhu_vq *vq);
+
+/*
+ * Dirty logging (memory/dirtylog.h), set while the queue is paused: @dlog
+ * non-NULL logs every write the device makes through this queue, @log_used
+ * its writes into the ring itself (VHOST_VRING_F_LOG). A failure to log
+ * breaks the queue.
+ */
+void vhu_vq_set_dirty_log(struct vhu_vq *vq, const struct vhu_dirty_log *dlog, bool log_used);
 
 /* Replace an fd (kick/call/err); the old one is closed; the new one is owned. */
 void vhu_vq_set_fd(int *slot, int fd);

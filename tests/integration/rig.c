@@ -142,7 +142,7 @@ int rig_start(struct rig *r, enum rig_mode mode)
 		.name = "rig",
 		.num_queues = RIG_QUEUES,
 		.max_queue_size = RIG_MAX_QUEUE_SIZE,
-		.protocol_features = RIG_PROTOCOL,
+		.protocol_features = r->backend_protocol ? r->backend_protocol : RIG_PROTOCOL,
 		.ops = &echo_ops,
 		.log = &log,
 	};
@@ -385,6 +385,24 @@ static int ring_addr(struct rig *r, unsigned int qi, uint64_t desc, uint64_t ava
 	m.payload.addr.desc_user_addr = fake_guest_uva(&r->fg, desc);
 	m.payload.addr.avail_user_addr = fake_guest_uva(&r->fg, avail);
 	m.payload.addr.used_user_addr = fake_guest_uva(&r->fg, used);
+	return vhu_fe_request(&r->ch, &m, NULL);
+}
+
+int rig_ring_addr_log(struct rig *r, unsigned int qi, uint32_t flags, uint64_t log_gpa)
+{
+	struct vhu_msg m;
+	const struct rig_queue *q = &r->q[qi];
+
+	vhu_msg_init(&m, VHU_REQ_SET_VRING_ADDR, ack_flag(r), sizeof(struct vhost_vring_addr));
+	m.payload.addr.index = qi;
+	m.payload.addr.flags = flags;
+	m.payload.addr.desc_user_addr =
+		fake_guest_uva(&r->fg, q->is_packed ? q->packed.desc_gpa : q->split.desc_gpa);
+	m.payload.addr.avail_user_addr = fake_guest_uva(
+		&r->fg, q->is_packed ? q->packed.driver_event_gpa : q->split.avail_gpa);
+	m.payload.addr.used_user_addr = fake_guest_uva(
+		&r->fg, q->is_packed ? q->packed.device_event_gpa : q->split.used_gpa);
+	m.payload.addr.log_guest_addr = log_gpa;
 	return vhu_fe_request(&r->ch, &m, NULL);
 }
 

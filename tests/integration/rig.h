@@ -95,8 +95,9 @@ struct rig {
 	int memfd[FG_MAX_REGIONS];
 	uint64_t data_gpa; /* 64 KiB for buffers */
 	struct rig_queue q[RIG_QUEUES];
-	uint64_t features;	/* what rig_negotiate() set */
-	uint32_t backend_flags; /* vhu_backend_config.flags; set before rig_start() */
+	uint64_t features;	   /* what rig_negotiate() set */
+	uint32_t backend_flags;	   /* vhu_backend_config.flags; set before rig_start() */
+	uint64_t backend_protocol; /* the back-end's protocol_features (0: RIG_PROTOCOL); ditto */
 
 	pthread_mutex_t log_lock;
 	char log[64 * 1024];
@@ -126,6 +127,8 @@ int rig_set_mem_table(struct rig *r, unsigned int n);
 /* Set up ring @qi (num, base 0, addresses, kick/call/err eventfds, enable). */
 int rig_setup_split(struct rig *r, unsigned int qi, uint16_t num);
 int rig_setup_packed(struct rig *r, unsigned int qi, uint16_t num);
+/* SET_VRING_ADDR again for ring @qi as set up, with @flags and log_guest_addr @log_gpa. */
+int rig_ring_addr_log(struct rig *r, unsigned int qi, uint32_t flags, uint64_t log_gpa);
 /* Everything above for queues [0, nq) with split rings of @num. */
 int rig_bringup(struct rig *r, uint64_t features, unsigned int nq, uint16_t num);
 

@@ -460,10 +460,10 @@ static void never_offered(void **state)
 	m.payload.log.mmap_size = UINT64_MAX; /* CVE-2020-10722 */
 	m.payload.log.mmap_offset = UINT64_MAX;
 	attach_memfds(h, &m, 1);
-	nack(h, &m, "not implemented");
+	nack(h, &m, "no LOG_SHMFD"); /* not negotiated here: test_dirty_log has the rest */
 	vhu_msg_init(&m, VHU_REQ_SET_LOG_FD, 0, 0);
 	attach_eventfds(&m, 1);
-	nack(h, &m, "not implemented");
+	nack(h, &m, "LOG_SHMFD is not negotiated");
 	msg_state(&m, VHU_REQ_VRING_KICK, 0, 0);
 	nack(h, &m, "INBAND_NOTIFICATIONS is not negotiated");
 	vhu_msg_init(&m, VHU_REQ_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg));

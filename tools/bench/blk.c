@@ -40,9 +40,11 @@ struct blk_opts {
 	enum rw rw;
 	uint64_t bs;
 	unsigned int iodepth;
-	uint64_t size;	 /* bytes of the disk used */
-	bool reconnect;	 /* wait for a back-end that died and go on */
-	bool time_given; /* verify: repeat passes until --time is up */
+	uint64_t size;		/* bytes of the disk used */
+	bool reconnect;		/* wait for a back-end that died and go on */
+	bool time_given;	/* verify: repeat passes until --time is up */
+	bool log_check;		/* dirty logging on; check the log against the writes */
+	const char *migrate_to; /* half-way, hand the device over to this back-end */
 };
 
 /* What the workers share for --reconnect (lock: everything below it). */
@@ -57,6 +59,11 @@ struct blk_shared {
 	unsigned int gen;    /* reconnects done: parked workers wait for it to move */
 	int error;	     /* a reconnect that gave up: every worker fails with it */
 	uint64_t reconnects;
+	/* --log-check: the pages of shared memory the device wrote into (bit per
+	 * 4 KiB page from vhu_frontend_mem_base(), atomic ORs), and its size */
+	uint8_t *written;
+	size_t written_bytes;
+	uint8_t *mem_base;
 };
 
 struct blk_io {
@@ -160,8 +167,24 @@ static int submit(struct blk_worker *w, struct blk_io *io, uint64_t now)
 	return vhu_fe_queue_add(w->q, out, nout, in, nin, io) < 0 ? -EIO : 1;
 }
 
+/* --log-check: the device wrote [p, p + len): the truth the log is checked against. */
+static void written(struct blk_shared *s, const void *p, uint64_t len)
+{
+	uint64_t first = (uint64_t)((const uint8_t *)p - s->mem_base) / 4096;
+	uint64_t last = (uint64_t)((const uint8_t *)p + len - 1 - s->mem_base) / 4096;
+
+	for (uint64_t page = first; page <= last && page / 8 < s->written_bytes; page++)
+		__atomic_fetch_or(&s->written[page / 8], (uint8_t)(1u << (page % 8)),
+				  __ATOMIC_RELAXED);
+}
+
 static void complete(struct blk_worker *w, struct blk_io *io, uint64_t now)
 {
+	if (w->shared->written) {
+		written(w->shared, io->status, 1);
+		if (!io->write && *io->status == VIRTIO_BLK_S_OK)
+			written(w->shared, io->data, w->opts->bs);
+	}
 	bench_hist_add(&w->hist, now - io->start_ns);
 	count_one(&w->ops);
 	w->bytes += w->opts->bs;
@@ -370,6 +393,8 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		{ "packed", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "reconnect", no_argument, NULL, 'R' },
+		{ "log-check", no_argument, NULL, 'L' },
+		{ "migrate-to", required_argument, NULL, 'M' },
 		{ 0 },
 	};
 	uint64_t v;
@@ -426,6 +451,12 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		case 'R':
 			o->reconnect = true;
 			break;
+		case 'L':
+			o->log_check = true;
+			break;
+		case 'M':
+			o->migrate_to = optarg;
+			break;
 		default:
 			return -1;
 		}
@@ -455,12 +486,13 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 			    VHU_BIT(VIRTIO_BLK_F_BLK_SIZE) | VHU_BIT(VIRTIO_BLK_F_SEG_MAX) |
 			    (c->queues > 1 ? VHU_BIT(VIRTIO_BLK_F_MQ) : 0) |
 			    (c->packed ? VHU_BIT(VIRTIO_F_RING_PACKED) : 0),
-		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
-				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
-				     VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
-				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-				     /* the region a restarted back-end resubmits from */
-				     (o->reconnect ? VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) : 0),
+		.protocol_features =
+			VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
+			VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
+			VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+			/* the region a restarted back-end resubmits from */
+			(o->reconnect ? VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) : 0) |
+			(o->log_check || o->migrate_to ? VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) : 0),
 		.num_queues = (uint16_t)c->queues,
 		.queue_size = (uint16_t)ring_size(o->iodepth),
 		.mem_size = (uint64_t)c->queues * o->iodepth * (o->bs + 4096) + (16u << 20),
@@ -629,6 +661,106 @@ static int bring_up_retry(struct bench_common *c, struct blk_opts *o, struct blk
 	}
 }
 
+/* The workers for @secs seconds (verify: whole passes until then). */
+static int run_phase(struct bench_common *c, const struct blk_opts *o, struct blk_worker *ws,
+		     struct blk_shared *s, struct bench_thread **threads, unsigned int secs,
+		     double *elapsed)
+{
+	struct bench_common pc = *c;
+	int ret;
+
+	pc.time_s = secs;
+	s->active = c->queues;
+	for (unsigned int i = 0; i < c->queues; i++) {
+		threads[i] = &ws[i].t;
+		ws[i].q = vhu_frontend_queue(s->fe, i);
+		ws[i].deadline_ns = bench_now_ns() + secs * 1000000000ull;
+		if (o->rw == RW_VERIFY && !o->time_given)
+			ws[i].deadline_ns = UINT64_MAX;
+	}
+	ret = bench_run_threads(&pc, threads, c->queues, "ops", elapsed);
+	if (ret < 0)
+		fprintf(stderr, "vhu-bench: %s: %s\n", c->socket_path, strerror(-ret));
+	return ret;
+}
+
+/* --log-check / --migrate-to: the back-end logs from now on. */
+static int log_setup(const struct bench_common *c, struct blk_shared *s, struct vhu_frontend *fe)
+{
+	int ret = vhu_frontend_log_start(fe);
+
+	if (ret < 0) {
+		fprintf(stderr, "vhu-bench: %s: dirty logging: %s\n", c->socket_path,
+			strerror(-ret));
+		return ret;
+	}
+	s->mem_base = vhu_frontend_mem_base(fe);
+	s->written_bytes = (vhu_frontend_mem_size(fe) / 4096 + 7) / 8;
+	s->written = calloc(1, s->written_bytes);
+	return s->written ? 0 : -ENOMEM;
+}
+
+static bool page_in(const uint8_t *map, uint64_t page)
+{
+	return map[page / 8] & (1u << (page % 8));
+}
+
+static void mark_area(uint8_t *map, size_t bytes, const uint8_t *base, const struct iovec *a)
+{
+	uint64_t first = (uint64_t)((const uint8_t *)a->iov_base - base) / 4096;
+	uint64_t last = (uint64_t)((const uint8_t *)a->iov_base + a->iov_len - 1 - base) / 4096;
+
+	for (uint64_t p = first; p <= last && p / 8 < bytes; p++)
+		map[p / 8] |= (uint8_t)(1u << (p % 8));
+}
+
+/*
+ * Every page the device wrote a buffer into must be marked (missed: must be
+ * 0); pages marked that hold neither such a buffer nor ring memory the
+ * device writes were marked needlessly.
+ */
+static int log_check(const struct bench_common *c, struct blk_shared *s, struct vhu_frontend *fe)
+{
+	uint8_t *marked = calloc(1, s->written_bytes), *ring = calloc(1, s->written_bytes);
+	uint64_t missed = 0, needless = 0, truth = 0;
+	long n = -ENOMEM;
+
+	if (marked && ring)
+		n = vhu_frontend_log_read(fe, marked, s->written_bytes);
+	for (unsigned int i = 0; n >= 0 && i < c->queues; i++) {
+		struct iovec a[3];
+
+		vhu_fe_queue_ring_mem(vhu_frontend_queue(fe, i), a);
+		mark_area(ring, s->written_bytes, s->mem_base, &a[0]);
+		mark_area(ring, s->written_bytes, s->mem_base, &a[2]);
+	}
+	for (uint64_t p = 0; n >= 0 && p < s->written_bytes * 8; p++) {
+		truth += page_in(s->written, p);
+		missed += page_in(s->written, p) && !page_in(marked, p);
+		needless += page_in(marked, p) && !page_in(s->written, p) && !page_in(ring, p);
+	}
+	free(marked);
+	free(ring);
+	if (n < 0) {
+		fprintf(stderr, "vhu-bench: reading the dirty log: %s\n", strerror((int)-n));
+		return (int)n;
+	}
+	if (c->json)
+		printf("{\"log_check\": {\"written_pages\": %" PRIu64 ", \"marked_pages\": %ld, "
+		       "\"missed\": %" PRIu64 ", \"needless\": %" PRIu64 "}}\n",
+		       truth, n, missed, needless);
+	else
+		printf("dirty log: %" PRIu64 " pages written into, %ld marked, %" PRIu64
+		       " missed, %" PRIu64 " marked needlessly\n",
+		       truth, n, missed, needless);
+	if (missed)
+		fprintf(stderr,
+			"vhu-bench: the back-end wrote %" PRIu64
+			" pages it did not mark in the dirty log\n",
+			missed);
+	return missed ? -EIO : 0;
+}
+
 int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 {
 	struct bench_common c = *common;
@@ -652,21 +784,35 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 	if (bring_up_retry(&c, &o, ws, &s, &fe) < 0)
 		goto out;
 	s.fe = fe;
-	s.active = c.queues;
-	for (unsigned int i = 0; i < c.queues; i++) {
-		threads[i] = &ws[i].t;
-		ws[i].q = vhu_frontend_queue(fe, i);
-		ws[i].deadline_ns = bench_now_ns() + c.time_s * 1000000000ull;
-		if (o.rw == RW_VERIFY && !o.time_given)
-			ws[i].deadline_ns = UINT64_MAX;
-	}
-	ret = bench_run_threads(&c, threads, c.queues, "ops", &secs);
-	if (ret < 0) {
-		fprintf(stderr, "vhu-bench: %s: %s\n", c.socket_path, strerror(-ret));
+	if ((o.log_check || o.migrate_to) && log_setup(&c, &s, fe) < 0)
 		goto out;
+	ret = run_phase(&c, &o, ws, &s, threads, o.migrate_to ? (c.time_s + 1) / 2 : c.time_s,
+			&secs);
+	if (ret < 0)
+		goto out;
+	if (o.log_check && log_check(&c, &s, fe) < 0)
+		status = 2;
+	if (o.migrate_to) {
+		double secs2 = 0;
+
+		ret = vhu_frontend_migrate(fe, o.migrate_to);
+		if (ret < 0) {
+			fprintf(stderr, "vhu-bench: handing over to %s: %s\n", o.migrate_to,
+				strerror(-ret));
+			goto out;
+		}
+		for (unsigned int i = 0; i < c.queues; i++)
+			ws[i].q = vhu_frontend_queue(fe, i);
+		ret = run_phase(&c, &o, ws, &s, threads, c.time_s / 2 ? c.time_s / 2 : 1, &secs2);
+		if (ret < 0)
+			goto out;
+		secs += secs2;
+		if (!c.json)
+			printf("  handed over to %s half-way\n", o.migrate_to);
 	}
 	report(&c, &o, ws, secs, vhu_frontend_features(fe), s.reconnects);
-	status = 0;
+	if (status != 2)
+		status = 0;
 	for (unsigned int i = 0; i < c.queues; i++)
 		if (ws[i].errors || ws[i].mismatches)
 			status = 1;
@@ -674,6 +820,7 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 out:
 	workers_free(ws, c.queues);
 	free(ws);
+	free(s.written);
 	if (fe)
 		vhu_frontend_destroy(fe);
 	pthread_cond_destroy(&s.cond);

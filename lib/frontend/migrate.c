@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Live migration, driver side (spec: "Migration"): the dirty-page log the
+ * back-end writes into, and the switch-over from one back-end instance to
+ * another.
+ *
+ * The log covers guest-physical addresses from 0 up to the end of the shared
+ * memory (whose gpa starts at VHU_FE_MEM_GPA), one bit per 4 KiB page, as
+ * QEMU sizes its log (vhost_get_log_size). It is a memfd sealed against
+ * shrinking and growing, as QEMU's, so a back-end can map it safely. The
+ * order of the requests is QEMU's (vhost_dev_log_start via
+ * vhost_dev_set_features and vhost_virtqueue_set_addr): the log, then
+ * VHOST_F_LOG_ALL, then each ring with VHOST_VRING_F_LOG.
+ *
+ * The switch-over is QEMU's too: GET_VRING_BASE stops each ring on the
+ * source (which finishes what it holds before it answers), and the
+ * destination starts from the ring memory, which the front-end keeps.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "frontend/internal.h"
+#include "transport/transport.h"
+
+#define F_LOG_ALL (1ull << VHU_F_LOG_ALL)
+#define LOG_PAGE 4096u
+
+void vhu_fe_log_free(struct vhu_frontend *fe)
+{
+	if (fe->dlog)
+		munmap(fe->dlog, fe->dlog_size);
+	fe->dlog = NULL;
+	fe->dlog_size = 0;
+	vhu_close_fd(&fe->dlog_fd);
+}
+
+static int log_alloc(struct vhu_frontend *fe)
+{
+	uint64_t pages = (VHU_FE_MEM_GPA + fe->mem.size + LOG_PAGE - 1) / LOG_PAGE;
+	/* whole u64 words, as QEMU's vhost_log_chunk_t */
+	uint64_t size = (pages + 63) / 64 * 8;
+	void *p;
+
+	fe->dlog_fd = memfd_create("vhu-frontend-log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fe->dlog_fd < 0 || ftruncate(fe->dlog_fd, (off_t)size) < 0 ||
+	    fcntl(fe->dlog_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		int err = -errno;
+
+		vhu_err(&fe->log, "cannot create the dirty log (%llu bytes): %s",
+			(unsigned long long)size, strerror(errno));
+		vhu_fe_log_free(fe);
+		return err;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fe->dlog_fd, 0);
+	if (p == MAP_FAILED) {
+		int err = -errno;
+
+		vhu_fe_log_free(fe);
+		return err;
+	}
+	fe->dlog = p;
+	fe->dlog_size = size;
+	return 0;
+}
+
+static int set_log_base(struct vhu_frontend *fe)
+{
+	struct vhu_msg req, reply;
+	int ret;
+
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	/*
+	 * spec: with LOG_SHMFD the back-end answers whatever the flags say, and
+	 * QEMU reads that answer without looking at its body. Bodies seen: none
+	 * (DPDK), a u64 echoing mmap_size (libvhost-user), a u64 0 or errno
+	 * (vhu). So no NEED_REPLY (that would make it an ack), and a u64 other
+	 * than 0 or mmap_size is a failure.
+	 */
+	vhu_msg_init(&req, VHU_REQ_SET_LOG_BASE, 0, sizeof(struct vhu_log_area));
+	req.payload.log.mmap_size = fe->dlog_size;
+	req.payload.log.mmap_offset = 0;
+	req.fds[0] = fe->dlog_fd; /* still ours: sending does not close it */
+	req.nfds = 1;
+	ret = vhu_msg_send(fe->ch.sock, &req);
+	if (ret == 0)
+		ret = vhu_msg_recv(fe->ch.sock, &reply);
+	if (ret == 0) {
+		vhu_msg_close_fds(&reply);
+		if (reply.hdr.request != VHU_REQ_SET_LOG_BASE ||
+		    !(reply.hdr.flags & VHU_FLAG_REPLY) ||
+		    (reply.hdr.size != 0 && reply.hdr.size != sizeof(uint64_t)))
+			ret = -EPROTO;
+		else if (reply.hdr.size && reply.payload.u64 && reply.payload.u64 != fe->dlog_size)
+			ret = -EIO;
+	}
+	return vhu_fe_req_done(fe, VHU_REQ_SET_LOG_BASE, ret);
+}
+
+static int set_features(struct vhu_frontend *fe, uint64_t features)
+{
+	struct vhu_msg req;
+
+	vhu_msg_init(&req, VHU_REQ_SET_FEATURES, 0, sizeof(uint64_t));
+	req.payload.u64 = features | (fe->offered & VHU_BIT(VHU_F_PROTOCOL_FEATURES));
+	return vhu_fe_send_req(fe, &req);
+}
+
+static int rings_addr(struct vhu_frontend *fe)
+{
+	int ret = 0;
+
+	for (unsigned int i = 0; ret == 0 && i < fe->cfg.num_queues; i++)
+		ret = vhu_fe_queue_addr(fe, &fe->queues[i]);
+	return ret;
+}
+
+int vhu_frontend_log_start(struct vhu_frontend *fe)
+{
+	int ret;
+
+	if (!fe->started)
+		return -EINVAL;
+	if (fe->dlog)
+		return -EALREADY;
+	if (!(fe->protocol & VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD)) || !(fe->offered & F_LOG_ALL)) {
+		vhu_err(&fe->log, "dirty logging needs LOG_SHMFD and VHOST_F_LOG_ALL from the "
+				  "back-end");
+		return -ENOTSUP;
+	}
+	ret = log_alloc(fe);
+	if (ret == 0)
+		ret = set_log_base(fe);
+	if (ret == 0)
+		ret = set_features(fe, fe->features | F_LOG_ALL);
+	if (ret == 0)
+		ret = rings_addr(fe);
+	if (ret < 0)
+		vhu_fe_log_free(fe);
+	return ret;
+}
+
+long vhu_frontend_log_read(struct vhu_frontend *fe, uint8_t *bitmap, size_t bytes)
+{
+	/* page 0 of the report is the first page of the shared memory */
+	uint64_t first = VHU_FE_MEM_GPA / LOG_PAGE, words, npages = 0;
+
+	if (!fe->dlog)
+		return -EINVAL;
+	words = fe->dlog_size / 8;
+	for (uint64_t w = first / 64; w < words; w++) {
+		uint64_t v = __atomic_exchange_n(&fe->dlog[w], 0, __ATOMIC_ACQ_REL);
+
+		while (v) {
+			uint64_t page = w * 64 + (uint64_t)__builtin_ctzll(v) - first;
+
+			v &= v - 1;
+			if (page / 8 < bytes) {
+				bitmap[page / 8] |= (uint8_t)(1u << (page % 8));
+				npages++;
+			}
+		}
+	}
+	return (long)npages;
+}
+
+int vhu_frontend_log_stop(struct vhu_frontend *fe)
+{
+	int ret;
+
+	if (!fe->dlog)
+		return 0;
+	ret = set_features(fe, fe->features);
+	vhu_fe_log_free(fe); /* the rings' addresses go out without the flag now */
+	if (ret == 0)
+		ret = rings_addr(fe);
+	return ret;
+}
+
+void *vhu_frontend_mem_base(const struct vhu_frontend *fe)
+{
+	return fe->mem.host;
+}
+
+uint64_t vhu_frontend_mem_size(const struct vhu_frontend *fe)
+{
+	return fe->mem.size;
+}
+
+/* GET_VRING_BASE of every ring: the source stops them. */
+static int rings_stop(struct vhu_frontend *fe)
+{
+	for (unsigned int i = 0; i < fe->cfg.num_queues; i++) {
+		struct vhu_msg req, reply;
+		int ret;
+
+		vhu_msg_init(&req, VHU_REQ_GET_VRING_BASE, 0, sizeof(struct vhost_vring_state));
+		req.payload.state.index = i;
+		ret = vhu_frontend_alive(fe) ? vhu_fe_request(&fe->ch, &req, &reply) : -ECONNRESET;
+		if (ret > 0) {
+			vhu_msg_close_fds(&reply);
+			if (reply.payload.state.num != vhu_fe_ring_resume_base(&fe->queues[i].ring))
+				vhu_warn(&fe->log,
+					 "ring %u: the source stopped at 0x%x with chains still "
+					 "taken; the destination resumes at 0x%x",
+					 i, reply.payload.state.num,
+					 vhu_fe_ring_resume_base(&fe->queues[i].ring));
+			ret = 0;
+		}
+		ret = vhu_fe_req_done(fe, VHU_REQ_GET_VRING_BASE, ret);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int vhu_frontend_migrate(struct vhu_frontend *fe, const char *socket_path)
+{
+	char *path;
+	int ret;
+
+	if (!fe->started || !socket_path)
+		return -EINVAL;
+	if (!fe->path)
+		return -ENOTSUP;
+	path = strdup(socket_path);
+	if (!path)
+		return -ENOMEM;
+	ret = rings_stop(fe);
+	vhu_fe_log_free(fe); /* the destination starts without one */
+	vhu_fe_connection_close(fe);
+	free(fe->path);
+	fe->path = path;
+	fe->cfg.socket_path = path;
+	if (ret == 0)
+		ret = vhu_fe_sock_open(fe);
+	if (ret == 0)
+		ret = vhu_fe_negotiate(fe, true);
+	if (ret == 0)
+		ret = vhu_fe_device_setup(fe, true);
+	if (ret == 0)
+		ret = vhu_fe_kick_all(fe);
+	if (ret < 0) {
+		vhu_fe_connection_close(fe);
+		return ret;
+	}
+	vhu_info(&fe->log, "device handed over to %s", path);
+	return 0;
+}

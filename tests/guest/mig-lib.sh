@@ -26,7 +26,8 @@
 # (--report) it then exits 0: for scripts/soak.sh a failure is data.
 #
 # Environment: VHU_GUEST_TCG_THREAD (single|multi, see run-guest.sh),
-# MIG_BANDWIDTH (bytes/s, default 1 GiB/s), MIG_TIMEOUT (s, default 120).
+# MIG_BANDWIDTH (bytes/s, default 1 GiB/s), MIG_TIMEOUT (s, default 120),
+# MIG_KEEP_DIR (copy both consoles and every log there at the end).
 
 MIG_SRC_ARGS=()
 MIG_DST_ARGS=()
@@ -36,6 +37,8 @@ MIG_SRC_PID= MIG_DST_PID=
 MIG_RESULT_DONE=0
 MIG_REPORT=${MIG_REPORT:-0}
 MIG_T0=$(date +%s.%N)
+[ -z "${MIG_KEEP_DIR:-}" ] ||
+	on_cleanup "mkdir -p '$MIG_KEEP_DIR' && cp -f '$T'/*.console '$T'/*.log '$T'/*.out '$MIG_KEEP_DIR'/ 2>/dev/null"
 
 mig_result() {
 	local status=$1
@@ -125,7 +128,7 @@ mig_migrate() {
 	MIG_SETUP_MS=$(sed -n 's/^mig_setup_ms=//p' "$T/mig.out")
 	MIG_ERROR=$(sed -n 's/^mig_error=//p' "$T/mig.out")
 	[ "$rc" -eq 0 ] || fail "migration: status ${MIG_STATUS:-?}, source $(sed -n 's/^mig_src_state=//p' "$T/mig.out"), destination $(sed -n 's/^mig_dst_state=//p' "$T/mig.out")${MIG_ERROR:+: $MIG_ERROR}"
-	note "migrated: total ${MIG_TOTAL_MS} ms, downtime ${MIG_DOWNTIME_MS} ms, setup ${MIG_SETUP_MS} ms"
+	note "migrated: total ${MIG_TOTAL_MS} ms, downtime ${MIG_DOWNTIME_MS} ms, setup ${MIG_SETUP_MS} ms, $(sed -n 's/^mig_dirty_sync=//p' "$T/mig.out") dirty syncs"
 }
 
 mig_signal() {

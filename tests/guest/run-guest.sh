@@ -44,6 +44,8 @@
 #   --serial2 SOCK|null    a second serial port (the guest's ttyS1) on a unix
 #                          socket server at SOCK that the host can write to
 #                          (the migration tests' "migrated" signal), or on null
+#   --file NAME=PATH       hand the guest a file: it appears as
+#                          /sys/firmware/qemu_fw_cfg/by_name/opt/vhu/file/NAME/raw
 #   --migration-source     this QEMU's guest migrates away: QEMU ending with
 #                          status 0 without a result line is a success
 #   --log FILE             keep the guest console log in FILE
@@ -93,6 +95,13 @@ while [ $# -gt 0 ]; do
 		else
 			EXTRA+=(-chardev "socket,id=ser1,path=$2,server=on,wait=off" -serial chardev:ser1)
 		fi
+		shift
+		;;
+	--file)
+		need_arg "$@"
+		[[ $2 == [A-Za-z0-9_.-]*=* ]] || usage "--file wants NAME=PATH"
+		[ -r "${2#*=}" ] || usage "--file: cannot read ${2#*=}"
+		EXTRA+=(-fw_cfg "name=opt/vhu/file/${2%%=*},file=${2#*=}")
 		shift
 		;;
 	--migration-source) MIG_SOURCE=1 ;;

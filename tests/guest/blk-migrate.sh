@@ -65,6 +65,7 @@ want=${BLK_QUEUES:-}
 [ -z "$want" ] || [ "$queues" -eq "$want" ] || fail "$dev has $queues blk-mq queues, expected $want"
 grep -q 'init_on_alloc=0' /proc/cmdline || note "warning: init_on_alloc is not 0: a missing dirty log may go unseen"
 
+tlb_flusher
 # The host's signal on ttyS1.
 [ -c /dev/ttyS1 ] || fail "no /dev/ttyS1 (start QEMU with a second -serial)"
 stty -F /dev/ttyS1 raw -echo 2>/dev/null

@@ -60,6 +60,12 @@ fail() {
 		echo "----- $(basename "$f" .out) QEMU (run-guest.sh) -----"
 		cat "$f"
 	done
+	# a guest that still runs has shown nothing yet: its console so far
+	for f in "$T/src.console" "$T/dst.console"; do
+		[ -s "$f" ] && ! grep -q 'guest console ('"$f" "${f%.console}.out" 2>/dev/null || continue
+		echo "----- $(basename "$f") so far (last 40 lines) -----"
+		tr -d '\r' <"$f" | tail -n 40
+	done
 	mig_result FAIL "reason=\"$*\""
 	if [ "$MIG_REPORT" = 1 ]; then
 		echo "FAIL (reported): $*"

@@ -37,6 +37,7 @@ vdev=$(basename "$(readlink -f "/sys/class/net/$ifc/device")")
 features=$(cat "/sys/bus/virtio/devices/$vdev/features" 2>/dev/null)
 mode=${NET_MODE:-answer}
 
+tlb_flusher
 [ -c /dev/ttyS1 ] || fail "no /dev/ttyS1 (start QEMU with a second -serial)"
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 (

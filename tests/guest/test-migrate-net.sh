@@ -49,7 +49,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-case $BACKEND in vhu) need_exe "$NET"; need_cmd ip ping ;; testpmd) need_cmd dpdk-testpmd ;; *) fail "--backend vhu VHU-NET or --backend testpmd" ;; esac
+case $BACKEND in vhu) need_exe "$NET"; need_cmd ip busybox ;; testpmd) need_cmd dpdk-testpmd ;; *) fail "--backend vhu VHU-NET or --backend testpmd" ;; esac
 MIG_BACKEND=$BACKEND
 [ "$BACKEND" != testpmd ] || MIG_BACKEND=dpdk
 MIG_REPORT=$REPORT
@@ -99,7 +99,7 @@ mig_boot --mem 256 --timeout 300 --append pti=on \
 	"$GUEST_SRC/net-migrate.sh"
 mig_wait_ready 120
 if [ "$MODE" = answer ]; then
-	ip netns exec "$NS" ping -i 0.05 -W 1 "$NET_IP" >"$T/ping.out" 2>&1 &
+	ip netns exec "$NS" busybox ping -i 0.05 "$NET_IP" >"$T/ping.out" 2>&1 &
 	PING_PID=$!
 	on_cleanup "kill $PING_PID 2>/dev/null"
 fi
@@ -123,7 +123,7 @@ if [ "$MODE" = answer ]; then
 	[ -n "$sent" ] && [ -n "$got" ] || { cat "$T/ping.out"; fail "no ping statistics"; }
 	lost=$((sent - got))
 	# the longest run of unanswered sequence numbers, in pings
-	gap=$(sed -n 's/.*icmp_seq=\([0-9]*\).*/\1/p' "$T/ping.out" |
+	gap=$(sed -n "s/.*[ _]seq=\\([0-9]*\\).*/\\1/p" "$T/ping.out" |
 		awk 'NR > 1 && $1 - prev - 1 > max { max = $1 - prev - 1 } { prev = $1 } END { print max + 0 }')
 	what="host -> guest pings: $sent sent, $got answered, $lost lost (longest gap $gap)"
 	grep -Eq "port 1 [^ ]*: RARP for $MAC broadcast" "$T/be.log" ||

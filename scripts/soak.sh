@@ -39,7 +39,9 @@ OUT=$BUILD_DIR/soak
 G=$ROOT/tests/guest
 VHU_BLK=$BUILD_DIR/devices/vhu-blk
 VHU_NET=$BUILD_DIR/devices/vhu-net
+DMACHECK=$BUILD_DIR/tests/guest/dmacheck
 mkdir -p "$OUT"
+[ -x "$DMACHECK" ] || { echo "soak: no $DMACHECK: build first (make build)" >&2; exit 1; }
 [[ $N =~ ^[1-9][0-9]*$ ]] || { echo "soak: N must be a positive integer" >&2; exit 2; }
 
 has() { [[ " $1 " == *" $2 "* ]]; }
@@ -48,11 +50,11 @@ has() { [[ " $1 " == *" $2 "* ]]; }
 # has no such case (qsd has no packed ring; net is vhu and dpdk only)
 cmd() {
 	local vb="$VHU_BLK --socket-path=@SOCK@ --blk-file=@IMG@ --num-queues=@QUEUES@"
-	local opts=
+	local opts="--dmacheck $DMACHECK"
 	case $1 in
 	blk) ;;
-	blk-packed) opts=--packed ;;
-	blk-2q) opts="--queues 2" ;;
+	blk-packed) opts="$opts --packed" ;;
+	blk-2q) opts="$opts --queues 2" ;;
 	net)
 		case $2 in
 		vhu) echo "$G/test-migrate-net.sh $VM --backend vhu $VHU_NET --report" ;;

@@ -14,6 +14,9 @@
 #   fwd      port-to-port: vhu-net between two ports vs testpmd io-forwarding
 #            between two net_vhost ports, a DPDK virtio-user loop around it
 #            (issue 5)
+#   log      dirty logging on vs off (live migration's cost, issue 16): vhu-blk
+#            under vhu-bench blk --log-check, vhu-net under vhu-bench net
+#            --log-dirty on the receiving port
 #
 #   scripts/bench.sh                       everything (TIME=5 s per run, ROUNDS=3)
 #   TIME=2 ROUNDS=1 scripts/bench.sh       quick look
@@ -27,7 +30,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 TIME=${TIME:-5}
 ROUNDS=${ROUNDS:-3}
-PARTS=${PARTS:-blk gen ingress fwd}
+PARTS=${PARTS:-blk gen ingress fwd log}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=${OUT:-$top/docs/PERFORMANCE.md}
 RESULTS=${RESULTS:-$top/docs/bench-results.jsonl}
@@ -328,11 +331,67 @@ if part fwd; then
 	done
 fi
 
+# ---- dirty logging on vs off ---------------------------------------------------
+# What a live migration costs while it runs. blk: vhu-blk (CPU 1) on the null
+# disk and on tmpfs, vhu-bench blk randread 4 KiB at iodepth 32 (CPU 0), with
+# and without --log-dirty (logging on; --log-check would add the driver's own
+# bookkeeping of every page to the cost).
+# net: vhu-net with two ports (CPU 1); vhu-bench net tx into port A floods
+# 64 B frames to port B, where vhu-bench net rx counts them with and without
+# --log-dirty (both vhu-bench on CPU 0). The two settings alternate.
+if part log; then
+	for backing in null tmpfs; do
+		for round in $(seq "$ROUNDS"); do
+			for mode in off on; do
+				start_backend vhu "$backing"
+				flag=
+				[ "$mode" = on ] && flag=--log-dirty
+				cmd="vhu-bench blk --socket-path=SOCK --rw=randread --bs=4096 --iodepth=32 --time=$TIME --json $flag"
+				if r=$($pin_fe "$bench" blk --socket-path="$tmp/s.sock" --rw=randread --bs=4096 \
+					--iodepth=32 --time="$TIME" --json $flag | tail -n 1); then
+					iops=$(python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])["iops"]))' "$r")
+					echo "{\"kind\": \"log\", \"dev\": \"blk\", \"what\": \"$backing\", \"mode\": \"$mode\", \"round\": $round, \"rate\": $iops, \"cmd\": \"$cmd\"}" >>"$results"
+					printf 'log %-3s blk %-6s round %s: %s IOPS\n' "$mode" "$backing" "$round" "$iops"
+				else
+					echo "bench: log $mode blk $backing failed" >&2
+				fi
+				stop_backend
+			done
+		done
+	done
+	for round in $(seq "$ROUNDS"); do
+		for mode in off on; do
+			rm -f "$tmp/a.sock" "$tmp/b.sock"
+			taskset -c $cpu1 "$net" --socket-path="$tmp/a.sock" --socket-path="$tmp/b.sock" \
+				--queue-pairs=1 >"$tmp/dut.log" 2>&1 &
+			peer=$!
+			wait_sock "$tmp/a.sock" "$tmp/b.sock"
+			flag=
+			[ "$mode" = on ] && flag=--log-dirty
+			$pin_fe "$bench" net --socket-path="$tmp/b.sock" --mode=rx --time="$TIME" --json $flag \
+				>"$tmp/rx.json" 2>"$tmp/rx.err" &
+			rx_pid=$!
+			sleep 0.5
+			$pin_fe "$bench" net --socket-path="$tmp/a.sock" --mode=tx --pkt-size=64 \
+				--time=$((TIME + 2)) --json >/dev/null 2>"$tmp/tx.err" &
+			tx_pid=$!
+			wait "$rx_pid" || true
+			kill "$tx_pid" 2>/dev/null || true
+			wait "$tx_pid" 2>/dev/null || true
+			stop_backend
+			pps=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["rx_pps"]))' "$tmp/rx.json" 2>/dev/null || echo 0)
+			cmd="vhu-bench net --socket-path=B --mode=rx --time=$TIME $flag (vhu-bench net --mode=tx --pkt-size=64 into port A)"
+			echo "{\"kind\": \"log\", \"dev\": \"net\", \"what\": \"64 B\", \"mode\": \"$mode\", \"round\": $round, \"rate\": $pps, \"cmd\": \"$cmd\"}" >>"$results"
+			printf 'log %-3s net 64 B round %s: %s pps\n' "$mode" "$round" "$pps"
+		done
+	done
+fi
+
 commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$top" diff --quiet HEAD -- lib devices tools include 2>/dev/null || commit="$commit+changes"
 python3 - "$results" "$OUT" "$TIME" "$ROUNDS" "$RESULTS" "$PARTS" "$commit" <<'EOF'
 import json, os, statistics, subprocess, sys, datetime, platform
-part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd'}.get(r.get('kind'), 'blk')
+part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'log': 'log'}.get(r.get('kind'), 'blk')
 stamp = {'date': str(datetime.date.today()), 'commit': sys.argv[7],
          'rounds': int(sys.argv[4]), 'secs': int(sys.argv[3])}
 new = [dict(json.loads(l), **stamp) for l in open(sys.argv[1])]
@@ -446,6 +505,25 @@ if fwd:
                  f"{secs_of('fwd')} s after its counters were cleared.\n")
     net_table(fwd, 'vhu-net', 'testpmd io-fwd')
     lines.append("vhu-net runs one worker thread per transmit queue, so here two threads share CPU 1; testpmd's one lcore polls both ports.\n")
+logrows = [r for r in allrows if r.get('kind') == 'log']
+if logrows:
+    lines.append("## Dirty logging on vs off (what a live migration costs)\n")
+    lines.append(measured('log'))
+    lines.append("While QEMU migrates a guest, the back-end marks every page it writes in the dirty log. "
+                 "blk: vhu-blk (CPU 1) driven by `vhu-bench blk --rw=randread --bs=4096 --iodepth=32` (CPU 0), logging on "
+                 "with `--log-dirty` (`--log-check`, used by the tests, also proves every page written into was marked). "
+                 "net: vhu-net with two ports (CPU 1, default options); `vhu-bench net --mode=tx --pkt-size=64` into port A "
+                 "floods to port B, where `vhu-bench net --mode=rx` counts what arrives, logging on with `--log-dirty`.\n")
+    lines.append("| device | load | off | on | on / off |")
+    lines.append("|---|---|---:|---:|---:|")
+    for dev, what in sorted({(r['dev'], r['what']) for r in logrows}):
+        off, om = cell([r['rate'] for r in logrows if r['dev'] == dev and r['what'] == what and r['mode'] == 'off'])
+        on, onm = cell([r['rate'] for r in logrows if r['dev'] == dev and r['what'] == what and r['mode'] == 'on'])
+        unit = 'IOPS' if dev == 'blk' else 'pps'
+        load = f"randread 4 KiB, iodepth 32, {what}" if dev == 'blk' else f"{what} frames into the logged port"
+        ratio = f"{onm / om:.2f}×" if om and onm else 'n/a'
+        lines.append(f"| vhu-{dev} | {load} ({unit}) | {off} | {on} | {ratio} |")
+    lines.append("\nTarget (issue 16): logging on ≥ 0.85× off.\n")
 extra = open(out).read().split('<!-- manual -->', 1) if os.path.exists(out) else []
 if len(extra) == 2:
     lines.append('<!-- manual -->' + extra[1])

@@ -135,8 +135,8 @@ int main(int argc, char **argv)
 			VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) |
 			/* crash-safe: what was in flight is resubmitted after a restart */
 			VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |
-			/* live migration: the dirty-page log */
-			VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD),
+			/* live migration: the dirty-page log, and postcopy */
+			VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT),
 		.flags = o.poll ? VHU_BACKEND_F_POLL : 0,
 		.ops = &blk_ops,
 		.dev = &blk,

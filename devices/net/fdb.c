@@ -151,3 +151,18 @@ unsigned int fdb_count(const struct fdb *fdb, uint32_t now)
 		n += live(fdb, &fdb->slots[i], now);
 	return n;
 }
+
+unsigned int fdb_port_macs(const struct fdb *fdb, unsigned int port, uint32_t now, uint64_t *macs,
+			   unsigned int max)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < FDB_SIZE && n < max; i++) {
+		const struct fdb_entry *e = &fdb->slots[i];
+		uint64_t w = load_word(e);
+
+		if (w && (w & WORD_PORT_MASK) == ((port + 1) & WORD_PORT_MASK) && live(fdb, e, now))
+			macs[n++] = w >> 16;
+	}
+	return n;
+}

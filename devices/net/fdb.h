@@ -67,6 +67,14 @@ int fdb_lookup(const struct fdb *fdb, const uint8_t mac[6], uint32_t now);
 /** fdb_flush_port() - forget every address of @port (its front-end left). */
 void fdb_flush_port(struct fdb *fdb, unsigned int port);
 
+/**
+ * fdb_port_macs() - the live addresses of @port at @now (as fdb_mac()
+ * numbers), at most @max of them (migration: the port's device state).
+ * Return: how many were written.
+ */
+unsigned int fdb_port_macs(const struct fdb *fdb, unsigned int port, uint32_t now, uint64_t *macs,
+			   unsigned int max);
+
 /** fdb_count() - live entries at @now (tests, counters). */
 unsigned int fdb_count(const struct fdb *fdb, uint32_t now);
 

@@ -399,6 +399,117 @@ static void port_queue_event(void *dev, struct vhu_vq *vq)
 	tx_run(t);
 }
 
+/*
+ * Migration state of a port (DEVICE_STATE): the addresses the switch learnt
+ * on it and its counters, so the destination port forwards to the guest at
+ * once, before it sends a frame or QEMU a RARP. Little-endian:
+ *   "VHUNETS1", u32 version (1), u32 number of addresses, u32 number of
+ *   counters, u32 0, then the counters (u64 each), then the addresses (u64
+ *   each, the 48-bit MAC in the low bits).
+ */
+#define STATE_MAGIC "VHUNETS1"
+#define STATE_HDR 24u
+#define STATE_MAX_COUNTERS 64u
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+static int port_state_save(void *dev, void **buf, size_t *len)
+{
+	struct net_port *p = dev;
+	uint64_t *macs = calloc(FDB_SIZE, sizeof(*macs));
+	unsigned int n;
+	uint8_t *b;
+
+	if (!macs)
+		return -ENOMEM;
+	n = fdb_port_macs(&p->sw->fdb, p->id, net_now(), macs, FDB_SIZE);
+	*len = STATE_HDR + (size_t)(NET_COUNTER_MAX + n) * 8;
+	b = malloc(*len);
+	if (!b) {
+		free(macs);
+		return -ENOMEM;
+	}
+	memcpy(b, STATE_MAGIC, 8);
+	put32(b + 8, 1);
+	put32(b + 12, n);
+	put32(b + 16, NET_COUNTER_MAX);
+	put32(b + 20, 0);
+	for (unsigned int i = 0; i < NET_COUNTER_MAX; i++)
+		put64(b + STATE_HDR + i * 8, __atomic_load_n(&p->counters[i], __ATOMIC_RELAXED));
+	for (unsigned int i = 0; i < n; i++)
+		put64(b + STATE_HDR + (NET_COUNTER_MAX + i) * 8, macs[i]);
+	free(macs);
+	*buf = b;
+	vhu_logf(p->log, VHU_LOG_INFO, "port %u %s: state saved: %u addresses", p->id, p->name, n);
+	return 0;
+}
+
+static int port_state_load(void *dev, const void *buf, size_t len)
+{
+	struct net_port *p = dev;
+	const uint8_t *b = buf;
+	uint32_t n, nc;
+	uint32_t now = net_now();
+
+	if (len < STATE_HDR || memcmp(b, STATE_MAGIC, 8) || get32(b + 8) != 1) {
+		vhu_logf(p->log, VHU_LOG_ERR, "port %u %s: device state is not a vhu-net port's",
+			 p->id, p->name);
+		return -EINVAL;
+	}
+	n = get32(b + 12);
+	nc = get32(b + 16);
+	if (n > FDB_SIZE || nc > STATE_MAX_COUNTERS || get32(b + 20) ||
+	    len != STATE_HDR + ((size_t)n + nc) * 8) {
+		vhu_logf(p->log, VHU_LOG_ERR,
+			 "port %u %s: device state of %zu bytes does not hold %u addresses and %u "
+			 "counters",
+			 p->id, p->name, len, n, nc);
+		return -EINVAL;
+	}
+	/* counters this version does not know are dropped; its own start where they were */
+	for (unsigned int i = 0; i < nc && i < NET_COUNTER_MAX; i++)
+		__atomic_fetch_add(&p->counters[i], get64(b + STATE_HDR + i * 8), __ATOMIC_RELAXED);
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t m = get64(b + STATE_HDR + ((size_t)nc + i) * 8);
+		uint8_t mac[6];
+
+		if (m >> 48)
+			return -EINVAL;
+		for (unsigned int k = 0; k < 6; k++)
+			mac[k] = (uint8_t)(m >> (40 - 8 * k));
+		fdb_learn(&p->sw->fdb, mac, p->id, now); /* multicast is never learnt */
+	}
+	vhu_logf(p->log, VHU_LOG_INFO, "port %u %s: state loaded: %u addresses now here", p->id,
+		 p->name, n);
+	return 0;
+}
+
 const struct vhu_device_ops net_port_ops = {
 	.get_features = port_get_features,
 	.set_features = port_set_features,
@@ -410,6 +521,8 @@ const struct vhu_device_ops net_port_ops = {
 	.reset = port_reset,
 	.net_set_mtu = port_set_mtu,
 	.net_send_rarp = port_send_rarp,
+	.state_save = port_state_save,
+	.state_load = port_state_load,
 };
 
 void net_port_free_queues(struct net_port *p)

@@ -40,6 +40,7 @@
  */
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <vhu/log.h>
@@ -55,8 +56,9 @@ struct vhu_backend;
  */
 struct vhu_device_ops {
 	/* Device and transport feature bits offered (required). The library adds
-	 * VHOST_USER_F_PROTOCOL_FEATURES itself and never offers VHOST_F_LOG_ALL
-	 * (dirty logging is not implemented). */
+	 * VHOST_USER_F_PROTOCOL_FEATURES itself, and VHOST_F_LOG_ALL when the
+	 * device allows LOG_SHMFD (dirty logging is the library's: pushes log
+	 * what they complete; see vhu_vq_log_write() for other writes). */
 	uint64_t (*get_features)(void *dev);
 	/* The features the driver accepted (a subset of get_features, without
 	 * VHOST_USER_F_PROTOCOL_FEATURES); every worker is paused meanwhile. */
@@ -103,6 +105,14 @@ struct vhu_device_ops {
 	/* SEND_RARP (protocol feature RARP, which needs this op): the guest
 	 * migrated here; broadcast a RARP for @mac so switches learn where it is. */
 	int (*net_send_rarp)(void *dev, const uint8_t mac[6]);
+	/* Migration of the device's own state (protocol feature DEVICE_STATE,
+	 * which needs both): every ring is stopped when they are called, on the
+	 * control thread. state_save returns a malloc'd buffer (the library
+	 * frees it) of at most 16 MiB; state_load gets what a state_save wrote,
+	 * possibly by another process or version, and from an untrusted
+	 * front-end: check everything, return -EINVAL for what does not fit. */
+	int (*state_save)(void *dev, void **buf, size_t *len);
+	int (*state_load)(void *dev, const void *buf, size_t len);
 };
 
 /* struct vhu_backend_config.flags */

@@ -38,7 +38,7 @@ struct vhu_frontend_config {
 	/* VHU_PROTOCOL_F_* wanted; intersected with the offer and with what the
 	 * front-end implements (MQ, REPLY_ACK, BACKEND_REQ, BACKEND_SEND_FD,
 	 * CONFIG, INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS,
-	 * LOG_SHMFD);
+	 * LOG_SHMFD, DEVICE_STATE);
 	 * ~0: all of those */
 	uint64_t protocol_features;
 	uint16_t num_queues; /* rings to set up (<= the back-end's GET_QUEUE_NUM; 0: 1) */
@@ -283,6 +283,9 @@ VHU_API uint64_t vhu_frontend_mem_size(const struct vhu_frontend *fe);
  * (the back-end stops them, finishing what it holds), then connect to
  * @socket_path, negotiate the same features, share the same memory and
  * start every ring at the base the old back-end returned, and kick each.
+ * With DEVICE_STATE negotiated, the device's own state moves too
+ * (SET_DEVICE_STATE_FD SAVE and CHECK_DEVICE_STATE on the source once its
+ * rings stopped, LOAD and CHECK on the destination before they start).
  * The old connection is closed; logging, if on, ends with it.
  *
  * Return: 0; -EINVAL (not started, or no path); -ENOTSUP (the front-end was

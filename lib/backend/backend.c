@@ -36,6 +36,9 @@ static int config_check(const struct vhu_backend_config *c)
 		return -EINVAL;
 	if ((c->protocol_features & VHU_BIT(VHU_PROTOCOL_F_NET_MTU)) && !ops->net_set_mtu)
 		return -EINVAL;
+	if ((c->protocol_features & VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE)) &&
+	    (!ops->state_save || !ops->state_load))
+		return -EINVAL;
 	if (c->flags & ~VHU_BACKEND_F_POLL)
 		return -EINVAL;
 	if (c->poll_window_us > VHU_BACKEND_POLL_WINDOW_MAX_US ||
@@ -106,6 +109,8 @@ VHU_API int vhu_backend_create(const struct vhu_backend_config *config, struct v
 	log_setup(be, config);
 	vhu_mem_init(&be->mem, 0);
 	vhu_dlog_init(&be->dlog);
+	be->state.fd = be->state.cancel_fd = -1;
+	be->pc.uffd = -1;
 	ret = queues_init(be);
 	if (ret < 0)
 		goto err_queues;
@@ -181,6 +186,8 @@ void vhu_be_disconnect(struct vhu_backend *be)
 	}
 	vhu_be_inflight_clear(be);
 	vhu_be_log_clear(be);
+	vhu_be_state_clear(be);
+	vhu_be_postcopy_clear(be);
 	vhu_be_mem_clear(be);
 	if (ops->reset)
 		ops->reset(be->config.dev);

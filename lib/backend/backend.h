@@ -70,7 +70,11 @@
 	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) | \
 	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |          \
 	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |     \
-	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD))
+	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE) |     \
+	 VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT))
+
+/* The largest device state a LOAD accepts (state.c). */
+#define VHU_STATE_MAX_BYTES (16u << 20)
 
 /* ---- clang -Wthread-safety annotations (DPDK's __rte_* style) ----------- */
 
@@ -141,6 +145,21 @@ struct vhu_queue {
 	struct vhu_worker worker;
 };
 
+/* ---- device state transfer (state.c) ------------------------------------ */
+
+struct vhu_be_state {
+	bool active;	   /* SET_DEVICE_STATE_FD succeeded, no CHECK yet */
+	bool load;	   /* LOAD (else SAVE) */
+	bool thread_alive; /* the transfer thread exists (joined by CHECK or a clear) */
+	pthread_t thread;
+	int fd;	       /* the pipe end the front-end sent; the thread closes it */
+	int cancel_fd; /* eventfd: ends the thread early */
+	void *buf;     /* SAVE: the device's state; LOAD: what was read */
+	size_t len;    /* SAVE: bytes to write; LOAD: bytes read (when done) */
+	size_t done;   /* bytes moved so far */
+	int result;    /* the thread's: 0 or -errno */
+};
+
 /* ---- the back-end ------------------------------------------------------- */
 
 /* The last SET_MEM_TABLE that was applied, to recognise it when it comes again. */
@@ -178,7 +197,14 @@ struct vhu_backend {
 	struct vhu_mem mem;
 	struct vhu_be_table_id table_id;
 	struct vhu_dirty_log dlog; /* SET_LOG_BASE, SET_LOG_FD (log.c) */
-	void *inflight_map;	   /* SET_INFLIGHT_FD's region; NULL: none */
+	struct vhu_be_state state; /* SET_DEVICE_STATE_FD (state.c) */
+	struct {
+		int uffd;	/* POSTCOPY_ADVISE's userfaultfd; -1: none */
+		bool advised;	/* POSTCOPY_ADVISE done, no POSTCOPY_END since */
+		bool listening; /* POSTCOPY_LISTEN: memory tables are postcopy ones */
+	} pc;			/* postcopy.c */
+	bool force_reply;	/* the handler filled a reply body that must go out */
+	void *inflight_map;	/* SET_INFLIGHT_FD's region; NULL: none */
 	size_t inflight_len;
 	unsigned int num_queues;
 	struct vhu_queue *queues;
@@ -290,10 +316,30 @@ void vhu_be_inflight_clear(struct vhu_backend *be);
 /* log.c */
 int vhu_be_set_log_base(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_set_log_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
-/* Give every queue the log (LOG_ALL and a log mapped) or none; queues paused. */
-void vhu_be_log_apply(struct vhu_backend *be);
+/* Give every queue (or @only) the log (LOG_ALL and a log mapped) or none; those queues paused. */
+void vhu_be_log_apply(struct vhu_backend *be, struct vhu_queue *only);
 /* Unmap the log and close its fd (disconnect); queues stopped. */
 void vhu_be_log_clear(struct vhu_backend *be);
+
+/* postcopy.c */
+int vhu_be_postcopy_advise(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_postcopy_listen(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_postcopy_end(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+/* SET_MEM_TABLE while listening: answer our addresses, wait for the go-ahead, register. */
+int vhu_be_postcopy_table(struct vhu_backend *be, const struct vhu_msg *msg);
+/* ADD_MEM_REG while listening: register the region, answer with our address. */
+int vhu_be_postcopy_region(struct vhu_backend *be, const struct vhu_msg *msg,
+			   struct vhu_msg *reply);
+/* True for the go-ahead QEMU sends after a postcopy run of ADD_MEM_REG. */
+bool vhu_be_postcopy_go_ahead(struct vhu_backend *be, const struct vhu_msg *msg);
+/* Close the userfaultfd and forget postcopy (disconnect, reset, END). */
+void vhu_be_postcopy_clear(struct vhu_backend *be);
+
+/* state.c */
+int vhu_be_set_device_state_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_check_device_state(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+/* End a transfer in flight and forget it (disconnect, reset). */
+void vhu_be_state_clear(struct vhu_backend *be);
 
 /* config.c */
 int vhu_be_get_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);

@@ -49,6 +49,11 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_SEND_RARP] = vhu_be_send_rarp,
 	[VHU_REQ_NET_SET_MTU] = vhu_be_net_set_mtu,
 	[VHU_REQ_GET_INFLIGHT_FD] = vhu_be_get_inflight_fd,
+	[VHU_REQ_SET_DEVICE_STATE_FD] = vhu_be_set_device_state_fd,
+	[VHU_REQ_POSTCOPY_ADVISE] = vhu_be_postcopy_advise,
+	[VHU_REQ_POSTCOPY_LISTEN] = vhu_be_postcopy_listen,
+	[VHU_REQ_POSTCOPY_END] = vhu_be_postcopy_end,
+	[VHU_REQ_CHECK_DEVICE_STATE] = vhu_be_check_device_state,
 	[VHU_REQ_SET_INFLIGHT_FD] = vhu_be_set_inflight_fd,
 	/* Everything else fails with -EOPNOTSUPP: its protocol feature is never
 	 * offered, or (GPU_SET_SOCKET) it belongs to a feature the library does
@@ -243,6 +248,16 @@ static int reply_send(struct vhu_backend *be, const struct vhu_msg *msg,
 	if (msg->hdr.request == VHU_REQ_SET_LOG_BASE &&
 	    vhu_be_has_protocol(be, VHU_PROTOCOL_F_LOG_SHMFD))
 		ack = true;
+	/* QEMU waits on these whenever it sets NEED_REPLY, REPLY_ACK or not */
+	if ((msg->hdr.request == VHU_REQ_POSTCOPY_LISTEN ||
+	     msg->hdr.request == VHU_REQ_POSTCOPY_END) &&
+	    (msg->hdr.flags & VHU_FLAG_NEED_REPLY))
+		ack = true;
+	/* a postcopy ADD_MEM_REG answers its region, whatever the flags say */
+	if (be->force_reply && err == 0) {
+		reply->hdr.flags = VHU_VERSION | VHU_FLAG_REPLY;
+		return vhu_msg_send(be->conn_fd, reply);
+	}
 
 	if (rule && rule->reply == VHU_REPLY_ALWAYS) {
 		if (err < 0 && fail_body(msg, reply) < 0)
@@ -274,6 +289,13 @@ int vhu_be_dispatch_msg(struct vhu_backend *be, struct vhu_msg *msg, int recv_er
 		memset(msg->payload.raw + msg->hdr.size, 0, sizeof(msg->payload) - msg->hdr.size);
 	vhu_msg_init(&reply, msg->hdr.request, VHU_FLAG_REPLY, 0);
 	be->why[0] = '\0';
+	be->force_reply = false;
+	if (vhu_be_postcopy_go_ahead(be, msg)) {
+		/* spec: "Postcopy migration": QEMU can serve our faults now */
+		vhu_debug(&be->log, "postcopy: the front-end's go-ahead after its regions");
+		vhu_msg_close_fds(msg);
+		return 0;
+	}
 	tls_dispatching = be;
 	err = request_run(be, msg, recv_err, &rule, &reply);
 	tls_dispatching = NULL;

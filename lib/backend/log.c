@@ -4,10 +4,10 @@
  * front-end's bitmap, SET_LOG_FD takes the eventfd signalled when bits are
  * set, VHOST_F_LOG_ALL (SET_FEATURES) turns logging on and off, and the
  * VHOST_VRING_F_LOG flag of SET_VRING_ADDR asks a ring to log its own
- * writes. vhu_be_log_apply() hands the result to every queue; it runs with
- * the queues paused (the rows of SET_LOG_BASE and SET_VRING_ADDR pause
- * them, and SET_FEATURES pauses them itself), so a worker never sees the
- * log change under a push.
+ * writes. vhu_be_log_apply() hands the result to the queues; it runs with
+ * the queues it changes paused (SET_LOG_BASE's row pauses all, SET_FEATURES
+ * pauses all itself, SET_VRING_ADDR's row pauses its own queue, which is the
+ * only one it changes), so a worker never sees the log change under a push.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,14 +16,15 @@
 #include "backend/backend.h"
 #include "common/util.h"
 
-void vhu_be_log_apply(struct vhu_backend *be)
+void vhu_be_log_apply(struct vhu_backend *be, struct vhu_queue *only)
 {
 	bool on = (be->features & VHU_BIT(VHU_F_LOG_ALL)) && be->dlog.bitmap;
 
 	for (unsigned int i = 0; i < be->num_queues; i++) {
 		struct vhu_queue *q = &be->queues[i];
 
-		vhu_vq_set_dirty_log(&q->vq, on ? &be->dlog : NULL, q->log_flag);
+		if (!only || q == only)
+			vhu_vq_set_dirty_log(&q->vq, on ? &be->dlog : NULL, q->log_flag);
 	}
 }
 
@@ -53,7 +54,7 @@ int vhu_be_set_log_base(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 	vhu_info(&be->log,
 		 "dirty log mapped: %" PRIu64 " bytes (guest memory up to %" PRIu64 " MiB)",
 		 a->mmap_size, a->mmap_size * 8 * VHU_LOG_PAGE >> 20);
-	vhu_be_log_apply(be);
+	vhu_be_log_apply(be, NULL);
 	return 0; /* the dispatcher closes the fd: the mapping keeps the memory */
 }
 
@@ -70,6 +71,6 @@ void vhu_be_log_clear(struct vhu_backend *be)
 {
 	for (unsigned int i = 0; i < be->num_queues; i++)
 		be->queues[i].log_flag = false;
-	vhu_be_log_apply(be);
+	vhu_be_log_apply(be, NULL);
 	vhu_dlog_clear(&be->dlog);
 }

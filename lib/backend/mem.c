@@ -71,7 +71,8 @@ int vhu_be_set_mem_table(struct vhu_backend *be, struct vhu_msg *msg, struct vhu
 	(void)table_id(msg, &id);
 	if (table_same(&id, &be->table_id)) {
 		vhu_debug(&be->log, "memory table unchanged (%" PRIu32 " regions)", t->nregions);
-		return 0; /* the dispatcher closes the fds */
+		/* the dispatcher closes the fds */
+		return be->pc.listening ? vhu_be_postcopy_table(be, msg) : 0;
 	}
 	/* the old regions are unmapped on success: nothing may be in flight in them */
 	vhu_be_queues_drain(be);
@@ -83,7 +84,7 @@ int vhu_be_set_mem_table(struct vhu_backend *be, struct vhu_msg *msg, struct vhu
 	if (ret < 0)
 		return vhu_be_fail(be, ret, "memory table of %" PRIu32 " regions with %u fds: %s",
 				   t->nregions, msg->nfds, strerror(-ret));
-	return 0;
+	return be->pc.listening ? vhu_be_postcopy_table(be, msg) : 0;
 }
 
 void vhu_be_mem_clear(struct vhu_backend *be)
@@ -104,14 +105,13 @@ int vhu_be_add_mem_reg(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_m
 	const struct vhu_mem_region *r = &msg->payload.mem_reg.region;
 	int ret;
 
-	(void)reply;
 	ret = vhu_mem_add(&be->mem, r, vhu_msg_take_fd(msg, 0)); /* consumes the fd */
 	if (ret < 0)
 		return vhu_be_fail(be, ret, "region 0x%" PRIx64 "+0x%" PRIx64 ": %s",
 				   r->guest_phys_addr, r->memory_size, strerror(-ret));
 	be->table_id.valid = false;
 	vhu_be_queues_remap(be);
-	return 0;
+	return be->pc.listening ? vhu_be_postcopy_region(be, msg, reply) : 0;
 }
 
 /* spec: "REM_MEM_REG": a back-end may get an fd here and must close it (the dispatcher does). */

@@ -32,6 +32,8 @@ uint64_t vhu_be_offered_protocol(const struct vhu_backend *be)
 
 	if (!be->config.ops->get_config)
 		f &= ~VHU_BIT(VHU_PROTOCOL_F_CONFIG);
+	if (!be->config.ops->state_save || !be->config.ops->state_load)
+		f &= ~VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE);
 	return f;
 }
 
@@ -81,7 +83,7 @@ static int features_apply(struct vhu_backend *be, uint64_t features)
 	be->features = features;
 	for (unsigned int i = 0; i < be->num_queues; i++)
 		vhu_vq_set_features(&be->queues[i].vq, features);
-	vhu_be_log_apply(be);
+	vhu_be_log_apply(be, NULL);
 	return 0;
 }
 
@@ -169,6 +171,8 @@ int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 	/* QEMU gets a new region after a reset (spec: GET_INFLIGHT_FD) */
 	vhu_be_inflight_clear(be);
 	vhu_be_log_clear(be);
+	vhu_be_state_clear(be);
+	vhu_be_postcopy_clear(be);
 	if (ops->reset)
 		ops->reset(be->config.dev);
 	be->features = 0;

@@ -205,7 +205,7 @@ int vhu_be_set_vring_addr(struct vhu_backend *be, struct vhu_msg *msg, struct vh
 		return vhu_be_fail(be, ret, "ring %u: misaligned addresses or no size yet",
 				   a->index);
 	q->log_flag = a->flags & (1u << VHOST_VRING_F_LOG);
-	vhu_be_log_apply(be);
+	vhu_be_log_apply(be, q);
 	return vhu_be_queue_update(be, q);
 }
 

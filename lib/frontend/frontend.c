@@ -53,7 +53,7 @@
 #define PROTOCOL_SUPPORTED                                                              \
 	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(BACKEND_SEND_FD) |  \
 	 PF(INFLIGHT_SHMFD) | PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | \
-	 PF(LOG_SHMFD))
+	 PF(LOG_SHMFD) | PF(DEVICE_STATE))
 
 /* ---- requests ------------------------------------------------------------ */
 

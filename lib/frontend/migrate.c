@@ -18,9 +18,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -100,6 +102,13 @@ static int set_log_base(struct vhu_frontend *fe)
 			ret = -EIO;
 	}
 	return vhu_fe_req_done(fe, VHU_REQ_SET_LOG_BASE, ret);
+}
+
+static int fe_u64(struct vhu_frontend *fe, uint32_t request, uint64_t *out)
+{
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	return vhu_fe_req_done(fe, request, vhu_fe_get_u64(&fe->ch, request, out));
 }
 
 static int set_features(struct vhu_frontend *fe, uint64_t features)
@@ -192,6 +201,125 @@ uint64_t vhu_frontend_mem_size(const struct vhu_frontend *fe)
 	return fe->mem.size;
 }
 
+/* ---- device state (spec: "Migrating back-end state") ------------------------- */
+
+#define STATE_MAX (16u << 20) /* as much as a vhu back-end loads */
+#define STATE_TIMEOUT_MS 5000 /* without a byte moving */
+
+static bool has_state(const struct vhu_frontend *fe)
+{
+	return fe->protocol & VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE);
+}
+
+/* SET_DEVICE_STATE_FD with @fd; *@use: the fd to move the bytes through. */
+static int state_fd(struct vhu_frontend *fe, uint32_t direction, int fd, int *use)
+{
+	struct vhu_msg req, reply;
+	int ret;
+
+	vhu_msg_init(&req, VHU_REQ_SET_DEVICE_STATE_FD, 0,
+		     sizeof(struct vhu_device_state_transfer));
+	req.payload.transfer.direction = direction;
+	req.payload.transfer.phase = VHU_TRANSFER_PHASE_STOPPED;
+	req.fds[0] = fd;
+	req.nfds = 1;
+	ret = vhu_fe_request(&fe->ch, &req, &reply);
+	if (ret == 0)
+		ret = -EPROTO; /* an ack instead of the row's u64 */
+	if (ret < 0)
+		return vhu_fe_req_done(fe, VHU_REQ_SET_DEVICE_STATE_FD, ret);
+	if (reply.payload.u64 & VHU_DEVICE_STATE_ERR_MASK) {
+		vhu_msg_close_fds(&reply);
+		fe->ch.last_error = "the back-end refused the transfer";
+		return vhu_fe_req_done(fe, VHU_REQ_SET_DEVICE_STATE_FD, -EIO);
+	}
+	/* spec: without the NOFD flag the back-end sent an fd of its own to use */
+	*use = -1;
+	if (!(reply.payload.u64 & VHU_DEVICE_STATE_NOFD) && reply.nfds == 1)
+		*use = vhu_msg_take_fd(&reply, 0);
+	vhu_msg_close_fds(&reply);
+	return 0;
+}
+
+static int state_check(struct vhu_frontend *fe)
+{
+	uint64_t v = 1;
+	int ret = fe_u64(fe, VHU_REQ_CHECK_DEVICE_STATE, &v);
+
+	if (ret == 0 && v != 0) {
+		fe->ch.last_error = "the back-end reports the transfer failed";
+		ret = vhu_fe_req_done(fe, VHU_REQ_CHECK_DEVICE_STATE, -EIO);
+	}
+	return ret;
+}
+
+/* Move bytes through @fd (nonblocking) until done, EOF or a stall; 0 or -errno. */
+static int state_io(int fd, bool rd, uint8_t **buf, size_t *len)
+{
+	size_t done = 0, cap = rd ? 0 : *len;
+
+	for (;;) {
+		struct pollfd p = { fd, rd ? POLLIN : POLLOUT, 0 };
+		ssize_t n;
+
+		if (!rd && done == *len)
+			return 0;
+		if (rd && done == cap) {
+			uint8_t *nb;
+
+			if (cap >= STATE_MAX)
+				return -EFBIG;
+			nb = realloc(*buf, cap ? cap * 2 : 4096);
+			if (!nb)
+				return -ENOMEM;
+			*buf = nb;
+			cap = cap ? cap * 2 : 4096;
+		}
+		if (poll(&p, 1, STATE_TIMEOUT_MS) == 0)
+			return -ETIMEDOUT;
+		n = rd ? read(fd, *buf + done, cap - done)
+		       : send(fd, *buf + done, *len - done, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		if (rd && n == 0) {
+			*len = done;
+			return 0;
+		}
+		done += (size_t)n;
+	}
+}
+
+/*
+ * SAVE (@load false: *@buf, *@len get a malloc'd state) or LOAD (@load:
+ * *@buf, *@len are sent) through a socketpair, which cannot raise SIGPIPE.
+ */
+static int state_transfer(struct vhu_frontend *fe, bool load, uint8_t **buf, size_t *len)
+{
+	int sv[2], use = -1, ret;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0)
+		return -errno;
+	ret = state_fd(fe, load ? VHU_TRANSFER_LOAD : VHU_TRANSFER_SAVE, sv[1], &use);
+	close(sv[1]);
+	if (ret == 0) {
+		if (use >= 0) {
+			close(sv[0]);
+			sv[0] = use;
+			(void)fcntl(use, F_SETFL, fcntl(use, F_GETFL) | O_NONBLOCK);
+		}
+		ret = state_io(sv[0], !load, buf, len);
+		if (ret < 0)
+			vhu_err(&fe->log, "device state %s: %s", load ? "load" : "save",
+				strerror(-ret));
+	}
+	close(sv[0]); /* LOAD: the back-end sees the end of the state */
+	if (ret == 0)
+		ret = state_check(fe);
+	return ret;
+}
+
 /* GET_VRING_BASE of every ring: the source stops them. */
 static int rings_stop(struct vhu_frontend *fe)
 {
@@ -221,6 +349,8 @@ static int rings_stop(struct vhu_frontend *fe)
 
 int vhu_frontend_migrate(struct vhu_frontend *fe, const char *socket_path)
 {
+	uint8_t *state = NULL;
+	size_t state_len = 0;
 	char *path;
 	int ret;
 
@@ -232,6 +362,12 @@ int vhu_frontend_migrate(struct vhu_frontend *fe, const char *socket_path)
 	if (!path)
 		return -ENOMEM;
 	ret = rings_stop(fe);
+	/* the device's own state, when source and destination can move it */
+	if (ret == 0 && has_state(fe)) {
+		ret = state_transfer(fe, false, &state, &state_len);
+		if (ret == 0)
+			vhu_info(&fe->log, "device state saved: %zu bytes", state_len);
+	}
 	vhu_fe_log_free(fe); /* the destination starts without one */
 	vhu_fe_connection_close(fe);
 	free(fe->path);
@@ -241,6 +377,10 @@ int vhu_frontend_migrate(struct vhu_frontend *fe, const char *socket_path)
 		ret = vhu_fe_sock_open(fe);
 	if (ret == 0)
 		ret = vhu_fe_negotiate(fe, true);
+	/* QEMU's order: the state is loaded before the device starts */
+	if (ret == 0 && has_state(fe))
+		ret = state_transfer(fe, true, &state, &state_len);
+	free(state);
 	if (ret == 0)
 		ret = vhu_fe_device_setup(fe, true);
 	if (ret == 0)

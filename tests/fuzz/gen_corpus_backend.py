@@ -27,6 +27,7 @@ GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES, GET_QUEUE_NUM = 15, 16, 17
 SET_VRING_ENABLE, SET_BACKEND_REQ_FD = 18, 21
 GET_CONFIG, SET_CONFIG, RESET_DEVICE = 24, 25, 34
 GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG, SET_STATUS, GET_STATUS = 36, 37, 38, 39, 40
+SET_LOG_FD, SET_DEVICE_STATE_FD, CHECK_DEVICE_STATE = 7, 42, 43
 KICK, TORN = 0xFF, 0xFE
 
 FEATURES = (1 << 32) | (1 << 30) | (1 << 28) | (1 << 29)
@@ -37,11 +38,11 @@ NUM = 8
 DESC, AVAIL, USED = 0x0, 0x400, 0x800
 
 
-def memfd(pages, content=b""):
+def memfd(pages, content=b"", sealed=False):
     """fd spec: a memfd of @pages pages whose first bytes are @content (padded to 16)."""
     content += bytes(-len(content) % 16)
     assert len(content) <= 255 * 16
-    return bytes([((pages - 1) & 3) << 2, len(content) // 16]) + content
+    return bytes([((pages - 1) & 3) << 2 | (16 if sealed else 0), len(content) // 16]) + content
 
 
 EVENTFD = bytes([1])
@@ -72,8 +73,47 @@ def state(index, num):
     return struct.pack("<II", index, num)
 
 
-def addr(index, desc, used, avail, flags=0):
-    return struct.pack("<IIQQQQ", index, flags, desc, used, avail, 0)
+def addr(index, desc, used, avail, flags=0, log=0):
+    return struct.pack("<IIQQQQ", index, flags, desc, used, avail, log)
+
+
+def log_area(size, offset=0):
+    return struct.pack("<QQ", size, offset)
+
+
+def transfer(direction, phase=0):
+    return struct.pack("<II", direction, phase)
+
+
+# live migration: LOG_SHMFD and DEVICE_STATE negotiated on top of PROTOCOL
+MIG_PROTOCOL = PROTOCOL | (1 << 1) | (1 << 19)
+LOG_ALL = 1 << 26
+
+
+def migration(log_size=16, log_offset=0, log_fd=None, log_gpa=USED, tail=()):
+    seq = negotiate(protocol=MIG_PROTOCOL)
+    seq.append(table())
+    seq += ring_setup(0)
+    seq += [
+        msg(KICK),
+        msg(SET_LOG_BASE, log_area(log_size, log_offset),
+            fds=[memfd(1, sealed=True) if log_fd is None else log_fd]),
+        msg(SET_LOG_FD, fds=[EVENTFD]),
+        msg(SET_FEATURES, u64(FEATURES | LOG_ALL)),
+        msg(SET_VRING_ADDR, addr(0, UVA + DESC, UVA + USED, UVA + AVAIL, flags=1, log=log_gpa)),
+        msg(KICK),
+        msg(SET_FEATURES, u64(FEATURES)),
+        msg(SET_FEATURES, u64(FEATURES | LOG_ALL)),
+        msg(KICK),
+        msg(GET_VRING_BASE, state(0, 0)),
+        msg(SET_DEVICE_STATE_FD, transfer(0), fds=[SOCKET]),
+        msg(CHECK_DEVICE_STATE),
+        # LOAD from /dev/null: the state ends at once (a socket would be read
+        # until the transfer times out)
+        msg(SET_DEVICE_STATE_FD, transfer(1), fds=[DEVNULL]),
+        msg(CHECK_DEVICE_STATE),
+    ]
+    return seq + list(tail)
 
 
 def region(gpa, size, uva, offset=0):
@@ -107,11 +147,11 @@ def ring_setup(q, num=NUM, base=0, desc=DESC, used=USED, avail=AVAIL):
     ]
 
 
-def negotiate(features=FEATURES):
+def negotiate(features=FEATURES, protocol=PROTOCOL):
     return [
         msg(GET_FEATURES, need_reply=False),
         msg(GET_PROTOCOL_FEATURES, need_reply=False),
-        msg(SET_PROTOCOL_FEATURES, u64(PROTOCOL), need_reply=False),
+        msg(SET_PROTOCOL_FEATURES, u64(protocol), need_reply=False),
         msg(GET_QUEUE_NUM),
         msg(GET_MAX_MEM_SLOTS),
         msg(SET_BACKEND_REQ_FD, fds=[SOCKET]),
@@ -198,6 +238,19 @@ SEEDS = {
         msg(SET_CONFIG, struct.pack("<III", 0, 300, 0) + bytes(300)),
     ],
     "oversize_payload": negotiate() + [msg(SET_MEM_TABLE, size=5000)],
+    # live migration: the dirty log and the device state, then hostile logs
+    "migration": migration(),
+    "log_too_small": migration(log_size=1),
+    "log_past_fd": migration(log_size=2 * PAGE, log_offset=PAGE),
+    "log_unsealable": migration(log_fd=memfd(1)),
+    "log_not_a_file": migration(log_fd=EVENTFD),
+    "log_gpa_outside": migration(log_gpa=2**40),
+    "state_bad_direction": migration(tail=[
+        msg(SET_DEVICE_STATE_FD, transfer(7, 3), fds=[SOCKET]),
+        msg(CHECK_DEVICE_STATE),
+        msg(SET_DEVICE_STATE_FD, transfer(1), fds=[DEVNULL]),
+        msg(CHECK_DEVICE_STATE),
+    ]),
     "torn_message": negotiate() + [table(), msg(TORN)],
 }
 

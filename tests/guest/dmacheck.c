@@ -37,6 +37,7 @@
 
 #define NBUF 8
 #define MAX_CHUNKS 64
+#define NSTALE 8 /* chunks rewritten from buffers filled once, at the start */
 
 static uint64_t chunk_size;
 static unsigned int nchunks;
@@ -84,7 +85,7 @@ static int io(int fd, void *buf, unsigned int c, int write)
 
 int main(int argc, char **argv)
 {
-	uint64_t *buf[NBUF], *wbuf, size = 0, sum = 0;
+	uint64_t *buf[NBUF], *wbuf, *stale[NSTALE], size = 0, sum = 0;
 	unsigned int held[NBUF], round = 0;
 	double end;
 	int fd;
@@ -100,7 +101,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nchunks = (unsigned int)(size / chunk_size < MAX_CHUNKS ? size / chunk_size : MAX_CHUNKS);
-	if (nchunks < NBUF + 1 || chunk_size == 0) {
+	if (nchunks < NBUF + NSTALE + 1 || chunk_size == 0) {
 		printf("dmacheck: FAIL %s: %" PRIu64 " bytes is too small\n", argv[1], size);
 		return 1;
 	}
@@ -114,6 +115,12 @@ int main(int argc, char **argv)
 	}
 	if (posix_memalign((void **)&wbuf, 4096, chunk_size))
 		return 1;
+	/* the stale chunks are the last NSTALE ones, at generation 1 for good */
+	for (unsigned int k = 0; k < NSTALE; k++) {
+		if (posix_memalign((void **)&stale[k], 4096, chunk_size))
+			return 1;
+		fill(stale[k], nchunks - NSTALE + k, 1);
+	}
 	for (unsigned int c = 0; c < nchunks; c++) {
 		gen[c] = 1;
 		fill(wbuf, c, gen[c]);
@@ -125,7 +132,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	end = now() + strtod(argv[2], NULL);
 	while (now() < end) {
-		unsigned int w = (round * 7 + 3) % nchunks;
+		unsigned int w = (round * 7 + 3) % (nchunks - NSTALE), sk = round % NSTALE;
 
 		for (unsigned int k = 0; k < NBUF; k++) {
 			/* a chunk other than the one the buffer holds: its bytes must change */
@@ -147,6 +154,9 @@ int main(int argc, char **argv)
 		gen[w]++;
 		fill(wbuf, w, gen[w]);
 		if (io(fd, wbuf, w, 1) < 0)
+			return 1;
+		/* a write from a buffer this CPU filled long ago: same bytes again */
+		if (io(fd, stale[sk], nchunks - NSTALE + sk, 1) < 0)
 			return 1;
 		round++;
 		if (round % 50 == 0) {

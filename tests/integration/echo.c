@@ -3,6 +3,8 @@
  * The echo device of the integration rig (rig.h): every request's readable
  * bytes are copied into its writable bytes. Its ops count their calls.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -131,6 +133,43 @@ static void echo_queue_kick(void *dev, struct vhu_vq *vq)
 	(void)vhu_vq_notify(vq);
 }
 
+/* Device state: "ECHO", then the completions counter; or state_size bytes of a pattern. */
+static int echo_state_save(void *dev, void **buf, size_t *len)
+{
+	struct echo_dev *d = dev;
+	size_t n = d->state_size ? d->state_size : 8;
+	uint8_t *b = malloc(n);
+	unsigned int c = echo_count(&d->completed);
+
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)(i * 31 + 7);
+	if (!d->state_size) {
+		memcpy(b, "ECHO", 4);
+		memcpy(b + 4, &c, 4);
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+static int echo_state_load(void *dev, const void *buf, size_t len)
+{
+	struct echo_dev *d = dev;
+	const uint8_t *b = buf;
+
+	d->loaded_size = len;
+	if (len == 8 && !memcmp(b, "ECHO", 4)) {
+		memcpy(&d->loaded_completed, b + 4, 4);
+		return 0;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (b[i] != (uint8_t)(i * 31 + 7))
+			return -EINVAL;
+	return len ? 0 : -EINVAL;
+}
+
 const struct vhu_device_ops echo_ops = {
 	.get_features = echo_get_features,
 	.set_features = echo_set_features,
@@ -141,6 +180,8 @@ const struct vhu_device_ops echo_ops = {
 	.queue_kick = echo_queue_kick,
 	.queue_event = echo_queue_event,
 	.reset = echo_reset,
+	.state_save = echo_state_save,
+	.state_load = echo_state_load,
 };
 
 bool echo_wait_count(const unsigned int *counter, unsigned int value, int timeout_ms)

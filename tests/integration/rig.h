@@ -67,6 +67,10 @@ struct echo_dev {
 	int watch_fd[RIG_QUEUES];
 	bool unwatch_on_event;
 	unsigned int event_calls, events;
+	/* device state: state_size > 0 saves that many pattern bytes; a load
+	 * sets loaded_size (and loaded_completed for an "ECHO" state) */
+	size_t state_size, loaded_size;
+	unsigned int loaded_completed;
 };
 
 /* The echo device's ops (echo.c); dev is a struct echo_dev. */

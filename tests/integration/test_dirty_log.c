@@ -27,7 +27,7 @@
 
 #define F_LOG_ALL (1ull << 26)
 #define SPLIT_FEATURES (F_VERSION_1 | F_PROTOCOL | F_EVENT_IDX | F_INDIRECT)
-#define PROTOCOL (RIG_PROTOCOL | PF(LOG_SHMFD))
+#define PROTOCOL (RIG_PROTOCOL | PF(LOG_SHMFD) | PF(PAGEFAULT))
 #define LOG_BYTES (FG_REGION_SIZE / 4096 / 8) /* one bit per page of the guest */
 #define FAR_GPA (FG_REGION_SIZE * 3 / 4)      /* a buffer past what the rig allocates */
 
@@ -334,6 +334,40 @@ static void without_shmfd(void **state)
 	assert_true(rig_log_has(&d->r, "LOG_SHMFD"));
 }
 
+/*
+ * Postcopy messages out of order fail with a reason; ADVISE answers one
+ * userfaultfd; END closes it; a repeated ADVISE replaces the first.
+ */
+static void postcopy_order(void **state)
+{
+	struct dl *d = *state;
+	struct vhu_msg m, reply;
+
+	rig_log_clear(&d->r);
+	vhu_msg_init(&m, VHU_REQ_POSTCOPY_LISTEN, VHU_FLAG_NEED_REPLY, 0);
+	assert_true(rig_acked(&d->r, &m) != 0);
+	assert_true(rig_log_has(&d->r, "before POSTCOPY_ADVISE"));
+	vhu_msg_init(&m, VHU_REQ_POSTCOPY_END, VHU_FLAG_NEED_REPLY, 0);
+	assert_true(rig_acked(&d->r, &m) != 0);
+	for (int i = 0; i < 2; i++) {
+		vhu_msg_init(&m, VHU_REQ_POSTCOPY_ADVISE, 0, 0);
+		assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, NULL, 0, NULL, 0), 0);
+		assert_int_equal(rig_recv(&d->r, &reply), 0);
+		assert_int_equal(reply.hdr.request, VHU_REQ_POSTCOPY_ADVISE);
+		assert_int_equal(reply.hdr.size, 0);
+		assert_int_equal(reply.nfds, 1);
+		close(reply.fds[0]);
+	}
+	vhu_msg_init(&m, VHU_REQ_POSTCOPY_LISTEN, VHU_FLAG_NEED_REPLY, 0);
+	assert_int_equal(rig_acked(&d->r, &m), 0);
+	vhu_msg_init(&m, VHU_REQ_POSTCOPY_END, VHU_FLAG_NEED_REPLY, 0);
+	assert_int_equal(rig_acked(&d->r, &m), 0);
+	/* ended: END again is out of order, and the ring still works */
+	vhu_msg_init(&m, VHU_REQ_POSTCOPY_END, VHU_FLAG_NEED_REPLY, 0);
+	assert_true(rig_acked(&d->r, &m) != 0);
+	assert_int_equal(rig_echo(&d->r, 0, 100, 3), 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_split, teardown)
@@ -347,6 +381,7 @@ int main(void)
 		T(log_guest_addr_outside),
 		T(toggle_while_running),
 		T(without_shmfd),
+		T(postcopy_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

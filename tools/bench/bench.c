@@ -163,9 +163,10 @@ static void usage(FILE *out)
 		"[--rw=randread|randwrite|read|write|verify]\n"
 		"                 [--bs=4096] [--iodepth=32] [--queues=1] [--time=10] "
 		"[--size=BYTES]\n"
-		"                 [--packed] [--json] [--reconnect]\n"
+		"                 [--packed] [--json] [--reconnect] [--log-check]\n"
+		"                 [--log-dirty] [--migrate-to=PATH]\n"
 		"       vhu-bench net --socket-path=PATH [--mode=tx|rx|txrx] [--pkt-size=64]\n"
-		"                 [--time=10] [--count=N] [--packed] [--json]\n"
+		"                 [--time=10] [--count=N] [--packed] [--json] [--log-dirty]\n"
 		"\n"
 		"Drive a vhost-user back-end from this process (vhu's userspace virtio driver)\n"
 		"and report IOPS, MB/s and latency percentiles (blk), or packets per second\n"
@@ -175,7 +176,13 @@ static void usage(FILE *out)
 		"pass after pass, each with its own pattern, until the time is up). With\n"
 		"--reconnect a back-end that dies is waited for (10 s) on the same socket path\n"
 		"and the run goes on with the requests in flight (resubmitted by a back-end\n"
-		"with inflight tracking); the reconnects are counted in the summary.\n");
+		"with inflight tracking); the reconnects are counted in the summary.\n"
+		"\n"
+		"Live migration: blk --log-check turns dirty-page logging on and checks the\n"
+		"log against every page the back-end wrote (exit 2 if one is missing);\n"
+		"--migrate-to=PATH hands the running device over to the back-end at PATH\n"
+		"half-way (with its device state when both offer DEVICE_STATE).\n"
+		"--log-dirty (blk and net) runs with logging on and checks nothing: its cost.\n");
 }
 
 int main(int argc, char **argv)

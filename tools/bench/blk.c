@@ -44,6 +44,7 @@ struct blk_opts {
 	bool reconnect;		/* wait for a back-end that died and go on */
 	bool time_given;	/* verify: repeat passes until --time is up */
 	bool log_check;		/* dirty logging on; check the log against the writes */
+	bool log_dirty;		/* dirty logging on, nothing checked (what logging costs) */
 	const char *migrate_to; /* half-way, hand the device over to this back-end */
 };
 
@@ -394,6 +395,7 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		{ "json", no_argument, NULL, 'j' },
 		{ "reconnect", no_argument, NULL, 'R' },
 		{ "log-check", no_argument, NULL, 'L' },
+		{ "log-dirty", no_argument, NULL, 'D' },
 		{ "migrate-to", required_argument, NULL, 'M' },
 		{ 0 },
 	};
@@ -454,6 +456,9 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		case 'L':
 			o->log_check = true;
 			break;
+		case 'D':
+			o->log_dirty = true;
+			break;
 		case 'M':
 			o->migrate_to = optarg;
 			break;
@@ -486,13 +491,15 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 			    VHU_BIT(VIRTIO_BLK_F_BLK_SIZE) | VHU_BIT(VIRTIO_BLK_F_SEG_MAX) |
 			    (c->queues > 1 ? VHU_BIT(VIRTIO_BLK_F_MQ) : 0) |
 			    (c->packed ? VHU_BIT(VIRTIO_F_RING_PACKED) : 0),
-		.protocol_features =
-			VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
-			VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
-			VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-			/* the region a restarted back-end resubmits from */
-			(o->reconnect ? VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) : 0) |
-			(o->log_check || o->migrate_to ? VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) : 0),
+		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
+				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
+				     VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
+				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+				     /* the region a restarted back-end resubmits from */
+				     (o->reconnect ? VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) : 0) |
+				     (o->log_check || o->log_dirty || o->migrate_to
+					      ? VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD)
+					      : 0),
 		.num_queues = (uint16_t)c->queues,
 		.queue_size = (uint16_t)ring_size(o->iodepth),
 		.mem_size = (uint64_t)c->queues * o->iodepth * (o->bs + 4096) + (16u << 20),
@@ -786,6 +793,14 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 	s.fe = fe;
 	if ((o.log_check || o.migrate_to) && log_setup(&c, &s, fe) < 0)
 		goto out;
+	if (o.log_dirty && !o.log_check && !o.migrate_to) {
+		ret = vhu_frontend_log_start(fe);
+		if (ret < 0) {
+			fprintf(stderr, "vhu-bench: %s: dirty logging: %s\n", c.socket_path,
+				strerror(-ret));
+			goto out;
+		}
+	}
 	ret = run_phase(&c, &o, ws, &s, threads, o.migrate_to ? (c.time_s + 1) / 2 : c.time_s,
 			&secs);
 	if (ret < 0)

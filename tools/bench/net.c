@@ -38,6 +38,7 @@ struct net_opts {
 	enum mode mode;
 	unsigned int pkt_size; /* frame bytes, without the virtio header */
 	uint64_t count;	       /* 0: run for --time */
+	bool log_dirty;	       /* dirty logging on while it runs (what migration costs) */
 };
 
 struct net_worker {
@@ -214,6 +215,7 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 		{ "count", required_argument, NULL, 'c' },
 		{ "packed", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "log-dirty", no_argument, NULL, 'L' },
 		{ 0 },
 	};
 	uint64_t v;
@@ -259,6 +261,9 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 			c->json = true;
 			c->progress = false;
 			break;
+		case 'L':
+			o->log_dirty = true;
+			break;
 		default:
 			return -1;
 		}
@@ -270,7 +275,8 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 	return 0;
 }
 
-static int connect_net(const struct bench_common *c, struct vhu_frontend **fe)
+static int connect_net(const struct bench_common *c, const struct net_opts *o,
+		       struct vhu_frontend **fe)
 {
 	struct vhu_frontend_config cfg = {
 		.socket_path = c->socket_path,
@@ -281,7 +287,8 @@ static int connect_net(const struct bench_common *c, struct vhu_frontend **fe)
 		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
 				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-				     VHU_BIT(VHU_PROTOCOL_F_STATUS),
+				     VHU_BIT(VHU_PROTOCOL_F_STATUS) |
+				     (o->log_dirty ? VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) : 0),
 		.num_queues = 2,
 		.queue_size = RING_SIZE,
 		.mem_size = 2ull * RING_SIZE * RX_BUF_SIZE + (4u << 20),
@@ -371,7 +378,7 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 
 	if (parse_net(argc, argv, &c, &o) < 0)
 		return 2;
-	if (connect_net(&c, &fe) < 0)
+	if (connect_net(&c, &o, &fe) < 0)
 		goto out;
 	tx = (struct net_worker){ .t = { .run = worker_run, .count = &tx.packets },
 				  .tx = true,
@@ -398,6 +405,14 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 			strerror(-ret));
 		goto out;
 	}
+	if (o.log_dirty) {
+		ret = vhu_frontend_log_start(fe);
+		if (ret < 0) {
+			fprintf(stderr, "vhu-bench: %s: dirty logging: %s\n", c.socket_path,
+				strerror(-ret));
+			goto out;
+		}
+	}
 	rx.q = vhu_frontend_queue(fe, 0);
 	tx.q = vhu_frontend_queue(fe, 1);
 	rx.deadline_ns = tx.deadline_ns = bench_now_ns() + c.time_s * 1000000000ull;
@@ -409,6 +424,16 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 	}
 	report(&c, &o, o.mode & MODE_TX ? &tx : NULL, o.mode & MODE_RX ? &rx : NULL, secs,
 	       vhu_frontend_features(fe));
+	if (o.log_dirty) {
+		uint8_t *map = calloc(1, (vhu_frontend_mem_size(fe) / 4096 + 7) / 8);
+		long marked = map ? vhu_frontend_log_read(
+					    fe, map, (vhu_frontend_mem_size(fe) / 4096 + 7) / 8)
+				  : -ENOMEM;
+
+		free(map);
+		if (!c.json)
+			printf("  dirty log on: %ld pages marked\n", marked);
+	}
 	status = rx.bad_hdr ? 1 : 0;
 	vhu_frontend_stop(fe);
 out:

@@ -119,7 +119,7 @@ for c in $CASES; do
 done
 
 TABLE=$(
-	echo "Soak of $STAMP (failed: of how many runs), QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }') under TCG (tcg thread: ${VHU_GUEST_TCG_THREAD:-multi, the default}), $(nproc) CPUs, \`scripts/soak.sh\`."
+	echo "Soak of $STAMP at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (failed: of how many runs), QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }') under TCG (tcg thread: ${VHU_GUEST_TCG_THREAD:-multi, the default}), $(nproc) CPUs, \`scripts/soak.sh\`."
 	echo
 	echo "| case | back-end | failed | median downtime (ms) | median total (ms) | median lost (net) | why runs failed |"
 	echo "|---|---|---|---|---|---|---|"

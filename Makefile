@@ -5,7 +5,7 @@
 BUILD_DIR ?= build
 FUZZ_TIME ?= 20
 
-.PHONY: build check demo bench fuzz format clean
+.PHONY: build check demo bench soak fuzz format clean
 
 build:
 	@test -f $(BUILD_DIR)/meson-private/coredata.dat || meson setup $(BUILD_DIR)
@@ -25,6 +25,14 @@ bench:
 	scripts/deps.sh
 	@$(MAKE) --no-print-directory build
 	BUILD_DIR=$(BUILD_DIR) scripts/bench.sh
+
+# every live-migration case N times for vhu and the peers (default 10);
+# rewrites the table in docs/RELIABILITY.md
+N ?= 10
+soak:
+	scripts/deps.sh
+	@$(MAKE) --no-print-directory build
+	N=$(N) BUILD_DIR=$(BUILD_DIR) scripts/soak.sh
 
 fuzz:
 	@if [ -x scripts/fuzz.sh ]; then \

@@ -15,6 +15,11 @@
 #                        ID (decimal: 1 net, 2 blk, 4 rng, 18 input)
 #   virtio_blk_disks     /dev/vdX of every virtio-blk disk, in probe order
 #   drop_caches          sync and drop the page cache
+#   tlb_flusher          on every vCPU, a process that wakes every 2 ms: each
+#                        wake-up switches address spaces there, which makes
+#                        QEMU's TCG flush its TLB (see README.md, live
+#                        migration: TCG loses CPU writes across a migration
+#                        through TLB entries that outlive a dirty-bitmap sync)
 
 fail() {
 	echo "$*" >/run/vhu/reason
@@ -65,4 +70,12 @@ virtio_blk_disks() {
 drop_caches() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
+}
+
+tlb_flusher() {
+	_c=0
+	while [ "$_c" -lt "$(nproc)" ]; do
+		taskset -c "$_c" sh -c 'while :; do usleep 2000; done' >/dev/null 2>&1 &
+		_c=$((_c + 1))
+	done
 }

@@ -34,9 +34,22 @@
 #   --mem SIZE             guest RAM, MiB (default 512); memfd, shared
 #   --machine TYPE         q35 (default) or pc
 #   --append ARGS          more kernel command line
-#   --qemu-arg ARG         one more raw QEMU argument (repeatable), placed
-#                          before the vhost-user devices
+#   --qemu-arg ARG         one more raw QEMU argument (repeatable), after the devices
+#   --qemu-pre-arg ARG     the same, before the vhost-user devices (an intel-iommu
+#                          and the root port they sit on must come first)
 #   --timeout SECS         hard limit for the whole boot (default 120)
+#   --tcg-thread single|multi  under TCG: -accel tcg,thread=... (default
+#                          $VHU_GUEST_TCG_THREAD, else QEMU's: multi)
+#   --qmp SOCK             a QMP server on unix socket SOCK (tests/guest/qmp.py)
+#   --incoming URI         wait for a live migration on URI (-incoming); the
+#                          console then shows the guest from the switch-over on
+#   --serial2 SOCK|null    a second serial port (the guest's ttyS1) on a unix
+#                          socket server at SOCK that the host can write to
+#                          (the migration tests' "migrated" signal), or on null
+#   --file NAME=PATH       hand the guest a file: it appears as
+#                          /sys/firmware/qemu_fw_cfg/by_name/opt/vhu/file/NAME/raw
+#   --migration-source     this QEMU's guest migrates away: QEMU ending with
+#                          status 0 without a result line is a success
 #   --log FILE             keep the guest console log in FILE
 #   --data FILE            write the guest's "VHU-GUEST-DATA:" KEY=VALUE pairs
 #                          to FILE, one per line (shell-sourceable)
@@ -53,7 +66,8 @@ usage() { echo "run-guest: $*" >&2; sed -n '3,/^set -u/p' "$0" | sed '$d; s/^# \
 
 GUEST='' BUILD='' ACCEL=${VHU_GUEST_ACCEL:-auto} ACCEL_CACHE='' SMP=1 MEM=512 MACHINE=q35
 APPEND='' TIMEOUT=120 LOG='' DATA='' DEBUG=0 QUIET=0 SCRIPT=''
-ENVS=() EXTRA=() VU=()
+TCG_THREAD=${VHU_GUEST_TCG_THREAD:-} MIG_SOURCE=0
+ENVS=() EXTRA=() PRE=() VU=()
 
 need_arg() { [ $# -ge 2 ] || usage "$1 needs an argument"; }
 while [ $# -gt 0 ]; do
@@ -72,7 +86,28 @@ while [ $# -gt 0 ]; do
 	--machine) need_arg "$@"; MACHINE=$2; shift ;;
 	--append) need_arg "$@"; APPEND="$APPEND $2"; shift ;;
 	--qemu-arg) need_arg "$@"; EXTRA+=("$2"); shift ;;
+	--qemu-pre-arg) need_arg "$@"; PRE+=("$2"); shift ;;
 	--timeout) need_arg "$@"; TIMEOUT=$2; shift ;;
+	--tcg-thread) need_arg "$@"; TCG_THREAD=$2; shift ;;
+	--qmp) need_arg "$@"; EXTRA+=(-qmp "unix:$2,server=on,wait=off"); shift ;;
+	--incoming) need_arg "$@"; EXTRA+=(-incoming "$2"); shift ;;
+	--serial2)
+		need_arg "$@"
+		if [ "$2" = null ]; then
+			EXTRA+=(-serial null)
+		else
+			EXTRA+=(-chardev "socket,id=ser1,path=$2,server=on,wait=off" -serial chardev:ser1)
+		fi
+		shift
+		;;
+	--file)
+		need_arg "$@"
+		[[ $2 == [A-Za-z0-9_.-]*=* ]] || usage "--file wants NAME=PATH"
+		[ -r "${2#*=}" ] || usage "--file: cannot read ${2#*=}"
+		EXTRA+=(-fw_cfg "name=opt/vhu/file/${2%%=*},file=${2#*=}")
+		shift
+		;;
+	--migration-source) MIG_SOURCE=1 ;;
 	--log) need_arg "$@"; LOG=$2; shift ;;
 	--data) need_arg "$@"; DATA=$2; shift ;;
 	--debug) DEBUG=1 ;;
@@ -88,6 +123,7 @@ done
 [[ $SMP =~ ^[1-9][0-9]*$ && $MEM =~ ^[1-9][0-9]*$ && $TIMEOUT =~ ^[1-9][0-9]*$ ]] ||
 	usage "--smp, --mem and --timeout take positive integers"
 case $ACCEL in auto | kvm | tcg) ;; *) usage "--accel: auto, kvm or tcg" ;; esac
+case $TCG_THREAD in '' | single | multi) ;; *) usage "--tcg-thread: single or multi" ;; esac
 
 command -v "$QEMU" >/dev/null || skip "$QEMU is not installed (qemu-system-x86)"
 command -v timeout >/dev/null || skip "timeout (coreutils) is not installed"
@@ -261,8 +297,10 @@ done
 
 CONSOLE=${LOG:-$WORK/console.log}
 say "booting $(basename "$SCRIPT") (accel $ACCEL, machine $MACHINE, smp $SMP, ${MEM} MiB${VU:+, ${#VU[@]} vhost-user device(s)})"
-# raw arguments first: an intel-iommu or a root port must exist before the devices on it
-boot "$ACCEL" "$WORK/script.sh" "$CONSOLE" "$TIMEOUT" "${EXTRA[@]}" "${DEV_ARGS[@]}"
+ACCEL_ARG=$ACCEL
+[ "$ACCEL" != tcg ] || [ -z "$TCG_THREAD" ] || ACCEL_ARG="tcg,thread=$TCG_THREAD"
+# --qemu-pre-arg first: an intel-iommu or a root port must exist before the devices on it
+boot "$ACCEL_ARG" "$WORK/script.sh" "$CONSOLE" "$TIMEOUT" "${PRE[@]}" "${DEV_ARGS[@]}" "${EXTRA[@]}"
 
 if [ -n "$DATA" ]; then
 	tr -d '\r' <"$CONSOLE" | grep -v '^+ ' | sed -n 's/.*VHU-GUEST-DATA: //p' | tr ' ' '\n' |
@@ -290,6 +328,14 @@ PASS)
 SKIP*)
 	[ "$QUIET" = 1 ] || show_log
 	skip "guest: ${RESULT#SKIP }"
+	;;
+'')
+	# the guest moved to another QEMU, which prints its result
+	if [ "$MIG_SOURCE" = 1 ] && [ "$BOOT_RC" -eq 0 ]; then
+		[ "$DEBUG" = 0 ] || show_log
+		say "migrated away ($TIMING)"
+		exit 0
+	fi
 	;;
 esac
 show_log

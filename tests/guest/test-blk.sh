@@ -85,8 +85,8 @@ IOMMU_ARGS=()
 if [ "$IOMMU" = 1 ]; then
 	# the root port is required: on pcie.0 virtio-pci is conventional PCI and ats=on is ignored
 	DEVOPTS="$DEVOPTS,bus=rp1,iommu_platform=on,ats=on"
-	IOMMU_ARGS=(--qemu-arg -device --qemu-arg intel-iommu,intremap=off,device-iotlb=on
-		--qemu-arg -device --qemu-arg pcie-root-port,id=rp1,bus=pcie.0,chassis=1
+	IOMMU_ARGS=(--qemu-pre-arg -device --qemu-pre-arg intel-iommu,intremap=off,device-iotlb=on
+		--qemu-pre-arg -device --qemu-pre-arg pcie-root-port,id=rp1,bus=pcie.0,chassis=1
 		--append "intel_iommu=on iommu.strict=1" --env BLK_IOMMU=1)
 fi
 

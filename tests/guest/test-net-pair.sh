@@ -78,8 +78,8 @@ FLOWS=0
 OUTAGE=()
 if [ "$IOMMU" = 1 ]; then
 	opts="$opts,bus=rp1,iommu_platform=on,ats=on"
-	OUTAGE=(--qemu-arg -device --qemu-arg intel-iommu,intremap=off,device-iotlb=on
-		--qemu-arg -device --qemu-arg pcie-root-port,id=rp1,bus=pcie.0,chassis=1
+	OUTAGE=(--qemu-pre-arg -device --qemu-pre-arg intel-iommu,intremap=off,device-iotlb=on
+		--qemu-pre-arg -device --qemu-pre-arg pcie-root-port,id=rp1,bus=pcie.0,chassis=1
 		--append "intel_iommu=on iommu.strict=1" --env NET_IOMMU=1)
 fi
 if [ "$KILLS" -gt 0 ]; then

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# make soak: every live-migration case N times, for vhu and for the peers
+# from the same harness, and the failure rate, median downtime and median
+# total migration time of each (from QMP's query-migrate). A run fails when
+# the migration did not complete, the destination guest did not pass, or
+# the image or the pings did not check out; why is kept for each run.
+#
+#   scripts/soak.sh            (make soak; N=10 by default)
+#
+# Environment:
+#   N=10              runs per case and back-end
+#   BUILD_DIR=build   where vhu-blk and vhu-net are built
+#   CASES='...'       a subset of: blk blk-packed blk-2q net
+#   BACKENDS='...'    a subset of: vhu qemu qsd dpdk
+#                     (qemu: QEMU's own virtio-blk, no vhost-user, the
+#                     control; qsd: qemu-storage-daemon aio=io_uring;
+#                     dpdk: dpdk-testpmd net_vhost)
+#   VHU_GUEST_TCG_THREAD=single|multi  passed to the guests (run-guest.sh)
+#   SOAK_TABLE_ONLY=1 run nothing: the table from the results kept in
+#                     $BUILD_DIR/soak/ by an earlier run
+#   SOAK_WRITE=0      only print the table; by default it also replaces
+#                     the section between the soak markers in
+#                     docs/RELIABILITY.md
+#
+# Every run's result line goes to $BUILD_DIR/soak/results.txt (appended, with
+# a timestamp), its whole output to $BUILD_DIR/soak/<case>-<backend>-<i>.log.
+set -u -o pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-build}
+case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
+N=${N:-10}
+CASES=${CASES:-blk blk-packed blk-2q net}
+BACKENDS=${BACKENDS:-vhu qemu qsd dpdk}
+VM=$BUILD_DIR/tests/guest/vm
+OUT=$BUILD_DIR/soak
+G=$ROOT/tests/guest
+VHU_BLK=$BUILD_DIR/devices/vhu-blk
+VHU_NET=$BUILD_DIR/devices/vhu-net
+DMACHECK=$BUILD_DIR/tests/guest/dmacheck
+mkdir -p "$OUT"
+[ -x "$DMACHECK" ] || { echo "soak: no $DMACHECK: build first (make build)" >&2; exit 1; }
+[[ $N =~ ^[1-9][0-9]*$ ]] || { echo "soak: N must be a positive integer" >&2; exit 2; }
+
+has() { [[ " $1 " == *" $2 "* ]]; }
+
+# cmd CASE BACKEND: the test command for one run, or nothing when that back-end
+# has no such case (qsd has no packed ring; net is vhu and dpdk only)
+cmd() {
+	local vb="$VHU_BLK --socket-path=@SOCK@ --blk-file=@IMG@ --num-queues=@QUEUES@"
+	local opts="--dmacheck $DMACHECK"
+	case $1 in
+	blk) ;;
+	blk-packed) opts="$opts --packed" ;;
+	blk-2q) opts="$opts --queues 2" ;;
+	net)
+		case $2 in
+		vhu) echo "$G/test-migrate-net.sh $VM --backend vhu $VHU_NET --report" ;;
+		dpdk) echo "$G/test-migrate-net.sh $VM --backend testpmd --report" ;;
+		esac
+		return
+		;;
+	esac
+	case $2 in
+	vhu) printf '%s --backend-cmd %q %s --report\n' "$G/test-migrate-blk.sh $VM" "$vb" "$opts" ;;
+	qemu) echo "$G/test-migrate-blk.sh $VM --backend qemu $opts --report" ;;
+	qsd) [ "$1" = blk-packed ] || echo "$G/test-migrate-blk.sh $VM --backend qsd $opts --report" ;;
+	esac
+}
+
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+
+ROWS=()
+STAMP=$(date -u +%Y-%m-%dT%H:%MZ)
+echo "soak: N=$N cases: $CASES; back-ends: $BACKENDS; logs in $OUT"
+for c in $CASES; do
+	for b in $BACKENDS; do
+		line=$(cmd "$c" "$b")
+		[ -n "$line" ] || continue
+		if [ "${SOAK_TABLE_ONLY:-0}" = 1 ]; then
+			[ -s "$OUT/$c-$b.results" ] || continue
+			N=$(wc -l <"$OUT/$c-$b.results")
+		else
+			: >"$OUT/$c-$b.results"
+		fi
+		for ((i = 1; i <= N && ${SOAK_TABLE_ONLY:-0} == 0; i++)); do
+			log=$OUT/$c-$b-$i.log
+			eval "$line" >"$log" 2>&1
+			rc=$?
+			res=$(grep '^mig-result:' "$log" | tail -n 1)
+			case $rc in
+			0) [ -n "$res" ] || res="mig-result: status=FAIL reason=\"no result line\"" ;;
+			77) res="mig-result: status=SKIP reason=\"$(sed -n 's/^SKIP: //p' "$log" | tail -n 1)\"" ;;
+			*) res="mig-result: status=FAIL reason=\"harness error, status $rc: $(sed -n 's/^FAIL: //p' "$log" | tail -n 1)\"" ;;
+			esac
+			echo "$res" >>"$OUT/$c-$b.results"
+			echo "$STAMP $c $b $i $res" >>"$OUT/results.txt"
+			echo "soak: $c $b $i/$N: ${res#mig-result: }"
+		done
+		r=$OUT/$c-$b.results
+		runs=$(grep -vc 'status=SKIP' "$r")
+		failed=$(grep -c 'status=FAIL' "$r")
+		[ "$runs" -gt 0 ] || { ROWS+=("| $c | $b | skipped: $(field reason <"$r" | head -n 1) | | | | |"); continue; }
+		# times of the migrations that completed
+		down=$(grep 'mig_status=completed' "$r" | field downtime_ms | grep -E '^[0-9]+$' | median)
+		total=$(grep 'mig_status=completed' "$r" | field total_ms | grep -E '^[0-9]+$' | median)
+		lost=
+		[ "$c" != net ] || lost=$(grep 'status=PASS' "$r" | field lost | grep -E '^[0-9]+$' | median)
+		why=$(grep 'status=FAIL' "$r" | sed -n 's/.* reason="\([^"]*\)".*/\1/p' | cut -c1-70 |
+			sort | uniq -c | sort -rn | head -n 2 | awk '{ n = $1; $1 = ""; printf "%s%d×%s", (NR > 1 ? "; " : ""), n, $0 }')
+		ROWS+=("| $c | $b | $failed/$runs | $down | $total | ${lost:--} | ${why:-} |")
+	done
+done
+
+TABLE=$(
+	echo "Soak of $STAMP at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?') (failed: of how many runs), QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }') under TCG (tcg thread: ${VHU_GUEST_TCG_THREAD:-multi, the default}), $(nproc) CPUs, \`scripts/soak.sh\`."
+	echo
+	echo "| case | back-end | failed | median downtime (ms) | median total (ms) | median lost (net) | why runs failed |"
+	echo "|---|---|---|---|---|---|---|"
+	printf '%s\n' "${ROWS[@]}"
+)
+echo
+echo "$TABLE"
+
+DOC=$ROOT/docs/RELIABILITY.md
+if [ "${SOAK_WRITE:-1}" = 1 ] && grep -q '<!-- soak:begin -->' "$DOC"; then
+	awk -v table="$TABLE" '
+		/<!-- soak:begin -->/ { print; print table; skip = 1; next }
+		/<!-- soak:end -->/ { skip = 0 }
+		!skip { print }' "$DOC" >"$DOC.tmp" && mv "$DOC.tmp" "$DOC"
+	echo "soak: table written to docs/RELIABILITY.md"
+fi

@@ -376,6 +376,108 @@ static void postcopy_order(void **state)
 	assert_int_equal(rig_echo(&d->r, 0, 100, 3), 0);
 }
 
+/* ADVISE and LISTEN; false when this process cannot have a userfaultfd (valgrind). */
+static bool postcopy_listen(struct dl *d)
+{
+	struct vhu_msg m, reply;
+
+	vhu_msg_init(&m, VHU_REQ_POSTCOPY_ADVISE, 0, 0);
+	assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, NULL, 0, NULL, 0), 0);
+	assert_int_equal(rig_recv(&d->r, &reply), 0);
+	if (reply.nfds == 0 && getenv("VHU_UNDER_VALGRIND"))
+		return false;
+	assert_int_equal(reply.nfds, 1);
+	close(reply.fds[0]);
+	vhu_msg_init(&m, VHU_REQ_POSTCOPY_LISTEN, VHU_FLAG_NEED_REPLY, 0);
+	assert_int_equal(rig_acked(&d->r, &m), 0);
+	return true;
+}
+
+/*
+ * QEMU's postcopy memory handshakes: SET_MEM_TABLE answered with the
+ * back-end's addresses and then QEMU's 8-byte go-ahead; ADD_MEM_REG
+ * answered per region, and the closing 8-byte go-ahead swallowed. The
+ * rings go on working over the registered memory (its pages are there).
+ */
+static void postcopy_tables(void **state)
+{
+	struct dl *d = *state;
+	struct vhu_msg m, reply;
+	int fd;
+
+	if (!postcopy_listen(d))
+		return;
+	vhu_msg_init(&m, VHU_REQ_SET_MEM_TABLE, 0,
+		     (uint32_t)(offsetof(struct vhu_mem_table, regions) +
+				sizeof(struct vhu_mem_region)));
+	m.payload.mem_table.nregions = 1;
+	rig_region(0, &m.payload.mem_table.regions[0]);
+	assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, &m.payload, m.hdr.size, &d->r.memfd[0], 1),
+			 0);
+	assert_int_equal(rig_recv(&d->r, &reply), 0);
+	assert_int_equal(reply.hdr.request, VHU_REQ_SET_MEM_TABLE);
+	assert_int_equal(reply.hdr.size, m.hdr.size);
+	assert_int_equal(reply.payload.mem_table.regions[0].guest_phys_addr,
+			 m.payload.mem_table.regions[0].guest_phys_addr);
+	assert_true(reply.payload.mem_table.regions[0].userspace_addr != 0);
+	/* the go-ahead: an 8-byte SET_MEM_TABLE holding 0 */
+	vhu_msg_init(&m, VHU_REQ_SET_MEM_TABLE, 0, sizeof(uint64_t));
+	m.payload.u64 = 0;
+	rig_log_clear(&d->r);
+	assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, &m.payload, m.hdr.size, NULL, 0), 0);
+	assert_int_equal(rig_echo(&d->r, 0, 100, 5), 0);
+	assert_true(rig_log_has(&d->r, "regions registered"));
+	/* ADD_MEM_REG in postcopy: a new region answered with our address */
+	fd = memfd_create("vhu-test-pc", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 65536), 0);
+	vhu_msg_init(&m, VHU_REQ_ADD_MEM_REG, 0, sizeof(struct vhu_mem_reg));
+	m.payload.mem_reg.region.guest_phys_addr = 1ull << 32;
+	m.payload.mem_reg.region.memory_size = 65536;
+	m.payload.mem_reg.region.userspace_addr = 1ull << 40;
+	assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, &m.payload, m.hdr.size, &fd, 1), 0);
+	close(fd);
+	assert_int_equal(rig_recv(&d->r, &reply), 0);
+	assert_int_equal(reply.hdr.request, VHU_REQ_ADD_MEM_REG);
+	assert_int_equal(reply.payload.mem_reg.region.guest_phys_addr, 1ull << 32);
+	assert_true(reply.payload.mem_reg.region.userspace_addr != (1ull << 40));
+	/* QEMU's closing go-ahead: swallowed, no answer, nothing fails */
+	vhu_msg_init(&m, VHU_REQ_ADD_MEM_REG, 0, sizeof(uint64_t));
+	m.payload.u64 = 0;
+	rig_log_clear(&d->r);
+	assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, &m.payload, m.hdr.size, NULL, 0), 0);
+	assert_int_equal(rig_echo(&d->r, 0, 100, 6), 0);
+	assert_false(rig_log_has(&d->r, "failed"));
+	vhu_msg_init(&m, VHU_REQ_POSTCOPY_END, VHU_FLAG_NEED_REPLY, 0);
+	assert_int_equal(rig_acked(&d->r, &m), 0);
+}
+
+/* A postcopy SET_MEM_TABLE whose go-ahead is something else fails; the connection goes on. */
+static void postcopy_no_go_ahead(void **state)
+{
+	struct dl *d = *state;
+	struct vhu_msg m, reply;
+
+	if (!postcopy_listen(d))
+		return;
+	vhu_msg_init(&m, VHU_REQ_SET_MEM_TABLE, 0,
+		     (uint32_t)(offsetof(struct vhu_mem_table, regions) +
+				sizeof(struct vhu_mem_region)));
+	m.payload.mem_table.nregions = 1;
+	rig_region(0, &m.payload.mem_table.regions[0]);
+	assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, &m.payload, m.hdr.size, &d->r.memfd[0], 1),
+			 0);
+	assert_int_equal(rig_recv(&d->r, &reply), 0);
+	rig_log_clear(&d->r);
+	vhu_msg_init(&m, VHU_REQ_GET_FEATURES, 0, 0); /* not the go-ahead */
+	assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, NULL, 0, NULL, 0), 0);
+	assert_true(echo_wait_count(&d->r.dev.resets, 0, 100));
+	for (int i = 0; i < 50 && !rig_log_has(&d->r, "expected the front-end's go-ahead"); i++)
+		usleep(10000);
+	assert_true(rig_log_has(&d->r, "expected the front-end's go-ahead"));
+	assert_int_equal(rig_echo(&d->r, 0, 100, 7), 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_split, teardown)
@@ -390,6 +492,8 @@ int main(void)
 		T(toggle_while_running),
 		T(without_shmfd),
 		T(postcopy_order),
+		T(postcopy_tables),
+		T(postcopy_no_go_ahead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

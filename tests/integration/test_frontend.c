@@ -33,6 +33,8 @@ struct fe_rig {
 	struct vhu_frontend *fe;
 	unsigned int config_changes; /* atomic: the callback's count */
 	int fds, maps;		     /* before the test */
+	uint64_t protocol;	     /* the back-end's protocol features (0: RIG_PROTOCOL) */
+	struct fe_rig *dst;	     /* a second back-end (migration tests) */
 };
 
 static void quiet(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
@@ -59,7 +61,7 @@ static void backend_start(struct fe_rig *r)
 		.name = "echo",
 		.num_queues = RIG_QUEUES,
 		.max_queue_size = RIG_MAX_QUEUE_SIZE,
-		.protocol_features = RIG_PROTOCOL,
+		.protocol_features = r->protocol ? r->protocol : RIG_PROTOCOL,
 		.ops = &echo_ops,
 		.dev = &r->dev,
 		.log = &quiet_log,
@@ -107,11 +109,25 @@ static int setup(void **state)
 	return 0;
 }
 
+static void backend_free(struct fe_rig *r)
+{
+	backend_kill(r);
+	for (unsigned int i = 0; i < RIG_QUEUES; i++)
+		free(r->dev.req[i]);
+	pthread_mutex_destroy(&r->dev.lock);
+	unlink(r->path);
+	rmdir(r->dir);
+}
+
 static int teardown(void **state)
 {
 	struct fe_rig *r = *state;
 
 	vhu_frontend_destroy(r->fe);
+	if (r->dst) {
+		backend_free(r->dst);
+		free(r->dst);
+	}
 	backend_kill(r);
 	for (unsigned int i = 0; i < RIG_QUEUES; i++)
 		free(r->dev.req[i]);
@@ -328,6 +344,111 @@ static void add_errors(void **state)
 	assert_int_equal(vhu_fe_queue_kick(q), 0); /* nothing added */
 }
 
+/* ---- live migration ---------------------------------------------------------- */
+
+#define MIG_PROTOCOL (RIG_PROTOCOL | PF(LOG_SHMFD) | PF(DEVICE_STATE))
+
+/* Two back-ends that log and move their state: the source and a destination. */
+static int setup_migration(void **state)
+{
+	struct fe_rig *r = calloc(1, sizeof(*r)), *d = calloc(1, sizeof(*d));
+
+	assert_non_null(r);
+	assert_non_null(d);
+	r->fds = leak_count_fds();
+	r->maps = leak_count_memfd_maps("vhu-frontend");
+	r->protocol = d->protocol = MIG_PROTOCOL;
+	backend_start(r);
+	backend_start(d);
+	r->dst = d;
+	*state = r;
+	return 0;
+}
+
+static bool page_set(const uint8_t *map, const struct fe_rig *r, const void *p)
+{
+	uint64_t page =
+		(uint64_t)((const uint8_t *)p - (uint8_t *)vhu_frontend_mem_base(r->fe)) / 4096;
+
+	return map[page / 8] & (1u << (page % 8));
+}
+
+/*
+ * The log marks what the device wrote, the device moves to the second
+ * back-end with its state, and goes on there.
+ */
+static void migration(struct fe_rig *r, uint64_t features)
+{
+	size_t bytes;
+	uint8_t *map;
+	uint8_t *probe;
+	unsigned int done;
+
+	connect_fe(r, features, 1);
+	bytes = (vhu_frontend_mem_size(r->fe) / 4096 + 7) / 8;
+	map = calloc(1, bytes);
+	assert_non_null(map);
+	assert_int_equal(vhu_frontend_log_read(r->fe, map, bytes), -EINVAL); /* no log yet */
+	assert_int_equal(vhu_frontend_log_start(r->fe), 0);
+	assert_int_equal(vhu_frontend_log_start(r->fe), -EALREADY);
+	/* one echo into a fresh page: that page must be marked */
+	probe = vhu_frontend_alloc(r->fe, 4096, 4096);
+	assert_non_null(probe);
+	{
+		struct vhu_fe_queue *q = vhu_frontend_queue(r->fe, 0);
+		uint8_t *out = vhu_frontend_alloc(r->fe, 64, 64);
+		struct iovec o = { out, 64 }, i = { probe, 64 };
+		bool seen[1] = { false };
+
+		memset(out, 0x5a, 64);
+		assert_int_equal(vhu_fe_queue_add(q, &o, 1, &i, 1, (void *)1), 0);
+		assert_true(vhu_fe_queue_kick(q) >= 0);
+		collect(r, q, 1, 64, seen);
+		assert_true(vhu_frontend_log_read(r->fe, map, bytes) > 0);
+		assert_true(page_set(map, r, probe));
+		assert_false(page_set(map, r, out + 4096 * 16)); /* nothing written there */
+	}
+	/* a read takes the marks: the next one starts empty */
+	memset(map, 0, bytes);
+	assert_int_equal(vhu_frontend_log_read(r->fe, map, bytes), 0);
+	echo_batch(r, 0, 2, 3);
+	done = echo_count(&r->dev.completed);
+	assert_int_equal(vhu_frontend_log_stop(r->fe), 0);
+	assert_int_equal(vhu_frontend_log_read(r->fe, map, bytes), -EINVAL);
+	assert_int_equal(vhu_frontend_log_start(r->fe), 0); /* on again for the switch-over */
+	/* the switch-over: the state (the echo's count) moves with the rings */
+	assert_int_equal(vhu_frontend_migrate(r->fe, r->dst->path), 0);
+	assert_int_equal(r->dst->dev.loaded_size, 8);
+	assert_int_equal(r->dst->dev.loaded_completed, done);
+	echo_batch(r, 0, 1, 4);
+	assert_true(echo_count(&r->dst->dev.completed) >= BATCH);
+	assert_true(vhu_frontend_alive(r->fe));
+	free(map);
+}
+
+static void migration_split(void **state)
+{
+	migration(*state, ECHO_FEATURES & ~F_RING_PACKED);
+}
+
+static void migration_packed(void **state)
+{
+	migration(*state, ECHO_FEATURES);
+}
+
+/* Without LOG_SHMFD there is no log to start; a migration needs a started front-end and a path. */
+static void migration_refused(void **state)
+{
+	struct fe_rig *r = *state;
+
+	connect_fe(r, ECHO_FEATURES & ~F_RING_PACKED, 1);
+	assert_int_equal(vhu_frontend_log_start(r->fe), -ENOTSUP);
+	assert_int_equal(vhu_frontend_migrate(r->fe, NULL), -EINVAL);
+	/* to a path where nobody listens: the front-end is dead after, as documented */
+	assert_true(vhu_frontend_migrate(r->fe, "/nonexistent/vhu.sock") < 0);
+	assert_false(vhu_frontend_alive(r->fe));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -343,6 +464,9 @@ int main(void)
 		T(backend_killed),
 		T(no_backend),
 		T(add_errors),
+		cmocka_unit_test_setup_teardown(migration_split, setup_migration, teardown),
+		cmocka_unit_test_setup_teardown(migration_packed, setup_migration, teardown),
+		T(migration_refused),
 	};
 
 	return cmocka_run_group_tests_name("frontend", tests, NULL, NULL);

@@ -174,7 +174,7 @@ int vhu_be_set_device_state_fd(struct vhu_backend *be, struct vhu_msg *msg, stru
 	const struct vhu_device_state_transfer *t = &msg->payload.transfer;
 	const struct vhu_device_ops *ops = be->config.ops;
 	struct vhu_be_state *s = &be->state;
-	int ret;
+	int ret, flags;
 
 	if (t->direction > VHU_TRANSFER_LOAD || t->phase != VHU_TRANSFER_PHASE_STOPPED)
 		return vhu_be_fail(be, -EINVAL,
@@ -189,7 +189,8 @@ int vhu_be_set_device_state_fd(struct vhu_backend *be, struct vhu_msg *msg, stru
 	s->load = t->direction == VHU_TRANSFER_LOAD;
 	s->fd = vhu_msg_take_fd(msg, 0);
 	s->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (s->cancel_fd < 0 || fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK) < 0) {
+	flags = fcntl(s->fd, F_GETFL);
+	if (s->cancel_fd < 0 || flags < 0 || fcntl(s->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		ret = -errno;
 		vhu_be_state_clear(be);
 		return vhu_be_fail(be, ret, "device state: %s", strerror(-ret));

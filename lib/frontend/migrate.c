@@ -307,7 +307,10 @@ static int state_transfer(struct vhu_frontend *fe, bool load, uint8_t **buf, siz
 		if (use >= 0) {
 			close(sv[0]);
 			sv[0] = use;
-			(void)fcntl(use, F_SETFL, fcntl(use, F_GETFL) | O_NONBLOCK);
+			int flags = fcntl(use, F_GETFL);
+
+			if (flags >= 0)
+				(void)fcntl(use, F_SETFL, flags | O_NONBLOCK);
 		}
 		ret = state_io(sv[0], !load, buf, len);
 		if (ret < 0)

@@ -393,6 +393,19 @@ static bool postcopy_listen(struct dl *d)
 	return true;
 }
 
+/* A postcopy SET_MEM_TABLE of region 0 (QEMU sends no NEED_REPLY) and its answer. */
+static void send_table(struct dl *d, struct vhu_msg *m, struct vhu_msg *reply)
+{
+	vhu_msg_init(m, VHU_REQ_SET_MEM_TABLE, 0,
+		     (uint32_t)(offsetof(struct vhu_mem_table, regions) +
+				sizeof(struct vhu_mem_region)));
+	m->payload.mem_table.nregions = 1;
+	rig_region(0, &m->payload.mem_table.regions[0]);
+	assert_int_equal(
+		rig_send_raw(d->r.sock, &m->hdr, &m->payload, m->hdr.size, &d->r.memfd[0], 1), 0);
+	assert_int_equal(rig_recv(&d->r, reply), 0);
+}
+
 /*
  * QEMU's postcopy memory handshakes: SET_MEM_TABLE answered with the
  * back-end's addresses and then QEMU's 8-byte go-ahead; ADD_MEM_REG
@@ -407,14 +420,7 @@ static void postcopy_tables(void **state)
 
 	if (!postcopy_listen(d))
 		return;
-	vhu_msg_init(&m, VHU_REQ_SET_MEM_TABLE, 0,
-		     (uint32_t)(offsetof(struct vhu_mem_table, regions) +
-				sizeof(struct vhu_mem_region)));
-	m.payload.mem_table.nregions = 1;
-	rig_region(0, &m.payload.mem_table.regions[0]);
-	assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, &m.payload, m.hdr.size, &d->r.memfd[0], 1),
-			 0);
-	assert_int_equal(rig_recv(&d->r, &reply), 0);
+	send_table(d, &m, &reply);
 	assert_int_equal(reply.hdr.request, VHU_REQ_SET_MEM_TABLE);
 	assert_int_equal(reply.hdr.size, m.hdr.size);
 	assert_int_equal(reply.payload.mem_table.regions[0].guest_phys_addr,
@@ -460,14 +466,7 @@ static void postcopy_no_go_ahead(void **state)
 
 	if (!postcopy_listen(d))
 		return;
-	vhu_msg_init(&m, VHU_REQ_SET_MEM_TABLE, 0,
-		     (uint32_t)(offsetof(struct vhu_mem_table, regions) +
-				sizeof(struct vhu_mem_region)));
-	m.payload.mem_table.nregions = 1;
-	rig_region(0, &m.payload.mem_table.regions[0]);
-	assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, &m.payload, m.hdr.size, &d->r.memfd[0], 1),
-			 0);
-	assert_int_equal(rig_recv(&d->r, &reply), 0);
+	send_table(d, &m, &reply);
 	rig_log_clear(&d->r);
 	vhu_msg_init(&m, VHU_REQ_GET_FEATURES, 0, 0); /* not the go-ahead */
 	assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, NULL, 0, NULL, 0), 0);

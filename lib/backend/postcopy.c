@@ -183,6 +183,8 @@ int vhu_be_postcopy_region(struct vhu_backend *be, const struct vhu_msg *msg, st
 	ret = region_register(be, r);
 	if (ret < 0)
 		return ret;
+	vhu_info(&be->log, "postcopy: region 0x%" PRIx64 "+0x%" PRIx64 " registered", r->gpa,
+		 r->size);
 	/* the answer is the region with our address (dispatch sends it) */
 	reply->payload.mem_reg = msg->payload.mem_reg;
 	reply->payload.mem_reg.region.userspace_addr = (uintptr_t)r->host;

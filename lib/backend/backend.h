@@ -371,7 +371,7 @@ void vhu_be_chan_flush(struct vhu_backend *be);
  * BACKEND_IOTLB_MSG (MISS or ACCESS_FAIL) from any thread. Never asks for an
  * ack: QEMU answers a miss with an UPDATE on the main socket first, which
  * needs the queues paused, so the sender must not wait.
- * Return: 0, -ENOTCONN (no channel), -EOPNOTSUPP (ACCESS_PLATFORM not
+ * Return: 0, -ENOTCONN (no channel), -ENOTSUP (ACCESS_PLATFORM not
  * negotiated) or a send error.
  */
 int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8_t perm);

@@ -56,7 +56,7 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_POSTCOPY_END] = vhu_be_postcopy_end,
 	[VHU_REQ_CHECK_DEVICE_STATE] = vhu_be_check_device_state,
 	[VHU_REQ_SET_INFLIGHT_FD] = vhu_be_set_inflight_fd,
-	/* Everything else fails with -EOPNOTSUPP: its protocol feature is never
+	/* Everything else fails with -ENOTSUP: its protocol feature is never
 	 * offered, or (GPU_SET_SOCKET) it belongs to a feature the library does
 	 * not implement. */
 };
@@ -96,13 +96,13 @@ static int gate_check(struct vhu_backend *be, const struct vhu_rule *rule)
 	uint64_t missing = rule->gate_protocol & ~be->protocol_features;
 
 	if (rule->gate_features && !(vhu_be_offered_features(be) & rule->gate_features))
-		return vhu_be_fail(be, -EOPNOTSUPP,
+		return vhu_be_fail(be, -ENOTSUP,
 				   "its virtio feature (0x%" PRIx64 ") is not offered",
 				   rule->gate_features);
 	if (missing) {
 		const char *name = gate_name(missing);
 
-		return vhu_be_fail(be, -EOPNOTSUPP, "protocol feature %s is not negotiated",
+		return vhu_be_fail(be, -ENOTSUP, "protocol feature %s is not negotiated",
 				   name ? name : "(unknown)");
 	}
 	return 0;
@@ -142,7 +142,7 @@ static void resume_queues(struct vhu_backend *be, int64_t idx)
 static const char *check_error(int err)
 {
 	switch (err) {
-	case -EOPNOTSUPP:
+	case -ENOTSUP:
 		return "unknown request";
 	case -EPROTO:
 		return "bad header flags";
@@ -172,7 +172,7 @@ static int request_run(struct vhu_backend *be, struct vhu_msg *msg, int recv_err
 	if (ret == 0)
 		ret = queue_check(be, *rule, msg, &idx);
 	if (ret == 0 && !handlers[req])
-		ret = vhu_be_fail(be, -EOPNOTSUPP, "not implemented by this back-end");
+		ret = vhu_be_fail(be, -ENOTSUP, "not implemented by this back-end");
 	if (ret < 0)
 		return ret;
 	if ((*rule)->pauses_queues)

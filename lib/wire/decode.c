@@ -26,7 +26,7 @@ int vhu_msg_check(enum vhu_dir dir, const struct vhu_msg *msg, const struct vhu_
 	int ret;
 
 	if (!rule)
-		return -EOPNOTSUPP;
+		return -ENOTSUP;
 	*out = rule;
 	ret = check_flags(msg->hdr.flags, false);
 	if (ret < 0)

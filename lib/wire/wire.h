@@ -107,12 +107,12 @@ const char *vhu_rule_name(enum vhu_dir dir, uint32_t request);
  * vhu_msg_check() - check a received request against its row.
  * @dir: which side received it
  * @msg: header, payload and fds as received
- * @out: the row, set on success and on every error but -EOPNOTSUPP
+ * @out: the row, set on success and on every error but -ENOTSUP
  *
  * Checks: known id, version bits, no reserved or REPLY flag, payload size
  * within the row, fd count within the row. Does not close fds.
  *
- * Return: 0, -EOPNOTSUPP (unknown id), -EPROTO (bad flags), -EMSGSIZE (size)
+ * Return: 0, -ENOTSUP (unknown id), -EPROTO (bad flags), -EMSGSIZE (size)
  * or -EBADMSG (fd count).
  */
 int vhu_msg_check(enum vhu_dir dir, const struct vhu_msg *msg, const struct vhu_rule **out);

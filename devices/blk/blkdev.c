@@ -615,7 +615,7 @@ static bool slot_cqe_io(struct blk_queue *q, struct blk_slot *s, int res)
 		return true;
 	if (res < 0) {
 		s->status = res == -ENOTSUP && s->op == OP_DWZ ? VIRTIO_BLK_S_UNSUPP
-								  : VIRTIO_BLK_S_IOERR;
+							       : VIRTIO_BLK_S_IOERR;
 		return true;
 	}
 	if (s->op == OP_RW) {

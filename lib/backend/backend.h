@@ -191,6 +191,9 @@ struct vhu_backend {
 	bool owner;		    /* SET_OWNER */
 	bool config_change_pending; /* vhu_backend_config_changed() during dispatch */
 	char why[160];		    /* why the current request failed (vhu_be_fail) */
+	/* the ring the current request names, checked by the dispatcher (its one
+	 * decode, vhu_msg_view); NULL when the request names none */
+	struct vhu_queue *msg_queue;
 
 	/* the back-end channel (SET_BACKEND_REQ_FD); any thread, under chan_lock */
 	struct vhu_lock chan_lock;

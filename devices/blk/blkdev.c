@@ -642,8 +642,8 @@ static bool slot_cqe_io(struct blk_queue *q, struct blk_slot *s, int res)
 	if (s->op == OP_NOP)
 		return true;
 	if (res < 0) {
-		s->status = res == -EOPNOTSUPP && s->op == OP_DWZ ? VIRTIO_BLK_S_UNSUPP
-								  : VIRTIO_BLK_S_IOERR;
+		s->status = res == -ENOTSUP && s->op == OP_DWZ ? VIRTIO_BLK_S_UNSUPP
+							       : VIRTIO_BLK_S_IOERR;
 		return true;
 	}
 	if (s->op == OP_RW) {

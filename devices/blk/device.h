@@ -34,7 +34,8 @@ struct blk_vq {
 	 * worker is gone (main.c logs them at exit).
 	 */
 	uint64_t requests;
-	bool full; /* popping stopped for want of a slot; kicks are off */
+	bool full;   /* popping stopped for want of a slot; kicks are off */
+	bool polled; /* blk_queue_pending just found completions: the eventfd is left unread */
 };
 
 /* One device: dev opened by the caller (blkdev_open), closed after the back-end. */

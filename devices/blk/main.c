@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 		{ "poll", PROG_ARG_NONE, NULL, "busy-poll the rings instead of sleeping",
 		  .flag = &o.poll },
 		{ "poll-window", PROG_ARG_REQUIRED, "US",
-		  "spin this long for more work before sleeping (default 32, 0: off)",
+		  "adaptive polling: the longest poll window (default 32, 0: off)",
 		  .str = &o.poll_window },
 		{ "null-size", PROG_ARG_REQUIRED, "BYTES",
 		  "no file: reads return zeros, writes are dropped (benchmarks)",

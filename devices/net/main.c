@@ -519,7 +519,7 @@ int main(int argc, char **argv)
 		  "count the time TX bursts take (busy_ns, busy_chains: the cost per frame)",
 		  .flag = &o.record_busy },
 		{ "poll-window", PROG_ARG_REQUIRED, "US",
-		  "spin this long for more frames before sleeping (default 32, 0: off)",
+		  "adaptive polling: the longest poll window (default 32, 0: off)",
 		  .str = &o.poll_window },
 		{ "control-socket", PROG_ARG_REQUIRED, "PATH",
 		  "serve JSON-RPC 2.0 management (vhu-ctl) on the unix socket PATH",

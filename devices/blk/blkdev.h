@@ -77,8 +77,19 @@ int blkdev_open(const struct blkdev_options *opts, struct blkdev **out);
 /** blkdev_close() - close the disk; its queues must be destroyed first. */
 void blkdev_close(struct blkdev *dev);
 
-/** blkdev_capacity() - the size in 512-byte sectors. */
+/** blkdev_capacity() - the size in 512-byte sectors (any thread). */
 uint64_t blkdev_capacity(const struct blkdev *dev);
+
+/**
+ * blkdev_resize() - change the size to @size bytes (a whole number of
+ * logical blocks): a regular file is truncated or extended, the null disk
+ * just changes. Queues may run meanwhile: requests checked after the
+ * change see the new capacity.
+ *
+ * Return: 0, -EINVAL (not a whole number of blocks, or 0), -EROFS
+ * (read-only), -EOPNOTSUPP (a block device), -EFBIG, or ftruncate's errno.
+ */
+int blkdev_resize(struct blkdev *dev, uint64_t size);
 
 /**
  * blkdev_features() - the virtio feature bits the device offers: the
@@ -121,6 +132,9 @@ void blk_queue_destroy(struct blk_queue *q);
 /**
  * blk_queue_eventfd() - an eventfd (nonblocking) that is signalled when
  * completions are ready. Read it to clear it, then call blk_queue_reap().
+ * What completes inside blk_queue_flush() (a page-cache hit) can be
+ * reaped at once (blk_queue_has_completions()); it signals the eventfd all
+ * the same. blk_queue_reap() reaps what completes inside its own submits.
  */
 int blk_queue_eventfd(const struct blk_queue *q);
 

@@ -21,14 +21,12 @@
 #include "virtq/inflight.h"
 #include "virtq/virtq.h"
 
-#define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
-#define F_USED (1u << VRING_PACKED_DESC_F_USED)
 #define EVENT_FLAGS_MASK 0x3u
-#define OFF_WRAP_SLOT_MASK 0x7fffu
 
 static bool desc_avail(uint16_t flags, bool wrap)
 {
-	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) != wrap;
+	return !!(flags & VHU_PACKED_DESC_F_AVAIL) == wrap &&
+	       !!(flags & VHU_PACKED_DESC_F_USED) != wrap;
 }
 
 static int walk_indirect(struct vhu_vq *vq, struct vhu_req *req, const struct vring_packed_desc *d)
@@ -145,7 +143,7 @@ int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req)
 	}
 	vq->last_avail_idx = (uint16_t)next;
 	/* event idx: move a DESC event along, as split moves avail_event (split.c) */
-	if (vq->event_idx && !vq->notify_off)
+	if (vq->event_idx && !vq->notify_off && !vq->poll_quiet)
 		vhu_vq_store16(&vq->device_event->off_wrap, off_wrap(vq));
 	return 1;
 }
@@ -162,7 +160,7 @@ int vhu_packed_unpop(struct vhu_vq *vq, const struct vhu_req *req)
 		vq->last_avail_idx = (uint16_t)(vq->last_avail_idx + vq->num - n);
 		vq->avail_wrap = !vq->avail_wrap;
 	}
-	if (vq->event_idx && !vq->notify_off)
+	if (vq->event_idx && !vq->notify_off && !vq->poll_quiet)
 		vhu_vq_store16(&vq->device_event->off_wrap, off_wrap(vq));
 	return 0;
 }
@@ -241,7 +239,7 @@ int vhu_packed_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t entry)
 int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 {
 	struct vring_packed_desc *d = &vq->pdesc[vq->used_idx];
-	uint16_t flags = vq->used_wrap ? F_AVAIL | F_USED : 0;
+	uint16_t flags = vq->used_wrap ? VHU_PACKED_DESC_F_AVAIL | VHU_PACKED_DESC_F_USED : 0;
 	struct vhu_inflight_packed *r = vq->inflight;
 	uint32_t next;
 
@@ -297,7 +295,7 @@ int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 int vhu_packed_push_in_order(struct vhu_vq *vq, const struct vhu_req *reqs, unsigned int n)
 {
 	struct vring_packed_desc *d = &vq->pdesc[vq->used_idx];
-	uint16_t flags = vq->used_wrap ? F_AVAIL | F_USED : 0;
+	uint16_t flags = vq->used_wrap ? VHU_PACKED_DESC_F_AVAIL | VHU_PACKED_DESC_F_USED : 0;
 	uint32_t next = vq->used_idx;
 	bool wrap = vq->used_wrap;
 	unsigned int k = 0;
@@ -368,9 +366,9 @@ bool vhu_packed_need_notify(struct vhu_vq *vq)
 	if (flags != VRING_PACKED_EVENT_FLAG_DESC || !vq->event_idx || !valid)
 		return true;
 	off_wrap = vhu_vq_load16(&vq->driver_event->off_wrap);
-	if ((off_wrap & OFF_WRAP_SLOT_MASK) >= vq->num)
+	if ((off_wrap & VHU_PACKED_SLOT_MASK) >= vq->num)
 		return true; /* a bogus event: notifying is always safe */
-	event = lap_pos(off_wrap & OFF_WRAP_SLOT_MASK, off_wrap >> VRING_PACKED_EVENT_F_WRAP_CTR,
+	event = lap_pos(off_wrap & VHU_PACKED_SLOT_MASK, off_wrap >> VRING_PACKED_EVENT_F_WRAP_CTR,
 			vq->num);
 	return lap_need_event(event, new, old, lap);
 }
@@ -386,6 +384,11 @@ bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable)
 	struct vring_packed_desc_event *ev = vq->device_event;
 	uint16_t flags;
 
+	/* the worker polls: the device's wish is kept for when it stops (vhu_vq_poll_quiet) */
+	if (vq->poll_quiet) {
+		vq->notify_off = !enable;
+		return enable && vhu_packed_has_avail(vq);
+	}
 	if (!enable && vq->notify_off)
 		return false; /* already off since start: no store the driver would see */
 	vq->notify_off = !enable;
@@ -411,4 +414,18 @@ bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	flags = vhu_vq_load16(&vq->pdesc[vq->last_avail_idx].flags);
 	return desc_avail(flags, vq->avail_wrap);
+}
+
+bool vhu_packed_poll_quiet(struct vhu_vq *vq, bool quiet)
+{
+	if (quiet) {
+		if (!vq->poll_quiet && !vq->notify_off)
+			vhu_vq_store16(&vq->device_event->flags, VRING_PACKED_EVENT_FLAG_DISABLE);
+		vq->poll_quiet = true;
+		return false;
+	}
+	vq->poll_quiet = false;
+	if (vq->notify_off)
+		return false;
+	return vhu_packed_enable_notify(vq, true);
 }

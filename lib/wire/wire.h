@@ -29,11 +29,7 @@
 #include <stdint.h>
 
 #include <vhu/protocol.h>
-
-enum vhu_dir {
-	VHU_DIR_TO_BACKEND = 0,	 /* VHU_REQ_*: front-end -> back-end */
-	VHU_DIR_TO_FRONTEND = 1, /* VHU_BACKEND_REQ_*: back-end -> front-end */
-};
+#include <vhu/wire.h> /* enum vhu_dir, struct vhu_msg, vhu_msg_close_fds() */
 
 /* Where a request names the queue it is about. */
 enum vhu_queue_loc {
@@ -77,14 +73,6 @@ struct vhu_rule {
 	bool pauses_queues;	/* the back-end stops workers around the handler */
 };
 
-/* One message as it travels, with its fds. */
-struct vhu_msg {
-	struct vhu_msg_hdr hdr;
-	union vhu_payload payload;
-	int fds[VHU_MAX_FDS];
-	unsigned int nfds;
-};
-
 /* The u64 answer to a request with NEED_REPLY: 0 success, non-zero failure. */
 #define VHU_ACK_SIZE ((uint32_t)sizeof(uint64_t))
 
@@ -107,12 +95,12 @@ const char *vhu_rule_name(enum vhu_dir dir, uint32_t request);
  * vhu_msg_check() - check a received request against its row.
  * @dir: which side received it
  * @msg: header, payload and fds as received
- * @out: the row, set on success and on every error but -EOPNOTSUPP
+ * @out: the row, set on success and on every error but -ENOTSUP
  *
  * Checks: known id, version bits, no reserved or REPLY flag, payload size
  * within the row, fd count within the row. Does not close fds.
  *
- * Return: 0, -EOPNOTSUPP (unknown id), -EPROTO (bad flags), -EMSGSIZE (size)
+ * Return: 0, -ENOTSUP (unknown id), -EPROTO (bad flags), -EMSGSIZE (size)
  * or -EBADMSG (fd count).
  */
 int vhu_msg_check(enum vhu_dir dir, const struct vhu_msg *msg, const struct vhu_rule **out);
@@ -148,6 +136,24 @@ int vhu_reply_check(enum vhu_dir dir, uint32_t request, bool need_reply,
 int vhu_msg_decode(enum vhu_dir dir, const uint8_t *buf, size_t len, const int *fds,
 		   unsigned int nfds, struct vhu_msg *out);
 
+/* One decode of a received request: everything the dispatcher needs. */
+struct vhu_msg_view {
+	const struct vhu_rule *rule; /* its row; NULL: an unknown request */
+	const char *name;	     /* the spec's name, or a placeholder */
+	int64_t queue;		     /* the ring it names (unchecked); -ENOENT: none */
+};
+
+/**
+ * vhu_msg_view() - look a received request up once and check it.
+ * @dir: which side received it
+ * @msg: header, payload and fds as received
+ * @v:   filled in every case (rule NULL for an unknown id; queue -ENOENT
+ *       unless the request fits its row and names a ring)
+ *
+ * Return: as vhu_msg_check().
+ */
+int vhu_msg_view(enum vhu_dir dir, const struct vhu_msg *msg, struct vhu_msg_view *v);
+
 /**
  * vhu_msg_queue_index() - the queue a request names.
  * @rule: its row
@@ -163,7 +169,6 @@ void vhu_msg_init(struct vhu_msg *msg, uint32_t request, uint32_t flags, uint32_
 /* Take fd @i out of @msg: the caller owns the returned fd. -1 if none. */
 int vhu_msg_take_fd(struct vhu_msg *msg, unsigned int i);
 
-/* Close every fd still owned by @msg. */
-void vhu_msg_close_fds(struct vhu_msg *msg);
+/* vhu_msg_close_fds(): <vhu/wire.h>. */
 
 #endif /* VHU_WIRE_WIRE_H */

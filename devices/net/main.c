@@ -36,9 +36,7 @@ struct net_options {
 	const char *poll_window;
 	const char *max_macs;
 	const char *port_max_macs;
-	const char *control_socket;
-	const char *control_mode;
-	const char *control_timeout;
+	struct ctl_options ctl;
 	bool poll;
 	bool record_busy;
 	const char *port_config[NET_PORTS_MAX + 1]; /* --port-config, in order */
@@ -473,35 +471,6 @@ static struct net_manage mgr = {
 	.remove = mgr_remove,
 };
 
-static int control_start(const struct prog_info *info, const struct net_options *o,
-			 struct ctl_server **srv)
-{
-	struct ctl_config cc = {
-		.path = o->control_socket,
-		.methods = net_methods,
-		.num_methods = net_num_methods,
-		.opaque = &mgr,
-		.name = PROG,
-	};
-	uint64_t v;
-	int ret;
-
-	if (!o->control_socket)
-		return 0;
-	if (ctl_parse_mode(o->control_mode, &cc.mode) < 0)
-		return prog_error(info, "--control-mode: octal, at most 0777, with 0600 set");
-	if (o->control_timeout) {
-		if (prog_parse_u64(o->control_timeout, 3600000u, &v) < 0 || !v)
-			return prog_error(info, "--control-timeout: 1..3600000 ms");
-		cc.request_timeout_ms = (unsigned int)v;
-	}
-	ret = ctl_server_start(&cc, srv);
-	if (ret < 0)
-		return prog_error(info, "--control-socket %s: %s", o->control_socket,
-				  strerror(-ret));
-	return 0;
-}
-
 static int setup_fds(void)
 {
 	struct sigaction sa;
@@ -571,7 +540,7 @@ static int run(const struct prog_info *info, const struct prog_args *args,
 	}
 	saved_args = *args;
 	saved_qp = qp;
-	if (control_start(info, o, &srv))
+	if (ctl_options_start(info, &o->ctl, net_methods, net_num_methods, &mgr, &srv))
 		goto out_stop;
 	wait_signals(sig_fd, nvhost, srv != NULL);
 	status = 0;
@@ -627,15 +596,7 @@ int main(int argc, char **argv)
 		{ "poll-window", PROG_ARG_REQUIRED, "US",
 		  "adaptive polling: the longest poll window (default 32, 0: off)",
 		  .str = &o.poll_window },
-		{ "control-socket", PROG_ARG_REQUIRED, "PATH",
-		  "serve JSON-RPC 2.0 management (vhu-ctl) on the unix socket PATH",
-		  .str = &o.control_socket },
-		{ "control-mode", PROG_ARG_REQUIRED, "MODE",
-		  "permissions of the control socket, octal (default 0600)",
-		  .str = &o.control_mode },
-		{ "control-timeout", PROG_ARG_REQUIRED, "MS",
-		  "a control request must arrive whole within MS ms (default 10000)",
-		  .str = &o.control_timeout },
+		CTL_PROG_OPTIONS(o.ctl),
 	};
 	const struct prog_info info = {
 		.name = PROG,
@@ -654,5 +615,7 @@ int main(int argc, char **argv)
 	ret = prog_parse(&info, argc, argv, &args, stdout, stderr);
 	if (ret != PROG_CONTINUE)
 		return ret;
+	if (ctl_options_check(&info, &o.ctl))
+		return 1;
 	return run(&info, &args, &o);
 }

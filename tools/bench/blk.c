@@ -40,41 +40,14 @@ struct blk_opts {
 	enum rw rw;
 	uint64_t bs;
 	unsigned int iodepth;
-	uint64_t size;		/* bytes of the disk used */
-	bool reconnect;		/* wait for a back-end that died and go on */
-	bool time_given;	/* verify: repeat passes until --time is up */
-	bool log_check;		/* dirty logging on; check the log against the writes */
-	bool log_dirty;		/* dirty logging on, nothing checked (what logging costs) */
-	const char *migrate_to; /* half-way, hand the device over to this back-end */
-	/* --iommu: the front-end plays the guest's IOMMU (issue 17) */
-	bool iommu;
-	unsigned int iotlb_window; /* --iotlb-window: most entries mapped at once */
-	unsigned int storm_us;	   /* --invalidate-us: invalidate everything this often */
+	uint64_t size;		  /* bytes of the disk used */
+	bool reconnect;		  /* wait for a back-end that died and go on */
+	bool time_given;	  /* verify: repeat passes until --time is up */
+	bool log_check;		  /* dirty logging on; check the log against the writes */
+	bool log_dirty;		  /* dirty logging on, nothing checked (what logging costs) */
+	const char *migrate_to;	  /* half-way, hand the device over to this back-end */
+	struct bench_iommu iommu; /* --iommu: the front-end plays the guest's IOMMU */
 };
-
-/* --invalidate-us: a thread that invalidates the whole IOTLB while the workers run. */
-struct storm {
-	struct vhu_frontend *fe;
-	unsigned int us;
-	bool stop; /* atomic */
-	uint64_t n;
-	pthread_t thread;
-};
-
-static void *storm_run(void *arg)
-{
-	struct storm *st = arg;
-
-	while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
-		if (vhu_frontend_iotlb_invalidate(st->fe, 0, 0) < 0)
-			break;
-		st->n++;
-		nanosleep(&(struct timespec){ .tv_sec = st->us / 1000000,
-					      .tv_nsec = (long)(st->us % 1000000) * 1000 },
-			  NULL);
-	}
-	return NULL;
-}
 
 /* What the workers share for --reconnect (lock: everything below it). */
 struct blk_shared {
@@ -433,8 +406,7 @@ static void usage_blk(FILE *out)
 		"  --migrate-to=PATH   half-way, hand the device over to the back-end on PATH\n"
 		"                      (dirty logging, then its rings resumed there)\n"
 		"  --log-dirty         run with dirty-page logging on and check nothing (its "
-		"cost)\n"
-		"  -h, --help          show this help and exit\n"
+		"cost)\n" BENCH_IOMMU_USAGE "  -h, --help          show this help and exit\n"
 		"\n"
 		"Exit status: 0 on success, 1 when a request failed, a verify pass found a\n"
 		"mismatch or the back-end failed, 2 for bad options or when --log-check\n"
@@ -458,9 +430,7 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		{ "log-dirty", no_argument, NULL, 'D' },
 		{ "migrate-to", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
-		{ "iommu", no_argument, NULL, 'I' },
-		{ "iotlb-window", required_argument, NULL, 'W' },
-		{ "invalidate-us", required_argument, NULL, 'V' },
+		BENCH_IOMMU_LONGOPTS,
 		{ 0 },
 	};
 	uint64_t v;
@@ -529,24 +499,9 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		case 'M':
 			o->migrate_to = optarg;
 			break;
-		case 'I':
-			o->iommu = true;
-			break;
-		case 'W':
-			if (bench_parse_size(optarg, &v) || v > 65536)
-				return fprintf(stderr, "vhu-bench: --iotlb-window: 0..65536\n"), -1;
-			o->iotlb_window = (unsigned int)v;
-			o->iommu = true;
-			break;
-		case 'V':
-			if (bench_parse_size(optarg, &v) || !v || v > 10000000)
-				return fprintf(stderr, "vhu-bench: --invalidate-us: 1..10000000\n"),
-				       -1;
-			o->storm_us = (unsigned int)v;
-			o->iommu = true;
-			break;
 		default:
-			return -1;
+			if (bench_iommu_option(&o->iommu, ch, optarg) != 0)
+				return -1;
 		}
 	}
 	if (!c->socket_path)
@@ -573,8 +528,7 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 			    VHU_BIT(VIRTIO_RING_F_INDIRECT_DESC) | VHU_BIT(VIRTIO_BLK_F_FLUSH) |
 			    VHU_BIT(VIRTIO_BLK_F_BLK_SIZE) | VHU_BIT(VIRTIO_BLK_F_SEG_MAX) |
 			    (c->queues > 1 ? VHU_BIT(VIRTIO_BLK_F_MQ) : 0) |
-			    (c->packed ? VHU_BIT(VIRTIO_F_RING_PACKED) : 0) |
-			    (o->iommu ? VHU_BIT(VIRTIO_F_ACCESS_PLATFORM) : 0),
+			    (c->packed ? VHU_BIT(VIRTIO_F_RING_PACKED) : 0),
 		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
 				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 				     VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
@@ -583,25 +537,23 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 				     (o->reconnect ? VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) : 0) |
 				     (o->log_check || o->log_dirty || o->migrate_to
 					      ? VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD)
-					      : 0) |
-				     /* the channel the IOTLB misses come on */
-				     (o->iommu ? VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) : 0),
+					      : 0),
 		.num_queues = (uint16_t)c->queues,
 		.queue_size = (uint16_t)ring_size(o->iodepth),
 		.mem_size = (uint64_t)c->queues * o->iodepth * (o->bs + 4096) + (16u << 20),
-		.iotlb_window = o->iotlb_window,
 	};
-	int ret = vhu_frontend_connect(&cfg, fe);
+	int ret;
+
+	bench_iommu_config(&o->iommu, &cfg);
+	ret = vhu_frontend_connect(&cfg, fe);
 
 	if (ret < 0) {
 		fprintf(stderr, "vhu-bench: %s: %s\n", c->socket_path, strerror(-ret));
 		return ret;
 	}
-	if (o->iommu && !vhu_frontend_iommu(*fe)) {
-		fprintf(stderr, "vhu-bench: %s: the back-end does not offer ACCESS_PLATFORM\n",
-			c->socket_path);
-		return -ENOTSUP;
-	}
+	ret = bench_iommu_check(&o->iommu, *fe, c->socket_path);
+	if (ret < 0)
+		return ret;
 	if (c->packed && !(vhu_frontend_features(*fe) & VHU_BIT(VIRTIO_F_RING_PACKED))) {
 		fprintf(stderr, "vhu-bench: %s: the back-end does not offer packed rings\n",
 			c->socket_path);
@@ -733,24 +685,6 @@ static int bring_up(struct bench_common *c, struct blk_opts *o, struct blk_worke
 				strerror(-ret));
 	}
 	return ret;
-}
-
-/* --iommu: what the IOMMU role did (a second JSON line with --json). */
-static void iotlb_report(const struct bench_common *c, struct vhu_frontend *fe,
-			 const struct storm *st)
-{
-	struct vhu_frontend_iotlb_stats s;
-
-	vhu_frontend_iotlb_stats(fe, &s);
-	if (c->json)
-		printf("{\"iotlb\": {\"misses\": %" PRIu64 ", \"updates\": %" PRIu64
-		       ", \"invalidates\": %" PRIu64 ", \"storm_invalidates\": %" PRIu64
-		       ", \"access_fails\": %" PRIu64 "}}\n",
-		       s.misses, s.updates, s.invalidates, st->n, s.access_fails);
-	else
-		printf("  IOMMU: %" PRIu64 " misses answered with %" PRIu64 " updates, %" PRIu64
-		       " invalidates (%" PRIu64 " of everything), %" PRIu64 " access failures\n",
-		       s.misses, s.updates, s.invalidates, st->n, s.access_fails);
 }
 
 /* Errors that another try cannot mend (the back-end is there and says no). */
@@ -886,7 +820,6 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 	struct bench_thread *threads[64]; /* --queues is at most 64 */
 	struct blk_worker *ws = NULL;
 	struct blk_opts o;
-	struct storm storm = { 0 };
 	double secs = 0;
 	int ret, status = 1;
 
@@ -913,16 +846,11 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 			goto out;
 		}
 	}
-	storm.fe = fe;
-	storm.us = o.storm_us;
-	if (o.storm_us && pthread_create(&storm.thread, NULL, storm_run, &storm) != 0)
+	if (bench_iommu_start(&o.iommu, fe) < 0)
 		goto out;
 	ret = run_phase(&c, &o, ws, &s, threads, o.migrate_to ? (c.time_s + 1) / 2 : c.time_s,
 			&secs);
-	if (o.storm_us) {
-		__atomic_store_n(&storm.stop, true, __ATOMIC_RELEASE);
-		pthread_join(storm.thread, NULL);
-	}
+	bench_iommu_stop(&o.iommu);
 	if (ret < 0)
 		goto out;
 	if (o.log_check && log_check(&c, &s, fe) < 0)
@@ -946,8 +874,7 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 			printf("  handed over to %s half-way\n", o.migrate_to);
 	}
 	report(&c, &o, ws, secs, vhu_frontend_features(fe), s.reconnects);
-	if (o.iommu)
-		iotlb_report(&c, fe, &storm);
+	bench_iommu_report(&c, &o.iommu);
 	if (status != 2)
 		status = 0;
 	for (unsigned int i = 0; i < c.queues; i++)

@@ -205,7 +205,33 @@ void blkdev_close(struct blkdev *dev)
 
 uint64_t blkdev_capacity(const struct blkdev *dev)
 {
-	return dev->capacity;
+	return __atomic_load_n(&dev->capacity, __ATOMIC_RELAXED);
+}
+
+int blkdev_resize(struct blkdev *dev, uint64_t size)
+{
+	if (size < dev->blk_size || size % dev->blk_size)
+		return -EINVAL;
+	if (size >> BLK_SECTOR_SHIFT > (uint64_t)INT64_MAX >> BLK_SECTOR_SHIFT)
+		return -EFBIG;
+	if (!dev->null_backend) {
+		struct stat st;
+
+		if (dev->read_only)
+			return -EROFS;
+		if (fstat(dev->fd, &st) < 0)
+			return -errno;
+		if (!S_ISREG(st.st_mode))
+			return -EOPNOTSUPP; /* a block device's size is its own */
+		/* grow: the file first, then the capacity; shrink: the other way round */
+		if (size > blkdev_capacity(dev) << BLK_SECTOR_SHIFT &&
+		    ftruncate(dev->fd, (off_t)size) < 0)
+			return -errno;
+	}
+	__atomic_store_n(&dev->capacity, size >> BLK_SECTOR_SHIFT, __ATOMIC_RELAXED);
+	if (!dev->null_backend && ftruncate(dev->fd, (off_t)size) < 0)
+		return -errno;
+	return 0;
 }
 
 uint64_t blkdev_features(const struct blkdev *dev)
@@ -249,7 +275,7 @@ static uint8_t log2_u32(uint32_t v)
 void blkdev_fill_config(const struct blkdev *dev, struct virtio_blk_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->capacity = htole64(dev->capacity);
+	cfg->capacity = htole64(blkdev_capacity(dev));
 	cfg->size_max = htole32(BLK_SIZE_MAX);
 	cfg->seg_max = htole32(BLK_SEG_MAX);
 	cfg->blk_size = htole32(dev->blk_size);
@@ -354,7 +380,9 @@ static struct io_uring_sqe *get_sqe(struct blk_queue *q)
 
 static bool range_ok(const struct blkdev *dev, uint64_t sector, uint64_t num_sectors)
 {
-	return sector <= dev->capacity && num_sectors <= dev->capacity - sector;
+	uint64_t capacity = blkdev_capacity(dev); /* a resize may change it */
+
+	return sector <= capacity && num_sectors <= capacity - sector;
 }
 
 /* Queue the next piece of an OP_RW, OP_FLUSH or OP_DWZ slot. */
@@ -614,8 +642,8 @@ static bool slot_cqe_io(struct blk_queue *q, struct blk_slot *s, int res)
 	if (s->op == OP_NOP)
 		return true;
 	if (res < 0) {
-		s->status = res == -EOPNOTSUPP && s->op == OP_DWZ ? VIRTIO_BLK_S_UNSUPP
-								  : VIRTIO_BLK_S_IOERR;
+		s->status = res == -ENOTSUP && s->op == OP_DWZ ? VIRTIO_BLK_S_UNSUPP
+							       : VIRTIO_BLK_S_IOERR;
 		return true;
 	}
 	if (s->op == OP_RW) {

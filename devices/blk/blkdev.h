@@ -77,8 +77,19 @@ int blkdev_open(const struct blkdev_options *opts, struct blkdev **out);
 /** blkdev_close() - close the disk; its queues must be destroyed first. */
 void blkdev_close(struct blkdev *dev);
 
-/** blkdev_capacity() - the size in 512-byte sectors. */
+/** blkdev_capacity() - the size in 512-byte sectors (any thread). */
 uint64_t blkdev_capacity(const struct blkdev *dev);
+
+/**
+ * blkdev_resize() - change the size to @size bytes (a whole number of
+ * logical blocks): a regular file is truncated or extended, the null disk
+ * just changes. Queues may run meanwhile: requests checked after the
+ * change see the new capacity.
+ *
+ * Return: 0, -EINVAL (not a whole number of blocks, or 0), -EROFS
+ * (read-only), -EOPNOTSUPP (a block device), -EFBIG, or ftruncate's errno.
+ */
+int blkdev_resize(struct blkdev *dev, uint64_t size);
 
 /**
  * blkdev_features() - the virtio feature bits the device offers: the

@@ -30,6 +30,7 @@ void blk_init(struct blk *blk, struct blkdev *dev, bool poll)
 {
 	memset(blk, 0, sizeof(*blk));
 	blk->dev = dev;
+	pthread_mutex_init(&blk->config_lock, NULL);
 	blkdev_fill_config(dev, &blk->config);
 	blk->poll = poll;
 }
@@ -47,8 +48,17 @@ static int blk_get_config(void *opaque, void *buf, uint32_t offset, uint32_t siz
 
 	if (offset > sizeof(blk->config) || size > sizeof(blk->config) - offset)
 		return -EINVAL;
+	pthread_mutex_lock(&blk->config_lock);
 	memcpy(buf, (const uint8_t *)&blk->config + offset, size);
+	pthread_mutex_unlock(&blk->config_lock);
 	return 0;
+}
+
+void blk_resized(struct blk *blk)
+{
+	pthread_mutex_lock(&blk->config_lock);
+	blkdev_fill_config(blk->dev, &blk->config);
+	pthread_mutex_unlock(&blk->config_lock);
 }
 
 static void slots_free(struct blk_vq *bq)
@@ -104,7 +114,7 @@ static void blk_done(void *tag, struct vhu_req *req, uint8_t status, uint32_t wr
 	struct blk_slot *slot = tag;
 	struct blk_vq *bq = slot->bq;
 
-	(void)status; /* already written into the request's status byte */
+	blk_stats_record(&bq->stats, req, status, written_len, slot->start_ns);
 	/* the status byte is the last writable one, which written_len need not reach */
 	if (written_len)
 		(void)vhu_vq_log_write(bq->vq, blk_status_byte(req), 1);
@@ -123,6 +133,7 @@ static int submit_available(struct blk_vq *bq)
 
 		if (ret <= 0)
 			return ret == 0 ? 0 : -EIO;
+		slot->start_ns = blk_now_ns();
 		bq->nfree--;
 		/* no I/O needed (the null disk, a bad request): done here, slot freed */
 		ret = blk_queue_exec(bq->q, &slot->req, slot, blk_done);

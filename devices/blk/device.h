@@ -10,6 +10,7 @@
  * back-end.
  */
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "blkdev.h"
@@ -17,7 +18,28 @@
 
 struct blk_slot {
 	struct blk_vq *bq;
+	uint64_t start_ns; /* popped at (CLOCK_MONOTONIC), for the latency stats */
 	struct vhu_req req;
+};
+
+/*
+ * Latency histogram: 4 buckets per power of two of nanoseconds, from
+ * 2^BLK_LAT_SHIFT ns (everything faster is in bucket 0) to 2^31 ns
+ * (everything slower is in the last bucket): within 19 % of the truth.
+ */
+#define BLK_LAT_SHIFT 7u
+#define BLK_LAT_SUB 4u
+#define BLK_LAT_BUCKETS ((31u - BLK_LAT_SHIFT) * BLK_LAT_SUB)
+
+/*
+ * What one queue did, over the program's life (kept across queue
+ * restarts). Written by the queue's worker only, with relaxed atomic
+ * stores; any thread may read it (blk_stats_sum) for export-stats.
+ */
+struct blk_stats {
+	uint64_t read_ops, write_ops, other_ops, errors;
+	uint64_t read_bytes, write_bytes;
+	uint64_t lat[BLK_LAT_BUCKETS];
 };
 
 struct blk_vq {
@@ -34,12 +56,14 @@ struct blk_vq {
 	 * worker is gone (main.c logs them at exit).
 	 */
 	uint64_t requests;
+	struct blk_stats stats;
 	bool full; /* popping stopped for want of a slot; kicks are off */
 };
 
 /* One device: dev opened by the caller (blkdev_open), closed after the back-end. */
 struct blk {
 	struct blkdev *dev;
+	pthread_mutex_t config_lock; /* config: the control thread vs a resize */
 	struct virtio_blk_config config;
 	struct blk_vq queues[BLK_QUEUES_MAX];
 	bool poll; /* --poll: workers never sleep on the eventfd */
@@ -47,6 +71,22 @@ struct blk {
 
 /* @blk for @dev (opened; the caller closes it after the back-end is gone). */
 void blk_init(struct blk *blk, struct blkdev *dev, bool poll);
+
+/* The disk's capacity changed (blkdev_resize): refresh config for GET_CONFIG. */
+void blk_resized(struct blk *blk);
+
+/* CLOCK_MONOTONIC in ns. */
+uint64_t blk_now_ns(void);
+
+/* Count one completed request (its worker only). */
+void blk_stats_record(struct blk_stats *s, const struct vhu_req *req, uint8_t status,
+		      uint32_t written_len, uint64_t start_ns);
+
+/* Add up the stats of every queue into @sum (any thread). */
+void blk_stats_sum(const struct blk *blk, struct blk_stats *sum);
+
+/* The latency in ns below which @permille of the requests in @s completed (0: none). */
+uint64_t blk_stats_percentile(const struct blk_stats *s, unsigned int permille);
 
 extern const struct vhu_device_ops blk_ops;
 

@@ -3,17 +3,22 @@
  * vhu-blk: a virtio-blk back-end on a raw file or block device.
  *
  * The request engine is blkdev.c (one io_uring per queue), the device ops
- * device.c; this file is the program: options, and the back-end around it.
+ * device.c, the exports (one back-end each, added and removed at run time)
+ * exports.c and their control-socket methods rpc.c; this file is the
+ * program: options, the command line's export, --config, the control
+ * socket, and waiting for a stop.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "blkdev.h"
-#include "device.h"
-#include "serve.h"
+#include "control.h"
+#include "exports.h"
+#include "program.h"
 #include <vhu/backend.h>
 #include <vhu/protocol.h>
 
@@ -26,8 +31,30 @@ struct blk_options {
 	const char *null_size;
 	const char *poll_window;
 	const char *delay_us;
+	const char *config;
+	const char *control_socket;
+	const char *control_mode_text;
+	const char *control_timeout;
+	unsigned int control_timeout_ms;
+	unsigned int control_mode;
+	bool sockets; /* --socket-path or --fd: the command line's export */
 	bool poll;
 };
+
+/* Parse --control-mode: octal permission bits, 0..0777. */
+static int parse_mode(const char *text, unsigned int *mode)
+{
+	char *end;
+	unsigned long v;
+
+	if (!text)
+		return 0;
+	v = strtoul(text, &end, 8);
+	if (!*text || *end || v > 0777 || !(v & 0600))
+		return -EINVAL;
+	*mode = (unsigned int)v;
+	return 0;
+}
 
 static int parse_numbers(const struct prog_info *info, struct blk_options *o, uint16_t *queue_size,
 			 uint32_t *poll_window)
@@ -64,32 +91,99 @@ static int parse_numbers(const struct prog_info *info, struct blk_options *o, ui
 			return prog_error(info, "--delay-us: 0..10000000 microseconds");
 		o->dev.delay_us = (uint32_t)v;
 	}
-	if (!o->dev.path && !o->dev.null_backend)
+	if (o->control_timeout) {
+		if (prog_parse_u64(o->control_timeout, 3600000u, &v) < 0 || !v)
+			return prog_error(info, "--control-timeout: 1..3600000 ms");
+		o->control_timeout_ms = (unsigned int)v;
+	}
+	if (parse_mode(o->control_mode_text, &o->control_mode) < 0)
+		return prog_error(info, "--control-mode: octal, at most 0777, with 0600 set");
+	if (!o->dev.path && !o->dev.null_backend && o->sockets)
 		return prog_error(info, "--blk-file=PATH (or --null-size=BYTES) is required");
+	if (!o->sockets && !o->config && !o->control_socket)
+		return prog_error(info, "one of --socket-path, --fd, --config or "
+					"--control-socket is required");
 	return 0;
 }
 
-/*
- * One line at exit with each queue's completed requests, read by the
- * multiqueue tests to prove every queue carried I/O:
- *   vhu-blk: requests per queue: 0=N 1=N ...
- */
-static void log_requests(const struct blk *blk, unsigned int num_queues)
+/* Wait for SIGTERM/SIGINT, or the end of the adopted (--fd) export. */
+static int wait_loop(const struct prog_info *info, struct blk_exports *t, int sig_fd)
 {
-	char line[64 + BLK_QUEUES_MAX * 24] = "";
-	size_t len = 0;
+	for (;;) {
+		struct pollfd pfd[2] = { { .fd = sig_fd, .events = POLLIN },
+					 { .fd = blk_exports_event_fd(t), .events = POLLIN } };
+		bool adopted = false;
 
-	for (unsigned int i = 0; i < num_queues && len < sizeof(line); i++)
-		len += (size_t)snprintf(line + len, sizeof(line) - len, " %u=%llu", i,
-					(unsigned long long)blk->queues[i].requests);
-	fprintf(stderr, "vhu-blk: requests per queue:%s\n", line);
+		if (prog_stop_requested())
+			return 0;
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			return prog_error(info, "poll: %s", strerror(errno));
+		while (pfd[1].revents && blk_exports_reap(t, &adopted) > 0)
+			if (adopted)
+				return 0; /* nothing left to serve on an inherited connection */
+	}
+}
+
+/* Start the exports and the control socket, serve until a stop; the exit status. */
+static int run(const struct prog_info *info, const struct prog_args *args,
+	       const struct blk_options *o, const struct blk_defaults *defaults)
+{
+	struct ctl_error err = { 0 };
+	struct ctl_server *srv = NULL;
+	struct blk_exports *t;
+	struct ctl_config cc;
+	int sig_fd, status = 1, ret;
+
+	sig_fd = prog_signals_init();
+	if (sig_fd < 0)
+		return prog_error(info, "signals: %s", strerror(-sig_fd));
+	ret = blk_exports_create(defaults, &t);
+	if (ret < 0)
+		return prog_error(info, "%s", strerror(-ret));
+	if (args->nsockets) {
+		struct blk_export_opts eo = {
+			.socket_path = args->socket_path,
+			.fd = args->fd,
+			.dev = o->dev,
+		};
+
+		if (blk_export_add(t, &eo, &err) < 0) {
+			prog_error(info, "%s", err.message);
+			goto out;
+		}
+	}
+	if (o->config && blk_exports_load(t, o->config, &err) < 0) {
+		prog_error(info, "--config: %s", err.message);
+		goto out;
+	}
+	if (o->control_socket) {
+		cc = (struct ctl_config){
+			.path = o->control_socket,
+			.mode = o->control_mode,
+			.methods = blk_methods,
+			.num_methods = blk_num_methods,
+			.opaque = t,
+			.name = info->name,
+			.request_timeout_ms = o->control_timeout_ms,
+		};
+		ret = ctl_server_start(&cc, &srv);
+		if (ret < 0) {
+			prog_error(info, "--control-socket %s: %s", o->control_socket,
+				   strerror(-ret));
+			goto out;
+		}
+	}
+	status = wait_loop(info, t, sig_fd);
+out:
+	ctl_server_stop(srv); /* no method runs after this */
+	blk_exports_destroy(t);
+	return status;
 }
 
 int main(int argc, char **argv)
 {
 	static const char *const features[] = { "read-only", "blk-file", NULL };
 	static struct blk_options o;
-	static struct blk blk;
 	const struct prog_option options[] = {
 		{ "blk-file", PROG_ARG_REQUIRED, "PATH", "raw image or block device to serve",
 		  .str = &o.dev.path },
@@ -114,6 +208,17 @@ int main(int argc, char **argv)
 		{ "delay-us", PROG_ARG_REQUIRED, "US",
 		  "testing: complete each request US microseconds late (a slow disk)",
 		  .str = &o.delay_us },
+		{ "config", PROG_ARG_REQUIRED, "FILE",
+		  "more exports: {\"exports\": [{export-add params}, ...]}", .str = &o.config },
+		{ "control-socket", PROG_ARG_REQUIRED, "PATH",
+		  "serve JSON-RPC 2.0 management (vhu-ctl) on the unix socket PATH",
+		  .str = &o.control_socket },
+		{ "control-mode", PROG_ARG_REQUIRED, "MODE",
+		  "permissions of the control socket, octal (default 0600)",
+		  .str = &o.control_mode_text },
+		{ "control-timeout", PROG_ARG_REQUIRED, "MS",
+		  "a control request must arrive whole within MS ms (default 10000)",
+		  .str = &o.control_timeout },
 	};
 	const struct prog_info info = {
 		.name = "vhu-blk",
@@ -122,9 +227,9 @@ int main(int argc, char **argv)
 		.features = features,
 		.options = options,
 		.num_options = sizeof(options) / sizeof(options[0]),
+		.sockets_optional = true,
 	};
-	struct vhu_backend_config config;
-	struct blkdev *dev;
+	struct blk_defaults defaults;
 	struct prog_args args;
 	uint16_t queue_size = BLK_QUEUE_SIZE_DEFAULT;
 	uint32_t poll_window = VHU_BACKEND_POLL_WINDOW_DEFAULT_US;
@@ -133,34 +238,15 @@ int main(int argc, char **argv)
 	ret = prog_parse(&info, argc, argv, &args, stdout, stderr);
 	if (ret != PROG_CONTINUE)
 		return ret;
+	o.sockets = args.nsockets > 0;
 	if (parse_numbers(&info, &o, &queue_size, &poll_window))
 		return 1;
-	ret = blkdev_open(&o.dev, &dev);
-	if (ret < 0)
-		return prog_error(&info, "%s: %s", o.dev.path ? o.dev.path : "null disk",
-				  strerror(-ret));
-	blk_init(&blk, dev, o.poll);
-	config = (struct vhu_backend_config){
-		.name = args.socket_path ? args.socket_path : "fd",
-		.num_queues = o.dev.num_queues ? o.dev.num_queues : 1,
-		.max_queue_size = queue_size,
-		.protocol_features =
-			VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
-			VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
-			VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-			VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) | VHU_BIT(VHU_PROTOCOL_F_STATUS) |
-			VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) |
-			/* crash-safe: what was in flight is resubmitted after a restart */
-			VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |
-			/* live migration: the dirty-page log, and postcopy */
-			VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT),
-		.flags = o.poll ? VHU_BACKEND_F_POLL : 0,
-		.ops = &blk_ops,
-		.dev = &blk,
+	defaults = (struct blk_defaults){
+		.queue_size = queue_size,
+		.poll = o.poll,
 		.poll_window_us = poll_window,
+		.delay_us = o.dev.delay_us,
+		.log_level = args.log_level,
 	};
-	ret = prog_serve(&info, &args, &config);
-	log_requests(&blk, config.num_queues);
-	blkdev_close(blk.dev);
-	return ret;
+	return run(&info, &args, &o, &defaults);
 }

@@ -314,7 +314,7 @@ int prog_parse(const struct prog_info *info, int argc, char *const argv[], struc
 	}
 	if (args->socket_path && args->fd >= 0 && info->max_sockets <= 1)
 		return perr(info, err, "--socket-path and --fd are mutually exclusive");
-	if (!args->socket_path && args->fd < 0)
+	if (!args->socket_path && args->fd < 0 && !info->sockets_optional)
 		return perr(info, err, "one of --socket-path or --fd is required");
 	return PROG_CONTINUE;
 }

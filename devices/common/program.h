@@ -63,6 +63,9 @@ struct prog_info {
 	/* 0 or 1: exactly one of --socket-path or --fd (the spec's rule);
 	 * more: up to this many of them, mixed, at most PROG_SOCKETS_MAX */
 	unsigned int max_sockets;
+	/* no --socket-path or --fd is fine (the program has other sources:
+	 * vhu-blk's --config and --control-socket); it checks itself */
+	bool sockets_optional;
 };
 
 /* Most --socket-path and --fd a program with ports accepts in all. */

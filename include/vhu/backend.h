@@ -299,7 +299,7 @@ VHU_API void vhu_backend_stop(struct vhu_backend *be);
  * right after that request's reply (the front-end is waiting for the reply
  * and would not serve the channel before), and 0 means it was queued.
  *
- * Return: 0; -ENOTCONN (no channel), -EOPNOTSUPP (CONFIG not negotiated),
+ * Return: 0; -ENOTCONN (no channel), -ENOTSUP (CONFIG not negotiated),
  * -EIO (the front-end answered failure), -ETIMEDOUT (no ack in time), or a
  * send error. After -ETIMEDOUT or a send error the channel is closed: it is
  * out of step.

@@ -363,4 +363,56 @@ VHU_API void vhu_frontend_iotlb_stats(struct vhu_frontend *fe,
 /** vhu_frontend_destroy() - close everything and unmap the memory. */
 VHU_API void vhu_frontend_destroy(struct vhu_frontend *fe);
 
+/*
+ * A bare connection: one request at a time, exactly what the caller asks,
+ * nothing negotiated or set up behind its back. For tools that question a
+ * back-end without driving it (vhu-probe) and for conformance checks. Each
+ * reply is checked against the request's row of the wire table before the
+ * caller sees it. Not for a device: use vhu_frontend_connect().
+ */
+struct vhu_frontend_conn;
+
+/**
+ * vhu_frontend_conn_open() - connect to @socket_path (one attempt).
+ * @timeout_ms: the longest wait for each reply (0: 5000)
+ * Return: 0 and *@out, or the connect error (-ENOENT, -ECONNREFUSED, ...),
+ * -ENOMEM.
+ */
+VHU_API int vhu_frontend_conn_open(const char *socket_path, unsigned int timeout_ms,
+				   struct vhu_frontend_conn **out);
+
+/**
+ * vhu_frontend_conn_get_u64() - a request with no payload that answers a u64
+ * (GET_FEATURES, GET_PROTOCOL_FEATURES, GET_QUEUE_NUM, GET_MAX_MEM_SLOTS).
+ * Return: 0, -EINVAL (@request answers no u64), -EAGAIN (no reply in time),
+ * -ECONNRESET/-EPIPE (the back-end closed), -EPROTO/-EBADMSG (a reply that
+ * does not fit the request).
+ */
+VHU_API int vhu_frontend_conn_get_u64(struct vhu_frontend_conn *c, uint32_t request,
+				      uint64_t *value);
+
+/**
+ * vhu_frontend_conn_set_u64() - a request whose payload is one u64
+ * (SET_FEATURES, SET_PROTOCOL_FEATURES ...), acked when REPLY_ACK was set
+ * with SET_PROTOCOL_FEATURES on this connection.
+ * Return: 0, -EINVAL (@request takes no u64), -EIO (a non-zero ack), or an
+ * error of vhu_frontend_conn_get_u64().
+ */
+VHU_API int vhu_frontend_conn_set_u64(struct vhu_frontend_conn *c, uint32_t request,
+				      uint64_t value);
+
+/**
+ * vhu_frontend_conn_get_config() - GET_CONFIG of @size bytes at @offset.
+ * Return: 0, -EINVAL (size over VHU_MAX_CONFIG_SIZE), -EIO (the back-end
+ * reported failure), or an error as above.
+ */
+VHU_API int vhu_frontend_conn_get_config(struct vhu_frontend_conn *c, uint32_t offset,
+					 uint32_t size, void *buf);
+
+/** vhu_frontend_conn_error() - what the last failed request found wrong, or NULL. */
+VHU_API const char *vhu_frontend_conn_error(const struct vhu_frontend_conn *c);
+
+/** vhu_frontend_conn_close() - close the connection and free @c (NULL: nothing). */
+VHU_API void vhu_frontend_conn_close(struct vhu_frontend_conn *c);
+
 #endif /* VHU_FRONTEND_H */

@@ -179,6 +179,21 @@ static_assert(offsetof(struct vhost_vring_addr, log_guest_addr) == 32, "vring ad
 /* Packed rings: GET/SET_VRING_BASE carry the wrap counter in bit 15 of each index. */
 #define VHU_VRING_BASE_WRAP (1u << 15)
 
+/*
+ * The ring layout, written once for the device side (lib/virtq) and the
+ * driver side (lib/frontend); virtio 1.x, "Split Virtqueues" and "Packed
+ * Virtqueues". A packed ring position (vring base, event off_wrap) is a
+ * slot in bits 0-14 and a wrap counter in bit 15.
+ */
+#define VHU_RING_DESC_SIZE 16u /* a split or packed descriptor */
+#define VHU_PACKED_DESC_F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define VHU_PACKED_DESC_F_USED (1u << VRING_PACKED_DESC_F_USED)
+#define VHU_PACKED_EVENT_WRAP (1u << VRING_PACKED_EVENT_F_WRAP_CTR)
+#define VHU_PACKED_SLOT_MASK 0x7fffu
+static_assert(sizeof(struct vring_desc) == VHU_RING_DESC_SIZE, "split descriptor");
+static_assert(sizeof(struct vring_packed_desc) == VHU_RING_DESC_SIZE, "packed descriptor");
+static_assert(VHU_PACKED_EVENT_WRAP == VHU_VRING_BASE_WRAP, "wrap bit");
+
 /* One memory region: SET_MEM_TABLE entries, ADD_MEM_REG, REM_MEM_REG. */
 struct vhu_mem_region {
 	uint64_t guest_phys_addr;

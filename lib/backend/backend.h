@@ -191,6 +191,9 @@ struct vhu_backend {
 	bool owner;		    /* SET_OWNER */
 	bool config_change_pending; /* vhu_backend_config_changed() during dispatch */
 	char why[160];		    /* why the current request failed (vhu_be_fail) */
+	/* the ring the current request names, checked by the dispatcher (its one
+	 * decode, vhu_msg_view); NULL when the request names none */
+	struct vhu_queue *msg_queue;
 
 	/* the back-end channel (SET_BACKEND_REQ_FD); any thread, under chan_lock */
 	struct vhu_lock chan_lock;
@@ -371,7 +374,7 @@ void vhu_be_chan_flush(struct vhu_backend *be);
  * BACKEND_IOTLB_MSG (MISS or ACCESS_FAIL) from any thread. Never asks for an
  * ack: QEMU answers a miss with an UPDATE on the main socket first, which
  * needs the queues paused, so the sender must not wait.
- * Return: 0, -ENOTCONN (no channel), -EOPNOTSUPP (ACCESS_PLATFORM not
+ * Return: 0, -ENOTCONN (no channel), -ENOTSUP (ACCESS_PLATFORM not
  * negotiated) or a send error.
  */
 int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8_t perm);

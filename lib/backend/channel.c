@@ -84,7 +84,7 @@ static int chan_usable(const struct vhu_backend *be) VHU_REQUIRES(be->chan_lock)
 	if (be->chan_fd < 0)
 		return -ENOTCONN;
 	if (!be->chan_config)
-		return -EOPNOTSUPP; /* the row's gate: CONFIG negotiated */
+		return -ENOTSUP; /* the row's gate: CONFIG negotiated */
 	return 0;
 }
 
@@ -168,7 +168,7 @@ int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8
 	if (be->chan_fd < 0)
 		ret = -ENOTCONN;
 	else if (!(be->features & VHU_BIT(VIRTIO_F_ACCESS_PLATFORM)))
-		ret = -EOPNOTSUPP; /* the row's gate */
+		ret = -ENOTSUP; /* the row's gate */
 	if (ret == 0) {
 		uint8_t buf[sizeof(msg.hdr) + sizeof(struct vhost_iotlb_msg)];
 		ssize_t n;

@@ -39,7 +39,7 @@ int vhu_be_get_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_ms
 	if (ret < 0)
 		return ret;
 	if (!be->config.ops->get_config)
-		return vhu_be_fail(be, -EOPNOTSUPP, "the device has no config space");
+		return vhu_be_fail(be, -ENOTSUP, "the device has no config space");
 	out->offset = c->offset;
 	out->size = c->size;
 	out->flags = c->flags;
@@ -65,7 +65,7 @@ int vhu_be_set_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_ms
 	if (ret < 0)
 		return ret;
 	if (!be->config.ops->set_config)
-		return vhu_be_fail(be, -EOPNOTSUPP, "the device has no writable config");
+		return vhu_be_fail(be, -ENOTSUP, "the device has no writable config");
 	if (c->size == 0)
 		return 0;
 	ret = be->config.ops->set_config(be->config.dev, c->region, c->offset, c->size);

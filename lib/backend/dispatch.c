@@ -2,7 +2,9 @@
 /*
  * Request dispatch, the second of the two tables: lib/wire/rules.c says what
  * a well-formed request looks like, this file says who handles it. A request
- * goes through its row (vhu_msg_check), its gate, its queue index, the pause
+ * is decoded once (vhu_msg_view: its row, name and ring, looked up once),
+ * then goes through its row's checks, its gate, its ring (checked here and
+ * handed to the handler as be->msg_queue), the pause
  * of the queues it changes, its handler, and the reply rule of its row. Its
  * fds are closed on every path. Only an unsendable reply ends the
  * connection; everything else fails just that request.
@@ -56,7 +58,7 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_POSTCOPY_END] = vhu_be_postcopy_end,
 	[VHU_REQ_CHECK_DEVICE_STATE] = vhu_be_check_device_state,
 	[VHU_REQ_SET_INFLIGHT_FD] = vhu_be_set_inflight_fd,
-	/* Everything else fails with -EOPNOTSUPP: its protocol feature is never
+	/* Everything else fails with -ENOTSUP: its protocol feature is never
 	 * offered, or (GPU_SET_SOCKET) it belongs to a feature the library does
 	 * not implement. */
 };
@@ -96,29 +98,28 @@ static int gate_check(struct vhu_backend *be, const struct vhu_rule *rule)
 	uint64_t missing = rule->gate_protocol & ~be->protocol_features;
 
 	if (rule->gate_features && !(vhu_be_offered_features(be) & rule->gate_features))
-		return vhu_be_fail(be, -EOPNOTSUPP,
+		return vhu_be_fail(be, -ENOTSUP,
 				   "its virtio feature (0x%" PRIx64 ") is not offered",
 				   rule->gate_features);
 	if (missing) {
 		const char *name = gate_name(missing);
 
-		return vhu_be_fail(be, -EOPNOTSUPP, "protocol feature %s is not negotiated",
+		return vhu_be_fail(be, -ENOTSUP, "protocol feature %s is not negotiated",
 				   name ? name : "(unknown)");
 	}
 	return 0;
 }
 
 /* spec: a ring index the device does not have fails the request (CVE-2020-10723 class). */
-static int queue_check(struct vhu_backend *be, const struct vhu_rule *rule,
-		       const struct vhu_msg *msg, int64_t *idx)
+static int queue_check(struct vhu_backend *be, int64_t idx)
 {
-	*idx = vhu_msg_queue_index(rule, msg);
-	if (*idx == -ENOENT)
+	if (idx == -ENOENT)
 		return 0;
-	if (*idx < 0 || *idx >= be->num_queues)
+	if (idx < 0 || idx >= be->num_queues)
 		return vhu_be_fail(be, -EINVAL,
-				   "ring %" PRId64 " does not exist (the device has %u)", *idx,
+				   "ring %" PRId64 " does not exist (the device has %u)", idx,
 				   be->num_queues);
+	be->msg_queue = &be->queues[idx];
 	return 0;
 }
 
@@ -142,7 +143,7 @@ static void resume_queues(struct vhu_backend *be, int64_t idx)
 static const char *check_error(int err)
 {
 	switch (err) {
-	case -EOPNOTSUPP:
+	case -ENOTSUP:
 		return "unknown request";
 	case -EPROTO:
 		return "bad header flags";
@@ -155,31 +156,34 @@ static const char *check_error(int err)
 	}
 }
 
-/* Everything up to the reply. Return: 0 or why the request failed. */
+/*
+ * Everything up to the reply, on the one decode of @msg (@v, @check: its
+ * row, name, queue and whether it fits). Return: 0 or why it failed.
+ */
 static int request_run(struct vhu_backend *be, struct vhu_msg *msg, int recv_err,
-		       const struct vhu_rule **rule, struct vhu_msg *reply)
+		       const struct vhu_msg_view *v, int check, struct vhu_msg *reply)
 {
 	uint32_t req = msg->hdr.request;
-	int64_t idx = -ENOENT;
-	int ret = vhu_msg_check(VHU_DIR_TO_BACKEND, msg, rule);
+	int ret = check;
 
+	be->msg_queue = NULL;
 	if (recv_err < 0)
 		ret = vhu_be_fail(be, recv_err, "more fds than a message may carry (dropped)");
 	else if (ret < 0)
 		ret = vhu_be_fail(be, ret, "%s", check_error(ret));
 	if (ret == 0)
-		ret = gate_check(be, *rule);
+		ret = gate_check(be, v->rule);
 	if (ret == 0)
-		ret = queue_check(be, *rule, msg, &idx);
+		ret = queue_check(be, v->queue);
 	if (ret == 0 && !handlers[req])
-		ret = vhu_be_fail(be, -EOPNOTSUPP, "not implemented by this back-end");
+		ret = vhu_be_fail(be, -ENOTSUP, "not implemented by this back-end");
 	if (ret < 0)
 		return ret;
-	if ((*rule)->pauses_queues)
-		pause_queues(be, idx);
+	if (v->rule->pauses_queues)
+		pause_queues(be, v->queue);
 	ret = handlers[req](be, msg, reply);
-	if ((*rule)->pauses_queues)
-		resume_queues(be, idx);
+	if (v->rule->pauses_queues)
+		resume_queues(be, v->queue);
 	return ret;
 }
 
@@ -278,12 +282,12 @@ static int reply_send(struct vhu_backend *be, const struct vhu_msg *msg,
 
 int vhu_be_dispatch_msg(struct vhu_backend *be, struct vhu_msg *msg, int recv_err)
 {
-	const char *name = vhu_rule_name(VHU_DIR_TO_BACKEND, msg->hdr.request);
-	const struct vhu_rule *rule = NULL; /* NULL: answered as an unknown request */
+	struct vhu_msg_view v; /* v.rule NULL: answered as an unknown request */
+	int check = vhu_msg_view(VHU_DIR_TO_BACKEND, msg, &v);
 	struct vhu_msg reply;
 	int err, ret;
 
-	vhu_trace(&be->log, "<- %s (%u) size %u flags 0x%x nfds %u", name, msg->hdr.request,
+	vhu_trace(&be->log, "<- %s (%u) size %u flags 0x%x nfds %u", v.name, msg->hdr.request,
 		  msg->hdr.size, msg->hdr.flags, msg->nfds);
 	/* a short payload reads as zeros, never as what the stack held (fail_body echoes it) */
 	if (msg->hdr.size < sizeof(msg->payload))
@@ -298,13 +302,13 @@ int vhu_be_dispatch_msg(struct vhu_backend *be, struct vhu_msg *msg, int recv_er
 		return 0;
 	}
 	tls_dispatching = be;
-	err = request_run(be, msg, recv_err, &rule, &reply);
+	err = request_run(be, msg, recv_err, &v, check, &reply);
 	tls_dispatching = NULL;
 	if (err < 0)
-		vhu_warn(&be->log, "%s (%u) failed: %s", name, msg->hdr.request,
+		vhu_warn(&be->log, "%s (%u) failed: %s", v.name, msg->hdr.request,
 			 be->why[0] ? be->why : strerror(-err));
 	vhu_msg_close_fds(msg); /* handlers took the fds they keep */
-	ret = reply_send(be, msg, rule, err, &reply);
+	ret = reply_send(be, msg, v.rule, err, &reply);
 	vhu_msg_close_fds(&reply); /* ours (GET_INFLIGHT_FD): the front-end has its copy */
 	if (ret == 0)
 		vhu_be_chan_flush(be); /* the front-end is no longer waiting for us */

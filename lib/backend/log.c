@@ -42,7 +42,7 @@ int vhu_be_set_log_base(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 	(void)reply;
 	if (!vhu_be_has_protocol(be, VHU_PROTOCOL_F_LOG_SHMFD))
 		return vhu_be_fail(
-			be, -EOPNOTSUPP,
+			be, -ENOTSUP,
 			"a log in the front-end's memory (no LOG_SHMFD) is not supported");
 	if (msg->nfds != 1 || msg->hdr.size != sizeof(*a))
 		return vhu_be_fail(be, -EINVAL,
@@ -62,7 +62,7 @@ int vhu_be_set_log_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_ms
 {
 	(void)reply;
 	if (!vhu_be_has_protocol(be, VHU_PROTOCOL_F_LOG_SHMFD))
-		return vhu_be_fail(be, -EOPNOTSUPP, "LOG_SHMFD is not negotiated");
+		return vhu_be_fail(be, -ENOTSUP, "LOG_SHMFD is not negotiated");
 	vhu_dlog_set_call_fd(&be->dlog, vhu_msg_take_fd(msg, 0));
 	return 0;
 }

@@ -20,11 +20,6 @@
 #include "backend/backend.h"
 #include "common/util.h"
 
-static struct vhu_queue *state_queue(struct vhu_backend *be, const struct vhu_msg *msg)
-{
-	return &be->queues[msg->payload.state.index]; /* bounded by the dispatcher */
-}
-
 static bool queue_enabled(const struct vhu_backend *be, const struct vhu_queue *q)
 {
 	/* spec: "Ring states": without PROTOCOL_FEATURES the ring starts enabled */
@@ -149,7 +144,7 @@ static int stopped_check(struct vhu_backend *be, const struct vhu_queue *q)
 
 int vhu_be_set_vring_num(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
 {
-	struct vhu_queue *q = state_queue(be, msg);
+	struct vhu_queue *q = be->msg_queue;
 	uint32_t num = msg->payload.state.num;
 	int ret = stopped_check(be, q);
 
@@ -191,7 +186,7 @@ static int log_flag_check(struct vhu_backend *be, const struct vhost_vring_addr 
 int vhu_be_set_vring_addr(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
 {
 	const struct vhost_vring_addr *a = &msg->payload.addr;
-	struct vhu_queue *q = &be->queues[a->index];
+	struct vhu_queue *q = be->msg_queue; /* the dispatcher's decode */
 	int ret;
 
 	(void)reply;
@@ -213,7 +208,7 @@ int vhu_be_set_vring_addr(struct vhu_backend *be, struct vhu_msg *msg, struct vh
 
 int vhu_be_set_vring_base(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
 {
-	struct vhu_queue *q = state_queue(be, msg);
+	struct vhu_queue *q = be->msg_queue;
 	int ret = stopped_check(be, q);
 
 	(void)reply;
@@ -228,7 +223,7 @@ int vhu_be_set_vring_base(struct vhu_backend *be, struct vhu_msg *msg, struct vh
 
 int vhu_be_get_vring_base(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
 {
-	struct vhu_queue *q = state_queue(be, msg);
+	struct vhu_queue *q = be->msg_queue;
 
 	vhu_be_queue_stop(be, q);
 	q->kick_set = false;
@@ -261,14 +256,9 @@ static int ring_fd(struct vhu_backend *be, struct vhu_msg *msg, int *fd)
 	return 0;
 }
 
-static struct vhu_queue *u64_queue(struct vhu_backend *be, const struct vhu_msg *msg)
-{
-	return &be->queues[msg->payload.u64 & VHU_VRING_IDX_MASK]; /* bounded by the dispatcher */
-}
-
 int vhu_be_set_vring_kick(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
 {
-	struct vhu_queue *q = u64_queue(be, msg);
+	struct vhu_queue *q = be->msg_queue;
 	int fd = -1, ret = ring_fd(be, msg, &fd);
 
 	(void)reply;
@@ -282,7 +272,7 @@ int vhu_be_set_vring_kick(struct vhu_backend *be, struct vhu_msg *msg, struct vh
 
 int vhu_be_set_vring_call(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
 {
-	struct vhu_queue *q = u64_queue(be, msg);
+	struct vhu_queue *q = be->msg_queue;
 	int fd = -1, ret = ring_fd(be, msg, &fd);
 
 	(void)reply;
@@ -293,7 +283,7 @@ int vhu_be_set_vring_call(struct vhu_backend *be, struct vhu_msg *msg, struct vh
 
 int vhu_be_set_vring_err(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
 {
-	struct vhu_queue *q = u64_queue(be, msg);
+	struct vhu_queue *q = be->msg_queue;
 	int fd = -1, ret = ring_fd(be, msg, &fd);
 
 	(void)reply;
@@ -304,7 +294,7 @@ int vhu_be_set_vring_err(struct vhu_backend *be, struct vhu_msg *msg, struct vhu
 
 int vhu_be_set_vring_enable(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
 {
-	struct vhu_queue *q = state_queue(be, msg);
+	struct vhu_queue *q = be->msg_queue;
 	uint32_t num = msg->payload.state.num;
 
 	(void)reply;

@@ -49,7 +49,7 @@ static void chan_serve(struct vhu_frontend *fe, struct vhu_msg *msg)
 		ret = vhu_fe_iommu_msg(fe, &msg->payload.iotlb);
 	} else {
 		if (ret == 0)
-			ret = -EOPNOTSUPP;
+			ret = -ENOTSUP;
 		vhu_warn(&fe->log, "back-end request %s refused: %s",
 			 vhu_rule_name(VHU_DIR_TO_FRONTEND, msg->hdr.request), strerror(-ret));
 	}

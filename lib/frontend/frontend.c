@@ -314,8 +314,9 @@ static int queues_alloc(struct vhu_frontend *fe)
 		m->avail = vhu_fe_mem_alloc(&fe->mem, avail, 64);
 		m->used = vhu_fe_mem_alloc(&fe->mem, used, 64);
 		if (indirect)
-			m->tables =
-				vhu_fe_mem_alloc(&fe->mem, num * VHU_FE_INDIRECT_MAX * 16ull, 64);
+			m->tables = vhu_fe_mem_alloc(
+				&fe->mem, num * VHU_FE_INDIRECT_MAX * (uint64_t)VHU_RING_DESC_SIZE,
+				64);
 		if (!m->desc || !m->avail || !m->used || (indirect && !m->tables))
 			return -ENOMEM;
 		(void)vhu_fe_mem_gpa(&fe->mem, m->desc, desc, &m->desc_gpa);

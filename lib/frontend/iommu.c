@@ -182,7 +182,7 @@ int vhu_fe_iommu_msg(struct vhu_frontend *fe, const struct vhost_iotlb_msg *m)
 	int ret = 0;
 
 	if (!__atomic_load_n(&fe->iommu, __ATOMIC_ACQUIRE))
-		return -EOPNOTSUPP;
+		return -ENOTSUP;
 	pthread_mutex_lock(&fe->iotlb_lock);
 	switch (m->type) {
 	case VHOST_IOTLB_MISS:

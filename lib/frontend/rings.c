@@ -13,11 +13,6 @@
 
 #include "frontend/rings.h"
 
-#define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
-#define F_USED (1u << VRING_PACKED_DESC_F_USED)
-#define EVENT_WRAP (1u << VRING_PACKED_EVENT_F_WRAP_CTR)
-#define EVENT_SLOT_MASK (EVENT_WRAP - 1u)
-
 /* ---- split layout ------------------------------------------------------- */
 
 void vhu_fe_split_init(struct vhu_fe_split *r, uint16_t num, void *desc, void *avail, void *used)
@@ -216,14 +211,16 @@ void vhu_fe_packed_fill(struct vring_packed_desc *d, const struct vhu_fe_buf *b,
 int vhu_fe_packed_put(struct vhu_fe_packed *r, const struct vring_packed_desc *descs,
 		      unsigned int n)
 {
-	uint16_t avail_bits = r->avail_wrap ? F_AVAIL : F_USED, head_flags = 0, id;
+	uint16_t avail_bits = r->avail_wrap ? VHU_PACKED_DESC_F_AVAIL : VHU_PACKED_DESC_F_USED,
+		 head_flags = 0, id;
 	uint16_t head = r->avail_idx;
 
 	if (n == 0 || n > r->num)
 		return -EINVAL;
 	for (unsigned int k = 0; k < n; k++) {
 		struct vring_packed_desc *d = &r->desc[r->avail_idx];
-		uint16_t flags = (uint16_t)(le16toh(descs[k].flags) & ~(F_AVAIL | F_USED));
+		uint16_t flags = (uint16_t)(le16toh(descs[k].flags) &
+					    ~(VHU_PACKED_DESC_F_AVAIL | VHU_PACKED_DESC_F_USED));
 
 		flags |= avail_bits;
 		d->addr = descs[k].addr;
@@ -236,7 +233,8 @@ int vhu_fe_packed_put(struct vhu_fe_packed *r, const struct vring_packed_desc *d
 		if (++r->avail_idx == r->num) {
 			r->avail_idx = 0;
 			r->avail_wrap = !r->avail_wrap;
-			avail_bits = r->avail_wrap ? F_AVAIL : F_USED;
+			avail_bits =
+				r->avail_wrap ? VHU_PACKED_DESC_F_AVAIL : VHU_PACKED_DESC_F_USED;
 		}
 	}
 	id = le16toh(descs[n - 1].id);
@@ -253,7 +251,8 @@ int vhu_fe_packed_put(struct vhu_fe_packed *r, const struct vring_packed_desc *d
 static bool slot_used(uint16_t flags, bool wrap)
 {
 	/* used: AVAIL and USED both equal the wrap counter */
-	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) == wrap;
+	return !!(flags & VHU_PACKED_DESC_F_AVAIL) == wrap &&
+	       !!(flags & VHU_PACKED_DESC_F_USED) == wrap;
 }
 
 bool vhu_fe_packed_has_used(const struct vhu_fe_packed *r)
@@ -285,7 +284,8 @@ int vhu_fe_packed_get_used(struct vhu_fe_packed *r, uint16_t *id, uint32_t *len)
 void vhu_fe_packed_set_event(struct vhu_fe_packed *r, uint16_t flags, uint16_t slot, bool wrap)
 {
 	__atomic_store_n(&r->driver_event->off_wrap,
-			 htole16((uint16_t)(slot | (wrap ? EVENT_WRAP : 0))), __ATOMIC_RELAXED);
+			 htole16((uint16_t)(slot | (wrap ? VHU_PACKED_EVENT_WRAP : 0))),
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&r->driver_event->flags, htole16(flags), __ATOMIC_RELAXED);
 	/*
 	 * Full barrier: the event struct is visible before we re-check the
@@ -308,9 +308,9 @@ bool vhu_fe_packed_kick_needed(struct vhu_fe_packed *r, uint16_t nadded)
 	if (flags != VRING_PACKED_EVENT_FLAG_DESC)
 		return flags != VRING_PACKED_EVENT_FLAG_DISABLE;
 	off_wrap = le16toh(__atomic_load_n(&r->device_event->off_wrap, __ATOMIC_RELAXED));
-	event = off_wrap & EVENT_SLOT_MASK;
+	event = off_wrap & VHU_PACKED_SLOT_MASK;
 	/* as virtqueue_kick_prepare_packed: positions of another lap are num apart */
-	if (!!(off_wrap & EVENT_WRAP) != r->avail_wrap)
+	if (!!(off_wrap & VHU_PACKED_EVENT_WRAP) != r->avail_wrap)
 		event = (uint16_t)(event - r->num);
 	return vring_need_event(event, new, old);
 }
@@ -381,7 +381,7 @@ void vhu_fe_ring_fini(struct vhu_fe_ring *q)
 uint32_t vhu_fe_ring_base(const struct vhu_fe_ring *q)
 {
 	/* packed, as QEMU sends it: avail slot 0 and used slot 0, both wrap counters 1 */
-	return q->packed ? (0x8000u | 0x8000u << 16) : 0;
+	return q->packed ? (VHU_VRING_BASE_WRAP | VHU_VRING_BASE_WRAP << 16) : 0;
 }
 
 uint32_t vhu_fe_ring_resume_base(const struct vhu_fe_ring *q)
@@ -405,7 +405,7 @@ uint32_t vhu_fe_ring_resume_base(const struct vhu_fe_ring *q)
 			wrap = !wrap;
 		}
 	}
-	base = slot | (wrap ? 0x8000u : 0u);
+	base = slot | (wrap ? VHU_VRING_BASE_WRAP : 0u);
 	return base | base << 16;
 }
 

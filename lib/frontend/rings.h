@@ -30,6 +30,8 @@
 
 #include <linux/virtio_ring.h>
 
+#include <vhu/protocol.h>
+
 /* One buffer of a chain, as the driver describes it. */
 struct vhu_fe_buf {
 	uint64_t gpa;
@@ -38,7 +40,7 @@ struct vhu_fe_buf {
 };
 
 /* Bytes of each area (spec: "Split Virtqueues", with the event-idx fields). */
-#define VHU_FE_SPLIT_DESC_SIZE(num) (16ull * (num))
+#define VHU_FE_SPLIT_DESC_SIZE(num) ((uint64_t)VHU_RING_DESC_SIZE * (num))
 #define VHU_FE_SPLIT_AVAIL_SIZE(num) (6ull + 2ull * (num))
 #define VHU_FE_SPLIT_USED_SIZE(num) (6ull + 8ull * (num))
 #define VHU_FE_PACKED_EVENT_SIZE 4ull

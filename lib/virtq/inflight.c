@@ -14,9 +14,6 @@
 #include "common/util.h"
 #include "virtq/inflight.h"
 
-#define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
-#define F_USED (1u << VRING_PACKED_DESC_F_USED)
-
 /* Region fields: the front-end maps them too, so each is read once, whole. */
 static inline uint8_t ld8(const uint8_t *p)
 {
@@ -241,8 +238,9 @@ static int packed_start(struct vhu_vq *vq, struct pending *p)
 	 * flags of that lap), the push happened: commit it; else roll it back.
 	 */
 	if (ui != oui || uw != ouw) {
-		uint16_t flags = vhu_vq_load16(&vq->pdesc[oui].flags) & (F_AVAIL | F_USED);
-		uint16_t avail_flags = ouw ? F_AVAIL : F_USED;
+		uint16_t flags = vhu_vq_load16(&vq->pdesc[oui].flags) &
+				 (VHU_PACKED_DESC_F_AVAIL | VHU_PACKED_DESC_F_USED);
+		uint16_t avail_flags = ouw ? VHU_PACKED_DESC_F_AVAIL : VHU_PACKED_DESC_F_USED;
 
 		if (flags != avail_flags) {
 			st16(&r->old_free_head, ld16(&r->free_head));

@@ -21,14 +21,12 @@
 #include "virtq/inflight.h"
 #include "virtq/virtq.h"
 
-#define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
-#define F_USED (1u << VRING_PACKED_DESC_F_USED)
 #define EVENT_FLAGS_MASK 0x3u
-#define OFF_WRAP_SLOT_MASK 0x7fffu
 
 static bool desc_avail(uint16_t flags, bool wrap)
 {
-	return !!(flags & F_AVAIL) == wrap && !!(flags & F_USED) != wrap;
+	return !!(flags & VHU_PACKED_DESC_F_AVAIL) == wrap &&
+	       !!(flags & VHU_PACKED_DESC_F_USED) != wrap;
 }
 
 static int walk_indirect(struct vhu_vq *vq, struct vhu_req *req, const struct vring_packed_desc *d)
@@ -241,7 +239,7 @@ int vhu_packed_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t entry)
 int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 {
 	struct vring_packed_desc *d = &vq->pdesc[vq->used_idx];
-	uint16_t flags = vq->used_wrap ? F_AVAIL | F_USED : 0;
+	uint16_t flags = vq->used_wrap ? VHU_PACKED_DESC_F_AVAIL | VHU_PACKED_DESC_F_USED : 0;
 	struct vhu_inflight_packed *r = vq->inflight;
 	uint32_t next;
 
@@ -297,7 +295,7 @@ int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 int vhu_packed_push_in_order(struct vhu_vq *vq, const struct vhu_req *reqs, unsigned int n)
 {
 	struct vring_packed_desc *d = &vq->pdesc[vq->used_idx];
-	uint16_t flags = vq->used_wrap ? F_AVAIL | F_USED : 0;
+	uint16_t flags = vq->used_wrap ? VHU_PACKED_DESC_F_AVAIL | VHU_PACKED_DESC_F_USED : 0;
 	uint32_t next = vq->used_idx;
 	bool wrap = vq->used_wrap;
 	unsigned int k = 0;
@@ -368,9 +366,9 @@ bool vhu_packed_need_notify(struct vhu_vq *vq)
 	if (flags != VRING_PACKED_EVENT_FLAG_DESC || !vq->event_idx || !valid)
 		return true;
 	off_wrap = vhu_vq_load16(&vq->driver_event->off_wrap);
-	if ((off_wrap & OFF_WRAP_SLOT_MASK) >= vq->num)
+	if ((off_wrap & VHU_PACKED_SLOT_MASK) >= vq->num)
 		return true; /* a bogus event: notifying is always safe */
-	event = lap_pos(off_wrap & OFF_WRAP_SLOT_MASK, off_wrap >> VRING_PACKED_EVENT_F_WRAP_CTR,
+	event = lap_pos(off_wrap & VHU_PACKED_SLOT_MASK, off_wrap >> VRING_PACKED_EVENT_F_WRAP_CTR,
 			vq->num);
 	return lap_need_event(event, new, old, lap);
 }

@@ -25,8 +25,6 @@
 #define FEATURE_ACCESS_PLATFORM 33 /* VIRTIO_F_ACCESS_PLATFORM */
 
 /* packed base encoding (QEMU's): a 15-bit slot and its wrap counter in bit 15 */
-#define BASE_SLOT_MASK 0x7fffu
-#define BASE_WRAP_BIT 0x8000u
 
 void vhu_vq_init(struct vhu_vq *vq, unsigned int index, struct vhu_mem *mem,
 		 const struct vhu_log *log)
@@ -293,12 +291,12 @@ int vhu_vq_set_base(struct vhu_vq *vq, uint32_t base)
 	 */
 	if (used == 0)
 		used = avail;
-	if ((avail & BASE_SLOT_MASK) >= vq->num || (used & BASE_SLOT_MASK) >= vq->num)
+	if ((avail & VHU_PACKED_SLOT_MASK) >= vq->num || (used & VHU_PACKED_SLOT_MASK) >= vq->num)
 		return -EINVAL;
-	vq->last_avail_idx = avail & BASE_SLOT_MASK;
-	vq->avail_wrap = avail & BASE_WRAP_BIT;
-	vq->used_idx = used & BASE_SLOT_MASK;
-	vq->used_wrap = used & BASE_WRAP_BIT;
+	vq->last_avail_idx = avail & VHU_PACKED_SLOT_MASK;
+	vq->avail_wrap = avail & VHU_VRING_BASE_WRAP;
+	vq->used_idx = used & VHU_PACKED_SLOT_MASK;
+	vq->used_wrap = used & VHU_VRING_BASE_WRAP;
 	return 0;
 }
 
@@ -308,8 +306,8 @@ uint32_t vhu_vq_get_base(const struct vhu_vq *vq)
 
 	if (!vq->packed)
 		return vq->last_avail_idx;
-	avail = vq->last_avail_idx | (vq->avail_wrap ? BASE_WRAP_BIT : 0);
-	used = vq->used_idx | (vq->used_wrap ? BASE_WRAP_BIT : 0);
+	avail = vq->last_avail_idx | (vq->avail_wrap ? VHU_VRING_BASE_WRAP : 0);
+	used = vq->used_idx | (vq->used_wrap ? VHU_VRING_BASE_WRAP : 0);
 	return avail | used << 16;
 }
 
@@ -599,7 +597,7 @@ int vhu_vq_map_desc_slow(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, 
 void vhu_vq_ring_table(struct vhu_desc_table *t, void *ring, uint16_t num)
 {
 	t->iov[0].iov_base = ring;
-	t->iov[0].iov_len = (size_t)num * VHU_VQ_DESC_SIZE;
+	t->iov[0].iov_len = (size_t)num * VHU_RING_DESC_SIZE;
 	t->niov = 1;
 	t->num = num;
 }
@@ -608,11 +606,11 @@ int vhu_vq_map_table(struct vhu_vq *vq, struct vhu_desc_table *t, uint64_t gpa, 
 {
 	int n;
 
-	if (len == 0 || len % VHU_VQ_DESC_SIZE)
+	if (len == 0 || len % VHU_RING_DESC_SIZE)
 		return vhu_vq_break(vq, "indirect table of %" PRIu32 " bytes", len);
-	if (len / VHU_VQ_DESC_SIZE > VHU_VQ_MAX_SIZE)
+	if (len / VHU_RING_DESC_SIZE > VHU_VQ_MAX_SIZE)
 		return vhu_vq_break(vq, "indirect table of %" PRIu32 " entries",
-				    len / VHU_VQ_DESC_SIZE);
+				    len / VHU_RING_DESC_SIZE);
 	if (vq->iommu) {
 		uint64_t fault = 0;
 
@@ -636,15 +634,15 @@ int vhu_vq_map_table(struct vhu_vq *vq, struct vhu_desc_table *t, uint64_t gpa, 
 				    "indirect table 0x%" PRIx64 "+%" PRIu32 " not in guest memory",
 				    gpa, len);
 	t->niov = (unsigned int)n;
-	t->num = len / VHU_VQ_DESC_SIZE;
+	t->num = len / VHU_RING_DESC_SIZE;
 	return 0;
 }
 
 void vhu_vq_read_desc_pieces(const struct vhu_desc_table *t, uint32_t i, void *desc)
 {
-	uint64_t off = (uint64_t)i * VHU_VQ_DESC_SIZE;
+	uint64_t off = (uint64_t)i * VHU_RING_DESC_SIZE;
 	uint8_t *dst = desc;
-	size_t left = VHU_VQ_DESC_SIZE;
+	size_t left = VHU_RING_DESC_SIZE;
 
 	/* i < t->num, so the 16 bytes are within the pieces */
 	for (unsigned int k = 0; k < t->niov && left; k++) {

@@ -306,7 +306,6 @@ static inline int vhu_vq_map_desc(struct vhu_vq *vq, struct vhu_req *req, uint64
  * contiguous in gpa), so it is up to VHU_VQ_TABLE_MAX_IOV host pieces.
  * Split and packed descriptors are both 16 bytes.
  */
-#define VHU_VQ_DESC_SIZE 16u
 #define VHU_VQ_TABLE_MAX_IOV 8u
 
 struct vhu_desc_table {
@@ -331,8 +330,8 @@ void vhu_vq_read_desc_pieces(const struct vhu_desc_table *t, uint32_t i, void *d
 static inline void vhu_vq_read_desc(const struct vhu_desc_table *t, uint32_t i, void *desc)
 {
 	if (vhu_likely(t->niov == 1))
-		memcpy(desc, (uint8_t *)t->iov[0].iov_base + (uint64_t)i * VHU_VQ_DESC_SIZE,
-		       VHU_VQ_DESC_SIZE);
+		memcpy(desc, (uint8_t *)t->iov[0].iov_base + (uint64_t)i * VHU_RING_DESC_SIZE,
+		       VHU_RING_DESC_SIZE);
 	else
 		vhu_vq_read_desc_pieces(t, i, desc);
 	/*

@@ -20,14 +20,12 @@ static int check_flags(uint32_t flags, bool want_reply)
 	return 0;
 }
 
-int vhu_msg_check(enum vhu_dir dir, const struct vhu_msg *msg, const struct vhu_rule **out)
+static int check_row(const struct vhu_rule *rule, const struct vhu_msg *msg)
 {
-	const struct vhu_rule *rule = vhu_rule_find(dir, msg->hdr.request);
 	int ret;
 
 	if (!rule)
-		return -EOPNOTSUPP;
-	*out = rule;
+		return -ENOTSUP;
 	ret = check_flags(msg->hdr.flags, false);
 	if (ret < 0)
 		return ret;
@@ -36,6 +34,26 @@ int vhu_msg_check(enum vhu_dir dir, const struct vhu_msg *msg, const struct vhu_
 	if (msg->nfds < rule->min_fds || msg->nfds > rule->max_fds)
 		return -EBADMSG;
 	return 0;
+}
+
+int vhu_msg_check(enum vhu_dir dir, const struct vhu_msg *msg, const struct vhu_rule **out)
+{
+	const struct vhu_rule *rule = vhu_rule_find(dir, msg->hdr.request);
+
+	if (rule)
+		*out = rule;
+	return check_row(rule, msg);
+}
+
+int vhu_msg_view(enum vhu_dir dir, const struct vhu_msg *msg, struct vhu_msg_view *v)
+{
+	int ret;
+
+	v->rule = vhu_rule_find(dir, msg->hdr.request);
+	v->name = v->rule ? v->rule->name : vhu_rule_name(dir, msg->hdr.request);
+	ret = check_row(v->rule, msg);
+	v->queue = ret == 0 ? vhu_msg_queue_index(v->rule, msg) : -ENOENT;
+	return ret;
 }
 
 int vhu_reply_check(enum vhu_dir dir, uint32_t request, bool need_reply,

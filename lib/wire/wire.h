@@ -107,12 +107,12 @@ const char *vhu_rule_name(enum vhu_dir dir, uint32_t request);
  * vhu_msg_check() - check a received request against its row.
  * @dir: which side received it
  * @msg: header, payload and fds as received
- * @out: the row, set on success and on every error but -EOPNOTSUPP
+ * @out: the row, set on success and on every error but -ENOTSUP
  *
  * Checks: known id, version bits, no reserved or REPLY flag, payload size
  * within the row, fd count within the row. Does not close fds.
  *
- * Return: 0, -EOPNOTSUPP (unknown id), -EPROTO (bad flags), -EMSGSIZE (size)
+ * Return: 0, -ENOTSUP (unknown id), -EPROTO (bad flags), -EMSGSIZE (size)
  * or -EBADMSG (fd count).
  */
 int vhu_msg_check(enum vhu_dir dir, const struct vhu_msg *msg, const struct vhu_rule **out);
@@ -147,6 +147,24 @@ int vhu_reply_check(enum vhu_dir dir, uint32_t request, bool need_reply,
  */
 int vhu_msg_decode(enum vhu_dir dir, const uint8_t *buf, size_t len, const int *fds,
 		   unsigned int nfds, struct vhu_msg *out);
+
+/* One decode of a received request: everything the dispatcher needs. */
+struct vhu_msg_view {
+	const struct vhu_rule *rule; /* its row; NULL: an unknown request */
+	const char *name;	     /* the spec's name, or a placeholder */
+	int64_t queue;		     /* the ring it names (unchecked); -ENOENT: none */
+};
+
+/**
+ * vhu_msg_view() - look a received request up once and check it.
+ * @dir: which side received it
+ * @msg: header, payload and fds as received
+ * @v:   filled in every case (rule NULL for an unknown id; queue -ENOENT
+ *       unless the request fits its row and names a ring)
+ *
+ * Return: as vhu_msg_check().
+ */
+int vhu_msg_view(enum vhu_dir dir, const struct vhu_msg *msg, struct vhu_msg_view *v);
 
 /**
  * vhu_msg_queue_index() - the queue a request names.

@@ -449,6 +449,42 @@ static void migration_refused(void **state)
 	assert_false(vhu_frontend_alive(r->fe));
 }
 
+/* The bare connection: exactly the requests asked, each reply checked. */
+static void bare_conn(void **state)
+{
+	struct fe_rig *r = *state;
+	struct vhu_frontend_conn *c;
+	uint64_t features, protocol, n;
+	uint8_t buf[16];
+
+	assert_int_equal(vhu_frontend_conn_open("/tmp/vhu-fe-nobody-here/sock", 100, &c), -ENOENT);
+	assert_int_equal(vhu_frontend_conn_open(r->path, 2000, &c), 0);
+	assert_int_equal(vhu_frontend_conn_get_u64(c, VHU_REQ_GET_FEATURES, &features), 0);
+	assert_true(features & VHU_BIT(VHU_F_PROTOCOL_FEATURES));
+	assert_null(vhu_frontend_conn_error(c));
+	/* SET_FEATURES answers nothing: refused before it is sent */
+	assert_int_equal(vhu_frontend_conn_get_u64(c, VHU_REQ_SET_FEATURES, &n), -EINVAL);
+	assert_non_null(vhu_frontend_conn_error(c));
+	assert_int_equal(vhu_frontend_conn_get_u64(c, VHU_REQ_GET_PROTOCOL_FEATURES, &protocol), 0);
+	assert_true(protocol & VHU_BIT(VHU_PROTOCOL_F_CONFIG));
+	assert_true(protocol & VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK));
+	protocol &= VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
+		    VHU_BIT(VHU_PROTOCOL_F_MQ);
+	assert_int_equal(vhu_frontend_conn_set_u64(c, VHU_REQ_SET_PROTOCOL_FEATURES, protocol), 0);
+	assert_int_equal(vhu_frontend_conn_get_u64(c, VHU_REQ_GET_QUEUE_NUM, &n), 0);
+	assert_int_equal(n, RIG_QUEUES);
+	assert_int_equal(vhu_frontend_conn_get_config(c, 4, sizeof(buf), buf), 0);
+	for (unsigned int i = 0; i < sizeof(buf); i++)
+		assert_int_equal(buf[i], 4 + i);
+	assert_int_equal(vhu_frontend_conn_get_config(c, 0, VHU_MAX_CONFIG_SIZE + 1, buf), -EINVAL);
+	/* acked now (REPLY_ACK): a SET_FEATURES the back-end takes answers 0 */
+	assert_int_equal(vhu_frontend_conn_set_u64(c, VHU_REQ_SET_FEATURES, F_VERSION_1), 0);
+	backend_kill(r);
+	assert_true(vhu_frontend_conn_get_u64(c, VHU_REQ_GET_FEATURES, &features) < 0);
+	vhu_frontend_conn_close(c);
+	vhu_frontend_conn_close(NULL);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -464,6 +500,7 @@ int main(void)
 		T(backend_killed),
 		T(no_backend),
 		T(add_errors),
+		T(bare_conn),
 		cmocka_unit_test_setup_teardown(migration_split, setup_migration, teardown),
 		cmocka_unit_test_setup_teardown(migration_packed, setup_migration, teardown),
 		T(migration_refused),

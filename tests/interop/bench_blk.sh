@@ -4,7 +4,7 @@
 # vhu-bench blk --rw=verify (vhu's front-end as the virtio driver) writes a
 # pattern over a disk and reads it back, against real back-ends:
 # qemu-storage-daemon (split; it has no packed ring) and vhu-blk (split,
-# packed, 2 queues). The check must be able to fail: against vhu-blk's null
+# packed, 2 queues, the driver waiting on interrupts or busy-polling). The check must be able to fail: against vhu-blk's null
 # disk, which drops writes, verify has to report mismatches and exit 1.
 # A short randread run must also report IOPS and latencies.
 #
@@ -48,11 +48,17 @@ wait_socket "$T/qsd.sock" qsd 10
 verify_ok qsd_split "$T/qsd.sock"
 
 truncate -s 16M "$T/blk.img"
-start_peer vhu-blk "$T/vhu-blk.log" "$BLK" --socket-path="$T/blk.sock" --blk-file="$T/blk.img" --num-queues=2
+start_peer vhu-blk "$T/vhu-blk.log" "$BLK" --socket-path="$T/blk.sock" --blk-file="$T/blk.img" --num-queues=2 \
+	--queue-size=1024
 wait_socket "$T/blk.sock" vhu-blk 10
 verify_ok vhu_split "$T/blk.sock"
 verify_ok vhu_packed "$T/blk.sock" --packed
 verify_ok vhu_2queues "$T/blk.sock" --queues=2
+# the driver's ways of waiting (interrupts; busy-polling with them off) and a 1024-entry ring
+verify_ok vhu_wait_event "$T/blk.sock" --wait=event
+verify_ok vhu_wait_poll "$T/blk.sock" --wait=poll --queue-size=1024
+"$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["wait"] == "poll" and r["queue_size"] == 1024, r' \
+	"$T/vhu_wait_poll.json" || fail "vhu_wait_poll: --wait / --queue-size not reported"
 "$PYTHON" -c 'import json,sys; r=json.load(open(sys.argv[1])); assert int(r["features"],16) >> 34 & 1' \
 	"$T/vhu_packed.json" || fail "vhu_packed: the packed ring was not negotiated"
 

@@ -6,7 +6,7 @@
 # gives it), nothing on stderr, exit status 0. And a bad option is still an
 # error (exit 2 for the tools, 1 for the devices), so --help is not just
 # "anything goes".
-# Arguments: the built vhu-blk, vhu-net, vhu-rng, vhu-probe and vhu-bench.
+# Arguments: the built vhu-blk, vhu-net, vhu-rng, vhu-probe, vhu-bench and vhu-ctl.
 set -u
 
 fails=0
@@ -53,14 +53,15 @@ check() {
 	((fails == before)) && echo "ok: $name"
 }
 
-blk=$1 net=$2 rng=$3 probe=$4 bench=$5
+blk=$1 net=$2 rng=$3 probe=$4 bench=$5 ctl=$6
 
 check vhu-blk "--socket-path --fd --blk-file --read-only --num-queues --queue-size --serial
 	--direct --poll --poll-window --null-size --delay-us --log-level --print-capabilities
-	--version" -- "$blk"
+	--version --config --control-socket --control-mode --control-timeout" -- "$blk"
 check vhu-net "--socket-path --fd --tap --tap-offload --queue-pairs --queue-size --mtu
 	--ageing --poll --poll-window --record-busy" -- "$net"
 check vhu-rng "--socket-path --fd --log-level" -- "$rng"
+check vhu-ctl "--socket --timeout --version" -- "$ctl"
 check vhu-probe "--socket-path --type --json --timeout --version" -- "$probe"
 check vhu-bench "blk net" -- "$bench"
 check "vhu-bench blk" "--socket-path --rw --bs --iodepth --queues --time --size --packed

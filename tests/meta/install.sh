@@ -39,9 +39,9 @@ if [[ -z $pc ]]; then
 	find "$dest" -type f | sed "s|^$dest||"
 	exit 1
 fi
-for m in vhu-blk vhu-net vhu-rng vhu-probe vhu-bench; do
-	if [[ -z $(find "$dest" -path "*/man/man1/$m.1*") ]]; then
-		echo "install: the man page $m.1 is not installed"
+for m in vhu-blk vhu-net vhu-rng vhu-probe vhu-bench vhu-ctl; do
+	if [[ -z $(find "$dest" -path "*/man/man1/$m.1*") ]] || [[ -z $(find "$dest" -path "*/bin/$m") ]]; then
+		echo "install: $m or its man page $m.1 is not installed"
 		exit 1
 	fi
 done

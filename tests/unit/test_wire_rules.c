@@ -127,7 +127,7 @@ static int check_msg(enum vhu_dir dir, uint32_t request, uint32_t flags, uint32_
 	memcpy(saved, msg.fds, sizeof(saved));
 
 	ret = vhu_msg_check(dir, &msg, &rule);
-	if (ret != -EOPNOTSUPP)
+	if (ret != -ENOTSUP)
 		assert_ptr_equal(rule, want_rule); /* set on success and on every other error */
 	for (unsigned int i = 0; i < real; i++)
 		assert_true(fd_is_open(saved[i]));
@@ -259,8 +259,8 @@ static void every_row_in_both_directions(void **state)
 			const struct vhu_rule *rule = vhu_rule_find(dir, id);
 
 			if (!rule) {
-				expect(dir, id, VHU_VERSION, 0, 0, -EOPNOTSUPP);
-				expect(dir, id, VHU_VERSION, 8, 1, -EOPNOTSUPP);
+				expect(dir, id, VHU_VERSION, 0, 0, -ENOTSUP);
+				expect(dir, id, VHU_VERSION, 8, 1, -ENOTSUP);
 				continue;
 			}
 			known++;
@@ -284,14 +284,14 @@ static void unknown_ids_are_not_supported(void **state)
 	assert_int_equal(vhu_rule_count(VHU_DIR_TO_FRONTEND), VHU_BACKEND_REQ_MAX);
 	for (unsigned int i = 0; i < ARRAY_SIZE(to_backend); i++) {
 		assert_null(vhu_rule_find(VHU_DIR_TO_BACKEND, to_backend[i]));
-		expect(VHU_DIR_TO_BACKEND, to_backend[i], VHU_VERSION, 0, 0, -EOPNOTSUPP);
+		expect(VHU_DIR_TO_BACKEND, to_backend[i], VHU_VERSION, 0, 0, -ENOTSUP);
 		/* the check judges the id before flags, size and fds */
 		assert_int_equal(check_msg(VHU_DIR_TO_BACKEND, to_backend[i], 0, 5000, 1),
-				 -EOPNOTSUPP);
+				 -ENOTSUP);
 	}
 	for (unsigned int i = 0; i < ARRAY_SIZE(to_frontend); i++) {
 		assert_null(vhu_rule_find(VHU_DIR_TO_FRONTEND, to_frontend[i]));
-		expect(VHU_DIR_TO_FRONTEND, to_frontend[i], VHU_VERSION, 0, 0, -EOPNOTSUPP);
+		expect(VHU_DIR_TO_FRONTEND, to_frontend[i], VHU_VERSION, 0, 0, -ENOTSUP);
 	}
 }
 
@@ -776,7 +776,7 @@ static void decode_rejects_too_many_fds(void **state)
 	hdr.flags = VHU_VERSION;
 	hdr.request = 0;
 	memcpy(buf, &hdr, sizeof(hdr));
-	decode_expect(buf, sizeof(buf), 3, -EOPNOTSUPP);
+	decode_expect(buf, sizeof(buf), 3, -ENOTSUP);
 }
 
 static void decode_good_message_owns_fds(void **state)

@@ -2,9 +2,18 @@
 /*
  * vhu-bench blk: virtio-blk requests (16-byte header, data, 1-byte status)
  * kept at --iodepth in flight per queue, one thread per queue. Each thread
- * batches: it refills every completed slot, then kicks once; it polls the
- * used ring briefly before sleeping on the call eventfd, because a
- * cross-CPU wake-up costs tens of microseconds on these machines.
+ * batches: it refills every completed slot, then kicks once. How it waits
+ * for completions (--wait):
+ * - spin (the default): it polls the used ring for 20 us before sleeping on
+ *   the call eventfd, because a cross-CPU wake-up costs tens of
+ *   microseconds on these machines;
+ * - event: it sleeps on the call eventfd as soon as the used ring is empty,
+ *   as an interrupt-driven guest driver does;
+ * - poll: it busy-polls the used ring and never sleeps, interrupts left
+ *   off (event idx: used_event stays behind), as a polling guest driver
+ *   (DPDK's virtio PMD, SPDK's virtio-blk) does. Once a millisecond without
+ *   a completion it looks at the connection (a zero-timeout wait), so a
+ *   back-end that died is still noticed.
  *
  * With --reconnect a back-end that dies is waited for: every worker that
  * sees -ECONNRESET parks, the last one to park calls
@@ -33,13 +42,19 @@
 #define STALL_NS 10000000000ull	    /* no completion this long with requests out: fail */
 #define RECONNECT_NS 10000000000ull /* --reconnect: how long a back-end may take to return */
 
+#define POLL_CHECK_NS 1000000u /* --wait=poll: look at the connection this often when idle */
+
 enum rw { RW_RANDREAD, RW_RANDWRITE, RW_READ, RW_WRITE, RW_VERIFY };
 static const char *const rw_names[] = { "randread", "randwrite", "read", "write", "verify" };
+enum wait_mode { WAIT_SPIN, WAIT_EVENT, WAIT_POLL };
+static const char *const wait_names[] = { "spin", "event", "poll" };
 
 struct blk_opts {
 	enum rw rw;
 	uint64_t bs;
 	unsigned int iodepth;
+	enum wait_mode wait;	  /* --wait */
+	unsigned int queue_size;  /* --queue-size; 0: from iodepth */
 	uint64_t size;		  /* bytes of the disk used */
 	bool reconnect;		  /* wait for a back-end that died and go on */
 	bool time_given;	  /* verify: repeat passes until --time is up */
@@ -87,10 +102,11 @@ struct blk_worker {
 	struct blk_io *ios;
 	uint64_t nblocks, next_block, rng;
 	uint64_t deadline_ns;
-	bool verify_read;     /* verify: second phase */
-	uint64_t pass;	      /* verify: passes done (each writes its own pattern) */
-	uint8_t *expect;      /* verify: the pattern a block should hold */
-	uint64_t progress_ns; /* the last completion (or reconnect) */
+	bool verify_read;	/* verify: second phase */
+	uint64_t pass;		/* verify: passes done (each writes its own pattern) */
+	uint8_t *expect;	/* verify: the pattern a block should hold */
+	uint64_t progress_ns;	/* the last completion (or reconnect) */
+	uint64_t poll_check_ns; /* --wait=poll: the last look at the connection */
 	struct bench_hist hist;
 	uint64_t ops, bytes, errors, mismatches; /* ops: also read by the progress loop */
 	uint64_t verified;			 /* verify: blocks read back and compared */
@@ -288,6 +304,26 @@ static int recover(struct blk_worker *w)
 	return ret;
 }
 
+/*
+ * The used ring was empty at @now: whether to look again at once rather than
+ * wait on the call eventfd (--wait). w->progress_ns is the last completion.
+ */
+static bool keep_polling(struct blk_worker *w, uint64_t now)
+{
+	switch (w->opts->wait) {
+	case WAIT_EVENT:
+		return false;
+	case WAIT_POLL:
+		/* idle for a while: one zero-timeout wait notices a dead back-end */
+		if (now - w->poll_check_ns < POLL_CHECK_NS || now - w->progress_ns < POLL_CHECK_NS)
+			return true;
+		w->poll_check_ns = now;
+		return false;
+	default:
+		return now - w->progress_ns < SPIN_NS;
+	}
+}
+
 /* One pass: keep iodepth in flight until the deadline (or the pass ends). */
 static int run_pass(struct blk_worker *w)
 {
@@ -304,10 +340,7 @@ static int run_pass(struct blk_worker *w)
 	vhu_fe_queue_kick(w->q);
 	w->progress_ns = bench_now_ns();
 	while (inflight) {
-		uint64_t spin_until;
-
 		now = bench_now_ns();
-		spin_until = now + SPIN_NS;
 		ret = reap(w, true, &inflight, now);
 		if (ret == -ECONNRESET)
 			ret = recover(w); /* the requests stay in flight */
@@ -317,9 +350,9 @@ static int run_pass(struct blk_worker *w)
 			vhu_fe_queue_kick(w->q);
 			continue;
 		}
-		if (bench_now_ns() < spin_until)
+		if (keep_polling(w, now))
 			continue;
-		ret = vhu_fe_queue_wait(w->q, 1000);
+		ret = vhu_fe_queue_wait(w->q, w->opts->wait == WAIT_POLL ? 0 : 1000);
 		if (ret == -ECONNRESET)
 			ret = recover(w);
 		if (ret < 0)
@@ -395,6 +428,13 @@ static void usage_blk(FILE *out)
 		"  --bs=BYTES          request size, a multiple of 512 up to 1M (default 4096)\n"
 		"  --iodepth=N         requests in flight per queue, 1..1024 (default 32)\n"
 		"  --queues=N          request queues, one thread each, 1..64 (default 1)\n"
+		"  --queue-size=N      ring entries, a power of two 2..32768 (default: from\n"
+		"                      --iodepth, 64..256)\n"
+		"  --wait=MODE         how completions are waited for: spin (default; poll the\n"
+		"                      used ring 20 us, then sleep on the call eventfd), event\n"
+		"                      (sleep at once, as an interrupt-driven guest) or poll\n"
+		"                      (busy-poll the used ring, interrupts off, as a polling\n"
+		"                      guest driver)\n"
 		"  --time=SECONDS      run this long (default 10; verify: one pass without it)\n"
 		"  --size=BYTES        the region of the disk used (verify: default 64M)\n"
 		"  --packed            insist on the packed ring\n"
@@ -430,6 +470,8 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		{ "log-dirty", no_argument, NULL, 'D' },
 		{ "migrate-to", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ "queue-size", required_argument, NULL, 'Q' },
 		BENCH_IOMMU_LONGOPTS,
 		{ 0 },
 	};
@@ -499,6 +541,22 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		case 'M':
 			o->migrate_to = optarg;
 			break;
+		case 'w':
+			o->wait = WAIT_POLL + 1;
+			for (unsigned int i = 0; i <= WAIT_POLL; i++)
+				if (!strcmp(optarg, wait_names[i]))
+					o->wait = i;
+			if (o->wait > WAIT_POLL)
+				return fprintf(stderr, "vhu-bench: --wait: spin, event or poll\n"),
+				       -1;
+			break;
+		case 'Q':
+			if (bench_parse_size(optarg, &v) || v < 2 || v > 32768 || (v & (v - 1)))
+				return fprintf(stderr, "vhu-bench: --queue-size: a power of two, "
+						       "2..32768\n"),
+				       -1;
+			o->queue_size = (unsigned int)v;
+			break;
 		default:
 			if (bench_iommu_option(&o->iommu, ch, optarg) != 0)
 				return -1;
@@ -506,13 +564,18 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 	}
 	if (!c->socket_path)
 		return fprintf(stderr, "vhu-bench: --socket-path=PATH is required\n"), -1;
+	/* three descriptors a request: header, data, status */
+	if (o->queue_size && o->queue_size < 3 * o->iodepth)
+		return fprintf(stderr, "vhu-bench: --queue-size: at least 3 x --iodepth\n"), -1;
 	return 0;
 }
 
-static unsigned int ring_size(unsigned int iodepth)
+static unsigned int ring_size(const struct blk_opts *o)
 {
-	unsigned int n = 64;
+	unsigned int n = 64, iodepth = o->iodepth;
 
+	if (o->queue_size)
+		return o->queue_size;
 	while (n < 3 * iodepth && n < 256)
 		n *= 2;
 	return n;
@@ -539,7 +602,7 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 					      ? VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD)
 					      : 0),
 		.num_queues = (uint16_t)c->queues,
-		.queue_size = (uint16_t)ring_size(o->iodepth),
+		.queue_size = (uint16_t)ring_size(o),
 		.mem_size = (uint64_t)c->queues * o->iodepth * (o->bs + 4096) + (16u << 20),
 	};
 	int ret;
@@ -624,22 +687,24 @@ static void report(const struct bench_common *c, const struct blk_opts *o, struc
 	}
 	if (c->json) {
 		printf("{\"mode\": \"blk\", \"rw\": \"%s\", \"bs\": %" PRIu64 ", \"iodepth\": %u, "
-		       "\"queues\": %u, \"packed\": %s, \"features\": \"0x%" PRIx64 "\", "
+		       "\"queues\": %u, \"queue_size\": %u, \"wait\": \"%s\", \"packed\": %s, "
+		       "\"features\": \"0x%" PRIx64 "\", "
 		       "\"seconds\": %.3f, \"ops\": %" PRIu64 ", \"iops\": %.0f, \"mbps\": %.1f, "
 		       "\"lat_us\": {\"p50\": %.1f, \"p99\": %.1f, \"p999\": %.1f}, "
 		       "\"errors\": %" PRIu64 ", \"mismatches\": %" PRIu64
 		       ", \"verified\": %" PRIu64 ", \"passes\": %" PRIu64
 		       ", \"reconnects\": %" PRIu64 "}\n",
-		       rw_names[o->rw], o->bs, o->iodepth, c->queues, c->packed ? "true" : "false",
-		       features, secs, ops, ops / secs, bytes / secs / 1e6,
-		       bench_hist_pct(&all, 50) / 1e3, bench_hist_pct(&all, 99) / 1e3,
-		       bench_hist_pct(&all, 99.9) / 1e3, errors, mism, verified,
-		       o->rw == RW_VERIFY ? passes : 0, reconnects);
+		       rw_names[o->rw], o->bs, o->iodepth, c->queues, ring_size(o),
+		       wait_names[o->wait], c->packed ? "true" : "false", features, secs, ops,
+		       ops / secs, bytes / secs / 1e6, bench_hist_pct(&all, 50) / 1e3,
+		       bench_hist_pct(&all, 99) / 1e3, bench_hist_pct(&all, 99.9) / 1e3, errors,
+		       mism, verified, o->rw == RW_VERIFY ? passes : 0, reconnects);
 		return;
 	}
-	printf("blk %s bs=%" PRIu64 " iodepth=%u queues=%u%s: %" PRIu64 " ops in %.2f s\n",
-	       rw_names[o->rw], o->bs, o->iodepth, c->queues, c->packed ? " packed" : "", ops,
-	       secs);
+	printf("blk %s bs=%" PRIu64 " iodepth=%u queues=%u queue-size=%u wait=%s%s: %" PRIu64
+	       " ops in %.2f s\n",
+	       rw_names[o->rw], o->bs, o->iodepth, c->queues, ring_size(o), wait_names[o->wait],
+	       c->packed ? " packed" : "", ops, secs);
 	printf("  %.0f IOPS, %.1f MB/s, latency p50 %.1f us, p99 %.1f us, p99.9 %.1f us\n",
 	       ops / secs, bytes / secs / 1e6, bench_hist_pct(&all, 50) / 1e3,
 	       bench_hist_pct(&all, 99) / 1e3, bench_hist_pct(&all, 99.9) / 1e3);

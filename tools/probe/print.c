@@ -14,9 +14,10 @@
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
 
-#include "common/util.h"
 #include "probe.h"
 #include <vhu/names.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 enum field_kind { FIELD_UINT, FIELD_MAC, FIELD_STRING };
 

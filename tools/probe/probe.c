@@ -12,14 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
-#include "common/util.h"
-#include "frontend/requests.h"
 #include "probe.h"
-#include "transport/transport.h"
+#include <vhu/frontend.h>
 #include <vhu/names.h>
 
 /* The protocol bits the probe negotiates: each unlocks one question. */
@@ -107,18 +102,8 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	return 0;
 }
 
-static int set_timeouts(int sock, unsigned int seconds)
-{
-	struct timeval tv = { .tv_sec = seconds };
-
-	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		return -errno;
-	return 0;
-}
-
 /* One line on stderr naming the step and why it failed; returns exit status 1. */
-static int report(const struct options *opt, const char *step, const struct vhu_fe_chan *ch,
+static int report(const struct options *opt, const char *step, const struct vhu_frontend_conn *c,
 		  int err)
 {
 	if (err == -EAGAIN || err == -EWOULDBLOCK)
@@ -127,35 +112,36 @@ static int report(const struct options *opt, const char *step, const struct vhu_
 	else if (err == -ECONNRESET || err == -EPIPE)
 		fprintf(stderr, "vhu-probe: %s: %s: the back-end closed the connection\n",
 			opt->socket_path, step);
-	else if (ch && ch->last_error)
-		fprintf(stderr, "vhu-probe: %s: %s: %s\n", opt->socket_path, step, ch->last_error);
+	else if (c && vhu_frontend_conn_error(c))
+		fprintf(stderr, "vhu-probe: %s: %s: %s\n", opt->socket_path, step,
+			vhu_frontend_conn_error(c));
 	else
 		fprintf(stderr, "vhu-probe: %s: %s: %s\n", opt->socket_path, step, strerror(-err));
 	return 1;
 }
 
-static int ask_protocol(struct vhu_fe_chan *ch, struct probe_result *res, const struct options *opt)
+static int ask_protocol(struct vhu_frontend_conn *ch, struct probe_result *res,
+			const struct options *opt)
 {
 	uint64_t want;
 	int ret;
 
-	ret = vhu_fe_get_u64(ch, VHU_REQ_GET_PROTOCOL_FEATURES, &res->protocol_features);
+	ret = vhu_frontend_conn_get_u64(ch, VHU_REQ_GET_PROTOCOL_FEATURES, &res->protocol_features);
 	if (ret < 0)
 		return report(opt, "VHOST_USER_GET_PROTOCOL_FEATURES", ch, ret);
 	res->has_protocol = true;
 	want = res->protocol_features & PROBE_PROTOCOL_FEATURES;
-	ret = vhu_fe_set_u64(ch, VHU_REQ_SET_PROTOCOL_FEATURES, want);
+	ret = vhu_frontend_conn_set_u64(ch, VHU_REQ_SET_PROTOCOL_FEATURES, want);
 	if (ret < 0)
 		return report(opt, "VHOST_USER_SET_PROTOCOL_FEATURES", ch, ret);
-	ch->protocol_features = want;
 	if (want & VHU_BIT(VHU_PROTOCOL_F_MQ)) {
-		ret = vhu_fe_get_u64(ch, VHU_REQ_GET_QUEUE_NUM, &res->queue_num);
+		ret = vhu_frontend_conn_get_u64(ch, VHU_REQ_GET_QUEUE_NUM, &res->queue_num);
 		if (ret < 0)
 			return report(opt, "VHOST_USER_GET_QUEUE_NUM", ch, ret);
 		res->has_queue_num = true;
 	}
 	if (want & VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)) {
-		ret = vhu_fe_get_u64(ch, VHU_REQ_GET_MAX_MEM_SLOTS, &res->mem_slots);
+		ret = vhu_frontend_conn_get_u64(ch, VHU_REQ_GET_MAX_MEM_SLOTS, &res->mem_slots);
 		if (ret < 0)
 			return report(opt, "VHOST_USER_GET_MAX_MEM_SLOTS", ch, ret);
 		res->has_mem_slots = true;
@@ -163,14 +149,15 @@ static int ask_protocol(struct vhu_fe_chan *ch, struct probe_result *res, const 
 	return 0;
 }
 
-static int ask_config(struct vhu_fe_chan *ch, struct probe_result *res, const struct options *opt)
+static int ask_config(struct vhu_frontend_conn *ch, struct probe_result *res,
+		      const struct options *opt)
 {
 	int ret;
 
 	res->config_size = probe_config_size(res->device_id);
-	if (!res->config_size || !(ch->protocol_features & VHU_BIT(VHU_PROTOCOL_F_CONFIG)))
+	if (!res->config_size || !(res->protocol_features & VHU_BIT(VHU_PROTOCOL_F_CONFIG)))
 		return 0;
-	ret = vhu_fe_get_config(ch, 0, res->config_size, res->config);
+	ret = vhu_frontend_conn_get_config(ch, 0, res->config_size, res->config);
 	if (ret == -EIO) {
 		/* The back-end answered in sync but could not read it: report, go on. */
 		res->config_error = "the back-end reported failure";
@@ -182,29 +169,27 @@ static int ask_config(struct vhu_fe_chan *ch, struct probe_result *res, const st
 	return 0;
 }
 
-static int probe(int sock, const struct options *opt, struct probe_result *res)
+static int probe(struct vhu_frontend_conn *c, const struct options *opt, struct probe_result *res)
 {
-	struct vhu_log log;
-	struct vhu_fe_chan ch = { .sock = sock, .log = &log };
 	int ret;
 
-	vhu_log_init(&log, opt->socket_path);
-	ret = vhu_fe_get_u64(&ch, VHU_REQ_GET_FEATURES, &res->features);
+	ret = vhu_frontend_conn_get_u64(c, VHU_REQ_GET_FEATURES, &res->features);
 	if (ret < 0)
-		return report(opt, "VHOST_USER_GET_FEATURES", &ch, ret);
+		return report(opt, "VHOST_USER_GET_FEATURES", c, ret);
 	if (res->features & VHU_BIT(VHU_F_PROTOCOL_FEATURES)) {
-		ret = ask_protocol(&ch, res, opt);
+		ret = ask_protocol(c, res, opt);
 		if (ret)
 			return ret;
 	}
-	return ask_config(&ch, res, opt);
+	return ask_config(c, res, opt);
 }
 
 int main(int argc, char **argv)
 {
 	struct probe_result res = { 0 };
 	struct options opt;
-	int sock, ret;
+	struct vhu_frontend_conn *conn;
+	int ret;
 
 	if (parse_options(argc, argv, &opt) < 0)
 		return 2;
@@ -217,16 +202,11 @@ int main(int argc, char **argv)
 		}
 		res.device_id = (uint32_t)ret;
 	}
-	ret = vhu_sock_connect(opt.socket_path, 0, &sock);
+	ret = vhu_frontend_conn_open(opt.socket_path, opt.timeout_s * 1000, &conn);
 	if (ret < 0)
 		return report(&opt, "connect", NULL, ret);
-	ret = set_timeouts(sock, opt.timeout_s);
-	if (ret < 0) {
-		close(sock);
-		return report(&opt, "setsockopt", NULL, ret);
-	}
-	ret = probe(sock, &opt, &res);
-	close(sock);
+	ret = probe(conn, &opt, &res);
+	vhu_frontend_conn_close(conn);
 	if (ret)
 		return ret;
 	if (opt.json)

@@ -736,6 +736,9 @@ int blk_queue_reap(struct blk_queue *q, unsigned int wait, blk_queue_done_fn don
 		ret = io_uring_submit(&q->ring);
 		if (ret < 0)
 			return ret;
+		/* what completed inside that submit: reaped now, no wake-up needed */
+		if (io_uring_cq_ready(&q->ring) > 0)
+			continue;
 		if (completed >= wait || q->inflight == 0)
 			break;
 		/* Resubmissions (short I/O, next segment) were queued above. */
@@ -782,6 +785,14 @@ int blk_queue_create(struct blkdev *dev, unsigned int depth, struct blk_queue **
 		ret = -errno;
 		goto err_ring;
 	}
+	/*
+	 * Every completion signals it, also one that completes inside the
+	 * submit (a page-cache hit), which the caller reaps at once: the count
+	 * left costs one empty round when the worker next sleeps. Not
+	 * register_eventfd_async: it signals only for io-wq completions, and
+	 * O_DIRECT ones come from task work, so the worker would sleep through
+	 * them.
+	 */
 	ret = io_uring_register_eventfd(&q->ring, q->efd);
 	if (ret < 0)
 		goto err_efd;

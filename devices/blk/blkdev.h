@@ -132,6 +132,9 @@ void blk_queue_destroy(struct blk_queue *q);
 /**
  * blk_queue_eventfd() - an eventfd (nonblocking) that is signalled when
  * completions are ready. Read it to clear it, then call blk_queue_reap().
+ * What completes inside blk_queue_flush() (a page-cache hit) can be
+ * reaped at once (blk_queue_has_completions()); it signals the eventfd all
+ * the same. blk_queue_reap() reaps what completes inside its own submits.
  */
 int blk_queue_eventfd(const struct blk_queue *q);
 

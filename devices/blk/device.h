@@ -57,7 +57,8 @@ struct blk_vq {
 	 */
 	uint64_t requests;
 	struct blk_stats stats;
-	bool full; /* popping stopped for want of a slot; kicks are off */
+	bool full;   /* popping stopped for want of a slot; kicks are off */
+	bool polled; /* blk_queue_pending just found completions: the eventfd is left unread */
 };
 
 /* One device: dev opened by the caller (blkdev_open), closed after the back-end. */

@@ -41,21 +41,6 @@ struct blk_options {
 	bool poll;
 };
 
-/* Parse --control-mode: octal permission bits, 0..0777. */
-static int parse_mode(const char *text, unsigned int *mode)
-{
-	char *end;
-	unsigned long v;
-
-	if (!text)
-		return 0;
-	v = strtoul(text, &end, 8);
-	if (!*text || *end || v > 0777 || !(v & 0600))
-		return -EINVAL;
-	*mode = (unsigned int)v;
-	return 0;
-}
-
 static int parse_numbers(const struct prog_info *info, struct blk_options *o, uint16_t *queue_size,
 			 uint32_t *poll_window)
 {
@@ -96,7 +81,7 @@ static int parse_numbers(const struct prog_info *info, struct blk_options *o, ui
 			return prog_error(info, "--control-timeout: 1..3600000 ms");
 		o->control_timeout_ms = (unsigned int)v;
 	}
-	if (parse_mode(o->control_mode_text, &o->control_mode) < 0)
+	if (ctl_parse_mode(o->control_mode_text, &o->control_mode) < 0)
 		return prog_error(info, "--control-mode: octal, at most 0777, with 0600 set");
 	if (!o->dev.path && !o->dev.null_backend && o->sockets)
 		return prog_error(info, "--blk-file=PATH (or --null-size=BYTES) is required");
@@ -200,7 +185,7 @@ int main(int argc, char **argv)
 		{ "poll", PROG_ARG_NONE, NULL, "busy-poll the rings instead of sleeping",
 		  .flag = &o.poll },
 		{ "poll-window", PROG_ARG_REQUIRED, "US",
-		  "spin this long for more work before sleeping (default 32, 0: off)",
+		  "adaptive polling: the longest poll window (default 32, 0: off)",
 		  .str = &o.poll_window },
 		{ "null-size", PROG_ARG_REQUIRED, "BYTES",
 		  "no file: reads return zeros, writes are dropped (benchmarks)",

@@ -320,6 +320,20 @@ err:
 	return ret;
 }
 
+int ctl_parse_mode(const char *text, unsigned int *mode)
+{
+	unsigned long v;
+	char *end;
+
+	if (!text)
+		return 0;
+	v = strtoul(text, &end, 8);
+	if (text[0] < '0' || text[0] > '7' || *end || v > 0777 || (v & 0600) != 0600)
+		return -EINVAL;
+	*mode = (unsigned int)v;
+	return 0;
+}
+
 int ctl_server_start(const struct ctl_config *cfg, struct ctl_server **out)
 {
 	struct ctl_server *srv = calloc(1, sizeof(*srv));

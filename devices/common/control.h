@@ -95,6 +95,14 @@ struct ctl_server;
  */
 int ctl_server_start(const struct ctl_config *cfg, struct ctl_server **out);
 
+/**
+ * ctl_parse_mode() - --control-mode: octal permission bits, at most 0777,
+ * with the owner's read and write (0600) set. NULL leaves @mode alone.
+ *
+ * Return: 0 or -EINVAL.
+ */
+int ctl_parse_mode(const char *text, unsigned int *mode);
+
 /** ctl_server_stop() - close every connection, join the threads, unlink the path, free. */
 void ctl_server_stop(struct ctl_server *srv);
 

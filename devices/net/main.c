@@ -18,6 +18,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "control.h"
+#include "manage.h"
 #include "net.h"
 #include "program.h"
 #include <vhu/protocol.h>
@@ -32,6 +34,9 @@ struct net_options {
 	const char *mtu;
 	const char *ageing;
 	const char *poll_window;
+	const char *control_socket;
+	const char *control_mode;
+	const char *control_timeout;
 	bool poll;
 	bool record_busy;
 };
@@ -40,6 +45,7 @@ struct port_ctl {
 	struct net_port port;
 	struct vhu_log log;
 	pthread_t thread;
+	int stop_fd; /* ends this port's control thread alone (port-remove) */
 	bool started;
 };
 
@@ -50,6 +56,11 @@ static int stop_fd = -1; /* ends the control threads */
 static int done_fd = -1; /* a control thread ended: main looks */
 static int usr1_fd = -1;
 static unsigned int ports_done;
+/* run-time management (manage.h): ports added later get these */
+static struct prog_args saved_args;
+static uint16_t saved_qp;
+static struct port_ctl *removed[NET_PORTS_MAX]; /* freed at exit: see manage.h */
+static unsigned int nremoved;
 
 static void on_usr1(int sig)
 {
@@ -67,18 +78,19 @@ static void *ctl_main(void *arg)
 	struct net_port *p = &c->port;
 
 	for (;;) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ .fd = vhu_backend_fd(p->be), .events = POLLIN },
 			{ .fd = stop_fd, .events = POLLIN },
+			{ .fd = c->stop_fd, .events = POLLIN },
 		};
 		int ret;
 
 		if (pfd[0].fd < 0)
 			break; /* an adopted (--fd) connection ended */
-		ret = poll(pfd, 2, -1);
+		ret = poll(pfd, 3, -1);
 		if (ret < 0 && errno == EINTR)
 			continue;
-		if (ret < 0 || pfd[1].revents)
+		if (ret < 0 || pfd[1].revents || pfd[2].revents)
 			break;
 		if (!pfd[0].revents)
 			continue;
@@ -153,6 +165,9 @@ static int port_create(const struct prog_args *args, unsigned int i, uint16_t qp
 	if (!c)
 		return -ENOMEM;
 	ctls[i] = c;
+	c->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->stop_fd < 0)
+		return -errno;
 	p = &c->port;
 	if (s->path)
 		name = strdup(s->path);
@@ -207,32 +222,44 @@ static int port_create(const struct prog_args *args, unsigned int i, uint16_t qp
 	ret = vhu_backend_create(&cfg, &p->be);
 	if (ret < 0)
 		return ret;
-	sw.ports[i] = p;
-	sw.nports = i + 1;
+	/* forwarding threads may be running (port-add): publish it whole */
+	__atomic_store_n(&sw.ports[i], p, __ATOMIC_RELEASE);
+	__atomic_store_n(&sw.nports, i + 1, __ATOMIC_RELEASE);
 	if (s->path)
 		return vhu_backend_listen(p->be, s->path);
 	return vhu_backend_adopt_fd(p->be, s->fd);
 }
 
 /* The control threads get no signal: main takes them all. */
+static int start_one(struct port_ctl *c)
+{
+	sigset_t all, old;
+	int ret;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	ret = -pthread_create(&c->thread, NULL, ctl_main, c);
+	c->started = ret == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
 static int start_threads(unsigned int nvhost)
 {
 	sigset_t all, old;
 	int ret = 0;
 
+	for (unsigned int i = 0; i < nvhost && ret == 0; i++)
+		ret = start_one(ctls[i]);
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (unsigned int i = 0; i < nvhost && ret == 0; i++) {
-		ret = -pthread_create(&ctls[i]->thread, NULL, ctl_main, ctls[i]);
-		ctls[i]->started = ret == 0;
-	}
 	if (ret == 0 && tap_port.tap_fd >= 0)
 		ret = net_tap_start(&tap_port);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }
 
-static void wait_signals(int sig_fd, unsigned int nvhost)
+static void wait_signals(int sig_fd, unsigned int nvhost, bool managed)
 {
 	while (!prog_stop_requested()) {
 		struct pollfd pfd[3] = {
@@ -246,25 +273,27 @@ static void wait_signals(int sig_fd, unsigned int nvhost)
 			break;
 		if (pfd[1].revents && eventfd_read(usr1_fd, &v) == 0)
 			net_print_counters(&sw, PROG);
-		if (pfd[2].revents && eventfd_read(done_fd, &v) == 0 &&
+		/* with a control socket, ports come and go: only a signal ends it */
+		if (pfd[2].revents && eventfd_read(done_fd, &v) == 0 && !managed &&
 		    __atomic_load_n(&ports_done, __ATOMIC_RELAXED) == nvhost)
 			break; /* every port's connection ended (--fd) or failed */
 	}
 }
 
 /* Stop forwarding into every port, then take each down. */
-static void shutdown_all(unsigned int nvhost)
+static void shutdown_all(void)
 {
 	(void)eventfd_write(stop_fd, 1);
-	for (unsigned int i = 0; i < nvhost; i++)
+	for (unsigned int i = 0; i < NET_PORTS_MAX; i++)
 		if (ctls[i] && ctls[i]->started)
 			pthread_join(ctls[i]->thread, NULL);
 	if (tap_port.tap_fd >= 0)
 		net_port_quiesce(&tap_port);
 	for (unsigned int i = 0; i < sw.nports; i++)
-		net_port_quiesce(sw.ports[i]);
+		if (sw.ports[i] && sw.ports[i] != &tap_port)
+			net_port_quiesce(sw.ports[i]);
 	net_tap_stop(&tap_port);
-	for (unsigned int i = 0; i < nvhost; i++) {
+	for (unsigned int i = 0; i < NET_PORTS_MAX; i++) {
 		if (!ctls[i])
 			continue;
 		if (ctls[i]->port.be)
@@ -272,16 +301,122 @@ static void shutdown_all(unsigned int nvhost)
 	}
 }
 
-static void free_all(unsigned int nvhost)
+static void free_ctl(struct port_ctl *c)
 {
-	for (unsigned int i = 0; i < nvhost; i++) {
-		if (!ctls[i])
-			continue;
-		net_port_free_queues(&ctls[i]->port);
-		free((void *)(uintptr_t)ctls[i]->port.name);
-		free(ctls[i]);
-	}
+	net_port_free_queues(&c->port);
+	free((void *)(uintptr_t)c->port.name);
+	if (c->stop_fd > 0)
+		close(c->stop_fd);
+	free(c);
+}
+
+static void free_all(void)
+{
+	for (unsigned int i = 0; i < NET_PORTS_MAX; i++)
+		if (ctls[i])
+			free_ctl(ctls[i]);
+	for (unsigned int i = 0; i < nremoved; i++)
+		free_ctl(removed[i]);
 	fdb_destroy(&sw.fdb);
+}
+
+/* ---- port-add and port-remove (manage.h) ---- */
+
+/* Take port @id out of the switch for good; its memory stays until exit. */
+static void port_retire(unsigned int id)
+{
+	struct port_ctl *c = ctls[id];
+	struct net_port *p = &c->port;
+
+	if (c->started) {
+		(void)eventfd_write(c->stop_fd, 1);
+		pthread_join(c->thread, NULL);
+		c->started = false;
+	}
+	/* busy for ever: a forwarding thread that still holds @p drops its frames */
+	net_port_quiesce(p);
+	if (p->be)
+		vhu_backend_destroy(p->be); /* stops its workers */
+	p->be = NULL;
+	__atomic_store_n(&p->features, 0, __ATOMIC_RELEASE); /* keeps no backlog now */
+	__atomic_store_n(&sw.ports[id], NULL, __ATOMIC_RELEASE);
+	fdb_flush_port(&sw.fdb, id);
+	ctls[id] = NULL;
+	removed[nremoved++] = c;
+}
+
+static int mgr_add(const char *path, unsigned int *id, struct ctl_error *err)
+{
+	unsigned int slot = __atomic_load_n(&sw.nports, __ATOMIC_ACQUIRE);
+	int ret;
+
+	if (slot >= NET_PORTS_MAX || nremoved >= NET_PORTS_MAX)
+		return ctl_fail(err, -ENOSPC, "no port slot left (%u over the process's life)",
+				NET_PORTS_MAX);
+	saved_args.sockets[slot] = (struct prog_socket){ .path = path, .fd = -1 };
+	ret = port_create(&saved_args, slot, saved_qp);
+	saved_args.sockets[slot].path = NULL; /* @path is the request's */
+	if (ret == 0)
+		ret = start_one(ctls[slot]);
+	if (ret < 0) {
+		if (ctls[slot])
+			port_retire(slot);
+		return ctl_fail(err, ret, "%s: %s", path, strerror(-ret));
+	}
+	vhu_logf(&ctls[slot]->log, VHU_LOG_INFO, "port %u added", slot);
+	*id = slot;
+	return 0;
+}
+
+static int mgr_remove(unsigned int id, struct ctl_error *err)
+{
+	char *path;
+
+	if (id >= NET_PORTS_MAX || !ctls[id])
+		return ctl_fail(err, -ENOENT, "no port %u", id);
+	path = strdup(ctls[id]->port.name);
+	port_retire(id);
+	fprintf(stderr, PROG "[%s]: port %u removed\n", path ? path : "?", id);
+	if (path && path[0] == '/')
+		unlink(path);
+	free(path);
+	return 0;
+}
+
+static struct net_manage mgr = {
+	.sw = &sw,
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.add = mgr_add,
+	.remove = mgr_remove,
+};
+
+static int control_start(const struct prog_info *info, const struct net_options *o,
+			 struct ctl_server **srv)
+{
+	struct ctl_config cc = {
+		.path = o->control_socket,
+		.methods = net_methods,
+		.num_methods = net_num_methods,
+		.opaque = &mgr,
+		.name = PROG,
+	};
+	uint64_t v;
+	int ret;
+
+	if (!o->control_socket)
+		return 0;
+	if (ctl_parse_mode(o->control_mode, &cc.mode) < 0)
+		return prog_error(info, "--control-mode: octal, at most 0777, with 0600 set");
+	if (o->control_timeout) {
+		if (prog_parse_u64(o->control_timeout, 3600000u, &v) < 0 || !v)
+			return prog_error(info, "--control-timeout: 1..3600000 ms");
+		cc.request_timeout_ms = (unsigned int)v;
+	}
+	ret = ctl_server_start(&cc, srv);
+	if (ret < 0)
+		return prog_error(info, "--control-socket %s: %s", o->control_socket,
+				  strerror(-ret));
+	return 0;
 }
 
 static int setup_fds(void)
@@ -304,6 +439,7 @@ static int run(const struct prog_info *info, const struct prog_args *args,
 	       const struct net_options *o)
 {
 	unsigned int nvhost = args->nsockets;
+	struct ctl_server *srv = NULL;
 	bool tap_offload;
 	uint16_t qp;
 	int sig_fd, ret, status = 1;
@@ -340,16 +476,21 @@ static int run(const struct prog_info *info, const struct prog_args *args,
 		prog_error(info, "threads: %s", strerror(-ret));
 		goto out_stop;
 	}
-	wait_signals(sig_fd, nvhost);
+	saved_args = *args;
+	saved_qp = qp;
+	if (control_start(info, o, &srv))
+		goto out_stop;
+	wait_signals(sig_fd, nvhost, srv != NULL);
 	status = 0;
 out_stop:
-	shutdown_all(nvhost);
+	ctl_server_stop(srv); /* no port-add or port-remove after this */
+	shutdown_all();
 	net_print_counters(&sw, PROG);
-	free_all(nvhost);
+	free_all();
 	return status;
 out:
-	shutdown_all(nvhost);
-	free_all(nvhost);
+	shutdown_all();
+	free_all();
 	return status;
 }
 
@@ -378,8 +519,17 @@ int main(int argc, char **argv)
 		  "count the time TX bursts take (busy_ns, busy_chains: the cost per frame)",
 		  .flag = &o.record_busy },
 		{ "poll-window", PROG_ARG_REQUIRED, "US",
-		  "spin this long for more frames before sleeping (default 32, 0: off)",
+		  "adaptive polling: the longest poll window (default 32, 0: off)",
 		  .str = &o.poll_window },
+		{ "control-socket", PROG_ARG_REQUIRED, "PATH",
+		  "serve JSON-RPC 2.0 management (vhu-ctl) on the unix socket PATH",
+		  .str = &o.control_socket },
+		{ "control-mode", PROG_ARG_REQUIRED, "MODE",
+		  "permissions of the control socket, octal (default 0600)",
+		  .str = &o.control_mode },
+		{ "control-timeout", PROG_ARG_REQUIRED, "MS",
+		  "a control request must arrive whole within MS ms (default 10000)",
+		  .str = &o.control_timeout },
 	};
 	const struct prog_info info = {
 		.name = PROG,

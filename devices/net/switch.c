@@ -190,7 +190,8 @@ static void decide(struct net_switch *sw, struct net_port *in, struct net_pkt *p
 			last_dst = eth;
 			last_port = port;
 		}
-		if (port == FDB_PORT_NONE || (unsigned int)port >= sw->nports)
+		if (port == FDB_PORT_NONE ||
+		    (unsigned int)port >= __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE))
 			pkts[i].dst = NET_DST_FLOOD;
 		else if ((unsigned int)port == in->id) {
 			pkts[i].dst = NET_DST_DROP; /* never back out of the port it came in */
@@ -246,11 +247,14 @@ void net_switch_forward(struct net_switch *sw, struct net_port *in, struct net_p
 	uint8_t idx[NET_BURST];
 
 	decide(sw, in, pkts, n);
-	for (unsigned int pi = 0; pi < sw->nports; pi++) {
-		struct net_port *p = sw->ports[pi];
+	unsigned int nports = __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE);
+
+	for (unsigned int pi = 0; pi < nports; pi++) {
+		/* port-add and port-remove change the slots while frames flow */
+		struct net_port *p = __atomic_load_n(&sw->ports[pi], __ATOMIC_ACQUIRE);
 		unsigned int k = 0;
 
-		if (p == in)
+		if (!p || p == in)
 			continue;
 		for (unsigned int i = 0; i < n; i++)
 			if (pkts[i].dst == (int)p->id || pkts[i].dst == NET_DST_FLOOD)
@@ -299,7 +303,11 @@ void net_print_counters(const struct net_switch *sw, const char *prog)
 	for (unsigned int i = 0; i < sw->nports; i++) {
 		const struct net_port *p = sw->ports[i];
 		char line[1024];
-		int len = snprintf(line, sizeof(line), "%s: port %u %s:", prog, p->id, p->name);
+		int len;
+
+		if (!p)
+			continue; /* removed (port-remove) */
+		len = snprintf(line, sizeof(line), "%s: port %u %s:", prog, p->id, p->name);
 
 		for (unsigned int c = 0; c < NET_COUNTER_MAX && len > 0 && len < (int)sizeof(line);
 		     c++)

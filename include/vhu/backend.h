@@ -123,7 +123,7 @@ struct vhu_device_ops {
  */
 #define VHU_BACKEND_F_POLL (1u << 0)
 
-/* A poll window that suits most devices (QEMU's poll-max-ns is 32 us). */
+/* A longest poll window that suits most devices (QEMU's poll-max-ns is 32 us). */
 #define VHU_BACKEND_POLL_WINDOW_DEFAULT_US 32u
 /* The largest poll_window_us accepted. */
 #define VHU_BACKEND_POLL_WINDOW_MAX_US 1000000u
@@ -138,19 +138,26 @@ struct vhu_backend_config {
 	void *dev;		   /* first argument of every op */
 	const struct vhu_log *log; /* NULL: stderr at INFO, prefixed with name */
 	/*
-	 * Poll window, microseconds; 0 (the default of a zeroed config): none.
-	 * After a round of ops that moved the ring (or after a wake-up), a
-	 * worker spins this long before it sleeps in poll(), looking at the
-	 * ring (vhu_vq_has_avail(), only while the device has notifications
-	 * on: off means "don't kick me") and at the device's pending work
-	 * (ops->queue_pending, or poll() on the watched fd), and calls
-	 * queue_kick / queue_event directly when it sees some: a request that
-	 * comes within the window costs no wake-up. Kicks still come (with
-	 * event idx the driver cannot be told to hold them) and are drained
-	 * when the worker next sleeps. A pause or stop is seen at once; a
-	 * broken ring, or one without a kick fd or with VHU_BACKEND_F_POLL
-	 * (which poll without end), gets no window. Costs CPU time while idle
-	 * for up to the window after the last request; at most
+	 * Adaptive polling: the longest poll window, microseconds; 0 (the
+	 * default of a zeroed config): none, workers sleep as soon as they run
+	 * out of work. After a round of ops that moved the ring (or after a
+	 * wake-up), a worker spins up to its window before it sleeps in
+	 * poll(), looking at the ring (vhu_vq_has_avail(), only while the
+	 * device has notifications on: off means "don't kick me") and at the
+	 * device's pending work (ops->queue_pending, or poll() on the watched
+	 * fd), and calls queue_kick / queue_event directly when it sees some:
+	 * a request that comes within the window costs no wake-up. Each
+	 * queue's window adapts between 0 and this, as QEMU's poll-max-ns
+	 * does: work that came just after the window closed doubles it (from
+	 * 4 us), a wait longer than the maximum halves it (to 0 under 4 us),
+	 * so a queue whose work comes too far apart for polling to pay sleeps
+	 * at once and an idle one costs no CPU. While the worker spins, the
+	 * ring asks the driver for no kicks (VRING_USED_F_NO_NOTIFY; with
+	 * event idx, avail_event left behind, so at most one kick comes);
+	 * before it sleeps, kicks are turned back on and the ring looked at
+	 * once more. A pause or stop is seen at once; a broken ring, or one
+	 * without a kick fd or with VHU_BACKEND_F_POLL (which poll without
+	 * end, kicks off), gets no window. At most
 	 * VHU_BACKEND_POLL_WINDOW_MAX_US. VHU_BACKEND_POLL_WINDOW_DEFAULT_US
 	 * is a good value.
 	 */

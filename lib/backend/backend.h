@@ -209,12 +209,13 @@ struct vhu_backend {
 	struct vhu_dirty_log dlog; /* SET_LOG_BASE, SET_LOG_FD (log.c) */
 	struct vhu_be_state state; /* SET_DEVICE_STATE_FD (state.c) */
 	struct {
-		int uffd;	/* POSTCOPY_ADVISE's userfaultfd; -1: none */
-		bool advised;	/* POSTCOPY_ADVISE done, no POSTCOPY_END since */
-		bool listening; /* POSTCOPY_LISTEN: memory tables are postcopy ones */
-	} pc;			/* postcopy.c */
-	bool force_reply;	/* the handler filled a reply body that must go out */
-	void *inflight_map;	/* SET_INFLIGHT_FD's region; NULL: none */
+		int uffd;	 /* POSTCOPY_ADVISE's userfaultfd; -1: none */
+		bool advised;	 /* POSTCOPY_ADVISE done, no POSTCOPY_END since */
+		bool listening;	 /* POSTCOPY_LISTEN: memory tables are postcopy ones */
+		bool unanswered; /* a postcopy table or region waits for our addresses */
+	} pc;			 /* postcopy.c */
+	bool force_reply;	 /* the handler filled a reply body that must go out */
+	void *inflight_map;	 /* SET_INFLIGHT_FD's region; NULL: none */
 	size_t inflight_len;
 	unsigned int num_queues;
 	struct vhu_queue *queues;

@@ -258,6 +258,16 @@ static int reply_send(struct vhu_backend *be, const struct vhu_msg *msg,
 	     msg->hdr.request == VHU_REQ_POSTCOPY_END) &&
 	    (msg->hdr.flags & VHU_FLAG_NEED_REPLY))
 		ack = true;
+	/*
+	 * A postcopy SET_MEM_TABLE or ADD_MEM_REG that failed before our
+	 * addresses went out: the front-end waits for them (QEMU reads
+	 * whatever the flags say). An errno of 8 bytes is an answer it refuses
+	 * ("Unexpected size for postcopy reply") rather than one it waits for
+	 * forever.
+	 */
+	if (err < 0 && be->pc.unanswered)
+		ack = true;
+	be->pc.unanswered = false;
 	/* a postcopy ADD_MEM_REG answers its region, whatever the flags say */
 	if (be->force_reply && err == 0) {
 		reply->hdr.flags = VHU_VERSION | VHU_FLAG_REPLY;
@@ -295,6 +305,9 @@ int vhu_be_dispatch_msg(struct vhu_backend *be, struct vhu_msg *msg, int recv_er
 	vhu_msg_init(&reply, msg->hdr.request, VHU_FLAG_REPLY, 0);
 	be->why[0] = '\0';
 	be->force_reply = false;
+	/* a front-end in postcopy waits for our addresses, or for a failure (reply_send) */
+	be->pc.unanswered = be->pc.listening && (msg->hdr.request == VHU_REQ_SET_MEM_TABLE ||
+						 msg->hdr.request == VHU_REQ_ADD_MEM_REG);
 	if (vhu_be_postcopy_go_ahead(be, msg)) {
 		/* spec: "Postcopy migration": QEMU can serve our faults now */
 		vhu_debug(&be->log, "postcopy: the front-end's go-ahead after its regions");

@@ -44,6 +44,7 @@ void vhu_be_postcopy_clear(struct vhu_backend *be)
 	vhu_close_fd(&be->pc.uffd);
 	be->pc.advised = false;
 	be->pc.listening = false;
+	be->pc.unanswered = false;
 }
 
 int vhu_be_postcopy_advise(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
@@ -159,6 +160,7 @@ int vhu_be_postcopy_table(struct vhu_backend *be, const struct vhu_msg *msg)
 		reply.payload.mem_table.regions[i].userspace_addr = (uintptr_t)r->host;
 	}
 	reply.hdr.flags = VHU_VERSION | VHU_FLAG_REPLY;
+	be->pc.unanswered = false;
 	ret = vhu_msg_send(be->conn_fd, &reply);
 	if (ret < 0)
 		return vhu_be_fail(be, ret, "postcopy: sending our addresses: %s", strerror(-ret));
@@ -181,6 +183,8 @@ int vhu_be_postcopy_region(struct vhu_backend *be, const struct vhu_msg *msg, st
 	ret = region_register(be, r);
 	if (ret < 0)
 		return ret;
+	vhu_info(&be->log, "postcopy: region 0x%" PRIx64 "+0x%" PRIx64 " registered", r->gpa,
+		 r->size);
 	/* the answer is the region with our address (dispatch sends it) */
 	reply->payload.mem_reg = msg->payload.mem_reg;
 	reply->payload.mem_reg.region.userspace_addr = (uintptr_t)r->host;

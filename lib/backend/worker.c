@@ -9,17 +9,37 @@
  * (SET_VRING_KICK with NOFD), it calls both in a loop instead, without
  * looking at either fd: one poll() per round would cost what polling saves.
  *
- * Poll window (config.poll_window_us): before it sleeps, a worker spins for
- * a while, looking at the ring (vhu_vq_has_avail(), while the device wants
- * kicks) and at the device's pending work (ops->queue_pending, else poll()
- * with timeout 0 on the watched fd every few microseconds), and runs the
- * ops as soon as it sees work: a request that comes soon after the last one
- * costs no wake-up, which on a VM is a cross-CPU IPI of tens of
- * microseconds. The window starts after a wake-up, and starts again after
- * a round that moved the ring (popped or pushed); a round that moved
- * nothing (a device that leaves buffers in the ring) does not extend it, so
- * a worker never spins longer than one window without progress. The spin
- * checks pause_req and exit on every turn.
+ * Adaptive polling (config.poll_window_us, the most a window lasts): when
+ * a worker runs out of work it spins for a while before it sleeps, looking
+ * at the ring (vhu_vq_has_avail(), while the device wants kicks) and at the
+ * device's pending work (ops->queue_pending, else poll() with timeout 0 on
+ * the watched fd every few microseconds), and runs the ops as soon as it
+ * sees work: a request that comes soon after the last one costs no wake-up,
+ * which on a VM is a cross-CPU IPI of tens of microseconds. How long it
+ * spins adapts per queue, as QEMU's adaptive polling (poll-max-ns,
+ * poll-grow, poll-shrink) does: the time from running out of work to the
+ * next work (block time) is measured each time; work found while spinning
+ * leaves the window as it is, work that came after the window closed but
+ * within the maximum doubles it (from 4 us), and a wait longer than the
+ * maximum halves it (to 0 under 4 us: polling does not pay, the worker
+ * sleeps at once). An idle queue therefore sleeps in poll() and costs no
+ * CPU, and a busy one polls without system calls.
+ *
+ * While it spins (and always with VHU_BACKEND_F_POLL) the worker keeps the
+ * driver's kicks off in the ring (vhu_vq_poll_quiet(): a kick is a system
+ * call for the driver and a wake-up here, for nothing while we look
+ * anyway); what the device asks with vhu_vq_enable_notify() meanwhile is
+ * recorded and applied when the worker stops polling. Before it sleeps the
+ * worker turns kicks back on and looks at the ring once more after a full
+ * barrier (the virtio disable/re-enable/re-check pattern): a buffer made
+ * available before that is seen then, and one after it kicks, so no wake-up
+ * is lost.
+ *
+ * The window starts when a round of ops moved the ring (popped or pushed)
+ * or after a wake-up; a round that moved nothing (a device that leaves
+ * buffers in the ring) does not restart it, so a worker never spins longer
+ * than one window without progress. The spin checks pause_req and exit on
+ * every turn.
  *
  * IOTLB miss (lib/virtq/virtq.h, "IOTLB"): a fetch that missed leaves the
  * chain in the ring and the queue waits for the front-end's UPDATE. The
@@ -198,9 +218,16 @@ static unsigned int wait_due(struct vhu_queue *q, struct wait_state *ws)
 
 	/* busy-poll: asked for by the device (not for a shared queue, whose
 	 * work other threads do), or by the front-end (no kick fd) */
-	if (!broken &&
-	    (((q->be->config.flags & VHU_BACKEND_F_POLL) && !q->worker.shared) || vq->kick_fd < 0))
+	if (!broken && (((q->be->config.flags & VHU_BACKEND_F_POLL) && !q->worker.shared) ||
+			vq->kick_fd < 0)) {
+		/* no kicks while we poll anyway (other threads set a shared ring's) */
+		if (!q->worker.shared && !vq->poll_quiet)
+			(void)vhu_vq_poll_quiet(vq, true);
 		return DUE_KICK | (watch >= 0 ? DUE_EVENT : 0);
+	}
+	/* kicks back on, then the ring once more: what came before is not slept on */
+	if (!q->worker.shared && vq->poll_quiet && vhu_vq_poll_quiet(vq, false))
+		return DUE_KICK;
 	if (!broken && vq->kick_fd >= 0 && !ws->kick_bad) {
 		kick_i = n;
 		pfd[n++] = (struct pollfd){ .fd = vq->kick_fd, .events = POLLIN };
@@ -226,7 +253,36 @@ static unsigned int wait_due(struct vhu_queue *q, struct wait_state *ws)
 	return due;
 }
 
-/* ---- poll window ---- */
+/* ---- adaptive polling ---- */
+
+/* A window that grows starts at this; one that shrinks under it becomes 0 (no polling). */
+#define POLL_START_NS 4000u
+
+/* One queue's adaptive poll window (see the top of the file). */
+struct poll_state {
+	uint64_t max_ns;     /* config.poll_window_us */
+	uint64_t ns;	     /* the window now, 0..max_ns */
+	uint64_t idle_since; /* when the worker last ran out of work */
+	uint64_t end;	     /* the open window's end */
+};
+
+/* Work came @block_ns after the worker ran out of it: size the next window. */
+static void poll_adapt(struct poll_state *ps, uint64_t block_ns)
+{
+	if (block_ns <= ps->ns)
+		return; /* polling found it: the window fits */
+	if (block_ns > ps->max_ns) {
+		/* longer than any window would wait: polling did not pay */
+		ps->ns /= 2;
+		if (ps->ns < POLL_START_NS)
+			ps->ns = 0;
+	} else if (ps->ns < ps->max_ns) {
+		/* just after the window closed: a longer one would have caught it */
+		ps->ns = ps->ns ? ps->ns * 2 : POLL_START_NS;
+		if (ps->ns > ps->max_ns)
+			ps->ns = ps->max_ns;
+	}
+}
 
 /* Between two looks at the watched fd when the device has no queue_pending. */
 #define SPIN_FD_CHECK_NS 2000u
@@ -317,6 +373,26 @@ static unsigned int spin_due(struct vhu_queue *q, const struct wait_state *ws, u
 	return 0;
 }
 
+/*
+ * Out of work: spin in the queue's window, kicks off, and return what is
+ * due, or 0 if the window closed with nothing (the caller then sleeps,
+ * which turns kicks back on). @fresh: a round moved the ring or the worker
+ * woke, so a new window opens; else the open one goes on.
+ */
+static unsigned int poll_due(struct vhu_queue *q, const struct wait_state *ws,
+			     struct poll_state *ps, bool fresh)
+{
+	if (fresh) {
+		ps->idle_since = now_ns();
+		ps->end = ps->idle_since + ps->ns;
+	}
+	if (ps->ns == 0)
+		return 0;
+	if (!q->vq.poll_quiet)
+		(void)vhu_vq_poll_quiet(&q->vq, true);
+	return spin_due(q, ws, ps->end);
+}
+
 /* One round of device ops; a ring that broke meanwhile gets none. */
 static void run_ops(struct vhu_queue *q, unsigned int due)
 {
@@ -376,8 +452,11 @@ static void *worker_main(void *arg)
 	struct vhu_queue *q = arg;
 	struct wait_state ws = { .kick_bad = false, .watch_bad = false };
 	unsigned int due = DUE_KICK; /* look at the ring once: buffers may wait from before */
-	uint64_t window = (uint64_t)q->be->config.poll_window_us * 1000u, spin_end = 0;
-	bool spun = false;	      /* this round's work was found by spinning */
+	uint64_t max_ns = (uint64_t)q->be->config.poll_window_us * 1000u;
+	/* the first window is the largest: a guest that has just started is busy */
+	struct poll_state ps = { .max_ns = max_ns, .ns = max_ns, .idle_since = 0, .end = 0 };
+	bool fresh = true;	      /* the next window opens anew (else the open one goes on) */
+	uint64_t woke_ns = 0;	      /* this round's work came by a wake-up at this time */
 	unsigned int idle_rounds = 0; /* busy polling: rounds in a row that moved nothing */
 	struct tlb_wait tw = { 0, 0 };
 
@@ -385,20 +464,23 @@ static void *worker_main(void *arg)
 	for (;;) {
 		enum checkpoint c = checkpoint(&q->worker);
 		uint64_t pos = q->worker.shared ? 0 : ring_pos(&q->vq); /* see may_spin */
+		bool moved;
 
 		if (c == EXIT)
 			break;
 		if (c == RUN_AFTER_PAUSE) {
 			ws.kick_bad = ws.watch_bad = false; /* the fds may have changed meanwhile */
 			due |= DUE_KICK;		    /* and so may the ring */
-			spun = false;
+			fresh = true;
+			woke_ns = 0;
 		}
 		run_ops(q, due);
 		due = 0;
 		/* a shared queue's fetches are other threads': they see 0 and go on */
 		if (!q->worker.shared && vhu_vq_tlb_waiting(&q->vq)) {
 			due = tlb_wait(q, &tw, ring_pos(&q->vq) != pos);
-			spun = false;
+			fresh = true;
+			woke_ns = 0;
 			continue;
 		}
 		tw.since_ns = 0;
@@ -414,15 +496,23 @@ static void *worker_main(void *arg)
 			idle_rounds = 0;
 		else if (++idle_rounds >= IDLE_ROUNDS_YIELD)
 			sched_yield();
+		moved = ring_pos(&q->vq) != pos;
+		/* a wake-up that brought nothing (a stale count) is not work */
+		if (woke_ns && moved)
+			poll_adapt(&ps, woke_ns - ps.idle_since);
+		woke_ns = 0;
 		if (may_spin(q)) {
-			/* (re)open the window after a wake-up or progress, not after a no-op */
-			if (!spun || ring_pos(&q->vq) != pos)
-				spin_end = now_ns() + window;
-			due = spin_due(q, &ws, spin_end);
+			due = poll_due(q, &ws, &ps, fresh || moved);
+			fresh = false;
+			if (!due) {
+				due = wait_due(q, &ws);
+				woke_ns = due ? now_ns()
+					      : 0; /* not for a call of the control thread's */
+			}
+			continue;
 		}
-		spun = due != 0;
-		if (!due)
-			due = wait_due(q, &ws);
+		fresh = true;
+		due = wait_due(q, &ws);
 	}
 	current_queue = NULL;
 	return NULL;

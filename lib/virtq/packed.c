@@ -143,7 +143,7 @@ int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req)
 	}
 	vq->last_avail_idx = (uint16_t)next;
 	/* event idx: move a DESC event along, as split moves avail_event (split.c) */
-	if (vq->event_idx && !vq->notify_off)
+	if (vq->event_idx && !vq->notify_off && !vq->poll_quiet)
 		vhu_vq_store16(&vq->device_event->off_wrap, off_wrap(vq));
 	return 1;
 }
@@ -160,7 +160,7 @@ int vhu_packed_unpop(struct vhu_vq *vq, const struct vhu_req *req)
 		vq->last_avail_idx = (uint16_t)(vq->last_avail_idx + vq->num - n);
 		vq->avail_wrap = !vq->avail_wrap;
 	}
-	if (vq->event_idx && !vq->notify_off)
+	if (vq->event_idx && !vq->notify_off && !vq->poll_quiet)
 		vhu_vq_store16(&vq->device_event->off_wrap, off_wrap(vq));
 	return 0;
 }
@@ -384,6 +384,11 @@ bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable)
 	struct vring_packed_desc_event *ev = vq->device_event;
 	uint16_t flags;
 
+	/* the worker polls: the device's wish is kept for when it stops (vhu_vq_poll_quiet) */
+	if (vq->poll_quiet) {
+		vq->notify_off = !enable;
+		return enable && vhu_packed_has_avail(vq);
+	}
 	if (!enable && vq->notify_off)
 		return false; /* already off since start: no store the driver would see */
 	vq->notify_off = !enable;
@@ -409,4 +414,18 @@ bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	flags = vhu_vq_load16(&vq->pdesc[vq->last_avail_idx].flags);
 	return desc_avail(flags, vq->avail_wrap);
+}
+
+bool vhu_packed_poll_quiet(struct vhu_vq *vq, bool quiet)
+{
+	if (quiet) {
+		if (!vq->poll_quiet && !vq->notify_off)
+			vhu_vq_store16(&vq->device_event->flags, VRING_PACKED_EVENT_FLAG_DISABLE);
+		vq->poll_quiet = true;
+		return false;
+	}
+	vq->poll_quiet = false;
+	if (vq->notify_off)
+		return false;
+	return vhu_packed_enable_notify(vq, true);
 }

@@ -193,7 +193,7 @@ int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
 	 * libvhost-user do on every pop, so a device that never calls
 	 * vhu_vq_enable_notify() still hears of new buffers.
 	 */
-	if (vq->event_idx && !vq->notify_off)
+	if (vq->event_idx && !vq->notify_off && !vq->poll_quiet)
 		vhu_vq_store16(avail_event(vq), vq->last_avail_idx);
 	return 1;
 }
@@ -259,7 +259,7 @@ int vhu_split_unpop(struct vhu_vq *vq, const struct vhu_req *req)
 	vq->last_avail_idx--;
 	vq->avail_ahead++;
 	/* event idx: as if the pop had not moved avail_event either */
-	if (vq->event_idx && !vq->notify_off)
+	if (vq->event_idx && !vq->notify_off && !vq->poll_quiet)
 		vhu_vq_store16(avail_event(vq), vq->last_avail_idx);
 	return 0;
 }
@@ -321,6 +321,11 @@ bool vhu_split_has_avail(struct vhu_vq *vq)
 
 bool vhu_split_enable_notify(struct vhu_vq *vq, bool enable)
 {
+	/* the worker polls: the device's wish is kept for when it stops (vhu_vq_poll_quiet) */
+	if (vq->poll_quiet) {
+		vq->notify_off = !enable;
+		return enable && vhu_split_has_avail(vq);
+	}
 	/* already off since start: no store into the line the driver polls (used->idx's) */
 	if (!enable && vq->notify_off)
 		return false;
@@ -342,4 +347,20 @@ bool vhu_split_enable_notify(struct vhu_vq *vq, bool enable)
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	return vhu_vq_load16(&vq->avail->idx) != vq->last_avail_idx;
+}
+
+bool vhu_split_poll_quiet(struct vhu_vq *vq, bool quiet)
+{
+	if (quiet) {
+		/* event idx: avail_event simply stays behind, at most one more kick */
+		if (!vq->poll_quiet && !vq->notify_off && !vq->event_idx)
+			vhu_vq_store16(&vq->used->flags, VRING_USED_F_NO_NOTIFY);
+		vq->poll_quiet = true;
+		return false;
+	}
+	vq->poll_quiet = false;
+	/* the device wants none: the ring already says so */
+	if (vq->notify_off)
+		return false;
+	return vhu_split_enable_notify(vq, true); /* store, full barrier, look again */
 }

@@ -335,6 +335,7 @@ static int ring_ready(struct vhu_vq *vq)
 	 * kick from a driver that sees the old flag.
 	 */
 	vq->notify_off = false;
+	vq->poll_quiet = false;
 	(void)(vq->packed ? vhu_packed_enable_notify(vq, true) : vhu_split_enable_notify(vq, true));
 	return 0;
 }
@@ -836,6 +837,19 @@ VHU_API bool vhu_vq_enable_notify(struct vhu_vq *vq, bool enable)
 			   : vhu_split_enable_notify(vq, enable);
 
 	return avail || (enable && vq->resubmit_i < vq->resubmit_n);
+}
+
+bool vhu_vq_poll_quiet(struct vhu_vq *vq, bool quiet)
+{
+	bool avail;
+
+	if (vq_usable(vq) < 0 || fetch_ready(vq) < 0) {
+		if (!quiet)
+			vq->poll_quiet = false; /* never left on: vhu_vq_start() resets it anyway */
+		return false;
+	}
+	avail = vq->packed ? vhu_packed_poll_quiet(vq, quiet) : vhu_split_poll_quiet(vq, quiet);
+	return avail || (!quiet && vq->resubmit_i < vq->resubmit_n);
 }
 
 VHU_API bool vhu_vq_has_avail(struct vhu_vq *vq)

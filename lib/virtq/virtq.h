@@ -55,6 +55,9 @@ struct vhu_vq {
 	bool started;
 	bool broken;
 	bool notify_off; /* the device polls: vhu_vq_enable_notify(false) */
+	/* the worker polls (vhu_vq_poll_quiet): the ring asks for no kicks,
+	 * whatever notify_off (the device's wish, applied when it ends) says */
+	bool poll_quiet;
 	struct vhu_mem *mem;
 	const struct vhu_log *log;
 	/* dirty logging: the log while VHOST_F_LOG_ALL is on and one is mapped,
@@ -212,6 +215,18 @@ void vhu_vq_set_iotlb(struct vhu_vq *vq, struct vhu_iotlb *iotlb);
 bool vhu_vq_tlb_waiting(const struct vhu_vq *vq);
 
 /*
+ * vhu_vq_poll_quiet() - the queue's worker starts (@quiet) or stops polling
+ * the ring. While quiet the ring asks the driver for no kicks (split:
+ * VRING_USED_F_NO_NOTIFY, or with event idx avail_event left where it was,
+ * so at most one more kick comes; packed: DISABLE), whatever the device asks with
+ * vhu_vq_enable_notify(), which then only records its wish and says whether buffers wait. Leaving
+ * quiet applies the wish: kicks wanted are turned on in the ring, then the ring is looked at again
+ * after a full barrier. Return: leaving quiet, whether buffers wait (the worker must not sleep);
+ * entering, false.
+ */
+bool vhu_vq_poll_quiet(struct vhu_vq *vq, bool quiet);
+
+/*
  * Dirty logging (memory/dirtylog.h), set while the queue is paused: @dlog
  * non-NULL logs every write the device makes through this queue, @log_used
  * its writes into the ring itself (VHOST_VRING_F_LOG). A failure to log
@@ -237,12 +252,14 @@ int vhu_split_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const ui
 			 unsigned int n);
 bool vhu_split_need_notify(struct vhu_vq *vq);
 bool vhu_split_enable_notify(struct vhu_vq *vq, bool enable);
+bool vhu_split_poll_quiet(struct vhu_vq *vq, bool quiet);
 bool vhu_split_has_avail(struct vhu_vq *vq);
 int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req);
 int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
 bool vhu_packed_need_notify(struct vhu_vq *vq);
 int vhu_packed_push_in_order(struct vhu_vq *vq, const struct vhu_req *reqs, unsigned int n);
 bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable);
+bool vhu_packed_poll_quiet(struct vhu_vq *vq, bool quiet);
 bool vhu_packed_has_avail(struct vhu_vq *vq);
 /* Build the request of an inflight head again (inflight.c): split head, packed area entry. */
 int vhu_split_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t head);

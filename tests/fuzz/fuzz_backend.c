@@ -461,6 +461,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			VHU_BIT(VHU_PROTOCOL_F_STATUS) | VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) |
 			VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) |
 			VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE),
+		/*
+		 * Not PAGEFAULT: once its regions are registered with the
+		 * userfaultfd, a postcopy back-end waits in the kernel for a
+		 * front-end to serve its faults, and for the go-ahead after a
+		 * table; nobody here does either. The postcopy requests are
+		 * refused as not negotiated; their hostile orders and tables are
+		 * test_dirty_log's (postcopy_order, postcopy_no_go_ahead,
+		 * postcopy_bad_tables).
+		 */
 		.ops = &dev_ops,
 		.log = &quiet_log,
 	};

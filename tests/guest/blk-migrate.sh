@@ -158,6 +158,12 @@ if [ "$base" != 0 ]; then
 		[ "$n" -lt 600 ] && kill -0 "$dmpid" 2>/dev/null || fail "dmacheck did not start: $(cat /tmp/dmacheck.out)"
 		usleep 100000
 	done
+	# a failure shows on the console at once: a migration that cannot finish
+	# (postcopy) would keep it from the end of this script
+	(
+		while kill -0 "$dmpid" 2>/dev/null; do sleep 1; done
+		! grep -q FAIL /tmp/dmacheck.out || note "$(grep -m1 FAIL /tmp/dmacheck.out)"
+	) &
 fi
 
 deadline=$(($(cut -d. -f1 /proc/uptime) + ${MIG_WAIT_SECS:-150}))

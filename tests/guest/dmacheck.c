@@ -17,6 +17,17 @@
  * the guest kernel zeroes a page when it allocates it (init_on_alloc), and
  * that CPU write is tracked by QEMU itself.
  *
+ * The other way round, for postcopy: at the end of each round NDEFER
+ * chunks are written from buffers this CPU filled at the end of the
+ * round before and has not touched since, each read back at once, and the
+ * buffers filled again with the next generation. Across a postcopy
+ * switch-over those buffers are still on the source (filled after they
+ * were sent, or never sent), and the guest's CPU does not fault them over
+ * first: the back-end reading them is the first to touch them on the
+ * destination. Unless its mappings are registered with the userfaultfd
+ * (POSTCOPY_LISTEN), it reads zeros where the data should be, and the
+ * read-back fails.
+ *
  * Prints "dmacheck: PASS rounds=N sha=..." (a sum over the final contents of
  * the chunks, for comparing with the image on the host) or "dmacheck: FAIL
  * ..." and exits 1. Static, no libc beyond POSIX: the test guests have only
@@ -38,10 +49,13 @@
 #define NBUF 8
 #define MAX_CHUNKS 64
 #define NSTALE 8 /* chunks rewritten from buffers filled once, at the start */
+#define NDEFER 4 /* chunks written from buffers filled a round earlier */
 
 static uint64_t chunk_size;
 static unsigned int nchunks;
 static uint32_t gen[MAX_CHUNKS];
+static uint64_t *defer[NDEFER];
+static uint32_t defer_gen[NDEFER];
 
 static uint64_t mix(uint64_t x)
 {
@@ -83,6 +97,40 @@ static int io(int fd, void *buf, unsigned int c, int write)
 	return 0;
 }
 
+#define DEFER_CHUNK(k) (nchunks - NSTALE - NDEFER + (k))
+
+/*
+ * Write each deferred chunk from its buffer, untouched by this CPU since
+ * the last round; read it back into check (a buffer the CPU writes) and
+ * compare; then fill every buffer with its chunk's next generation.
+ */
+static int deferred(int fd, uint64_t *check, unsigned int round)
+{
+	for (unsigned int k = 0; k < NDEFER; k++) {
+		unsigned int c = DEFER_CHUNK(k);
+
+		if (io(fd, defer[k], c, 1) < 0)
+			return -1;
+		gen[c] = defer_gen[k];
+		memset(check, 0xa5, chunk_size);
+		if (io(fd, check, c, 0) < 0)
+			return -1;
+		for (uint64_t i = 0; i < chunk_size / 8; i++)
+			if (check[i] != word(c, gen[c], i)) {
+				printf("dmacheck: FAIL round %u: chunk %u, written from a buffer "
+				       "filled "
+				       "a round earlier, reads back 0x%016" PRIx64
+				       " at word %" PRIu64 ", want 0x%016" PRIx64
+				       " (the device read guest memory that had not arrived?)\n",
+				       round, c, check[i], i, word(c, gen[c], i));
+				return -1;
+			}
+	}
+	for (unsigned int k = 0; k < NDEFER; k++)
+		fill(defer[k], DEFER_CHUNK(k), ++defer_gen[k]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t *buf[NBUF], *wbuf, *stale[NSTALE], size = 0, sum = 0;
@@ -101,7 +149,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	nchunks = (unsigned int)(size / chunk_size < MAX_CHUNKS ? size / chunk_size : MAX_CHUNKS);
-	if (nchunks < NBUF + NSTALE + 1 || chunk_size == 0) {
+	if (nchunks < NBUF + NSTALE + NDEFER + 1 || chunk_size == 0) {
 		printf("dmacheck: FAIL %s: %" PRIu64 " bytes is too small\n", argv[1], size);
 		return 1;
 	}
@@ -121,6 +169,13 @@ int main(int argc, char **argv)
 			return 1;
 		fill(stale[k], nchunks - NSTALE + k, 1);
 	}
+	/* the deferred chunks are the NDEFER before them: generation 2 waits in each buffer */
+	for (unsigned int k = 0; k < NDEFER; k++) {
+		if (posix_memalign((void **)&defer[k], 4096, chunk_size))
+			return 1;
+		defer_gen[k] = 2;
+		fill(defer[k], DEFER_CHUNK(k), defer_gen[k]);
+	}
 	for (unsigned int c = 0; c < nchunks; c++) {
 		gen[c] = 1;
 		fill(wbuf, c, gen[c]);
@@ -132,7 +187,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	end = now() + strtod(argv[2], NULL);
 	while (now() < end) {
-		unsigned int w = (round * 7 + 3) % (nchunks - NSTALE), sk = round % NSTALE;
+		unsigned int w = (round * 7 + 3) % (nchunks - NSTALE - NDEFER), sk = round % NSTALE;
 
 		for (unsigned int k = 0; k < NBUF; k++) {
 			/* a chunk other than the one the buffer holds: its bytes must change */
@@ -157,6 +212,8 @@ int main(int argc, char **argv)
 			return 1;
 		/* a write from a buffer this CPU filled long ago: same bytes again */
 		if (io(fd, stale[sk], nchunks - NSTALE + sk, 1) < 0)
+			return 1;
+		if (deferred(fd, wbuf, round) < 0)
 			return 1;
 		round++;
 		if (round % 50 == 0) {

@@ -26,19 +26,26 @@
 # (--report) it then exits 0: for scripts/soak.sh a failure is data.
 #
 # Environment: VHU_GUEST_TCG_THREAD (single|multi, see run-guest.sh),
-# MIG_BANDWIDTH (bytes/s, default 1 GiB/s), MIG_TIMEOUT (s, default 120),
-# MIG_KEEP_DIR (copy both consoles and every log there at the end).
+# MIG_BANDWIDTH (bytes/s, default 1 GiB/s; 48 MiB/s with MIG_POSTCOPY),
+# MIG_TIMEOUT (s, default 120), MIG_KEEP_DIR (copy both consoles and every
+# log there at the end), MIG_POSTCOPY=SECS (postcopy: postcopy-ram on both
+# QEMUs, and migrate-start-postcopy SECS seconds into the migration, while
+# the low bandwidth keeps most of the guest's RAM on the source; the
+# migration fails unless it switched to postcopy), MIG_PC_BANDWIDTH
+# (bytes/s, default 16 MiB/s: max-postcopy-bandwidth, so that pages the
+# destination did not ask for stay away for seconds after the switch-over).
 
 MIG_SRC_ARGS=()
 MIG_DST_ARGS=()
 MIG_BACKEND=${MIG_BACKEND:-?}
 MIG_STATUS='' MIG_TOTAL_MS='' MIG_DOWNTIME_MS='' MIG_SETUP_MS='' MIG_ERROR=''
+MIG_POSTCOPY=${MIG_POSTCOPY:-} MIG_PC_REQUESTS=''
 MIG_SRC_PID='' MIG_DST_PID=''
 MIG_RESULT_DONE=0
 MIG_REPORT=${MIG_REPORT:-0}
 MIG_T0=$(date +%s.%N)
 [ -z "${MIG_KEEP_DIR:-}" ] ||
-	on_cleanup "mkdir -p '$MIG_KEEP_DIR' && cp -f '$T'/*.console '$T'/*.log '$T'/*.out '$MIG_KEEP_DIR'/ 2>/dev/null"
+	on_cleanup "mkdir -p '$MIG_KEEP_DIR' && cp -f '$T'/*.console '$T'/*.log '$T'/*.out '$T'/*.qemu '$MIG_KEEP_DIR'/ 2>/dev/null"
 
 mig_result() {
 	local status=$1
@@ -47,7 +54,7 @@ mig_result() {
 	MIG_RESULT_DONE=1
 	echo "mig-result: status=$status backend=$MIG_BACKEND mig_status=${MIG_STATUS:-none}" \
 		"total_ms=${MIG_TOTAL_MS:-} downtime_ms=${MIG_DOWNTIME_MS:-} setup_ms=${MIG_SETUP_MS:-}" \
-		"tcg_thread=${VHU_GUEST_TCG_THREAD:-default}" \
+		"tcg_thread=${VHU_GUEST_TCG_THREAD:-default}" ${MIG_POSTCOPY:+"postcopy_requests=${MIG_PC_REQUESTS:-}"} \
 		"wall_s=$(awk -v a="$MIG_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')" "$@"
 }
 
@@ -59,6 +66,12 @@ fail() {
 		[ -s "$f" ] || continue
 		echo "----- $(basename "$f" .out) QEMU (run-guest.sh) -----"
 		cat "$f"
+	done
+	# QEMU's own complaints, also from a QEMU that still runs
+	for f in "$T/src.qemu" "$T/dst.qemu"; do
+		[ -s "$f" ] || continue
+		echo "----- $(basename "$f" .qemu) QEMU's output so far (last 20 lines) -----"
+		tail -n 20 "$f"
 	done
 	# a guest that still runs has shown nothing yet: its console so far
 	for f in "$T/src.console" "$T/dst.console"; do
@@ -82,7 +95,7 @@ mig_boot() {
 	need_cmd "$PYTHON"
 	# the destination first: it must be listening before the source exists
 	"$GUEST_SRC/run-guest.sh" --guest "$GUEST" --accel-cache "$GUEST_ACCEL_CACHE" \
-		--log "$T/dst.console" --data "$T/dst.data" --qmp "$T/dst.qmp" --serial2 "$T/dst.ser" \
+		--log "$T/dst.console" --qemu-out "$T/dst.qemu" --data "$T/dst.data" --qmp "$T/dst.qmp" --serial2 "$T/dst.ser" \
 		--incoming "unix:$T/mig.sock" "${common[@]}" "${MIG_DST_ARGS[@]}" "$script" \
 		>"$T/dst.out" 2>&1 &
 	MIG_DST_PID=$!
@@ -90,7 +103,7 @@ mig_boot() {
 	"$PYTHON" "$GUEST_SRC/qmp.py" wait "$T/dst.qmp" 30 ||
 		{ mig_dst_skip; fail "the destination QEMU never answered QMP"; }
 	"$GUEST_SRC/run-guest.sh" --guest "$GUEST" --accel-cache "$GUEST_ACCEL_CACHE" \
-		--log "$T/src.console" --data "$T/src.data" --qmp "$T/src.qmp" --serial2 "$T/src.ser" \
+		--log "$T/src.console" --qemu-out "$T/src.qemu" --data "$T/src.data" --qmp "$T/src.qmp" --serial2 "$T/src.ser" \
 		--migration-source "${common[@]}" "${MIG_SRC_ARGS[@]}" "$script" \
 		>"$T/src.out" 2>&1 &
 	MIG_SRC_PID=$!
@@ -122,9 +135,13 @@ mig_wait_ready() {
 }
 
 mig_migrate() {
-	local rc
+	local rc bw=${MIG_BANDWIDTH:-1073741824} pc=()
+	if [ -n "$MIG_POSTCOPY" ]; then
+		pc=(--postcopy "$MIG_POSTCOPY" --postcopy-bandwidth "${MIG_PC_BANDWIDTH:-$((16 * 1024 * 1024))}")
+		bw=${MIG_BANDWIDTH:-$((48 * 1024 * 1024))}
+	fi
 	"$PYTHON" "$GUEST_SRC/qmp.py" migrate "$T/src.qmp" "$T/dst.qmp" "unix:$T/mig.sock" \
-		--bandwidth "${MIG_BANDWIDTH:-1073741824}" --timeout "${MIG_TIMEOUT:-120}" \
+		--bandwidth "$bw" --timeout "${MIG_TIMEOUT:-120}" "${pc[@]}" \
 		>"$T/mig.out" 2>"$T/mig.err"
 	rc=$?
 	cat "$T/mig.out" "$T/mig.err"
@@ -133,7 +150,22 @@ mig_migrate() {
 	MIG_DOWNTIME_MS=$(sed -n 's/^mig_downtime_ms=//p' "$T/mig.out")
 	MIG_SETUP_MS=$(sed -n 's/^mig_setup_ms=//p' "$T/mig.out")
 	MIG_ERROR=$(sed -n 's/^mig_error=//p' "$T/mig.out")
-	[ "$rc" -eq 0 ] || fail "migration: status ${MIG_STATUS:-?}, source $(sed -n 's/^mig_src_state=//p' "$T/mig.out"), destination $(sed -n 's/^mig_dst_state=//p' "$T/mig.out")${MIG_ERROR:+: $MIG_ERROR}"
+	MIG_PC_REQUESTS=$(sed -n 's/^mig_postcopy_requests=//p' "$T/mig.out")
+	if [ "$rc" -ne 0 ]; then
+		# the destination QEMU's last complaint (a postcopy that stalls says why there)
+		MIG_ERROR=${MIG_ERROR:-$(grep -v '^qemu-system[^:]*: terminating on signal' "$T/dst.qemu" 2>/dev/null | head -n 1 | tr -d '"')}
+		# QEMU could not place a page that arrived: something else had
+		# filled it first on the destination
+		case $MIG_ERROR in *postcopy_place_page:\ File\ exists*)
+			MIG_ERROR="$MIG_ERROR (a page was there before it arrived: did the destination's back-end touch it without its userfaultfd?)" ;;
+		esac
+		fail "migration: status ${MIG_STATUS:-?}, source $(sed -n 's/^mig_src_state=//p' "$T/mig.out"), destination $(sed -n 's/^mig_dst_state=//p' "$T/mig.out")${MIG_ERROR:+: $MIG_ERROR}"
+	fi
+	if [ -n "$MIG_POSTCOPY" ]; then
+		[ "$(sed -n 's/^mig_postcopy=//p' "$T/mig.out")" = 1 ] ||
+			fail "the migration never switched to postcopy (precopy finished first?)"
+		note "postcopy after $(sed -n 's/^mig_postcopy_after_ms=//p' "$T/mig.out") ms; the destination asked the source for $MIG_PC_REQUESTS pages"
+	fi
 	note "migrated: total ${MIG_TOTAL_MS} ms, downtime ${MIG_DOWNTIME_MS} ms, setup ${MIG_SETUP_MS} ms, $(sed -n 's/^mig_dirty_sync=//p' "$T/mig.out") dirty syncs"
 }
 

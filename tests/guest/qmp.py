@@ -11,8 +11,12 @@
       --bandwidth BYTES   max-bandwidth (default 1 GiB/s; QEMU's is 32 MiB/s)
       --downtime MS       downtime-limit (default: QEMU's, 300 ms)
       --timeout SECS      give up (migrate_cancel) after SECS (default 120)
-      --postcopy          enable postcopy-ram on both sides and switch to
-                          postcopy after the first pass
+      --postcopy SECS     enable postcopy-ram on both sides and switch to
+                          postcopy (migrate-start-postcopy) SECS seconds
+                          after the migration started: with a low
+                          --bandwidth, long before precopy could finish
+      --postcopy-bandwidth BYTES  max-postcopy-bandwidth: how fast the pages
+                          nobody asked for follow (default: QEMU's, no limit)
     It prints KEY=VALUE lines (shell-sourceable):
       mig_status=completed|failed|cancelled|timeout|refused  mig_total_ms  mig_downtime_ms
       mig_setup_ms  mig_transferred  mig_dirty_sync  mig_src_state  mig_dst_state
@@ -92,7 +96,8 @@ def run_state(q):
 
 def migrate(argv):
     src, dst, uri = argv[0], argv[1], argv[2]
-    bandwidth, downtime, timeout, postcopy = 1 << 30, None, 120.0, False
+    bandwidth, downtime, timeout, postcopy = 1 << 30, None, 120.0, None
+    pc_bandwidth = None
     rest = argv[3:]
     while rest:
         opt = rest.pop(0)
@@ -103,7 +108,9 @@ def migrate(argv):
         elif opt == "--timeout":
             timeout = float(rest.pop(0))
         elif opt == "--postcopy":
-            postcopy = True
+            postcopy = float(rest.pop(0))
+        elif opt == "--postcopy-bandwidth":
+            pc_bandwidth = int(rest.pop(0))
         else:
             raise SystemExit("qmp.py migrate: unknown option %s" % opt)
     out = {}
@@ -123,8 +130,10 @@ def migrate(argv):
     params = {"max-bandwidth": bandwidth}
     if downtime is not None:
         params["downtime-limit"] = downtime
+    if pc_bandwidth is not None:
+        params["max-postcopy-bandwidth"] = pc_bandwidth
     s.cmd("migrate-set-parameters", **params)
-    if postcopy:
+    if postcopy is not None:
         caps = [{"capability": "postcopy-ram", "state": True}]
         s.cmd("migrate-set-capabilities", capabilities=caps)
         d.cmd("migrate-set-capabilities", capabilities=caps)
@@ -141,9 +150,15 @@ def migrate(argv):
     while time.monotonic() - t0 < timeout:
         info = s.cmd("query-migrate")
         st = info.get("status", "")
-        if postcopy and not switched and st == "active" and info.get("ram", {}).get("dirty-sync-count", 0) >= 2:
-            s.cmd("migrate-start-postcopy")
+        if postcopy is not None and switched is False and st == "active" \
+                and time.monotonic() - t0 >= postcopy:
             switched = True
+            try:
+                s.cmd("migrate-start-postcopy")
+            except QMPError as e:
+                out["mig_error"] = "migrate-start-postcopy: %s" % e
+                switched = None
+            out["mig_postcopy_after_ms"] = int((time.monotonic() - t0) * 1000)
         if st in ("completed", "failed", "cancelled"):
             status = st
             break
@@ -160,10 +175,10 @@ def migrate(argv):
     ram = info.get("ram", {})
     out["mig_transferred"] = ram.get("transferred", "")
     out["mig_dirty_sync"] = ram.get("dirty-sync-count", "")
-    if postcopy:
-        out["mig_postcopy"] = 1 if switched else 0
+    if postcopy is not None:
+        out["mig_postcopy"] = 1 if switched is True else 0
         out["mig_postcopy_requests"] = ram.get("postcopy-requests", "")
-    if info.get("error-desc"):
+    if info.get("error-desc") and "mig_error" not in out:
         out["mig_error"] = info["error-desc"]
     # The destination starts the guest once the stream is in (autostart);
     # give it a moment to get there.

@@ -51,6 +51,9 @@
 #   --migration-source     this QEMU's guest migrates away: QEMU ending with
 #                          status 0 without a result line is a success
 #   --log FILE             keep the guest console log in FILE
+#   --qemu-out FILE        QEMU's own stdout and stderr go to FILE (default: a
+#                          temporary file, printed on failure), so that they
+#                          can be read while QEMU runs or after it was killed
 #   --data FILE            write the guest's "VHU-GUEST-DATA:" KEY=VALUE pairs
 #                          to FILE, one per line (shell-sourceable)
 #   --debug                run the script with set -x, print the log on success too
@@ -65,7 +68,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 usage() { echo "run-guest: $*" >&2; sed -n '3,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 GUEST='' BUILD='' ACCEL=${VHU_GUEST_ACCEL:-auto} ACCEL_CACHE='' SMP=1 MEM=512 MACHINE=q35
-APPEND='' TIMEOUT=120 LOG='' DATA='' DEBUG=0 QUIET=0 SCRIPT=''
+APPEND='' TIMEOUT=120 QEMU_OUT='' LOG='' DATA='' DEBUG=0 QUIET=0 SCRIPT=''
 TCG_THREAD=${VHU_GUEST_TCG_THREAD:-} MIG_SOURCE=0
 ENVS=() EXTRA=() PRE=() VU=()
 
@@ -109,6 +112,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--migration-source) MIG_SOURCE=1 ;;
 	--log) need_arg "$@"; LOG=$2; shift ;;
+	--qemu-out) need_arg "$@"; QEMU_OUT=$2; shift ;;
 	--data) need_arg "$@"; DATA=$2; shift ;;
 	--debug) DEBUG=1 ;;
 	-q | --quiet) QUIET=1 ;;
@@ -144,6 +148,7 @@ ACCEL_CACHE=${ACCEL_CACHE:-$(dirname "$GUEST")/accel-probe}
 # ---- process handling -----------------------------------------------------
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vhu-guest-XXXXXX") || exit 1
+QEMU_OUT=${QEMU_OUT:-$WORK/qemu.out}
 QPID=
 
 # shellcheck disable=SC2317 # called from the trap
@@ -196,7 +201,7 @@ boot() {
 		-kernel "$GUEST/kernel" -initrd "$GUEST/initramfs.cpio" \
 		-append "console=ttyS0 quiet panic=-1 oops=panic vhu.timeout=$gtimeout vhu.debug=$DEBUG$APPEND" \
 		-fw_cfg "name=opt/vhu/script,file=$script" \
-		"$@" </dev/null >"$WORK/qemu.out" 2>&1 &
+		"$@" </dev/null >"$QEMU_OUT" 2>&1 &
 	QPID=$!
 	wait "$QPID" 2>/dev/null
 	BOOT_RC=$?
@@ -239,7 +244,7 @@ probe_accel() {
 		if [ "$(result_line "$WORK/probe.log")" = PASS ]; then
 			ACCEL=kvm why="a KVM guest reached userspace in ${BOOT_SECS}s"
 		else
-			why="KVM guest failed: status $BOOT_RC after ${BOOT_SECS}s: $(head -c 160 "$WORK/qemu.out" | tr '\n' ' ')"
+			why="KVM guest failed: status $BOOT_RC after ${BOOT_SECS}s: $(head -c 160 "$QEMU_OUT" | tr '\n' ' ')"
 		fi
 	fi
 	printf 'accel=%s\nkey=%s\nwhy=%s\n' "$ACCEL" "$key" "$why" >"$ACCEL_CACHE.tmp" &&
@@ -315,7 +320,7 @@ show_log() {
 	echo "----- guest console ($CONSOLE) -----"
 	tr -d '\r' <"$CONSOLE"
 	echo "----- QEMU output -----"
-	cat "$WORK/qemu.out"
+	cat "$QEMU_OUT"
 	echo "----- end -----"
 }
 

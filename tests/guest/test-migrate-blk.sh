@@ -26,6 +26,15 @@
 #                         (built by meson): it runs in the guest across the
 #                         migration on the first 16 MiB and catches device
 #                         writes missing from the dirty log
+#   --postcopy SECS       postcopy: both QEMUs get postcopy-ram, the bandwidth
+#                         drops to 48 MiB/s (MIG_BANDWIDTH), and the source
+#                         switches to postcopy SECS seconds into the
+#                         migration; the guest then runs on the destination
+#                         while most of its RAM is still on the source, and
+#                         dmacheck's deferred writes make the destination's
+#                         back-end read pages that have not arrived. vhu-blk
+#                         on the destination must log its userfaultfd
+#                         registration
 #   --report              a failed migration or guest is reported on the
 #                         "mig-result:" line and exits 0 (scripts/soak.sh);
 #                         harness errors still fail
@@ -38,7 +47,7 @@ set -u -o pipefail
 [ $# -ge 1 ] || fail "usage: $0 OUTDIR [options]"
 OUTDIR=$1
 shift
-BACKEND="" BACKEND_CMD="" NAME="" QUEUES=1 PACKED=0 SIZE=32 REPORT=0 DMACHECK=
+BACKEND="" BACKEND_CMD="" NAME="" QUEUES=1 PACKED=0 SIZE=32 REPORT=0 DMACHECK= POSTCOPY=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--backend-cmd) BACKEND=cmd BACKEND_CMD=$2; shift ;;
@@ -48,6 +57,7 @@ while [ $# -gt 0 ]; do
 	--packed) PACKED=1 ;;
 	--size) SIZE=$2; shift ;;
 	--dmacheck) DMACHECK=$2; shift ;;
+	--postcopy) POSTCOPY=$2; shift ;;
 	--report) REPORT=1 ;;
 	*) fail "unknown option $1" ;;
 	esac
@@ -60,6 +70,7 @@ MIG_BACKEND=$NAME
 need_cmd sha256sum truncate
 
 MIG_REPORT=$REPORT
+MIG_POSTCOPY=$POSTCOPY
 . "$GUEST_SRC/mig-lib.sh"
 
 guest_build "$OUTDIR"
@@ -102,7 +113,7 @@ else
 	MIG_DST_ARGS=(--vhost-user-blk "$T/dst.sock,$DEVOPTS")
 fi
 
-note "migrating a guest on $NAME: $DEVOPTS, ${SIZE} MiB image, smp $QUEUES"
+note "migrating a guest on $NAME: $DEVOPTS, ${SIZE} MiB image, smp $QUEUES${POSTCOPY:+, postcopy after ${POSTCOPY}s}"
 FILES=()
 if [ -n "$DMACHECK" ]; then
 	[ -x "$DMACHECK" ] || fail "dmacheck '$DMACHECK' is not executable"
@@ -120,6 +131,13 @@ cat "$T/dst.out"
 
 if [ "$BACKEND" != qemu ]; then
 	peer_alive be-dst || fail "the destination back-end died"
+	# vhu-blk says when its regions went to the userfaultfd (postcopy.c);
+	# qsd says nothing
+	if [ -n "$POSTCOPY" ] && [ "$BACKEND" = cmd ]; then
+		grep -h 'postcopy' "$T/be-dst.log" | head -n 6
+		grep -q 'postcopy: .*registered' "$T/be-dst.log" ||
+			fail "the destination back-end never registered its memory with the userfaultfd"
+	fi
 	stop_peer be-dst
 	stop_peer be-src
 fi
@@ -137,4 +155,4 @@ fi
 rounds=$(mig_get rounds)
 [ "$BACKEND" = qemu ] || grep -h 'dirty' "$T"/be-*.log | head -n 6
 mig_result PASS "rounds=$rounds"
-note "PASS: migrated in ${MIG_TOTAL_MS} ms (downtime ${MIG_DOWNTIME_MS} ms) while $rounds rounds of writes and page-cache reads ran; page cache, disk and image match after the switch-over"
+note "PASS: migrated${POSTCOPY:+ (postcopy, $MIG_PC_REQUESTS pages requested by the destination)} in ${MIG_TOTAL_MS} ms (downtime ${MIG_DOWNTIME_MS} ms) while $rounds rounds of writes and page-cache reads ran; page cache, disk and image match after the switch-over"

@@ -20,6 +20,10 @@
 #                     e.g. guest_csum=off,guest_tso4=off: the switch must
 #                     then checksum and segment the server's TSO stream for it
 #   --expect-log RE   vhu-net's log must match RE (grep -E) at the end
+#   --ctl VHU-CTL     the client's port is not on vhu-net's command line:
+#                     it is added with vhu-ctl port-add on --control-socket
+#                     once vhu-net runs (issue 23), and port-list must then
+#                     show it carried the transfer
 #   --iommu           both devices behind intel-iommu (device-iotlb=on), on a
 #                     pcie-root-port with iommu_platform=on,ats=on, guests
 #                     booted with intel_iommu=on iommu.strict=1: 50 pings
@@ -45,7 +49,7 @@ set -u -o pipefail
 [ $# -ge 2 ] || fail "usage: $0 OUTDIR VHU-NET [options]"
 OUTDIR=$1 NET=$2
 shift 2
-QUEUES=1 PACKED=0 HOST_MTU='' CLIENT_OPTS='' EXPECT_LOG='' KILLS=0 IOMMU=0 PEER=0
+QUEUES=1 PACKED=0 HOST_MTU='' CLIENT_OPTS='' EXPECT_LOG='' KILLS=0 IOMMU=0 PEER=0 CTL=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--queues) QUEUES=$2; shift ;;
@@ -56,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--kill) KILLS=$2; shift ;;
 	--iommu) IOMMU=1 ;;
 	--peer) PEER=1 ;;
+	--ctl) CTL=$2; shift ;;
 	*) fail "unknown option $1" ;;
 	esac
 	shift
@@ -68,8 +73,16 @@ GEN=0 CUR=net
 net_start() {
 	[ "$GEN" = 0 ] || CUR=net$GEN
 	GEN=$((GEN + 1))
-	start_peer "$CUR" "$T/$CUR.log" "$NET" --socket-path="$T/s.sock" --socket-path="$T/c.sock" \
-		--queue-pairs="$QUEUES"
+	if [ -n "$CTL" ]; then
+		start_peer "$CUR" "$T/$CUR.log" "$NET" --socket-path="$T/s.sock" \
+			--queue-pairs="$QUEUES" --control-socket="$T/ctl"
+		wait_socket "$T/ctl" "$CUR" 10
+		"$CTL" -s "$T/ctl" port-add socket-path="$T/c.sock" >/dev/null ||
+			fail "vhu-ctl port-add failed"
+	else
+		start_peer "$CUR" "$T/$CUR.log" "$NET" --socket-path="$T/s.sock" \
+			--socket-path="$T/c.sock" --queue-pairs="$QUEUES"
+	fi
 	wait_socket "$T/s.sock" "$CUR" 10
 	wait_socket "$T/c.sock" "$CUR" 10
 }
@@ -156,6 +169,19 @@ done
 [ "$src" = 0 ] || fail "the server guest failed (status $src)"
 [ "$crc" = 0 ] || fail "the client guest failed (status $crc)"
 peer_alive "$CUR" || fail "vhu-net died while the guests ran"
+if [ -n "$CTL" ]; then
+	# the port added at run time carried the transfer, by vhu-net's own counters
+	"$CTL" -s "$T/ctl" port-list name="$T/c.sock" >"$T/port-list.json" ||
+		fail "vhu-ctl port-list failed"
+	"$PYTHON" - "$T/port-list.json" <<-'PY' || fail "port-list: $(cat "$T/port-list.json")"
+	import json, sys
+	c = json.load(open(sys.argv[1]))[0]['counters']
+	# it fetched the 4 MiB file (TSO: few, large frames) and sent its requests
+	assert c['rx_packets'] > 0 and c['tx_bytes'] >= 4 << 20, c
+	print('port added at run time: rx_packets %d, tx_packets %d, tx_bytes %d' %
+	      (c['rx_packets'], c['tx_packets'], c['tx_bytes']))
+	PY
+fi
 
 get() { sed -n "s/^$2=//p" "$T/$1.data" | tail -n 1; }
 ssha=$(get server sha256) csha=$(get client sha256)

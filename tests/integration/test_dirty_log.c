@@ -477,6 +477,78 @@ static void postcopy_no_go_ahead(void **state)
 	assert_int_equal(rig_echo(&d->r, 0, 100, 7), 0);
 }
 
+/* The 8-byte errno a failed postcopy table or region answers with (QEMU refuses it). */
+static void refused(struct dl *d, struct vhu_msg *m, uint32_t request, const char *why)
+{
+	struct vhu_msg reply;
+
+	rig_log_clear(&d->r);
+	assert_int_equal(
+		rig_send_raw(d->r.sock, &m->hdr, &m->payload, m->hdr.size, m->fds, m->nfds), 0);
+	for (unsigned int i = 0; i < m->nfds; i++)
+		close(m->fds[i]);
+	assert_int_equal(rig_recv(&d->r, &reply), 0);
+	vhu_msg_close_fds(&reply);
+	assert_int_equal(reply.hdr.request, request);
+	assert_int_equal(reply.hdr.size, sizeof(uint64_t));
+	assert_true(reply.payload.u64 != 0);
+	assert_true(rig_log_has(&d->r, why));
+}
+
+/*
+ * Postcopy SET_MEM_TABLE and ADD_MEM_REG with bad regions (an fd smaller
+ * than the region, overlapping regions, fewer fds than regions): each
+ * fails with its reason and an 8-byte errno answer, where a front-end in
+ * postcopy waits for addresses; the old table stays, the ring goes on,
+ * and END still ends postcopy.
+ */
+static void postcopy_bad_tables(void **state)
+{
+	struct dl *d = *state;
+	struct vhu_msg m, reply;
+
+	if (!postcopy_listen(d))
+		return;
+	for (int k = 0; k < 3; k++) {
+		vhu_msg_init(&m, VHU_REQ_SET_MEM_TABLE, 0,
+			     (uint32_t)(offsetof(struct vhu_mem_table, regions) +
+					2 * sizeof(struct vhu_mem_region)));
+		m.payload.mem_table.nregions = k == 0 ? 1 : 2;
+		rig_region(0, &m.payload.mem_table.regions[0]);
+		rig_region(1, &m.payload.mem_table.regions[1]);
+		m.payload.mem_table.regions[1].guest_phys_addr = 4096; /* k == 1: overlaps */
+		if (k == 0)
+			m.hdr.size -= (uint32_t)sizeof(struct vhu_mem_region);
+		m.fds[0] = memfd_create("vhu-test-pc", MFD_CLOEXEC);
+		assert_true(m.fds[0] >= 0);
+		/* k == 0: 4 KiB behind a region that is larger */
+		assert_int_equal(ftruncate(m.fds[0], k == 0 ? 4096 : (off_t)(16 << 20)), 0);
+		m.nfds = 1;
+		if (k == 1)
+			m.fds[m.nfds++] = dup(m.fds[0]);
+		/* k == 2: two regions, one fd */
+		refused(d, &m, VHU_REQ_SET_MEM_TABLE, k == 2 ? "SET_MEM_TABLE" : "memory table");
+	}
+	vhu_msg_init(&m, VHU_REQ_ADD_MEM_REG, 0, sizeof(struct vhu_mem_reg));
+	rig_region(1, &m.payload.mem_reg.region);
+	m.fds[0] = memfd_create("vhu-test-pc", MFD_CLOEXEC);
+	assert_int_equal(ftruncate(m.fds[0], 4096), 0);
+	m.nfds = 1;
+	refused(d, &m, VHU_REQ_ADD_MEM_REG, "region");
+	/* the table before is still there, nothing was registered */
+	assert_false(rig_log_has(&d->r, "registered"));
+	assert_int_equal(rig_echo(&d->r, 0, 100, 8), 0);
+	/* and a good table still goes through the handshake */
+	send_table(d, &m, &reply);
+	assert_int_equal(reply.hdr.size, m.hdr.size);
+	vhu_msg_init(&m, VHU_REQ_SET_MEM_TABLE, 0, sizeof(uint64_t));
+	m.payload.u64 = 0;
+	assert_int_equal(rig_send_raw(d->r.sock, &m.hdr, &m.payload, m.hdr.size, NULL, 0), 0);
+	assert_int_equal(rig_echo(&d->r, 0, 100, 9), 0);
+	vhu_msg_init(&m, VHU_REQ_POSTCOPY_END, VHU_FLAG_NEED_REPLY, 0);
+	assert_int_equal(rig_acked(&d->r, &m), 0);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_split, teardown)
@@ -493,6 +565,7 @@ int main(void)
 		T(postcopy_order),
 		T(postcopy_tables),
 		T(postcopy_no_go_ahead),
+		T(postcopy_bad_tables),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,7 +59,7 @@ check vhu-blk "--socket-path --fd --blk-file --read-only --num-queues --queue-si
 	--direct --poll --poll-window --null-size --delay-us --log-level --print-capabilities
 	--version --config --control-socket --control-mode --control-timeout" -- "$blk"
 check vhu-net "--socket-path --fd --tap --tap-offload --queue-pairs --queue-size --mtu
-	--ageing --poll --poll-window --record-busy" -- "$net"
+	--ageing --poll --poll-window --record-busy --control-socket --control-mode --control-timeout" -- "$net"
 check vhu-rng "--socket-path --fd --log-level" -- "$rng"
 check vhu-ctl "--socket --timeout --version" -- "$ctl"
 check vhu-probe "--socket-path --type --json --timeout --version" -- "$probe"

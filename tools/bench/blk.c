@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
@@ -55,6 +56,9 @@ struct blk_opts {
 	unsigned int iodepth;
 	enum wait_mode wait;	  /* --wait */
 	unsigned int queue_size;  /* --queue-size; 0: from iodepth */
+	bool no_event_idx;	  /* --no-event-idx: flags, not event idx, suppress kicks */
+	unsigned int think_us;	  /* --think-us: a random pause of up to this before each kick */
+	unsigned int idle_s;	  /* --idle: rings kept, nothing sent, this long after the run */
 	uint64_t size;		  /* bytes of the disk used */
 	bool reconnect;		  /* wait for a back-end that died and go on */
 	bool time_given;	  /* verify: repeat passes until --time is up */
@@ -324,6 +328,22 @@ static bool keep_polling(struct blk_worker *w, uint64_t now)
 	}
 }
 
+/*
+ * --think-us: spin for a random 0..think_us before publishing the next
+ * requests, so they reach the back-end at every point of its poll window,
+ * right as it decides to sleep too (the race a lost wake-up would lose).
+ */
+static void think(struct blk_worker *w)
+{
+	uint64_t until;
+
+	if (!w->opts->think_us)
+		return;
+	until = bench_now_ns() + xorshift(&w->rng) % (w->opts->think_us * 1000ull + 1);
+	while (bench_now_ns() < until)
+		;
+}
+
 /* One pass: keep iodepth in flight until the deadline (or the pass ends). */
 static int run_pass(struct blk_worker *w)
 {
@@ -347,6 +367,7 @@ static int run_pass(struct blk_worker *w)
 		if (ret < 0)
 			return ret;
 		if (ret > 0) {
+			think(w);
 			vhu_fe_queue_kick(w->q);
 			continue;
 		}
@@ -430,6 +451,11 @@ static void usage_blk(FILE *out)
 		"  --queues=N          request queues, one thread each, 1..64 (default 1)\n"
 		"  --queue-size=N      ring entries, a power of two 2..32768 (default: from\n"
 		"                      --iodepth, 64..256)\n"
+		"  --no-event-idx      do not negotiate VIRTIO_RING_F_EVENT_IDX (ring flags\n"
+		"                      suppress kicks and interrupts instead)\n"
+		"  --think-us=N        before each kick, pause a random 0..N microseconds\n"
+		"  --idle=SECONDS      after the run, keep the rings and send nothing this long\n"
+		"                      (\"vhu-bench: idle\" on stderr when it starts)\n"
 		"  --wait=MODE         how completions are waited for: spin (default; poll the\n"
 		"                      used ring 20 us, then sleep on the call eventfd), event\n"
 		"                      (sleep at once, as an interrupt-driven guest) or poll\n"
@@ -472,6 +498,9 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 		{ "help", no_argument, NULL, 'h' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "queue-size", required_argument, NULL, 'Q' },
+		{ "think-us", required_argument, NULL, 'T' },
+		{ "no-event-idx", no_argument, NULL, 'E' },
+		{ "idle", required_argument, NULL, 'i' },
 		BENCH_IOMMU_LONGOPTS,
 		{ 0 },
 	};
@@ -557,6 +586,19 @@ static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_o
 				       -1;
 			o->queue_size = (unsigned int)v;
 			break;
+		case 'E':
+			o->no_event_idx = true;
+			break;
+		case 'T':
+			if (bench_parse_size(optarg, &v) || v > 1000000)
+				return fprintf(stderr, "vhu-bench: --think-us: 0..1000000\n"), -1;
+			o->think_us = (unsigned int)v;
+			break;
+		case 'i':
+			if (bench_parse_size(optarg, &v) || v > 3600)
+				return fprintf(stderr, "vhu-bench: --idle: 0..3600 seconds\n"), -1;
+			o->idle_s = (unsigned int)v;
+			break;
 		default:
 			if (bench_iommu_option(&o->iommu, ch, optarg) != 0)
 				return -1;
@@ -587,7 +629,8 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 	struct vhu_frontend_config cfg = {
 		.socket_path = c->socket_path,
 		.fd = -1,
-		.features = VHU_BIT(VIRTIO_F_VERSION_1) | VHU_BIT(VIRTIO_RING_F_EVENT_IDX) |
+		.features = VHU_BIT(VIRTIO_F_VERSION_1) |
+			    (o->no_event_idx ? 0 : VHU_BIT(VIRTIO_RING_F_EVENT_IDX)) |
 			    VHU_BIT(VIRTIO_RING_F_INDIRECT_DESC) | VHU_BIT(VIRTIO_BLK_F_FLUSH) |
 			    VHU_BIT(VIRTIO_BLK_F_BLK_SIZE) | VHU_BIT(VIRTIO_BLK_F_SEG_MAX) |
 			    (c->queues > 1 ? VHU_BIT(VIRTIO_BLK_F_MQ) : 0) |
@@ -940,6 +983,12 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 	}
 	report(&c, &o, ws, secs, vhu_frontend_features(fe), s.reconnects);
 	bench_iommu_report(&c, &o.iommu);
+	if (o.idle_s) {
+		/* a connected driver that sends nothing: what the back-end costs idle */
+		fflush(stdout);
+		fprintf(stderr, "vhu-bench: idle for %u s\n", o.idle_s);
+		sleep(o.idle_s);
+	}
 	if (status != 2)
 		status = 0;
 	for (unsigned int i = 0; i < c.queues; i++)

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/* vhu-net's control-socket methods (manage.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "manage.h"
+
+#define MAC_TABLE_MAX 16384u /* addresses one port lists at most */
+
+/* The port named @name (its socket path, or the TAP's name); NULL if none. */
+static struct net_port *find(struct net_switch *sw, const char *name)
+{
+	unsigned int n = __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE);
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct net_port *p = __atomic_load_n(&sw->ports[i], __ATOMIC_ACQUIRE);
+
+		if (p && strcmp(p->name, name) == 0)
+			return p;
+	}
+	return NULL;
+}
+
+static void describe(const struct net_port *p, struct json_writer *w)
+{
+	jw_object_begin(w);
+	jw_key(w, "id");
+	jw_uint(w, p->id);
+	jw_key(w, "name");
+	jw_string(w, p->name);
+	jw_key(w, "kind");
+	jw_string(w, p->kind == NET_PORT_TAP ? "tap" : "vhost-user");
+	jw_key(w, "features");
+	jw_uint(w, __atomic_load_n(&p->features, __ATOMIC_RELAXED));
+	jw_key(w, "mtu");
+	jw_uint(w, __atomic_load_n(&p->mtu, __ATOMIC_RELAXED));
+	jw_key(w, "counters");
+	jw_object_begin(w);
+	for (unsigned int c = 0; c < NET_COUNTER_MAX; c++) {
+		jw_key(w, net_counter_names[c]);
+		jw_uint(w, __atomic_load_n(&p->counters[c], __ATOMIC_RELAXED));
+	}
+	jw_object_end(w);
+	if (p->kind == NET_PORT_VHOST) {
+		for (unsigned int dir = 0; dir < 2; dir++) {
+			const uint64_t *c = dir ? p->qp_tx_packets : p->qp_rx_packets;
+
+			jw_key(w, dir ? "qp_tx_packets" : "qp_rx_packets");
+			jw_array_begin(w);
+			for (unsigned int q = 0; q < p->num_qp; q++)
+				jw_uint(w, __atomic_load_n(&c[q], __ATOMIC_RELAXED));
+			jw_array_end(w);
+		}
+	}
+	jw_object_end(w);
+}
+
+static int name_param(const struct json_value *params, bool required, const char **name,
+		      struct ctl_error *err)
+{
+	const struct ctl_param table[] = { { "name", CTL_P_STRING, required, name } };
+
+	*name = NULL;
+	return ctl_params(params, table, 1, err);
+}
+
+static int m_list(void *opaque, const struct json_value *params, struct json_writer *result,
+		  struct ctl_error *err)
+{
+	struct net_manage *m = opaque;
+	const char *name;
+	unsigned int n;
+	int ret = name_param(params, false, &name, err);
+
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&m->lock);
+	if (name && !find(m->sw, name)) {
+		ret = ctl_fail(err, -ENOENT, "no port '%s'", name);
+		goto out;
+	}
+	n = __atomic_load_n(&m->sw->nports, __ATOMIC_ACQUIRE);
+	jw_array_begin(result);
+	for (unsigned int i = 0; i < n; i++) {
+		struct net_port *p = __atomic_load_n(&m->sw->ports[i], __ATOMIC_ACQUIRE);
+
+		if (p && (!name || strcmp(p->name, name) == 0))
+			describe(p, result);
+	}
+	jw_array_end(result);
+out:
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+static int m_add(void *opaque, const struct json_value *params, struct json_writer *result,
+		 struct ctl_error *err)
+{
+	struct net_manage *m = opaque;
+	const char *path = NULL;
+	const struct ctl_param table[] = { { "socket-path", CTL_P_STRING, true, &path } };
+	unsigned int id;
+	int ret = ctl_params(params, table, 1, err);
+
+	if (ret < 0)
+		return ret;
+	if (!path[0])
+		return ctl_fail(err, CTL_INVALID_PARAMS, "'socket-path' is empty");
+	pthread_mutex_lock(&m->lock);
+	if (find(m->sw, path))
+		ret = ctl_fail(err, -EEXIST, "port '%s' exists", path);
+	else
+		ret = m->add(path, &id, err);
+	if (ret == 0)
+		describe(m->sw->ports[id], result);
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+static int m_remove(void *opaque, const struct json_value *params, struct json_writer *result,
+		    struct ctl_error *err)
+{
+	struct net_manage *m = opaque;
+	struct net_port *p;
+	const char *name;
+	int ret = name_param(params, true, &name, err);
+
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&m->lock);
+	p = find(m->sw, name);
+	if (!p)
+		ret = ctl_fail(err, -ENOENT, "no port '%s'", name);
+	else if (p->kind == NET_PORT_TAP)
+		ret = ctl_fail(err, -EPERM, "the TAP uplink cannot be removed");
+	else
+		ret = m->remove(p->id, err);
+	if (ret == 0)
+		jw_bool(result, true);
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+static void mac_text(uint64_t mac, char out[18])
+{
+	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", (unsigned int)(mac >> 40) & 0xff,
+		 (unsigned int)(mac >> 32) & 0xff, (unsigned int)(mac >> 24) & 0xff,
+		 (unsigned int)(mac >> 16) & 0xff, (unsigned int)(mac >> 8) & 0xff,
+		 (unsigned int)mac & 0xff);
+}
+
+static int m_macs(void *opaque, const struct json_value *params, struct json_writer *result,
+		  struct ctl_error *err)
+{
+	struct net_manage *m = opaque;
+	const char *name;
+	uint64_t *macs;
+	unsigned int n;
+	int ret = name_param(params, false, &name, err);
+
+	if (ret < 0)
+		return ret;
+	macs = malloc(MAC_TABLE_MAX * sizeof(*macs));
+	if (!macs)
+		return ctl_fail(err, -ENOMEM, "out of memory");
+	pthread_mutex_lock(&m->lock);
+	if (name && !find(m->sw, name)) {
+		ret = ctl_fail(err, -ENOENT, "no port '%s'", name);
+		goto out;
+	}
+	n = __atomic_load_n(&m->sw->nports, __ATOMIC_ACQUIRE);
+	jw_array_begin(result);
+	for (unsigned int i = 0; i < n; i++) {
+		struct net_port *p = __atomic_load_n(&m->sw->ports[i], __ATOMIC_ACQUIRE);
+		unsigned int k;
+
+		if (!p || (name && strcmp(p->name, name) != 0))
+			continue;
+		k = fdb_port_macs(&m->sw->fdb, p->id, net_now(), macs, MAC_TABLE_MAX);
+		for (unsigned int j = 0; j < k; j++) {
+			char text[18];
+
+			mac_text(macs[j], text);
+			jw_object_begin(result);
+			jw_key(result, "mac");
+			jw_string(result, text);
+			jw_key(result, "port");
+			jw_uint(result, p->id);
+			jw_key(result, "name");
+			jw_string(result, p->name);
+			jw_object_end(result);
+		}
+	}
+	jw_array_end(result);
+out:
+	pthread_mutex_unlock(&m->lock);
+	free(macs);
+	return ret;
+}
+
+const struct ctl_method net_methods[] = {
+	{ "port-add", m_add, "a new vhost-user port listening on socket-path" },
+	{ "port-remove", m_remove, "take a port out of the switch and remove its socket" },
+	{ "port-list", m_list, "the ports and their counters" },
+	{ "mac-table", m_macs, "the learnt MAC addresses and their ports" },
+};
+const size_t net_num_methods = sizeof(net_methods) / sizeof(net_methods[0]);

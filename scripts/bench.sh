@@ -6,7 +6,11 @@
 # machine is shared and noisy: medians and spreads, not single runs). The
 # side under test is pinned to CPU 1, the load to CPU 0. Writes
 # docs/PERFORMANCE.md. Parts (PARTS, default all):
-#   blk      vhu-blk vs qemu-storage-daemon, both driven by vhu-bench (issue 4)
+#   blk      vhu-blk (default options) vs qemu-storage-daemon aio=io_uring and
+#            aio=threads, all driven by vhu-bench, on tmpfs and on an O_DIRECT
+#            file on the disk, iodepth 1 and 32, 256- and 1024-entry rings,
+#            the driver on interrupts and busy-polling; plus each back-end's
+#            CPU with an idle driver connected (issue 22)
 #   gen      vhu-bench vs DPDK virtio-user as packet generators into DPDK's
 #            net_vhost rxonly (issue 4)
 #   ingress  DPDK virtio-user txonly into a vhu-net port vs into DPDK's
@@ -96,30 +100,94 @@ stop_backend() {
 
 results=$tmp/results.jsonl
 : >"$results"
-part blk || BACKINGS=
-for backing in ${BACKINGS-null tmpfs}; do
-	for rw in randread randwrite; do
-		for depth in 1 32; do
-			for round in $(seq "$ROUNDS"); do
-				for side in vhu qsd; do
-					start_backend "$side" "$backing"
-					cmd="vhu-bench blk --socket-path=SOCK --rw=$rw --bs=4096 --iodepth=$depth --time=$TIME --json"
-					t0=$(cpu_ticks "$peer")
-					if r=$($pin_fe "$bench" blk --socket-path="$tmp/s.sock" --rw=$rw \
-						--bs=4096 --iodepth=$depth --time="$TIME" --json); then
-						ticks=$(($(cpu_ticks "$peer") - t0))
-						echo "{\"side\": \"$side\", \"backing\": \"$backing\", \"round\": $round, \"cmd\": \"$cmd\", \"cpu_ticks\": $ticks, \"r\": $r}" >>"$results"
-						printf '%-5s %-6s %-9s depth %-2s round %s: %s IOPS\n' "$side" "$backing" "$rw" "$depth" "$round" \
-							"$(python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])["iops"]))' "$r")"
-					else
-						echo "bench: $side $backing $rw depth $depth failed" >&2
-					fi
-					stop_backend
+
+# ---- vhu-blk vs qemu-storage-daemon (issue 22) ----------------------------------
+# start_blk SIDE BACKING QSIZE: vhu (default options) or qsd-io_uring /
+# qsd-threads on $tmp/s.sock, on CPU 1, serving $shm/disk.img (tmpfs) or
+# $direct_img with O_DIRECT (direct); the command, SOCK for the socket, in
+# blk_cmd
+start_blk() {
+	local side=$1 backing=$2 qsize=$3 img=$shm/disk.img dflag= cdirect=off
+	if [ "$backing" = direct ]; then
+		img=$direct_img dflag=--direct cdirect=on
+	fi
+	rm -f "$tmp/s.sock"
+	if [ "$side" = vhu ]; then
+		blk_cmd="vhu-blk --socket-path=SOCK --blk-file=${backing}.img --queue-size=$qsize $dflag"
+	else
+		blk_cmd="qemu-storage-daemon --blockdev driver=file,node-name=n,filename=${backing}.img,cache.direct=$cdirect,aio=${side#qsd-} --export type=vhost-user-blk,id=e,node-name=n,addr.type=unix,addr.path=SOCK,writable=on"
+	fi
+	case $side in
+	vhu)
+		exec $pin_be "$blk" --socket-path="$tmp/s.sock" --blk-file="$img" --queue-size="$qsize" $dflag ;;
+	qsd-*)
+		exec $pin_be qemu-storage-daemon \
+			--blockdev driver=file,node-name=n,filename="$img",cache.direct=$cdirect,aio="${side#qsd-}" \
+			--export type=vhost-user-blk,id=e,node-name=n,addr.type=unix,addr.path="$tmp/s.sock",writable=on ;;
+	esac >"$tmp/$side.log" 2>&1 &
+	peer=$!
+	for _ in $(seq 100); do [ -S "$tmp/s.sock" ] && return 0; sleep 0.05; done
+	echo "bench: $side did not start:" >&2
+	cat "$tmp/$side.log" >&2
+	exit 1
+}
+BLK_SIDES=${BLK_SIDES:-vhu qsd-io_uring qsd-threads}
+BLK_BACKINGS=${BLK_BACKINGS:-tmpfs direct}
+BLK_DEPTHS=${BLK_DEPTHS:-1 32}
+BLK_QSIZES=${BLK_QSIZES:-256 1024}
+BLK_WAITS=${BLK_WAITS:-event poll}
+IDLE_SECS=${IDLE_SECS:-3}
+if part blk; then
+	# the O_DIRECT file lives on the real disk (the build dir's file system);
+	# written through, so reads hit the device and not holes
+	direct_img=$(mktemp "${DIRECT_DIR:-$build}/vhu-bench-direct.XXXXXX")
+	trap 'rm -f "$direct_img"; cleanup' EXIT
+	dd if=/dev/urandom of="$direct_img" bs=1M count=${DIRECT_MB:-256} status=none
+	for backing in $BLK_BACKINGS; do
+		for depth in $BLK_DEPTHS; do
+			for qsize in $BLK_QSIZES; do
+				for wait in $BLK_WAITS; do
+					for round in $(seq "$ROUNDS"); do
+						for side in $BLK_SIDES; do
+							start_blk "$side" "$backing" "$qsize"
+							cmd="taskset -c 0 vhu-bench blk --socket-path=SOCK --rw=randread --bs=4096 --iodepth=$depth --queue-size=$qsize --wait=$wait --time=$TIME --json"
+							t0=$(cpu_ticks "$peer")
+							if r=$($pin_fe "$bench" blk --socket-path="$tmp/s.sock" --rw=randread --bs=4096 \
+								--iodepth="$depth" --queue-size="$qsize" --wait="$wait" --time="$TIME" --json); then
+								ticks=$(($(cpu_ticks "$peer") - t0))
+								echo "{\"kind\": \"blk\", \"side\": \"$side\", \"backing\": \"$backing\", \"depth\": $depth, \"qsize\": $qsize, \"wait\": \"$wait\", \"round\": $round, \"cmd\": \"$cmd\", \"be_cmd\": \"$blk_cmd\", \"cpu_ticks\": $ticks, \"r\": $r}" >>"$results"
+								printf '%-12s %-6s depth %-2s ring %-4s %-5s round %s: %s IOPS, %s ticks\n' "$side" "$backing" "$depth" "$qsize" "$wait" "$round" \
+									"$(python3 -c 'import json,sys; print(round(json.loads(sys.argv[1])["iops"]))' "$r")" "$ticks"
+							else
+								echo "bench: $side $backing depth $depth ring $qsize $wait failed" >&2
+							fi
+							stop_backend
+						done
+					done
 				done
 			done
 		done
 	done
-done
+	# idle: a driver connected, rings running, nothing sent (vhu-bench --idle)
+	for round in $(seq "$ROUNDS"); do
+		for side in $BLK_SIDES; do
+			start_blk "$side" tmpfs 256
+			$pin_fe "$bench" blk --socket-path="$tmp/s.sock" --iodepth=8 --time=1 --wait=poll \
+				--idle=$((IDLE_SECS + 2)) >/dev/null 2>"$tmp/idle.err" &
+			idle_pid=$!
+			for _ in $(seq 300); do grep -q 'vhu-bench: idle' "$tmp/idle.err" && break; sleep 0.1; done
+			sleep 0.5
+			t0=$(cpu_ticks "$peer")
+			sleep "$IDLE_SECS"
+			ticks=$(($(cpu_ticks "$peer") - t0))
+			wait "$idle_pid" || echo "bench: idle run against $side failed" >&2
+			stop_backend
+			echo "{\"kind\": \"blkidle\", \"side\": \"$side\", \"round\": $round, \"secs\": $IDLE_SECS, \"cpu_ticks\": $ticks}" >>"$results"
+			printf '%-12s idle round %s: %s ticks in %s s\n' "$side" "$round" "$ticks" "$IDLE_SECS"
+		done
+	done
+	rm -f "$direct_img"
+fi
 
 # ---- packets: vhu-bench vs DPDK's virtio-user as generators ------------------
 # Both send into the same receiver, dpdk-testpmd with a net_vhost port in
@@ -458,7 +526,7 @@ with open(store, 'w') as f:
 def measured(part):
     st = sorted({(r.get('date', '?'), r.get('commit', '?'), r.get('rounds', '?'), r.get('secs', '?')) for r in allrows if part_of(r) == part})
     return '; '.join(f"Measured {d} at `{c}`: median of {n} runs of {t} s per cell." for d, c, n, t in st) + '\n' if st else ''
-rows = [r for r in allrows if 'kind' not in r]
+rows = [r for r in allrows if r.get('kind') == 'blk']
 net = [r for r in allrows if r.get('kind') == 'net']
 ingress = [r for r in allrows if r.get('kind') == 'ingress']
 fwd = [r for r in allrows if r.get('kind') == 'fwd']
@@ -478,30 +546,65 @@ lines.append(f"Written by `make bench` (scripts/bench.sh) on {datetime.date.toda
              "Each section says when and at which commit it was measured: `PARTS=` re-measures some "
              "sections and keeps the others (docs/bench-results.jsonl holds every row).\n")
 if rows:
-    lines.append("## vhu-blk vs qemu-storage-daemon (4 KiB, 1 queue)\n")
-    lines.append(measured('blk'))
-    lines.append("Both back-ends are driven by `vhu-bench blk` (vhu's userspace virtio driver, split ring, "
-                 "event idx); the back-end is pinned to CPU 1 and vhu-bench to CPU 0 (`taskset`). "
-                 "Backings: *null* = `vhu-blk --null-size=1G` vs qsd `--blockdev null-co,size=1G,read-zeroes=on`; "
-                 "*tmpfs* = the same 1 GiB file in /dev/shm for both (qsd: `driver=file,aio=threads`).\n")
     hz = os.sysconf('SC_CLK_TCK')
-    def cpu_us(side, b, rw, d):
-        v = [r['cpu_ticks'] / hz * 1e6 / r['r']['ops'] for r in rows if r['side'] == side and r['backing'] == b and r['r']['rw'] == rw and r['r']['iodepth'] == d and r['r']['ops'] and 'cpu_ticks' in r]
-        return f"{statistics.median(v):.2f}" if v else 'n/a'
-    lines.append("| backing | rw | iodepth | vhu-blk IOPS | qemu-storage-daemon IOPS | vhu / qsd | vhu p50 / p99 latency | back-end CPU µs per request, vhu / qsd |")
-    lines.append("|---|---|---:|---:|---:|---:|---|---|")
-    keys = sorted({(r['backing'], r['r']['rw'], r['r']['iodepth']) for r in rows})
-    for b, rw, d in keys:
-        sel = lambda s: [r['r']['iops'] for r in rows if r['side'] == s and r['backing'] == b and r['r']['rw'] == rw and r['r']['iodepth'] == d]
-        v, vm = cell(sel('vhu')); q, qm = cell(sel('qsd'))
-        lat = [r['r']['lat_us'] for r in rows if r['side'] == 'vhu' and r['backing'] == b and r['r']['rw'] == rw and r['r']['iodepth'] == d]
-        latc = f"{statistics.median(l['p50'] for l in lat):.1f} / {statistics.median(l['p99'] for l in lat):.1f} µs" if lat else 'n/a'
-        ratio = f"{vm / qm:.2f}×" if vm and qm else 'n/a'
-        lines.append(f"| {b} | {rw} | {d} | {v} | {q} | {ratio} | {latc} | {cpu_us('vhu', b, rw, d)} / {cpu_us('qsd', b, rw, d)} |")
-    lines.append("\nBack-end CPU per request: the back-end process's user + system time (`/proc/PID/stat`) during the run over the requests completed, a stand-in for cycles per request because `perf stat` reports cycles and instructions as *not supported* on these VMs. A polling back-end spends its idle time spinning, so this is an upper bound.\n")
-    lines.append("\nCommand per run (SOCK = the back-end's socket): "
-                 f"`taskset -c 0 vhu-bench blk --socket-path=SOCK --rw=RW --bs=4096 --iodepth=D --time={secs_of('blk')} --json`.\n")
-    lines.append("Target (issue 4): vhu-blk ≥ 2× qemu-storage-daemon IOPS at iodepth 32.\n")
+    lines.append("## vhu-blk vs qemu-storage-daemon (4 KiB randread, 1 queue)\n")
+    lines.append(measured('blk'))
+    lines.append("vhu-blk runs with its **default options** (adaptive polling; only `--queue-size` to allow a 1024-entry ring and "
+                 "`--direct` for the O_DIRECT file). It is compared with qemu-storage-daemon (QEMU 7.2) in both of its file "
+                 "configurations: **`aio=io_uring`** (its fast one) and **`aio=threads`** (its default). All three are driven by "
+                 "`vhu-bench blk` (vhu's userspace virtio driver, split ring, event idx), back-end on CPU 1, driver on CPU 0 "
+                 "(`taskset`), alternating run by run. Backings: *tmpfs* = a 1 GiB file in /dev/shm (`cache.direct=off` for qsd); "
+                 "*direct* = a 256 MiB file of random data on the VM's disk (/dev/vda), opened O_DIRECT (`vhu-blk --direct`, qsd "
+                 "`cache.direct=on`). Driver modes: *event* = `--wait=event`, it sleeps on the call eventfd as an interrupt-driven "
+                 "guest does; *poll* = `--wait=poll`, it busy-polls its used ring with interrupts off, as a polling guest driver does.\n")
+    def sel(side, b, d, q, w):
+        return [r for r in rows if r['side'] == side and r['backing'] == b and r['depth'] == d and r['qsize'] == q and r['wait'] == w]
+    def med(v):
+        return statistics.median(v) if v else None
+    def cpu_us(v):
+        x = [r['cpu_ticks'] / hz * 1e6 / r['r']['ops'] for r in v if r['r']['ops']]
+        return f"{statistics.median(x):.1f}" if x else 'n/a'
+    def lat(v):
+        if not v: return 'n/a'
+        return f"{med([r['r']['lat_us']['p50'] for r in v]):.1f} / {med([r['r']['lat_us']['p99'] for r in v]):.1f}"
+    lines.append("| backing | iodepth | ring | driver | vhu-blk IOPS | qsd io_uring IOPS | vhu / io_uring | qsd threads IOPS | vhu / threads | p50 / p99 µs: vhu | qsd io_uring | qsd threads | back-end CPU µs per request: vhu / io_uring / threads |")
+    lines.append("|---|---:|---:|---|---:|---:|---:|---:|---:|---|---|---|---|")
+    targets = []
+    for b, d, q, w in sorted({(r['backing'], r['depth'], r['qsize'], r['wait']) for r in rows}, key=lambda k: (k[0] != 'tmpfs', k[1], k[2], k[3])):
+        v, u, t = sel('vhu', b, d, q, w), sel('qsd-io_uring', b, d, q, w), sel('qsd-threads', b, d, q, w)
+        vc, vm = cell([r['r']['iops'] for r in v]); uc, um = cell([r['r']['iops'] for r in u]); tc, tm = cell([r['r']['iops'] for r in t])
+        ru = f"{vm / um:.2f}×" if vm and um else 'n/a'
+        rt = f"{vm / tm:.2f}×" if vm and tm else 'n/a'
+        lines.append(f"| {b} | {d} | {q} | {w} | {vc} | {uc} | {ru} | {tc} | {rt} | {lat(v)} | {lat(u)} | {lat(t)} | {cpu_us(v)} / {cpu_us(u)} / {cpu_us(t)} |")
+        if vm and um:
+            if b == 'tmpfs' and d == 32:
+                targets.append(f"tmpfs, iodepth 32, ring {q}, {w}: {vm / um:.2f}× qsd io_uring (target ≥ 1.5×) {'✓' if vm / um >= 1.5 else '✗'}")
+            if b == 'direct' and d == 32:
+                targets.append(f"O_DIRECT, iodepth 32, ring {q}, {w}: {vm / um:.2f}× qsd io_uring (target ≥ 1.2×) {'✓' if vm / um >= 1.2 else '✗'}")
+            if d == 1:
+                p50v, p99v = med([r['r']['lat_us']['p50'] for r in v]), med([r['r']['lat_us']['p99'] for r in v])
+                p50u, p99u = med([r['r']['lat_us']['p50'] for r in u]), med([r['r']['lat_us']['p99'] for r in u])
+                ok = p50v <= p50u and p99v <= p99u
+                targets.append(f"{b}, iodepth 1, ring {q}, {w}: p50 {p50v:.1f} vs {p50u:.1f} µs, p99 {p99v:.1f} vs {p99u:.1f} µs against qsd io_uring (target: no worse) {'✓' if ok else '✗'}")
+    idle = [r for r in allrows if r.get('kind') == 'blkidle']
+    if idle:
+        lines.append("\nIdle: a driver connected with its rings running and nothing sent (`vhu-bench blk --idle`), the back-end's CPU time "
+                     f"over {idle[0]['secs']} s (user + system, `/proc/PID/stat`, {hz} ticks a second):\n")
+        lines.append("| back-end | idle CPU % (median, max) |")
+        lines.append("|---|---:|")
+        for side in ['vhu', 'qsd-io_uring', 'qsd-threads']:
+            x = [r['cpu_ticks'] / hz / r['secs'] * 100 for r in idle if r['side'] == side]
+            if x:
+                lines.append(f"| {side} | {statistics.median(x):.1f} % ({max(x):.1f} %) |")
+        x = [r['cpu_ticks'] for r in idle if r['side'] == 'vhu']
+        targets.append(f"idle: vhu-blk {statistics.median(x) / hz / idle[0]['secs'] * 100:.1f} % CPU (target 0 %) {'✓' if max(x) == 0 else '✗'}")
+    lines.append("\nBack-end CPU per request: the back-end process's user + system time (`/proc/PID/stat`) during the run over the "
+                 "requests completed (`perf stat` reports cycles as *not supported* on these VMs). A polling back-end spends its idle "
+                 "time spinning, so this is an upper bound. p50 / p99: the driver's request latency.\n")
+    lines.append("Targets (issue 22, against qsd `aio=io_uring`, vhu-blk default options):\n")
+    lines.extend(f"- {t}" for t in targets)
+    lines.append("\nCommands (SOCK = the back-end's socket): driver " + '; '.join(sorted({f"`{r['cmd']}`".replace(f"--iodepth={r['depth']}", '--iodepth=D').replace(f"--queue-size={r['qsize']}", '--queue-size=N').replace(f"--wait={r['wait']}", '--wait=MODE') for r in rows})) +
+                 "; back-ends " + '; '.join(sorted({f"`taskset -c 1 {r['be_cmd']}`".replace(f"--queue-size={r['qsize']}", '--queue-size=N') for r in rows})) + ".\n")
 if net:
     lines.append("## vhu-bench vs DPDK virtio-user as packet generators\n")
     lines.append(measured('gen'))

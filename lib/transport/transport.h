@@ -76,44 +76,6 @@ enum vhu_sock_kind {
  */
 int vhu_sock_adopt(int fd);
 
-/**
- * vhu_msg_send() - send one message and its fds.
- * @sock: connected socket
- * @msg:  header, hdr.size payload bytes, nfds fds (not closed: still the
- *        caller's)
- *
- * Handles short writes and EINTR; never raises SIGPIPE.
- *
- * Return: 0, -EMSGSIZE (hdr.size or nfds over the limits; nothing was sent) or
- * a negative errno (-EPIPE when the peer is gone). After any other error part
- * of the message may have gone out: the connection must be closed.
- */
-int vhu_msg_send(int sock, const struct vhu_msg *msg);
-
-/**
- * vhu_msg_recv() - receive one whole message and its fds.
- * @sock: connected socket
- * @msg:  filled with header, payload (hdr.size bytes) and fds
- *
- * Handles short reads and EINTR; fds are received with MSG_CMSG_CLOEXEC.
- * The message is not checked against its row: callers use vhu_msg_check().
- * Whatever @msg held before is overwritten; fds it owned are not closed.
- *
- * Return:
- * 0 - @msg is whole and owns msg->nfds fds;
- * -ECONNRESET - the peer closed (mid-message too); nothing is owned;
- * -EBADMSG - the message was read whole but the kernel truncated its fds
- *   (MSG_CTRUNC: more than VHU_MAX_FDS); they are closed, msg->nfds is 0,
- *   and msg->hdr is valid so the caller can fail just that request;
- * -EMSGSIZE - hdr.size is over VHU_MAX_PAYLOAD; the stream cannot be
- *   resynchronised and the connection must be closed; nothing is owned,
- *   msg->hdr is valid for logging;
- * -EAGAIN - SO_RCVTIMEO expired before a whole message arrived; nothing is
- *   owned. If part of the message had been read, the stream is out of step
- *   and the connection must be closed: a caller that cannot tell treats every
- *   -EAGAIN as fatal;
- * another negative errno from recvmsg; nothing is owned.
- */
-int vhu_msg_recv(int sock, struct vhu_msg *msg);
+/* vhu_msg_send() and vhu_msg_recv(): <vhu/wire.h> (public: vhu-trace relays with them). */
 
 #endif /* VHU_TRANSPORT_TRANSPORT_H */

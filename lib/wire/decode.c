@@ -115,6 +115,15 @@ err_close:
 	return ret;
 }
 
+int vhu_msg_fits(enum vhu_dir dir, const struct vhu_msg *msg)
+{
+	const struct vhu_rule *rule;
+
+	if (msg->hdr.flags & VHU_FLAG_REPLY)
+		return vhu_reply_check(dir, msg->hdr.request, true, msg);
+	return vhu_msg_check(dir, msg, &rule);
+}
+
 int64_t vhu_msg_queue_index(const struct vhu_rule *rule, const struct vhu_msg *msg)
 {
 	switch (rule->queue) {

@@ -29,11 +29,7 @@
 #include <stdint.h>
 
 #include <vhu/protocol.h>
-
-enum vhu_dir {
-	VHU_DIR_TO_BACKEND = 0,	 /* VHU_REQ_*: front-end -> back-end */
-	VHU_DIR_TO_FRONTEND = 1, /* VHU_BACKEND_REQ_*: back-end -> front-end */
-};
+#include <vhu/wire.h> /* enum vhu_dir, struct vhu_msg, vhu_msg_close_fds() */
 
 /* Where a request names the queue it is about. */
 enum vhu_queue_loc {
@@ -75,14 +71,6 @@ struct vhu_rule {
 	uint64_t gate_features; /* virtio bits, one of which must be offered (0: none) */
 	uint64_t gate_protocol; /* protocol bits that must be negotiated (0: none) */
 	bool pauses_queues;	/* the back-end stops workers around the handler */
-};
-
-/* One message as it travels, with its fds. */
-struct vhu_msg {
-	struct vhu_msg_hdr hdr;
-	union vhu_payload payload;
-	int fds[VHU_MAX_FDS];
-	unsigned int nfds;
 };
 
 /* The u64 answer to a request with NEED_REPLY: 0 success, non-zero failure. */
@@ -181,7 +169,6 @@ void vhu_msg_init(struct vhu_msg *msg, uint32_t request, uint32_t flags, uint32_
 /* Take fd @i out of @msg: the caller owns the returned fd. -1 if none. */
 int vhu_msg_take_fd(struct vhu_msg *msg, unsigned int i);
 
-/* Close every fd still owned by @msg. */
-void vhu_msg_close_fds(struct vhu_msg *msg);
+/* vhu_msg_close_fds(): <vhu/wire.h>. */
 
 #endif /* VHU_WIRE_WIRE_H */

@@ -125,6 +125,46 @@ static void exercise(enum vhu_dir dir, struct vhu_msg *msg, uint8_t ctl)
 	}
 }
 
+/*
+ * vhu_msg_format() (vhu-trace) on the raw bytes, whatever they hold: any id,
+ * flags, size (a payload shorter than hdr.size included) and fd count. It
+ * must stay inside the message and the buffer, end the text with a NUL, and
+ * report the length the whole text needs; JSON braces and quotes balance.
+ */
+static void check_format(enum vhu_dir dir, const uint8_t *data, size_t size, uint8_t ctl)
+{
+	static char big[65536], small[16];
+	struct vhu_msg m = { .nfds = ctl % (VHU_MAX_FDS + 1) };
+	size_t n, have = size > sizeof(m.hdr) ? size - sizeof(m.hdr) : 0;
+
+	memcpy(&m.hdr, data, size < sizeof(m.hdr) ? size : sizeof(m.hdr));
+	memcpy(&m.payload, data + sizeof(m.hdr) * (size >= sizeof(m.hdr)),
+	       have < sizeof(m.payload) ? have : sizeof(m.payload));
+	for (int json = 0; json < 2; json++) {
+		int depth = 0;
+		bool quoted = false;
+
+		n = vhu_msg_format(dir, &m, json, big, sizeof(big));
+		if (n >= sizeof(big) || strlen(big) != n)
+			abort();
+		if (vhu_msg_format(dir, &m, json, small, sizeof(small)) != n ||
+		    strlen(small) != (n < sizeof(small) ? n : sizeof(small) - 1))
+			abort();
+		for (size_t i = 0; json && i < n; i++) {
+			if (big[i] == '"')
+				quoted = !quoted;
+			else if (!quoted && (big[i] == '{' || big[i] == '['))
+				depth++;
+			else if (!quoted && (big[i] == '}' || big[i] == ']'))
+				depth--;
+			if (depth < 0)
+				abort();
+		}
+		if (json && (depth != 0 || quoted))
+			abort();
+	}
+}
+
 static bool fd_is_closed(int fd)
 {
 	errno = 0;
@@ -155,6 +195,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (msg.nfds != 0)
 			abort();
 	}
+
+	if (size > 1)
+		check_format(dir, data + 1, size - 1, data[0]);
 
 	/* Nothing opened an fd since: each number must be free, not reused. */
 	for (unsigned int i = 0; i < nfds; i++)

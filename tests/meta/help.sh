@@ -6,7 +6,7 @@
 # gives it), nothing on stderr, exit status 0. And a bad option is still an
 # error (exit 2 for the tools, 1 for the devices), so --help is not just
 # "anything goes".
-# Arguments: the built vhu-blk, vhu-net, vhu-rng, vhu-probe, vhu-bench and vhu-ctl.
+# Arguments: the built vhu-blk, vhu-net, vhu-rng, vhu-probe, vhu-bench, vhu-trace and vhu-ctl.
 set -u
 
 fails=0
@@ -53,7 +53,7 @@ check() {
 	((fails == before)) && echo "ok: $name"
 }
 
-blk=$1 net=$2 rng=$3 probe=$4 bench=$5 ctl=$6
+blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7
 
 check vhu-blk "--socket-path --fd --blk-file --read-only --num-queues --queue-size --serial
 	--direct --poll --poll-window --null-size --delay-us --log-level --print-capabilities
@@ -63,6 +63,7 @@ check vhu-net "--socket-path --fd --tap --tap-offload --queue-pairs --queue-size
 check vhu-rng "--socket-path --fd --log-level" -- "$rng"
 check vhu-ctl "--socket --timeout --version" -- "$ctl"
 check vhu-probe "--socket-path --type --json --timeout --version" -- "$probe"
+check vhu-trace "--listen --connect --json --output --once --timeout --version" -- "$trace"
 check vhu-bench "blk net" -- "$bench"
 check "vhu-bench blk" "--socket-path --rw --bs --iodepth --queues --time --size --packed
 	--json --reconnect --log-check --migrate-to --log-dirty" -- "$bench" blk

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vhu-trace: sit between a vhost-user front-end and back-end and show every
+ * message that passes, decoded.
+ *
+ * It listens where the front-end connects (--listen) and connects to the
+ * back-end (--connect) for each front-end that comes. Every message is
+ * relayed unchanged, fds included, and printed with its decoded fields
+ * (lib/wire's vhu_msg_format()), a timestamp, and for replies the time since
+ * the request. The back-end channel is traced too: the fd of
+ * SET_BACKEND_REQ_FD is swapped for one end of our own socketpair, and what
+ * flows on it is relayed between the two. Kick and call eventfds, and the
+ * memory, are handed through untouched: the data plane never passes here.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <vhu/version.h>
+#include <vhu/wire.h>
+
+#define FMT_MAX 16384
+
+struct options {
+	const char *listen_path;
+	const char *connect_path;
+	const char *output;
+	unsigned int timeout_s;
+	bool json;
+	bool once;
+};
+
+/* One traced conversation: the main sockets and the back-end channel. */
+struct conn {
+	int fe, be;	      /* main socket: the front-end's, the back-end's */
+	int chan_fe, chan_be; /* back-end channel: the front-end's end, our pair's end */
+	/* when the last request of each id went out, per direction (0: none) */
+	uint64_t sent_ns[2][64];
+	unsigned long messages;
+};
+
+static volatile sig_atomic_t stop;
+static FILE *out;
+static bool json;
+static uint64_t t0;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: vhu-trace --listen=PATH --connect=PATH [--json] [--output=FILE]\n"
+		"                 [--once] [--timeout=SECONDS]\n"
+		"\n"
+		"Relay a vhost-user conversation between a front-end and a back-end and print\n"
+		"every message, decoded, as it passes: requests and replies on the main\n"
+		"socket and on the back-end channel, with their fds, a timestamp and, for\n"
+		"replies, the time since the request. Messages and fds go through unchanged;\n"
+		"kick and call eventfds and the memory are handed over, so the rings never\n"
+		"pass through vhu-trace.\n"
+		"\n"
+		"  --listen=PATH      where the front-end connects (created; removed at exit)\n"
+		"  --connect=PATH     the back-end's socket, connected to for each front-end\n"
+		"  --json             one JSON object per message instead of text\n"
+		"  --output=FILE      write the trace to FILE instead of standard output\n"
+		"  --once             exit when the first conversation ends\n"
+		"  --timeout=SECONDS  keep retrying the back-end's socket this long (default 5)\n"
+		"  -h, --help         show this help and exit\n"
+		"  --version          show the version and exit\n"
+		"\n"
+		"Example (QEMU on vhu-blk through the tracer):\n"
+		"  vhu-blk --socket-path=/tmp/blk.sock --blk-file=disk.img &\n"
+		"  vhu-trace --listen=/tmp/trace.sock --connect=/tmp/blk.sock &\n"
+		"  qemu-system-x86_64 ... -chardev socket,id=c0,path=/tmp/trace.sock ...\n"
+		"\n"
+		"Exit status: 0 after SIGINT/SIGTERM or --once, 1 on errors, 2 for bad options.\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "connect", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "once", no_argument, NULL, '1' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	char *end;
+	int c;
+
+	*o = (struct options){ .timeout_s = 5 };
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			o->listen_path = optarg;
+			break;
+		case 'c':
+			o->connect_path = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'o':
+			o->output = optarg;
+			break;
+		case '1':
+			o->once = true;
+			break;
+		case 'T':
+			o->timeout_s = (unsigned int)strtoul(optarg, &end, 10);
+			if (*end || o->timeout_s > 3600) {
+				fprintf(stderr, "vhu-trace: --timeout: 0..3600 seconds\n");
+				return -1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("vhu-trace %s\n", vhu_version_string());
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc || !o->listen_path || !o->connect_path) {
+		fprintf(stderr, "vhu-trace: --listen=PATH and --connect=PATH are required\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int unix_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+static int listen_at(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd, ret = unix_addr(path, &sa);
+
+	if (ret < 0)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* Connect, retrying while the back-end is not there yet, up to @timeout_s. */
+static int connect_to(const char *path, unsigned int timeout_s)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_s * 1000000000ull;
+	struct sockaddr_un sa;
+	int ret = unix_addr(path, &sa);
+
+	if (ret < 0)
+		return ret;
+	for (;;) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			return -errno;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		ret = -errno;
+		close(fd);
+		if ((ret != -ENOENT && ret != -ECONNREFUSED) || now_ns() >= deadline || stop)
+			return ret;
+		usleep(50 * 1000);
+	}
+}
+
+static void print_msg(const char *from, const char *chan, enum vhu_dir dir, const struct vhu_msg *m,
+		      uint64_t at, int64_t latency_ns, uint64_t relay_ns)
+{
+	static char text[FMT_MAX];
+	double t = (double)(at - t0) / 1e9;
+
+	vhu_msg_format(dir, m, json, text, sizeof(text));
+	if (json) {
+		fprintf(out, "{\"t\": %.6f, \"from\": \"%s\", \"channel\": \"%s\", \"msg\": %s", t,
+			from, chan, text);
+		if (latency_ns >= 0)
+			fprintf(out, ", \"latency_us\": %.1f", (double)latency_ns / 1e3);
+		fprintf(out, ", \"relay_us\": %.1f}\n", (double)relay_ns / 1e3);
+	} else {
+		fprintf(out, "%12.6f %s %-4s %s", t, from[0] == 'f' ? "F>B" : "B>F",
+			chan[0] == 'm' ? "" : "chan", text);
+		if (latency_ns >= 0)
+			fprintf(out, " (%.1f us after the request)", (double)latency_ns / 1e3);
+		fprintf(out, "\n");
+	}
+	fflush(out);
+}
+
+/*
+ * Relay one message from @src to @dst. @dir: the direction of the requests
+ * on this socket pair; @from: who sends. Return: 0, or <0 when the
+ * conversation on this pair is over.
+ */
+static int relay(struct conn *c, int src, int dst, enum vhu_dir dir, const char *from,
+		 const char *chan)
+{
+	struct vhu_msg m;
+	uint64_t at, done;
+	int64_t latency = -1;
+	int ret = vhu_msg_recv(src, &m);
+	bool reply;
+	unsigned int slot;
+
+	at = now_ns();
+	if (ret == -EBADMSG) {
+		fprintf(stderr,
+			"vhu-trace: %s sent more fds than a message may carry: relayed without "
+			"them\n",
+			from);
+	} else if (ret == -EMSGSIZE) {
+		fprintf(stderr,
+			"vhu-trace: %s sent a payload of %" PRIu32 " bytes, over %u: closing\n",
+			from, m.hdr.size, VHU_MAX_PAYLOAD);
+		return ret;
+	} else if (ret < 0) {
+		return ret;
+	}
+	reply = m.hdr.flags & VHU_FLAG_REPLY;
+	slot = m.hdr.request % 64;
+	if (reply && c->sent_ns[dir][slot]) {
+		latency = (int64_t)(at - c->sent_ns[dir][slot]);
+		c->sent_ns[dir][slot] = 0;
+	}
+	/* the back-end channel: the back-end gets our pair's end, we keep the front-end's */
+	if (dir == VHU_DIR_TO_BACKEND && !reply && m.hdr.request == VHU_REQ_SET_BACKEND_REQ_FD &&
+	    m.nfds == 1) {
+		int sp[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0) {
+			if (c->chan_fe >= 0)
+				close(c->chan_fe);
+			if (c->chan_be >= 0)
+				close(c->chan_be);
+			c->chan_fe = m.fds[0];
+			c->chan_be = sp[0];
+			m.fds[0] = sp[1];
+		} else {
+			fprintf(stderr,
+				"vhu-trace: socketpair: %s: the back-end channel is relayed "
+				"untraced\n",
+				strerror(errno));
+		}
+	}
+	ret = vhu_msg_send(dst, &m);
+	done = now_ns();
+	if (!reply)
+		c->sent_ns[dir][slot] = done;
+	c->messages++;
+	print_msg(from, chan, dir, &m, at, latency, done - at);
+	vhu_msg_close_fds(&m);
+	return ret;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Relay until either side of the main socket goes. */
+static void conversation(struct conn *c)
+{
+	while (!stop) {
+		struct pollfd p[4] = {
+			{ .fd = c->fe, .events = POLLIN },
+			{ .fd = c->be, .events = POLLIN },
+			{ .fd = c->chan_be, .events = POLLIN },
+			{ .fd = c->chan_fe, .events = POLLIN },
+		};
+		int n = poll(p, 4, 500);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n <= 0)
+			continue;
+		if (p[0].revents &&
+		    relay(c, c->fe, c->be, VHU_DIR_TO_BACKEND, "front-end", "main") < 0)
+			break;
+		if (p[1].revents &&
+		    relay(c, c->be, c->fe, VHU_DIR_TO_BACKEND, "back-end", "main") < 0)
+			break;
+		/* a channel that ends closes both its ends; the conversation goes on */
+		if (c->chan_be >= 0 && p[2].revents &&
+		    relay(c, c->chan_be, c->chan_fe, VHU_DIR_TO_FRONTEND, "back-end",
+			  "backend-channel") < 0) {
+			close_fd(&c->chan_be);
+			close_fd(&c->chan_fe);
+		}
+		if (c->chan_fe >= 0 && p[3].revents &&
+		    relay(c, c->chan_fe, c->chan_be, VHU_DIR_TO_FRONTEND, "front-end",
+			  "backend-channel") < 0) {
+			close_fd(&c->chan_be);
+			close_fd(&c->chan_fe);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct options o;
+	int lfd, status = 0;
+
+	if (parse_options(argc, argv, &o) < 0)
+		return 2;
+	json = o.json;
+	out = stdout;
+	if (o.output && !(out = fopen(o.output, "w"))) {
+		fprintf(stderr, "vhu-trace: --output=%s: %s\n", o.output, strerror(errno));
+		return 1;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	t0 = now_ns();
+	lfd = listen_at(o.listen_path);
+	if (lfd < 0) {
+		fprintf(stderr, "vhu-trace: --listen=%s: %s\n", o.listen_path, strerror(-lfd));
+		return 1;
+	}
+	fprintf(stderr, "vhu-trace: listening on %s, relaying to %s\n", o.listen_path,
+		o.connect_path);
+	while (!stop) {
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+		struct conn c = { .chan_fe = -1, .chan_be = -1 };
+
+		if (poll(&p, 1, 500) <= 0)
+			continue;
+		c.fe = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (c.fe < 0)
+			continue;
+		c.be = connect_to(o.connect_path, o.timeout_s);
+		if (c.be < 0) {
+			fprintf(stderr, "vhu-trace: --connect=%s: %s\n", o.connect_path,
+				strerror(-c.be));
+			close(c.fe);
+			status = 1;
+			if (o.once)
+				break;
+			continue;
+		}
+		fprintf(stderr, "vhu-trace: a front-end connected\n");
+		conversation(&c);
+		fprintf(stderr, "vhu-trace: conversation over after %lu messages\n", c.messages);
+		close_fd(&c.fe);
+		close_fd(&c.be);
+		close_fd(&c.chan_fe);
+		close_fd(&c.chan_be);
+		if (o.once)
+			break;
+	}
+	close(lfd);
+	unlink(o.listen_path);
+	if (out != stdout)
+		fclose(out);
+	return status;
+}

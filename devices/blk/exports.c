@@ -450,8 +450,10 @@ static void describe(struct blk_export *e, struct json_writer *w)
 	jw_object_end(w);
 }
 
-int blk_export_list(struct blk_exports *t, const char *name, struct json_writer *result,
-		    struct ctl_error *err)
+/* An array of @each(export) for every export (or the one named @name), under the lock. */
+static int each_export(struct blk_exports *t, const char *name, bool added_only,
+		       void (*each)(struct blk_export *e, struct json_writer *w),
+		       struct json_writer *result, struct ctl_error *err)
 {
 	int ret = 0;
 
@@ -460,13 +462,23 @@ int blk_export_list(struct blk_exports *t, const char *name, struct json_writer 
 		ret = ctl_fail(err, -ENOENT, "no export '%s'", name);
 	if (!ret) {
 		jw_array_begin(result);
-		for (unsigned int i = 0; i < BLK_EXPORTS_MAX; i++)
-			if (t->slots[i] && (!name || strcmp(t->slots[i]->name, name) == 0))
-				describe(t->slots[i], result);
+		for (unsigned int i = 0; i < BLK_EXPORTS_MAX; i++) {
+			struct blk_export *e = t->slots[i];
+
+			if (e && (!added_only || e->state != EXPORT_ADDING) &&
+			    (!name || strcmp(e->name, name) == 0))
+				each(e, result);
+		}
 		jw_array_end(result);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return ret;
+}
+
+int blk_export_list(struct blk_exports *t, const char *name, struct json_writer *result,
+		    struct ctl_error *err)
+{
+	return each_export(t, name, false, describe, result, err);
 }
 
 static void stats_one(struct blk_export *e, struct json_writer *w)
@@ -515,23 +527,7 @@ static void stats_one(struct blk_export *e, struct json_writer *w)
 int blk_export_stats(struct blk_exports *t, const char *name, struct json_writer *result,
 		     struct ctl_error *err)
 {
-	int ret = 0;
-
-	pthread_mutex_lock(&t->lock);
-	if (name && !find(t, name))
-		ret = ctl_fail(err, -ENOENT, "no export '%s'", name);
-	if (!ret) {
-		jw_array_begin(result);
-		for (unsigned int i = 0; i < BLK_EXPORTS_MAX; i++) {
-			struct blk_export *e = t->slots[i];
-
-			if (e && e->state != EXPORT_ADDING && (!name || strcmp(e->name, name) == 0))
-				stats_one(e, result);
-		}
-		jw_array_end(result);
-	}
-	pthread_mutex_unlock(&t->lock);
-	return ret;
+	return each_export(t, name, true, stats_one, result, err);
 }
 
 int blk_exports_reap(struct blk_exports *t, bool *adopted)

@@ -32,11 +32,7 @@ struct blk_options {
 	const char *poll_window;
 	const char *delay_us;
 	const char *config;
-	const char *control_socket;
-	const char *control_mode_text;
-	const char *control_timeout;
-	unsigned int control_timeout_ms;
-	unsigned int control_mode;
+	struct ctl_options ctl;
 	bool sockets; /* --socket-path or --fd: the command line's export */
 	bool poll;
 };
@@ -76,16 +72,11 @@ static int parse_numbers(const struct prog_info *info, struct blk_options *o, ui
 			return prog_error(info, "--delay-us: 0..10000000 microseconds");
 		o->dev.delay_us = (uint32_t)v;
 	}
-	if (o->control_timeout) {
-		if (prog_parse_u64(o->control_timeout, 3600000u, &v) < 0 || !v)
-			return prog_error(info, "--control-timeout: 1..3600000 ms");
-		o->control_timeout_ms = (unsigned int)v;
-	}
-	if (ctl_parse_mode(o->control_mode_text, &o->control_mode) < 0)
-		return prog_error(info, "--control-mode: octal, at most 0777, with 0600 set");
+	if (ctl_options_check(info, &o->ctl))
+		return 1;
 	if (!o->dev.path && !o->dev.null_backend && o->sockets)
 		return prog_error(info, "--blk-file=PATH (or --null-size=BYTES) is required");
-	if (!o->sockets && !o->config && !o->control_socket)
+	if (!o->sockets && !o->config && !o->ctl.socket)
 		return prog_error(info, "one of --socket-path, --fd, --config or "
 					"--control-socket is required");
 	return 0;
@@ -116,7 +107,6 @@ static int run(const struct prog_info *info, const struct prog_args *args,
 	struct ctl_error err = { 0 };
 	struct ctl_server *srv = NULL;
 	struct blk_exports *t;
-	struct ctl_config cc;
 	int sig_fd, status = 1, ret;
 
 	sig_fd = prog_signals_init();
@@ -141,23 +131,8 @@ static int run(const struct prog_info *info, const struct prog_args *args,
 		prog_error(info, "--config: %s", err.message);
 		goto out;
 	}
-	if (o->control_socket) {
-		cc = (struct ctl_config){
-			.path = o->control_socket,
-			.mode = o->control_mode,
-			.methods = blk_methods,
-			.num_methods = blk_num_methods,
-			.opaque = t,
-			.name = info->name,
-			.request_timeout_ms = o->control_timeout_ms,
-		};
-		ret = ctl_server_start(&cc, &srv);
-		if (ret < 0) {
-			prog_error(info, "--control-socket %s: %s", o->control_socket,
-				   strerror(-ret));
-			goto out;
-		}
-	}
+	if (ctl_options_start(info, &o->ctl, blk_methods, blk_num_methods, t, &srv))
+		goto out;
 	status = wait_loop(info, t, sig_fd);
 out:
 	ctl_server_stop(srv); /* no method runs after this */
@@ -195,15 +170,7 @@ int main(int argc, char **argv)
 		  .str = &o.delay_us },
 		{ "config", PROG_ARG_REQUIRED, "FILE",
 		  "more exports: {\"exports\": [{export-add params}, ...]}", .str = &o.config },
-		{ "control-socket", PROG_ARG_REQUIRED, "PATH",
-		  "serve JSON-RPC 2.0 management (vhu-ctl) on the unix socket PATH",
-		  .str = &o.control_socket },
-		{ "control-mode", PROG_ARG_REQUIRED, "MODE",
-		  "permissions of the control socket, octal (default 0600)",
-		  .str = &o.control_mode_text },
-		{ "control-timeout", PROG_ARG_REQUIRED, "MS",
-		  "a control request must arrive whole within MS ms (default 10000)",
-		  .str = &o.control_timeout },
+		CTL_PROG_OPTIONS(o.ctl),
 	};
 	const struct prog_info info = {
 		.name = "vhu-blk",

@@ -77,21 +77,11 @@ static int m_add(void *opaque, const struct json_value *params, struct json_writ
 	return blk_export_list(t, o.name ? o.name : o.socket_path, result, err);
 }
 
-/* Methods that take a "name" (required or not) and nothing else. */
-static int name_param(const struct json_value *params, bool required, const char **name,
-		      struct ctl_error *err)
-{
-	const struct ctl_param table[] = { { "name", CTL_P_STRING, required, name } };
-
-	*name = NULL;
-	return ctl_params(params, table, 1, err);
-}
-
 static int m_remove(void *opaque, const struct json_value *params, struct json_writer *result,
 		    struct ctl_error *err)
 {
 	const char *name;
-	int ret = name_param(params, true, &name, err);
+	int ret = ctl_param_name(params, true, &name, err);
 
 	if (ret == 0)
 		ret = blk_export_remove(opaque, name, err);
@@ -104,7 +94,7 @@ static int m_list(void *opaque, const struct json_value *params, struct json_wri
 		  struct ctl_error *err)
 {
 	const char *name;
-	int ret = name_param(params, false, &name, err);
+	int ret = ctl_param_name(params, false, &name, err);
 
 	return ret ? ret : blk_export_list(opaque, name, result, err);
 }
@@ -113,7 +103,7 @@ static int m_stats(void *opaque, const struct json_value *params, struct json_wr
 		   struct ctl_error *err)
 {
 	const char *name;
-	int ret = name_param(params, false, &name, err);
+	int ret = ctl_param_name(params, false, &name, err);
 
 	return ret ? ret : blk_export_stats(opaque, name, result, err);
 }

@@ -334,6 +334,44 @@ int ctl_parse_mode(const char *text, unsigned int *mode)
 	return 0;
 }
 
+int ctl_options_check(const struct prog_info *info, struct ctl_options *o)
+{
+	uint64_t v;
+
+	if (o->timeout) {
+		if (prog_parse_u64(o->timeout, 3600000u, &v) < 0 || !v)
+			return prog_error(info, "--control-timeout: 1..3600000 ms");
+		o->timeout_ms = (unsigned int)v;
+	}
+	if (ctl_parse_mode(o->mode, &o->mode_bits) < 0)
+		return prog_error(info, "--control-mode: octal, at most 0777, with 0600 set");
+	return 0;
+}
+
+int ctl_options_start(const struct prog_info *info, const struct ctl_options *o,
+		      const struct ctl_method *methods, size_t num_methods, void *opaque,
+		      struct ctl_server **out)
+{
+	struct ctl_config cc = {
+		.path = o->socket,
+		.mode = o->mode_bits,
+		.methods = methods,
+		.num_methods = num_methods,
+		.opaque = opaque,
+		.name = info->name,
+		.request_timeout_ms = o->timeout_ms,
+	};
+	int ret;
+
+	*out = NULL;
+	if (!o->socket)
+		return 0;
+	ret = ctl_server_start(&cc, out);
+	if (ret < 0)
+		return prog_error(info, "--control-socket %s: %s", o->socket, strerror(-ret));
+	return 0;
+}
+
 int ctl_server_start(const struct ctl_config *cfg, struct ctl_server **out)
 {
 	struct ctl_server *srv = calloc(1, sizeof(*srv));

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "json.h"
+#include "program.h"
 
 /* JSON-RPC 2.0 error codes */
 #define CTL_PARSE_ERROR (-32700)
@@ -103,6 +104,41 @@ int ctl_server_start(const struct ctl_config *cfg, struct ctl_server **out);
  */
 int ctl_parse_mode(const char *text, unsigned int *mode);
 
+/*
+ * The options every program with a control socket has, as prog_option rows:
+ * CTL_PROG_OPTIONS(o) in the program's table fills struct ctl_options o.
+ */
+struct ctl_options {
+	const char *socket, *mode, *timeout; /* as given, or NULL */
+	unsigned int mode_bits, timeout_ms;  /* ctl_options_check(): 0 for the defaults */
+};
+
+/* clang-format off */
+#define CTL_PROG_OPTIONS(o)							\
+	{ "control-socket", PROG_ARG_REQUIRED, "PATH",				\
+	  "serve JSON-RPC 2.0 management (vhu-ctl) on the unix socket PATH",	\
+	  .str = &(o).socket },							\
+	{ "control-mode", PROG_ARG_REQUIRED, "MODE",				\
+	  "permissions of the control socket, octal (default 0600)",		\
+	  .str = &(o).mode },							\
+	{ "control-timeout", PROG_ARG_REQUIRED, "MS",				\
+	  "a control request must arrive whole within MS ms (default 10000)",	\
+	  .str = &(o).timeout }
+/* clang-format on */
+
+/** ctl_options_check() - parse --control-mode and --control-timeout. Return: 0, or 1 (printed). */
+int ctl_options_check(const struct prog_info *info, struct ctl_options *o);
+
+/**
+ * ctl_options_start() - start the server of --control-socket (nothing
+ * without it) with @methods on @opaque.
+ *
+ * Return: 0 (*out NULL without a socket), or 1 after an error (printed).
+ */
+int ctl_options_start(const struct prog_info *info, const struct ctl_options *o,
+		      const struct ctl_method *methods, size_t num_methods, void *opaque,
+		      struct ctl_server **out);
+
 /** ctl_server_stop() - close every connection, join the threads, unlink the path, free. */
 void ctl_server_stop(struct ctl_server *srv);
 
@@ -142,5 +178,9 @@ struct ctl_param {
 
 int ctl_params(const struct json_value *params, const struct ctl_param *table, size_t n,
 	       struct ctl_error *err);
+
+/* ctl_params() for methods whose only param is the string "name" (NULL if absent). */
+int ctl_param_name(const struct json_value *params, bool required, const char **name,
+		   struct ctl_error *err);
 
 #endif /* VHU_DEVICES_CONTROL_H */

@@ -82,6 +82,15 @@ int ctl_params(const struct json_value *params, const struct ctl_param *table, s
 	return 0;
 }
 
+int ctl_param_name(const struct json_value *params, bool required, const char **name,
+		   struct ctl_error *err)
+{
+	const struct ctl_param table[] = { { "name", CTL_P_STRING, required, name } };
+
+	*name = NULL;
+	return ctl_params(params, table, 1, err);
+}
+
 static void reply_error(struct json_writer *w, const struct json_value *id, int code,
 			const char *message)
 {

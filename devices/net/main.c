@@ -34,12 +34,25 @@ struct net_options {
 	const char *mtu;
 	const char *ageing;
 	const char *poll_window;
-	const char *control_socket;
-	const char *control_mode;
-	const char *control_timeout;
+	const char *max_macs;
+	const char *port_max_macs;
+	struct ctl_options ctl;
 	bool poll;
 	bool record_busy;
+	const char *port_config[NET_PORTS_MAX + 1]; /* --port-config, in order */
+	unsigned int nport_config;
 };
+
+/* One --port-config, parsed: the port it names and its settings. */
+struct port_config {
+	char name[256];
+	struct net_policy pol;
+	bool used;
+};
+
+static struct port_config port_configs[NET_PORTS_MAX + 1];
+static unsigned int nport_configs;
+static uint32_t port_max_macs = FDB_PORT_MAX_DEFAULT; /* --port-max-macs */
 
 struct port_ctl {
 	struct net_port port;
@@ -123,9 +136,70 @@ static int parse_num(const char *text, uint64_t min, uint64_t max, uint64_t def,
 	return 0;
 }
 
+/* --port-config: kept as given; parsed once every option is known (parse_port_configs). */
+static int opt_port_config(const char *arg, void *opaque)
+{
+	struct net_options *o = opaque;
+
+	if (o->nport_config == NET_PORTS_MAX + 1)
+		return -E2BIG; /* one per port at most */
+	o->port_config[o->nport_config++] = arg;
+	return 0;
+}
+
+static int parse_port_configs(const struct net_options *o)
+{
+	char err[256];
+
+	for (unsigned int i = 0; i < o->nport_config; i++) {
+		struct port_config *c = &port_configs[i];
+
+		if (net_policy_parse(o->port_config[i], c->name, sizeof(c->name), &c->pol, err,
+				     sizeof(err)) < 0) {
+			fprintf(stderr, PROG ": --port-config: %s\n", err);
+			return -1;
+		}
+		for (unsigned int j = 0; j < i; j++)
+			if (strcmp(port_configs[j].name, c->name) == 0) {
+				fprintf(stderr, PROG ": --port-config: %s given twice\n", c->name);
+				return -1;
+			}
+		if (c->pol.trunk && (!o->tap || strcmp(c->name, o->tap) != 0)) {
+			fprintf(stderr, PROG ": --port-config: %s: trunks= is for the --tap only\n",
+				c->name);
+			return -1;
+		}
+		/* a VLAN anywhere: every port checks for guest-made tags */
+		sw.vlans |= c->pol.vlan || c->pol.trunk;
+		nport_configs++;
+	}
+	return 0;
+}
+
+/* Apply the --port-config naming @p (none: the defaults). */
+static int apply_port_config(struct net_port *p)
+{
+	static const struct net_policy none;
+	const struct net_policy *pol = &none;
+
+	for (unsigned int i = 0; i < nport_configs; i++)
+		if (strcmp(port_configs[i].name, p->name) == 0) {
+			pol = &port_configs[i].pol;
+			port_configs[i].used = true;
+		}
+	if (pol->nmacs)
+		memcpy(p->mac, pol->macs[0], 6); /* the config space offers the first */
+	/* the uplink fronts a whole network: only the table's limit, unless set */
+	fdb_set_port_max(&sw.fdb, p->id,
+			 pol->max_macs		   ? pol->max_macs
+			 : p->kind == NET_PORT_TAP ? sw.fdb.max
+						   : port_max_macs);
+	return net_port_set_policy(p, pol);
+}
+
 static int parse_options(const struct net_options *o, uint16_t *qp, bool *tap_offload)
 {
-	uint64_t v[5];
+	uint64_t v[7];
 
 	if (parse_num(o->queue_pairs, 1, NET_QP_MAX, NET_QP_DEFAULT, "queue-pairs", &v[0]) ||
 	    parse_num(o->queue_size, 2, VHU_VQ_MAX_SIZE, NET_QUEUE_SIZE_DEFAULT, "queue-size",
@@ -133,12 +207,16 @@ static int parse_options(const struct net_options *o, uint16_t *qp, bool *tap_of
 	    parse_num(o->mtu, 68, 65535, NET_MTU_DEFAULT, "mtu", &v[2]) ||
 	    parse_num(o->ageing, 1, 1000000, FDB_AGEING_DEFAULT_S, "ageing", &v[3]) ||
 	    parse_num(o->poll_window, 0, VHU_BACKEND_POLL_WINDOW_MAX_US,
-		      VHU_BACKEND_POLL_WINDOW_DEFAULT_US, "poll-window", &v[4]))
+		      VHU_BACKEND_POLL_WINDOW_DEFAULT_US, "poll-window", &v[4]) ||
+	    parse_num(o->max_macs, 1, FDB_SIZE, FDB_MAX_DEFAULT, "max-macs", &v[5]) ||
+	    parse_num(o->port_max_macs, 1, FDB_SIZE, FDB_PORT_MAX_DEFAULT, "port-max-macs", &v[6]))
 		return -1;
 	*qp = (uint16_t)v[0];
 	sw.queue_size = (uint16_t)v[1];
 	sw.mtu = (uint16_t)v[2];
 	fdb_init(&sw.fdb, (uint32_t)v[3]);
+	fdb_set_max(&sw.fdb, (uint32_t)v[5]);
+	port_max_macs = (uint32_t)v[6];
 	sw.poll_window_us = (uint32_t)v[4];
 	sw.poll = o->poll;
 	sw.record_busy = o->record_busy;
@@ -150,7 +228,7 @@ static int parse_options(const struct net_options *o, uint16_t *qp, bool *tap_of
 		}
 		*tap_offload = false;
 	}
-	return 0;
+	return parse_port_configs(o);
 }
 
 static int port_create(const struct prog_args *args, unsigned int i, uint16_t qp)
@@ -189,6 +267,9 @@ static int port_create(const struct prog_args *args, unsigned int i, uint16_t qp
 	p->mac[3] = (uint8_t)(getpid() >> 8);
 	p->mac[4] = (uint8_t)getpid();
 	p->mac[5] = (uint8_t)i;
+	ret = apply_port_config(p);
+	if (ret < 0)
+		return ret;
 	vhu_log_init(&c->log, name);
 	p->log = &c->log;
 	if (args->log_level >= 0)
@@ -390,35 +471,6 @@ static struct net_manage mgr = {
 	.remove = mgr_remove,
 };
 
-static int control_start(const struct prog_info *info, const struct net_options *o,
-			 struct ctl_server **srv)
-{
-	struct ctl_config cc = {
-		.path = o->control_socket,
-		.methods = net_methods,
-		.num_methods = net_num_methods,
-		.opaque = &mgr,
-		.name = PROG,
-	};
-	uint64_t v;
-	int ret;
-
-	if (!o->control_socket)
-		return 0;
-	if (ctl_parse_mode(o->control_mode, &cc.mode) < 0)
-		return prog_error(info, "--control-mode: octal, at most 0777, with 0600 set");
-	if (o->control_timeout) {
-		if (prog_parse_u64(o->control_timeout, 3600000u, &v) < 0 || !v)
-			return prog_error(info, "--control-timeout: 1..3600000 ms");
-		cc.request_timeout_ms = (unsigned int)v;
-	}
-	ret = ctl_server_start(&cc, srv);
-	if (ret < 0)
-		return prog_error(info, "--control-socket %s: %s", o->control_socket,
-				  strerror(-ret));
-	return 0;
-}
-
 static int setup_fds(void)
 {
 	struct sigaction sa;
@@ -465,12 +517,22 @@ static int run(const struct prog_info *info, const struct prog_args *args,
 		tap_port.mtu = sw.mtu;
 		tap_port.log = &ctls[0]->log;
 		ret = net_tap_open(&tap_port, o->tap, tap_offload);
+		if (ret == 0)
+			ret = apply_port_config(&tap_port);
 		if (ret < 0) {
 			prog_error(info, "--tap=%s: %s", o->tap, strerror(-ret));
 			goto out;
 		}
 		sw.ports[sw.nports++] = &tap_port;
 	}
+	for (unsigned int i = 0; i < nport_configs; i++)
+		if (!port_configs[i].used) {
+			prog_error(info,
+				   "--port-config: no port is named %s (a --socket-path, "
+				   "fdN for an --fd, or the --tap)",
+				   port_configs[i].name);
+			goto out;
+		}
 	ret = start_threads(nvhost);
 	if (ret < 0) {
 		prog_error(info, "threads: %s", strerror(-ret));
@@ -478,7 +540,7 @@ static int run(const struct prog_info *info, const struct prog_args *args,
 	}
 	saved_args = *args;
 	saved_qp = qp;
-	if (control_start(info, o, &srv))
+	if (ctl_options_start(info, &o->ctl, net_methods, net_num_methods, &mgr, &srv))
 		goto out_stop;
 	wait_signals(sig_fd, nvhost, srv != NULL);
 	status = 0;
@@ -518,18 +580,23 @@ int main(int argc, char **argv)
 		{ "record-busy", PROG_ARG_NONE, NULL,
 		  "count the time TX bursts take (busy_ns, busy_chains: the cost per frame)",
 		  .flag = &o.record_busy },
+		{ "port-config", PROG_ARG_REQUIRED, "NAME,KEY=VALUE,...",
+		  "isolate port NAME (a --socket-path, fdN, or the --tap): vlan=N (access "
+		  "VLAN; the TAP's native one with trunks=), trunks=N[-M] (the TAP carries "
+		  "these VLANs tagged; repeatable), mac=MAC (it may send only from these; "
+		  "repeatable), max-macs=N (addresses learnt from it); repeatable",
+		  .cb = opt_port_config },
+		{ "max-macs", PROG_ARG_REQUIRED, "N",
+		  "MAC table: at most N addresses in all, 1..8192 (default 4096)",
+		  .str = &o.max_macs },
+		{ "port-max-macs", PROG_ARG_REQUIRED, "N",
+		  "MAC table: at most N addresses learnt from one port, unless its --port-config "
+		  "says max-macs= (default 256)",
+		  .str = &o.port_max_macs },
 		{ "poll-window", PROG_ARG_REQUIRED, "US",
 		  "adaptive polling: the longest poll window (default 32, 0: off)",
 		  .str = &o.poll_window },
-		{ "control-socket", PROG_ARG_REQUIRED, "PATH",
-		  "serve JSON-RPC 2.0 management (vhu-ctl) on the unix socket PATH",
-		  .str = &o.control_socket },
-		{ "control-mode", PROG_ARG_REQUIRED, "MODE",
-		  "permissions of the control socket, octal (default 0600)",
-		  .str = &o.control_mode },
-		{ "control-timeout", PROG_ARG_REQUIRED, "MS",
-		  "a control request must arrive whole within MS ms (default 10000)",
-		  .str = &o.control_timeout },
+		CTL_PROG_OPTIONS(o.ctl),
 	};
 	const struct prog_info info = {
 		.name = PROG,
@@ -540,6 +607,7 @@ int main(int argc, char **argv)
 		.options = options,
 		.num_options = sizeof(options) / sizeof(options[0]),
 		.max_sockets = NET_PORTS_MAX,
+		.opaque = &o,
 	};
 	struct prog_args args;
 	int ret;
@@ -547,5 +615,7 @@ int main(int argc, char **argv)
 	ret = prog_parse(&info, argc, argv, &args, stdout, stderr);
 	if (ret != PROG_CONTINUE)
 		return ret;
+	if (ctl_options_check(&info, &o.ctl))
+		return 1;
 	return run(&info, &args, &o);
 }

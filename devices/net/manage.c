@@ -57,22 +57,14 @@ static void describe(const struct net_port *p, struct json_writer *w)
 	jw_object_end(w);
 }
 
-static int name_param(const struct json_value *params, bool required, const char **name,
-		      struct ctl_error *err)
+/* An array of what @each writes for every port (or the one named @name), under the lock. */
+static int each_port(struct net_manage *m, const struct json_value *params,
+		     void (*each)(struct net_port *p, struct json_writer *w, void *arg), void *arg,
+		     struct json_writer *result, struct ctl_error *err)
 {
-	const struct ctl_param table[] = { { "name", CTL_P_STRING, required, name } };
-
-	*name = NULL;
-	return ctl_params(params, table, 1, err);
-}
-
-static int m_list(void *opaque, const struct json_value *params, struct json_writer *result,
-		  struct ctl_error *err)
-{
-	struct net_manage *m = opaque;
 	const char *name;
 	unsigned int n;
-	int ret = name_param(params, false, &name, err);
+	int ret = ctl_param_name(params, false, &name, err);
 
 	if (ret < 0)
 		return ret;
@@ -87,12 +79,24 @@ static int m_list(void *opaque, const struct json_value *params, struct json_wri
 		struct net_port *p = __atomic_load_n(&m->sw->ports[i], __ATOMIC_ACQUIRE);
 
 		if (p && (!name || strcmp(p->name, name) == 0))
-			describe(p, result);
+			each(p, result, arg);
 	}
 	jw_array_end(result);
 out:
 	pthread_mutex_unlock(&m->lock);
 	return ret;
+}
+
+static void describe_each(struct net_port *p, struct json_writer *w, void *arg)
+{
+	(void)arg;
+	describe(p, w);
+}
+
+static int m_list(void *opaque, const struct json_value *params, struct json_writer *result,
+		  struct ctl_error *err)
+{
+	return each_port(opaque, params, describe_each, NULL, result, err);
 }
 
 static int m_add(void *opaque, const struct json_value *params, struct json_writer *result,
@@ -125,7 +129,7 @@ static int m_remove(void *opaque, const struct json_value *params, struct json_w
 	struct net_manage *m = opaque;
 	struct net_port *p;
 	const char *name;
-	int ret = name_param(params, true, &name, err);
+	int ret = ctl_param_name(params, true, &name, err);
 
 	if (ret < 0)
 		return ret;
@@ -151,51 +155,36 @@ static void mac_text(uint64_t mac, char out[18])
 		 (unsigned int)mac & 0xff);
 }
 
+/* Each learnt address of @p; @arg: a MAC_TABLE_MAX buffer. */
+static void macs_each(struct net_port *p, struct json_writer *w, void *arg)
+{
+	uint64_t *macs = arg;
+	unsigned int k = fdb_port_macs(&p->sw->fdb, p->id, net_now(), macs, MAC_TABLE_MAX);
+
+	for (unsigned int j = 0; j < k; j++) {
+		char text[18];
+
+		mac_text(macs[j], text);
+		jw_object_begin(w);
+		jw_key(w, "mac");
+		jw_string(w, text);
+		jw_key(w, "port");
+		jw_uint(w, p->id);
+		jw_key(w, "name");
+		jw_string(w, p->name);
+		jw_object_end(w);
+	}
+}
+
 static int m_macs(void *opaque, const struct json_value *params, struct json_writer *result,
 		  struct ctl_error *err)
 {
-	struct net_manage *m = opaque;
-	const char *name;
-	uint64_t *macs;
-	unsigned int n;
-	int ret = name_param(params, false, &name, err);
+	uint64_t *macs = malloc(MAC_TABLE_MAX * sizeof(*macs));
+	int ret;
 
-	if (ret < 0)
-		return ret;
-	macs = malloc(MAC_TABLE_MAX * sizeof(*macs));
 	if (!macs)
 		return ctl_fail(err, -ENOMEM, "out of memory");
-	pthread_mutex_lock(&m->lock);
-	if (name && !find(m->sw, name)) {
-		ret = ctl_fail(err, -ENOENT, "no port '%s'", name);
-		goto out;
-	}
-	n = __atomic_load_n(&m->sw->nports, __ATOMIC_ACQUIRE);
-	jw_array_begin(result);
-	for (unsigned int i = 0; i < n; i++) {
-		struct net_port *p = __atomic_load_n(&m->sw->ports[i], __ATOMIC_ACQUIRE);
-		unsigned int k;
-
-		if (!p || (name && strcmp(p->name, name) != 0))
-			continue;
-		k = fdb_port_macs(&m->sw->fdb, p->id, net_now(), macs, MAC_TABLE_MAX);
-		for (unsigned int j = 0; j < k; j++) {
-			char text[18];
-
-			mac_text(macs[j], text);
-			jw_object_begin(result);
-			jw_key(result, "mac");
-			jw_string(result, text);
-			jw_key(result, "port");
-			jw_uint(result, p->id);
-			jw_key(result, "name");
-			jw_string(result, p->name);
-			jw_object_end(result);
-		}
-	}
-	jw_array_end(result);
-out:
-	pthread_mutex_unlock(&m->lock);
+	ret = each_port(opaque, params, macs_each, macs, result, err);
 	free(macs);
 	return ret;
 }

@@ -40,6 +40,7 @@
 
 #include "fdb.h"
 #include "frame.h"
+#include "policy.h"
 
 #define NET_PORTS_MAX 64u /* vhost-user ports; the TAP is one more */
 #define NET_QP_MAX 16u	  /* queue pairs a port offers (--queue-pairs) */
@@ -74,6 +75,10 @@ enum net_counter {
 	NET_RX_DROP_FAULT,	/* a TX chain with a buffer the guest's IOMMU denies the device */
 	NET_TX_DROP_FAULT,	/* the same for a receive chain: completed empty, frame dropped */
 	NET_TX_IOTLB_WAIT,	/* frames that waited for an IOTLB entry of a receive buffer */
+	NET_RX_DROP_VLAN, /* tagged where tags are not taken, or a VLAN the trunk does not carry */
+	NET_RX_DROP_SPOOFED, /* a source address not among the port's mac= */
+	NET_RX_LEARN_LIMIT,  /* sources not learnt: the port owns its max-macs (still switched) */
+	NET_RX_LEARN_FULL,   /* sources not learnt: the table is at --max-macs (still switched) */
 	NET_COUNTER_MAX
 };
 
@@ -114,6 +119,12 @@ struct net_port {
 	/* TAP */
 	int tap_fd;
 
+	/* isolation (--port-config, policy.h); set before the port runs */
+	struct net_policy pol;
+	uint16_t vlan;			 /* VLAN key (fdb.h) of pol.vlan: its frames' VLAN */
+	bool filter;			 /* check its frames on the way in (net_pkt_prepare) */
+	uint64_t member[FDB_VLANS / 64]; /* bit k: frames of VLAN key k go out of it */
+
 	uint64_t counters[NET_COUNTER_MAX]; /* atomics */
 	/* per queue pair, in the same view: chains taken from the guest's TX
 	 * queue of pair q, frames put into its RX queue of pair q; atomics */
@@ -132,6 +143,12 @@ struct net_switch {
 	uint32_t poll_window_us; /* --poll-window */
 	uint16_t queue_size;	 /* --queue-size */
 	uint16_t mtu;		 /* --mtu */
+	/* VLANs: false (none configured) keeps every frame in VLAN key 0 and
+	 * lets tagged frames through as they are */
+	bool vlans;
+	uint16_t nvlans;		    /* VLAN keys given out, key 0 included */
+	uint16_t vlan_key[NET_VID_MAX + 1]; /* VID -> key, 0: none */
+	uint16_t vlan_vid[FDB_VLANS];	    /* key -> VID */
 };
 
 /* A frame in flight through the switch, parsed. */
@@ -139,7 +156,8 @@ struct net_pkt {
 	struct net_hdr hdr;
 	struct net_src src;
 	struct net_frame frame;
-	int dst; /* a port, NET_DST_FLOOD or NET_DST_DROP */
+	int dst;       /* a port, NET_DST_FLOOD or NET_DST_DROP */
+	uint16_t vlan; /* its VLAN key (fdb.h) */
 };
 
 #define NET_DST_FLOOD (-1)
@@ -158,6 +176,26 @@ struct net_ctx {
 };
 
 /* ---- switch.c ---- */
+
+/**
+ * net_switch_vlan_key() - the VLAN key of VID @vid (0: the untagged
+ * domain, key 0), given out at the first call. Configuration time only.
+ * Return: the key, or -ENOSPC when FDB_VLANS are given out.
+ */
+int net_switch_vlan_key(struct net_switch *sw, unsigned int vid);
+
+/**
+ * net_port_set_policy() - apply @pol to @p (before it runs): its VLAN,
+ * which VLANs leave through it, whether its frames are checked.
+ * Return: 0, or -ENOSPC (too many VLANs in the switch).
+ */
+int net_port_set_policy(struct net_port *p, const struct net_policy *pol);
+
+/** net_port_member() - whether frames of VLAN key @vlan go out of @p. */
+static inline bool net_port_member(const struct net_port *p, unsigned int vlan)
+{
+	return p->member[vlan / 64] >> (vlan % 64) & 1;
+}
 
 /** net_ctx_init() / net_ctx_fini() - a forwarding thread's scratch. Return: 0 or -ENOMEM. */
 int net_ctx_init(struct net_ctx *ctx);
@@ -235,6 +273,7 @@ uint32_t net_now(void);
 
 /**
  * net_print_counters() - one line per port on stderr: "PROG: port N NAME: key=value ...",
+ * the counters, then macs= (the addresses the table holds for it),
  * and for each vhost-user port one with its queue pairs' counts:
  * "PROG: queue pairs of port N NAME: qp_rx_packets=Q0,Q1,... qp_tx_packets=Q0,Q1,...".
  */

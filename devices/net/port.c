@@ -506,7 +506,7 @@ static int port_state_load(void *dev, const void *buf, size_t len)
 			return -EINVAL;
 		for (unsigned int k = 0; k < 6; k++)
 			mac[k] = (uint8_t)(m >> (40 - 8 * k));
-		fdb_learn(&p->sw->fdb, mac, p->id, now); /* multicast is never learnt */
+		fdb_learn(&p->sw->fdb, mac, p->vlan, p->id, now); /* multicast is never learnt */
 	}
 	vhu_logf(p->log, VHU_LOG_INFO, "port %u %s: state loaded: %u addresses now here", p->id,
 		 p->name, n);

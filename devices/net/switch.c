@@ -37,6 +37,10 @@ const char *const net_counter_names[NET_COUNTER_MAX] = {
 	[NET_RX_DROP_FAULT] = "rx_drop_fault",
 	[NET_TX_DROP_FAULT] = "tx_drop_fault",
 	[NET_TX_IOTLB_WAIT] = "tx_iotlb_wait",
+	[NET_RX_DROP_VLAN] = "rx_drop_vlan",
+	[NET_RX_DROP_SPOOFED] = "rx_drop_spoofed",
+	[NET_RX_LEARN_LIMIT] = "rx_learn_limit",
+	[NET_RX_LEARN_FULL] = "rx_learn_full",
 };
 
 int net_ctx_init(struct net_ctx *ctx)
@@ -107,6 +111,62 @@ void net_port_unquiesce(struct net_port *p)
 	__atomic_store_n(&p->busy, false, __ATOMIC_RELEASE);
 }
 
+/* ---- isolation (policy.h) -------------------------------------------------------- */
+
+int net_switch_vlan_key(struct net_switch *sw, unsigned int vid)
+{
+	if (vid == 0)
+		return 0;
+	if (!sw->vlan_key[vid]) {
+		if (sw->nvlans == 0)
+			sw->nvlans = 1; /* key 0: the untagged domain */
+		if (sw->nvlans == FDB_VLANS)
+			return -ENOSPC;
+		sw->vlan_vid[sw->nvlans] = (uint16_t)vid;
+		sw->vlan_key[vid] = sw->nvlans++;
+	}
+	return sw->vlan_key[vid];
+}
+
+int net_port_set_policy(struct net_port *p, const struct net_policy *pol)
+{
+	int key = net_switch_vlan_key(p->sw, pol->vlan);
+
+	if (key < 0)
+		return key;
+	p->pol = *pol;
+	p->vlan = (uint16_t)key;
+	memset(p->member, 0, sizeof(p->member));
+	p->member[key / 64] |= 1ull << (key % 64);
+	for (unsigned int vid = 1; pol->trunk && vid <= NET_VID_MAX; vid++) {
+		if (!net_policy_trunks(pol, vid))
+			continue;
+		key = net_switch_vlan_key(p->sw, vid);
+		if (key < 0)
+			return key;
+		p->member[key / 64] |= 1ull << (key % 64);
+	}
+	/* with VLANs in the switch a guest's own tag would hop VLANs: checked */
+	p->filter = p->sw->vlans || pol->nmacs;
+	return 0;
+}
+
+static bool is_tag(uint16_t ethertype)
+{
+	/* 802.1Q, 802.1ad, and the old pre-standard QinQ type */
+	return ethertype == NET_ETHERTYPE_VLAN || ethertype == 0x88a8u || ethertype == 0x9100u;
+}
+
+/* A frame on @in breaks its port's rules: the counter to drop it under, or 0. */
+static int ingress_check(const struct net_port *in, const struct net_frame *f)
+{
+	if (in->sw->vlans && is_tag((uint16_t)(f->head[12] << 8 | f->head[13])))
+		return NET_RX_DROP_VLAN; /* a trunk's own tag was taken off before (tap.c) */
+	if (!net_policy_allows(&in->pol, f->head + 6))
+		return NET_RX_DROP_SPOOFED;
+	return 0;
+}
+
 /* ---- ingress ---------------------------------------------------------------------- */
 
 int net_pkt_prepare(struct net_port *in, struct net_pkt *pkt, unsigned int hdr_size,
@@ -149,8 +209,11 @@ int net_pkt_prepare(struct net_port *in, struct net_pkt *pkt, unsigned int hdr_s
 		drop = NET_RX_DROP_BAD_HDR;
 		goto out;
 	}
+	if (in->filter && (drop = ingress_check(in, f)))
+		goto out;
 	pkt->src = (struct net_src){ .iov = iov, .niov = niov, .off = hdr_size, .len = f->len };
 	pkt->dst = NET_DST_DROP;
+	pkt->vlan = in->vlan;
 out:
 	if (drop)
 		net_count(in, (enum net_counter)drop, 1);
@@ -165,18 +228,24 @@ out:
 static void decide(struct net_switch *sw, struct net_port *in, struct net_pkt *pkts, unsigned int n)
 {
 	uint32_t now = net_now();
-	uint64_t bytes = 0, filtered = 0;
+	uint64_t bytes = 0, filtered = 0, unlearnt[2] = { 0, 0 };
 	const uint8_t *last_src = NULL, *last_dst = NULL;
 	int last_port = FDB_PORT_NONE;
+	unsigned int last_vlan = 0;
 
 	for (unsigned int i = 0; i < n; i++) {
 		const uint8_t *eth = pkts[i].frame.head;
+		unsigned int vlan = pkts[i].vlan;
 		int port;
 
 		bytes += pkts[i].frame.len;
-		if (!last_src || memcmp(last_src, eth + 6, 6) != 0) {
-			fdb_learn(&sw->fdb, eth + 6, in->id, now);
+		if (!last_src || memcmp(last_src, eth + 6, 6) != 0 || vlan != last_vlan) {
+			enum fdb_learnt l = fdb_learn(&sw->fdb, eth + 6, vlan, in->id, now);
+
+			if (l >= FDB_LIMITED)
+				unlearnt[l == FDB_FULL]++;
 			last_src = eth + 6;
+			last_vlan = vlan;
 			last_dst = NULL; /* learning may have moved a station */
 		}
 		if (eth[0] & 1) {
@@ -186,7 +255,7 @@ static void decide(struct net_switch *sw, struct net_port *in, struct net_pkt *p
 		if (last_dst && memcmp(last_dst, eth, 6) == 0) {
 			port = last_port;
 		} else {
-			port = fdb_lookup(&sw->fdb, eth, now);
+			port = fdb_lookup(&sw->fdb, eth, vlan, now);
 			last_dst = eth;
 			last_port = port;
 		}
@@ -202,6 +271,8 @@ static void decide(struct net_switch *sw, struct net_port *in, struct net_pkt *p
 	net_count(in, NET_RX_PACKETS, n);
 	net_count(in, NET_RX_BYTES, bytes);
 	net_count(in, NET_RX_FILTERED, filtered);
+	net_count(in, NET_RX_LEARN_LIMIT, unlearnt[0]);
+	net_count(in, NET_RX_LEARN_FULL, unlearnt[1]);
 }
 
 /* The @k-th set bit of @mask (k < popcount). */
@@ -241,6 +312,18 @@ static void to_vhost(struct net_port *p, struct net_pkt *pkts, const uint8_t *id
 	}
 }
 
+/* Keep of idx[0, n) the frames whose VLAN goes out of @p; return how many. */
+static unsigned int same_vlan(const struct net_port *p, const struct net_pkt *pkts, uint8_t *idx,
+			      unsigned int n)
+{
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (net_port_member(p, pkts[idx[i]].vlan))
+			idx[k++] = idx[i];
+	return k;
+}
+
 void net_switch_forward(struct net_switch *sw, struct net_port *in, struct net_pkt *pkts,
 			unsigned int n, struct net_ctx *ctx)
 {
@@ -259,6 +342,8 @@ void net_switch_forward(struct net_switch *sw, struct net_port *in, struct net_p
 		for (unsigned int i = 0; i < n; i++)
 			if (pkts[i].dst == (int)p->id || pkts[i].dst == NET_DST_FLOOD)
 				idx[k++] = (uint8_t)i;
+		if (sw->vlans)
+			k = same_vlan(p, pkts, idx, k);
 		if (!k)
 			continue;
 		if (!port_enter(p)) {
@@ -315,7 +400,7 @@ void net_print_counters(const struct net_switch *sw, const char *prog)
 					net_counter_names[c],
 					(unsigned long long)__atomic_load_n(&p->counters[c],
 									    __ATOMIC_RELAXED));
-		fprintf(stderr, "%s\n", line);
+		fprintf(stderr, "%s macs=%u\n", line, fdb_port_count(&sw->fdb, p->id, net_now()));
 		if (p->kind == NET_PORT_VHOST && p->num_qp)
 			print_queue_pairs(p, prog);
 	}

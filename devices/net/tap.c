@@ -11,6 +11,14 @@
  * buffers (no copy of ours). Frames from it are read by one thread, a
  * burst at a time, into buffers allocated once, and forwarded like a
  * port's TX burst.
+ *
+ * A trunk TAP (trunks=, policy.h) carries VLANs tagged. A tagged frame
+ * read from it loses its tag in our buffer (the header and MACs move up 4
+ * bytes) and is switched in that VLAN; one of a VLAN it does not carry is
+ * dropped (rx_drop_vlan). On the way out a frame of a VLAN other than the
+ * TAP's own (native) gets its tag back: the MACs and the tag are a prefix
+ * of ours, the rest is still the sender's buffer. Offsets in the
+ * virtio-net header move with the tag (csum_start, hdr_len).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -101,14 +109,55 @@ err:
 	return ret;
 }
 
+/* Where tap_emit() writes: the TAP, and the 802.1Q tag to add (0: none). */
+struct tap_out {
+	const struct net_port *port;
+	uint16_t vid;
+};
+
+/* @src with an 802.1Q tag of @vid after the MACs, its prefix in @pre (NET_HEAD_MAX + 4). */
+static void tag_src(const struct net_src *src, uint16_t vid, uint8_t *pre, struct net_src *out)
+{
+	const uint8_t tag[4] = { NET_ETHERTYPE_VLAN >> 8, NET_ETHERTYPE_VLAN & 0xff,
+				 (uint8_t)(vid >> 8), (uint8_t)vid };
+
+	*out = *src;
+	if (src->pre_len >= 12) {
+		memcpy(pre, src->pre, 12);
+		memcpy(pre + 16, src->pre + 12, src->pre_len - 12);
+		out->pre_len = src->pre_len + 4;
+	} else {
+		memcpy(pre, src->pre, src->pre_len);
+		net_iov_read(src->iov, src->niov, src->off, pre + src->pre_len, 12 - src->pre_len);
+		out->off = src->off + 12 - src->pre_len;
+		out->pre_len = 16;
+	}
+	memcpy(pre + 12, tag, 4);
+	out->pre = pre;
+	out->len = src->len + 4;
+}
+
 static int tap_emit(void *arg, const struct net_hdr *oh, const struct net_src *src,
 		    struct net_ctx *ctx)
 {
-	const struct net_port *p = arg;
-	uint8_t hb[NET_HDR_SIZE];
+	const struct tap_out *to = arg;
+	const struct net_port *p = to->port;
+	uint8_t hb[NET_HDR_SIZE], pre[NET_HEAD_MAX + 4];
+	struct net_hdr th;
+	struct net_src tagged;
 	int n;
 	ssize_t w;
 
+	if (to->vid) {
+		th = *oh;
+		if (th.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+			th.csum_start = (uint16_t)(th.csum_start + 4);
+		if (th.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+			th.hdr_len = (uint16_t)(th.hdr_len + 4);
+		oh = &th;
+		tag_src(src, to->vid, pre, &tagged);
+		src = &tagged;
+	}
 	net_hdr_write(oh, hb, NET_HDR_SIZE);
 	ctx->wiov[0] = (struct iovec){ hb, NET_HDR_SIZE };
 	n = net_src_iovec(src, ctx->wiov + 1, VHU_REQ_MAX_IOV + 1);
@@ -127,11 +176,47 @@ void net_tap_deliver(struct net_port *p, struct net_pkt *pkts, const uint8_t *id
 		     struct net_ctx *ctx)
 {
 	struct net_tally t;
+	struct tap_out to = { .port = p };
 
 	memset(&t, 0, sizeof(t));
-	for (unsigned int i = 0; i < n; i++)
-		net_pkt_emit(p->features, &pkts[idx[i]], ctx, tap_emit, p, &t);
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int vlan = pkts[idx[i]].vlan;
+
+		/* a trunk's native VLAN leaves untagged, as it came in */
+		to.vid = vlan == p->vlan ? 0 : p->sw->vlan_vid[vlan];
+		net_pkt_emit(p->features, &pkts[idx[i]], ctx, tap_emit, &to, &t);
+	}
 	net_tally_flush(p, &t);
+}
+
+/*
+ * A frame of @size bytes (header included) read from trunk @p into @buf:
+ * take its 802.1Q tag off, moving the header and MACs up 4 bytes. Return:
+ * the VLAN key it belongs to (its tag's, or @p's own when untagged), -1
+ * when its tag is of a VLAN @p does not carry (drop it), and in *@off the
+ * bytes the frame now starts later.
+ */
+static int tap_untag(const struct net_port *p, uint8_t *buf, size_t size, size_t *off)
+{
+	const size_t h = NET_HDR_SIZE;
+	uint16_t vid;
+	struct net_hdr hdr;
+
+	*off = 0;
+	if (size < h + NET_ETH_HLEN + 4 || (buf[h + 12] << 8 | buf[h + 13]) != NET_ETHERTYPE_VLAN)
+		return p->vlan;
+	vid = (uint16_t)((buf[h + 14] << 8 | buf[h + 15]) & 0xfff);
+	if (vid == 0 || !net_policy_trunks(&p->pol, vid))
+		return -1; /* priority tags too: the kernel side tags only VLANs */
+	net_hdr_read(&hdr, buf, NET_HDR_SIZE);
+	if (hdr.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		hdr.csum_start = (uint16_t)(hdr.csum_start >= 16 ? hdr.csum_start - 4 : 0);
+	if (hdr.gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		hdr.hdr_len = (uint16_t)(hdr.hdr_len >= 16 ? hdr.hdr_len - 4 : 0);
+	memmove(buf + 4 + h, buf + h, 12);
+	net_hdr_write(&hdr, buf + 4, NET_HDR_SIZE);
+	*off = 4;
+	return p->sw->vlan_key[vid];
 }
 
 /* Read up to a burst of frames; forward them. Return: false when the TAP failed. */
@@ -139,6 +224,8 @@ static bool tap_burst(struct tap_thread *tt)
 {
 	struct net_port *p = tt->port;
 	unsigned int n = 0, k = 0;
+	size_t off = 0;
+	int vlan = 0;
 
 	while (n < NET_BURST) {
 		uint8_t *buf = tt->bufs + (size_t)n * TAP_BUF_SIZE;
@@ -150,11 +237,18 @@ static bool tap_burst(struct tap_thread *tt)
 			break;
 		if (r < 0)
 			return false;
-		tt->iov[n] = (struct iovec){ buf, (size_t)r };
-		if (net_pkt_prepare(p, &tt->pkts[k], NET_HDR_SIZE, &tt->iov[n], 1, (uint64_t)r) ==
-		    0)
-			k++;
 		n++;
+		if (p->pol.trunk && (vlan = tap_untag(p, buf, (size_t)r, &off)) < 0) {
+			net_count(p, NET_RX_DROP_VLAN, 1);
+			continue;
+		}
+		tt->iov[k] = (struct iovec){ buf + off, (size_t)r - off };
+		if (net_pkt_prepare(p, &tt->pkts[k], NET_HDR_SIZE, &tt->iov[k], 1,
+				    (uint64_t)r - off) == 0) {
+			if (p->pol.trunk)
+				tt->pkts[k].vlan = (uint16_t)vlan;
+			k++;
+		}
 	}
 	if (k)
 		net_switch_forward(p->sw, p, tt->pkts, k, &tt->ctx);

@@ -21,6 +21,12 @@
 #   start_qsd_blk NAME IMG SOCK QUEUES   qemu-storage-daemon exporting the raw
 #                           image IMG over vhost-user-blk on SOCK, writable,
 #                           QUEUES queues; waits until it listens
+#   netns_create PREFIX     a network namespace PREFIX-<test id> (in NS), lo
+#                           up, deleted at exit; skip without permission or
+#                           without /dev/net/tun
+#   wait_socket_ns SOCK NAME   wait (10 s) until peer NAME listens on SOCK
+#                           inside $NS (/proc/net/unix is per namespace, so
+#                           lib.sh's wait_socket cannot look)
 
 GUEST_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../interop/lib.sh
@@ -81,4 +87,24 @@ start_qsd_blk() {
 		--blockdev "driver=raw,node-name=disk0,file=file0" \
 		--export "type=vhost-user-blk,id=exp0,node-name=disk0,addr.type=unix,addr.path=$sock,writable=on,num-queues=$queues"
 	wait_socket "$sock" "$name" 10
+}
+
+netns_create() {
+	NS=$1-${T##*/vhu-}
+	ip netns add "$NS" 2>"$T/netns.err" ||
+		skip "cannot create a network namespace: $(cat "$T/netns.err")"
+	on_cleanup "ip netns delete '$NS'"
+	ip netns exec "$NS" ip link set lo up || fail "netns $NS: lo up"
+	[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+}
+
+wait_socket_ns() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		ip netns exec "$NS" awk -v p="$1" '$NF == p && $4 == "00010000" { f = 1 } END { exit !f }' \
+			/proc/net/unix && return 0
+		peer_alive "$2" || fail "$2 exited before listening"
+		sleep 0.1
+	done
+	fail "$2 is not listening on $1 after 10s"
 }

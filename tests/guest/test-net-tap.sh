@@ -23,22 +23,11 @@ need_cmd ip busybox
 t0=$(date +%s.%N)
 guest_build "$OUTDIR"
 
-NS=vhu-tap-${T##*/vhu-}
-ip netns add "$NS" 2>"$T/netns.err" || skip "cannot create a network namespace: $(cat "$T/netns.err")"
-on_cleanup "ip netns delete '$NS'"
-ip netns exec "$NS" ip link set lo up || fail "netns $NS: lo up"
-[ -c /dev/net/tun ] || skip "no /dev/net/tun"
+netns_create vhu-tap
 
 start_peer net "$T/net.log" ip netns exec "$NS" "$NET" --socket-path="$T/s.sock" \
 	--tap=vhutap0 --tap-offload="$OFFLOAD"
-# /proc/net/unix is per namespace: look from inside (lib.sh's wait_socket cannot)
-for ((i = 0; i < 100; i++)); do
-	ip netns exec "$NS" awk -v p="$T/s.sock" '$NF == p && $4 == "00010000" { f = 1 } END { exit !f }' \
-		/proc/net/unix && break
-	peer_alive net || fail "vhu-net exited before listening"
-	sleep 0.1
-done
-[ "$i" -lt 100 ] || fail "vhu-net is not listening on $T/s.sock after 10s"
+wait_socket_ns "$T/s.sock" net
 ip netns exec "$NS" ip link show vhutap0 >/dev/null 2>&1 || fail "vhu-net made no TAP vhutap0"
 ip netns exec "$NS" ip addr add 10.211.2.1/24 dev vhutap0 || fail "ip addr add on the TAP"
 

@@ -73,10 +73,13 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+/* --port-config for each port (isolates_tenants), or none */
+static const char *const *port_configs;
+
 static int sw_spawn(struct sw *s, const char *extra)
 {
 	const char *exe = getenv("VHU_NET");
-	char *argv[NPORTS + 5];
+	char *argv[2 * NPORTS + 5], cfg[NPORTS][240];
 	posix_spawn_file_actions_t fa;
 	char args[NPORTS + 1][160];
 	unsigned int n = 0;
@@ -99,6 +102,11 @@ static int sw_spawn(struct sw *s, const char *extra)
 	snprintf(args[NPORTS], sizeof(args[NPORTS]), "--socket-path=%s", s->ctl);
 	argv[n++] = args[NPORTS];
 	argv[n++] = (char *)(uintptr_t)(extra ? extra : "--queue-pairs=1");
+	for (unsigned int i = 0; port_configs && i < NPORTS; i++) {
+		snprintf(cfg[i], sizeof(cfg[i]), "--port-config=%s,%s", s->sock[i],
+			 port_configs[i]);
+		argv[n++] = cfg[i];
+	}
 	argv[n] = NULL;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 2, s->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -171,6 +179,22 @@ static int sw_setup(void **state, bool packed, uint64_t f2)
 static int setup_split_busy(void **state)
 {
 	return sw_setup_with(state, false, 0, "--record-busy");
+}
+
+static int setup_isolated(void **state)
+{
+	static const char *const cfg[NPORTS] = {
+		"vlan=10,max-macs=4",
+		"vlan=10",
+		"vlan=20,mac=02:00:00:00:01:02", /* mac[2] */
+		"vlan=20",
+	};
+	int ret;
+
+	port_configs = cfg;
+	ret = sw_setup(state, false, 0);
+	port_configs = NULL;
+	return ret;
 }
 
 static int setup_split(void **state)
@@ -293,15 +317,21 @@ static long recv_frame(struct sw *s, unsigned int i, uint8_t *h, uint8_t *out, i
 	return len;
 }
 
-static void expect_frame(struct sw *s, unsigned int i, const uint8_t *dst, unsigned int from,
-			 size_t len, uint8_t seed)
+static void expect_from(struct sw *s, unsigned int i, const uint8_t *dst, const uint8_t *src,
+			size_t len, uint8_t seed)
 {
 	static uint8_t got[80000], want[80000];
 	uint8_t h[HDR];
 
 	assert_int_equal(recv_frame(s, i, h, got, 3000), (long)len);
-	fill_frame(want, dst, mac[from], len, seed);
+	fill_frame(want, dst, src, len, seed);
 	assert_memory_equal(got, want, len);
+}
+
+static void expect_frame(struct sw *s, unsigned int i, const uint8_t *dst, unsigned int from,
+			 size_t len, uint8_t seed)
+{
+	expect_from(s, i, dst, mac[from], len, seed);
 }
 
 static void expect_nothing(struct sw *s, unsigned int i)
@@ -692,6 +722,74 @@ static void rarp_and_mtu(void **state)
 	expect_frame(s, 1, vm, 0, 100, 10);
 }
 
+/* A frame @dst <- @src of 60 bytes from port @i, 802.1Q-tagged when @vid. */
+static void send_from(struct sw *s, unsigned int i, const uint8_t *dst, const uint8_t *src,
+		      unsigned int vid, uint8_t seed)
+{
+	uint8_t *b = s->p[i].txbuf;
+	struct iovec iov = { b, HDR + 60 };
+
+	memset(b, 0, HDR);
+	fill_frame(b + HDR, dst, src, 60, seed);
+	if (vid) {
+		b[HDR + 12] = 0x81;
+		b[HDR + 13] = 0;
+		b[HDR + 14] = (uint8_t)(vid >> 8);
+		b[HDR + 15] = (uint8_t)vid;
+	}
+	send_iov(s, i, &iov, 1);
+}
+
+/*
+ * --port-config: ports 0 and 1 in VLAN 10, 2 and 3 in VLAN 20 (3 posts no
+ * receive buffers: what reaches it counts as no_buffers); port 2 may send
+ * only from mac[2]; port 0 may own 4 MAC-table entries.
+ */
+static void isolates_tenants(void **state)
+{
+	struct sw *s = *state;
+	uint8_t src[6] = { 2, 0, 0, 0, 7, 0 };
+
+	/* a VLAN's broadcast stays in it, and a unicast to another VLAN's station floods only here
+	 */
+	send_frame(s, 0, bcast, NULL, 60, 1);
+	expect_frame(s, 1, bcast, 0, 60, 1);
+	expect_nothing(s, 2);
+	send_frame(s, 2, bcast, NULL, 60, 2);
+	expect_counter(s, 3, "tx_drop_no_buffers", 1);
+	expect_nothing(s, 0);
+	expect_nothing(s, 1);
+	send_frame(s, 0, mac[2], NULL, 100, 3);
+	expect_frame(s, 1, mac[2], 0, 100, 3);
+	expect_nothing(s, 2);
+	expect_counter(s, 0, "tx_packets", 0);
+	expect_counter(s, 2, "tx_packets", 0);
+	/* a source port 2 may not use: dropped and counted, even one of another VLAN */
+	send_from(s, 2, bcast, mac[0], 0, 4);
+	expect_counter(s, 2, "rx_drop_spoofed", 1);
+	expect_counter(s, 2, "rx_packets", 1);
+	expect_counter(s, 3, "tx_drop_no_buffers", 1);
+	/* a guest's own tag (it would hop to VLAN 20): dropped and counted */
+	send_from(s, 0, bcast, mac[0], 20, 5);
+	expect_counter(s, 0, "rx_drop_vlan", 1);
+	expect_nothing(s, 1);
+	expect_counter(s, 3, "tx_drop_no_buffers", 1);
+	/* port 0 owns mac[0] and may learn 3 more: 6 new sources, 3 not learnt, all switched */
+	for (uint8_t k = 0; k < 6; k++) {
+		src[5] = k;
+		send_from(s, 0, bcast, src, 0, (uint8_t)(6 + k));
+		expect_from(s, 1, bcast, src, 60, (uint8_t)(6 + k));
+	}
+	expect_counter(s, 0, "rx_learn_limit", 3);
+	expect_counter(s, 0, "macs", 4);
+	expect_counter(s, 1, "macs", 0); /* port 1 only received */
+	expect_counter(s, 2, "macs", 1);
+	/* a source not learnt is flooded to, in its VLAN only */
+	send_frame(s, 1, src, NULL, 60, 12);
+	expect_frame(s, 0, src, 1, 60, 12);
+	expect_nothing(s, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -707,6 +805,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(offloads_carried_or_done, setup_packed,
 						sw_teardown),
 		cmocka_unit_test_setup_teardown(rarp_and_mtu, setup_split, sw_teardown),
+		cmocka_unit_test_setup_teardown(isolates_tenants, setup_isolated, sw_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,58 +30,16 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctl_client import Checks, Client, code  # noqa: E402
+
 BLK, CTL, BENCH = sys.argv[1:4]
 T = tempfile.mkdtemp(prefix='vhu-ctl-test.')
 CSOCK = os.path.join(T, 'ctl')
 TIMEOUT_MS = 1500
-fails = 0
-
-
-def check(cond, what):
-	global fails
-	print(('ok: ' if cond else 'FAIL: ') + what, flush=True)
-	if not cond:
-		fails += 1
-
-
-def connect():
-	s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-	s.settimeout(10)
-	s.connect(CSOCK)
-	return s
-
-
-def read_reply(s):
-	buf = b''
-	while not buf.endswith(b'\n'):
-		chunk = s.recv(65536)
-		if not chunk:
-			return None
-		buf += chunk
-	return json.loads(buf)
-
-
-def rpc(method, params=None, s=None, rid=1):
-	own = s is None
-	s = s or connect()
-	req = {'jsonrpc': '2.0', 'id': rid, 'method': method}
-	if params is not None:
-		req['params'] = params
-	s.sendall(json.dumps(req).encode())	# no newline: SPDK rpc.py style
-	r = read_reply(s)
-	if own:
-		s.close()
-	return r
-
-
-def raw(data, s=None):
-	own = s is None
-	s = s or connect()
-	s.sendall(data)
-	r = read_reply(s)
-	if own:
-		s.close()
-	return r
+check = Checks()
+client = Client(CSOCK)
+connect, read_reply, raw, rpc = client.connect, client.read_reply, client.raw, client.rpc
 
 
 def closed(s):
@@ -90,10 +48,6 @@ def closed(s):
 		return s.recv(1) == b''
 	except ConnectionResetError:
 		return True
-
-
-def code(r):
-	return r.get('error', {}).get('code') if r else None
 
 
 def exports():
@@ -351,9 +305,4 @@ finally:
 	log.close()
 check(rc == 0, 'vhu-blk exits 0 on SIGTERM')
 check(not os.path.exists(CSOCK), 'the control socket is removed at exit')
-if fails:
-	print(open(os.path.join(T, 'vhu-blk.log')).read())
-	print('%d failure(s)' % fails)
-	sys.exit(1)
-subprocess.run(['rm', '-rf', T])
-print('control socket: all checks passed')
+sys.exit(check.finish(os.path.join(T, 'vhu-blk.log'), T, 'control socket: all checks passed'))

@@ -22,11 +22,175 @@
 #include "fdb.h"
 #include "frame.h"
 #include "offload.h"
+#include "policy.h"
 
 static const uint8_t mac_a[6] = { 2, 0, 0, 0, 0, 0xa };
 static const uint8_t mac_b[6] = { 2, 0, 0, 0, 0, 0xb };
 
 /* ---- FDB ---- */
+
+/* A locally administered unicast address from @i. */
+static void mac_of(uint8_t mac[6], unsigned int i)
+{
+	mac[0] = 2;
+	mac[1] = 0x42;
+	mac[2] = (uint8_t)(i >> 24);
+	mac[3] = (uint8_t)(i >> 16);
+	mac[4] = (uint8_t)(i >> 8);
+	mac[5] = (uint8_t)i;
+}
+
+/* One address in two VLANs is two stations; neither is found in a third. */
+static void fdb_keys_by_vlan(void **state)
+{
+	static struct fdb fdb;
+
+	(void)state;
+	fdb_init(&fdb, 300);
+	assert_int_equal(fdb_learn(&fdb, mac_a, 1, 3, 10), FDB_LEARNT);
+	assert_int_equal(fdb_learn(&fdb, mac_a, 2, 4, 10), FDB_LEARNT);
+	assert_int_equal(fdb_lookup(&fdb, mac_a, 1, 10), 3);
+	assert_int_equal(fdb_lookup(&fdb, mac_a, 2, 10), 4);
+	assert_int_equal(fdb_lookup(&fdb, mac_a, 0, 10), FDB_PORT_NONE);
+	assert_int_equal(fdb_lookup(&fdb, mac_a, FDB_VLANS - 1, 10), FDB_PORT_NONE);
+	assert_int_equal(fdb_learn(&fdb, mac_a, 1, 3, 11), FDB_KNOWN);
+	assert_int_equal(fdb_count(&fdb, 11), 2);
+	fdb_destroy(&fdb);
+}
+
+/* A port at its max learns no more, until its own entries age out; others are not affected. */
+static void fdb_port_limit(void **state)
+{
+	static struct fdb fdb;
+	uint8_t mac[6];
+
+	(void)state;
+	fdb_init(&fdb, 300);
+	fdb_set_port_max(&fdb, 1, 4);
+	for (unsigned int i = 0; i < 10; i++) {
+		mac_of(mac, i);
+		assert_int_equal(fdb_learn(&fdb, mac, 0, 1, 10), i < 4 ? FDB_LEARNT : FDB_LIMITED);
+	}
+	assert_int_equal(fdb_port_count(&fdb, 1, 10), 4);
+	mac_of(mac, 3);
+	assert_int_equal(fdb_learn(&fdb, mac, 0, 1, 11), FDB_KNOWN); /* known ones refresh */
+	mac_of(mac, 9);
+	assert_int_equal(fdb_lookup(&fdb, mac, 0, 11), FDB_PORT_NONE); /* flooded */
+	assert_int_equal(fdb_learn(&fdb, mac, 0, 2, 11), FDB_LEARNT);  /* port 2 has room */
+	/* a station moving onto the full port is not taken either */
+	assert_int_equal(fdb_learn(&fdb, mac, 0, 1, 11), FDB_LIMITED);
+	assert_int_equal(fdb_lookup(&fdb, mac, 0, 11), 2);
+	/* 0..2 aged out at 310, 3 (refreshed at 11) not: room for 3 more */
+	for (unsigned int i = 20; i < 25; i++) {
+		mac_of(mac, i);
+		assert_int_equal(fdb_learn(&fdb, mac, 0, 1, 310),
+				 i < 23 ? FDB_LEARNT : FDB_LIMITED);
+	}
+	fdb_flush_port(&fdb, 1);
+	assert_int_equal(fdb_port_count(&fdb, 1, 310), 0);
+	assert_int_equal(fdb_learn(&fdb, mac, 0, 1, 310), FDB_LEARNT);
+	fdb_destroy(&fdb);
+}
+
+/* The table at --max-macs learns nothing new, from any port. */
+static void fdb_table_limit(void **state)
+{
+	static struct fdb fdb;
+	uint8_t mac[6];
+
+	(void)state;
+	fdb_init(&fdb, 300);
+	fdb_set_max(&fdb, 8);
+	for (unsigned int i = 0; i < 12; i++) {
+		mac_of(mac, i);
+		assert_int_equal(fdb_learn(&fdb, mac, 0, i % 3, 10), i < 8 ? FDB_LEARNT : FDB_FULL);
+	}
+	assert_int_equal(fdb_count(&fdb, 10), 8);
+	fdb_destroy(&fdb);
+}
+
+/*
+ * A port sending from ever new addresses, even with no limit of its own,
+ * never replaces another port's live entry: every other station stays.
+ */
+static void fdb_flood_evicts_no_other_port(void **state)
+{
+	static struct fdb fdb;
+	uint8_t mac[6];
+	unsigned int full = 0;
+
+	(void)state;
+	fdb_init(&fdb, 300);
+	fdb_set_max(&fdb, FDB_SIZE);
+	fdb_set_port_max(&fdb, 1, FDB_SIZE);
+	for (unsigned int i = 0; i < 200; i++) {
+		mac_of(mac, 1000000 + i);
+		assert_int_equal(fdb_learn(&fdb, mac, 0, 0, 1), FDB_LEARNT);
+	}
+	for (unsigned int i = 0; i < 4 * FDB_SIZE; i++) {
+		mac_of(mac, i * 2654435761u);
+		full += fdb_learn(&fdb, mac, 0, 1, 2 + i / 4096) == FDB_FULL;
+	}
+	assert_true(full > 0); /* the flood did fill windows */
+	for (unsigned int i = 0; i < 200; i++) {
+		mac_of(mac, 1000000 + i);
+		assert_int_equal(fdb_lookup(&fdb, mac, 0, 20), 0);
+	}
+	assert_int_equal(fdb_port_count(&fdb, 0, 20), 200);
+	fdb_destroy(&fdb);
+}
+
+/* --port-config: what it accepts and what it refuses. */
+static void policy_parsing(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"p,vlan=0",
+		"p,vlan=4095",
+		"p,vlan=x",
+		"p,vlan=",
+		"p,trunks=20-10",
+		"p,trunks=5000",
+		"p,mac=01:00:5e:00:00:01", /* a group address */
+		"p,mac=02:00:00:00:00",
+		"p,mac=02:00:00:00:00:0g",
+		"p,max-macs=0",
+		"p,max-macs=99999",
+		"p,colour=blue",
+		"p,vlan",
+		"vlan=10",
+	};
+	struct net_policy pol;
+	char name[64], err[128];
+
+	(void)state;
+	assert_int_equal(net_policy_parse("/tmp/a.sock,vlan=10,mac=02:00:00:00:00:0A,"
+					  "mac=02:00:00:00:00:0b,max-macs=64",
+					  name, sizeof(name), &pol, err, sizeof(err)),
+			 0);
+	assert_string_equal(name, "/tmp/a.sock");
+	assert_int_equal(pol.vlan, 10);
+	assert_false(pol.trunk);
+	assert_int_equal(pol.nmacs, 2);
+	assert_int_equal(pol.max_macs, 64);
+	assert_true(net_policy_allows(&pol, mac_a));
+	assert_true(net_policy_allows(&pol, mac_b));
+	assert_false(net_policy_allows(&pol, (const uint8_t[6]){ 2, 0, 0, 0, 0, 0xc }));
+	assert_int_equal(net_policy_parse("tap0,trunks=10,trunks=20-22", name, sizeof(name), &pol,
+					  err, sizeof(err)),
+			 0);
+	assert_true(pol.trunk);
+	assert_true(net_policy_trunks(&pol, 10) && net_policy_trunks(&pol, 21));
+	assert_false(net_policy_trunks(&pol, 11) || net_policy_trunks(&pol, 23) ||
+		     net_policy_trunks(&pol, 0) || net_policy_trunks(&pol, 4095));
+	assert_true(net_policy_allows(&pol, mac_a)); /* no mac=: any source */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		if (net_policy_parse(bad[i], name, sizeof(name), &pol, err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted '%s'", bad[i]);
+		assert_true(err[0] != '\0');
+	}
+}
 
 static void fdb_learns_and_moves(void **state)
 {
@@ -34,13 +198,13 @@ static void fdb_learns_and_moves(void **state)
 
 	(void)state;
 	fdb_init(&fdb, 300);
-	assert_int_equal(fdb_lookup(&fdb, mac_a, 10), FDB_PORT_NONE);
-	fdb_learn(&fdb, mac_a, 3, 10);
-	fdb_learn(&fdb, mac_b, 0, 10);
-	assert_int_equal(fdb_lookup(&fdb, mac_a, 11), 3);
-	assert_int_equal(fdb_lookup(&fdb, mac_b, 11), 0);
-	fdb_learn(&fdb, mac_a, 5, 12); /* the station moved */
-	assert_int_equal(fdb_lookup(&fdb, mac_a, 12), 5);
+	assert_int_equal(fdb_lookup(&fdb, mac_a, 0, 10), FDB_PORT_NONE);
+	fdb_learn(&fdb, mac_a, 0, 3, 10);
+	fdb_learn(&fdb, mac_b, 0, 0, 10);
+	assert_int_equal(fdb_lookup(&fdb, mac_a, 0, 11), 3);
+	assert_int_equal(fdb_lookup(&fdb, mac_b, 0, 11), 0);
+	fdb_learn(&fdb, mac_a, 0, 5, 12); /* the station moved */
+	assert_int_equal(fdb_lookup(&fdb, mac_a, 0, 12), 5);
 	assert_int_equal(fdb_count(&fdb, 12), 2);
 	fdb_destroy(&fdb);
 }
@@ -51,11 +215,11 @@ static void fdb_ages_out(void **state)
 
 	(void)state;
 	fdb_init(&fdb, 300);
-	fdb_learn(&fdb, mac_a, 1, 100);
-	assert_int_equal(fdb_lookup(&fdb, mac_a, 399), 1);
-	assert_int_equal(fdb_lookup(&fdb, mac_a, 400), FDB_PORT_NONE); /* flood again */
-	fdb_learn(&fdb, mac_a, 1, 400);				       /* seen again */
-	assert_int_equal(fdb_lookup(&fdb, mac_a, 600), 1);
+	fdb_learn(&fdb, mac_a, 0, 1, 100);
+	assert_int_equal(fdb_lookup(&fdb, mac_a, 0, 399), 1);
+	assert_int_equal(fdb_lookup(&fdb, mac_a, 0, 400), FDB_PORT_NONE); /* flood again */
+	fdb_learn(&fdb, mac_a, 0, 1, 400);				  /* seen again */
+	assert_int_equal(fdb_lookup(&fdb, mac_a, 0, 600), 1);
 	assert_int_equal(fdb_count(&fdb, 1000), 0);
 	fdb_destroy(&fdb);
 }
@@ -68,14 +232,14 @@ static void fdb_ignores_group_sources_and_flushes(void **state)
 
 	(void)state;
 	fdb_init(&fdb, 300);
-	fdb_learn(&fdb, bcast, 1, 1);
-	fdb_learn(&fdb, mcast, 1, 1);
+	fdb_learn(&fdb, bcast, 0, 1, 1);
+	fdb_learn(&fdb, mcast, 0, 1, 1);
 	assert_int_equal(fdb_count(&fdb, 1), 0);
-	fdb_learn(&fdb, mac_a, 1, 1);
-	fdb_learn(&fdb, mac_b, 2, 1);
+	fdb_learn(&fdb, mac_a, 0, 1, 1);
+	fdb_learn(&fdb, mac_b, 0, 2, 1);
 	fdb_flush_port(&fdb, 1); /* port 1's front-end left */
-	assert_int_equal(fdb_lookup(&fdb, mac_a, 1), FDB_PORT_NONE);
-	assert_int_equal(fdb_lookup(&fdb, mac_b, 1), 2);
+	assert_int_equal(fdb_lookup(&fdb, mac_a, 0, 1), FDB_PORT_NONE);
+	assert_int_equal(fdb_lookup(&fdb, mac_b, 0, 1), 2);
 	fdb_destroy(&fdb);
 }
 
@@ -87,12 +251,15 @@ static void fdb_full_table_keeps_working(void **state)
 
 	(void)state;
 	fdb_init(&fdb, 300);
-	/* twice as many stations as slots: the oldest are replaced, lookups stay right */
+	fdb_set_max(&fdb, FDB_SIZE);
+	for (unsigned int i = 0; i < 7; i++)
+		fdb_set_port_max(&fdb, i, FDB_SIZE);
+	/* twice as many stations as slots: the rest is not learnt, lookups stay right */
 	for (unsigned int i = 0; i < 2 * FDB_SIZE; i++) {
 		mac[3] = (uint8_t)(i >> 16);
 		mac[4] = (uint8_t)(i >> 8);
 		mac[5] = (uint8_t)i;
-		fdb_learn(&fdb, mac, i % 7, 1 + i / 1000);
+		fdb_learn(&fdb, mac, 0, i % 7, 1 + i / 1000);
 	}
 	for (unsigned int i = 0; i < 2 * FDB_SIZE; i++) {
 		int port;
@@ -100,7 +267,7 @@ static void fdb_full_table_keeps_working(void **state)
 		mac[3] = (uint8_t)(i >> 16);
 		mac[4] = (uint8_t)(i >> 8);
 		mac[5] = (uint8_t)i;
-		port = fdb_lookup(&fdb, mac, 10);
+		port = fdb_lookup(&fdb, mac, 0, 10);
 		if (port != FDB_PORT_NONE) {
 			assert_int_equal(port, (int)(i % 7));
 			found++;
@@ -458,6 +625,11 @@ int main(void)
 		cmocka_unit_test(fdb_ages_out),
 		cmocka_unit_test(fdb_ignores_group_sources_and_flushes),
 		cmocka_unit_test(fdb_full_table_keeps_working),
+		cmocka_unit_test(fdb_keys_by_vlan),
+		cmocka_unit_test(fdb_port_limit),
+		cmocka_unit_test(fdb_table_limit),
+		cmocka_unit_test(fdb_flood_evicts_no_other_port),
+		cmocka_unit_test(policy_parsing),
 		cmocka_unit_test(parses_ip_and_vlan),
 		cmocka_unit_test(flow_hash_separates_flows),
 		cmocka_unit_test(header_checks),

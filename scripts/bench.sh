@@ -18,9 +18,10 @@
 #   fwd      port-to-port: vhu-net between two ports vs testpmd io-forwarding
 #            between two net_vhost ports, a DPDK virtio-user loop around it
 #            (issue 5)
-#   iommu    vhu-blk (null disk) under vhu-bench blk with and without --iommu:
-#            the device IOTLB, warm (buffers mapped once), against plain
-#            guest-physical addresses (issue 17)
+#   iommu    vhu-blk (null disk) under vhu-bench blk with and without --iommu,
+#            and vhu-net between two ports under vhu-bench net with and
+#            without --iommu: the device IOTLB, warm (buffers mapped once),
+#            against plain guest-physical addresses (issue 17)
 #   log      dirty logging on vs off (live migration's cost, issue 16): vhu-blk
 #            under vhu-bench blk --log-check, vhu-net under vhu-bench net
 #            --log-dirty on the receiving port
@@ -402,6 +403,33 @@ if part fwd; then
 	done
 fi
 
+# net_rx_rate RXFLAGS TXFLAGS: vhu-net with two ports (CPU 1); vhu-bench net
+# --mode=tx --pkt-size=64 TXFLAGS floods into port A, vhu-bench net
+# --mode=rx RXFLAGS counts on port B for TIME s (both on CPU 0). Prints the
+# receiver's rate (pps; 0 when it failed).
+net_rx_rate() {
+	rm -f "$tmp/a.sock" "$tmp/b.sock"
+	taskset -c $cpu1 "$net" --socket-path="$tmp/a.sock" --socket-path="$tmp/b.sock" \
+		--queue-pairs=1 >"$tmp/dut.log" 2>&1 &
+	peer=$!
+	wait_sock "$tmp/a.sock" "$tmp/b.sock"
+	# shellcheck disable=SC2086 # the flags are words
+	$pin_fe "$bench" net --socket-path="$tmp/b.sock" --mode=rx --time="$TIME" --json $1 \
+		>"$tmp/rx.json" 2>"$tmp/rx.err" &
+	local rx_pid=$! tx_pid
+	sleep 0.5
+	# shellcheck disable=SC2086
+	$pin_fe "$bench" net --socket-path="$tmp/a.sock" --mode=tx --pkt-size=64 \
+		--time=$((TIME + 2)) --json $2 >/dev/null 2>"$tmp/tx.err" &
+	tx_pid=$!
+	wait "$rx_pid" || true
+	kill "$tx_pid" 2>/dev/null || true
+	wait "$tx_pid" 2>/dev/null || true
+	stop_backend
+	python3 -c 'import json,sys; print(round(json.loads(open(sys.argv[1]).readline())["rx_pps"]))' \
+		"$tmp/rx.json" 2>/dev/null || echo 0
+}
+
 # ---- dirty logging on vs off ---------------------------------------------------
 # What a live migration costs while it runs. blk: vhu-blk (CPU 1) on the null
 # disk and on tmpfs, vhu-bench blk randread 4 KiB at iodepth 32 (CPU 0), with
@@ -432,25 +460,9 @@ if part log; then
 	done
 	for round in $(seq "$ROUNDS"); do
 		for mode in off on; do
-			rm -f "$tmp/a.sock" "$tmp/b.sock"
-			taskset -c $cpu1 "$net" --socket-path="$tmp/a.sock" --socket-path="$tmp/b.sock" \
-				--queue-pairs=1 >"$tmp/dut.log" 2>&1 &
-			peer=$!
-			wait_sock "$tmp/a.sock" "$tmp/b.sock"
 			flag=
 			[ "$mode" = on ] && flag=--log-dirty
-			$pin_fe "$bench" net --socket-path="$tmp/b.sock" --mode=rx --time="$TIME" --json $flag \
-				>"$tmp/rx.json" 2>"$tmp/rx.err" &
-			rx_pid=$!
-			sleep 0.5
-			$pin_fe "$bench" net --socket-path="$tmp/a.sock" --mode=tx --pkt-size=64 \
-				--time=$((TIME + 2)) --json >/dev/null 2>"$tmp/tx.err" &
-			tx_pid=$!
-			wait "$rx_pid" || true
-			kill "$tx_pid" 2>/dev/null || true
-			wait "$tx_pid" 2>/dev/null || true
-			stop_backend
-			pps=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["rx_pps"]))' "$tmp/rx.json" 2>/dev/null || echo 0)
+			pps=$(net_rx_rate "$flag" "")
 			cmd="vhu-bench net --socket-path=B --mode=rx --time=$TIME $flag (vhu-bench net --mode=tx --pkt-size=64 into port A)"
 			echo "{\"kind\": \"log\", \"dev\": \"net\", \"what\": \"64 B\", \"mode\": \"$mode\", \"round\": $round, \"rate\": $pps, \"cmd\": \"$cmd\"}" >>"$results"
 			printf 'log %-3s net 64 B round %s: %s pps\n' "$mode" "$round" "$pps"
@@ -482,13 +494,25 @@ if part iommu; then
 			done
 		done
 	done
+	# net: both drivers play the IOMMU (--iommu, no window: each buffer page
+	# misses once), against the same two ports on guest-physical addresses
+	for round in $(seq "$ROUNDS"); do
+		for side in plain iommu; do
+			flag=
+			[ "$side" = iommu ] && flag=--iommu
+			pps=$(net_rx_rate "$flag" "$flag")
+			cmd="vhu-bench net --socket-path=B --mode=rx --time=$TIME $flag (vhu-bench net --mode=tx --pkt-size=64 $flag into port A)"
+			echo "{\"kind\": \"iommu_net\", \"side\": \"$side\", \"round\": $round, \"rate\": $pps, \"cmd\": \"$cmd\"}" >>"$results"
+			printf '%-5s iommu net 64 B round %s: %s pps\n' "$side" "$round" "$pps"
+		done
+	done
 fi
 
 commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$top" diff --quiet HEAD -- lib devices tools include 2>/dev/null || commit="$commit+changes"
 python3 - "$results" "$OUT" "$TIME" "$ROUNDS" "$RESULTS" "$PARTS" "$commit" <<'EOF'
 import json, os, statistics, subprocess, sys, datetime, platform
-part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'log': 'log', 'iommu': 'iommu'}.get(r.get('kind'), 'blk')
+part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu'}.get(r.get('kind'), 'blk')
 stamp = {'date': str(datetime.date.today()), 'commit': sys.argv[7],
          'rounds': int(sys.argv[4]), 'secs': int(sys.argv[3])}
 new = [dict(json.loads(l), **stamp) for l in open(sys.argv[1])]
@@ -658,7 +682,7 @@ if logrows:
     lines.append("\nTarget (issue 16): logging on ≥ 0.85× off.\n")
 iommu = [r for r in allrows if r.get('kind') == 'iommu']
 if iommu:
-    lines.append("## vhu-blk behind a virtual IOMMU: a warm IOTLB (issue 17)\n")
+    lines.append("## vhu-blk and vhu-net behind a virtual IOMMU: a warm IOTLB (issue 17)\n")
     lines.append(measured('iommu'))
     lines.append("The same `vhu-blk --null-size=1G` (CPU 1) and `vhu-bench blk --rw=randread --bs=4096` (CPU 0), alternating a plain run "
                  "(guest-physical addresses) and one with `--iommu`: vhu-bench plays the guest's IOMMU, so every ring and buffer address is an "
@@ -669,6 +693,15 @@ if iommu:
         med = lambda side: statistics.median([r['r']['iops'] for r in iommu if r['depth'] == d and r['side'] == side] or [0])
         p, i = med('plain'), med('iommu')
         lines.append(f"| {d} | {p:.0f} | {i:.0f} | {i / p:.2f}× |" if p else f"| {d} | {p:.0f} | {i:.0f} | n/a |")
+    inet = [r for r in allrows if r.get('kind') == 'iommu_net']
+    if inet:
+        lines.append("\nvhu-net (CPU 1, two ports): `vhu-bench net --mode=tx --pkt-size=64` into port A, `vhu-bench net --mode=rx` counting on port B "
+                     "(both on CPU 0), each with `--iommu` or without: every ring and buffer address of both ports an IOVA, each page missed once.\n")
+        lines.append("| load | plain pps | --iommu pps | iommu / plain |")
+        lines.append("|---|---:|---:|---:|")
+        p, pm = cell([r['rate'] for r in inet if r['side'] == 'plain'])
+        i, im = cell([r['rate'] for r in inet if r['side'] == 'iommu'])
+        lines.append(f"| 64 B frames, port A to port B | {p} | {i} | " + (f"{im / pm:.2f}× |" if pm and im else "n/a |"))
     lines.append("\nTarget (issue 17): with a warm IOTLB, ≥ 0.8× the non-IOMMU rate.\n")
 extra = open(out).read().split('<!-- manual -->', 1) if os.path.exists(out) else []
 if len(extra) == 2:

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 #
 # dpdk-testpmd standing in for vhu-net in tests/guest/test-net-pair.sh (used
-# by scripts/iommu-dpdk.sh): the same command line, --socket-path=A
+# by tests/guest/test-net-iommu-dpdk.sh): the same command line, --socket-path=A
 # --socket-path=B [--queue-pairs=N], served by two net_vhost ports that
 # io-forward to each other. With IOMMU=1 the ports get iommu-support=1.
 set -eu

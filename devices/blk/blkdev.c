@@ -104,6 +104,7 @@ struct blk_queue {
 	int efd;
 	unsigned int depth;
 	unsigned int inflight;
+	bool fixed_fd; /* the disk's fd is registered with the ring (index 0) */
 	struct blk_slot *free;
 	struct blk_slot *slots;
 	struct iovec *iov_pool;
@@ -390,32 +391,32 @@ static int queue_io(struct blk_queue *q, struct blk_slot *s)
 {
 	struct io_uring_sqe *sqe = get_sqe(q);
 	const struct virtio_blk_discard_write_zeroes *seg;
+	int fd = q->fixed_fd ? 0 : q->dev->fd; /* the registered file's index, or the fd */
 
 	if (!sqe)
 		return -EBUSY;
 	switch (s->op) {
 	case OP_RW:
 		if (s->is_write)
-			io_uring_prep_writev(sqe, q->dev->fd, &s->iov[s->iov_idx], s->iov_num,
-					     s->offset);
+			io_uring_prep_writev(sqe, fd, &s->iov[s->iov_idx], s->iov_num, s->offset);
 		else
-			io_uring_prep_readv(sqe, q->dev->fd, &s->iov[s->iov_idx], s->iov_num,
-					    s->offset);
+			io_uring_prep_readv(sqe, fd, &s->iov[s->iov_idx], s->iov_num, s->offset);
 		break;
 	case OP_FLUSH:
-		io_uring_prep_fsync(sqe, q->dev->fd, IORING_FSYNC_DATASYNC);
+		io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 		break;
 	case OP_DWZ:
 		seg = &s->segs[s->seg_idx];
 		io_uring_prep_fallocate(
-			sqe, q->dev->fd, s->falloc_mode,
-			(off_t)(le64toh(seg->sector) << BLK_SECTOR_SHIFT),
+			sqe, fd, s->falloc_mode, (off_t)(le64toh(seg->sector) << BLK_SECTOR_SHIFT),
 			(off_t)((uint64_t)le32toh(seg->num_sectors) << BLK_SECTOR_SHIFT));
 		break;
 	default:
 		io_uring_prep_nop(sqe);
 		break;
 	}
+	if (q->fixed_fd && s->op != OP_NOP)
+		sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data(sqe, s);
 	return 0;
 }
@@ -796,6 +797,12 @@ int blk_queue_create(struct blkdev *dev, unsigned int depth, struct blk_queue **
 	ret = io_uring_register_eventfd(&q->ring, q->efd);
 	if (ret < 0)
 		goto err_efd;
+	/*
+	 * A registered file: no file reference taken and dropped per request
+	 * (an atomic on a line every queue's thread shares, since the process's
+	 * file table is shared). Without it (an old kernel) the plain fd works.
+	 */
+	q->fixed_fd = dev->fd >= 0 && io_uring_register_files(&q->ring, &dev->fd, 1) == 0;
 	*out = q;
 	return 0;
 err_efd:

@@ -3,20 +3,27 @@
 #define VHU_FUZZ_RING_H
 
 /*
- * The harness shared by fuzz_split.c, fuzz_packed.c and fuzz_inflight.c
- * (each defines FUZZ_RING_PACKED to 0, 1 or -1 (chosen by byte 0 bit 2),
- * optionally FUZZ_RING_INFLIGHT to 1, and includes this once): the fuzzer's bytes
+ * The harness shared by fuzz_split.c, fuzz_packed.c, fuzz_inflight.c and
+ * fuzz_iommu.c (each defines FUZZ_RING_PACKED to 0, 1 or -1 (chosen by
+ * byte 0 bit 2), optionally FUZZ_RING_INFLIGHT or FUZZ_RING_IOMMU to 1, and
+ * includes this once): the fuzzer's bytes
  * are the guest memory, so every descriptor, index, flag, event field and
  * buffer is attacker-controlled, and the device side runs a bounded script
  * of pops, pushes and notifications over it.
  *
  * Input (numbers little-endian, missing bytes read as 0):
- *   byte 0      features: bit 0 VIRTIO_RING_F_INDIRECT_DESC, bit 1 EVENT_IDX
+ *   byte 0      features: bit 0 VIRTIO_RING_F_INDIRECT_DESC, bit 1 EVENT_IDX;
+ *               with FUZZ_RING_IOMMU: bit 3 maps the whole memory at the
+ *               start (read-write, IOVA = gpa; bit 5: the two regions
+ *               swapped, region 1 at IOVA 0), bit 4 makes every other MISS
+ *               report fail with -EAGAIN (the channel full: sent again)
  *   byte 1      ring size: split 1 << (b % 7), packed b % 64 + 1 (1..64)
  *   bytes 2-5   the SET_VRING_BASE value (may be refused: the ring keeps 0)
  *   bytes 6-37  NOPS operation bytes, run in order (operands come from the
  *               bytes that follow an operation):
- *                 op & 7 = 0, 1  pop; touch the request's buffers; keep up to
+ *                 op & 7 = 0, 1  pop; touch the request's buffers (behind the
+ *                                IOMMU: each must lie in an IOTLB entry that
+ *                                allows the access, now); keep up to
  *                                NHELD requests, push the others at once
  *                          2     op < 0x80: push the oldest kept request, len
  *                                (op >> 3) * 37; else push every kept request
@@ -26,7 +33,15 @@
  *                                (vhu_vq_unpop) if it was the latest pop;
  *                                else enable_notify(op & 8)
  *                          5     poke: region 0 byte [next * 8 + (op >> 5)] = next
- *                                (the driver changing the ring between calls)
+ *                                (the driver changing the ring between calls);
+ *                                with FUZZ_RING_IOMMU and op & 8, an IOTLB
+ *                                message instead, operands a, b, c, d: iova
+ *                                a * 128 (d & 1: 2^64 - 128 - a * 128, near
+ *                                the top; d & 2: + (d >> 2 & 31), unaligned), size
+ *                                b * 64 (+ 1 if d & 0x80); op & 16:
+ *                                INVALIDATE of it, else UPDATE to the uva of
+ *                                gpa c * 64 with permission op >> 5 (0..7:
+ *                                none, RO, WO, RW, and unknown bits)
  *                          6     stop, set_base(next u16 | next u16 << 16), start
  *                          7     set_addr(next * 8, next * 8, next * 8 as gpa offsets), start
  *   with FUZZ_RING_INFLIGHT: the next AREA bytes are the ring's inflight
@@ -42,6 +57,12 @@
  * At the end the queue is drained: pop and push until empty, at most
  * 2 * num + 8 times.
  *
+ * With FUZZ_RING_IOMMU the queue negotiates ACCESS_PLATFORM: ring and
+ * buffer addresses are IOVAs translated through a device IOTLB of at most
+ * TLB_MAX entries that nothing is mapped in unless the header or the script
+ * maps it; misses are reported to the harness and never answered but by the
+ * script's own UPDATEs.
+ *
  * The regions are exact-size heap buffers, so ASan reports any access past
  * either; every iovec is also checked to lie in one region, and its bytes
  * touched (readable: read, writable: written) at both ends.
@@ -53,6 +74,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 
+#include <linux/vhost_types.h>
+
+#include "memory/iotlb.h"
 #include "virtq/inflight.h"
 #include "virtq/virtq.h"
 
@@ -71,6 +95,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #ifndef FUZZ_RING_INFLIGHT
 #define FUZZ_RING_INFLIGHT 0
 #endif
+#ifndef FUZZ_RING_IOMMU
+#define FUZZ_RING_IOMMU 0
+#endif
+#define TLB_MAX 4u			       /* entries: a bound a script of 32 bytes reaches */
 #define AREA_NUM 64u			       /* the largest ring the header can ask for */
 #define AREA (FUZZ_RING_INFLIGHT ? 2112u : 0u) /* vhu_inflight_queue_bytes(64) */
 
@@ -91,6 +119,9 @@ static struct vhu_req reqs[NHELD + 1];
 static struct vhu_log quiet_log;
 static int event_fd = -1;
 static volatile uint8_t sink;
+static struct vhu_iotlb tlb;	 /* FUZZ_RING_IOMMU */
+static unsigned int tlb_reports; /* MISS and ACCESS_FAIL reports this input */
+static bool tlb_channel_full;	 /* header byte 0 bit 4 */
 
 static void quiet(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
 {
@@ -110,6 +141,45 @@ static uint64_t gpa_to_uva(uint64_t gpa)
 	return gpa < MEM0 ? UVA0 + gpa : UVA1 + (gpa - MEM0);
 }
 
+/* What the ring is given for @gpa: its uva, or behind the IOMMU the IOVA (= gpa). */
+static uint64_t ring_addr(uint64_t gpa)
+{
+	return FUZZ_RING_IOMMU ? gpa : gpa_to_uva(gpa);
+}
+
+/* The queue's reports (BACKEND_IOTLB_MSG): only MISS and ACCESS_FAIL, never answered here. */
+static int tlb_report(void *arg, uint8_t type, uint64_t iova, uint8_t perm)
+{
+	(void)arg;
+	(void)iova;
+	if ((type != VHOST_IOTLB_MISS && type != VHOST_IOTLB_ACCESS_FAIL) || !perm ||
+	    (perm & ~(VHU_IOTLB_READ | VHU_IOTLB_WRITE)))
+		abort();
+	tlb_reports++;
+	return tlb_channel_full && type == VHOST_IOTLB_MISS && tlb_reports % 2 ? -EAGAIN : 0;
+}
+
+/* op 5 with op & 8, behind the IOMMU: an UPDATE or an INVALIDATE from the script. */
+static void op_iotlb(struct fuzz *f, uint8_t op)
+{
+	uint64_t a = take(f), b = take(f), c = take(f), d = take(f);
+	uint64_t iova = d & 1 ? UINT64_MAX - 127 - a * 128 : a * 128, size = b * 64 + (d >> 7);
+	int ret;
+
+	if (d & 2)
+		iova += (d >> 2) & 31;
+	if (op & 16) {
+		if (vhu_iotlb_invalidate(&tlb, iova, size) < 0)
+			abort();
+		return;
+	}
+	ret = vhu_iotlb_update(&tlb, &mem, iova, size, gpa_to_uva(c * 64), op >> 5);
+	if (ret != 0 && ret != -EINVAL && ret != -EFAULT && ret != -ENOSPC)
+		abort();
+	if (ret == -EINVAL && size && (op >> 5) >= 1 && (op >> 5) <= 3 && iova + size - 1 >= iova)
+		abort(); /* a well-formed update refused as malformed */
+}
+
 /* Guest memory as two regions over heap buffers: no mmap, no fd. */
 static void mem_setup(struct fuzz *f)
 {
@@ -126,9 +196,28 @@ static void mem_setup(struct fuzz *f)
 	mem.nregions = 2;
 }
 
+/* Behind the IOMMU: an entry of the table as it is now holds the whole iovec with @need. */
+static bool tlb_covers(const struct iovec *iov, uint8_t need)
+{
+	uintptr_t at = (uintptr_t)iov->iov_base;
+
+	for (unsigned int i = 0; i < tlb.n; i++) {
+		const struct vhu_iotlb_entry *e = &tlb.e[i];
+		uintptr_t h = (uintptr_t)e->host;
+
+		if (at >= h && iov->iov_len <= e->size && at - h <= e->size - iov->iov_len &&
+		    (e->perm & need) == need)
+			return true;
+	}
+	return false;
+}
+
 static void check_iov(const struct fuzz *f, const struct iovec *iov, bool writable)
 {
 	const uint8_t *p = iov->iov_base;
+
+	if (FUZZ_RING_IOMMU && !tlb_covers(iov, writable ? VHU_IOTLB_WRITE : VHU_IOTLB_READ))
+		abort(); /* a buffer used without a translation that allows it */
 
 	for (unsigned int i = 0; i < 2; i++) {
 		uintptr_t start = (uintptr_t)f->host[i], at = (uintptr_t)p;
@@ -275,7 +364,7 @@ static void op_set_addr(struct fuzz *f)
 	uint64_t desc = take(f) * 8u, avail = take(f) * 8u, used = take(f) * 8u;
 
 	vhu_vq_stop(&f->vq);
-	(void)vhu_vq_set_addr(&f->vq, gpa_to_uva(desc), gpa_to_uva(avail), gpa_to_uva(used));
+	(void)vhu_vq_set_addr(&f->vq, ring_addr(desc), ring_addr(avail), ring_addr(used));
 	f->held = f->newest = 0;
 	(void)vhu_vq_start(&f->vq);
 }
@@ -305,6 +394,10 @@ static void run_op(struct fuzz *f, uint8_t op)
 			(void)vhu_vq_enable_notify(&f->vq, op & 8);
 		break;
 	case 5:
+		if (FUZZ_RING_IOMMU && (op & 8)) {
+			op_iotlb(f, op);
+			break;
+		}
 		off = take(f) * 8u + (op >> 5);
 		f->host[0][off % MEM0] = take(f);
 		break;
@@ -315,6 +408,22 @@ static void run_op(struct fuzz *f, uint8_t op)
 		op_set_addr(f);
 		break;
 	}
+}
+
+/* Behind the IOMMU: an empty table, or the whole memory mapped (header byte 0 bits 3, 5). */
+static void tlb_setup(const uint8_t *hdr, uint64_t *features)
+{
+	const uint8_t rw = VHU_IOTLB_READ | VHU_IOTLB_WRITE;
+	bool swap = hdr[0] & 32;
+
+	*features |= 1ull << 33; /* VIRTIO_F_ACCESS_PLATFORM */
+	vhu_iotlb_init(&tlb, TLB_MAX);
+	tlb.report = tlb_report;
+	tlb_reports = 0;
+	tlb_channel_full = hdr[0] & 16;
+	if ((hdr[0] & 8) && (vhu_iotlb_update(&tlb, &mem, swap ? MEM1 : 0, MEM0, UVA0, rw) ||
+			     vhu_iotlb_update(&tlb, &mem, swap ? 0 : MEM0, MEM1, UVA1, rw)))
+		abort();
 }
 
 static int queue_setup(struct fuzz *f, const uint8_t *hdr)
@@ -330,13 +439,17 @@ static int queue_setup(struct fuzz *f, const uint8_t *hdr)
 	if (hdr[0] & 2)
 		features |= 1ull << 29;
 	vhu_vq_init(&f->vq, 0, &mem, &quiet_log);
+	if (FUZZ_RING_IOMMU)
+		tlb_setup(hdr, &features);
+	if (FUZZ_RING_IOMMU)
+		vhu_vq_set_iotlb(&f->vq, &tlb);
 	(void)vhu_vq_set_features(&f->vq, features);
 	if (vhu_vq_set_num(&f->vq, num) < 0)
 		abort();
 	(void)vhu_vq_set_base(&f->vq, base);
 	f->packed = packed;
-	if (vhu_vq_set_addr(&f->vq, gpa_to_uva(DESC_GPA), gpa_to_uva(AVAIL_GPA),
-			    gpa_to_uva(USED_GPA)) < 0)
+	if (vhu_vq_set_addr(&f->vq, ring_addr(DESC_GPA), ring_addr(AVAIL_GPA),
+			    ring_addr(USED_GPA)) < 0)
 		abort(); /* fixed areas that always fit */
 	if (FUZZ_RING_INFLIGHT)
 		vhu_vq_set_inflight(&f->vq, f->area, AREA_NUM);
@@ -398,6 +511,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* the fds and the table are the harness's: only the resubmit list is the queue's */
 	vhu_inflight_stop(&f.vq);
+	if (FUZZ_RING_IOMMU)
+		vhu_iotlb_fini(&tlb);
 	free(f.area);
 	free(f.host[0]);
 	free(f.host[1]);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Write the seed corpora of fuzz_split and fuzz_packed into
-tests/fuzz/corpus/fuzz_split/ and tests/fuzz/corpus/fuzz_packed/.
+"""Write the seed corpora of fuzz_split, fuzz_packed and fuzz_iommu into
+tests/fuzz/corpus/fuzz_split/, fuzz_packed/ and fuzz_iommu/.
 
 Each seed is one fuzz input in the format of tests/fuzz/fuzz_ring.h:
 6 header bytes (features, ring size, SET_VRING_BASE value), 32 operation
@@ -236,6 +236,81 @@ def packed_seeds():
     return out
 
 
+# ---- behind the IOMMU (fuzz_iommu) -------------------------------------------
+MAP_ALL, CHANNEL_FULL, SWAP = 8, 16, 32  # header byte 0, fuzz_ring.h
+RO, WO, RW = 1, 2, 3
+
+
+def UPDATE(iova, size, gpa, perm, flags=0):
+    """IOTLB UPDATE (fuzz_ring.h op 5 | 8): iova in 128-byte units, size and
+    gpa in 64-byte units"""
+    return [5 | 8 | (perm << 5), iova // 128, size // 64, gpa // 64, flags]
+
+
+def INVALIDATE(iova, size, flags=0):
+    return [5 | 8 | 16, iova // 128, size // 64, 0, flags]
+
+
+def iommu_seeds():
+    """Every split and packed seed with the memory mapped (IOVA = gpa), and
+    scripts that map, invalidate and fault while the ring runs."""
+    out = {}
+    for name, data in split_seeds().items():
+        out["split_" + name] = bytes([data[0] | MAP_ALL]) + data[1:]
+    for name, data in packed_seeds().items():
+        out["packed_" + name] = bytes([data[0] | MAP_ALL | 4]) + data[1:]
+    log2_8 = 3
+
+    # nothing mapped: the pop misses; the script maps the ring and the
+    # buffer (a MISS answered late), then the request goes through
+    m = Mem()
+    split_desc(m, 0, BUF, 64)
+    split_avail(m, 8, [0])
+    out["miss_then_update"] = seed(0, log2_8, 0,
+                                   [POP] + UPDATE(0, 2048, 0, RW) + UPDATE(BUF, 64, BUF, RO)
+                                   + [POP, PUSH(0), NOTIFY], m)
+    # the channel full: the MISS is sent again on the next fetch
+    out["miss_channel_full"] = seed(CHANNEL_FULL, log2_8, 0,
+                                    [POP, POP] + UPDATE(0, 4096, 0, RW) + [POP, POP]
+                                    + UPDATE(BUF, 64, BUF, RW) + [POP, PUSH(0)], m)
+    # mapped, then everything invalidated mid-run (size 0: to the end of
+    # the space), the next pop misses, a remap lets it go on
+    m = Mem()
+    for i in range(4):
+        split_desc(m, i, BUF + 64 * i, 64, WRITE)
+    split_avail(m, 8, [0, 1, 2, 3])
+    out["invalidate_midrun"] = seed(MAP_ALL, log2_8, 0,
+                                    [POP] + INVALIDATE(0, 0) + [POP, PUSH(1)]
+                                    + UPDATE(0, 8192, 0, RW) + [POP, POP, PUSH(1), PUSH(1), NOTIFY], m)
+    # a device-writable buffer mapped read-only: ACCESS_FAIL, handed out with it left out
+    out["readonly_write_buf"] = seed(0, log2_8, 0,
+                                     UPDATE(0, 2048, 0, RW) + UPDATE(BUF, 256, BUF, RO)
+                                     + [POP, PUSH(0), POP, PUSH(0)], m)
+    # a read-only page: a driver-readable buffer in it goes (and fills the
+    # queue's cache), a device-writable one in the same page must still fault
+    m = Mem()
+    split_desc(m, 0, BUF, 64)
+    split_desc(m, 1, BUF + 128, 64, WRITE)
+    split_avail(m, 8, [0, 1])
+    out["ro_page_read_then_write"] = seed(0, log2_8, 0,
+                                          UPDATE(0, 2048, 0, RW) + UPDATE(BUF, 4096, BUF, RO)
+                                          + [POP, POP, PUSH(0), PUSH(0), NOTIFY], m)
+    # hostile updates: size 0, wrapping (near 2^64), unknown permission
+    # bits, no permission, memory that crosses regions; then the table's
+    # bound (4) reached
+    out["hostile_updates"] = seed(MAP_ALL, log2_8, 0,
+                                  UPDATE(BUF, 0, BUF, RW) + UPDATE(0, 256, 0, RW, 1)
+                                  + UPDATE(BUF, 64, BUF, 4) + UPDATE(BUF, 64, BUF, 0)
+                                  + UPDATE(BUF, 1024, 8000, RW) + [POP, PUSH(0)], m)
+    out["table_bound"] = seed(MAP_ALL, log2_8, 0,
+                              UPDATE(20480, 64, BUF, RW) + UPDATE(20608, 64, BUF, RO)
+                              + UPDATE(20736, 64, BUF, WO) + INVALIDATE(24576, 64)
+                              + INVALIDATE(0, 64, 1) + [POP, PUSH(1)], m)
+    # the regions swapped: IOVA 0 is region 1, so the ring lives where gpa says it does not
+    out["swapped_regions"] = seed(MAP_ALL | SWAP, log2_8, 0, [POP, PUSH(0), NOTIFY], m)
+    return out
+
+
 def write(target, seeds):
     d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", target)
     os.makedirs(d, exist_ok=True)
@@ -248,3 +323,4 @@ def write(target, seeds):
 if __name__ == "__main__":
     write("fuzz_split", split_seeds())
     write("fuzz_packed", packed_seeds())
+    write("fuzz_iommu", iommu_seeds())

@@ -168,6 +168,7 @@ static void usage(FILE *out)
 		"                 [--iommu] [--iotlb-window=N] [--invalidate-us=N]\n"
 		"       vhu-bench net --socket-path=PATH [--mode=tx|rx|txrx] [--pkt-size=64]\n"
 		"                 [--time=10] [--count=N] [--packed] [--json] [--log-dirty]\n"
+		"                 [--verify] [--iommu] [--iotlb-window=N] [--invalidate-us=N]\n"
 		"\n"
 		"Drive a vhost-user back-end from this process (vhu's userspace virtio driver)\n"
 		"and report IOPS, MB/s and latency percentiles (blk), or packets per second\n"

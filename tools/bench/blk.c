@@ -23,7 +23,6 @@
  */
 #include <endian.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,85 +33,15 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 
-#include "bench.h"
+#include "blk.h"
 #include <vhu/frontend.h>
 #include <vhu/protocol.h>
 
-#define SECTOR 512u
 #define SPIN_NS 20000u		    /* poll the used ring this long before sleeping */
 #define STALL_NS 10000000000ull	    /* no completion this long with requests out: fail */
 #define RECONNECT_NS 10000000000ull /* --reconnect: how long a back-end may take to return */
 
 #define POLL_CHECK_NS 1000000u /* --wait=poll: look at the connection this often when idle */
-
-enum rw { RW_RANDREAD, RW_RANDWRITE, RW_READ, RW_WRITE, RW_VERIFY };
-static const char *const rw_names[] = { "randread", "randwrite", "read", "write", "verify" };
-enum wait_mode { WAIT_SPIN, WAIT_EVENT, WAIT_POLL };
-static const char *const wait_names[] = { "spin", "event", "poll" };
-
-struct blk_opts {
-	enum rw rw;
-	uint64_t bs;
-	unsigned int iodepth;
-	enum wait_mode wait;	 /* --wait */
-	unsigned int queue_size; /* --queue-size; 0: from iodepth */
-	bool no_event_idx;	 /* --no-event-idx: flags, not event idx, suppress kicks */
-	unsigned int think_us;	 /* --think-us: a random pause of up to this before each kick */
-	unsigned int idle_s;	 /* --idle: rings kept, nothing sent, this long after the run */
-	uint64_t size;		 /* bytes of the disk used */
-	bool reconnect;		 /* wait for a back-end that died and go on */
-	bool time_given;	 /* verify: repeat passes until --time is up */
-	bool log_check;		 /* dirty logging on; check the log against the writes */
-	bool log_dirty;		 /* dirty logging on, nothing checked (what logging costs) */
-	const char *migrate_to;	 /* half-way, hand the device over to this back-end */
-	/* --iommu: the front-end plays the guest's IOMMU (issue 17) */
-	bool iommu;
-	unsigned int iotlb_window; /* --iotlb-window: most entries mapped at once */
-	unsigned int storm_us;	   /* --invalidate-us: invalidate everything this often */
-};
-
-/* --invalidate-us: a thread that invalidates the whole IOTLB while the workers run. */
-struct storm {
-	struct vhu_frontend *fe;
-	unsigned int us;
-	bool stop; /* atomic */
-	uint64_t n;
-	pthread_t thread;
-};
-
-static void *storm_run(void *arg)
-{
-	struct storm *st = arg;
-
-	while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
-		if (vhu_frontend_iotlb_invalidate(st->fe, 0, 0) < 0)
-			break;
-		st->n++;
-		nanosleep(&(struct timespec){ .tv_sec = st->us / 1000000,
-					      .tv_nsec = (long)(st->us % 1000000) * 1000 },
-			  NULL);
-	}
-	return NULL;
-}
-
-/* What the workers share for --reconnect (lock: everything below it). */
-struct blk_shared {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct vhu_frontend *fe;
-	const char *path;
-	bool enabled;	     /* --reconnect */
-	unsigned int active; /* workers still running */
-	unsigned int parked; /* of those, waiting for a reconnect */
-	unsigned int gen;    /* reconnects done: parked workers wait for it to move */
-	int error;	     /* a reconnect that gave up: every worker fails with it */
-	uint64_t reconnects;
-	/* --log-check: the pages of shared memory the device wrote into (bit per
-	 * 4 KiB page from vhu_frontend_mem_base(), atomic ORs), and its size */
-	uint8_t *written;
-	size_t written_bytes;
-	uint8_t *mem_base;
-};
 
 struct blk_io {
 	struct virtio_blk_outhdr *hdr;
@@ -216,23 +145,12 @@ static int submit(struct blk_worker *w, struct blk_io *io, uint64_t now)
 	return vhu_fe_queue_add(w->q, out, nout, in, nin, io) < 0 ? -EIO : 1;
 }
 
-/* --log-check: the device wrote [p, p + len): the truth the log is checked against. */
-static void written(struct blk_shared *s, const void *p, uint64_t len)
-{
-	uint64_t first = (uint64_t)((const uint8_t *)p - s->mem_base) / 4096;
-	uint64_t last = (uint64_t)((const uint8_t *)p + len - 1 - s->mem_base) / 4096;
-
-	for (uint64_t page = first; page <= last && page / 8 < s->written_bytes; page++)
-		__atomic_fetch_or(&s->written[page / 8], (uint8_t)(1u << (page % 8)),
-				  __ATOMIC_RELAXED);
-}
-
 static void complete(struct blk_worker *w, struct blk_io *io, uint64_t now)
 {
 	if (w->shared->written) {
-		written(w->shared, io->status, 1);
+		blk_written(w->shared, io->status, 1);
 		if (!io->write && *io->status == VIRTIO_BLK_S_OK)
-			written(w->shared, io->data, w->opts->bs);
+			blk_written(w->shared, io->data, w->opts->bs);
 	}
 	bench_hist_add(&w->hist, now - io->start_ns);
 	count_one(&w->ops);
@@ -463,200 +381,6 @@ static int worker_run(struct bench_thread *t)
 	return ret;
 }
 
-static void usage_blk(FILE *out)
-{
-	fprintf(out,
-		"Usage: vhu-bench blk --socket-path=PATH [OPTION]...\n"
-		"\n"
-		"Drive a vhost-user-blk back-end from this process and report IOPS, MB/s and\n"
-		"latency percentiles.\n"
-		"\n"
-		"  --socket-path=PATH  the back-end's unix socket (required)\n"
-		"  --rw=MODE           randread (default), randwrite, read, write or verify\n"
-		"  --bs=BYTES          request size, a multiple of 512 up to 1M (default 4096)\n"
-		"  --iodepth=N         requests in flight per queue, 1..1024 (default 32)\n"
-		"  --queues=N          request queues, one thread each, 1..64 (default 1)\n"
-		"  --queue-size=N      ring entries, a power of two 2..32768 (default: from\n"
-		"                      --iodepth, 64..256)\n"
-		"  --no-event-idx      do not negotiate VIRTIO_RING_F_EVENT_IDX (ring flags\n"
-		"                      suppress kicks and interrupts instead)\n"
-		"  --think-us=N        before each kick, pause a random 0..N microseconds\n"
-		"  --idle=SECONDS      after the run, keep the rings and send nothing this long\n"
-		"                      (\"vhu-bench: idle\" on stderr when it starts)\n"
-		"  --wait=MODE         how completions are waited for: spin (default; poll the\n"
-		"                      used ring 20 us, then sleep on the call eventfd), event\n"
-		"                      (sleep at once, as an interrupt-driven guest) or poll\n"
-		"                      (busy-poll the used ring, interrupts off, as a polling\n"
-		"                      guest driver)\n"
-		"  --time=SECONDS      run this long (default 10; verify: one pass without it)\n"
-		"  --size=BYTES        the region of the disk used (verify: default 64M)\n"
-		"  --packed            insist on the packed ring\n"
-		"  --json              one JSON object on stdout\n"
-		"  --reconnect         wait (10 s) for a back-end that died to come back on\n"
-		"                      the same path and go on with the requests in flight\n"
-		"  --log-check         turn dirty-page logging on and check, after the run,\n"
-		"                      that the log marks every page the device wrote\n"
-		"  --migrate-to=PATH   half-way, hand the device over to the back-end on PATH\n"
-		"                      (dirty logging, then its rings resumed there)\n"
-		"  --log-dirty         run with dirty-page logging on and check nothing (its "
-		"cost)\n"
-		"  -h, --help          show this help and exit\n"
-		"\n"
-		"Exit status: 0 on success, 1 when a request failed, a verify pass found a\n"
-		"mismatch or the back-end failed, 2 for bad options or when --log-check\n"
-		"found a written page the log did not mark.\n");
-}
-
-static int parse_blk(int argc, char **argv, struct bench_common *c, struct blk_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "socket-path", required_argument, NULL, 's' },
-		{ "rw", required_argument, NULL, 'r' },
-		{ "bs", required_argument, NULL, 'b' },
-		{ "iodepth", required_argument, NULL, 'd' },
-		{ "queues", required_argument, NULL, 'q' },
-		{ "time", required_argument, NULL, 't' },
-		{ "size", required_argument, NULL, 'S' },
-		{ "packed", no_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "reconnect", no_argument, NULL, 'R' },
-		{ "log-check", no_argument, NULL, 'L' },
-		{ "log-dirty", no_argument, NULL, 'D' },
-		{ "migrate-to", required_argument, NULL, 'M' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "iommu", no_argument, NULL, 'I' },
-		{ "iotlb-window", required_argument, NULL, 'W' },
-		{ "invalidate-us", required_argument, NULL, 'V' },
-		{ "wait", required_argument, NULL, 'w' },
-		{ "queue-size", required_argument, NULL, 'Q' },
-		{ "think-us", required_argument, NULL, 'T' },
-		{ "no-event-idx", no_argument, NULL, 'E' },
-		{ "idle", required_argument, NULL, 'i' },
-		{ 0 },
-	};
-	uint64_t v;
-	int ch;
-
-	*o = (struct blk_opts){ .rw = RW_RANDREAD, .bs = 4096, .iodepth = 32 };
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'h':
-			usage_blk(stdout);
-			return 1;
-		case 's':
-			c->socket_path = optarg;
-			break;
-		case 'r':
-			o->rw = RW_VERIFY + 1;
-			for (unsigned int i = 0; i <= RW_VERIFY; i++)
-				if (!strcmp(optarg, rw_names[i]))
-					o->rw = i;
-			if (o->rw > RW_VERIFY)
-				return fprintf(stderr, "vhu-bench: --rw=%s: unknown\n", optarg), -1;
-			break;
-		case 'b':
-			if (bench_parse_size(optarg, &o->bs) || !o->bs || o->bs % SECTOR ||
-			    o->bs > (1u << 20))
-				return fprintf(stderr, "vhu-bench: --bs: multiple of 512, <= 1M\n"),
-				       -1;
-			break;
-		case 'd':
-			if (bench_parse_size(optarg, &v) || !v || v > 1024)
-				return fprintf(stderr, "vhu-bench: --iodepth: 1..1024\n"), -1;
-			o->iodepth = (unsigned int)v;
-			break;
-		case 'q':
-			if (bench_parse_size(optarg, &v) || !v || v > 64)
-				return fprintf(stderr, "vhu-bench: --queues: 1..64\n"), -1;
-			c->queues = (unsigned int)v;
-			break;
-		case 't':
-			if (bench_parse_size(optarg, &v) || !v || v > 86400)
-				return fprintf(stderr, "vhu-bench: --time: seconds\n"), -1;
-			c->time_s = (unsigned int)v;
-			o->time_given = true;
-			break;
-		case 'S':
-			if (bench_parse_size(optarg, &o->size) || o->size < o->bs)
-				return fprintf(stderr, "vhu-bench: --size: bytes\n"), -1;
-			break;
-		case 'p':
-			c->packed = true;
-			break;
-		case 'j':
-			c->json = true;
-			c->progress = false;
-			break;
-		case 'R':
-			o->reconnect = true;
-			break;
-		case 'L':
-			o->log_check = true;
-			break;
-		case 'D':
-			o->log_dirty = true;
-			break;
-		case 'M':
-			o->migrate_to = optarg;
-			break;
-		case 'I':
-			o->iommu = true;
-			break;
-		case 'w':
-			o->wait = WAIT_POLL + 1;
-			for (unsigned int i = 0; i <= WAIT_POLL; i++)
-				if (!strcmp(optarg, wait_names[i]))
-					o->wait = i;
-			if (o->wait > WAIT_POLL)
-				return fprintf(stderr, "vhu-bench: --wait: spin, event or poll\n"),
-				       -1;
-			break;
-		case 'Q':
-			if (bench_parse_size(optarg, &v) || v < 2 || v > 32768 || (v & (v - 1)))
-				return fprintf(stderr, "vhu-bench: --queue-size: a power of two, "
-						       "2..32768\n"),
-				       -1;
-			o->queue_size = (unsigned int)v;
-			break;
-		case 'W':
-			if (bench_parse_size(optarg, &v) || v > 65536)
-				return fprintf(stderr, "vhu-bench: --iotlb-window: 0..65536\n"), -1;
-			o->iotlb_window = (unsigned int)v;
-			o->iommu = true;
-			break;
-		case 'V':
-			if (bench_parse_size(optarg, &v) || !v || v > 10000000)
-				return fprintf(stderr, "vhu-bench: --invalidate-us: 1..10000000\n"),
-				       -1;
-			o->storm_us = (unsigned int)v;
-			o->iommu = true;
-			break;
-		case 'E':
-			o->no_event_idx = true;
-			break;
-		case 'T':
-			if (bench_parse_size(optarg, &v) || v > 1000000)
-				return fprintf(stderr, "vhu-bench: --think-us: 0..1000000\n"), -1;
-			o->think_us = (unsigned int)v;
-			break;
-		case 'i':
-			if (bench_parse_size(optarg, &v) || v > 3600)
-				return fprintf(stderr, "vhu-bench: --idle: 0..3600 seconds\n"), -1;
-			o->idle_s = (unsigned int)v;
-			break;
-		default:
-			return -1;
-		}
-	}
-	if (!c->socket_path)
-		return fprintf(stderr, "vhu-bench: --socket-path=PATH is required\n"), -1;
-	/* three descriptors a request: header, data, status */
-	if (o->queue_size && o->queue_size < 3 * o->iodepth)
-		return fprintf(stderr, "vhu-bench: --queue-size: at least 3 x --iodepth\n"), -1;
-	return 0;
-}
-
 static unsigned int ring_size(const struct blk_opts *o)
 {
 	unsigned int n = 64, iodepth = o->iodepth;
@@ -679,8 +403,7 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 			    VHU_BIT(VIRTIO_RING_F_INDIRECT_DESC) | VHU_BIT(VIRTIO_BLK_F_FLUSH) |
 			    VHU_BIT(VIRTIO_BLK_F_BLK_SIZE) | VHU_BIT(VIRTIO_BLK_F_SEG_MAX) |
 			    (c->queues > 1 ? VHU_BIT(VIRTIO_BLK_F_MQ) : 0) |
-			    (c->packed ? VHU_BIT(VIRTIO_F_RING_PACKED) : 0) |
-			    (o->iommu ? VHU_BIT(VIRTIO_F_ACCESS_PLATFORM) : 0),
+			    (c->packed ? VHU_BIT(VIRTIO_F_RING_PACKED) : 0),
 		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
 				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 				     VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
@@ -689,25 +412,23 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 				     (o->reconnect ? VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) : 0) |
 				     (o->log_check || o->log_dirty || o->migrate_to
 					      ? VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD)
-					      : 0) |
-				     /* the channel the IOTLB misses come on */
-				     (o->iommu ? VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) : 0),
+					      : 0),
 		.num_queues = (uint16_t)c->queues,
 		.queue_size = (uint16_t)ring_size(o),
 		.mem_size = (uint64_t)c->queues * o->iodepth * (o->bs + 4096) + (16u << 20),
-		.iotlb_window = o->iotlb_window,
 	};
-	int ret = vhu_frontend_connect(&cfg, fe);
+	int ret;
+
+	bench_iommu_config(&o->iommu, &cfg);
+	ret = vhu_frontend_connect(&cfg, fe);
 
 	if (ret < 0) {
 		fprintf(stderr, "vhu-bench: %s: %s\n", c->socket_path, strerror(-ret));
 		return ret;
 	}
-	if (o->iommu && !vhu_frontend_iommu(*fe)) {
-		fprintf(stderr, "vhu-bench: %s: the back-end does not offer ACCESS_PLATFORM\n",
-			c->socket_path);
-		return -ENOTSUP;
-	}
+	ret = bench_iommu_check(&o->iommu, *fe, c->socket_path);
+	if (ret < 0)
+		return ret;
 	if (c->packed && !(vhu_frontend_features(*fe) & VHU_BIT(VIRTIO_F_RING_PACKED))) {
 		fprintf(stderr, "vhu-bench: %s: the back-end does not offer packed rings\n",
 			c->socket_path);
@@ -843,24 +564,6 @@ static int bring_up(struct bench_common *c, struct blk_opts *o, struct blk_worke
 	return ret;
 }
 
-/* --iommu: what the IOMMU role did (a second JSON line with --json). */
-static void iotlb_report(const struct bench_common *c, struct vhu_frontend *fe,
-			 const struct storm *st)
-{
-	struct vhu_frontend_iotlb_stats s;
-
-	vhu_frontend_iotlb_stats(fe, &s);
-	if (c->json)
-		printf("{\"iotlb\": {\"misses\": %" PRIu64 ", \"updates\": %" PRIu64
-		       ", \"invalidates\": %" PRIu64 ", \"storm_invalidates\": %" PRIu64
-		       ", \"access_fails\": %" PRIu64 "}}\n",
-		       s.misses, s.updates, s.invalidates, st->n, s.access_fails);
-	else
-		printf("  IOMMU: %" PRIu64 " misses answered with %" PRIu64 " updates, %" PRIu64
-		       " invalidates (%" PRIu64 " of everything), %" PRIu64 " access failures\n",
-		       s.misses, s.updates, s.invalidates, st->n, s.access_fails);
-}
-
 /* Errors that another try cannot mend (the back-end is there and says no). */
 static bool hopeless(int err)
 {
@@ -909,83 +612,6 @@ static int run_phase(struct bench_common *c, const struct blk_opts *o, struct bl
 	return ret;
 }
 
-/* --log-check / --migrate-to: the back-end logs from now on. */
-static int log_setup(const struct bench_common *c, struct blk_shared *s, struct vhu_frontend *fe)
-{
-	int ret = vhu_frontend_log_start(fe);
-
-	if (ret < 0) {
-		fprintf(stderr, "vhu-bench: %s: dirty logging: %s\n", c->socket_path,
-			strerror(-ret));
-		return ret;
-	}
-	s->mem_base = vhu_frontend_mem_base(fe);
-	s->written_bytes = (vhu_frontend_mem_size(fe) / 4096 + 7) / 8;
-	s->written = calloc(1, s->written_bytes);
-	return s->written ? 0 : -ENOMEM;
-}
-
-static bool page_in(const uint8_t *map, uint64_t page)
-{
-	return map[page / 8] & (1u << (page % 8));
-}
-
-static void mark_area(uint8_t *map, size_t bytes, const uint8_t *base, const struct iovec *a)
-{
-	uint64_t first = (uint64_t)((const uint8_t *)a->iov_base - base) / 4096;
-	uint64_t last = (uint64_t)((const uint8_t *)a->iov_base + a->iov_len - 1 - base) / 4096;
-
-	for (uint64_t p = first; p <= last && p / 8 < bytes; p++)
-		map[p / 8] |= (uint8_t)(1u << (p % 8));
-}
-
-/*
- * Every page the device wrote a buffer into must be marked (missed: must be
- * 0); pages marked that hold neither such a buffer nor ring memory the
- * device writes were marked needlessly.
- */
-static int log_check(const struct bench_common *c, struct blk_shared *s, struct vhu_frontend *fe)
-{
-	uint8_t *marked = calloc(1, s->written_bytes), *ring = calloc(1, s->written_bytes);
-	uint64_t missed = 0, needless = 0, truth = 0;
-	long n = -ENOMEM;
-
-	if (marked && ring)
-		n = vhu_frontend_log_read(fe, marked, s->written_bytes);
-	for (unsigned int i = 0; n >= 0 && i < c->queues; i++) {
-		struct iovec a[3];
-
-		vhu_fe_queue_ring_mem(vhu_frontend_queue(fe, i), a);
-		mark_area(ring, s->written_bytes, s->mem_base, &a[0]);
-		mark_area(ring, s->written_bytes, s->mem_base, &a[2]);
-	}
-	for (uint64_t p = 0; n >= 0 && p < s->written_bytes * 8; p++) {
-		truth += page_in(s->written, p);
-		missed += page_in(s->written, p) && !page_in(marked, p);
-		needless += page_in(marked, p) && !page_in(s->written, p) && !page_in(ring, p);
-	}
-	free(marked);
-	free(ring);
-	if (n < 0) {
-		fprintf(stderr, "vhu-bench: reading the dirty log: %s\n", strerror((int)-n));
-		return (int)n;
-	}
-	if (c->json)
-		printf("{\"log_check\": {\"written_pages\": %" PRIu64 ", \"marked_pages\": %ld, "
-		       "\"missed\": %" PRIu64 ", \"needless\": %" PRIu64 "}}\n",
-		       truth, n, missed, needless);
-	else
-		printf("dirty log: %" PRIu64 " pages written into, %ld marked, %" PRIu64
-		       " missed, %" PRIu64 " marked needlessly\n",
-		       truth, n, missed, needless);
-	if (missed)
-		fprintf(stderr,
-			"vhu-bench: the back-end wrote %" PRIu64
-			" pages it did not mark in the dirty log\n",
-			missed);
-	return missed ? -EIO : 0;
-}
-
 int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 {
 	struct bench_common c = *common;
@@ -994,11 +620,10 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 	struct bench_thread *threads[64]; /* --queues is at most 64 */
 	struct blk_worker *ws = NULL;
 	struct blk_opts o;
-	struct storm storm = { 0 };
 	double secs = 0;
 	int ret, status = 1;
 
-	ret = parse_blk(argc, argv, &c, &o);
+	ret = blk_parse(argc, argv, &c, &o);
 	if (ret != 0)
 		return ret < 0 ? 2 : 0; /* bad options, or --help */
 	ws = calloc(c.queues, sizeof(*ws));
@@ -1011,7 +636,7 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 	if (bring_up_retry(&c, &o, ws, &s, &fe) < 0)
 		goto out;
 	s.fe = fe;
-	if ((o.log_check || o.migrate_to) && log_setup(&c, &s, fe) < 0)
+	if ((o.log_check || o.migrate_to) && blk_log_setup(&c, &s, fe) < 0)
 		goto out;
 	if (o.log_dirty && !o.log_check && !o.migrate_to) {
 		ret = vhu_frontend_log_start(fe);
@@ -1021,19 +646,14 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 			goto out;
 		}
 	}
-	storm.fe = fe;
-	storm.us = o.storm_us;
-	if (o.storm_us && pthread_create(&storm.thread, NULL, storm_run, &storm) != 0)
+	if (bench_iommu_start(&o.iommu, fe) < 0)
 		goto out;
 	ret = run_phase(&c, &o, ws, &s, threads, o.migrate_to ? (c.time_s + 1) / 2 : c.time_s,
 			&secs);
-	if (o.storm_us) {
-		__atomic_store_n(&storm.stop, true, __ATOMIC_RELEASE);
-		pthread_join(storm.thread, NULL);
-	}
+	bench_iommu_stop(&o.iommu);
 	if (ret < 0)
 		goto out;
-	if (o.log_check && log_check(&c, &s, fe) < 0)
+	if (o.log_check && blk_log_check(&c, &s, fe) < 0)
 		status = 2;
 	if (o.migrate_to) {
 		double secs2 = 0;
@@ -1054,8 +674,7 @@ int bench_blk_main(const struct bench_common *common, int argc, char **argv)
 			printf("  handed over to %s half-way\n", o.migrate_to);
 	}
 	report(&c, &o, ws, secs, vhu_frontend_features(fe), s.reconnects);
-	if (o.iommu)
-		iotlb_report(&c, fe, &storm);
+	bench_iommu_report(&c, &o.iommu);
 	if (o.idle_s) {
 		/* a connected driver that sends nothing: what the back-end costs idle */
 		fflush(stdout);

@@ -44,11 +44,12 @@ static const char *const mode_names[] = { "", "tx", "rx", "txrx" };
 
 struct net_opts {
 	enum mode mode;
-	unsigned int pkt_size; /* frame bytes, without the virtio header */
-	uint64_t count;	       /* 0: run for --time */
-	bool verify;	       /* stamp and check each frame's payload */
-	uint8_t mac[12];       /* the frame's destination and source MAC */
-	bool log_dirty;	       /* dirty logging on while it runs (what migration costs) */
+	unsigned int pkt_size;	  /* frame bytes, without the virtio header */
+	uint64_t count;		  /* 0: run for --time */
+	bool verify;		  /* stamp and check each frame's payload */
+	uint8_t mac[12];	  /* the frame's destination and source MAC */
+	bool log_dirty;		  /* dirty logging on while it runs (what migration costs) */
+	struct bench_iommu iommu; /* --iommu: the front-end plays the guest's IOMMU */
 };
 
 struct net_worker {
@@ -292,8 +293,8 @@ static void usage_net(FILE *out)
 		"  --src-mac=MAC       the same for the source (default 02:00:00:00:00:01)\n"
 		"  --verify            tx: stamp each frame with a sequence number and a\n"
 		"                      pattern; rx: check every byte of each frame against\n"
-		"                      it and that the numbers rise (--pkt-size >= %u)\n"
-		"  -h, --help          show this help and exit\n"
+		"                      it and that the numbers rise (--pkt-size >= "
+		"%u)\n" BENCH_IOMMU_USAGE "  -h, --help          show this help and exit\n"
 		"\n"
 		"Exit status: 0 on success, 1 when the back-end failed or stalled, or a\n"
 		"frame was wrong (--verify), 2 for bad options.\n",
@@ -315,6 +316,7 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 		{ "src-mac", required_argument, NULL, 'M' },
 		{ "log-dirty", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
+		BENCH_IOMMU_LONGOPTS,
 		{ 0 },
 	};
 	uint64_t v;
@@ -381,7 +383,8 @@ static int parse_net(int argc, char **argv, struct bench_common *c, struct net_o
 			o->log_dirty = true;
 			break;
 		default:
-			return -1;
+			if (bench_iommu_option(&o->iommu, ch, optarg) != 0)
+				return -1;
 		}
 	}
 	if (o->verify && o->pkt_size < VERIFY_MIN)
@@ -413,7 +416,10 @@ static int connect_net(const struct bench_common *c, const struct net_opts *o,
 		.queue_size = RING_SIZE,
 		.mem_size = 2ull * RING_SIZE * RX_BUF_SIZE + (4u << 20),
 	};
-	int ret = vhu_frontend_connect(&cfg, fe);
+	int ret;
+
+	bench_iommu_config(&o->iommu, &cfg);
+	ret = vhu_frontend_connect(&cfg, fe);
 
 	if (ret < 0) {
 		fprintf(stderr, "vhu-bench: %s: %s\n", c->socket_path, strerror(-ret));
@@ -429,7 +435,7 @@ static int connect_net(const struct bench_common *c, const struct net_opts *o,
 			c->socket_path);
 		return -ENOTSUP;
 	}
-	return 0;
+	return bench_iommu_check(&o->iommu, *fe, c->socket_path);
 }
 
 static int setup_worker(struct vhu_frontend *fe, struct net_worker *w)
@@ -549,8 +555,11 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 	}
 	rx.q = vhu_frontend_queue(fe, 0);
 	tx.q = vhu_frontend_queue(fe, 1);
+	if (bench_iommu_start(&o.iommu, fe) < 0)
+		goto out;
 	rx.deadline_ns = tx.deadline_ns = bench_now_ns() + c.time_s * 1000000000ull;
 	ret = bench_run_threads(&c, threads, n, "packets", &secs);
+	bench_iommu_stop(&o.iommu);
 	if (ret < 0) {
 		fprintf(stderr, "vhu-bench: %s: %s (tx %" PRIu64 ", rx %" PRIu64 " packets)\n",
 			c.socket_path, strerror(-ret), tx.packets, rx.packets);
@@ -558,6 +567,7 @@ int bench_net_main(const struct bench_common *common, int argc, char **argv)
 	}
 	report(&c, &o, o.mode & MODE_TX ? &tx : NULL, o.mode & MODE_RX ? &rx : NULL, secs,
 	       vhu_frontend_features(fe));
+	bench_iommu_report(&c, &o.iommu);
 	if (o.log_dirty) {
 		uint8_t *map = calloc(1, (vhu_frontend_mem_size(fe) / 4096 + 7) / 8);
 		long marked = map ? vhu_frontend_log_read(

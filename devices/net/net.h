@@ -100,6 +100,10 @@ struct net_port {
 	 * every forwarding thread */
 	uint64_t features;
 	uint16_t mtu; /* atomic: NET_SET_MTU or --mtu */
+	/* isolation (--port-config, policy.h; member and pol, cold, at the
+	 * end); set before the port runs */
+	uint16_t vlan; /* VLAN key (fdb.h) of pol.vlan: its frames' VLAN */
+	bool filter;   /* check its frames on the way in (net_pkt_prepare) */
 
 	/* the busy/users handshake (see Concepts); atomics */
 	bool busy;
@@ -119,17 +123,14 @@ struct net_port {
 	/* TAP */
 	int tap_fd;
 
-	/* isolation (--port-config, policy.h); set before the port runs */
-	struct net_policy pol;
-	uint16_t vlan;			 /* VLAN key (fdb.h) of pol.vlan: its frames' VLAN */
-	bool filter;			 /* check its frames on the way in (net_pkt_prepare) */
-	uint64_t member[FDB_VLANS / 64]; /* bit k: frames of VLAN key k go out of it */
-
 	uint64_t counters[NET_COUNTER_MAX]; /* atomics */
 	/* per queue pair, in the same view: chains taken from the guest's TX
 	 * queue of pair q, frames put into its RX queue of pair q; atomics */
 	uint64_t qp_rx_packets[NET_QP_MAX];
 	uint64_t qp_tx_packets[NET_QP_MAX];
+
+	uint64_t member[FDB_VLANS / 64]; /* bit k: frames of VLAN key k go out of it */
+	struct net_policy pol;
 };
 
 struct net_backlog;

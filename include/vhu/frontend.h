@@ -27,7 +27,7 @@
 #include <vhu/version.h>
 
 struct vhu_frontend;
-struct vhu_fe_queue;
+struct vhu_frontend_queue;
 
 struct vhu_frontend_config {
 	const char *socket_path; /* connect to it (client), or listen (server) */
@@ -135,10 +135,10 @@ VHU_API void *vhu_frontend_alloc(struct vhu_frontend *fe, uint64_t size, uint64_
 VHU_API int vhu_frontend_start(struct vhu_frontend *fe);
 
 /** vhu_frontend_queue() - ring @index once started; NULL if out of range. */
-VHU_API struct vhu_fe_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned int index);
+VHU_API struct vhu_frontend_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned int index);
 
 /**
- * vhu_fe_queue_add() - make one buffer chain available (not yet published).
+ * vhu_frontend_queue_add() - make one buffer chain available (not yet published).
  * @q:     the ring
  * @out:   device-readable buffers (pointers from vhu_frontend_alloc memory)
  * @nout:  how many
@@ -148,27 +148,28 @@ VHU_API struct vhu_fe_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigne
  *
  * A chain of more than one descriptor goes through an indirect table (of at
  * most 64 entries) when VIRTIO_RING_F_INDIRECT_DESC was negotiated. Split
- * rings publish at vhu_fe_queue_kick(); a packed chain is visible to the
+ * rings publish at vhu_frontend_queue_kick(); a packed chain is visible to the
  * device at once (the layout has no separate index), the kick only wakes it.
  *
  * Return: 0, -ENOSPC (the ring is full: collect completions first),
  * -EFAULT (a buffer outside the shared memory), -EINVAL (no buffers, or more
  * than the ring can ever hold) or -EIO (the ring broke: see get).
  */
-VHU_API int vhu_fe_queue_add(struct vhu_fe_queue *q, const struct iovec *out, unsigned int nout,
-			     const struct iovec *in, unsigned int nin, void *token);
+VHU_API int vhu_frontend_queue_add(struct vhu_frontend_queue *q, const struct iovec *out,
+				   unsigned int nout, const struct iovec *in, unsigned int nin,
+				   void *token);
 
 /**
- * vhu_fe_queue_kick() - publish what was added and kick the back-end, unless
+ * vhu_frontend_queue_kick() - publish what was added and kick the back-end, unless
  * it asked not to be (event idx or flags).
  *
  * Return: 1 if the kick eventfd was written, 0 if suppressed, or -errno.
  */
-VHU_API int vhu_fe_queue_kick(struct vhu_fe_queue *q);
+VHU_API int vhu_frontend_queue_kick(struct vhu_frontend_queue *q);
 
 /**
- * vhu_fe_queue_get() - take one completion.
- * @token: the token given to vhu_fe_queue_add()
+ * vhu_frontend_queue_get() - take one completion.
+ * @token: the token given to vhu_frontend_queue_add()
  * @len:   bytes the back-end says it wrote
  *
  * Completions the back-end wrote before it died are still returned; once
@@ -178,28 +179,28 @@ VHU_API int vhu_fe_queue_kick(struct vhu_fe_queue *q);
  * back-end is gone (vhu_frontend_reconnect()), -EPROTO if the back-end
  * returned an id that is not in flight (the ring is then unusable).
  */
-VHU_API int vhu_fe_queue_get(struct vhu_fe_queue *q, void **token, uint32_t *len);
+VHU_API int vhu_frontend_queue_get(struct vhu_frontend_queue *q, void **token, uint32_t *len);
 
 /**
- * vhu_fe_queue_wait() - sleep until the back-end signals the call eventfd
+ * vhu_frontend_queue_wait() - sleep until the back-end signals the call eventfd
  * (after re-enabling interrupts and re-checking the used ring), up to
  * @timeout_ms (-1: forever).
  *
  * Return: 1 when completions may be there, 0 on timeout, -ECONNRESET if the
  * back-end went away (at once when it is already known to be gone), or -errno.
  */
-VHU_API int vhu_fe_queue_wait(struct vhu_fe_queue *q, int timeout_ms);
+VHU_API int vhu_frontend_queue_wait(struct vhu_frontend_queue *q, int timeout_ms);
 
 /**
- * vhu_fe_queue_ring_mem() - the ring's three areas in the shared memory:
+ * vhu_frontend_queue_ring_mem() - the ring's three areas in the shared memory:
  * [0] the descriptors, [1] the driver area (split: avail ring; packed:
  * driver event), [2] the device area (split: used ring; packed: device
  * event). A split device writes [2]; a packed one [0] and [2].
  */
-VHU_API void vhu_fe_queue_ring_mem(const struct vhu_fe_queue *q, struct iovec areas[3]);
+VHU_API void vhu_frontend_queue_ring_mem(const struct vhu_frontend_queue *q, struct iovec areas[3]);
 
-/** vhu_fe_queue_num_free() - descriptors free for vhu_fe_queue_add(). */
-VHU_API unsigned int vhu_fe_queue_num_free(const struct vhu_fe_queue *q);
+/** vhu_frontend_queue_num_free() - descriptors free for vhu_frontend_queue_add(). */
+VHU_API unsigned int vhu_frontend_queue_num_free(const struct vhu_frontend_queue *q);
 
 /**
  * vhu_frontend_stop() - GET_VRING_BASE every ring (the back-end stops them).
@@ -230,13 +231,13 @@ VHU_API bool vhu_frontend_alive(struct vhu_frontend *fe);
  *
  * Chains in flight stay in flight: the driver's tokens and free descriptors
  * are untouched, and a back-end with inflight tracking resubmits them, so
- * their completions arrive through vhu_fe_queue_get() as usual. Without a
+ * their completions arrive through vhu_frontend_queue_get() as usual. Without a
  * region, chains the old back-end had taken may never complete. Chains
- * added since the last vhu_fe_queue_kick() are published by the next one,
+ * added since the last vhu_frontend_queue_kick() are published by the next one,
  * as always: call it after reconnecting.
  *
  * Threads: the control thread, while no other thread is inside a
- * vhu_fe_queue_*() call of this front-end (park the queue threads when they
+ * vhu_frontend_queue_*() call of this front-end (park the queue threads when they
  * see -ECONNRESET). After a failure the front-end is dead again and the call
  * may be repeated.
  *

@@ -304,7 +304,7 @@ static int queues_alloc(struct vhu_frontend *fe)
 	if (!fe->queues)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < fe->cfg.num_queues; i++) {
-		struct vhu_fe_queue *q = &fe->queues[i];
+		struct vhu_frontend_queue *q = &fe->queues[i];
 		struct vhu_fe_ring_mem *m = &q->mem;
 
 		q->fe = fe;
@@ -473,7 +473,7 @@ int vhu_frontend_set_config(struct vhu_frontend *fe, uint32_t offset, const void
 /* ---- start and stop ------------------------------------------------------------ */
 
 /* SET_VRING_ADDR; while logging, with the log flag and the used ring's gpa. */
-int vhu_fe_queue_addr(struct vhu_frontend *fe, struct vhu_fe_queue *q)
+int vhu_frontend_queue_addr(struct vhu_frontend *fe, struct vhu_frontend_queue *q)
 {
 	struct vhu_msg req;
 	uint64_t used_gpa = 0;
@@ -497,7 +497,7 @@ int vhu_fe_queue_addr(struct vhu_frontend *fe, struct vhu_fe_queue *q)
  * The driver's side of a fresh ring: zeroed ring memory, new bookkeeping,
  * and two eventfds (kept from an earlier start).
  */
-static int queue_init(struct vhu_frontend *fe, struct vhu_fe_queue *q)
+static int queue_init(struct vhu_frontend *fe, struct vhu_frontend_queue *q)
 {
 	bool packed = has_feature(fe, F_RING_PACKED);
 	uint64_t desc, avail, used;
@@ -529,7 +529,7 @@ static int queue_init(struct vhu_frontend *fe, struct vhu_fe_queue *q)
  * Hand the ring to the back-end from @base on (QEMU's vhost_virtqueue_start).
  * A resumed ring keeps its eventfds: a thread may be waiting on the call fd.
  */
-static int queue_start(struct vhu_frontend *fe, struct vhu_fe_queue *q, uint32_t base)
+static int queue_start(struct vhu_frontend *fe, struct vhu_frontend_queue *q, uint32_t base)
 {
 	int ret;
 
@@ -537,7 +537,7 @@ static int queue_start(struct vhu_frontend *fe, struct vhu_fe_queue *q, uint32_t
 	if (ret == 0)
 		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_BASE, q->index, base);
 	if (ret == 0)
-		ret = vhu_fe_queue_addr(fe, q);
+		ret = vhu_frontend_queue_addr(fe, q);
 	if (ret == 0)
 		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_KICK, q->index, q->kick_fd);
 	if (ret == 0)
@@ -566,7 +566,7 @@ int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume)
 	if (ret == 0)
 		ret = vhu_fe_inflight_setup(fe, resume);
 	for (unsigned int i = 0; ret == 0 && i < fe->cfg.num_queues; i++) {
-		struct vhu_fe_queue *q = &fe->queues[i];
+		struct vhu_frontend_queue *q = &fe->queues[i];
 
 		ret = queue_start(fe, q,
 				  resume ? vhu_fe_ring_resume_base(&q->ring)
@@ -629,7 +629,7 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 	vhu_fe_inflight_drop(fe);
 	vhu_fe_log_free(fe);
 	for (unsigned int i = 0; fe->queues && i < fe->cfg.num_queues; i++) {
-		struct vhu_fe_queue *q = &fe->queues[i];
+		struct vhu_frontend_queue *q = &fe->queues[i];
 
 		vhu_fe_ring_fini(&q->ring);
 		free(q->bufs);
@@ -645,7 +645,7 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 
 /* ---- queues ------------------------------------------------------------------ */
 
-void vhu_fe_queue_ring_mem(const struct vhu_fe_queue *q, struct iovec areas[3])
+void vhu_frontend_queue_ring_mem(const struct vhu_frontend_queue *q, struct iovec areas[3])
 {
 	uint64_t desc, avail, used;
 
@@ -655,14 +655,14 @@ void vhu_fe_queue_ring_mem(const struct vhu_fe_queue *q, struct iovec areas[3])
 	areas[2] = (struct iovec){ q->mem.used, used };
 }
 
-struct vhu_fe_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned int index)
+struct vhu_frontend_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned int index)
 {
 	if (!fe->started || index >= fe->cfg.num_queues)
 		return NULL;
 	return &fe->queues[index];
 }
 
-static int iov_to_bufs(struct vhu_fe_queue *q, const struct iovec *iov, unsigned int n,
+static int iov_to_bufs(struct vhu_frontend_queue *q, const struct iovec *iov, unsigned int n,
 		       bool writable, struct vhu_fe_buf *out)
 {
 	for (unsigned int k = 0; k < n; k++) {
@@ -675,8 +675,8 @@ static int iov_to_bufs(struct vhu_fe_queue *q, const struct iovec *iov, unsigned
 	return 0;
 }
 
-int vhu_fe_queue_add(struct vhu_fe_queue *q, const struct iovec *out, unsigned int nout,
-		     const struct iovec *in, unsigned int nin, void *token)
+int vhu_frontend_queue_add(struct vhu_frontend_queue *q, const struct iovec *out, unsigned int nout,
+			   const struct iovec *in, unsigned int nin, void *token)
 {
 	unsigned int max = vhu_fe_ring_max_chain(&q->ring);
 	int ret;
@@ -691,7 +691,7 @@ int vhu_fe_queue_add(struct vhu_fe_queue *q, const struct iovec *out, unsigned i
 	return ret;
 }
 
-int vhu_fe_queue_kick(struct vhu_fe_queue *q)
+int vhu_frontend_queue_kick(struct vhu_frontend_queue *q)
 {
 	uint64_t one = 1;
 
@@ -702,7 +702,7 @@ int vhu_fe_queue_kick(struct vhu_fe_queue *q)
 	return 1;
 }
 
-int vhu_fe_queue_get(struct vhu_fe_queue *q, void **token, uint32_t *len)
+int vhu_frontend_queue_get(struct vhu_frontend_queue *q, void **token, uint32_t *len)
 {
 	int ret = vhu_fe_ring_get(&q->ring, token, len);
 
@@ -717,12 +717,12 @@ int vhu_fe_queue_get(struct vhu_fe_queue *q, void **token, uint32_t *len)
 	return ret;
 }
 
-unsigned int vhu_fe_queue_num_free(const struct vhu_fe_queue *q)
+unsigned int vhu_frontend_queue_num_free(const struct vhu_frontend_queue *q)
 {
 	return q->ring.packed && q->ring.free_ids == 0 ? 0 : q->ring.num_free;
 }
 
-int vhu_fe_queue_wait(struct vhu_fe_queue *q, int timeout_ms)
+int vhu_frontend_queue_wait(struct vhu_frontend_queue *q, int timeout_ms)
 {
 	struct pollfd pfd[2] = {
 		{ .fd = q->call_fd, .events = POLLIN },

@@ -27,12 +27,12 @@
 #include "frontend/rings.h"
 #include <vhu/frontend.h>
 
-struct vhu_fe_queue {
+struct vhu_frontend_queue {
 	struct vhu_frontend *fe;
 	unsigned int index;
 	struct vhu_fe_ring ring;
 	struct vhu_fe_ring_mem mem; /* allocated at connect */
-	struct vhu_fe_buf *bufs;    /* [max chain]: vhu_fe_queue_add's scratch */
+	struct vhu_fe_buf *bufs;    /* [max chain]: vhu_frontend_queue_add's scratch */
 	int kick_fd, call_fd;
 };
 
@@ -46,7 +46,7 @@ struct vhu_frontend {
 	bool alive; /* atomic */
 	bool started;
 	struct vhu_fe_mem mem;
-	struct vhu_fe_queue *queues;
+	struct vhu_frontend_queue *queues;
 	int chan_fd; /* our end of the back-end channel */
 	pthread_t chan_thread;
 	bool chan_running;
@@ -87,7 +87,7 @@ void vhu_fe_iommu_fini(struct vhu_frontend *fe);
 int vhu_fe_iommu_msg(struct vhu_frontend *fe, const struct vhost_iotlb_msg *m);
 
 /* SET_VRING_ADDR of @q (with the log flag while logging). */
-int vhu_fe_queue_addr(struct vhu_frontend *fe, struct vhu_fe_queue *q);
+int vhu_frontend_queue_addr(struct vhu_frontend *fe, struct vhu_frontend_queue *q);
 /* Unmap and close the log (no-op without one). */
 void vhu_fe_log_free(struct vhu_frontend *fe);
 /* Forget the connection (socket, channel); the driver's state stays (reconnect.c). */

@@ -125,7 +125,7 @@ static int rings_addr(struct vhu_frontend *fe)
 	int ret = 0;
 
 	for (unsigned int i = 0; ret == 0 && i < fe->cfg.num_queues; i++)
-		ret = vhu_fe_queue_addr(fe, &fe->queues[i]);
+		ret = vhu_frontend_queue_addr(fe, &fe->queues[i]);
 	return ret;
 }
 

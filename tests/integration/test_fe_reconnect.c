@@ -190,7 +190,7 @@ static void connect_fe(struct rc_rig *r, uint64_t features, uint16_t nq, bool st
 }
 
 struct batch {
-	struct vhu_fe_queue *q;
+	struct vhu_frontend_queue *q;
 	uint8_t *out, *in;
 	unsigned int nout;
 	bool seen[BATCH];
@@ -218,9 +218,10 @@ static void batch_submit(struct rc_rig *r, struct batch *b, unsigned int qi, uns
 			o[k] = (struct iovec){ b->out + i * CHUNK + k * (CHUNK / nout),
 					       CHUNK / nout };
 		assert_int_equal(
-			vhu_fe_queue_add(b->q, o, nout, &iv, 1, (void *)(uintptr_t)(i + 1)), 0);
+			vhu_frontend_queue_add(b->q, o, nout, &iv, 1, (void *)(uintptr_t)(i + 1)),
+			0);
 	}
-	assert_true(vhu_fe_queue_kick(b->q) >= 0);
+	assert_true(vhu_frontend_queue_kick(b->q) >= 0);
 }
 
 /* Take completions until @want have come; each token once, with its bytes. */
@@ -229,12 +230,12 @@ static void batch_collect(struct batch *b, unsigned int want)
 	while (b->got < want) {
 		void *token;
 		uint32_t len;
-		int ret = vhu_fe_queue_get(b->q, &token, &len);
+		int ret = vhu_frontend_queue_get(b->q, &token, &len);
 		unsigned int i;
 
 		assert_true(ret >= 0);
 		if (ret == 0) {
-			assert_int_equal(vhu_fe_queue_wait(b->q, 5000), 1);
+			assert_int_equal(vhu_frontend_queue_wait(b->q, 5000), 1);
 			continue;
 		}
 		i = (unsigned int)(uintptr_t)token - 1;
@@ -253,7 +254,7 @@ static void echo_round(struct rc_rig *r, unsigned int qi, unsigned int nout, uin
 
 	batch_submit(r, &b, qi, nout, seed);
 	batch_collect(&b, BATCH);
-	assert_int_equal(vhu_fe_queue_num_free(b.q), QSIZE);
+	assert_int_equal(vhu_frontend_queue_num_free(b.q), QSIZE);
 }
 
 /* The back-end dies: the queue calls say so at once, and a new one comes up. */
@@ -264,11 +265,11 @@ static void die_and_return(struct rc_rig *r, unsigned int nq, bool hold_next)
 
 	backend_kill(r);
 	for (unsigned int i = 0; i < nq; i++) {
-		struct vhu_fe_queue *q = vhu_frontend_queue(r->fe, i);
+		struct vhu_frontend_queue *q = vhu_frontend_queue(r->fe, i);
 
 		/* the first wait notices (POLLRDHUP), the rest know */
-		assert_int_equal(vhu_fe_queue_wait(q, 5000), -ECONNRESET);
-		assert_int_equal(vhu_fe_queue_get(q, &token, &len), -ECONNRESET);
+		assert_int_equal(vhu_frontend_queue_wait(q, 5000), -ECONNRESET);
+		assert_int_equal(vhu_frontend_queue_get(q, &token, &len), -ECONNRESET);
 	}
 	assert_false(vhu_frontend_alive(r->fe));
 	r->hold = hold_next;
@@ -327,7 +328,7 @@ static void in_flight(void **state, uint64_t features, unsigned int nout)
 		batch_collect(&b, BATCH / 2); /* the hold device's half */
 		die_and_return(r, 1, false);
 		batch_collect(&b, BATCH); /* the other half: resubmitted */
-		assert_int_equal(vhu_fe_queue_num_free(b.q), QSIZE);
+		assert_int_equal(vhu_frontend_queue_num_free(b.q), QSIZE);
 		echo_round(r, 0, nout, (uint8_t)(round + 7));
 	}
 }
@@ -391,7 +392,7 @@ static void nobody_then_back(void **state)
 	unlink(r->path);
 	assert_int_equal(vhu_frontend_reconnect(r->fe), -ENOENT);
 	assert_false(vhu_frontend_alive(r->fe));
-	assert_int_equal(vhu_fe_queue_wait(vhu_frontend_queue(r->fe, 0), 5000), -ECONNRESET);
+	assert_int_equal(vhu_frontend_queue_wait(vhu_frontend_queue(r->fe, 0), 5000), -ECONNRESET);
 	backend_start(r);
 	assert_int_equal(vhu_frontend_reconnect(r->fe), 0);
 	echo_round(r, 0, 1, 6);

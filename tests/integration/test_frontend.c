@@ -169,18 +169,18 @@ static void connect_fe(struct fe_rig *r, uint64_t features, uint16_t nq)
 }
 
 /* Collect @n completions of queue @qi; each token is its index + 1. */
-static void collect(struct fe_rig *r, struct vhu_fe_queue *q, unsigned int n, uint32_t len,
+static void collect(struct fe_rig *r, struct vhu_frontend_queue *q, unsigned int n, uint32_t len,
 		    bool *seen)
 {
 	(void)r;
 	for (unsigned int got = 0; got < n;) {
 		void *token;
 		uint32_t l;
-		int ret = vhu_fe_queue_get(q, &token, &l);
+		int ret = vhu_frontend_queue_get(q, &token, &l);
 
 		assert_true(ret >= 0);
 		if (ret == 0) {
-			assert_int_equal(vhu_fe_queue_wait(q, 5000), 1);
+			assert_int_equal(vhu_frontend_queue_wait(q, 5000), 1);
 			continue;
 		}
 		assert_int_equal(l, len);
@@ -196,7 +196,7 @@ static void collect(struct fe_rig *r, struct vhu_fe_queue *q, unsigned int n, ui
  */
 static void echo_batch(struct fe_rig *r, unsigned int qi, unsigned int nout, uint8_t seed)
 {
-	struct vhu_fe_queue *q = vhu_frontend_queue(r->fe, qi);
+	struct vhu_frontend_queue *q = vhu_frontend_queue(r->fe, qi);
 	uint8_t *out = vhu_frontend_alloc(r->fe, BATCH * CHUNK, 64);
 	uint8_t *in = vhu_frontend_alloc(r->fe, BATCH * CHUNK, 64);
 	bool seen[BATCH] = { false };
@@ -211,13 +211,13 @@ static void echo_batch(struct fe_rig *r, unsigned int qi, unsigned int nout, uin
 
 		for (unsigned int k = 0; k < nout; k++)
 			o[k] = (struct iovec){ out + i * CHUNK + k * (CHUNK / nout), CHUNK / nout };
-		assert_int_equal(vhu_fe_queue_add(q, o, nout, &iv, 1, (void *)(uintptr_t)(i + 1)),
-				 0);
+		assert_int_equal(
+			vhu_frontend_queue_add(q, o, nout, &iv, 1, (void *)(uintptr_t)(i + 1)), 0);
 	}
-	assert_true(vhu_fe_queue_kick(q) >= 0);
+	assert_true(vhu_frontend_queue_kick(q) >= 0);
 	collect(r, q, BATCH, CHUNK, seen);
 	assert_memory_equal(out, in, BATCH * CHUNK);
-	assert_int_equal(vhu_fe_queue_num_free(q), 128);
+	assert_int_equal(vhu_frontend_queue_num_free(q), 128);
 }
 
 static void split_direct(void **state)
@@ -313,7 +313,7 @@ static void backend_killed(void **state)
 	assert_int_equal(vhu_frontend_get_config(r->fe, 0, buf, sizeof(buf)), -ECONNRESET);
 	assert_false(vhu_frontend_alive(r->fe));
 	assert_int_equal(vhu_frontend_get_config(r->fe, 0, buf, sizeof(buf)), -ECONNRESET);
-	assert_int_equal(vhu_fe_queue_wait(vhu_frontend_queue(r->fe, 0), 1000), -ECONNRESET);
+	assert_int_equal(vhu_frontend_queue_wait(vhu_frontend_queue(r->fe, 0), 1000), -ECONNRESET);
 }
 
 static void no_backend(void **state)
@@ -333,15 +333,15 @@ static void no_backend(void **state)
 static void add_errors(void **state)
 {
 	struct fe_rig *r = *state;
-	struct vhu_fe_queue *q;
+	struct vhu_frontend_queue *q;
 	uint8_t stack[8];
 	struct iovec bad = { stack, sizeof(stack) };
 
 	connect_fe(r, F_VERSION_1, 1);
 	q = vhu_frontend_queue(r->fe, 0);
-	assert_int_equal(vhu_fe_queue_add(q, &bad, 1, NULL, 0, NULL), -EFAULT);
-	assert_int_equal(vhu_fe_queue_add(q, NULL, 0, NULL, 0, NULL), -EINVAL);
-	assert_int_equal(vhu_fe_queue_kick(q), 0); /* nothing added */
+	assert_int_equal(vhu_frontend_queue_add(q, &bad, 1, NULL, 0, NULL), -EFAULT);
+	assert_int_equal(vhu_frontend_queue_add(q, NULL, 0, NULL, 0, NULL), -EINVAL);
+	assert_int_equal(vhu_frontend_queue_kick(q), 0); /* nothing added */
 }
 
 /* ---- live migration ---------------------------------------------------------- */
@@ -395,14 +395,14 @@ static void migration(struct fe_rig *r, uint64_t features)
 	probe = vhu_frontend_alloc(r->fe, 4096, 4096);
 	assert_non_null(probe);
 	{
-		struct vhu_fe_queue *q = vhu_frontend_queue(r->fe, 0);
+		struct vhu_frontend_queue *q = vhu_frontend_queue(r->fe, 0);
 		uint8_t *out = vhu_frontend_alloc(r->fe, 64, 64);
 		struct iovec o = { out, 64 }, i = { probe, 64 };
 		bool seen[1] = { false };
 
 		memset(out, 0x5a, 64);
-		assert_int_equal(vhu_fe_queue_add(q, &o, 1, &i, 1, (void *)1), 0);
-		assert_true(vhu_fe_queue_kick(q) >= 0);
+		assert_int_equal(vhu_frontend_queue_add(q, &o, 1, &i, 1, (void *)1), 0);
+		assert_true(vhu_frontend_queue_kick(q) >= 0);
 		collect(r, q, 1, 64, seen);
 		assert_true(vhu_frontend_log_read(r->fe, map, bytes) > 0);
 		assert_true(page_set(map, r, probe));

@@ -152,7 +152,7 @@ static void connect_fe(struct io_rig *r, uint64_t features, uint16_t nq, uint32_
 }
 
 /* Collect @n completions of @q within @timeout_ms; each token is its index + 1. */
-static unsigned int collect(struct vhu_fe_queue *q, unsigned int n, uint32_t len, bool *seen,
+static unsigned int collect(struct vhu_frontend_queue *q, unsigned int n, uint32_t len, bool *seen,
 			    int timeout_ms)
 {
 	unsigned int got = 0;
@@ -160,11 +160,11 @@ static unsigned int collect(struct vhu_fe_queue *q, unsigned int n, uint32_t len
 	while (got < n) {
 		void *token;
 		uint32_t l;
-		int ret = vhu_fe_queue_get(q, &token, &l);
+		int ret = vhu_frontend_queue_get(q, &token, &l);
 
 		assert_true(ret >= 0);
 		if (ret == 0) {
-			if (vhu_fe_queue_wait(q, timeout_ms) != 1)
+			if (vhu_frontend_queue_wait(q, timeout_ms) != 1)
 				break;
 			continue;
 		}
@@ -192,7 +192,7 @@ static struct batch batch_alloc(struct io_rig *r)
 static struct batch submit_in(struct io_rig *r, unsigned int qi, unsigned int nout, uint8_t seed,
 			      struct batch b)
 {
-	struct vhu_fe_queue *q = vhu_frontend_queue(r->fe, qi);
+	struct vhu_frontend_queue *q = vhu_frontend_queue(r->fe, qi);
 
 	assert_non_null(q);
 	assert_non_null(b.out);
@@ -205,10 +205,10 @@ static struct batch submit_in(struct io_rig *r, unsigned int qi, unsigned int no
 		for (unsigned int k = 0; k < nout; k++)
 			o[k] = (struct iovec){ b.out + i * CHUNK + k * (CHUNK / nout),
 					       CHUNK / nout };
-		assert_int_equal(vhu_fe_queue_add(q, o, nout, &iv, 1, (void *)(uintptr_t)(i + 1)),
-				 0);
+		assert_int_equal(
+			vhu_frontend_queue_add(q, o, nout, &iv, 1, (void *)(uintptr_t)(i + 1)), 0);
 	}
-	assert_true(vhu_fe_queue_kick(q) >= 0);
+	assert_true(vhu_frontend_queue_kick(q) >= 0);
 	return b;
 }
 
@@ -417,7 +417,7 @@ static void miss_timeout(void **state)
 static void access_fail(void **state)
 {
 	struct io_rig *r = *state;
-	struct vhu_fe_queue *q;
+	struct vhu_frontend_queue *q;
 	uint8_t *out, *in;
 	void *token;
 	uint32_t len;
@@ -431,12 +431,12 @@ static void access_fail(void **state)
 	assert_non_null(in);
 	memset(in, 0xee, 4096);
 	assert_int_equal(vhu_frontend_iotlb_map(r->fe, in, 4096, VHOST_ACCESS_RO), 0);
-	assert_int_equal(vhu_fe_queue_add(q, &(struct iovec){ out, 64 }, 1,
-					  &(struct iovec){ in, 64 }, 1, (void *)1),
+	assert_int_equal(vhu_frontend_queue_add(q, &(struct iovec){ out, 64 }, 1,
+						&(struct iovec){ in, 64 }, 1, (void *)1),
 			 0);
-	assert_true(vhu_fe_queue_kick(q) >= 0);
-	while (vhu_fe_queue_get(q, &token, &len) == 0)
-		assert_int_equal(vhu_fe_queue_wait(q, 5000), 1);
+	assert_true(vhu_frontend_queue_kick(q) >= 0);
+	while (vhu_frontend_queue_get(q, &token, &len) == 0)
+		assert_int_equal(vhu_frontend_queue_wait(q, 5000), 1);
 	assert_int_equal(len, 0);
 	assert_int_equal(in[0], 0xee); /* never written */
 	for (int i = 0; i < 500 && stats(r).access_fails == 0; i++)

@@ -49,7 +49,7 @@ extern char **environ;
 
 struct fport {
 	struct vhu_frontend *fe;
-	struct vhu_fe_queue *rx, *tx;
+	struct vhu_frontend_queue *rx, *tx;
 	uint8_t *rxbuf[RING];
 	uint8_t *txbuf;
 	bool posted;
@@ -143,11 +143,11 @@ static int fport_open(struct fport *p, const char *path, uint64_t features, bool
 	for (unsigned int i = 0; post && i < RING; i++) {
 		struct iovec iov = { p->rxbuf[i], RXBUF };
 
-		if (vhu_fe_queue_add(p->rx, NULL, 0, &iov, 1, (void *)(uintptr_t)i) < 0)
+		if (vhu_frontend_queue_add(p->rx, NULL, 0, &iov, 1, (void *)(uintptr_t)i) < 0)
 			return -EIO;
 	}
 	if (post)
-		vhu_fe_queue_kick(p->rx);
+		vhu_frontend_queue_kick(p->rx);
 	return 0;
 }
 
@@ -241,10 +241,10 @@ static void send_iov(struct sw *s, unsigned int i, const struct iovec *iov, unsi
 	void *token;
 	uint32_t len;
 
-	assert_int_equal(vhu_fe_queue_add(p->tx, iov, n, NULL, 0, NULL), 0);
-	vhu_fe_queue_kick(p->tx);
-	while (vhu_fe_queue_get(p->tx, &token, &len) != 1)
-		assert_true(vhu_fe_queue_wait(p->tx, 5000) > 0);
+	assert_int_equal(vhu_frontend_queue_add(p->tx, iov, n, NULL, 0, NULL), 0);
+	vhu_frontend_queue_kick(p->tx);
+	while (vhu_frontend_queue_get(p->tx, &token, &len) != 1)
+		assert_true(vhu_frontend_queue_wait(p->tx, 5000) > 0);
 }
 
 struct net_hdr_v {
@@ -291,8 +291,8 @@ static long recv_frame(struct sw *s, unsigned int i, uint8_t *h, uint8_t *out, i
 		unsigned int slot;
 		struct iovec iov;
 
-		if (vhu_fe_queue_get(p->rx, &token, &n) != 1) {
-			if (vhu_fe_queue_wait(p->rx, ms) <= 0)
+		if (vhu_frontend_queue_get(p->rx, &token, &n) != 1) {
+			if (vhu_frontend_queue_wait(p->rx, ms) <= 0)
 				return -1;
 			continue;
 		}
@@ -311,8 +311,8 @@ static long recv_frame(struct sw *s, unsigned int i, uint8_t *h, uint8_t *out, i
 		}
 		nbuf++;
 		iov = (struct iovec){ p->rxbuf[slot], RXBUF };
-		assert_int_equal(vhu_fe_queue_add(p->rx, NULL, 0, &iov, 1, token), 0);
-		vhu_fe_queue_kick(p->rx);
+		assert_int_equal(vhu_frontend_queue_add(p->rx, NULL, 0, &iov, 1, token), 0);
+		vhu_frontend_queue_kick(p->rx);
 	}
 	return len;
 }

@@ -44,14 +44,14 @@ static int fail(const char *what)
 }
 
 /* Submit @n requests (already added), kick once, collect all. */
-static int complete(struct vhu_fe_queue *q, unsigned int n)
+static int complete(struct vhu_frontend_queue *q, unsigned int n)
 {
-	if (vhu_fe_queue_kick(q) < 0)
+	if (vhu_frontend_queue_kick(q) < 0)
 		return fail("kick");
 	for (unsigned int got = 0; got < n;) {
 		void *token;
 		uint32_t len;
-		int ret = vhu_fe_queue_get(q, &token, &len);
+		int ret = vhu_frontend_queue_get(q, &token, &len);
 
 		if (ret < 0)
 			return fail("bad completion");
@@ -59,14 +59,14 @@ static int complete(struct vhu_fe_queue *q, unsigned int n)
 			got++;
 			continue;
 		}
-		if (vhu_fe_queue_wait(q, 10000) <= 0)
+		if (vhu_frontend_queue_wait(q, 10000) <= 0)
 			return fail("no completion within 10 s");
 	}
 	return 0;
 }
 
-static int add(struct vhu_fe_queue *q, struct req *r, uint32_t type, uint64_t sector, void *data,
-	       uint32_t size)
+static int add(struct vhu_frontend_queue *q, struct req *r, uint32_t type, uint64_t sector,
+	       void *data, uint32_t size)
 {
 	struct iovec out[2] = { { &r->hdr, sizeof(r->hdr) }, { data, size } };
 	struct iovec in[2] = { { data, size }, { &r->status, 1 } };
@@ -77,10 +77,10 @@ static int add(struct vhu_fe_queue *q, struct req *r, uint32_t type, uint64_t se
 	r->hdr.sector = sector;
 	r->status = 0xff;
 	if (write)
-		return vhu_fe_queue_add(q, out, size ? 2 : 1, &in[1], 1, r);
+		return vhu_frontend_queue_add(q, out, size ? 2 : 1, &in[1], 1, r);
 	if (size)
-		return vhu_fe_queue_add(q, out, 1, in, 2, r);
-	return vhu_fe_queue_add(q, out, 1, &in[1], 1, r);
+		return vhu_frontend_queue_add(q, out, 1, in, 2, r);
+	return vhu_frontend_queue_add(q, out, 1, &in[1], 1, r);
 }
 
 static int check_status(const struct req *r, unsigned int n, const char *what)
@@ -94,7 +94,7 @@ static int check_status(const struct req *r, unsigned int n, const char *what)
 	return 0;
 }
 
-static int write_read(struct vhu_frontend *fe, struct vhu_fe_queue *q, struct req *r)
+static int write_read(struct vhu_frontend *fe, struct vhu_frontend_queue *q, struct req *r)
 {
 	uint8_t *pattern = vhu_frontend_alloc(fe, NREQ * BLOCK, 4096);
 	uint8_t *back = vhu_frontend_alloc(fe, NREQ * BLOCK, 4096);
@@ -119,7 +119,7 @@ static int write_read(struct vhu_frontend *fe, struct vhu_fe_queue *q, struct re
 }
 
 /* A read-only disk: OUT fails with IOERR, the blocks stay as they were. */
-static int write_refused(struct vhu_frontend *fe, struct vhu_fe_queue *q, struct req *r)
+static int write_refused(struct vhu_frontend *fe, struct vhu_frontend_queue *q, struct req *r)
 {
 	uint8_t *before = vhu_frontend_alloc(fe, NREQ * BLOCK, 4096);
 	uint8_t *after = vhu_frontend_alloc(fe, NREQ * BLOCK, 4096);
@@ -160,7 +160,7 @@ static int write_refused(struct vhu_frontend *fe, struct vhu_fe_queue *q, struct
 	return 0;
 }
 
-static int flush_and_id(struct vhu_frontend *fe, struct vhu_fe_queue *q, struct req *r,
+static int flush_and_id(struct vhu_frontend *fe, struct vhu_frontend_queue *q, struct req *r,
 			const char *serial)
 {
 	if (vhu_frontend_features(fe) & F(VIRTIO_BLK_F_FLUSH)) {
@@ -181,7 +181,7 @@ static int flush_and_id(struct vhu_frontend *fe, struct vhu_fe_queue *q, struct 
 
 static int run(struct vhu_frontend *fe, bool ro, const char *serial)
 {
-	struct vhu_fe_queue *q = vhu_frontend_queue(fe, 0);
+	struct vhu_frontend_queue *q = vhu_frontend_queue(fe, 0);
 	struct req *r = vhu_frontend_alloc(fe, NREQ * sizeof(*r), 64);
 	uint64_t capacity = 0;
 

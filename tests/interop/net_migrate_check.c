@@ -77,16 +77,16 @@ static void guest_up(struct guest *g, const char *name, const char *path)
 /* Post every receive buffer on queue 0. */
 static void post_rx(struct guest *g)
 {
-	struct vhu_fe_queue *q = vhu_frontend_queue(g->fe, 0);
+	struct vhu_frontend_queue *q = vhu_frontend_queue(g->fe, 0);
 
 	for (unsigned int i = 0; i < NBUF; i++) {
 		struct iovec iov = { g->rx[i], BUF };
-		int ret = vhu_fe_queue_add(q, NULL, 0, &iov, 1, g->rx[i]);
+		int ret = vhu_frontend_queue_add(q, NULL, 0, &iov, 1, g->rx[i]);
 
 		if (ret < 0)
 			die("post rx", ret);
 	}
-	vhu_fe_queue_kick(q);
+	vhu_frontend_queue_kick(q);
 }
 
 static void frame(uint8_t *f, const uint8_t dst[6], const uint8_t src[6], uint8_t seed)
@@ -102,21 +102,21 @@ static void frame(uint8_t *f, const uint8_t dst[6], const uint8_t src[6], uint8_
 
 static void send_frame(struct guest *g, const uint8_t dst[6], const uint8_t src[6], uint8_t seed)
 {
-	struct vhu_fe_queue *q = vhu_frontend_queue(g->fe, 1);
+	struct vhu_frontend_queue *q = vhu_frontend_queue(g->fe, 1);
 	struct iovec iov = { g->tx, HDR + FRAME };
 	void *token;
 	uint32_t len;
 	int ret;
 
 	frame(g->tx, dst, src, seed);
-	ret = vhu_fe_queue_add(q, &iov, 1, NULL, 0, g->tx);
+	ret = vhu_frontend_queue_add(q, &iov, 1, NULL, 0, g->tx);
 	if (ret < 0)
 		die("send", ret);
-	vhu_fe_queue_kick(q);
+	vhu_frontend_queue_kick(q);
 	for (int i = 0; i < 100; i++) {
-		if (vhu_fe_queue_get(q, &token, &len) == 1)
+		if (vhu_frontend_queue_get(q, &token, &len) == 1)
 			return;
-		vhu_fe_queue_wait(q, 20);
+		vhu_frontend_queue_wait(q, 20);
 	}
 	die("the switch did not take the frame", 0);
 }
@@ -125,19 +125,19 @@ static void send_frame(struct guest *g, const uint8_t dst[6], const uint8_t src[
 static int received(struct guest *g, int ms, const uint8_t dst[6], const uint8_t src[6],
 		    uint8_t seed)
 {
-	struct vhu_fe_queue *q = vhu_frontend_queue(g->fe, 0);
+	struct vhu_frontend_queue *q = vhu_frontend_queue(g->fe, 0);
 	uint8_t want[HDR + FRAME];
 	void *token;
 	uint32_t len;
 
 	for (int i = 0; i < ms / 10; i++) {
-		if (vhu_fe_queue_get(q, &token, &len) == 1) {
+		if (vhu_frontend_queue_get(q, &token, &len) == 1) {
 			frame(want, dst, src, seed);
 			if (len != HDR + FRAME || memcmp((uint8_t *)token + HDR, want + HDR, FRAME))
 				die("a frame arrived changed", 0);
 			return 1;
 		}
-		vhu_fe_queue_wait(q, 10);
+		vhu_frontend_queue_wait(q, 10);
 	}
 	return 0;
 }

@@ -42,39 +42,39 @@ static int die(const char *what, int err)
 /* Post every buffer (emptied first) and kick. */
 static void post(void)
 {
-	struct vhu_fe_queue *q = vhu_frontend_queue(fe, 0);
+	struct vhu_frontend_queue *q = vhu_frontend_queue(fe, 0);
 
 	for (unsigned int i = 0; i < NBUF; i++) {
 		struct iovec iov = { buf[i], BUF };
 		int ret;
 
 		memset(buf[i], 0, BUF);
-		ret = vhu_fe_queue_add(q, NULL, 0, &iov, 1, buf[i]);
+		ret = vhu_frontend_queue_add(q, NULL, 0, &iov, 1, buf[i]);
 		if (ret < 0)
 			die("posting a buffer", ret);
 	}
-	if (vhu_fe_queue_kick(q) < 0)
+	if (vhu_frontend_queue_kick(q) < 0)
 		die("kick", -EIO);
 }
 
 /* Collect the NBUF completions, and check what they hold. */
 static void collect(const char *where)
 {
-	struct vhu_fe_queue *q = vhu_frontend_queue(fe, 0);
+	struct vhu_frontend_queue *q = vhu_frontend_queue(fe, 0);
 	unsigned int n = 0, count[256] = { 0 };
 	double chi2 = 0, e = (double)NBUF * BUF / 256;
 
 	for (int tries = 0; n < NBUF; tries++) {
 		void *token;
 		uint32_t len;
-		int ret = vhu_fe_queue_get(q, &token, &len);
+		int ret = vhu_frontend_queue_get(q, &token, &len);
 
 		if (ret < 0)
 			die("a completion", ret);
 		if (ret == 0) {
 			if (tries > 500)
 				die("the device did not fill every buffer within 5 s", 0);
-			vhu_fe_queue_wait(q, 10);
+			vhu_frontend_queue_wait(q, 10);
 			continue;
 		}
 		if (len != BUF) {

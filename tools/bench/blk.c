@@ -58,7 +58,7 @@ struct blk_worker {
 	const struct blk_opts *opts;
 	const struct bench_common *common;
 	struct blk_shared *shared;
-	struct vhu_fe_queue *q;
+	struct vhu_frontend_queue *q;
 	struct blk_io *ios;
 	uint64_t nblocks, next_block, rng;
 	uint64_t deadline_ns;
@@ -142,7 +142,7 @@ static int submit(struct blk_worker *w, struct blk_io *io, uint64_t now)
 	*io->status = 0xff;
 	in[nin++] = (struct iovec){ io->status, 1 };
 	io->start_ns = now;
-	return vhu_fe_queue_add(w->q, out, nout, in, nin, io) < 0 ? -EIO : 1;
+	return vhu_frontend_queue_add(w->q, out, nout, in, nin, io) < 0 ? -EIO : 1;
 }
 
 static void complete(struct blk_worker *w, struct blk_io *io, uint64_t now)
@@ -180,7 +180,7 @@ static int reap(struct blk_worker *w, bool refill, unsigned int *inflight, uint6
 	int n = 0, ret;
 
 	refill = refill && now < w->deadline_ns;
-	while ((ret = vhu_fe_queue_get(w->q, &token, &len)) == 1) {
+	while ((ret = vhu_frontend_queue_get(w->q, &token, &len)) == 1) {
 		complete(w, token, now);
 		(*inflight)--;
 		n++;
@@ -249,7 +249,7 @@ static int recover(struct blk_worker *w)
 	w->progress_ns = bench_now_ns();
 	/* refills made after the last kick (reap stopped at the error) are not published yet */
 	if (ret == 0)
-		vhu_fe_queue_kick(w->q);
+		vhu_frontend_queue_kick(w->q);
 	return ret;
 }
 
@@ -302,7 +302,7 @@ static int run_pass(struct blk_worker *w)
 			return ret;
 		inflight += (unsigned int)ret;
 	}
-	vhu_fe_queue_kick(w->q);
+	vhu_frontend_queue_kick(w->q);
 	w->progress_ns = bench_now_ns();
 	while (inflight) {
 		now = bench_now_ns();
@@ -313,12 +313,12 @@ static int run_pass(struct blk_worker *w)
 			return ret;
 		if (ret > 0) {
 			think(w);
-			vhu_fe_queue_kick(w->q);
+			vhu_frontend_queue_kick(w->q);
 			continue;
 		}
 		if (keep_polling(w, now))
 			continue;
-		ret = vhu_fe_queue_wait(w->q, w->opts->wait == WAIT_POLL ? 0 : 1000);
+		ret = vhu_frontend_queue_wait(w->q, w->opts->wait == WAIT_POLL ? 0 : 1000);
 		if (ret == -ECONNRESET)
 			ret = recover(w);
 		if (ret < 0)

@@ -66,7 +66,7 @@ int blk_log_check(const struct bench_common *c, struct blk_shared *s, struct vhu
 	for (unsigned int i = 0; n >= 0 && i < c->queues; i++) {
 		struct iovec a[3];
 
-		vhu_fe_queue_ring_mem(vhu_frontend_queue(fe, i), a);
+		vhu_frontend_queue_ring_mem(vhu_frontend_queue(fe, i), a);
 		mark_area(ring, s->written_bytes, s->mem_base, &a[0]);
 		mark_area(ring, s->written_bytes, s->mem_base, &a[2]);
 	}

@@ -57,7 +57,7 @@ struct net_worker {
 	bool tx;
 	const struct net_opts *opts;
 	const struct bench_common *common;
-	struct vhu_fe_queue *q;
+	struct vhu_frontend_queue *q;
 	uint8_t **bufs; /* RING_SIZE buffers in shared memory */
 	uint32_t buf_len;
 	uint64_t deadline_ns;
@@ -138,9 +138,9 @@ static int post(struct net_worker *w, unsigned int slot)
 	if (w->tx && w->opts->verify)
 		stamp(w->bufs[slot], w->opts->pkt_size, w->seq++);
 	if (w->tx)
-		ret = vhu_fe_queue_add(w->q, &iov, 1, NULL, 0, (void *)(uintptr_t)slot);
+		ret = vhu_frontend_queue_add(w->q, &iov, 1, NULL, 0, (void *)(uintptr_t)slot);
 	else
-		ret = vhu_fe_queue_add(w->q, NULL, 0, &iov, 1, (void *)(uintptr_t)slot);
+		ret = vhu_frontend_queue_add(w->q, NULL, 0, &iov, 1, (void *)(uintptr_t)slot);
 	return ret < 0 ? -EIO : 0;
 }
 
@@ -200,13 +200,13 @@ static int run(struct net_worker *w)
 		inflight++;
 		posted++;
 	}
-	vhu_fe_queue_kick(w->q);
+	vhu_frontend_queue_kick(w->q);
 	while (inflight) {
 		/* one clock read per round: at 64 B a frame costs about what a read does */
 		uint64_t now = bench_now_ns();
 		unsigned int reaped = 0, reposted = 0;
 
-		while ((ret = vhu_fe_queue_get(w->q, &token, &len)) == 1) {
+		while ((ret = vhu_frontend_queue_get(w->q, &token, &len)) == 1) {
 			unsigned int slot = (unsigned int)(uintptr_t)token;
 
 			inflight--;
@@ -233,7 +233,7 @@ static int run(struct net_worker *w)
 		if (reaped) {
 			last_progress = now;
 			if (reposted)
-				vhu_fe_queue_kick(w->q);
+				vhu_frontend_queue_kick(w->q);
 			continue;
 		}
 		/* rx on a timed run: buffers stay posted; stop at the deadline */
@@ -241,7 +241,7 @@ static int run(struct net_worker *w)
 			return 0;
 		if (now - last_progress < SPIN_NS)
 			continue;
-		ret = vhu_fe_queue_wait(w->q, 100);
+		ret = vhu_frontend_queue_wait(w->q, 100);
 		if (ret < 0)
 			return ret;
 		/* tx waits for its frames; rx with --count waits for the peer to send */

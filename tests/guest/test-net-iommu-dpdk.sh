@@ -9,7 +9,7 @@
 # forwarding). vhu-net's run is judged as guest_vhu_net_pair_iommu always
 # was: one lost ping, a wrong file, a DMAR fault or a dropped frame fails
 # the test. DPDK's is the peer: its lost pings and throughput are reported,
-# never failed on (first ping: 5 tries, fetch: 8 s at most). A missing
+# never failed on (first ping: 3 tries, fetch: 5 s at most). A missing
 # dpdk-testpmd skips only DPDK's half.
 #
 #   test-net-iommu-dpdk.sh OUTDIR VHU-NET

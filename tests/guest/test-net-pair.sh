@@ -32,7 +32,7 @@
 #   --peer            VHU-NET is a peer under comparison, not vhu-net (e.g.
 #                     scripts/testpmd-switch.sh): the guests report lost
 #                     pings, a file that did not move and DMAR faults instead
-#                     of failing (first ping: 5 tries, fetch: 8 s), and
+#                     of failing (first ping: 3 tries, fetch: 5 s), and
 #                     nothing of vhu-net's log or exit status is checked
 #   --kill N          once the guests have pinged, kill vhu-net with SIGKILL
 #                     N times and start it again on the same sockets; QEMU
@@ -102,8 +102,8 @@ if [ "$IOMMU" = 1 ]; then
 		--append "intel_iommu=on iommu.strict=1" --env NET_IOMMU=1)
 fi
 if [ "$PEER" = 1 ]; then
-	OUTAGE+=(--env NET_REPORT=1 --env NET_FIRST_PING_TRIES=5 --env NET_FETCH_S=8
-		--env NET_DONE_S=15)
+	OUTAGE+=(--env NET_REPORT=1 --env NET_FIRST_PING_TRIES=3 --env NET_FETCH_S=5
+		--env NET_DONE_S=10)
 fi
 if [ "$KILLS" -gt 0 ]; then
 	opts="$opts,reconnect=1"

@@ -54,6 +54,9 @@ static int parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out
 }
 
 static int fail(char *err, size_t err_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t err_size, const char *fmt, ...)
 {
 	va_list ap;
 

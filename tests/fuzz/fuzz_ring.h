@@ -196,20 +196,30 @@ static void mem_setup(struct fuzz *f)
 	mem.nregions = 2;
 }
 
-/* Behind the IOMMU: an entry of the table as it is now holds the whole iovec with @need. */
+/*
+ * Behind the IOMMU: every byte of the iovec lies in an entry of the table as
+ * it is now that allows @need (one iovec may span entries that are adjacent
+ * both as IOVAs and in memory: the translation merges them).
+ */
 static bool tlb_covers(const struct iovec *iov, uint8_t need)
 {
-	uintptr_t at = (uintptr_t)iov->iov_base;
+	uintptr_t at = (uintptr_t)iov->iov_base, end = at + iov->iov_len;
 
-	for (unsigned int i = 0; i < tlb.n; i++) {
-		const struct vhu_iotlb_entry *e = &tlb.e[i];
-		uintptr_t h = (uintptr_t)e->host;
+	while (at < end) {
+		uintptr_t next = at;
 
-		if (at >= h && iov->iov_len <= e->size && at - h <= e->size - iov->iov_len &&
-		    (e->perm & need) == need)
-			return true;
+		for (unsigned int i = 0; i < tlb.n && next == at; i++) {
+			const struct vhu_iotlb_entry *e = &tlb.e[i];
+			uintptr_t h = (uintptr_t)e->host;
+
+			if (at >= h && at - h < e->size && (e->perm & need) == need)
+				next = h + e->size;
+		}
+		if (next == at)
+			return false;
+		at = next;
 	}
-	return false;
+	return true;
 }
 
 static void check_iov(const struct fuzz *f, const struct iovec *iov, bool writable)

@@ -127,7 +127,8 @@ static void tag_src(const struct net_src *src, uint16_t vid, uint8_t *pre, struc
 		memcpy(pre + 16, src->pre + 12, src->pre_len - 12);
 		out->pre_len = src->pre_len + 4;
 	} else {
-		memcpy(pre, src->pre, src->pre_len);
+		if (src->pre_len) /* a plain frame has no prefix (pre NULL) */
+			memcpy(pre, src->pre, src->pre_len);
 		net_iov_read(src->iov, src->niov, src->off, pre + src->pre_len, 12 - src->pre_len);
 		out->off = src->off + 12 - src->pre_len;
 		out->pre_len = 16;

@@ -492,11 +492,12 @@ static void *worker_main(void *arg)
 		 * only between two bursts. Alone on its CPU the call returns at
 		 * once.
 		 */
-		if (!busy_polls(q) || ring_pos(&q->vq) != pos)
+		/* a shared queue's ring moves under other threads' locks: not read here */
+		moved = !q->worker.shared && ring_pos(&q->vq) != pos;
+		if (!busy_polls(q) || moved)
 			idle_rounds = 0;
 		else if (++idle_rounds >= IDLE_ROUNDS_YIELD)
 			sched_yield();
-		moved = ring_pos(&q->vq) != pos;
 		/* a wake-up that brought nothing (a stale count) is not work */
 		if (woke_ns && moved)
 			poll_adapt(&ps, woke_ns - ps.idle_since);

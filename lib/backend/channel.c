@@ -30,26 +30,12 @@ static void chan_flags(struct vhu_backend *be) VHU_REQUIRES(be->chan_lock)
 	be->chan_config = vhu_be_has_protocol(be, VHU_PROTOCOL_F_CONFIG);
 }
 
-/* Bound every send and receive on the channel. */
-static int chan_timeouts(int fd)
-{
-	struct timeval tv = {
-		.tv_sec = VHU_BACKEND_CHAN_TIMEOUT_MS / 1000,
-		.tv_usec = (VHU_BACKEND_CHAN_TIMEOUT_MS % 1000) * 1000,
-	};
-
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		return -errno;
-	return 0;
-}
-
 int vhu_be_set_backend_req_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
 {
 	int fd = vhu_msg_take_fd(msg, 0), ret;
 
 	(void)reply;
-	ret = chan_timeouts(fd);
+	ret = vhu_sock_set_timeouts(fd, VHU_BACKEND_CHAN_TIMEOUT_MS); /* bounded */
 	if (ret < 0) {
 		vhu_close_fd(&fd);
 		return vhu_be_fail(be, ret, "the back-end channel fd is not a socket: %s",

@@ -6,8 +6,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -19,16 +17,6 @@ struct vhu_frontend_conn {
 	struct vhu_fe_chan ch;
 	struct vhu_log log;
 };
-
-static int set_timeouts(int sock, unsigned int ms)
-{
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-
-	if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		return -errno;
-	return 0;
-}
 
 int vhu_frontend_conn_open(const char *socket_path, unsigned int timeout_ms,
 			   struct vhu_frontend_conn **out)
@@ -43,7 +31,7 @@ int vhu_frontend_conn_open(const char *socket_path, unsigned int timeout_ms,
 	ret = vhu_sock_connect(socket_path, 0, &sock);
 	if (ret < 0)
 		return ret;
-	ret = set_timeouts(sock, timeout_ms);
+	ret = vhu_sock_set_timeouts(sock, timeout_ms);
 	c = ret < 0 ? NULL : calloc(1, sizeof(*c));
 	if (!c) {
 		close(sock);

@@ -159,10 +159,6 @@ static int accept_one(struct vhu_frontend *fe, int *out)
 
 int vhu_fe_sock_open(struct vhu_frontend *fe)
 {
-	struct timeval tv = {
-		.tv_sec = fe->cfg.timeout_ms / 1000,
-		.tv_usec = (fe->cfg.timeout_ms % 1000) * 1000,
-	};
 	int ret;
 
 	if (fe->cfg.fd >= 0) {
@@ -183,9 +179,9 @@ int vhu_fe_sock_open(struct vhu_frontend *fe)
 		return ret;
 	}
 	/* every reply wait is bounded; SIGPIPE is avoided by the transport */
-	if (setsockopt(fe->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(fe->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		return -errno;
+	ret = vhu_sock_set_timeouts(fe->sock, fe->cfg.timeout_ms);
+	if (ret < 0)
+		return ret;
 	fe->ch.sock = fe->sock;
 	fe->ch.log = &fe->log;
 	fe->ch.protocol_features = 0; /* no acks before SET_PROTOCOL_FEATURES */

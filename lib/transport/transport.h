@@ -64,6 +64,13 @@ enum vhu_sock_kind {
 };
 
 /**
+ * vhu_sock_set_timeouts() - bound every send and receive on @fd to @ms
+ * milliseconds (SO_SNDTIMEO, SO_RCVTIMEO): a blocked call then fails with
+ * -EAGAIN. Return: 0 or -errno.
+ */
+int vhu_sock_set_timeouts(int fd, unsigned int ms);
+
+/**
  * vhu_sock_adopt() - take over an inherited fd (--fd=N, systemd style).
  * @fd: must be an AF_UNIX SOCK_STREAM socket, either listening or connected
  *

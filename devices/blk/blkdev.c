@@ -211,6 +211,8 @@ uint64_t blkdev_capacity(const struct blkdev *dev)
 
 int blkdev_resize(struct blkdev *dev, uint64_t size)
 {
+	bool grow;
+
 	if (size < dev->blk_size || size % dev->blk_size)
 		return -EINVAL;
 	if (size >> BLK_SECTOR_SHIFT > (uint64_t)INT64_MAX >> BLK_SECTOR_SHIFT)
@@ -223,14 +225,14 @@ int blkdev_resize(struct blkdev *dev, uint64_t size)
 		if (fstat(dev->fd, &st) < 0)
 			return -errno;
 		if (!S_ISREG(st.st_mode))
-			return -EOPNOTSUPP; /* a block device's size is its own */
-		/* grow: the file first, then the capacity; shrink: the other way round */
-		if (size > blkdev_capacity(dev) << BLK_SECTOR_SHIFT &&
-		    ftruncate(dev->fd, (off_t)size) < 0)
-			return -errno;
+			return -ENOTSUP; /* a block device's size is its own */
 	}
+	/* grow: the file first, then the capacity; shrink: the other way round */
+	grow = size > blkdev_capacity(dev) << BLK_SECTOR_SHIFT;
+	if (!dev->null_backend && grow && ftruncate(dev->fd, (off_t)size) < 0)
+		return -errno;
 	__atomic_store_n(&dev->capacity, size >> BLK_SECTOR_SHIFT, __ATOMIC_RELAXED);
-	if (!dev->null_backend && ftruncate(dev->fd, (off_t)size) < 0)
+	if (!dev->null_backend && !grow && ftruncate(dev->fd, (off_t)size) < 0)
 		return -errno;
 	return 0;
 }

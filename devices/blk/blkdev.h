@@ -87,7 +87,7 @@ uint64_t blkdev_capacity(const struct blkdev *dev);
  * change see the new capacity.
  *
  * Return: 0, -EINVAL (not a whole number of blocks, or 0), -EROFS
- * (read-only), -EOPNOTSUPP (a block device), -EFBIG, or ftruncate's errno.
+ * (read-only), -ENOTSUP (a block device), -EFBIG, or ftruncate's errno.
  */
 int blkdev_resize(struct blkdev *dev, uint64_t size);
 

@@ -4,8 +4,9 @@
 
 /*
  * Messages as they travel, for programs that watch, relay or check a
- * vhost-user conversation without taking part in it (vhu-trace): receive
- * and send one message with its fds, check it against the spec's layout of
+ * vhost-user conversation without taking part in it (vhu-trace): listen
+ * and connect on unix socket paths, receive and send one message with its
+ * fds, check it against the spec's layout of
  * its request, and decode it into text or JSON.
  *
  * Directions are named by who receives a request: VHU_DIR_TO_BACKEND holds
@@ -31,6 +32,33 @@ struct vhu_msg {
 	int fds[VHU_MAX_FDS];
 	unsigned int nfds;
 };
+
+/**
+ * vhu_sock_listen() - listen on a unix socket path (server mode).
+ * @path:   filesystem path; at most sizeof(sun_path) - 1 bytes
+ * @out_fd: the listening socket, O_CLOEXEC
+ *
+ * A stale socket file at @path (one nobody accepts on) is unlinked first; a
+ * path where another process is listening, or a non-socket file, is left
+ * alone and is an error.
+ *
+ * Return: 0, -EINVAL (empty @path), -ENAMETOOLONG, -EADDRINUSE (someone listens
+ * there), -EEXIST (not a socket, a symlink included) or another negative errno
+ * from lstat/connect/unlink/socket/bind/listen.
+ */
+VHU_API int vhu_sock_listen(const char *path, int *out_fd);
+
+/**
+ * vhu_sock_connect() - connect to a unix socket path (client mode).
+ * @path:       filesystem path
+ * @timeout_ms: keep retrying while the path is missing or refuses, up to this
+ *              long (0: one attempt)
+ * @out_fd:     the connected socket, O_CLOEXEC
+ *
+ * Return: 0, -EINVAL (empty @path), -ENAMETOOLONG, or the errno of the last
+ * attempt (-ENOENT, -ECONNREFUSED, ...).
+ */
+VHU_API int vhu_sock_connect(const char *path, unsigned int timeout_ms, int *out_fd);
 
 /**
  * vhu_msg_send() - send one message and its fds.

@@ -20,21 +20,9 @@
 #include <stdint.h>
 
 #include "wire/wire.h"
+#include <vhu/wire.h>
 
-/**
- * vhu_sock_listen() - listen on a unix socket path (server mode).
- * @path:   filesystem path; at most sizeof(sun_path) - 1 bytes
- * @out_fd: the listening socket, O_CLOEXEC
- *
- * A stale socket file at @path (one nobody accepts on) is unlinked first; a
- * path where another process is listening, or a non-socket file, is left
- * alone and is an error.
- *
- * Return: 0, -EINVAL (empty @path), -ENAMETOOLONG, -EADDRINUSE (someone listens
- * there), -EEXIST (not a socket, a symlink included) or another negative errno
- * from lstat/connect/unlink/socket/bind/listen.
- */
-int vhu_sock_listen(const char *path, int *out_fd);
+/* vhu_sock_listen() and vhu_sock_connect(): <vhu/wire.h> (public: vhu-trace uses them). */
 
 /**
  * vhu_sock_accept() - accept one connection, retrying on EINTR.
@@ -44,18 +32,6 @@ int vhu_sock_listen(const char *path, int *out_fd);
  * Return: 0 or a negative errno from accept4.
  */
 int vhu_sock_accept(int listen_fd, int *out_fd);
-
-/**
- * vhu_sock_connect() - connect to a unix socket path (client mode).
- * @path:       filesystem path
- * @timeout_ms: keep retrying while the path is missing or refuses, up to this
- *              long (0: one attempt)
- * @out_fd:     the connected socket, O_CLOEXEC
- *
- * Return: 0, -EINVAL (empty @path), -ENAMETOOLONG, or the errno of the last
- * attempt (-ENOENT, -ECONNREFUSED, ...).
- */
-int vhu_sock_connect(const char *path, unsigned int timeout_ms, int *out_fd);
 
 /* What vhu_sock_adopt() found. */
 enum vhu_sock_kind {

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -154,59 +153,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 		return -1;
 	}
 	return 0;
-}
-
-static int unix_addr(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
-	return 0;
-}
-
-static int listen_at(const char *path)
-{
-	struct sockaddr_un sa;
-	int fd, ret = unix_addr(path, &sa);
-
-	if (ret < 0)
-		return ret;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-/* Connect, retrying while the back-end is not there yet, up to @timeout_s. */
-static int connect_to(const char *path, unsigned int timeout_s)
-{
-	uint64_t deadline = now_ns() + (uint64_t)timeout_s * 1000000000ull;
-	struct sockaddr_un sa;
-	int ret = unix_addr(path, &sa);
-
-	if (ret < 0)
-		return ret;
-	for (;;) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-		if (fd < 0)
-			return -errno;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return fd;
-		ret = -errno;
-		close(fd);
-		if ((ret != -ENOENT && ret != -ECONNREFUSED) || now_ns() >= deadline || stop)
-			return ret;
-		usleep(50 * 1000);
-	}
 }
 
 static void print_msg(const char *from, const char *chan, enum vhu_dir dir, const struct vhu_msg *m,
@@ -346,7 +292,7 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct options o;
-	int lfd, status = 0;
+	int lfd, ret, status = 0;
 
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
@@ -360,9 +306,9 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	t0 = now_ns();
-	lfd = listen_at(o.listen_path);
-	if (lfd < 0) {
-		fprintf(stderr, "vhu-trace: --listen=%s: %s\n", o.listen_path, strerror(-lfd));
+	ret = vhu_sock_listen(o.listen_path, &lfd);
+	if (ret < 0) {
+		fprintf(stderr, "vhu-trace: --listen=%s: %s\n", o.listen_path, strerror(-ret));
 		return 1;
 	}
 	fprintf(stderr, "vhu-trace: listening on %s, relaying to %s\n", o.listen_path,
@@ -376,10 +322,10 @@ int main(int argc, char **argv)
 		c.fe = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (c.fe < 0)
 			continue;
-		c.be = connect_to(o.connect_path, o.timeout_s);
-		if (c.be < 0) {
+		ret = vhu_sock_connect(o.connect_path, o.timeout_s * 1000u, &c.be);
+		if (ret < 0) {
 			fprintf(stderr, "vhu-trace: --connect=%s: %s\n", o.connect_path,
-				strerror(-c.be));
+				strerror(-ret));
 			close(c.fe);
 			status = 1;
 			if (o.once)

@@ -21,6 +21,8 @@
 
 #define GPU_CTRL_QUEUE 0u
 #define GPU_CURSOR_QUEUE 1u
+/* Buffers one command may have: a command, its backing entries (paged), a response. */
+#define GPU_REQ_IOV 256u
 
 static uint64_t gpu_get_features(void *dev)
 {
@@ -81,7 +83,10 @@ static int gpu_set_config(void *dev, const void *buf, uint32_t offset, uint32_t 
 
 static void gpu_queue_kick(void *dev, struct vhu_vq *vq)
 {
-	static struct vhu_req reqs[2]; /* one per queue: each has one worker */
+	/* one per queue: each has one worker */
+	static struct iovec iovs[2][GPU_REQ_IOV];
+	static struct vhu_req reqs[2] = { { .iov = iovs[0], .iov_max = GPU_REQ_IOV },
+					  { .iov = iovs[1], .iov_max = GPU_REQ_IOV } };
 	struct gpu_dev *g = dev;
 	unsigned int q = vhu_vq_index(vq);
 	struct vhu_req *req = &reqs[q & 1];

@@ -138,20 +138,36 @@ static void deliver(struct input_dev *d, struct vhu_vq *vq)
 		vhu_vq_notify(vq);
 }
 
-void input_post(struct input_dev *d, const struct input_event_v *ev, unsigned int n)
+static void try_deliver(struct input_dev *d)
 {
-	struct vhu_vq *vq;
+	struct vhu_vq *vq = __atomic_load_n(&d->eventq, __ATOMIC_ACQUIRE);
 
-	pthread_mutex_lock(&d->lock);
-	for (unsigned int i = 0; i < n; i++)
-		queue_one(d, &ev[i]);
-	pthread_mutex_unlock(&d->lock);
-	vq = __atomic_load_n(&d->eventq, __ATOMIC_ACQUIRE);
 	if (!vq || !__atomic_load_n(&d->event_running, __ATOMIC_ACQUIRE))
 		return;
 	vhu_vq_lock(vq);
 	deliver(d, vq); /* a queue stopped meanwhile: pop says -EAGAIN, nothing moves */
 	vhu_vq_unlock(vq);
+}
+
+/*
+ * Queue what fits, deliver, and go on: the bound applies to what the guest
+ * has no buffers for, not to the size of a burst from the source.
+ */
+void input_post(struct input_dev *d, const struct input_event_v *ev, unsigned int n)
+{
+	while (n) {
+		unsigned int k = 0;
+
+		pthread_mutex_lock(&d->lock);
+		while (k < n && (d->num < d->cap || d->dropping))
+			queue_one(d, &ev[k++]);
+		if (!k)
+			queue_one(d, &ev[k++]); /* full although delivered just before: dropped */
+		pthread_mutex_unlock(&d->lock);
+		try_deliver(d);
+		ev += k;
+		n -= k;
+	}
 }
 
 void input_count_malformed(struct input_dev *d)

@@ -58,12 +58,12 @@ static void emit(struct evdev *e, uint16_t type, uint16_t code, int32_t value)
 		if (value)
 			caps_set_bit(e->keys, code);
 		else
-			e->keys[code / 8] &= (uint8_t)~(1u << (code % 8));
+			e->keys[code / 8] &= (uint8_t) ~(1u << (code % 8));
 	} else if (type == EV_SW && code <= INPUT_CODE_MAX) {
 		if (value)
 			caps_set_bit(e->sws, code);
 		else
-			e->sws[code / 8] &= (uint8_t)~(1u << (code % 8));
+			e->sws[code / 8] &= (uint8_t) ~(1u << (code % 8));
 	} else if (type == EV_ABS && code < ABS_CNT) {
 		e->abs[code] = value;
 	}
@@ -202,7 +202,7 @@ static int read_caps(struct evdev *e, struct input_caps *c)
 		if (!caps_test_bit(c->ev[EV_ABS], a))
 			continue;
 		if (ioctl(e->fd, EVIOCGABS(a), &ai) < 0) {
-			c->ev[EV_ABS][a / 8] &= (uint8_t)~(1u << (a % 8));
+			c->ev[EV_ABS][a / 8] &= (uint8_t) ~(1u << (a % 8));
 			continue;
 		}
 		c->abs[a] = (struct input_absinfo_v){ ai.minimum, ai.maximum, ai.fuzz, ai.flat,

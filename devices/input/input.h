@@ -25,8 +25,8 @@
 #include <vhu/backend.h>
 #include <vhu/log.h>
 
-#define INPUT_STRING_MAX 127u	/* name and serial bytes (the config's size byte) */
-#define INPUT_BITMAP_SIZE 128u	/* bytes of a config bitmap: codes 0..1023 */
+#define INPUT_STRING_MAX 127u  /* name and serial bytes (the config's size byte) */
+#define INPUT_BITMAP_SIZE 128u /* bytes of a config bitmap: codes 0..1023 */
 #define INPUT_CODE_MAX (INPUT_BITMAP_SIZE * 8u - 1u)
 #define INPUT_PENDING_DEFAULT 256u /* events kept while the guest posts no buffers */
 #define INPUT_PENDING_MAX 65536u
@@ -132,10 +132,10 @@ struct input_dev {
 	bool dropping; /* the pending queue overflowed: drop up to the next SYN_REPORT */
 	struct input_counters cnt;
 
-	struct vhu_vq *eventq; /* shared once started; kept (atomic) */
-	bool event_running;    /* atomic */
-	struct vhu_req *ereq;  /* the event queue's, under its vq lock */
-	struct vhu_req *sreq;  /* the status queue worker's */
+	struct vhu_vq *eventq;	/* shared once started; kept (atomic) */
+	bool event_running;	/* atomic */
+	struct vhu_req *ereq;	/* the event queue's, under its vq lock */
+	struct vhu_req *sreq;	/* the status queue worker's */
 	uint8_t select, subsel; /* control thread */
 	bool warned_tiny, warned_status;
 };

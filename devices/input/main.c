@@ -180,11 +180,10 @@ int main(int argc, char **argv)
 		  "do not grab the evdev device (the host sees its events too)",
 		  .flag = &o.no_grab },
 		{ "events-socket", PROG_ARG_REQUIRED, "PATH",
-		  "take the device description and events from clients of the Unix socket PATH "
-		  "(see vhu-input(1))",
+		  "take the description and events from the Unix socket PATH (vhu-input(1))",
 		  .str = &o.events_socket },
 		{ "max-pending", PROG_ARG_REQUIRED, "N",
-		  "keep at most N events while the guest posts no buffers (default 256)",
+		  "keep at most N events while the guest posts no buffers (256)",
 		  .str = &o.max_pending },
 	};
 	const struct prog_info info = {

@@ -137,7 +137,8 @@ static int parse_input(int argc, char **argv, struct bench_common *c, struct inp
 		case 'S':
 			if (o->nstatus == STATUS_MAX ||
 			    parse_event(optarg, ',', &o->status[o->nstatus]) < 0) {
-				fprintf(stderr, "vhu-bench: --status=TYPE,CODE,VALUE (at most %u)\n",
+				fprintf(stderr,
+					"vhu-bench: --status=TYPE,CODE,VALUE (at most %u)\n",
 					STATUS_MAX);
 				return -1;
 			}

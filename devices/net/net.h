@@ -111,6 +111,7 @@ struct net_port {
 
 	/* vhost-user ports */
 	struct vhu_backend *be;
+	bool client;			 /* connects to its socket path (--client, client=1) */
 	uint16_t num_qp;		 /* queue pairs offered */
 	struct vhu_vq *rxq[NET_QP_MAX];	 /* atomic; set at the first queue_start, kept */
 	uint32_t rx_running;		 /* atomic bitmap of running RX queues */

@@ -36,12 +36,10 @@ int input_dev_init(struct input_dev *d, unsigned int max_pending, const struct v
 	d->log = log;
 	d->cap = max_pending;
 	d->pending = calloc(max_pending, sizeof(*d->pending));
-	d->ereq = malloc(sizeof(*d->ereq));
-	d->sreq = malloc(sizeof(*d->sreq));
-	if (!d->pending || !d->ereq || !d->sreq || pthread_mutex_init(&d->lock, NULL)) {
+	vhu_req_init(&d->ereq, d->eiov, INPUT_REQ_IOV);
+	vhu_req_init(&d->sreq, d->siov, INPUT_REQ_IOV);
+	if (!d->pending || pthread_mutex_init(&d->lock, NULL)) {
 		free(d->pending);
-		free(d->ereq);
-		free(d->sreq);
 		return -ENOMEM;
 	}
 	return 0;
@@ -51,8 +49,6 @@ void input_dev_fini(struct input_dev *d)
 {
 	pthread_mutex_destroy(&d->lock);
 	free(d->pending);
-	free(d->ereq);
-	free(d->sreq);
 }
 
 /* Drop the frame being built at the tail: the events after the last SYN_REPORT. */
@@ -104,7 +100,7 @@ static void chain_write(const struct vhu_req *r, const void *src, size_t size)
 /* Fill the buffers the guest posted from the pending queue; the caller holds @vq's lock. */
 static void deliver(struct input_dev *d, struct vhu_vq *vq)
 {
-	struct vhu_req *r = d->ereq;
+	struct vhu_req *r = &d->ereq;
 	bool pushed = false;
 
 	pthread_mutex_lock(&d->lock);
@@ -230,9 +226,9 @@ static void status_kick(struct input_dev *d, struct vhu_vq *vq)
 {
 	do {
 		vhu_vq_enable_notify(vq, false);
-		while (vhu_vq_pop(vq, d->sreq) == 1) {
-			status_one(d, d->sreq);
-			vhu_vq_push(vq, d->sreq, 0);
+		while (vhu_vq_pop(vq, &d->sreq) == 1) {
+			status_one(d, &d->sreq);
+			vhu_vq_push(vq, &d->sreq, 0);
 		}
 		vhu_vq_notify(vq);
 	} while (!vhu_vq_broken(vq) && vhu_vq_enable_notify(vq, true));

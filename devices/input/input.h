@@ -31,6 +31,8 @@
 #define INPUT_PENDING_DEFAULT 256u /* events kept while the guest posts no buffers */
 #define INPUT_PENDING_MAX 65536u
 #define INPUT_LINE_MAX 256u /* bytes of one events-socket line, without '\n' */
+/* iovecs of one event or status chain: 8 bytes need no more (a longer chain breaks the queue) */
+#define INPUT_REQ_IOV 16u
 
 struct input_event_v {
 	uint16_t type;
@@ -134,8 +136,9 @@ struct input_dev {
 
 	struct vhu_vq *eventq;	/* shared once started; kept (atomic) */
 	bool event_running;	/* atomic */
-	struct vhu_req *ereq;	/* the event queue's, under its vq lock */
-	struct vhu_req *sreq;	/* the status queue worker's */
+	struct vhu_req ereq;	/* the event queue's, under its vq lock */
+	struct vhu_req sreq;	/* the status queue worker's */
+	struct iovec eiov[INPUT_REQ_IOV], siov[INPUT_REQ_IOV];
 	uint8_t select, subsel; /* control thread */
 	bool warned_tiny, warned_status;
 };

@@ -113,6 +113,12 @@ struct vhu_device_ops {
 	 * front-end: check everything, return -EINVAL for what does not fit. */
 	int (*state_save)(void *dev, void **buf, size_t *len);
 	int (*state_load)(void *dev, const void *buf, size_t len);
+	/* VHOST_USER_GPU_SET_SOCKET (vhost-user-gpu; without this op the request
+	 * fails with -ENOTSUP): the vhost-user-gpu socket (<vhu/gpu.h>), which
+	 * the device owns from then on, even when it returns an error. The
+	 * front-end may still be busy with the main socket: send, but do not
+	 * wait here for an answer on @fd. Control thread. */
+	int (*gpu_set_socket)(void *dev, int fd);
 };
 
 /* struct vhu_backend_config.flags */

@@ -210,6 +210,23 @@ VHU_API bool vhu_vq_has_avail(struct vhu_vq *vq);
  */
 VHU_API int vhu_vq_log_write(struct vhu_vq *vq, const void *p, size_t len);
 
+/**
+ * vhu_vq_gpa_iov() - guest memory the device's own requests name (virtio-gpu
+ * backing pages), as iovecs, split where regions end.
+ * @vq:      a queue of the device; call from its thread (memory table
+ *           changes pause it, so the pointers hold until the next pause)
+ * @gpa:     the guest-physical address
+ * @size:    bytes
+ * @iov:     where to write
+ * @max_iov: room in @iov
+ *
+ * Return: iovecs written (>= 0), -EFAULT (a byte is unmapped, or the range
+ * wraps), -ENOBUFS (@max_iov too small), -EOPNOTSUPP (behind a virtual
+ * IOMMU, where addresses are IOVAs).
+ */
+VHU_API int vhu_vq_gpa_iov(struct vhu_vq *vq, uint64_t gpa, uint64_t size, struct iovec *iov,
+			   unsigned int max_iov);
+
 /** vhu_vq_index() - the queue's index in its device. */
 VHU_API unsigned int vhu_vq_index(const struct vhu_vq *vq);
 

@@ -291,6 +291,7 @@ int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 int vhu_be_set_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_get_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_net_set_mtu(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_gpu_set_socket(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_send_rarp(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 
 /* Virtio features the back-end offers: the device's plus PROTOCOL_FEATURES. */

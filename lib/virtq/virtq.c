@@ -895,6 +895,14 @@ VHU_API bool vhu_vq_has_avail(struct vhu_vq *vq)
 	return vq->packed ? vhu_packed_has_avail(vq) : vhu_split_has_avail(vq);
 }
 
+VHU_API int vhu_vq_gpa_iov(struct vhu_vq *vq, uint64_t gpa, uint64_t size, struct iovec *iov,
+			   unsigned int max_iov)
+{
+	if (vq->iommu)
+		return -EOPNOTSUPP;
+	return vhu_mem_gpa_iov(vq->mem, gpa, size, iov, max_iov);
+}
+
 VHU_API unsigned int vhu_vq_index(const struct vhu_vq *vq)
 {
 	return vq->index;

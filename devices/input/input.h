@@ -134,10 +134,10 @@ struct input_dev {
 	bool dropping; /* the pending queue overflowed: drop up to the next SYN_REPORT */
 	struct input_counters cnt;
 
-	struct vhu_vq *eventq;	/* shared once started; kept (atomic) */
-	bool event_running;	/* atomic */
-	struct vhu_req ereq;	/* the event queue's, under its vq lock */
-	struct vhu_req sreq;	/* the status queue worker's */
+	struct vhu_vq *eventq; /* shared once started; kept (atomic) */
+	bool event_running;    /* atomic */
+	struct vhu_req ereq;   /* the event queue's, under its vq lock */
+	struct vhu_req sreq;   /* the status queue worker's */
 	struct iovec eiov[INPUT_REQ_IOV], siov[INPUT_REQ_IOV];
 	uint8_t select, subsel; /* control thread */
 	bool warned_tiny, warned_status;

@@ -30,6 +30,10 @@
 #            and vhu-net between two ports under vhu-bench net with and
 #            without --iommu: the device IOTLB, warm (buffers mapped once),
 #            against plain guest-physical addresses (issue 17)
+#   gpu      vhu-gpu vs QEMU's vhost-user-gpu (Debian qemu-system-gui): 2D
+#            update throughput, TRANSFER_TO_HOST_2D plus RESOURCE_FLUSH of the
+#            whole screen, the UPDATE received by vhu's front-end as the
+#            display (vhu-gpu-draw --frames), 320x240 and 1024x768 (issue 18)
 #   log      dirty logging on vs off (live migration's cost, issue 16): vhu-blk
 #            under vhu-bench blk --log-check, vhu-net under vhu-bench net
 #            --log-dirty on the receiving port
@@ -46,7 +50,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 TIME=${TIME:-5}
 ROUNDS=${ROUNDS:-3}
-PARTS=${PARTS:-blk gen ingress fwd log iommu}
+PARTS=${PARTS:-blk gen ingress fwd log iommu gpu}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=${OUT:-$top/docs/PERFORMANCE.md}
 RESULTS=${RESULTS:-$top/docs/bench-results.jsonl}
@@ -598,11 +602,46 @@ if part iommu; then
 	done
 fi
 
+# ---- vhu-gpu vs QEMU's vhost-user-gpu: 2D updates (issue 18) --------------------
+# The back-end on CPU 1, vhu-gpu-draw (driver and display) on CPU 0, the two
+# back-ends alternating: each run draws and checks a frame, then times
+# FRAMES full-screen TRANSFER_TO_HOST_2D + RESOURCE_FLUSH pairs, each UPDATE
+# received whole by the display before the run ends.
+qemu_gpu=/usr/lib/qemu/vhost-user-gpu
+if part gpu && [ -x "$qemu_gpu" ] && [ -x "$build/devices/vhu-gpu" ]; then
+	for size in 320x240 1024x768; do
+		w=${size%x*} h=${size#*x}
+		frames=$([ "$size" = 320x240 ] && echo $((TIME * 400)) || echo $((TIME * 40)))
+		for round in $(seq "$ROUNDS"); do
+			for side in vhu qemu; do
+				rm -f "$tmp/g.sock"
+				exe=$build/devices/vhu-gpu
+				[ "$side" = qemu ] && exe=$qemu_gpu
+				$pin_be "$exe" --socket-path="$tmp/g.sock" >"$tmp/gpu-$side.log" 2>&1 &
+				peer=$!
+				wait_sock "$tmp/g.sock"
+				cmd="vhu-gpu-draw --socket-path=SOCK --width=$w --height=$h --check --frames=$frames"
+				if r=$($pin_fe "$build/tools/gpu/vhu-gpu-draw" --socket-path="$tmp/g.sock" \
+					--width="$w" --height="$h" --check --frames="$frames" | grep '^bench:'); then
+					fps=$(echo "$r" | sed -n 's/.*: \([0-9.]*\) frames\/s.*/\1/p')
+					mbs=$(echo "$r" | sed -n 's/.* \([0-9.]*\) MB\/s.*/\1/p')
+					load=$(cut -d' ' -f1 /proc/loadavg)
+					echo "{\"kind\": \"gpu\", \"side\": \"$side\", \"size\": \"$size\", \"round\": $round, \"fps\": $fps, \"mbs\": $mbs, \"load\": $load, \"cmd\": \"$cmd\"}" >>"$results"
+					printf '%-4s gpu %-8s round %s: %s frames/s, %s MB/s\n' "$side" "$size" "$round" "$fps" "$mbs"
+				else
+					echo "bench: gpu $side $size failed" >&2
+				fi
+				stop_backend
+			done
+		done
+	done
+fi
+
 commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$top" diff --quiet HEAD -- lib devices tools include 2>/dev/null || commit="$commit+changes"
 python3 - "$results" "$OUT" "$TIME" "$ROUNDS" "$RESULTS" "$PARTS" "$commit" <<'EOF'
 import json, os, statistics, subprocess, sys, datetime, platform
-part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'ovs': 'ovs', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu'}.get(r.get('kind'), 'blk')
+part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'ovs': 'ovs', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu', 'gpu': 'gpu'}.get(r.get('kind'), 'blk')
 stamp = {'date': str(datetime.date.today()), 'commit': sys.argv[7],
          'rounds': int(sys.argv[4]), 'secs': int(sys.argv[3])}
 new = [dict(json.loads(l), **stamp) for l in open(sys.argv[1])]
@@ -818,6 +857,28 @@ if iommu:
         i, im = cell([r['rate'] for r in inet if r['side'] == 'iommu'])
         lines.append(f"| 64 B frames, port A to port B | {p} | {i} | " + (f"{im / pm:.2f}× |" if pm and im else "n/a |"))
     lines.append("\nTarget (issue 17): with a warm IOTLB, ≥ 0.8× the non-IOMMU rate.\n")
+gpu = [r for r in allrows if r.get('kind') == 'gpu']
+if gpu:
+    lines.append("## vhu-gpu vs QEMU's vhost-user-gpu: 2D updates to the display (issue 18)\n")
+    lines.append(measured('gpu'))
+    lines.append("Each back-end (CPU 1) is driven by `vhu-gpu-draw` (CPU 0), which plays both the guest's virtio-gpu driver and, through "
+                 "vhu's front-end, the display on the vhost-user-gpu socket. A run draws and checks a frame, then times full-screen "
+                 "TRANSFER_TO_HOST_2D + RESOURCE_FLUSH pairs (a B8G8R8X8 resource); each flush's UPDATE carries the whole screen's "
+                 "pixels over the socket and the run ends when the display has them all. The two back-ends alternate run by run. "
+                 "Command: `" + gpu[-1]['cmd'] + "` (FRAMES: 400 × TIME at 320x240, 40 × TIME at 1024x768).\n")
+    lines.append("| screen | vhu-gpu frames/s | QEMU vhost-user-gpu frames/s | vhu / QEMU | vhu-gpu MB/s | QEMU MB/s |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for size in sorted({r['size'] for r in gpu}, key=lambda s: int(s.split('x')[0])):
+        v, vm = cell([r['fps'] for r in gpu if r['size'] == size and r['side'] == 'vhu'])
+        q, qm = cell([r['fps'] for r in gpu if r['size'] == size and r['side'] == 'qemu'])
+        vb, _ = cell([r['mbs'] for r in gpu if r['size'] == size and r['side'] == 'vhu'])
+        qb, _ = cell([r['mbs'] for r in gpu if r['size'] == size and r['side'] == 'qemu'])
+        lines.append(f"| {size} | {v} | {q} | " + (f"{vm / qm:.2f}× |" if vm and qm else "n/a |") + f" {vb} | {qb} |")
+    loads = [r['load'] for r in gpu if 'load' in r]
+    if loads:
+        lines.append(f"\nLoad average (1 min) while these ran: {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} CPUs; "
+                     "above the CPU count the spread is the machine's, not the programs'.\n")
+    lines.append("\nTarget (issue 18): ≥ 1.5× QEMU's vhost-user-gpu.\n")
 extra = open(out).read().split('<!-- manual -->', 1) if os.path.exists(out) else []
 if len(extra) == 2:
     lines.append('<!-- manual -->' + extra[1])

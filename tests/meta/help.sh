@@ -6,7 +6,8 @@
 # gives it), nothing on stderr, exit status 0. And a bad option is still an
 # error (exit 2 for the tools, 1 for the devices), so --help is not just
 # "anything goes".
-# Arguments: the built vhu-blk, vhu-net, vhu-rng, vhu-probe, vhu-bench, vhu-trace and vhu-ctl.
+# Arguments: the built vhu-blk, vhu-net, vhu-rng, vhu-probe, vhu-bench, vhu-trace, vhu-ctl
+# and vhu-conform.
 set -u
 
 fails=0
@@ -53,7 +54,7 @@ check() {
 	((fails == before)) && echo "ok: $name"
 }
 
-blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7
+blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7 conform=$8
 
 check vhu-blk "--socket-path --fd --blk-file --read-only --num-queues --queue-size --serial
 	--direct --poll --poll-window --null-size --delay-us --log-level --print-capabilities
@@ -64,6 +65,8 @@ check vhu-rng "--socket-path --fd --log-level" -- "$rng"
 check vhu-ctl "--socket --timeout --version" -- "$ctl"
 check vhu-probe "--socket-path --type --json --timeout --version" -- "$probe"
 check vhu-trace "--listen --connect --json --output --once --timeout --version" -- "$trace"
+check vhu-conform "--socket-path --exec --type --only --json --markdown --name --pid --peer-log
+	--timeout --list --version" -- "$conform"
 check vhu-bench "blk net" -- "$bench"
 check "vhu-bench blk" "--socket-path --rw --bs --iodepth --queues --time --size --packed
 	--json --reconnect --log-check --migrate-to --log-dirty" -- "$bench" blk

@@ -4,7 +4,7 @@
 # meta/man: each program's man page (man/*.1) documents every option its
 # --help lists (and, for vhu-bench, each mode's), and man(1) renders it
 # without a warning.
-# Usage: man.sh MAN_DIR VHU-BLK VHU-NET VHU-RNG VHU-PROBE VHU-BENCH VHU-TRACE VHU-CTL
+# Usage: man.sh MAN_DIR VHU-BLK VHU-NET VHU-RNG VHU-PROBE VHU-BENCH VHU-TRACE VHU-CTL VHU-CONFORM
 set -u
 
 mandir=$1
@@ -39,13 +39,14 @@ check() {
 	fi
 }
 
-blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7
+blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7 conform=$8
 check vhu-blk "$blk"
 check vhu-ctl "$ctl"
 check vhu-net "$net"
 check vhu-rng "$rng"
 check vhu-probe "$probe"
 check vhu-trace "$trace"
+check vhu-conform "$conform"
 check vhu-bench "$bench" blk
 check vhu-bench "$bench" net
 

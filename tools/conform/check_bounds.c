@@ -132,7 +132,8 @@ static void payload_size(struct ctx *cx)
 	struct conn c;
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		struct vhu_msg_hdr h = { .request = VHU_REQ_GET_FEATURES, .flags = VHU_VERSION,
+		struct vhu_msg_hdr h = { .request = VHU_REQ_GET_FEATURES,
+					 .flags = VHU_VERSION,
 					 .size = sizes[i] };
 		int ret = conn_open(cx, &c);
 
@@ -163,7 +164,8 @@ static void torn(struct ctx *cx)
 	struct conn c;
 
 	for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
-		struct vhu_msg_hdr h = { .request = pieces[i].req, .flags = VHU_VERSION,
+		struct vhu_msg_hdr h = { .request = pieces[i].req,
+					 .flags = VHU_VERSION,
 					 .size = pieces[i].size };
 		int ret = conn_open(cx, &c);
 
@@ -179,8 +181,11 @@ static void torn(struct ctx *cx)
 
 static void flags(struct ctx *cx)
 {
-	static const uint32_t bad[] = { 0x0,	       0x2,	     0x3,
-					VHU_VERSION | 0x10, VHU_VERSION | 0x80000000u,
+	static const uint32_t bad[] = { 0x0,
+					0x2,
+					0x3,
+					VHU_VERSION | 0x10,
+					VHU_VERSION | 0x80000000u,
 					VHU_VERSION | VHU_FLAG_REPLY };
 	char out[256] = "";
 	struct vhu_msg m;
@@ -251,9 +256,10 @@ static void fd_counts(struct ctx *cx)
 	conn_recv(&h.c, &r);
 	hs_try(&h, "SET_VRING_KICK with 2 fds", true, VHU_REQ_SET_VRING_KICK, &idx, 8, fds, 2);
 	for (unsigned int i = 0; i < 9; i++)
-		mt.regions[i % 8] = (struct vhu_mem_region){ .guest_phys_addr = i * MIB,
-							     .memory_size = MIB / 2,
-							     .userspace_addr = 0x10000000 + i * MIB };
+		mt.regions[i % 8] =
+			(struct vhu_mem_region){ .guest_phys_addr = i * MIB,
+						 .memory_size = MIB / 2,
+						 .userspace_addr = 0x10000000 + i * MIB };
 	mt.nregions = 2;
 	hs_try(&h, "SET_MEM_TABLE 2 regions 1 fd", true, VHU_REQ_SET_MEM_TABLE, &mt, 8 + 64, fds,
 	       1);
@@ -269,8 +275,8 @@ static void fd_counts(struct ctx *cx)
 	if (nfds0 >= 0) {
 		nfds1 = settle_nfds(cx, nfds0);
 		if (nfds1 > nfds0)
-			fail(cx, "the peer holds %d fds, %d before (CVE-2019-14818: fds leaked)", nfds1,
-			     nfds0);
+			fail(cx, "the peer holds %d fds, %d before (CVE-2019-14818: fds leaked)",
+			     nfds1, nfds0);
 		else
 			note(cx, "no fd leaked (%d open)", nfds1);
 	}
@@ -285,13 +291,17 @@ out:
 
 static void queue_index(struct ctx *cx)
 {
-	unsigned int first = cx->num_queues ? cx->num_queues : 1;
+	/* vhost-user-net counts queue pairs in GET_QUEUE_NUM (QEMU, DPDK): 2 rings each */
+	unsigned int pairs = cx->type && !strcmp(cx->type, "net") ? 2 : 1;
+	unsigned int first = (cx->num_queues ? cx->num_queues : 1) * pairs;
 	static const uint32_t big[] = { 256, 0x10000, 0xffffffffu };
 	struct vhost_vring_addr a = { .used_user_addr = 0x1000, .avail_user_addr = 0x2000 };
 	struct vhost_vring_state st;
 	char what[64];
 	struct hs h;
 
+	if (first > 256)
+		first = 256; /* a peer with 256 rings: only the indices past 255 */
 	hs_init(&h, cx, 0);
 	for (unsigned int idx = first; idx < 256; idx++) {
 		static const uint32_t reqs[] = { VHU_REQ_SET_VRING_NUM, VHU_REQ_SET_VRING_BASE,
@@ -318,7 +328,10 @@ static void queue_index(struct ctx *cx)
 		hs_try(&h, what, true, VHU_REQ_SET_VRING_NUM, &st, sizeof(st), NULL, 0);
 	}
 	hs_end(&h);
-	note(cx, "indices %u..255, 256, 2^16, 2^32-1", first);
+	if (first < 256)
+		note(cx, "indices %u..255, 256, 2^16, 2^32-1", first);
+	else
+		note(cx, "indices 256, 2^16, 2^32-1 (the peer has 256 rings)");
 }
 
 static void vring_num(struct ctx *cx)
@@ -388,14 +401,13 @@ static void mem_regions(struct ctx *cx)
 		       2);
 	}
 	hs_end(&h);
-out:
-	{
-		int all[] = { a, small, e, p[0], p[1] };
+out : {
+	int all[] = { a, small, e, p[0], p[1] };
 
-		for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-			if (all[i] >= 0)
-				close(all[i]);
-	}
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (all[i] >= 0)
+			close(all[i]);
+}
 }
 
 static void log_base(struct ctx *cx)
@@ -443,10 +455,12 @@ static void inflight(struct ctx *cx)
 	}
 	hs_init(&h, cx, VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD));
 	/* CVE-2021-3839: num_queues beyond the device's */
-	hs_try(&h, "SET_INFLIGHT_FD 65535 queues of 65535 in 4 KiB", true,
-	       VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in), &m, 1);
-	in = (struct vhu_inflight){ .mmap_size = 4096, .mmap_offset = UINT64_MAX - 2047,
-				    .num_queues = 1, .queue_size = 16 };
+	hs_try(&h, "SET_INFLIGHT_FD 65535 queues of 65535 in 4 KiB", true, VHU_REQ_SET_INFLIGHT_FD,
+	       &in, sizeof(in), &m, 1);
+	in = (struct vhu_inflight){ .mmap_size = 4096,
+				    .mmap_offset = UINT64_MAX - 2047,
+				    .num_queues = 1,
+				    .queue_size = 16 };
 	hs_try(&h, "SET_INFLIGHT_FD offset wraps", true, VHU_REQ_SET_INFLIGHT_FD, &in, sizeof(in),
 	       &m, 1);
 	hs_end(&h);
@@ -475,9 +489,8 @@ out:
 static void config(struct ctx *cx)
 {
 	static const uint32_t cases[][3] = {
-		{ 0xffffffffu, 16, 16 },	  { 0xfffffff0u, 0x20, 0x20 },
-		{ 16, 0xfffffff0u, 16 },	  { 0, 0xffffffffu, 256 },
-		{ 0x80000000u, 0x80000000u, 16 },
+		{ 0xffffffffu, 16, 16 }, { 0xfffffff0u, 0x20, 0x20 },	   { 16, 0xfffffff0u, 16 },
+		{ 0, 0xffffffffu, 256 }, { 0x80000000u, 0x80000000u, 16 },
 	};
 	struct vhu_config cfg;
 	struct vhu_msg r;
@@ -492,7 +505,8 @@ static void config(struct ctx *cx)
 		memset(&cfg, 0, sizeof(cfg));
 		cfg.offset = cases[i][0];
 		cfg.size = cases[i][1];
-		ret = conn_call(&c, VHU_REQ_GET_CONFIG, &cfg, VHU_CONFIG_HDR_SIZE + cases[i][2], &r);
+		ret = conn_call(&c, VHU_REQ_GET_CONFIG, &cfg, VHU_CONFIG_HDR_SIZE + cases[i][2],
+				&r);
 		if (ret == -ECONNRESET || ret == -EPIPE) {
 			conn_close(&c);
 			if (conn_default(cx, &c) < 0)
@@ -500,13 +514,15 @@ static void config(struct ctx *cx)
 			continue;
 		}
 		if (ret < 0) {
-			fail(cx, "GET_CONFIG 0x%x+0x%x: %s", cases[i][0], cases[i][1], err_text(ret));
+			fail(cx, "GET_CONFIG 0x%x+0x%x: %s", cases[i][0], cases[i][1],
+			     err_text(ret));
 			break;
 		}
 		if (r.hdr.size > sizeof(struct vhu_config) ||
 		    (r.hdr.size >= VHU_CONFIG_HDR_SIZE && r.payload.config.size != 0)) {
-			fail(cx, "GET_CONFIG 0x%x+0x%x answered %u bytes, config size %u: not a "
-				 "failure (size 0)",
+			fail(cx,
+			     "GET_CONFIG 0x%x+0x%x answered %u bytes, config size %u: not a "
+			     "failure (size 0)",
 			     cases[i][0], cases[i][1], r.hdr.size, r.payload.config.size);
 			break;
 		}
@@ -517,8 +533,11 @@ static void config(struct ctx *cx)
 
 static void iotlb(struct ctx *cx)
 {
-	struct vhost_iotlb_msg m = { .iova = 0x1000, .size = 0x1000, .uaddr = 0x7f0000000000ull,
-				     .perm = VHOST_ACCESS_RW, .type = VHOST_IOTLB_UPDATE };
+	struct vhost_iotlb_msg m = { .iova = 0x1000,
+				     .size = 0x1000,
+				     .uaddr = 0x7f0000000000ull,
+				     .perm = VHOST_ACCESS_RW,
+				     .type = VHOST_IOTLB_UPDATE };
 	struct hs h;
 
 	hs_init(&h, cx, 0);
@@ -529,16 +548,16 @@ static void iotlb(struct ctx *cx)
 
 const struct check conform_checks_bounds[] = {
 	{ "bounds-payload-size", "bounds", SEC_MSG,
-	  "a header announcing more payload than any message has is not trusted", payload_size,
-	  0 },
+	  "a header announcing more payload than any message has is not trusted", payload_size, 0 },
 	{ "bounds-torn", "bounds", "vhost-user.rst: Communication",
 	  "a front-end unable to send the full message closes the connection: the back-end "
 	  "survives it",
 	  torn, 0 },
 	{ "bounds-flags", "bounds", SEC_MSG,
-	  "flags: version 1 in bits 0-1, REPLY and NEED_REPLY; other values are not trusted",
-	  flags, 0 },
-	{ "bounds-fd-count", "bounds", "vhost-user.rst: Communication; CVE-2019-14818, CVE-2022-0669",
+	  "flags: version 1 in bits 0-1, REPLY and NEED_REPLY; other values are not trusted", flags,
+	  0 },
+	{ "bounds-fd-count", "bounds",
+	  "vhost-user.rst: Communication; CVE-2019-14818, CVE-2022-0669",
 	  "fds are passed only with the messages that take them, one per region; extra fds are "
 	  "not kept",
 	  fd_counts, 0 },

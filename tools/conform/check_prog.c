@@ -19,7 +19,9 @@
 
 #define SEC_PROG "vhost-user.rst: Backend program conventions"
 #define STOP_MS 5000
+#define START_MS 30000
 #define CAPS_MAX 65536
+#define CAPS_WAIT_S 30 /* a loaded machine starts a Python peer in seconds */
 
 /* ---- a small JSON reader: validates, and finds "type" and "features" ---- */
 
@@ -181,7 +183,7 @@ int conform_capabilities(const struct options *opt, char *buf, size_t size, int 
 		return ret;
 	}
 	for (;;) {
-		struct timeval tv = { .tv_sec = 5 };
+		struct timeval tv = { .tv_sec = CAPS_WAIT_S };
 		fd_set r;
 		ssize_t got;
 
@@ -198,7 +200,7 @@ int conform_capabilities(const struct options *opt, char *buf, size_t size, int 
 	}
 	buf[n] = 0;
 	close(p[0]);
-	if (!spawn_wait_exit(&sp, STOP_MS, status)) {
+	if (!spawn_wait_exit(&sp, CAPS_WAIT_S * 1000, status)) {
 		spawn_stop(&sp, 100);
 		return -ETIMEDOUT;
 	}
@@ -214,7 +216,7 @@ static void print_capabilities(struct ctx *cx)
 		return fail(cx, "out of memory");
 	ret = conform_capabilities(cx->opt, buf, CAPS_MAX, &status);
 	if (ret == -ETIMEDOUT)
-		fail(cx, "--print-capabilities did not exit within %d s", STOP_MS / 1000);
+		fail(cx, "--print-capabilities did not exit within %d s", CAPS_WAIT_S);
 	else if (ret < 0)
 		fail(cx, "could not run it: %s", strerror(-ret));
 	else if (!WIFEXITED(status) || WEXITSTATUS(status))
@@ -260,8 +262,9 @@ static void fd_option(struct ctx *cx)
 		pass(cx, "GET_FEATURES answered over --fd=3 (0x%llx)", (unsigned long long)v);
 	if (spawn_wait_exit(&sp, 1000, &status))
 		note(cx, "exited when the connection closed (status 0x%x)", status);
-	else if ((status = spawn_stop(&sp, STOP_MS)) != 0 &&
-		 !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
+	else if ((status = spawn_stop(&sp, STOP_MS)) < 0)
+		fail(cx, "still running %d s after SIGTERM", STOP_MS / 1000);
+	else if (status && !(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM))
 		fail(cx, "after SIGTERM: status 0x%x", status);
 }
 
@@ -275,7 +278,7 @@ static void sigterm(struct ctx *cx)
 	snprintf(sock, sizeof(sock), "%s/term.sock", spawn_dir());
 	ret = spawn_peer(cx->opt, sock, NULL, -1, -1, &sp);
 	if (ret == 0)
-		ret = spawn_wait_socket(&sp, 10000);
+		ret = spawn_wait_socket(&sp, START_MS);
 	if (ret < 0) {
 		spawn_stop(&sp, 100);
 		return fail(cx, "the program did not come up: %s", strerror(-ret));
@@ -312,7 +315,7 @@ static void no_daemon(struct ctx *cx)
 	snprintf(sock, sizeof(sock), "%s/daemon.sock", spawn_dir());
 	ret = spawn_peer(cx->opt, sock, NULL, -1, -1, &sp);
 	if (ret == 0)
-		ret = spawn_wait_socket(&sp, 10000);
+		ret = spawn_wait_socket(&sp, START_MS);
 	if (ret == -ECHILD)
 		return fail(cx, "the process exited before its socket accepted: daemonized?");
 	if (ret < 0) {
@@ -321,8 +324,7 @@ static void no_daemon(struct ctx *cx)
 	}
 	sleep_ms(200);
 	if (spawn_wait_exit(&sp, 0, &status))
-		return fail(cx, "the process exited (status 0x%x) while its socket served",
-			    status);
+		return fail(cx, "the process exited (status 0x%x) while its socket served", status);
 	spawn_stop(&sp, STOP_MS);
 	pass(cx, "the started process itself serves the socket");
 }

@@ -109,7 +109,8 @@ static void gated_refused(struct ctx *cx)
 		}
 		if (v == 0)
 			p += snprintf(p, sizeof(accepted) - (size_t)(p - accepted), "%s%s",
-				      p == accepted ? "" : ", ", vhu_request_name(gated[i].req) + 11);
+				      p == accepted ? "" : ", ",
+				      vhu_request_name(gated[i].req) + 11);
 		else
 			refused++;
 	}
@@ -213,8 +214,8 @@ static void ack_success(struct ctx *cx)
 
 	if (ack_conn(cx, &c) < 0)
 		return;
-	ret = conn_send(&c, VHU_REQ_SET_FEATURES, VHU_VERSION | VHU_FLAG_NEED_REPLY, &c.features,
-			8, NULL, 0);
+	ret = conn_send(&c, VHU_REQ_SET_FEATURES, VHU_VERSION | VHU_FLAG_NEED_REPLY, &c.features, 8,
+			NULL, 0);
 	if (ret == 0)
 		ret = conn_recv(&c, &m);
 	conn_close(&c);
@@ -227,7 +228,8 @@ static void ack_success(struct ctx *cx)
 	if (m.hdr.size != 8)
 		return fail(cx, "ack payload of %u bytes, want a u64", m.hdr.size);
 	if (m.payload.u64)
-		return fail(cx, "a valid SET_FEATURES acked %llu", (unsigned long long)m.payload.u64);
+		return fail(cx, "a valid SET_FEATURES acked %llu",
+			    (unsigned long long)m.payload.u64);
 	pass(cx, "SET_FEATURES acked 0");
 }
 
@@ -258,8 +260,8 @@ static void ack_body_once(struct ctx *cx)
 
 	if (ack_conn(cx, &c) < 0)
 		return;
-	ret = conn_send(&c, VHU_REQ_GET_FEATURES, VHU_VERSION | VHU_FLAG_NEED_REPLY, NULL, 0,
-			NULL, 0);
+	ret = conn_send(&c, VHU_REQ_GET_FEATURES, VHU_VERSION | VHU_FLAG_NEED_REPLY, NULL, 0, NULL,
+			0);
 	if (ret == 0)
 		ret = conn_recv(&c, &m);
 	if (ret < 0) {
@@ -328,11 +330,10 @@ const struct check conform_checks_proto[] = {
 	  "MQ)",
 	  queue_num, 0 },
 	{ "ack-success", "reply-ack", SEC_ACK,
-	  "with need_reply the back-end MUST respond with a u64, zero on success", ack_success,
-	  0 },
+	  "with need_reply the back-end MUST respond with a u64, zero on success", ack_success, 0 },
 	{ "ack-failure", "reply-ack", SEC_ACK,
-	  "with need_reply the back-end MUST respond with a u64, non-zero on failure",
-	  ack_failure, 0 },
+	  "with need_reply the back-end MUST respond with a u64, non-zero on failure", ack_failure,
+	  0 },
 	{ "ack-body-once", "reply-ack", SEC_ACK,
 	  "a message that already has an explicit reply body gets it, not a second ack",
 	  ack_body_once, 0 },

@@ -21,8 +21,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <vhu/protocol.h>
@@ -88,6 +88,7 @@ struct options {
 	const char *only;	 /* comma-separated ids or id prefixes to run */
 	const char *name;	 /* the peer's name in the report */
 	const char *peer_log;	 /* where the started peers' output goes */
+	pid_t pid;		 /* with socket_path: the peer's process (0: unknown) */
 	unsigned int timeout_s;
 	bool json, markdown;
 };
@@ -144,9 +145,9 @@ void report_markdown(FILE *f, const struct peer_info *p, const struct run *runs,
 
 struct conn {
 	int fd;
-	bool ack;	     /* REPLY_ACK negotiated on it */
-	uint64_t features;   /* virtio features set */
-	uint64_t pfeatures;  /* protocol features set */
+	bool ack;	    /* REPLY_ACK negotiated on it */
+	uint64_t features;  /* virtio features set */
+	uint64_t pfeatures; /* protocol features set */
 };
 
 int conn_open(struct ctx *cx, struct conn *c);
@@ -200,9 +201,10 @@ void sleep_ms(unsigned int ms);
 struct rig {
 	struct conn c;
 	int memfd, kick, call, err;
+	int kick2; /* the kick of the other ring of a net queue pair */
 	uint8_t *mem;
-	unsigned int q;	  /* the data queue */
-	uint16_t avail;	  /* driver's avail idx */
+	unsigned int q; /* the data queue */
+	uint16_t avail; /* driver's avail idx */
 	unsigned int posted;
 };
 

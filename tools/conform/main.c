@@ -20,7 +20,7 @@
 #include <vhu/names.h>
 #include <vhu/version.h>
 
-#define START_MS 10000
+#define START_MS 30000 /* a Python peer on a loaded machine is slow */
 #define STOP_MS 5000
 
 static void usage(FILE *out)
@@ -28,7 +28,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: vhu-conform (--socket-path=PATH | --exec='CMD {socket}') [--type=TYPE]\n"
 		"                   [--only=IDS] [--json | --markdown] [--name=TEXT]\n"
-		"                   [--peer-log=FILE] [--timeout=SECONDS] [--list]\n"
+		"                   [--pid=PID] [--peer-log=FILE] [--timeout=SECONDS] [--list]\n"
 		"\n"
 		"Check a vhost-user back-end against the rules of the spec (QEMU\n"
 		"docs/interop/vhost-user.rst): negotiation and gating, REPLY_ACK, ring states,\n"
@@ -42,6 +42,8 @@ static void usage(FILE *out)
 		"  --exec=CMD          a command line run with /bin/sh, {socket} replaced by a\n"
 		"                      socket path; started afresh for each check and stopped\n"
 		"                      with SIGTERM after it (it must then exit 0)\n"
+		"  --pid=PID           with --socket-path: the peer's process, so that checks can\n"
+		"                      see it die, and count its fds and CPU time\n"
 		"  --type=TYPE         device type: blk, net or rng have a data queue the ring\n"
 		"                      checks drive; with --exec, asked from\n"
 		"                      --print-capabilities when not given\n"
@@ -50,7 +52,8 @@ static void usage(FILE *out)
 		"  --json              one JSON object on stdout\n"
 		"  --markdown          a markdown table on stdout\n"
 		"  --name=TEXT         the peer's name in the report (default: PATH or CMD)\n"
-		"  --peer-log=FILE     append the started peer's output to FILE (default: dropped)\n"
+		"  --peer-log=FILE     append the started peer's output to FILE (default: "
+		"dropped)\n"
 		"  --timeout=SECONDS   the longest wait for a reply or a completion (default 3)\n"
 		"  --list              list the checks with their spec rule and exit\n"
 		"  -h, --help          show this help and exit\n"
@@ -86,6 +89,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "markdown", no_argument, NULL, 'm' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "peer-log", required_argument, NULL, 'l' },
+		{ "pid", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "list", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
@@ -122,6 +126,13 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		case 'l':
 			opt->peer_log = optarg;
 			break;
+		case 'p':
+			opt->pid = (pid_t)strtol(optarg, &end, 10);
+			if (*end || opt->pid <= 0) {
+				fprintf(stderr, "vhu-conform: --pid: a process id\n");
+				return -1;
+			}
+			break;
 		case 'T':
 			opt->timeout_s = (unsigned int)strtoul(optarg, &end, 10);
 			if (*end || !opt->timeout_s || opt->timeout_s > 600) {
@@ -144,11 +155,16 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		}
 	}
 	if (optind < argc || !opt->socket_path == !opt->exec) {
-		fprintf(stderr, "vhu-conform: one of --socket-path=PATH or --exec=CMD is required\n");
+		fprintf(stderr,
+			"vhu-conform: one of --socket-path=PATH or --exec=CMD is required\n");
 		return -1;
 	}
 	if (opt->exec && !strstr(opt->exec, "{socket}")) {
 		fprintf(stderr, "vhu-conform: --exec: the command has no {socket}\n");
+		return -1;
+	}
+	if (opt->pid && !opt->socket_path) {
+		fprintf(stderr, "vhu-conform: --pid goes with --socket-path\n");
 		return -1;
 	}
 	if (opt->json && opt->markdown) {
@@ -208,8 +224,8 @@ static int learn(struct ctx *cx, struct peer_info *pi)
 	if (ret == 0 && (cx->features & VHU_BIT(VHU_F_PROTOCOL_FEATURES))) {
 		ret = conn_get_u64(&c, VHU_REQ_GET_PROTOCOL_FEATURES, &cx->pfeatures);
 		if (ret == 0 && (cx->pfeatures & mq)) {
-			ret = conn_send(&c, VHU_REQ_SET_PROTOCOL_FEATURES, VHU_VERSION, &mq, 8, NULL,
-					0);
+			ret = conn_send(&c, VHU_REQ_SET_PROTOCOL_FEATURES, VHU_VERSION, &mq, 8,
+					NULL, 0);
 			if (ret == 0)
 				ret = conn_get_u64(&c, VHU_REQ_GET_QUEUE_NUM, &v);
 			if (ret == 0)
@@ -257,7 +273,8 @@ static void after(struct ctx *cx, struct spawn *sp)
 	if (status < 0)
 		fail(cx, "still running %d s after SIGTERM", STOP_MS / 1000);
 	else if (WIFEXITED(status) && WEXITSTATUS(status))
-		fail(cx, "exited with status %d after SIGTERM (see --peer-log)", WEXITSTATUS(status));
+		fail(cx, "exited with status %d after SIGTERM (see --peer-log)",
+		     WEXITSTATUS(status));
 	else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
 		fail(cx, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
 }
@@ -305,6 +322,7 @@ int main(int argc, char **argv)
 	cx.timeout_ms = opt.timeout_s * 1000;
 	cx.path = opt.socket_path;
 	cx.type = opt.type;
+	cx.pid = opt.pid;
 	pi.name = opt.name ? opt.name : opt.socket_path ? opt.socket_path : opt.exec;
 	if (opt.exec) {
 		if (!cx.type)
@@ -337,8 +355,8 @@ int main(int argc, char **argv)
 			run_one(cx, k, &runs[n]);
 			failed |= runs[n].res.verdict == V_FAIL;
 			if (!opt.json && !opt.markdown)
-				fprintf(stderr, "%s %s\n", runs[n].res.verdict == V_FAIL ? "FAIL" : "ok  ",
-					k->id);
+				fprintf(stderr, "%s %s\n",
+					runs[n].res.verdict == V_FAIL ? "FAIL" : "ok  ", k->id);
 			n++;
 		}
 	if (opt.json)

@@ -21,7 +21,8 @@
 
 /* ---- verdicts ----------------------------------------------------------- */
 
-static void verdict(struct ctx *cx, enum verdict v, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void verdict(struct ctx *cx, enum verdict v,
+							  const char *fmt, va_list ap)
 {
 	struct result *r = cx->res;
 
@@ -89,8 +90,10 @@ const char *err_text(int err)
 {
 	if (err == -ECONNRESET || err == -EPIPE)
 		return "the peer closed the connection";
-	if (err == -EAGAIN || err == -ETIMEDOUT)
+	if (err == -EAGAIN)
 		return "no reply in time";
+	if (err == -ETIMEDOUT)
+		return "not completed in time";
 	if (err == -EPROTO)
 		return "a reply to another request, or with wrong flags";
 	if (err == -EIO)
@@ -203,8 +206,8 @@ int conn_ack(struct conn *c, uint32_t req, const void *p, uint32_t size, const i
 	ret = conn_recv(c, &m);
 	if (ret < 0)
 		return ret;
-	if (m.hdr.request != req || (m.hdr.flags & ~VHU_FLAG_NEED_REPLY) !=
-					    (VHU_VERSION | VHU_FLAG_REPLY))
+	if (m.hdr.request != req ||
+	    (m.hdr.flags & ~VHU_FLAG_NEED_REPLY) != (VHU_VERSION | VHU_FLAG_REPLY))
 		return -EPROTO;
 	if (m.hdr.size != sizeof(uint64_t))
 		return -EBADMSG;
@@ -300,8 +303,7 @@ err_step:
 
 int conn_default(struct ctx *cx, struct conn *c)
 {
-	return conn_negotiate(cx, c,
-			      VHU_BIT(VIRTIO_F_VERSION_1) | VHU_BIT(VHU_F_PROTOCOL_FEATURES),
+	return conn_negotiate(cx, c, VHU_BIT(VIRTIO_F_VERSION_1) | VHU_BIT(VHU_F_PROTOCOL_FEATURES),
 			      VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 				      VHU_BIT(VHU_PROTOCOL_F_CONFIG));
 }
@@ -393,7 +395,8 @@ long peer_cputicks(const struct ctx *cx)
 	p = fgets(buf, sizeof(buf), f);
 	fclose(f);
 	p = p ? strrchr(buf, ')') : NULL;
-	/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+	/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
+	 * stime */
 	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
 			 &stime) != 2)
 		return -1;

@@ -8,8 +8,7 @@
 
 #include "conform.h"
 
-static const char *const verdict_names[] = { [V_PASS] = "pass", [V_NA] = "n/a",
-					     [V_FAIL] = "FAIL" };
+static const char *const verdict_names[] = { [V_PASS] = "pass", [V_NA] = "n/a", [V_FAIL] = "FAIL" };
 
 static void count(const struct run *runs, size_t n, unsigned int c[3])
 {
@@ -23,8 +22,9 @@ void report_text(FILE *f, const struct peer_info *p, const struct run *runs, siz
 	unsigned int c[3];
 
 	fprintf(f, "vhu-conform: %s\n", p->name);
-	fprintf(f, "  features 0x%016" PRIx64 ", protocol features 0x%" PRIx64
-		   ", %u queue(s), type %s\n\n",
+	fprintf(f,
+		"  features 0x%016" PRIx64 ", protocol features 0x%" PRIx64
+		", %u queue(s), type %s\n\n",
 		p->features, p->pfeatures, p->num_queues, p->type ? p->type : "unknown");
 	fprintf(f, "%-24s %-13s %-5s %s\n", "CHECK", "CATEGORY", "RESULT", "DETAIL");
 	for (size_t i = 0; i < n; i++)
@@ -76,7 +76,8 @@ void report_json(FILE *f, const struct peer_info *p, const struct run *runs, siz
 		fputs(",\"rule\":", f);
 		json_str(f, k->rule);
 		fprintf(f, ",\"result\":\"%s\",\"detail\":",
-			runs[i].res.verdict == V_FAIL ? "fail" : verdict_names[runs[i].res.verdict]);
+			runs[i].res.verdict == V_FAIL ? "fail"
+						      : verdict_names[runs[i].res.verdict]);
 		json_str(f, runs[i].res.detail);
 		fputc('}', f);
 	}
@@ -105,8 +106,9 @@ void report_markdown(FILE *f, const struct peer_info *p, const struct run *runs,
 	count(runs, n, c);
 	fprintf(f, "Peer: `");
 	md_cell(f, p->name);
-	fprintf(f, "` (type %s, features 0x%" PRIx64 ", protocol features 0x%" PRIx64
-		   ", %u queue(s)): %u pass, %u fail, %u n/a\n\n",
+	fprintf(f,
+		"` (type %s, features 0x%" PRIx64 ", protocol features 0x%" PRIx64
+		", %u queue(s)): %u pass, %u fail, %u n/a\n\n",
 		p->type ? p->type : "unknown", p->features, p->pfeatures, p->num_queues, c[V_PASS],
 		c[V_FAIL], c[V_NA]);
 	fputs("| check | rule (vhost-user.rst section) | result | detail |\n", f);
@@ -118,8 +120,9 @@ void report_markdown(FILE *f, const struct peer_info *p, const struct run *runs,
 		md_cell(f, k->rule);
 		fputs(" (", f);
 		md_cell(f, k->section);
-		fprintf(f, ") | %s | ", runs[i].res.verdict == V_FAIL ? "**FAIL**"
-									: verdict_names[runs[i].res.verdict]);
+		fprintf(f, ") | %s | ",
+			runs[i].res.verdict == V_FAIL ? "**FAIL**"
+						      : verdict_names[runs[i].res.verdict]);
 		md_cell(f, runs[i].res.detail);
 		fputs(" |\n", f);
 	}

@@ -20,6 +20,7 @@
 #define DESC_OFF 0x0u
 #define AVAIL_OFF 0x1000u
 #define USED_OFF 0x2000u
+#define COMPANION_OFF 0x3000u /* the other ring of a net queue pair: 0x3000..0x5fff */
 #define SLOT_SIZE 0x1000u
 #define PATTERN 0xa5
 
@@ -44,7 +45,7 @@ int rig_queue(const struct ctx *cx)
 
 static struct vring_desc *desc(struct rig *r, unsigned int i)
 {
-	return (struct vring_desc *)(r->mem + DESC_OFF) + i;
+	return (struct vring_desc *)(void *)(r->mem + DESC_OFF) + i;
 }
 
 void rig_desc(struct rig *r, unsigned int i, uint64_t gpa, uint32_t len, uint16_t flags,
@@ -55,7 +56,7 @@ void rig_desc(struct rig *r, unsigned int i, uint64_t gpa, uint32_t len, uint16_
 
 void rig_publish(struct rig *r, uint16_t head)
 {
-	struct vring_avail *a = (struct vring_avail *)(r->mem + AVAIL_OFF);
+	struct vring_avail *a = (struct vring_avail *)(void *)(r->mem + AVAIL_OFF);
 
 	a->ring[r->avail % RIG_QSIZE] = head;
 	r->avail++;
@@ -72,7 +73,7 @@ void rig_kick(struct rig *r)
 
 uint16_t rig_used_idx(const struct rig *r)
 {
-	const struct vring_used *u = (const struct vring_used *)(r->mem + USED_OFF);
+	const struct vring_used *u = (const struct vring_used *)(void *)(r->mem + USED_OFF);
 
 	return __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE);
 }
@@ -92,7 +93,8 @@ int rig_wait_used(struct rig *r, uint16_t want, unsigned int ms)
 bool rig_written(const struct rig *r)
 {
 	for (unsigned int i = 0; i < RIG_QSIZE; i++) {
-		const struct vring_desc *d = (const struct vring_desc *)(r->mem + DESC_OFF) + i;
+		const struct vring_desc *d =
+			(const struct vring_desc *)(void *)(r->mem + DESC_OFF) + i;
 		const uint8_t *b = r->mem + RIG_BUF_OFF + i * SLOT_SIZE;
 
 		if (!(d->flags & VRING_DESC_F_WRITE) || d->len > SLOT_SIZE)
@@ -143,27 +145,31 @@ int rig_post(struct rig *r, const char *type)
 
 void rig_close(struct rig *r)
 {
+	int *fds[] = { &r->memfd, &r->kick, &r->call, &r->err, &r->kick2 };
+
 	conn_close(&r->c);
 	if (r->mem && r->mem != MAP_FAILED)
 		munmap(r->mem, RIG_MEM_SIZE);
 	r->mem = NULL;
-	for (int *fd = &r->memfd; fd <= &r->err; fd++) {
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
 	}
 }
 
-static int ring_messages(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base)
+/* The messages that set up ring @q, its areas @off bytes after the data queue's. */
+static int ring_messages(struct ctx *cx, struct rig *r, unsigned int q, uint64_t off,
+			 unsigned int flags, uint16_t base)
 {
-	struct vhost_vring_state st = { .index = r->q, .num = RIG_QSIZE };
+	struct vhost_vring_state st = { .index = q, .num = RIG_QSIZE };
 	struct vhost_vring_addr a = {
-		.index = r->q,
-		.desc_user_addr = RIG_UVA + DESC_OFF,
-		.used_user_addr = RIG_UVA + USED_OFF,
-		.avail_user_addr = RIG_UVA + AVAIL_OFF,
+		.index = q,
+		.desc_user_addr = RIG_UVA + off + DESC_OFF,
+		.used_user_addr = RIG_UVA + off + USED_OFF,
+		.avail_user_addr = RIG_UVA + off + AVAIL_OFF,
 	};
-	uint64_t idx = r->q;
+	uint64_t idx = q;
 	int ret;
 
 	if ((ret = conn_set(&r->c, VHU_REQ_SET_VRING_NUM, &st, sizeof(st), NULL, 0)) < 0)
@@ -179,7 +185,8 @@ static int ring_messages(struct ctx *cx, struct rig *r, unsigned int flags, uint
 		return fail(cx, "SET_VRING_ERR: %s", err_text(ret)), ret;
 	if (flags & RIG_NO_KICKFD)
 		return 0;
-	if ((ret = conn_set(&r->c, VHU_REQ_SET_VRING_KICK, &idx, 8, &r->kick, 1)) < 0)
+	if ((ret = conn_set(&r->c, VHU_REQ_SET_VRING_KICK, &idx, 8,
+			    q == r->q ? &r->kick : &r->kick2, 1)) < 0)
 		return fail(cx, "SET_VRING_KICK: %s", err_text(ret)), ret;
 	if ((flags & RIG_ENABLE) && (r->c.features & VHU_BIT(VHU_F_PROTOCOL_FEATURES))) {
 		st.num = 1;
@@ -196,7 +203,9 @@ int rig_setup(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base)
 	struct vhu_mem_table mt = { .nregions = 1 };
 	int ret, q = rig_queue(cx);
 
-	*r = (struct rig){ .memfd = -1, .kick = -1, .call = -1, .err = -1, .c = { .fd = -1 } };
+	*r = (struct rig){
+		.memfd = -1, .kick = -1, .call = -1, .err = -1, .kick2 = -1, .c = { .fd = -1 }
+	};
 	if (q < 0)
 		return -ENOTSUP;
 	r->q = (unsigned int)q;
@@ -204,7 +213,8 @@ int rig_setup(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base)
 	r->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	r->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	r->err = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (r->memfd < 0 || r->kick < 0 || r->call < 0 || r->err < 0 ||
+	r->kick2 = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->memfd < 0 || r->kick < 0 || r->call < 0 || r->err < 0 || r->kick2 < 0 ||
 	    ftruncate(r->memfd, RIG_MEM_SIZE) < 0) {
 		ret = -errno;
 		fail(cx, "memfd/eventfd: %s", strerror(errno));
@@ -217,8 +227,8 @@ int rig_setup(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base)
 		goto err;
 	}
 	r->avail = base;
-	((struct vring_avail *)(r->mem + AVAIL_OFF))->idx = base;
-	((struct vring_used *)(r->mem + USED_OFF))->idx = base;
+	((struct vring_avail *)(void *)(r->mem + AVAIL_OFF))->idx = base;
+	((struct vring_used *)(void *)(r->mem + USED_OFF))->idx = base;
 	if (!(flags & RIG_NO_PF))
 		features |= VHU_BIT(VHU_F_PROTOCOL_FEATURES);
 	if (flags & RIG_INDIRECT)
@@ -235,7 +245,16 @@ int rig_setup(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base)
 		fail(cx, "SET_MEM_TABLE: %s", err_text(ret));
 		goto err;
 	}
-	ret = ring_messages(cx, r, flags, base);
+	/*
+	 * A net device runs a queue pair once both rings are set up (DPDK:
+	 * virtio_is_ready()): the RX ring of the pair goes first, empty.
+	 */
+	if (r->q == 1) {
+		ret = ring_messages(cx, r, 0, COMPANION_OFF, flags, 0);
+		if (ret < 0)
+			goto err;
+	}
+	ret = ring_messages(cx, r, r->q, 0, flags, base);
 	if (ret < 0)
 		goto err;
 	return 0;

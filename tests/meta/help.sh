@@ -6,8 +6,8 @@
 # gives it), nothing on stderr, exit status 0. And a bad option is still an
 # error (exit 2 for the tools, 1 for the devices), so --help is not just
 # "anything goes".
-# Arguments: the built vhu-blk, vhu-net, vhu-rng, vhu-probe, vhu-bench, vhu-trace, vhu-ctl
-# and vhu-conform.
+# Arguments: the built vhu-blk, vhu-net, vhu-rng, vhu-probe, vhu-bench, vhu-trace, vhu-ctl,
+# vhu-gpu, vhu-gpu-draw and vhu-conform.
 set -u
 
 fails=0
@@ -54,7 +54,7 @@ check() {
 	((fails == before)) && echo "ok: $name"
 }
 
-blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7 conform=$8
+blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7 gpu=$8 gpudraw=$9 conform=${10}
 
 check vhu-blk "--socket-path --fd --blk-file --read-only --num-queues --queue-size --serial
 	--direct --poll --poll-window --null-size --delay-us --log-level --print-capabilities
@@ -62,6 +62,10 @@ check vhu-blk "--socket-path --fd --blk-file --read-only --num-queues --queue-si
 check vhu-net "--socket-path --fd --tap --tap-offload --queue-pairs --queue-size --mtu
 	--ageing --poll --poll-window --record-busy --control-socket --control-mode --control-timeout" -- "$net"
 check vhu-rng "--socket-path --fd --log-level" -- "$rng"
+check vhu-gpu "--socket-path --fd --max-hostmem --scanouts --log-level --print-capabilities
+	--version" -- "$gpu"
+check vhu-gpu-draw "--socket-path --width --height --scanouts --png --check --edid --hostile
+	--hostmem --frames --verbose" -- "$gpudraw"
 check vhu-ctl "--socket --timeout --version" -- "$ctl"
 check vhu-probe "--socket-path --type --json --timeout --version" -- "$probe"
 check vhu-trace "--listen --connect --json --output --once --timeout --version" -- "$trace"

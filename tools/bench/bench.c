@@ -163,7 +163,7 @@ static void usage(FILE *out)
 		"[--rw=randread|randwrite|read|write|verify]\n"
 		"                 [--bs=4096] [--iodepth=32] [--queues=1] [--time=10] "
 		"[--size=BYTES]\n"
-		"                 [--packed] [--json] [--reconnect] [--log-check]\n"
+		"                 [--packed] [--json] [--reconnect] [--server] [--log-check]\n"
 		"                 [--log-dirty] [--migrate-to=PATH]\n"
 		"                 [--iommu] [--iotlb-window=N] [--invalidate-us=N]\n"
 		"       vhu-bench net --socket-path=PATH [--mode=tx|rx|txrx] [--pkt-size=64]\n"

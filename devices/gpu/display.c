@@ -36,7 +36,8 @@ void gpu_sock_close(struct gpu_dev *g)
  */
 void gpu_sock_set(struct gpu_dev *g, int fd)
 {
-	struct timeval tv = { .tv_sec = GPU_REPLY_TIMEOUT_MS / 1000 };
+	struct timeval tv = { .tv_sec = g->reply_timeout_ms / 1000,
+			      .tv_usec = (g->reply_timeout_ms % 1000) * 1000 };
 	int ret;
 
 	gpu_sock_close(g);
@@ -59,7 +60,7 @@ static int wait_reply(struct gpu_dev *g, uint32_t request, void *out, size_t siz
 	int ret;
 
 	do
-		ret = poll(&p, 1, GPU_REPLY_TIMEOUT_MS);
+		ret = poll(&p, 1, g->reply_timeout_ms);
 	while (ret < 0 && errno == EINTR);
 	if (ret <= 0)
 		return ret < 0 ? -errno : -ETIMEDOUT;

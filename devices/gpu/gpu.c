@@ -101,6 +101,7 @@ void gpu_init(struct gpu_dev *g, uint32_t num_scanouts, uint64_t max_hostmem)
 	g->num_scanouts = num_scanouts;
 	g->max_hostmem = max_hostmem;
 	g->sock = -1;
+	g->reply_timeout_ms = GPU_REPLY_TIMEOUT_MS;
 	/* spec: the device signals the display configuration at start */
 	g->events_read = VIRTIO_GPU_EVENT_DISPLAY;
 }

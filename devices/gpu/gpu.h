@@ -69,7 +69,8 @@ struct gpu_dev {
 	struct gpu_resource *res;
 	struct gpu_scanout scanout[VIRTIO_GPU_MAX_SCANOUTS];
 	uint32_t events_read;
-	bool edid; /* VIRTIO_GPU_F_EDID negotiated */
+	bool edid;	      /* VIRTIO_GPU_F_EDID negotiated */
+	int reply_timeout_ms; /* GPU_REPLY_TIMEOUT_MS (fuzz_gpu_ctrl: 0) */
 
 	/* the vhost-user-gpu socket (-1: none) */
 	int sock;

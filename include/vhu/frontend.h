@@ -36,10 +36,10 @@ struct vhu_frontend_config {
 	unsigned int timeout_ms; /* connect retry / accept wait / reply wait (0: 5000) */
 	uint64_t features;	 /* virtio bits wanted; intersected with the offer */
 	/* VHU_PROTOCOL_F_* wanted; intersected with the offer and with what the
-	 * front-end implements (MQ, REPLY_ACK, BACKEND_REQ, BACKEND_SEND_FD,
-	 * CONFIG, INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS,
-	 * LOG_SHMFD, DEVICE_STATE);
-	 * ~0: all of those */
+	 * front-end implements (MQ, REPLY_ACK, BACKEND_REQ, CONFIG,
+	 * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS,
+	 * LOG_SHMFD, DEVICE_STATE; not BACKEND_SEND_FD: no back-end request
+	 * it serves takes an fd); ~0: all of those */
 	uint64_t protocol_features;
 	uint16_t num_queues; /* rings to set up (<= the back-end's GET_QUEUE_NUM; 0: 1) */
 	uint16_t queue_size; /* entries per ring (split: a power of two; 0: 256) */

@@ -28,14 +28,21 @@
 #
 #   fe_blk_reconnect.sh VHU-BENCH vhu-blk|vhu-blk-client|qsd split|packed [VHU-BLK]
 #
-# Environment: RUN_SECONDS (bench --time, default 12), MIN_RECONNECTS
-# (default 10), IODEPTH (default 32 for vhu-blk, 1 for qsd).
+# Environment: RUN_SECONDS (bench --time, default 12; vhu-blk-client 6),
+# MIN_RECONNECTS (default 10; vhu-blk-client 5), IODEPTH (default 32 for
+# vhu-blk, 1 for qsd).
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 3 ] || fail "usage: $0 VHU-BENCH vhu-blk|vhu-blk-client|qsd split|packed [VHU-BLK]"
 BENCH=$1 peer=$2 ring=$3 BLK=${4:-}
-RUN=${RUN_SECONDS:-12}
-MIN_RECONNECTS=${MIN_RECONNECTS:-10}
+# client mode repeats the vhu-blk case with the roles turned: a shorter run
+if [ "$peer" = vhu-blk-client ]; then
+	RUN=${RUN_SECONDS:-6}
+	MIN_RECONNECTS=${MIN_RECONNECTS:-5}
+else
+	RUN=${RUN_SECONDS:-12}
+	MIN_RECONNECTS=${MIN_RECONNECTS:-10}
+fi
 SIZE=$((16 << 20))
 [ -x "$BENCH" ] || fail "vhu-bench '$BENCH' is not executable"
 need_cmd timeout

@@ -153,6 +153,18 @@ VHU_API struct vhu_frontend_queue *vhu_frontend_queue(struct vhu_frontend *fe, u
 VHU_API int vhu_frontend_queue_enable(struct vhu_frontend_queue *q, bool enable);
 
 /**
+ * vhu_frontend_queue_broken() - whether the back-end said the ring broke.
+ * Every ring is given an error eventfd (SET_VRING_ERR, as QEMU does); a
+ * back-end signals it when it finds the ring unusable (a driver error),
+ * after which it takes nothing more from it. The signal stays until the
+ * ring is set up again (vhu_frontend_start()).
+ * @q: from vhu_frontend_queue()
+ *
+ * Return: true once the back-end signalled the ring's error eventfd.
+ */
+VHU_API bool vhu_frontend_queue_broken(struct vhu_frontend_queue *q);
+
+/**
  * vhu_frontend_queue_add() - make one buffer chain available (not yet published).
  * @q:     the ring
  * @out:   device-readable buffers (pointers from vhu_frontend_alloc memory)

@@ -519,6 +519,7 @@ static int queue_init(struct vhu_frontend *fe, struct vhu_frontend_queue *q)
 	if (ret < 0)
 		return ret;
 	q->bufs = calloc(vhu_fe_ring_max_chain(&q->ring), sizeof(*q->bufs));
+	q->disabled = false;
 	if (q->kick_fd < 0)
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->call_fd < 0)
@@ -580,7 +581,7 @@ int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume)
 					 : vhu_fe_ring_base(&q->ring));
 	}
 	for (unsigned int i = 0; ret == 0 && protocol && i < fe->cfg.num_queues; i++)
-		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, i, 1);
+		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, i, !fe->queues[i].disabled);
 	if (ret == 0)
 		ret = fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	return ret;
@@ -684,6 +685,22 @@ struct vhu_frontend_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned 
 	if (!fe->started || index >= fe->cfg.num_queues)
 		return NULL;
 	return &fe->queues[index];
+}
+
+int vhu_frontend_queue_enable(struct vhu_frontend_queue *q, bool enable)
+{
+	struct vhu_frontend *fe = q->fe;
+	int ret;
+
+	/* without PROTOCOL_FEATURES a started ring is always enabled (spec: "Ring states") */
+	if (!(fe->offered & F_PROTOCOL))
+		return -ENOTSUP;
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, q->index, enable);
+	if (ret == 0)
+		q->disabled = !enable;
+	return ret;
 }
 
 static int iov_to_bufs(struct vhu_frontend_queue *q, const struct iovec *iov, unsigned int n,

@@ -547,6 +547,45 @@ static void reset_owner(void **state)
 	reset_then_start(*state, RIG_PROTOCOL & ~PF(RESET_DEVICE), &seen_reset_owner);
 }
 
+/*
+ * Dynamic multiqueue: a disabled ring keeps the chains made available on
+ * it while the other runs on; enabled again, it completes every one.
+ */
+static void ring_enable_at_run_time(void **state)
+{
+	struct fe_rig *r = *state;
+	struct vhu_frontend_queue *q;
+	uint8_t *out, *in;
+	bool seen[BATCH] = { false };
+	void *token;
+	uint32_t len;
+
+	connect_fe(r, F_VERSION_1 | F_EVENT_IDX, 2);
+	echo_batch(r, 1, 1, 1);
+	q = vhu_frontend_queue(r->fe, 1);
+	out = vhu_frontend_alloc(r->fe, BATCH * CHUNK, 64);
+	in = vhu_frontend_alloc(r->fe, BATCH * CHUNK, 64);
+	assert_non_null(out);
+	assert_non_null(in);
+	assert_int_equal(vhu_frontend_queue_enable(q, false), 0);
+	for (unsigned int i = 0; i < BATCH; i++) {
+		struct iovec o = { out + i * CHUNK, CHUNK }, iv = { in + i * CHUNK, CHUNK };
+
+		memset(o.iov_base, (int)i, CHUNK);
+		assert_int_equal(
+			vhu_frontend_queue_add(q, &o, 1, &iv, 1, (void *)(uintptr_t)(i + 1)), 0);
+	}
+	assert_true(vhu_frontend_queue_kick(q) >= 0);
+	echo_batch(r, 0, 1, 2); /* the other ring goes on meanwhile */
+	assert_int_equal(vhu_frontend_queue_wait(q, 300), 0);
+	assert_int_equal(vhu_frontend_queue_get(q, &token, &len), 0);
+	assert_int_equal(vhu_frontend_queue_enable(q, true), 0);
+	collect(r, q, BATCH, CHUNK, seen);
+	assert_memory_equal(out, in, BATCH * CHUNK);
+	echo_batch(r, 1, 1, 3);
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -568,6 +607,7 @@ int main(void)
 		T(migration_refused),
 		T(reset_device),
 		T(reset_owner),
+		T(ring_enable_at_run_time),
 	};
 
 	return cmocka_run_group_tests_name("frontend", tests, NULL, NULL);

@@ -209,7 +209,26 @@ VHU_API unsigned int vhu_frontend_queue_num_free(const struct vhu_frontend_queue
  */
 VHU_API int vhu_frontend_stop(struct vhu_frontend *fe);
 
-/** vhu_frontend_alive() - false once the back-end closed the connection. */
+/**
+ * vhu_frontend_reset() - reset the device, as a guest's virtio reset makes
+ * QEMU do: vhu_frontend_stop() if started, then RESET_DEVICE when it was
+ * negotiated, else RESET_OWNER (deprecated by the spec, but what QEMU sends
+ * then). The back-end forgets the negotiated features, the rings and its
+ * inflight region; the connection, its protocol features and the memory
+ * stay. vhu_frontend_start() sets the device up again from fresh rings.
+ *
+ * Return: 0; -ECONNRESET (no back-end); -EIO (it refused); -EPROTO (a reply
+ * that does not fit: the connection is closed); or an error of the stop.
+ */
+VHU_API int vhu_frontend_reset(struct vhu_frontend *fe);
+
+/**
+ * vhu_frontend_alive() - false once the back-end closed the connection, or
+ * once a reply did not fit its row (wrong size, fds, request or flags): the
+ * stream is then out of step, so the front-end shuts the connection down
+ * itself, the call that got the reply returns -EPROTO, and
+ * vhu_frontend_reconnect() may follow.
+ */
 VHU_API bool vhu_frontend_alive(struct vhu_frontend *fe);
 
 /**

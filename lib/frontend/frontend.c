@@ -62,6 +62,13 @@ int vhu_fe_req_done(struct vhu_frontend *fe, uint32_t request, int ret)
 {
 	if (ret >= 0)
 		return ret;
+	if (fe->ch.broken) {
+		if (__atomic_exchange_n(&fe->alive, false, __ATOMIC_ACQ_REL))
+			vhu_err(&fe->log, "%s: closing the connection: %s",
+				vhu_rule_name(VHU_DIR_TO_BACKEND, request),
+				fe->ch.last_error ? fe->ch.last_error : "malformed reply");
+		return -EPROTO;
+	}
 	if (ret == -EPIPE || ret == -ECONNRESET || ret == -EAGAIN) {
 		if (__atomic_exchange_n(&fe->alive, false, __ATOMIC_ACQ_REL))
 			vhu_err(&fe->log, "%s: the back-end %s",
@@ -185,6 +192,8 @@ int vhu_fe_sock_open(struct vhu_frontend *fe)
 	fe->ch.sock = fe->sock;
 	fe->ch.log = &fe->log;
 	fe->ch.protocol_features = 0; /* no acks before SET_PROTOCOL_FEATURES */
+	fe->ch.broken = false;
+	fe->mem_shared = false; /* a new connection has none of it */
 	__atomic_store_n(&fe->alive, true, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -550,7 +559,7 @@ int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume)
 	ret = fe_set_u64(fe, VHU_REQ_SET_FEATURES, fe->features | (protocol ? F_PROTOCOL : 0));
 	if (ret == 0) /* QEMU adds FEATURES_OK from its SET_FEATURES (vhost_user_set_features) */
 		ret = fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
-	if (ret == 0)
+	if (ret == 0 && !fe->mem_shared) {
 		ret = vhu_fe_req_done(
 			fe,
 			has_protocol(fe, VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)
@@ -558,6 +567,8 @@ int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume)
 				: VHU_REQ_SET_MEM_TABLE,
 			vhu_fe_mem_share(&fe->mem, &fe->ch,
 					 has_protocol(fe, VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)));
+		fe->mem_shared = ret == 0;
+	}
 	/* QEMU's order (vhost_user_blk_start): the region is set before any ring starts */
 	if (ret == 0)
 		ret = vhu_fe_inflight_setup(fe, resume);
@@ -614,6 +625,23 @@ int vhu_frontend_stop(struct vhu_frontend *fe)
 	/* as QEMU's vhost_user_dev_start(false): the device is reset */
 	r = fe_set_status(fe, 0);
 	return ret ? ret : r;
+}
+
+int vhu_frontend_reset(struct vhu_frontend *fe)
+{
+	struct vhu_msg req;
+	int ret = vhu_frontend_stop(fe);
+
+	if (ret < 0)
+		return ret;
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	/* as QEMU's vhost_user_reset_device(): RESET_OWNER without RESET_DEVICE */
+	vhu_msg_init(&req,
+		     has_protocol(fe, VHU_PROTOCOL_F_RESET_DEVICE) ? VHU_REQ_RESET_DEVICE
+								   : VHU_REQ_RESET_OWNER,
+		     0, 0);
+	return vhu_fe_send_req(fe, &req);
 }
 
 void vhu_frontend_destroy(struct vhu_frontend *fe)

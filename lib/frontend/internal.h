@@ -45,6 +45,10 @@ struct vhu_frontend {
 	uint64_t offered, features, protocol;
 	bool alive; /* atomic */
 	bool started;
+	/* the memory went to the back-end on this connection: it keeps it
+	 * across a stop and a RESET_DEVICE, and ADD_MEM_REG of a region it
+	 * has is an overlap (QEMU diffs against its shadow table) */
+	bool mem_shared;
 	struct vhu_fe_mem mem;
 	struct vhu_frontend_queue *queues;
 	int chan_fd; /* our end of the back-end channel */

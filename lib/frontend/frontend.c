@@ -314,7 +314,7 @@ static int queues_alloc(struct vhu_frontend *fe)
 
 		q->fe = fe;
 		q->index = i;
-		q->kick_fd = q->call_fd = -1;
+		q->kick_fd = q->call_fd = q->err_fd = -1;
 		m->desc = vhu_fe_mem_alloc(&fe->mem, desc, 64);
 		m->avail = vhu_fe_mem_alloc(&fe->mem, avail, 64);
 		m->used = vhu_fe_mem_alloc(&fe->mem, used, 64);
@@ -519,13 +519,18 @@ static int queue_init(struct vhu_frontend *fe, struct vhu_frontend_queue *q)
 	if (ret < 0)
 		return ret;
 	q->bufs = calloc(vhu_fe_ring_max_chain(&q->ring), sizeof(*q->bufs));
+	q->disabled = false;
 	if (q->kick_fd < 0)
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->call_fd < 0)
 		q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->err_fd < 0)
+		q->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	else
+		(void)!read(q->err_fd, &(uint64_t){ 0 }, sizeof(uint64_t)); /* a fresh ring */
 	if (!q->bufs)
 		return -ENOMEM;
-	if (q->kick_fd < 0 || q->call_fd < 0)
+	if (q->kick_fd < 0 || q->call_fd < 0 || q->err_fd < 0)
 		return -errno;
 	return 0;
 }
@@ -547,6 +552,8 @@ static int queue_start(struct vhu_frontend *fe, struct vhu_frontend_queue *q, ui
 		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_KICK, q->index, q->kick_fd);
 	if (ret == 0)
 		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_CALL, q->index, q->call_fd);
+	if (ret == 0) /* as QEMU's vhost_virtqueue_init: where the back-end says a ring broke */
+		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_ERR, q->index, q->err_fd);
 	return ret;
 }
 
@@ -580,7 +587,7 @@ int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume)
 					 : vhu_fe_ring_base(&q->ring));
 	}
 	for (unsigned int i = 0; ret == 0 && protocol && i < fe->cfg.num_queues; i++)
-		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, i, 1);
+		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, i, !fe->queues[i].disabled);
 	if (ret == 0)
 		ret = fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	return ret;
@@ -659,6 +666,7 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 		free(q->bufs);
 		vhu_close_fd(&q->kick_fd);
 		vhu_close_fd(&q->call_fd);
+		vhu_close_fd(&q->err_fd);
 	}
 	free(fe->queues);
 	vhu_fe_mem_destroy(&fe->mem);
@@ -684,6 +692,30 @@ struct vhu_frontend_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned 
 	if (!fe->started || index >= fe->cfg.num_queues)
 		return NULL;
 	return &fe->queues[index];
+}
+
+bool vhu_frontend_queue_broken(struct vhu_frontend_queue *q)
+{
+	struct pollfd pfd = { .fd = q->err_fd, .events = POLLIN };
+
+	/* the count stays until the ring is set up again: every caller sees it */
+	return q->err_fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
+int vhu_frontend_queue_enable(struct vhu_frontend_queue *q, bool enable)
+{
+	struct vhu_frontend *fe = q->fe;
+	int ret;
+
+	/* without PROTOCOL_FEATURES a started ring is always enabled (spec: "Ring states") */
+	if (!(fe->offered & F_PROTOCOL))
+		return -ENOTSUP;
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, q->index, enable);
+	if (ret == 0)
+		q->disabled = !enable;
+	return ret;
 }
 
 static int iov_to_bufs(struct vhu_frontend_queue *q, const struct iovec *iov, unsigned int n,

@@ -53,7 +53,7 @@
 #define PROTOCOL_SUPPORTED                                                            \
 	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(INFLIGHT_SHMFD) | \
 	 PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(LOG_SHMFD) |    \
-	 PF(DEVICE_STATE))
+	 PF(DEVICE_STATE) | PF(RARP))
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -314,7 +314,7 @@ static int queues_alloc(struct vhu_frontend *fe)
 
 		q->fe = fe;
 		q->index = i;
-		q->kick_fd = q->call_fd = -1;
+		q->kick_fd = q->call_fd = q->err_fd = -1;
 		m->desc = vhu_fe_mem_alloc(&fe->mem, desc, 64);
 		m->avail = vhu_fe_mem_alloc(&fe->mem, avail, 64);
 		m->used = vhu_fe_mem_alloc(&fe->mem, used, 64);
@@ -524,9 +524,13 @@ static int queue_init(struct vhu_frontend *fe, struct vhu_frontend_queue *q)
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->call_fd < 0)
 		q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->err_fd < 0)
+		q->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	else
+		(void)!read(q->err_fd, &(uint64_t){ 0 }, sizeof(uint64_t)); /* a fresh ring */
 	if (!q->bufs)
 		return -ENOMEM;
-	if (q->kick_fd < 0 || q->call_fd < 0)
+	if (q->kick_fd < 0 || q->call_fd < 0 || q->err_fd < 0)
 		return -errno;
 	return 0;
 }
@@ -548,6 +552,8 @@ static int queue_start(struct vhu_frontend *fe, struct vhu_frontend_queue *q, ui
 		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_KICK, q->index, q->kick_fd);
 	if (ret == 0)
 		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_CALL, q->index, q->call_fd);
+	if (ret == 0) /* as QEMU's vhost_virtqueue_init: where the back-end says a ring broke */
+		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_ERR, q->index, q->err_fd);
 	return ret;
 }
 
@@ -628,6 +634,19 @@ int vhu_frontend_stop(struct vhu_frontend *fe)
 	return ret ? ret : r;
 }
 
+int vhu_frontend_send_rarp(struct vhu_frontend *fe, const uint8_t mac[6])
+{
+	uint64_t v = 0;
+
+	if (!has_protocol(fe, VHU_PROTOCOL_F_RARP))
+		return -ENOTSUP;
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	/* spec: "SEND_RARP": the MAC in the first 6 bytes of the u64 */
+	memcpy(&v, mac, 6);
+	return fe_set_u64(fe, VHU_REQ_SEND_RARP, v);
+}
+
 int vhu_frontend_reset(struct vhu_frontend *fe)
 {
 	struct vhu_msg req;
@@ -660,6 +679,7 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 		free(q->bufs);
 		vhu_close_fd(&q->kick_fd);
 		vhu_close_fd(&q->call_fd);
+		vhu_close_fd(&q->err_fd);
 	}
 	free(fe->queues);
 	vhu_fe_mem_destroy(&fe->mem);
@@ -685,6 +705,14 @@ struct vhu_frontend_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned 
 	if (!fe->started || index >= fe->cfg.num_queues)
 		return NULL;
 	return &fe->queues[index];
+}
+
+bool vhu_frontend_queue_broken(struct vhu_frontend_queue *q)
+{
+	struct pollfd pfd = { .fd = q->err_fd, .events = POLLIN };
+
+	/* the count stays until the ring is set up again: every caller sees it */
+	return q->err_fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
 }
 
 int vhu_frontend_queue_enable(struct vhu_frontend_queue *q, bool enable)

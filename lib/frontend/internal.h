@@ -34,6 +34,7 @@ struct vhu_frontend_queue {
 	struct vhu_fe_ring_mem mem; /* allocated at connect */
 	struct vhu_fe_buf *bufs;    /* [max chain]: vhu_frontend_queue_add's scratch */
 	int kick_fd, call_fd;
+	int err_fd;    /* SET_VRING_ERR: the back-end signals a broken ring */
 	bool disabled; /* vhu_frontend_queue_enable(false); kept across a reconnect */
 };
 

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "../support/leakcheck.h"
+#include "frontend/internal.h"
 #include "rig.h"
 #include <vhu/frontend.h>
 
@@ -586,6 +587,39 @@ static void ring_enable_at_run_time(void **state)
 	assert_int_equal(vhu_frontend_stop(r->fe), 0);
 }
 
+/*
+ * SET_VRING_ERR: a driver that scribbles an avail index 1000 ahead (more
+ * than the ring holds) breaks the ring; the back-end signals the ring's
+ * error eventfd and the front-end reports it, for that ring only.
+ */
+static void ring_error_reported(void **state)
+{
+	struct fe_rig *r = *state;
+	struct vhu_frontend_queue *q;
+	volatile uint16_t *avail_idx;
+	uint64_t one = 1;
+	int i;
+
+	connect_fe(r, F_VERSION_1, 2);
+	echo_batch(r, 0, 1, 1);
+	q = vhu_frontend_queue(r->fe, 0);
+	assert_false(vhu_frontend_queue_broken(q));
+	avail_idx = (volatile uint16_t *)((uint8_t *)q->mem.avail + 2); /* split: flags, idx */
+	*avail_idx = (uint16_t)(*avail_idx + 1000);
+	assert_int_equal(write(q->kick_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	for (i = 0; i < 200 && !vhu_frontend_queue_broken(q); i++)
+		usleep(10000);
+	assert_true(vhu_frontend_queue_broken(q));
+	assert_false(vhu_frontend_queue_broken(vhu_frontend_queue(r->fe, 1)));
+	echo_batch(r, 1, 1, 2); /* the other ring is unharmed */
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+	/* a fresh start is a fresh ring */
+	assert_int_equal(vhu_frontend_start(r->fe), 0);
+	assert_false(vhu_frontend_queue_broken(vhu_frontend_queue(r->fe, 0)));
+	echo_batch(r, 0, 1, 3);
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -608,6 +642,7 @@ int main(void)
 		T(reset_device),
 		T(reset_owner),
 		T(ring_enable_at_run_time),
+		T(ring_error_reported),
 	};
 
 	return cmocka_run_group_tests_name("frontend", tests, NULL, NULL);

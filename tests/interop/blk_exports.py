@@ -49,7 +49,7 @@ def sock(name):
 
 def verify(name, extra=()):
 	return subprocess.Popen([BENCH, 'blk', '--socket-path=' + sock(name), '--rw=verify',
-				 '--size=256K', '--iodepth=4'] + list(extra),
+				 '--size=64K', '--iodepth=4'] + list(extra),
 				stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -111,7 +111,7 @@ try:
 	      (len(peak), bound, census(peak)))
 
 	# ---- run time: 4 removed and 4 added while 8 keep verifying ----
-	busy = [verify('e%d' % i, ['--time=6']) for i in range(8)]
+	busy = [verify('e%d' % i, ['--time=4']) for i in range(8)]
 	time.sleep(0.5)
 	for i in range(N - 4, N):
 		r = rpc('export-remove', {'name': 'e%d' % i})

@@ -7,10 +7,10 @@ set -u
 
 PKGS=(
 	build-essential pkg-config meson ninja-build
-	libcmocka-dev liburing-dev
+	libcmocka-dev liburing-dev libpixman-1-dev libpng-dev
 	clang libclang-rt-14-dev clang-format
 	python3 python3-pytest
-	qemu-system-x86 qemu-utils qemu-block-extra qemu-system-common
+	qemu-system-x86 qemu-utils qemu-block-extra qemu-system-common qemu-system-gui
 	dpdk dpdk-dev
 	busybox-static linux-image-amd64
 	gcovr iproute2 procps file cpio xz-utils valgrind

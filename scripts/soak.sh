@@ -13,9 +13,17 @@
 #   N=10              runs per case and back-end
 #   BUILD_DIR=build   where vhu-blk and vhu-net are built
 #   CASES='...'       a subset of: blk blk-packed blk-2q net blk-postcopy
+#                     client-blk client-net
 #                     (blk-postcopy: postcopy 1 s into the migration, vhu
 #                     and qemu only; qsd 7.2 panics on QEMU's postcopy
-#                     ADD_MEM_REG. Not in the default set: CASES=blk-postcopy)
+#                     ADD_MEM_REG. Not in the default set: CASES=blk-postcopy.
+#                     client-blk, client-net: no migration; back-end client
+#                     mode (issue 20), QEMU server=on,wait=off and vhu-blk
+#                     --client SIGKILLed CLIENT_KILLS times (default 20)
+#                     under a guest's write-and-verify churn, or vhu-net
+#                     --client CLIENT_KILLS / 4 times under two pinging
+#                     guests; vhu only. Their table goes between the
+#                     soak-client markers)
 #   BACKENDS='...'    a subset of: vhu qemu qsd dpdk
 #                     (qemu: QEMU's own virtio-blk, no vhost-user, the
 #                     control; qsd: qemu-storage-daemon aio=io_uring;
@@ -37,7 +45,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-build}
 case $BUILD_DIR in /*) ;; *) BUILD_DIR=$ROOT/$BUILD_DIR ;; esac
 N=${N:-10}
-CASES=${CASES:-blk blk-packed blk-2q net}
+CASES=${CASES:-blk blk-packed blk-2q net client-blk client-net}
+CLIENT_KILLS=${CLIENT_KILLS:-20}
 BACKENDS=${BACKENDS:-vhu qemu qsd dpdk}
 VM=$BUILD_DIR/tests/guest/vm
 OUT=$BUILD_DIR/soak
@@ -64,6 +73,18 @@ cmd() {
 		opts="$opts --postcopy 1"
 		[ "$2" != qsd ] || return 0
 		;;
+	client-blk)
+		[ "$2" = vhu ] || return 0
+		printf '%s --backend-cmd %q --client --kills %s --secs %s\n' \
+			"$G/test-blk-kill.sh $VM" "$VHU_BLK --socket-path=@SOCK@ --blk-file=@IMG@ --delay-us=20000" \
+			"$CLIENT_KILLS" $((CLIENT_KILLS * 2 + 10))
+		return
+		;;
+	client-net)
+		[ "$2" = vhu ] || return 0
+		echo "$G/test-net-pair.sh $VM $VHU_NET --net-client --kill $(((CLIENT_KILLS + 3) / 4))"
+		return
+		;;
 	net)
 		case $2 in
 		vhu) echo "$G/test-migrate-net.sh $VM --backend vhu $VHU_NET --report" ;;
@@ -85,12 +106,16 @@ median() {
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
-# row CASE LINE: a table row, into the postcopy table or the other
+# row CASE LINE: a table row, into the postcopy table, the client-mode one or the other
 row() {
-	if [ "$1" = blk-postcopy ]; then PC_ROWS+=("$2"); else ROWS+=("$2"); fi
+	case $1 in
+	blk-postcopy) PC_ROWS+=("$2") ;;
+	client-*) CL_ROWS+=("$2") ;;
+	*) ROWS+=("$2") ;;
+	esac
 }
 
-ROWS=() PC_ROWS=()
+ROWS=() PC_ROWS=() CL_ROWS=()
 STAMP=$(date -u +%Y-%m-%dT%H:%MZ)
 echo "soak: N=$N cases: $CASES; back-ends: $BACKENDS; logs in $OUT"
 for c in $CASES; do
@@ -108,6 +133,9 @@ for c in $CASES; do
 			eval "$line" >"$log" 2>&1
 			rc=$?
 			res=$(grep '^mig-result:' "$log" | tail -n 1)
+			# the client-mode cases pass or fail by their exit status
+			[[ $c != client-* ]] || [ $rc != 0 ] ||
+				res="mig-result: status=PASS $(grep -Eo 'killed (the back-end|vhu-net) [0-9]+ times' "$log" | tail -n 1)"
 			case $rc in
 			0) [ -n "$res" ] || res="mig-result: status=FAIL reason=\"no result line\"" ;;
 			77) res="mig-result: status=SKIP reason=\"$(sed -n 's/^SKIP: //p' "$log" | tail -n 1)\"" ;;
@@ -131,6 +159,11 @@ for c in $CASES; do
 		[ "$c" != net ] || lost=$(grep 'status=PASS' "$r" | field lost | grep -E '^[0-9]+$' | median)
 		why=$(grep 'status=FAIL' "$r" | sed -n 's/.* reason="\([^"]*\)".*/\1/p' | cut -c1-70 |
 			sort | uniq -c | sort -rn | head -n 2 | awk '{ n = $1; $1 = ""; printf "%s%d×%s", (NR > 1 ? "; " : ""), n, $0 }')
+		if [[ $c == client-* ]]; then
+			kills=$(grep 'status=PASS' "$r" | grep -Eo '[0-9]+ times' | awk '{ s += $1 } END { print s + 0 }')
+			row "$c" "| $c | $b | $failed/$runs | $kills | ${why:-} |"
+			continue
+		fi
 		extra=
 		# postcopy: how many pages the destination asked for (median)
 		[ "$c" != blk-postcopy ] || extra=$(grep 'status=PASS' "$r" | field postcopy_requests | grep -E '^[0-9]+$' | median)
@@ -166,6 +199,18 @@ if [ "${#ROWS[@]}" -gt 0 ]; then
 	echo
 	echo "$TABLE"
 	write soak "$TABLE"
+fi
+if [ "${#CL_ROWS[@]}" -gt 0 ]; then
+	TABLE=$(
+		echo "Soak of $STAMP at $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), back-end client mode, QEMU $(qemu-system-x86_64 --version | head -n 1 | awk '{ print $4 }') under TCG, $(nproc) CPUs, \`scripts/soak.sh\` (CLIENT_KILLS=$CLIENT_KILLS)."
+		echo
+		echo "| case | back-end | failed | SIGKILLs survived in all | why runs failed |"
+		echo "|---|---|---|---|---|"
+		printf '%s\n' "${CL_ROWS[@]}"
+	)
+	echo
+	echo "$TABLE"
+	write soak-client "$TABLE"
 fi
 if [ "${#PC_ROWS[@]}" -gt 0 ]; then
 	TABLE=$(table "median pages requested (postcopy)" "${PC_ROWS[@]}")

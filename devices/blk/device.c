@@ -64,8 +64,10 @@ void blk_resized(struct blk *blk)
 static void slots_free(struct blk_vq *bq)
 {
 	free(bq->slots);
+	free(bq->reqs);
 	free(bq->free);
 	bq->slots = NULL;
+	bq->reqs = NULL;
 	bq->free = NULL;
 	bq->nslots = bq->nfree = 0;
 }
@@ -81,7 +83,9 @@ static int blk_queue_start(void *opaque, struct vhu_vq *vq)
 		depth = BLK_DEPTH_MAX;
 	bq->slots = calloc(depth, sizeof(*bq->slots));
 	bq->free = calloc(depth, sizeof(*bq->free));
-	if (!bq->slots || !bq->free) {
+	/* a chain is a header, at most seg_max data buffers and the status */
+	bq->reqs = vhu_reqs_new(depth, BLK_SEG_MAX + 2);
+	if (!bq->slots || !bq->free || !bq->reqs) {
 		slots_free(bq);
 		return -ENOMEM;
 	}
@@ -92,6 +96,7 @@ static int blk_queue_start(void *opaque, struct vhu_vq *vq)
 	}
 	for (unsigned int i = 0; i < depth; i++) {
 		bq->slots[i].bq = bq;
+		bq->slots[i].req = &bq->reqs[i];
 		bq->free[i] = depth - 1 - i;
 	}
 	bq->nslots = bq->nfree = depth;
@@ -129,17 +134,17 @@ static int submit_available(struct blk_vq *bq)
 {
 	while (bq->nfree) {
 		struct blk_slot *slot = &bq->slots[bq->free[bq->nfree - 1]];
-		int ret = vhu_vq_pop(bq->vq, &slot->req);
+		int ret = vhu_vq_pop(bq->vq, slot->req);
 
 		if (ret <= 0)
 			return ret == 0 ? 0 : -EIO;
 		slot->start_ns = blk_now_ns();
 		bq->nfree--;
 		/* no I/O needed (the null disk, a bad request): done here, slot freed */
-		ret = blk_queue_exec(bq->q, &slot->req, slot, blk_done);
+		ret = blk_queue_exec(bq->q, slot->req, slot, blk_done);
 		if (ret < 0) {
 			/* cannot happen with a free slot; complete it as failed */
-			vhu_vq_push(bq->vq, &slot->req, 0);
+			vhu_vq_push(bq->vq, slot->req, 0);
 			bq->free[bq->nfree++] = (unsigned int)(slot - bq->slots);
 			bq->completed++;
 			bq->requests++;

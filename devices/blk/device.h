@@ -18,8 +18,8 @@
 
 struct blk_slot {
 	struct blk_vq *bq;
-	uint64_t start_ns; /* popped at (CLOCK_MONOTONIC), for the latency stats */
-	struct vhu_req req;
+	uint64_t start_ns;   /* popped at (CLOCK_MONOTONIC), for the latency stats */
+	struct vhu_req *req; /* in blk_vq.reqs, with BLK_SEG_MAX + 2 iovecs */
 };
 
 /*
@@ -46,7 +46,8 @@ struct blk_vq {
 	struct vhu_vq *vq;
 	struct blk_queue *q;
 	struct blk_slot *slots;
-	unsigned int *free; /* stack of free slot numbers */
+	struct vhu_req *reqs; /* one per slot (vhu_reqs_new) */
+	unsigned int *free;   /* stack of free slot numbers */
 	unsigned int nfree;
 	unsigned int nslots;
 	unsigned int completed; /* pushed since the last notify */

@@ -32,6 +32,7 @@ struct blk_export {
 	char *file;	   /* the path served, NULL for the null disk */
 	enum export_state state;
 	bool adopted;
+	bool client; /* connects to socket_path, which is the front-end's */
 	bool reaped; /* blk_exports_reap() reported its end */
 	int loop_ret;
 	uint16_t queue_size;
@@ -157,8 +158,11 @@ static int export_start(struct blk_exports *t, struct blk_export *e, int fd, str
 		ctl_fail(err, ret, "back-end: %s", strerror(-ret));
 		goto err_dev;
 	}
-	ret = e->socket_path ? vhu_backend_listen(e->be, e->socket_path)
-			     : vhu_backend_adopt_fd(e->be, fd);
+	if (e->client)
+		ret = vhu_backend_connect(e->be, e->socket_path);
+	else
+		ret = e->socket_path ? vhu_backend_listen(e->be, e->socket_path)
+				     : vhu_backend_adopt_fd(e->be, fd);
 	if (ret < 0) {
 		ctl_fail(err, ret, "%s: %s", e->socket_path ? e->socket_path : "--fd",
 			 strerror(-ret));
@@ -175,7 +179,7 @@ static int export_start(struct blk_exports *t, struct blk_export *e, int fd, str
 	}
 	return 0;
 err_unlink:
-	if (e->socket_path)
+	if (e->socket_path && !e->client)
 		unlink(e->socket_path);
 err_be:
 	vhu_backend_destroy(e->be);
@@ -204,7 +208,7 @@ static void export_stop(struct blk_export *e)
 	vhu_backend_stop(e->be);
 	pthread_join(e->thread, NULL);
 	vhu_backend_destroy(e->be);
-	if (e->socket_path)
+	if (e->socket_path && !e->client)
 		unlink(e->socket_path); /* a front-end that reconnects finds no one */
 	log_requests(e);
 	blkdev_close(e->blk.dev);
@@ -248,6 +252,7 @@ static struct blk_export *export_new(struct blk_exports *t, const struct blk_exp
 	strcpy(e->name, name);
 	e->table = t;
 	e->adopted = o->fd >= 0;
+	e->client = o->client && o->socket_path;
 	e->queue_size = o->queue_size ? o->queue_size : t->defaults.queue_size;
 	e->dev_opts = o->dev;
 	e->dev_opts.delay_us = t->defaults.delay_us;
@@ -431,6 +436,8 @@ static void describe(struct blk_export *e, struct json_writer *w)
 		jw_string(w, e->socket_path);
 	else
 		jw_null(w);
+	jw_key(w, "client");
+	jw_bool(w, e->client);
 	jw_key(w, "blk-file");
 	if (e->file)
 		jw_string(w, e->file);

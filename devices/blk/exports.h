@@ -42,6 +42,7 @@ struct blk_export_opts {
 	const char *name;	 /* NULL: the socket path (or "fd") */
 	const char *socket_path; /* exactly one of socket_path and fd */
 	int fd;			 /* -1: none */
+	bool client;		 /* connect to socket_path (the front-end listens) */
 	struct blkdev_options dev;
 	uint16_t queue_size; /* 0: the default */
 };

@@ -131,6 +131,7 @@ static int run(const struct prog_info *info, const struct prog_args *args,
 		struct blk_export_opts eo = {
 			.socket_path = args->socket_path,
 			.fd = args->fd,
+			.client = args->client,
 			.dev = o->dev,
 		};
 

@@ -33,6 +33,7 @@ static int add_params(const struct json_value *params, struct blk_export_opts *o
 		{ "num-queues", CTL_P_U64, false, &queues },
 		{ "queue-size", CTL_P_U64, false, &queue_size },
 		{ "direct", CTL_P_BOOL, false, &o->dev.direct },
+		{ "client", CTL_P_BOOL, false, &o->client },
 	};
 	int ret;
 

@@ -20,6 +20,7 @@
 enum common_opt {
 	OPT_SOCKET_PATH,
 	OPT_FD,
+	OPT_CLIENT,
 	OPT_PRINT_CAPS,
 	OPT_LOG_LEVEL,
 	OPT_HELP,
@@ -31,6 +32,9 @@ static const struct prog_option common_opts[] = {
 			      "listen on the vhost-user socket PATH" },
 	[OPT_FD] = { "fd", PROG_ARG_REQUIRED, "FDNUM",
 		     "use the connected vhost-user socket FDNUM instead" },
+	[OPT_CLIENT] = { "client", PROG_ARG_NONE, NULL,
+			 "connect to --socket-path (the front-end listens: QEMU server=on) and "
+			 "reconnect with back-off when it goes" },
 	[OPT_PRINT_CAPS] = { "print-capabilities", PROG_ARG_NONE, NULL,
 			     "print the capabilities as JSON and exit" },
 	[OPT_LOG_LEVEL] = { "log-level", PROG_ARG_REQUIRED, "LEVEL",
@@ -217,6 +221,9 @@ static int apply_common(const struct prog_info *info, enum common_opt id, const 
 		if (check_fd(info, err, arg, &fd) != 0)
 			return 1;
 		return add_socket(info, err, args, NULL, fd);
+	case OPT_CLIENT:
+		args->client = true;
+		break;
 	case OPT_LOG_LEVEL:
 		level = vhu_log_level_parse(arg);
 		if (level < 0)
@@ -303,6 +310,7 @@ int prog_parse(const struct prog_info *info, int argc, char *const argv[], struc
 	args->fd = -1;
 	args->log_level = -1;
 	args->nsockets = 0;
+	args->client = false;
 	/* The spec: print, exit 0, ignore every other argument (even bad ones). */
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--print-capabilities") == 0)
@@ -316,6 +324,10 @@ int prog_parse(const struct prog_info *info, int argc, char *const argv[], struc
 		return perr(info, err, "--socket-path and --fd are mutually exclusive");
 	if (!args->socket_path && args->fd < 0 && !info->sockets_optional)
 		return perr(info, err, "one of --socket-path or --fd is required");
+	if (args->client && !args->socket_path)
+		return perr(info, err, "--client connects to a --socket-path: give one");
+	for (unsigned int i = 0; i < args->nsockets; i++)
+		args->sockets[i].client = args->client && args->sockets[i].path;
 	return PROG_CONTINUE;
 }
 

@@ -6,6 +6,9 @@
  * What every device program (vhu-blk, vhu-rng, vhu-net ...) shares: the
  * vhost-user spec's "Backend program conventions".
  *
+ * - --client (ours, not the spec's): connect to --socket-path, which the
+ *   front-end listens on (QEMU server=on), and reconnect with back-off
+ *   (vhu_backend_connect()); every --socket-path of a program with ports.
  * - Mandatory options: --socket-path=PATH or --fd=FDNUM (exactly one),
  *   --print-capabilities (prints {"type": .., "features": [..]} and exits 0,
  *   ignoring every other argument and touching no socket or file), plus
@@ -75,12 +78,14 @@ struct prog_info {
 struct prog_socket {
 	const char *path; /* NULL for an --fd */
 	int fd;		  /* -1 for a --socket-path */
+	bool client;	  /* connect to path (--client) instead of listening */
 };
 
 struct prog_args {
 	const char *socket_path; /* NULL unless --socket-path */
 	int fd;			 /* -1 unless --fd: an open socket, not 0, 1 or 2 */
 	int log_level;		 /* enum vhu_log_level, or -1 if not given */
+	bool client;		 /* --client: connect to every --socket-path */
 	/* every --socket-path and --fd in order (socket_path / fd: the first) */
 	struct prog_socket sockets[PROG_SOCKETS_MAX];
 	unsigned int nsockets;

@@ -60,7 +60,9 @@ int prog_serve(const struct prog_info *info, const struct prog_args *args,
 	ret = vhu_backend_create(&cfg, &be);
 	if (ret < 0)
 		return prog_error(info, "%s", strerror(-ret));
-	if (args->socket_path)
+	if (args->socket_path && args->client)
+		ret = vhu_backend_connect(be, args->socket_path);
+	else if (args->socket_path)
 		ret = vhu_backend_listen(be, args->socket_path);
 	else
 		ret = vhu_backend_adopt_fd(be, args->fd);

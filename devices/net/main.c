@@ -169,6 +169,12 @@ static int parse_port_configs(const struct net_options *o)
 				c->name);
 			return -1;
 		}
+		if (c->pol.client && o->tap && strcmp(c->name, o->tap) == 0) {
+			fprintf(stderr,
+				PROG ": --port-config: %s: client= is for vhost-user ports\n",
+				c->name);
+			return -1;
+		}
 		/* a VLAN anywhere: every port checks for guest-made tags */
 		sw.vlans |= c->pol.vlan || c->pol.trunk;
 		nport_configs++;
@@ -189,6 +195,7 @@ static int apply_port_config(struct net_port *p)
 		}
 	if (pol->nmacs)
 		memcpy(p->mac, pol->macs[0], 6); /* the config space offers the first */
+	p->client = pol->client && p->kind == NET_PORT_VHOST;
 	/* the uplink fronts a whole network: only the table's limit, unless set */
 	fdb_set_port_max(&sw.fdb, p->id,
 			 pol->max_macs		   ? pol->max_macs
@@ -306,6 +313,14 @@ static int port_create(const struct prog_args *args, unsigned int i, uint16_t qp
 	/* forwarding threads may be running (port-add): publish it whole */
 	__atomic_store_n(&sw.ports[i], p, __ATOMIC_RELEASE);
 	__atomic_store_n(&sw.nports, i + 1, __ATOMIC_RELEASE);
+	if (p->client && !s->path) {
+		fprintf(stderr, PROG ": --port-config: %s: client= needs a --socket-path\n", name);
+		return -EINVAL;
+	}
+	if (s->path && (s->client || p->client)) {
+		p->client = true;
+		return vhu_backend_connect(p->be, s->path);
+	}
 	if (s->path)
 		return vhu_backend_listen(p->be, s->path);
 	return vhu_backend_adopt_fd(p->be, s->fd);
@@ -426,7 +441,7 @@ static void port_retire(unsigned int id)
 	removed[nremoved++] = c;
 }
 
-static int mgr_add(const char *path, unsigned int *id, struct ctl_error *err)
+static int mgr_add(const char *path, bool client, unsigned int *id, struct ctl_error *err)
 {
 	unsigned int slot = __atomic_load_n(&sw.nports, __ATOMIC_ACQUIRE);
 	int ret;
@@ -434,7 +449,7 @@ static int mgr_add(const char *path, unsigned int *id, struct ctl_error *err)
 	if (slot >= NET_PORTS_MAX || nremoved >= NET_PORTS_MAX)
 		return ctl_fail(err, -ENOSPC, "no port slot left (%u over the process's life)",
 				NET_PORTS_MAX);
-	saved_args.sockets[slot] = (struct prog_socket){ .path = path, .fd = -1 };
+	saved_args.sockets[slot] = (struct prog_socket){ .path = path, .fd = -1, .client = client };
 	ret = port_create(&saved_args, slot, saved_qp);
 	saved_args.sockets[slot].path = NULL; /* @path is the request's */
 	if (ret == 0)
@@ -452,13 +467,15 @@ static int mgr_add(const char *path, unsigned int *id, struct ctl_error *err)
 static int mgr_remove(unsigned int id, struct ctl_error *err)
 {
 	char *path;
+	bool client;
 
 	if (id >= NET_PORTS_MAX || !ctls[id])
 		return ctl_fail(err, -ENOENT, "no port %u", id);
 	path = strdup(ctls[id]->port.name);
+	client = ctls[id]->port.client; /* its socket is the front-end's */
 	port_retire(id);
 	fprintf(stderr, PROG "[%s]: port %u removed\n", path ? path : "?", id);
-	if (path && path[0] == '/')
+	if (path && path[0] == '/' && !client)
 		unlink(path);
 	free(path);
 	return 0;
@@ -584,7 +601,8 @@ int main(int argc, char **argv)
 		  "isolate port NAME (a --socket-path, fdN, or the --tap): vlan=N (access "
 		  "VLAN; the TAP's native one with trunks=), trunks=N[-M] (the TAP carries "
 		  "these VLANs tagged; repeatable), mac=MAC (it may send only from these; "
-		  "repeatable), max-macs=N (addresses learnt from it); repeatable",
+		  "repeatable), max-macs=N (addresses learnt from it), client=1 (connect to "
+		  "its --socket-path, as --client does for all); repeatable",
 		  .cb = opt_port_config },
 		{ "max-macs", PROG_ARG_REQUIRED, "N",
 		  "MAC table: at most N addresses in all, 1..8192 (default 4096)",

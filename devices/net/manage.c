@@ -36,6 +36,8 @@ static void describe(const struct net_port *p, struct json_writer *w)
 	jw_uint(w, __atomic_load_n(&p->features, __ATOMIC_RELAXED));
 	jw_key(w, "mtu");
 	jw_uint(w, __atomic_load_n(&p->mtu, __ATOMIC_RELAXED));
+	jw_key(w, "client");
+	jw_bool(w, p->client);
 	jw_key(w, "counters");
 	jw_object_begin(w);
 	for (unsigned int c = 0; c < NET_COUNTER_MAX; c++) {
@@ -104,9 +106,11 @@ static int m_add(void *opaque, const struct json_value *params, struct json_writ
 {
 	struct net_manage *m = opaque;
 	const char *path = NULL;
-	const struct ctl_param table[] = { { "socket-path", CTL_P_STRING, true, &path } };
+	bool client = false;
+	const struct ctl_param table[] = { { "socket-path", CTL_P_STRING, true, &path },
+					   { "client", CTL_P_BOOL, false, &client } };
 	unsigned int id;
-	int ret = ctl_params(params, table, 1, err);
+	int ret = ctl_params(params, table, 2, err);
 
 	if (ret < 0)
 		return ret;
@@ -116,7 +120,7 @@ static int m_add(void *opaque, const struct json_value *params, struct json_writ
 	if (find(m->sw, path))
 		ret = ctl_fail(err, -EEXIST, "port '%s' exists", path);
 	else
-		ret = m->add(path, &id, err);
+		ret = m->add(path, client, &id, err);
 	if (ret == 0)
 		describe(m->sw->ports[id], result);
 	pthread_mutex_unlock(&m->lock);
@@ -190,7 +194,8 @@ static int m_macs(void *opaque, const struct json_value *params, struct json_wri
 }
 
 const struct ctl_method net_methods[] = {
-	{ "port-add", m_add, "a new vhost-user port listening on socket-path" },
+	{ "port-add", m_add,
+	  "a new vhost-user port listening on socket-path (client: connecting to it)" },
 	{ "port-remove", m_remove, "take a port out of the switch and remove its socket" },
 	{ "port-list", m_list, "the ports and their counters" },
 	{ "mac-table", m_macs, "the learnt MAC addresses and their ports" },

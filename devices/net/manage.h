@@ -25,8 +25,9 @@
 struct net_manage {
 	struct net_switch *sw;
 	pthread_mutex_t lock;
-	/* main.c: a new port listening on @path; its slot in *id */
-	int (*add)(const char *path, unsigned int *id, struct ctl_error *err);
+	/* main.c: a new port listening on @path (@client: connecting to it);
+	 * its slot in *id */
+	int (*add)(const char *path, bool client, unsigned int *id, struct ctl_error *err);
 	/* main.c: stop and unpublish port @id */
 	int (*remove)(unsigned int id, struct ctl_error *err);
 };

@@ -51,6 +51,12 @@
 /* receive chains a delivery holds at once: one per frame taken ahead, and
  * room for the largest frame after them (port.c) */
 #define NET_RX_POOL (NET_BURST + NET_RX_CHAINS_MAX)
+/*
+ * Buffers one chain may have, either way: a longer one breaks the queue.
+ * Linux sends at most MAX_SKB_FRAGS + 2; DPDK's vhost takes 256 too
+ * (BUF_VECTOR_MAX).
+ */
+#define NET_REQ_IOV 256u
 #define NET_MTU_DEFAULT 1500u
 #define NET_QUEUE_SIZE_DEFAULT 1024u
 
@@ -111,6 +117,7 @@ struct net_port {
 
 	/* vhost-user ports */
 	struct vhu_backend *be;
+	bool client;			 /* connects to its socket path (--client, client=1) */
 	uint16_t num_qp;		 /* queue pairs offered */
 	struct vhu_vq *rxq[NET_QP_MAX];	 /* atomic; set at the first queue_start, kept */
 	uint32_t rx_running;		 /* atomic bitmap of running RX queues */

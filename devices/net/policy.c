@@ -112,8 +112,13 @@ static int parse_pair(struct net_policy *pol, const char *key, const char *v, ch
 		if (parse_u32(v, 1, FDB_SIZE, &n) < 0)
 			return fail(err, err_size, "max-macs=%s: 1..%u", v, FDB_SIZE);
 		pol->max_macs = n;
+	} else if (strcmp(key, "client") == 0) {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			return fail(err, err_size, "client=%s: 0 or 1", v);
+		pol->client = v[0] == '1';
 	} else {
-		return fail(err, err_size, "unknown key '%s' (vlan, trunks, mac, max-macs)", key);
+		return fail(err, err_size, "unknown key '%s' (vlan, trunks, mac, max-macs, client)",
+			    key);
 	}
 	return 0;
 }

@@ -18,6 +18,10 @@
  *   addresses (anti-spoofing); no mac=: any.
  * - max-macs=N: at most N addresses learnt from this port (the MAC-table
  *   limit; fdb.h).
+ * - client=1 (vhost-user ports only; client=0 is the default): connect to
+ *   the port's socket path, where the front-end listens (QEMU server=on,
+ *   OVS's dpdkvhostuserclient), and reconnect with back-off.
+ *   Not isolation, but a per-port setting all the same.
  *
  * This file only parses and answers membership questions; switch.c and
  * tap.c apply them.
@@ -38,6 +42,7 @@ struct net_policy {
 	unsigned int nmacs;  /* allowed sources; 0: any */
 	uint8_t macs[NET_PORT_MACS_MAX][6];
 	uint32_t max_macs; /* 0: not set (the switch's default) */
+	bool client;	   /* client=1 */
 };
 
 /**

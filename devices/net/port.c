@@ -130,7 +130,7 @@ static int txq_create(struct net_port *p, struct net_txq **out)
 		return -ENOMEM;
 	t->port = p;
 	t->yield_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	t->reqs = calloc(2 * NET_BURST, sizeof(*t->reqs)); /* a burst and the next */
+	t->reqs = vhu_reqs_new(2 * NET_BURST, NET_REQ_IOV); /* a burst and the next */
 	if (t->yield_fd < 0 || !t->reqs || net_ctx_init(&t->ctx) < 0) {
 		txq_free(t);
 		return -ENOMEM;

@@ -46,8 +46,7 @@ const char *const net_counter_names[NET_COUNTER_MAX] = {
 int net_ctx_init(struct net_ctx *ctx)
 {
 	memset(ctx, 0, sizeof(*ctx));
-	/* calloc of this size maps zero pages: only the iovecs pop fills get touched */
-	ctx->rx = calloc(NET_RX_POOL, sizeof(*ctx->rx));
+	ctx->rx = vhu_reqs_new(NET_RX_POOL, NET_REQ_IOV);
 	ctx->wiov = calloc(VHU_REQ_MAX_IOV + 2, sizeof(*ctx->wiov));
 	if (!ctx->rx || !ctx->wiov) {
 		net_ctx_fini(ctx);

@@ -14,6 +14,9 @@
 #include <vhu/backend.h>
 #include <vhu/protocol.h>
 
+/* Buffers one request may have: Linux's virtio-rng gives one per request. */
+#define RNG_REQ_IOV 64u
+
 static uint64_t rng_get_features(void *opaque)
 {
 	(void)opaque;
@@ -40,7 +43,9 @@ static size_t fill(void *buf, size_t len)
 
 static void rng_queue_kick(void *opaque, struct vhu_vq *vq)
 {
-	static struct vhu_req req; /* one queue, one worker */
+	/* one queue, one worker; a chain of more buffers breaks the queue */
+	static struct iovec iov[RNG_REQ_IOV];
+	static struct vhu_req req = { .iov = iov, .iov_max = RNG_REQ_IOV };
 
 	(void)opaque;
 	do {

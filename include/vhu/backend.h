@@ -117,6 +117,12 @@ struct vhu_device_ops {
 	 * front-end: check everything, return -EINVAL for what does not fit. */
 	int (*state_save)(void *dev, void **buf, size_t *len);
 	int (*state_load)(void *dev, const void *buf, size_t len);
+	/* VHOST_USER_GPU_SET_SOCKET (vhost-user-gpu; without this op the request
+	 * fails with -ENOTSUP): the vhost-user-gpu socket (<vhu/gpu.h>), which
+	 * the device owns from then on, even when it returns an error. The
+	 * front-end may still be busy with the main socket: send, but do not
+	 * wait here for an answer on @fd. Control thread. */
+	int (*gpu_set_socket)(void *dev, int fd);
 };
 
 /* struct vhu_backend_config.flags */
@@ -131,6 +137,11 @@ struct vhu_device_ops {
 #define VHU_BACKEND_POLL_WINDOW_DEFAULT_US 32u
 /* The largest poll_window_us accepted. */
 #define VHU_BACKEND_POLL_WINDOW_MAX_US 1000000u
+
+/* Client mode's back-off: the first wait, the default longest, the largest allowed. */
+#define VHU_BACKEND_RECONNECT_MIN_MS 10u
+#define VHU_BACKEND_RECONNECT_MAX_MS 1000u
+#define VHU_BACKEND_RECONNECT_LIMIT_MS 60000u
 
 struct vhu_backend_config {
 	const char *name;	    /* log prefix, e.g. the socket path */
@@ -166,6 +177,14 @@ struct vhu_backend_config {
 	 * is a good value.
 	 */
 	uint32_t poll_window_us;
+	/*
+	 * Client mode (vhu_backend_connect()): the longest wait between two
+	 * connect attempts, milliseconds; 0: VHU_BACKEND_RECONNECT_MAX_MS.
+	 * Waits start at VHU_BACKEND_RECONNECT_MIN_MS and double after each
+	 * failed attempt up to this; at least VHU_BACKEND_RECONNECT_MIN_MS,
+	 * at most VHU_BACKEND_RECONNECT_LIMIT_MS.
+	 */
+	uint32_t reconnect_max_ms;
 	/*
 	 * The worker threads that run the queues (vhu_pool_create()); NULL
 	 * (the default of a zeroed config): a thread of its own per running
@@ -289,7 +308,8 @@ VHU_API void vhu_vq_unlock(struct vhu_vq *vq);
  * max_queue_size 0 or over 32768, a protocol feature the library does not
  * implement, CONFIG without get_config, RARP or NET_MTU without their op,
  * an unknown flag, poll_window_us
- * over VHU_BACKEND_POLL_WINDOW_MAX_US, queue_pending without queue_event),
+ * over VHU_BACKEND_POLL_WINDOW_MAX_US, queue_pending without queue_event,
+ * reconnect_max_ms outside its bounds),
  * -ENOMEM, or the
  * errno of eventfd or pthread_mutex_init.
  */
@@ -317,10 +337,34 @@ VHU_API int vhu_backend_listen(struct vhu_backend *be, const char *path);
 VHU_API int vhu_backend_adopt_fd(struct vhu_backend *be, int fd);
 
 /**
+ * vhu_backend_connect() - connect to a front-end listening at @path (client
+ * mode: QEMU's `-chardev socket,server=on`, Open vSwitch's
+ * dpdkvhostuserclient ports, DPDK's RTE_VHOST_USER_CLIENT).
+ *
+ * One attempt is made at once. While the front-end is not there (no path,
+ * nobody listening, a full backlog, any connect error), and whenever the
+ * connection ends later, the back-end tries again with exponential back-off:
+ * VHU_BACKEND_RECONNECT_MIN_MS, doubling after each failed attempt up to
+ * config.reconnect_max_ms. A connection that carried a message starts the
+ * next round of waits from the shortest again. Each connection starts from
+ * nothing, exactly as a front-end accepted on a listening socket does (the
+ * front-end resends the memory table, rings and its inflight region).
+ * Waiting is part of the loop: vhu_backend_fd() is then a timer that
+ * becomes readable when the next attempt is due, and vhu_backend_dispatch()
+ * makes it.
+ *
+ * Return: 0 (connected or retrying), -EBUSY (a socket is already set),
+ * -EINVAL (an empty @path), -ENAMETOOLONG, -ENOMEM, or the errno of
+ * timerfd_create.
+ */
+VHU_API int vhu_backend_connect(struct vhu_backend *be, const char *path);
+
+/**
  * vhu_backend_fd() - the fd to poll for readability in the caller's own loop.
  *
- * Return: the listening or connected socket, whichever is waited on now, or
- * -1 when there is neither (an adopted connection ended).
+ * Return: the listening or connected socket, whichever is waited on now; in
+ * client mode while not connected, the timer of the next connect attempt;
+ * or -1 when there is none (an adopted connection ended).
  */
 VHU_API int vhu_backend_fd(const struct vhu_backend *be);
 
@@ -332,8 +376,13 @@ VHU_API int vhu_backend_fd(const struct vhu_backend *be);
  * connection stays; the connection ends only when the front-end leaves or
  * the stream cannot go on (a payload over VHU_MAX_PAYLOAD, a failed send).
  *
+ * In client mode, while not connected: make the connect attempt that is
+ * due (vhu_backend_connect()).
+ *
  * Return: 0; -ECONNRESET when the connection ended (state was reset; with a
- * listening socket the next call accepts again); -ENOTCONN when there is no
+ * listening socket the next call accepts again, in client mode a connect
+ * attempt is scheduled); -EAGAIN in client mode when the attempt failed or
+ * was not due yet (the next is scheduled); -ENOTCONN when there is no
  * socket; or an error of accept (-EAGAIN, -ECONNABORTED, -EMFILE ...).
  */
 VHU_API int vhu_backend_dispatch(struct vhu_backend *be);

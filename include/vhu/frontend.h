@@ -36,10 +36,10 @@ struct vhu_frontend_config {
 	unsigned int timeout_ms; /* connect retry / accept wait / reply wait (0: 5000) */
 	uint64_t features;	 /* virtio bits wanted; intersected with the offer */
 	/* VHU_PROTOCOL_F_* wanted; intersected with the offer and with what the
-	 * front-end implements (MQ, REPLY_ACK, BACKEND_REQ, BACKEND_SEND_FD,
-	 * CONFIG, INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS,
-	 * LOG_SHMFD, DEVICE_STATE);
-	 * ~0: all of those */
+	 * front-end implements (MQ, REPLY_ACK, BACKEND_REQ, CONFIG,
+	 * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS,
+	 * LOG_SHMFD, DEVICE_STATE; not BACKEND_SEND_FD: no back-end request
+	 * it serves takes an fd); ~0: all of those */
 	uint64_t protocol_features;
 	uint16_t num_queues; /* rings to set up (<= the back-end's GET_QUEUE_NUM; 0: 1) */
 	uint16_t queue_size; /* entries per ring (split: a power of two; 0: 256) */
@@ -360,6 +360,96 @@ VHU_API void vhu_frontend_iotlb_answer(struct vhu_frontend *fe, bool answer);
 /** vhu_frontend_iotlb_stats() - what the IOMMU role did so far. */
 VHU_API void vhu_frontend_iotlb_stats(struct vhu_frontend *fe,
 				      struct vhu_frontend_iotlb_stats *out);
+
+/* ---- the vhost-user-gpu display (issue 18) ------------------------------- */
+
+/*
+ * The front-end plays the display of a GPU back-end as a VMM does: it hands
+ * the back-end a socket (VHOST_USER_GPU_SET_SOCKET) and serves it on a
+ * thread of its own: protocol features, display info, EDIDs, scanouts,
+ * updates and the cursor (<vhu/gpu.h>). The pixels of each scanout are kept
+ * here, in PIXMAN_x8r8g8b8, for the caller to look at.
+ */
+struct vhu_frontend_gpu;
+
+/* The most bytes one scanout may take here: a SCANOUT asking for more fails. */
+#define VHU_FRONTEND_GPU_MAX_SCANOUT_BYTES (256u << 20)
+
+struct vhu_frontend_gpu_config {
+	uint32_t num_scanouts; /* displays, 1..16 (0: 1) */
+	/* each display's preferred size (GET_DISPLAY_INFO, the EDID); 0: 1024x768 */
+	struct {
+		uint32_t width, height;
+	} modes[16];
+	/* VHU_GPU_PROTOCOL_F_* offered: EDID (DMABUF2 is not implemented) */
+	uint64_t protocol_features;
+};
+
+/* A copy of one scanout. */
+struct vhu_frontend_gpu_image {
+	uint32_t width, height; /* 0: disabled */
+	uint32_t *pixels;	/* width * height, PIXMAN_x8r8g8b8; the caller frees it */
+	uint64_t updates;	/* UPDATEs that drew into it */
+};
+
+struct vhu_frontend_gpu_cursor {
+	bool defined; /* a CURSOR_UPDATE came */
+	bool visible; /* the last message was not CURSOR_POS_HIDE */
+	uint32_t scanout_id, x, y, hot_x, hot_y;
+	uint32_t data[64 * 64];	 /* PIXMAN_a8r8g8b8 */
+	uint64_t moves, updates; /* CURSOR_POS(_HIDE) and CURSOR_UPDATE messages */
+};
+
+struct vhu_frontend_gpu_stats {
+	uint64_t messages;	    /* requests handled */
+	uint64_t updates;	    /* UPDATE messages drawn */
+	uint64_t update_bytes;	    /* their pixel bytes */
+	uint64_t errors;	    /* requests refused (logged) */
+	uint64_t protocol_features; /* what SET_PROTOCOL_FEATURES chose */
+	bool protocol_set;	    /* SET_PROTOCOL_FEATURES came */
+	bool closed;		    /* the socket ended (peer gone, or a malformed message) */
+};
+
+/**
+ * vhu_frontend_gpu_attach() - give the back-end its GPU socket and serve it.
+ * @fe:     a connected front-end whose back-end is a GPU; before
+ *          vhu_frontend_start(), as QEMU does before it starts the rings
+ * @config: the display
+ * @out:    the display, until vhu_frontend_gpu_detach()
+ *
+ * Return: 0, -EINVAL (@config), -ENOMEM, or the error of
+ * VHOST_USER_GPU_SET_SOCKET (-ENOTSUP: not a GPU back-end, with REPLY_ACK).
+ */
+VHU_API int vhu_frontend_gpu_attach(struct vhu_frontend *fe,
+				    const struct vhu_frontend_gpu_config *config,
+				    struct vhu_frontend_gpu **out);
+
+/**
+ * vhu_frontend_gpu_sync() - wait until every message the back-end has sent
+ * so far is handled (call it after the command's response came).
+ * @timeout_ms: at most this long
+ *
+ * Return: 0, -ETIMEDOUT, or -ECONNRESET once the socket has ended.
+ */
+VHU_API int vhu_frontend_gpu_sync(struct vhu_frontend_gpu *g, int timeout_ms);
+
+/**
+ * vhu_frontend_gpu_scanout() - a copy of what scanout @id shows.
+ *
+ * Return: 0, -EINVAL (no such scanout) or -ENOMEM.
+ */
+VHU_API int vhu_frontend_gpu_scanout(struct vhu_frontend_gpu *g, uint32_t id,
+				     struct vhu_frontend_gpu_image *out);
+
+/** vhu_frontend_gpu_cursor() - the cursor as the back-end last set it. */
+VHU_API void vhu_frontend_gpu_cursor(struct vhu_frontend_gpu *g,
+				     struct vhu_frontend_gpu_cursor *out);
+
+/** vhu_frontend_gpu_stats() - what the display served so far. */
+VHU_API void vhu_frontend_gpu_stats(struct vhu_frontend_gpu *g, struct vhu_frontend_gpu_stats *out);
+
+/** vhu_frontend_gpu_detach() - stop serving, close the socket, free @g (NULL: nothing). */
+VHU_API void vhu_frontend_gpu_detach(struct vhu_frontend_gpu *g);
 
 /** vhu_frontend_destroy() - close everything and unmap the memory. */
 VHU_API void vhu_frontend_destroy(struct vhu_frontend *fe);

@@ -23,7 +23,12 @@ struct vhu_vq;
 
 /* Largest ring a front-end may ask for (split and packed). */
 #define VHU_VQ_MAX_SIZE 32768u
-/* Most iovecs one request may have; a longer chain breaks the queue. */
+/*
+ * Most iovecs one request may have. A device gives each request its own
+ * iovec array (req->iov, req->iov_max entries, at most this many) and sizes
+ * it for the chains it accepts: vhu-blk for the seg_max it advertises,
+ * vhu-rng for a few buffers. A chain needing more breaks the queue.
+ */
 #define VHU_REQ_MAX_IOV 1024u
 
 /*
@@ -36,16 +41,41 @@ struct vhu_vq;
 #define VHU_REQ_FAULT_ACCESS 1u
 
 struct vhu_req {
+	/* the device's: set before vhu_vq_pop() (vhu_req_init), kept by the library */
+	struct iovec *iov; /* room for iov_max iovecs */
+	uint32_t iov_max;  /* 1..VHU_REQ_MAX_IOV */
+	/* filled by vhu_vq_pop() */
 	uint16_t id;	   /* split: head descriptor index; packed: buffer id */
 	uint16_t ndescs;   /* ring slots the chain took (packed: to skip on push) */
 	uint32_t out_num;  /* iov[0, out_num): the device reads these */
 	uint32_t in_num;   /* iov[out_num, out_num + in_num): the device writes these */
-	uint32_t track;	   /* the library's (inflight tracking): leave it alone */
 	uint32_t fault;	   /* VHU_REQ_FAULT_*: 0, or why a buffer was left out */
 	uint64_t out_size; /* bytes readable */
 	uint64_t in_size;  /* bytes writable */
-	struct iovec iov[VHU_REQ_MAX_IOV];
 };
+
+/**
+ * vhu_req_init() - give a request its iovec array before its first pop.
+ * @iov:     @iov_max iovecs the device owns (for as long as the request lives)
+ * @iov_max: 1..VHU_REQ_MAX_IOV; more is used as VHU_REQ_MAX_IOV
+ *
+ * A request (and its array) can be popped into again once it was pushed.
+ */
+static inline void vhu_req_init(struct vhu_req *req, struct iovec *iov, uint32_t iov_max)
+{
+	*req = (struct vhu_req){ .iov = iov,
+				 .iov_max = iov_max > VHU_REQ_MAX_IOV ? VHU_REQ_MAX_IOV : iov_max };
+}
+
+/**
+ * vhu_reqs_new() - @n requests, each with its own array of @iov_max iovecs.
+ *
+ * One allocation; the iovecs are only touched when a pop fills them.
+ * Free it with free().
+ *
+ * Return: the array, or NULL (errno ENOMEM, or EINVAL for @n or @iov_max 0).
+ */
+VHU_API struct vhu_req *vhu_reqs_new(unsigned int n, uint32_t iov_max);
 
 /**
  * vhu_vq_pop() - take the next available request.
@@ -58,8 +88,12 @@ struct vhu_req {
  * readable buffer after a writable one breaks the queue: it stops, the reason
  * is logged once, the error fd is signalled, and every later call fails.
  *
+ * @req's iovecs go into req->iov; a chain that needs more than req->iov_max
+ * breaks the queue.
+ *
  * Return: 1 with @req filled, 0 when nothing is available, -EIO when the
- * queue is broken (now or before), -EAGAIN when the queue is not running.
+ * queue is broken (now or before), -EAGAIN when the queue is not running,
+ * -EINVAL (nothing taken) when @req has no iovec array (vhu_req_init).
  */
 VHU_API int vhu_vq_pop(struct vhu_vq *vq, struct vhu_req *req);
 
@@ -175,6 +209,23 @@ VHU_API bool vhu_vq_has_avail(struct vhu_vq *vq);
  * Return: 0, or -EIO when the page is outside the log (the queue breaks).
  */
 VHU_API int vhu_vq_log_write(struct vhu_vq *vq, const void *p, size_t len);
+
+/**
+ * vhu_vq_gpa_iov() - guest memory the device's own requests name (virtio-gpu
+ * backing pages), as iovecs, split where regions end.
+ * @vq:      a queue of the device; call from its thread (memory table
+ *           changes pause it, so the pointers hold until the next pause)
+ * @gpa:     the guest-physical address
+ * @size:    bytes
+ * @iov:     where to write
+ * @max_iov: room in @iov
+ *
+ * Return: iovecs written (>= 0), -EFAULT (a byte is unmapped, or the range
+ * wraps), -ENOBUFS (@max_iov too small), -EOPNOTSUPP (behind a virtual
+ * IOMMU, where addresses are IOVAs).
+ */
+VHU_API int vhu_vq_gpa_iov(struct vhu_vq *vq, uint64_t gpa, uint64_t size, struct iovec *iov,
+			   unsigned int max_iov);
 
 /** vhu_vq_index() - the queue's index in its device. */
 VHU_API unsigned int vhu_vq_index(const struct vhu_vq *vq);

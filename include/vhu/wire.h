@@ -23,6 +23,10 @@
 enum vhu_dir {
 	VHU_DIR_TO_BACKEND = 0,	 /* VHU_REQ_*: front-end -> back-end */
 	VHU_DIR_TO_FRONTEND = 1, /* VHU_BACKEND_REQ_*: back-end -> front-end */
+	/* VHU_GPU_REQ_* on the vhost-user-gpu socket (<vhu/gpu.h>): back-end ->
+	 * front-end; only the row checks apply (vhu_msg_fits() and
+	 * vhu_msg_format() know the first two directions) */
+	VHU_DIR_GPU = 2,
 };
 
 /* One message as it travels, with its fds (owned by the message). */

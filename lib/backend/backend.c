@@ -41,6 +41,9 @@ static int config_check(const struct vhu_backend_config *c)
 		return -EINVAL;
 	if (c->flags & ~VHU_BACKEND_F_POLL)
 		return -EINVAL;
+	if (c->reconnect_max_ms && (c->reconnect_max_ms < VHU_BACKEND_RECONNECT_MIN_MS ||
+				    c->reconnect_max_ms > VHU_BACKEND_RECONNECT_LIMIT_MS))
+		return -EINVAL;
 	if (c->poll_window_us > VHU_BACKEND_POLL_WINDOW_MAX_US ||
 	    (ops->queue_pending && !ops->queue_event))
 		return -EINVAL;
@@ -93,7 +96,7 @@ VHU_API int vhu_backend_create(const struct vhu_backend_config *config, struct v
 		return -ENOMEM;
 	be->config = *config;
 	be->num_queues = config->num_queues;
-	be->listen_fd = be->conn_fd = be->chan_fd = -1;
+	be->listen_fd = be->conn_fd = be->chan_fd = be->retry_fd = -1;
 	ret = -pthread_mutex_init(&be->chan_lock.m, NULL);
 	if (ret < 0)
 		goto err_free;
@@ -131,7 +134,7 @@ err_free:
 
 static int socket_set(struct vhu_backend *be)
 {
-	return be->listen_fd >= 0 || be->conn_fd >= 0 ? -EBUSY : 0;
+	return be->listen_fd >= 0 || be->conn_fd >= 0 || be->client_path ? -EBUSY : 0;
 }
 
 VHU_API int vhu_backend_listen(struct vhu_backend *be, const char *path)
@@ -169,7 +172,9 @@ VHU_API int vhu_backend_adopt_fd(struct vhu_backend *be, int fd)
 
 VHU_API int vhu_backend_fd(const struct vhu_backend *be)
 {
-	return be->conn_fd >= 0 ? be->conn_fd : be->listen_fd;
+	if (be->conn_fd >= 0)
+		return be->conn_fd;
+	return be->listen_fd >= 0 ? be->listen_fd : be->retry_fd;
 }
 
 void vhu_be_disconnect(struct vhu_backend *be)
@@ -222,6 +227,7 @@ static int serve_one(struct vhu_backend *be)
 	int ret = vhu_msg_recv(be->conn_fd, &msg);
 
 	if (ret == 0 || ret == -EBADMSG) {
+		be->served = true;
 		ret = vhu_be_dispatch_msg(be, &msg, ret);
 		if (ret == 0)
 			return 0;
@@ -237,6 +243,7 @@ static int serve_one(struct vhu_backend *be)
 		vhu_err(&be->log, "closing the connection: receive failed: %s", strerror(-ret));
 	}
 	vhu_be_disconnect(be);
+	vhu_be_client_lost(be);
 	return -ECONNRESET;
 }
 
@@ -246,6 +253,8 @@ VHU_API int vhu_backend_dispatch(struct vhu_backend *be)
 		return serve_one(be);
 	if (be->listen_fd >= 0)
 		return accept_one(be);
+	if (be->client_path)
+		return vhu_be_client_retry(be);
 	return -ENOTCONN;
 }
 
@@ -307,6 +316,7 @@ VHU_API void vhu_backend_destroy(struct vhu_backend *be)
 	if (be->conn_fd >= 0)
 		vhu_be_disconnect(be);
 	vhu_close_fd(&be->listen_fd);
+	vhu_be_client_fini(be);
 	vhu_close_fd(&be->stop_fd);
 	workers_fini(be, be->num_queues);
 	pthread_mutex_destroy(&be->chan_lock.m);

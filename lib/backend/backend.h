@@ -206,6 +206,13 @@ struct vhu_backend {
 	int stop_fd;   /* eventfd: vhu_backend_stop() wakes vhu_backend_run() */
 	bool stop;     /* atomic: set by vhu_backend_stop() */
 
+	/* client mode (vhu_backend_connect(), client.c); control thread */
+	char *client_path;   /* NULL: not in client mode */
+	int retry_fd;	     /* timerfd: the next connect attempt is due */
+	uint32_t backoff_ms; /* the last delay; 0: the next is the shortest */
+	uint64_t attempts;   /* failed attempts in a row */
+	bool served;	     /* this connection carried a message */
+
 	/* negotiated on this connection (control thread) */
 	uint64_t features;	    /* SET_FEATURES, as sent (bit 30 included) */
 	uint64_t protocol_features; /* SET_PROTOCOL_FEATURES */
@@ -253,6 +260,13 @@ static inline bool vhu_be_has_protocol(const struct vhu_backend *be, unsigned in
 /* End the connection: stop and reset everything it set up (Concepts). */
 void vhu_be_disconnect(struct vhu_backend *be);
 
+/* client.c: after a disconnect, schedule the next attempt (client mode only) */
+void vhu_be_client_lost(struct vhu_backend *be);
+/* client.c: the retry timer fired: try to connect; 0 or -EAGAIN (not yet) */
+int vhu_be_client_retry(struct vhu_backend *be);
+/* client.c: forget client mode (destroy) */
+void vhu_be_client_fini(struct vhu_backend *be);
+
 /* ---- dispatch.c --------------------------------------------------------- */
 
 /*
@@ -299,6 +313,7 @@ int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 int vhu_be_set_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_get_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_net_set_mtu(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_gpu_set_socket(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_send_rarp(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 
 /* Virtio features the back-end offers: the device's plus PROTOCOL_FEATURES. */

@@ -58,9 +58,9 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_POSTCOPY_END] = vhu_be_postcopy_end,
 	[VHU_REQ_CHECK_DEVICE_STATE] = vhu_be_check_device_state,
 	[VHU_REQ_SET_INFLIGHT_FD] = vhu_be_set_inflight_fd,
+	[VHU_REQ_GPU_SET_SOCKET] = vhu_be_gpu_set_socket,
 	/* Everything else fails with -ENOTSUP: its protocol feature is never
-	 * offered, or (GPU_SET_SOCKET) it belongs to a feature the library does
-	 * not implement. */
+	 * offered. */
 };
 
 /* The rows of lib/wire/rules.c and this table are indexed alike. */

@@ -222,3 +222,12 @@ int vhu_be_send_rarp(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg
 	memcpy(mac, &msg->payload.u64, sizeof(mac));
 	return be->config.ops->net_send_rarp(be->config.dev, mac);
 }
+
+/* vhost-user.rst "VHOST_USER_GPU_SET_SOCKET": the vhost-user-gpu channel, for the device */
+int vhu_be_gpu_set_socket(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	(void)reply;
+	if (!be->config.ops->gpu_set_socket)
+		return vhu_be_fail(be, -ENOTSUP, "the device is not a GPU");
+	return be->config.ops->gpu_set_socket(be->config.dev, vhu_msg_take_fd(msg, 0));
+}

@@ -50,10 +50,10 @@
 
 #define PF(bit) VHU_BIT(VHU_PROTOCOL_F_##bit)
 /* What this front-end implements; anything else is never negotiated. */
-#define PROTOCOL_SUPPORTED                                                              \
-	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(BACKEND_SEND_FD) |  \
-	 PF(INFLIGHT_SHMFD) | PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | \
-	 PF(LOG_SHMFD) | PF(DEVICE_STATE))
+#define PROTOCOL_SUPPORTED                                                            \
+	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(INFLIGHT_SHMFD) | \
+	 PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(LOG_SHMFD) |    \
+	 PF(DEVICE_STATE))
 
 /* ---- requests ------------------------------------------------------------ */
 

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "common/util.h"
 #include "transport/transport.h"
+#include <vhu/gpu.h>
 
 #define FDS_SIZE (VHU_MAX_FDS * sizeof(int))
 
@@ -36,22 +38,15 @@ static void iov_advance(struct iovec **iov, int *iovcnt, size_t n)
 	}
 }
 
-int vhu_msg_send(int sock, const struct vhu_msg *msg)
+/* Send @iov whole, the @nfds fds with its first byte. */
+static int send_iov(int sock, struct iovec *iov, int iovcnt, const int *fds, unsigned int nfds)
 {
 	union cmsg_buf cbuf;
-	struct iovec iov_buf[2] = {
-		{ .iov_base = (void *)&msg->hdr, .iov_len = sizeof(msg->hdr) },
-		{ .iov_base = (void *)&msg->payload, .iov_len = msg->hdr.size },
-	};
-	struct iovec *iov = iov_buf;
 	struct msghdr mh = { 0 };
-	int iovcnt = msg->hdr.size ? 2 : 1;
 
-	if (msg->hdr.size > VHU_MAX_PAYLOAD || msg->nfds > VHU_MAX_FDS)
-		return -EMSGSIZE;
-	if (msg->nfds) {
+	if (nfds) {
 		struct cmsghdr *c;
-		size_t size = msg->nfds * sizeof(int);
+		size_t size = nfds * sizeof(int);
 
 		memset(&cbuf, 0, sizeof(cbuf));
 		mh.msg_control = cbuf.buf;
@@ -60,7 +55,7 @@ int vhu_msg_send(int sock, const struct vhu_msg *msg)
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(size);
-		memcpy(CMSG_DATA(c), msg->fds, size);
+		memcpy(CMSG_DATA(c), fds, size);
 	}
 
 	while (iovcnt > 0) {
@@ -80,6 +75,34 @@ int vhu_msg_send(int sock, const struct vhu_msg *msg)
 		iov_advance(&iov, &iovcnt, (size_t)n);
 	}
 	return 0;
+}
+
+int vhu_msg_send(int sock, const struct vhu_msg *msg)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)&msg->hdr, .iov_len = sizeof(msg->hdr) },
+		{ .iov_base = (void *)&msg->payload, .iov_len = msg->hdr.size },
+	};
+
+	if (msg->hdr.size > VHU_MAX_PAYLOAD || msg->nfds > VHU_MAX_FDS)
+		return -EMSGSIZE;
+	return send_iov(sock, iov, msg->hdr.size ? 2 : 1, msg->fds, msg->nfds);
+}
+
+int vhu_gpu_msg_send(int sock, uint32_t request, uint32_t flags, const void *head, size_t head_size,
+		     const void *tail, size_t tail_size, int fd)
+{
+	struct vhu_msg_hdr hdr = { .request = request, .flags = flags };
+	struct iovec iov[3] = {
+		{ .iov_base = &hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)head, .iov_len = head_size },
+		{ .iov_base = (void *)tail, .iov_len = tail_size },
+	};
+
+	if (head_size > VHU_GPU_MAX_PAYLOAD || tail_size > VHU_GPU_MAX_PAYLOAD - head_size)
+		return -EMSGSIZE;
+	hdr.size = (uint32_t)(head_size + tail_size);
+	return send_iov(sock, iov, 3, &fd, fd >= 0 ? 1 : 0);
 }
 
 /*
@@ -174,4 +197,51 @@ out_close:
 	vhu_close_fds(msg->fds, msg->nfds);
 	msg->nfds = 0;
 	return ret;
+}
+
+int vhu_gpu_msg_recv(int sock, bool reply, struct vhu_gpu_msg *msg)
+{
+	struct vhu_msg fds; /* only its fds are used */
+	struct recv_ctx rc = { .msg = &fds };
+	int ret;
+
+	fds.nfds = 0;
+	msg->payload = NULL;
+	msg->fd = -1;
+	/* the fd travels with the first byte: the header's read collects it */
+	ret = recv_full(sock, &rc, &msg->hdr, sizeof(msg->hdr));
+	if (ret < 0)
+		goto out_close;
+	ret = vhu_gpu_hdr_check(&msg->hdr, rc.fds_lost ? VHU_MAX_FDS + 1 : fds.nfds, reply);
+	if (ret < 0)
+		goto out_close;
+	if (msg->hdr.size) {
+		/* the row bounded hdr.size before anything is allocated */
+		msg->payload = malloc(msg->hdr.size);
+		if (!msg->payload) {
+			ret = -ENOMEM;
+			goto out_close;
+		}
+		ret = recv_full(sock, &rc, msg->payload, msg->hdr.size);
+		if (ret == 0 && (rc.fds_lost || fds.nfds > 1))
+			ret = -EBADMSG; /* fds on a later segment: not where the spec puts them */
+		if (ret < 0)
+			goto out_close;
+	}
+	if (fds.nfds)
+		msg->fd = vhu_fd_take(&fds.fds[0]);
+	return 0;
+
+out_close:
+	free(msg->payload);
+	msg->payload = NULL;
+	vhu_close_fds(fds.fds, fds.nfds);
+	return ret;
+}
+
+void vhu_gpu_msg_free(struct vhu_gpu_msg *msg)
+{
+	free(msg->payload);
+	msg->payload = NULL;
+	vhu_close_fd(&msg->fd);
 }

@@ -169,6 +169,27 @@ int vhu_sock_connect(const char *path, unsigned int timeout_ms, int *out_fd)
 	}
 }
 
+int vhu_sock_connect_nb(const char *path, int *out_fd)
+{
+	struct sockaddr_un sa;
+	int ret = addr_fill(&sa, path), flags;
+
+	if (ret < 0)
+		return ret;
+	/* nonblocking: a front-end whose backlog is full says EAGAIN, never stalls us */
+	ret = connect_once(&sa, SOCK_NONBLOCK, out_fd);
+	if (ret < 0)
+		return ret;
+	/* the transport reads and writes whole messages on a blocking socket */
+	flags = fcntl(*out_fd, F_GETFL);
+	if (flags < 0 || fcntl(*out_fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		ret = -errno;
+		vhu_close_fd(out_fd);
+		return ret;
+	}
+	return 0;
+}
+
 int vhu_sock_adopt(int fd)
 {
 	int flags, domain, type, listening;

@@ -33,6 +33,17 @@
  */
 int vhu_sock_accept(int listen_fd, int *out_fd);
 
+/**
+ * vhu_sock_connect_nb() - one connect attempt to @path that never blocks
+ * (back-end client mode retries on its own schedule).
+ * @path:   filesystem path of a listening unix socket
+ * @out_fd: the connected socket, O_CLOEXEC and blocking
+ *
+ * Return: 0, -EINVAL (empty @path), -ENAMETOOLONG, or the errno of connect
+ * (-ENOENT, -ECONNREFUSED, -EAGAIN when the listener's backlog is full ...).
+ */
+int vhu_sock_connect_nb(const char *path, int *out_fd);
+
 /* What vhu_sock_adopt() found. */
 enum vhu_sock_kind {
 	VHU_SOCK_CONNECTED = 0,

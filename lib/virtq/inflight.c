@@ -60,6 +60,8 @@ void vhu_inflight_stop(struct vhu_vq *vq)
 {
 	free(vq->resubmit);
 	vq->resubmit = NULL;
+	free(vq->inflight_entry);
+	vq->inflight_entry = NULL;
 	vq->resubmit_n = vq->resubmit_i = 0;
 	vq->inflight_on = false;
 }
@@ -165,7 +167,7 @@ static int split_start(struct vhu_vq *vq, struct pending *p)
 	return resubmit_set(vq, p, n);
 }
 
-int vhu_inflight_split_fetched(struct vhu_vq *vq, uint16_t head, struct vhu_req *req)
+int vhu_inflight_split_fetched(struct vhu_vq *vq, uint16_t head)
 {
 	struct vhu_inflight_split *r = vq->inflight;
 
@@ -175,8 +177,7 @@ int vhu_inflight_split_fetched(struct vhu_vq *vq, uint16_t head, struct vhu_req 
 	st64(&r->desc[head].counter, vq->inflight_counter++);
 	STEP();
 	st8(&r->desc[head].inflight, 1);
-	req->track = head;
-	return 0;
+	return 0; /* the head is the request's id: push finds the entry by it */
 }
 
 /* ---- packed ---- */
@@ -330,15 +331,21 @@ int vhu_inflight_packed_desc(struct vhu_vq *vq, const struct vring_packed_desc *
 	return 0;
 }
 
-void vhu_inflight_packed_fetched(struct vhu_vq *vq, struct vhu_req *req)
+int vhu_inflight_packed_fetched(struct vhu_vq *vq, struct vhu_req *req)
 {
 	struct vhu_inflight_packed *r = vq->inflight;
-	req->track = vq->inflight_head; /* checked by vhu_inflight_packed_desc */
+
+	/* req->id < num: packed.c checked it */
+	if (vq->inflight_entry[req->id] != VHU_INFLIGHT_NO_ENTRY)
+		return vhu_vq_break(vq, "buffer id %u made available again while in flight",
+				    req->id);
+	vq->inflight_entry[req->id] = vq->inflight_head; /* checked by vhu_inflight_packed_desc */
 	vq->inflight_counter++;
 	vq->inflight_in_use += req->ndescs;
 	STEP();
 	/* spec step 7, once the chain is known good: it is now in flight */
 	st16(&r->old_free_head, ld16(&r->free_head));
+	return 0;
 }
 
 /* ---- both ---- */
@@ -357,6 +364,13 @@ int vhu_inflight_start(struct vhu_vq *vq)
 			 "not tracked",
 			 vq->index, vq->num, vq->inflight_cap);
 		return 0;
+	}
+	if (vq->packed) {
+		/* the area entry of each buffer id in flight, for its push */
+		vq->inflight_entry = malloc((size_t)vq->num * sizeof(*vq->inflight_entry));
+		if (!vq->inflight_entry)
+			return -ENOMEM;
+		memset(vq->inflight_entry, 0xff, (size_t)vq->num * sizeof(*vq->inflight_entry));
 	}
 	p = malloc((size_t)vq->num * sizeof(*p));
 	if (!p)

@@ -116,12 +116,17 @@ void vhu_inflight_stop(struct vhu_vq *vq);
 int vhu_inflight_resubmit(struct vhu_vq *vq, struct vhu_req *req);
 
 /* split.c's hooks: a head was fetched / is being completed. Return: 0 or -EIO. */
-int vhu_inflight_split_fetched(struct vhu_vq *vq, uint16_t head, struct vhu_req *req);
+int vhu_inflight_split_fetched(struct vhu_vq *vq, uint16_t head);
 
-/* packed.c's hooks: each ring descriptor of a chain as it is read, then the end. */
+/*
+ * packed.c's hooks: each ring descriptor of a chain as it is read, then the
+ * end (0, or -EIO: the buffer id is in flight already). Push finds a
+ * request's area entry by its buffer id in vq->inflight_entry.
+ */
+#define VHU_INFLIGHT_NO_ENTRY 0xffffu
 int vhu_inflight_packed_desc(struct vhu_vq *vq, const struct vring_packed_desc *d, bool head,
 			     bool last);
-void vhu_inflight_packed_fetched(struct vhu_vq *vq, struct vhu_req *req);
+int vhu_inflight_packed_fetched(struct vhu_vq *vq, struct vhu_req *req);
 
 /*
  * Test-only crash points: a push stops after step vq->crash_at (1..) and

@@ -134,8 +134,8 @@ int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req)
 		return vhu_vq_break(vq, "buffer id %u outside a ring of %u", id, vq->num);
 	req->id = id;
 	req->ndescs = ndescs;
-	if (vq->inflight_on)
-		vhu_inflight_packed_fetched(vq, req);
+	if (vq->inflight_on && (ret = vhu_inflight_packed_fetched(vq, req)) < 0)
+		return ret;
 	next = (uint32_t)vq->last_avail_idx + ndescs;
 	if (next >= vq->num) {
 		next -= vq->num;
@@ -172,11 +172,11 @@ int vhu_packed_unpop(struct vhu_vq *vq, const struct vhu_req *req)
 static int packed_track_push(struct vhu_vq *vq, struct vhu_inflight_packed *r,
 			     const struct vhu_req *req)
 {
-	uint16_t e = (uint16_t)req->track, last;
+	uint16_t e = vq->inflight_entry[req->id], last; /* req->id < num: checked */
 	uint32_t used;
 	bool wrap = vq->used_wrap;
 
-	if (req->track >= vq->num || req->ndescs > vq->inflight_in_use)
+	if (e >= vq->num || req->ndescs > vq->inflight_in_use)
 		return -EINVAL; /* not a request this ring has in flight */
 	last = __atomic_load_n(&r->desc[e].last, __ATOMIC_RELAXED);
 	if (last >= vq->num)
@@ -230,9 +230,11 @@ int vhu_packed_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t entry)
 		return ret;
 	if (n == 0 || id >= vq->num)
 		return vhu_vq_break(vq, "inflight region: chain of %u, buffer id %u", n, id);
+	if (vq->inflight_entry[id] != VHU_INFLIGHT_NO_ENTRY)
+		return vhu_vq_break(vq, "inflight region: buffer id %u in flight twice", id);
+	vq->inflight_entry[id] = entry;
 	req->id = id;
 	req->ndescs = n;
-	req->track = entry;
 	return 1;
 }
 
@@ -271,7 +273,9 @@ int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 	if (vq->inflight_on) {
 		/* steps 8-9: the chain is complete; the new state is the committed one */
 		VHU_INFLIGHT_CRASH(vq, 3);
-		__atomic_store_n(&r->desc[req->track].inflight, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&r->desc[vq->inflight_entry[req->id]].inflight, 0,
+				 __ATOMIC_RELAXED);
+		vq->inflight_entry[req->id] = VHU_INFLIGHT_NO_ENTRY;
 		VHU_INFLIGHT_CRASH(vq, 4);
 		__atomic_store_n(&r->old_free_head,
 				 __atomic_load_n(&r->free_head, __ATOMIC_RELAXED),

@@ -182,7 +182,7 @@ int vhu_split_pop(struct vhu_vq *vq, struct vhu_req *req)
 	if (ret < 0)
 		return ret;
 	if (vq->inflight_on) {
-		ret = vhu_inflight_split_fetched(vq, head, req);
+		ret = vhu_inflight_split_fetched(vq, head);
 		if (ret < 0)
 			return ret;
 	}
@@ -203,10 +203,7 @@ int vhu_split_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t head)
 	/* in flight, so the driver left its chain alone: walk it as when it was fetched */
 	int ret = walk_head(vq, req, head);
 
-	if (ret < 0)
-		return ret;
-	req->track = head;
-	return 1;
+	return ret < 0 ? ret : 1;
 }
 
 /* Write the next used element (not yet published: used->idx is the caller's). */

@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 
@@ -568,7 +570,7 @@ int vhu_vq_map_desc_slow(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, 
 		uint64_t fault = 0;
 
 		n = vhu_iotlb_iov(vq->iotlb, &vq->tlb_cache, addr, len, perm, &req->iov[used],
-				  VHU_REQ_MAX_IOV - used, &fault);
+				  req->iov_max - used, &fault);
 		if (n == -EAGAIN)
 			return tlb_missed(vq, fault, perm);
 		if (n == -EACCES) {
@@ -578,10 +580,11 @@ int vhu_vq_map_desc_slow(struct vhu_vq *vq, struct vhu_req *req, uint64_t addr, 
 			return 0;
 		}
 	} else {
-		n = vhu_mem_gpa_iov(vq->mem, addr, len, &req->iov[used], VHU_REQ_MAX_IOV - used);
+		n = vhu_mem_gpa_iov(vq->mem, addr, len, &req->iov[used], req->iov_max - used);
 	}
 	if (n == -ENOBUFS)
-		return vhu_vq_break(vq, "request needs more than %u iovecs", VHU_REQ_MAX_IOV);
+		return vhu_vq_break(vq, "request needs more than the device's %" PRIu32 " iovecs",
+				    req->iov_max);
 	if (n < 0)
 		return vhu_vq_break(vq, "buffer 0x%" PRIx64 "+%" PRIu32 " not in guest memory",
 				    addr, len);
@@ -672,12 +675,43 @@ static int vq_usable(const struct vhu_vq *vq)
 	return 0;
 }
 
+VHU_API struct vhu_req *vhu_reqs_new(unsigned int n, uint32_t iov_max)
+{
+	struct vhu_req *reqs;
+	struct iovec *iov;
+	size_t each;
+
+	if (n == 0 || iov_max == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (iov_max > VHU_REQ_MAX_IOV)
+		iov_max = VHU_REQ_MAX_IOV;
+	each = sizeof(*reqs) + (size_t)iov_max * sizeof(*iov);
+	if (n > SIZE_MAX / each) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	reqs = calloc(n, each);
+	if (!reqs)
+		return NULL;
+	iov = (struct iovec *)(reqs + n);
+	for (unsigned int i = 0; i < n; i++)
+		vhu_req_init(&reqs[i], &iov[(size_t)i * iov_max], iov_max);
+	return reqs;
+}
+
 VHU_API int vhu_vq_pop(struct vhu_vq *vq, struct vhu_req *req)
 {
 	int ret = vq_usable(vq);
 
 	if (ret < 0)
 		return ret;
+	if (!req->iov || req->iov_max == 0 || req->iov_max > VHU_REQ_MAX_IOV) {
+		vhu_err(vq->log, "queue %u: pop into a request without iovecs (vhu_req_init)",
+			vq->index);
+		return -EINVAL;
+	}
 	ret = fetch_ready(vq);
 	if (ret < 0)
 		return ret == -EAGAIN ? 0 : ret;
@@ -859,6 +893,14 @@ VHU_API bool vhu_vq_has_avail(struct vhu_vq *vq)
 	if (vq->resubmit_i < vq->resubmit_n)
 		return true;
 	return vq->packed ? vhu_packed_has_avail(vq) : vhu_split_has_avail(vq);
+}
+
+VHU_API int vhu_vq_gpa_iov(struct vhu_vq *vq, uint64_t gpa, uint64_t size, struct iovec *iov,
+			   unsigned int max_iov)
+{
+	if (vq->iommu)
+		return -EOPNOTSUPP;
+	return vhu_mem_gpa_iov(vq->mem, gpa, size, iov, max_iov);
 }
 
 VHU_API unsigned int vhu_vq_index(const struct vhu_vq *vq)

@@ -93,6 +93,7 @@ struct vhu_vq {
 	bool inflight_on;	   /* tracking this run (set by vhu_inflight_start) */
 	uint32_t inflight_in_use;  /* packed: area entries held by fetched chains */
 	uint16_t inflight_head;	   /* packed: the area entry of the chain being fetched */
+	uint16_t *inflight_entry;  /* packed: area entry of each buffer id, or NO_ENTRY */
 	uint64_t inflight_counter; /* fetch order of the next head */
 	uint16_t *resubmit;	   /* heads (split) / head entries (packed) to hand out again */
 	uint32_t resubmit_n, resubmit_i;
@@ -268,7 +269,7 @@ int vhu_packed_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t entry);
 /*
  * Shared by both layouts: append one descriptor's buffer to @req (a buffer
  * that crosses regions takes several iovecs). A readable buffer after a
- * writable one, an unmapped or wrapping range, or more than VHU_REQ_MAX_IOV
+ * writable one, an unmapped or wrapping range, or more than req->iov_max
  * iovecs breaks the queue. A zero-length buffer adds nothing, not even its
  * direction: it cannot put the iovecs out of order.
  * Return: 0, -EIO (broken) or, with iommu, -EAGAIN (a miss, recorded).
@@ -298,7 +299,7 @@ static inline int vhu_vq_map_desc(struct vhu_vq *vq, struct vhu_req *req, uint64
 	void *p;
 
 	/* the common case inline: a buffer in the last region looked up, in order */
-	if (len && used < VHU_REQ_MAX_IOV && (writable || !req->in_num) &&
+	if (len && used < req->iov_max && (writable || !req->in_num) &&
 	    (p = vhu_likely(!vq->iommu)
 			 ? vhu_mem_gpa_hint(vq->mem, addr, len)
 			 : vhu_vq_tlb_hint(vq, addr, len,

@@ -8,9 +8,17 @@
 
 #include "common/util.h"
 #include "wire/wire.h"
+#include <vhu/gpu.h>
 
-static int check_flags(uint32_t flags, bool want_reply)
+static int check_flags(enum vhu_dir dir, uint32_t flags, bool want_reply)
 {
+	/*
+	 * vhost-user-gpu.rst defines only the reply bit, set on every reply.
+	 * QEMU's back-end (7.2 to 10.x) sends UPDATE with flags it never
+	 * initialised, and QEMU's front-end ignores a request's flags: so do we.
+	 */
+	if (dir == VHU_DIR_GPU)
+		return !want_reply || (flags & VHU_FLAG_REPLY) ? 0 : -EPROTO;
 	if ((flags & VHU_FLAG_VERSION_MASK) != VHU_VERSION)
 		return -EPROTO;
 	if (flags & VHU_FLAG_RESERVED_MASK)
@@ -20,18 +28,19 @@ static int check_flags(uint32_t flags, bool want_reply)
 	return 0;
 }
 
-static int check_row(const struct vhu_rule *rule, const struct vhu_msg *msg)
+static int check_row(enum vhu_dir dir, const struct vhu_rule *rule, const struct vhu_msg_hdr *hdr,
+		     unsigned int nfds)
 {
 	int ret;
 
 	if (!rule)
 		return -ENOTSUP;
-	ret = check_flags(msg->hdr.flags, false);
+	ret = check_flags(dir, hdr->flags, false);
 	if (ret < 0)
 		return ret;
-	if (msg->hdr.size < rule->min_size || msg->hdr.size > rule->max_size)
+	if (hdr->size < rule->min_size || hdr->size > rule->max_size)
 		return -EMSGSIZE;
-	if (msg->nfds < rule->min_fds || msg->nfds > rule->max_fds)
+	if (nfds < rule->min_fds || nfds > rule->max_fds)
 		return -EBADMSG;
 	return 0;
 }
@@ -42,7 +51,7 @@ int vhu_msg_check(enum vhu_dir dir, const struct vhu_msg *msg, const struct vhu_
 
 	if (rule)
 		*out = rule;
-	return check_row(rule, msg);
+	return check_row(dir, rule, &msg->hdr, msg->nfds);
 }
 
 int vhu_msg_view(enum vhu_dir dir, const struct vhu_msg *msg, struct vhu_msg_view *v)
@@ -51,32 +60,56 @@ int vhu_msg_view(enum vhu_dir dir, const struct vhu_msg *msg, struct vhu_msg_vie
 
 	v->rule = vhu_rule_find(dir, msg->hdr.request);
 	v->name = v->rule ? v->rule->name : vhu_rule_name(dir, msg->hdr.request);
-	ret = check_row(v->rule, msg);
+	ret = check_row(dir, v->rule, &msg->hdr, msg->nfds);
 	v->queue = ret == 0 ? vhu_msg_queue_index(v->rule, msg) : -ENOENT;
 	return ret;
 }
 
-int vhu_reply_check(enum vhu_dir dir, uint32_t request, bool need_reply,
-		    const struct vhu_msg *reply)
+static int reply_hdr_check(enum vhu_dir dir, uint32_t request, bool need_reply,
+			   const struct vhu_msg_hdr *hdr, unsigned int nfds)
 {
 	const struct vhu_rule *rule = vhu_rule_find(dir, request);
 	bool body_ok, ack_ok;
 	int ret;
 
-	if (!rule || reply->hdr.request != request)
+	if (!rule || hdr->request != request)
 		return -EPROTO;
-	ret = check_flags(reply->hdr.flags & ~VHU_FLAG_NEED_REPLY, true);
+	ret = check_flags(dir, hdr->flags & ~VHU_FLAG_NEED_REPLY, true);
 	if (ret < 0)
 		return ret;
 	/* An ack is a u64; a body must fit the reply half of the row. */
-	ack_ok = need_reply && rule->reply != VHU_REPLY_ALWAYS && reply->hdr.size == VHU_ACK_SIZE;
-	body_ok = rule->reply != VHU_REPLY_ACK && reply->hdr.size >= rule->reply_min_size &&
-		  reply->hdr.size <= rule->reply_max_size;
+	ack_ok = need_reply && rule->reply != VHU_REPLY_ALWAYS && hdr->size == VHU_ACK_SIZE;
+	body_ok = rule->reply != VHU_REPLY_ACK && hdr->size >= rule->reply_min_size &&
+		  hdr->size <= rule->reply_max_size;
 	if (!ack_ok && !body_ok)
 		return -EMSGSIZE;
-	if (reply->nfds > (body_ok ? rule->reply_max_fds : 0u))
+	if (nfds > (body_ok ? rule->reply_max_fds : 0u))
 		return -EBADMSG;
 	return 0;
+}
+
+int vhu_reply_check(enum vhu_dir dir, uint32_t request, bool need_reply,
+		    const struct vhu_msg *reply)
+{
+	return reply_hdr_check(dir, request, need_reply, &reply->hdr, reply->nfds);
+}
+
+/* The GPU socket has no acks: a reply is the body its row names. */
+int vhu_gpu_hdr_check(const struct vhu_msg_hdr *hdr, unsigned int nfds, bool reply)
+{
+	if (reply)
+		return reply_hdr_check(VHU_DIR_GPU, hdr->request, false, hdr, nfds);
+	return check_row(VHU_DIR_GPU, vhu_rule_find(VHU_DIR_GPU, hdr->request), hdr, nfds);
+}
+
+int vhu_gpu_msg_fits(const struct vhu_msg_hdr *hdr, unsigned int nfds)
+{
+	return vhu_gpu_hdr_check(hdr, nfds, hdr->flags & VHU_GPU_FLAG_REPLY);
+}
+
+const char *vhu_gpu_request_name(uint32_t request)
+{
+	return vhu_rule_name(VHU_DIR_GPU, request);
 }
 
 int vhu_msg_decode(enum vhu_dir dir, const uint8_t *buf, size_t len, const int *fds,

@@ -12,6 +12,7 @@
 
 #include "common/util.h"
 #include "wire/wire.h"
+#include <vhu/gpu.h>
 
 #define EXACT(type) .min_size = sizeof(type), .max_size = sizeof(type)
 #define REPLY_EXACT(type) .reply_min_size = sizeof(type), .reply_max_size = sizeof(type)
@@ -134,6 +135,37 @@ static const struct vhu_rule backend_rules[VHU_BACKEND_REQ_MAX] = {
 	BROW(SHMEM_UNMAP, EXACT(struct vhu_shmem_map), PF(SHMEM)),
 };
 
+#define GROW(req, ...) [VHU_GPU_REQ_##req] = { .name = "VHOST_USER_GPU_" #req, __VA_ARGS__ }
+#define GPF(bit) .gate_protocol = VHU_BIT(VHU_GPU_PROTOCOL_F_##bit)
+
+/*
+ * The vhost-user-gpu socket (vhost-user-gpu.rst, "Message types"): the
+ * back-end asks, the front-end (the display) answers. Gates name GPU
+ * protocol features, negotiated on this socket, not the main ones.
+ */
+static const struct vhu_rule gpu_rules[VHU_GPU_REQ_MAX] = {
+	GROW(GET_PROTOCOL_FEATURES, ALWAYS(uint64_t)),
+	GROW(SET_PROTOCOL_FEATURES, EXACT(uint64_t)),
+	GROW(GET_DISPLAY_INFO, ALWAYS(struct virtio_gpu_resp_display_info)),
+	GROW(CURSOR_POS, EXACT(struct vhu_gpu_cursor_pos)),
+	GROW(CURSOR_POS_HIDE, EXACT(struct vhu_gpu_cursor_pos)),
+	GROW(CURSOR_UPDATE, EXACT(struct vhu_gpu_cursor_update)),
+	GROW(SCANOUT, EXACT(struct vhu_gpu_scanout)),
+	/* the header, then the rectangle's pixels; width * height * 4 == the
+	 * rest is the receiver's check */
+	GROW(UPDATE, .min_size = sizeof(struct vhu_gpu_update),
+	     .max_size = (uint32_t)VHU_GPU_MAX_PAYLOAD),
+	/* the dmabuf fd, absent when the scanout is disabled */
+	GROW(DMABUF_SCANOUT, EXACT(struct vhu_gpu_dmabuf_scanout), FD_OPT),
+	/* answered with an empty reply once the display has used the buffer */
+	GROW(DMABUF_UPDATE, EXACT(struct vhu_gpu_update), .reply = VHU_REPLY_ALWAYS),
+	GROW(GET_EDID, EXACT(struct vhu_gpu_edid_request), ALWAYS(struct virtio_gpu_resp_edid),
+	     GPF(EDID)),
+	GROW(DMABUF_SCANOUT2, EXACT(struct vhu_gpu_dmabuf_scanout2), FD_OPT, GPF(DMABUF2)),
+};
+
+static_assert(ARRAY_SIZE(gpu_rules) == VHU_GPU_REQ_MAX, "a row per GPU request");
+static_assert(VHU_GPU_MAX_PAYLOAD <= UINT32_MAX, "an UPDATE's size fits hdr.size");
 static_assert(ARRAY_SIZE(frontend_rules) == VHU_REQ_MAX, "a row per front-end request");
 static_assert(ARRAY_SIZE(backend_rules) == VHU_BACKEND_REQ_MAX, "a row per back-end request");
 static_assert(VHU_MEM_TABLE_MAX_REGIONS <= VHU_MAX_FDS, "a table's fds fit one message");
@@ -147,6 +179,10 @@ const struct vhu_rule *vhu_rule_find(enum vhu_dir dir, uint32_t request)
 		if (request >= ARRAY_SIZE(frontend_rules))
 			return NULL;
 		rule = &frontend_rules[request];
+	} else if (dir == VHU_DIR_GPU) {
+		if (request >= ARRAY_SIZE(gpu_rules))
+			return NULL;
+		rule = &gpu_rules[request];
 	} else {
 		if (request >= ARRAY_SIZE(backend_rules))
 			return NULL;
@@ -157,6 +193,8 @@ const struct vhu_rule *vhu_rule_find(enum vhu_dir dir, uint32_t request)
 
 uint32_t vhu_rule_count(enum vhu_dir dir)
 {
+	if (dir == VHU_DIR_GPU)
+		return VHU_GPU_REQ_MAX;
 	return dir == VHU_DIR_TO_BACKEND ? VHU_REQ_MAX : VHU_BACKEND_REQ_MAX;
 }
 
@@ -166,5 +204,7 @@ const char *vhu_rule_name(enum vhu_dir dir, uint32_t request)
 
 	if (rule)
 		return rule->name;
+	if (dir == VHU_DIR_GPU)
+		return "VHOST_USER_GPU_UNKNOWN";
 	return dir == VHU_DIR_TO_BACKEND ? "VHOST_USER_UNKNOWN" : "VHOST_USER_BACKEND_UNKNOWN";
 }

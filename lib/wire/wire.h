@@ -163,6 +163,18 @@ int vhu_msg_view(enum vhu_dir dir, const struct vhu_msg *msg, struct vhu_msg_vie
  */
 int64_t vhu_msg_queue_index(const struct vhu_rule *rule, const struct vhu_msg *msg);
 
+/**
+ * vhu_gpu_hdr_check() - check a GPU socket header against its row.
+ * @hdr:   as received
+ * @nfds:  fds that came with it
+ * @reply: a reply is expected (its REPLY flag must be set); for a request
+ *         the flags are not looked at (QEMU's back-end leaves them
+ *         uninitialised on UPDATE)
+ *
+ * Return: as vhu_msg_check().
+ */
+int vhu_gpu_hdr_check(const struct vhu_msg_hdr *hdr, unsigned int nfds, bool reply);
+
 /* Set up a message to send: header, zeroed payload of @size bytes, no fds. */
 void vhu_msg_init(struct vhu_msg *msg, uint32_t request, uint32_t flags, uint32_t size);
 

@@ -490,7 +490,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (getenv("FUZZ_BACKEND_VERBOSE"))
 		quiet_log.level = VHU_LOG_TRACE;
 	for (unsigned int i = 0; i < NQUEUES; i++) {
-		if (!reqs[i] && !(reqs[i] = malloc(sizeof(*reqs[i]))))
+		if (!reqs[i] && !(reqs[i] = vhu_reqs_new(1, VHU_REQ_MAX_IOV)))
 			abort();
 	}
 	if (vhu_backend_create(&config, &h.be) < 0)

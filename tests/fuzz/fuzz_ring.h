@@ -16,7 +16,9 @@
  *               with FUZZ_RING_IOMMU: bit 3 maps the whole memory at the
  *               start (read-write, IOVA = gpa; bit 5: the two regions
  *               swapped, region 1 at IOVA 0), bit 4 makes every other MISS
- *               report fail with -EAGAIN (the channel full: sent again)
+ *               report fail with -EAGAIN (the channel full: sent again);
+ *               bit 6: each request has room for 4 iovecs (a device's own
+ *               limit), not VHU_REQ_MAX_IOV
  *   byte 1      ring size: split 1 << (b % 7), packed b % 64 + 1 (1..64)
  *   bytes 2-5   the SET_VRING_BASE value (may be refused: the ring keeps 0)
  *   bytes 6-37  NOPS operation bytes, run in order (operands come from the
@@ -113,9 +115,11 @@ struct fuzz {
 	unsigned int newest; /* held requests that are the latest pops, in a row */
 };
 
-/* Static: the table is ~30 KB and each request ~16 KB; the fuzzer calls us millions of times. */
+/* Static: the table is ~30 KB and each request's iovecs ~16 KB; the fuzzer calls us millions of
+ * times. */
 static struct vhu_mem mem;
 static struct vhu_req reqs[NHELD + 1];
+static struct iovec req_iov[NHELD + 1][VHU_REQ_MAX_IOV];
 static struct vhu_log quiet_log;
 static int event_fd = -1;
 static volatile uint8_t sink;
@@ -252,8 +256,7 @@ static void check_req(const struct fuzz *f, const struct vhu_req *req)
 	uint64_t out = 0, in = 0;
 	uint32_t n = req->out_num + req->in_num;
 
-	if (n > VHU_REQ_MAX_IOV || req->id >= f->vq.num || req->ndescs == 0 ||
-	    req->ndescs > f->vq.num)
+	if (n > req->iov_max || req->id >= f->vq.num || req->ndescs == 0 || req->ndescs > f->vq.num)
 		abort();
 	for (uint32_t i = 0; i < n; i++) {
 		if (req->iov[i].iov_len == 0)
@@ -304,6 +307,8 @@ static int pop_one(struct fuzz *f)
 
 static void push_oldest(struct fuzz *f, uint32_t len)
 {
+	struct vhu_req first;
+
 	if (f->held == 0)
 		return;
 	if (FUZZ_RING_INFLIGHT) {
@@ -322,7 +327,10 @@ static void push_oldest(struct fuzz *f, uint32_t len)
 	} else {
 		push_checked(f, &reqs[0], len);
 	}
+	/* rotate, so that each request keeps an iovec array of its own */
+	first = reqs[0];
 	memmove(&reqs[0], &reqs[1], (f->held - 1) * sizeof(reqs[0]));
+	reqs[f->held - 1] = first;
 	if (f->newest == f->held)
 		f->newest--;
 	f->held--;
@@ -448,6 +456,8 @@ static int queue_setup(struct fuzz *f, const uint8_t *hdr)
 		features |= 1ull << 28;
 	if (hdr[0] & 2)
 		features |= 1ull << 29;
+	for (unsigned int i = 0; i <= NHELD; i++)
+		vhu_req_init(&reqs[i], req_iov[i], hdr[0] & 64 ? 4 : VHU_REQ_MAX_IOV);
 	vhu_vq_init(&f->vq, 0, &mem, &quiet_log);
 	if (FUZZ_RING_IOMMU)
 		tlb_setup(hdr, &features);

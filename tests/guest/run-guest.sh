@@ -22,7 +22,10 @@
 #                          are the same
 #   --vhost-user-blk SOCK[,OPTS]   vhost-user-blk-pci on unix socket SOCK, with
 #                          extra -device properties OPTS (num-queues=2,packed=on);
-#                          a reconnect=N in OPTS (any device) goes to the chardev
+#                          a reconnect=N in OPTS (any device) goes to the chardev;
+#                          server=on in OPTS (any device) makes QEMU listen on
+#                          SOCK (server=on,wait=off: the back-end connects, as
+#                          vhu-blk --client does) instead of connecting to it
 #   --vhost-user-rng SOCK[,OPTS]   vhost-user-rng-pci
 #   --vhost-user-net SOCK[,OPTS]   -netdev vhost-user + virtio-net-pci; a
 #                          queues=N in OPTS goes to the netdev (add mq=on);
@@ -265,12 +268,20 @@ for vu in "${VU[@]}"; do
 	sock=${spec%%,*}
 	opts=
 	[ "$spec" = "$sock" ] || opts=,${spec#*,}
-	[ -S "$sock" ] || { echo "FAIL: $sock is not a unix socket (is the back-end running?)"; exit 1; }
 	# reconnect=N is the chardev's: QEMU connects again N s after the back-end died
 	copts=
 	if [[ $opts =~ ^(.*),reconnect=([0-9]+)(.*)$ ]]; then
 		copts=,reconnect=${BASH_REMATCH[2]}
 		opts=${BASH_REMATCH[1]}${BASH_REMATCH[3]}
+	fi
+	# server=on is the chardev's too: QEMU listens, the back-end connects
+	# (and connects again after a restart); QEMU waits for it before the
+	# guest runs
+	if [[ $opts =~ ^(.*),server=on(.*)$ ]]; then
+		copts=$copts,server=on,wait=off
+		opts=${BASH_REMATCH[1]}${BASH_REMATCH[2]}
+	else
+		[ -S "$sock" ] || { echo "FAIL: $sock is not a unix socket (is the back-end running?)"; exit 1; }
 	fi
 	DEV_ARGS+=(-chardev "socket,id=vu$n,path=$sock$copts")
 	if [ "$dev" = net ]; then

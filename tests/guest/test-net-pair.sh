@@ -41,6 +41,12 @@
 #                     console, counted from the restart on, within 8 s)
 #                     before the next kill, and the file must still move
 #                     afterwards (issue 6: the link comes back)
+#   --net-client      the roles turned (issue 20): both QEMUs listen
+#                     (-chardev server=on,wait=off) and vhu-net connects to
+#                     them, its first incarnation through --port-config
+#                     PATH,client=1 on each port, later ones through
+#                     --client; with --kill, each new vhu-net finds both
+#                     QEMUs again by itself (back-off)
 #
 # Under TCG run-guest.sh gives virtio-net-pci vectors=0 (README.md).
 set -u -o pipefail
@@ -49,7 +55,7 @@ set -u -o pipefail
 [ $# -ge 2 ] || fail "usage: $0 OUTDIR VHU-NET [options]"
 OUTDIR=$1 NET=$2
 shift 2
-QUEUES=1 PACKED=0 HOST_MTU='' CLIENT_OPTS='' EXPECT_LOG='' KILLS=0 IOMMU=0 PEER=0 CTL=
+QUEUES=1 PACKED=0 HOST_MTU='' CLIENT_OPTS='' EXPECT_LOG='' KILLS=0 IOMMU=0 PEER=0 CTL= NETCLIENT=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--queues) QUEUES=$2; shift ;;
@@ -61,6 +67,7 @@ while [ $# -gt 0 ]; do
 	--iommu) IOMMU=1 ;;
 	--peer) PEER=1 ;;
 	--ctl) CTL=$2; shift ;;
+	--net-client) NETCLIENT=1 ;;
 	*) fail "unknown option $1" ;;
 	esac
 	shift
@@ -73,6 +80,18 @@ GEN=0 CUR=net
 net_start() {
 	[ "$GEN" = 0 ] || CUR=net$GEN
 	GEN=$((GEN + 1))
+	if [ "$NETCLIENT" = 1 ]; then
+		# the sockets are QEMU's: nothing to wait for, vhu-net connects
+		if [ "$GEN" = 1 ]; then
+			start_peer "$CUR" "$T/$CUR.log" "$NET" --socket-path="$T/s.sock" \
+				--socket-path="$T/c.sock" --queue-pairs="$QUEUES" \
+				--port-config="$T/s.sock,client=1" --port-config="$T/c.sock,client=1"
+		else
+			start_peer "$CUR" "$T/$CUR.log" "$NET" --client --socket-path="$T/s.sock" \
+				--socket-path="$T/c.sock" --queue-pairs="$QUEUES"
+		fi
+		return
+	fi
 	if [ -n "$CTL" ]; then
 		start_peer "$CUR" "$T/$CUR.log" "$NET" --socket-path="$T/s.sock" \
 			--queue-pairs="$QUEUES" --control-socket="$T/ctl"
@@ -105,8 +124,12 @@ if [ "$PEER" = 1 ]; then
 	OUTAGE+=(--env NET_REPORT=1 --env NET_FIRST_PING_TRIES=3 --env NET_FETCH_S=5
 		--env NET_DONE_S=10)
 fi
-if [ "$KILLS" -gt 0 ]; then
+if [ "$NETCLIENT" = 1 ]; then
+	opts="$opts,server=on"
+elif [ "$KILLS" -gt 0 ]; then
 	opts="$opts,reconnect=1"
+fi
+if [ "$KILLS" -gt 0 ]; then
 	OUTAGE+=(--env NET_OUTAGE_SECS=$((KILLS * 4 + 4)))
 fi
 

@@ -166,7 +166,7 @@ int rig_start(struct rig *r, enum rig_mode mode)
 	cfg.pool = r->pool;
 	cfg.poll_window_us = r->poll_window_us;
 	for (unsigned int i = 0; i < RIG_QUEUES; i++) {
-		r->dev.req[i] = malloc(sizeof(struct vhu_req));
+		r->dev.req[i] = vhu_reqs_new(1, VHU_REQ_MAX_IOV);
 		if (!r->dev.req[i])
 			return -ENOMEM;
 	}

@@ -467,6 +467,9 @@ static void never_offered(void **state)
 	nack(h, &m, "LOG_SHMFD is not negotiated");
 	msg_state(&m, VHU_REQ_VRING_KICK, 0, 0);
 	nack(h, &m, "INBAND_NOTIFICATIONS is not negotiated");
+	/* legacy big-endian rings: vhu's rings are little-endian only (virtio 1.0) */
+	msg_state(&m, VHU_REQ_SET_VRING_ENDIAN, 0, 1);
+	nack(h, &m, "CROSS_ENDIAN is not negotiated");
 	vhu_msg_init(&m, VHU_REQ_IOTLB_MSG, 0, sizeof(struct vhost_iotlb_msg));
 	nack(h, &m, "VIRTIO_F_ACCESS_PLATFORM is not negotiated");
 	vhu_msg_init(&m, VHU_REQ_GET_SHMEM_CONFIG, 0, 0);

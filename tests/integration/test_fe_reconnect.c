@@ -12,6 +12,12 @@
  * exactly once with the right bytes. Split and packed, direct and indirect,
  * two rings, no region, a back-end that comes back with less, no back-end,
  * reconnect before start, and no fd or mapping left behind.
+ *
+ * The client_* cases turn the roles round, as QEMU's `server=on` and OVS's
+ * dpdkvhostuserclient ports do: the front-end listens (server mode) and
+ * the back-end connects (vhu_backend_connect()), retrying with back-off
+ * until the front-end is there and again after it goes; the back-off is
+ * read from the back-end's log.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -20,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -38,6 +45,8 @@
 struct rc_rig {
 	struct echo_dev dev;
 	bool hold;	    /* the hold device instead of echo */
+	bool client;	    /* back-end in client mode, front-end in server mode */
+	uint32_t max_ms;    /* client: reconnect_max_ms */
 	unsigned int taken; /* hold: requests popped (atomic) */
 	uint64_t protocol;  /* what the next back-end offers */
 	struct vhu_backend *be;
@@ -57,6 +66,49 @@ static void quiet(void *opaque, enum vhu_log_level level, const char *prefix, co
 }
 
 static const struct vhu_log quiet_log = { .fn = quiet, .level = VHU_LOG_DEBUG };
+
+/* Client mode's waits as the back-end logs them ("... in N ms"), in order. */
+static struct {
+	pthread_mutex_t lock;
+	unsigned int n;
+	unsigned int ms[256];
+} waits = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void capture(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
+{
+	const char *at = NULL, *p = text;
+	unsigned int ms;
+
+	quiet(opaque, level, prefix, text);
+	while ((p = strstr(p, " in ")))
+		at = p++;
+	if (!at || sscanf(at, " in %u ms", &ms) != 1)
+		return;
+	pthread_mutex_lock(&waits.lock);
+	if (waits.n < 256)
+		waits.ms[waits.n++] = ms;
+	pthread_mutex_unlock(&waits.lock);
+}
+
+static const struct vhu_log capture_log = { .fn = capture, .level = VHU_LOG_DEBUG };
+
+static unsigned int waits_copy(unsigned int *out)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&waits.lock);
+	n = waits.n;
+	memcpy(out, waits.ms, n * sizeof(*out));
+	pthread_mutex_unlock(&waits.lock);
+	return n;
+}
+
+static void waits_reset(void)
+{
+	pthread_mutex_lock(&waits.lock);
+	waits.n = 0;
+	pthread_mutex_unlock(&waits.lock);
+}
 
 /* ---- the hold device: echo every other request, keep the rest ------------ */
 
@@ -104,12 +156,16 @@ static void backend_start(struct rc_rig *r)
 		.protocol_features = r->protocol,
 		.ops = r->hold ? &hold_ops : &echo_ops,
 		.dev = &r->dev,
-		.log = &quiet_log,
+		.log = r->client ? &capture_log : &quiet_log,
+		.reconnect_max_ms = r->max_ms,
 	};
 
 	assert_int_equal(vhu_backend_create(&cfg, &r->be), 0);
 	r->dev.be = r->be;
-	assert_int_equal(vhu_backend_listen(r->be, r->path), 0);
+	if (r->client)
+		assert_int_equal(vhu_backend_connect(r->be, r->path), 0);
+	else
+		assert_int_equal(vhu_backend_listen(r->be, r->path), 0);
 	assert_int_equal(pthread_create(&r->thread, NULL, run_thread, r), 0);
 	r->running = true;
 }
@@ -134,13 +190,14 @@ static int setup(void **state)
 	hold_ops = echo_ops;
 	hold_ops.queue_kick = hold_kick;
 	the_rig = r;
+	waits_reset();
 	r->fds = leak_count_fds();
 	r->maps = leak_count_memfd_maps("vhu-frontend");
 	r->protocol = PROTO_INFLIGHT;
 	pthread_mutex_init(&r->dev.lock, NULL);
 	for (unsigned int i = 0; i < RIG_QUEUES; i++) {
 		r->dev.watch_fd[i] = -1;
-		r->dev.req[i] = malloc(sizeof(struct vhu_req));
+		r->dev.req[i] = vhu_reqs_new(1, VHU_REQ_MAX_IOV);
 		assert_non_null(r->dev.req[i]);
 	}
 	snprintf(r->dir, sizeof(r->dir), "/tmp/vhu-fe-rc.XXXXXX");
@@ -172,6 +229,7 @@ static void connect_fe(struct rc_rig *r, uint64_t features, uint16_t nq, bool st
 {
 	struct vhu_frontend_config cfg = {
 		.socket_path = r->path,
+		.server = r->client,
 		.fd = -1,
 		.timeout_ms = 2000,
 		.features = features,
@@ -428,17 +486,183 @@ static void adopted_fd(void **state)
 	assert_int_equal(vhu_frontend_reconnect(r->fe), -ENOTSUP);
 }
 
+/* ---- client mode: the back-end connects, the front-end listens ---------- */
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000l };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Front-end restarts, back-end kills: the in_flight and idle rounds with the roles turned. */
+static void client_split_in_flight(void **state)
+{
+	struct rc_rig *r = *state;
+
+	r->client = true;
+	in_flight(state, F_VERSION_1 | F_EVENT_IDX, 1);
+}
+
+static void client_packed_in_flight(void **state)
+{
+	struct rc_rig *r = *state;
+
+	r->client = true;
+	in_flight(state, F_VERSION_1 | F_RING_PACKED | F_EVENT_IDX, 2);
+}
+
+static void client_split_idle(void **state)
+{
+	struct rc_rig *r = *state;
+
+	r->client = true;
+	idle(state, F_VERSION_1 | F_EVENT_IDX, 1);
+}
+
+/*
+ * Nobody listens yet: the waits double from the shortest up to
+ * reconnect_max_ms and stay there, so the attempts are few; the
+ * front-end that then listens is found within one longest wait.
+ */
+static void client_backoff(void **state)
+{
+	struct rc_rig *r = *state;
+	unsigned int ms[256], n, want = VHU_BACKEND_RECONNECT_MIN_MS;
+
+	r->client = true;
+	r->max_ms = 80;
+	backend_start(r);
+	sleep_ms(700);
+	n = waits_copy(ms);
+	/* 10 + 20 + 40 + 80 * k in 700 ms: 11 waits (4 on a loaded machine); without back-off, 70
+	 */
+	assert_in_range(n, 4, 12);
+	for (unsigned int i = 0; i < n; i++) {
+		assert_int_equal(ms[i], want);
+		want = want * 2 > r->max_ms ? r->max_ms : want * 2;
+	}
+	connect_fe(r, F_VERSION_1, 1, true);
+	echo_round(r, 0, 1, 9);
+}
+
+/*
+ * The same back-end object outlives its front-ends: each one that goes
+ * away (QEMU restarting) leaves it reconnecting, from the shortest wait
+ * again, and the next one finds a device that starts from nothing.
+ */
+static void client_frontend_restarts(void **state)
+{
+	struct rc_rig *r = *state;
+	unsigned int ms[256], n;
+
+	r->client = true;
+	r->max_ms = 80;
+	backend_start(r);
+	for (uint8_t round = 0; round < 3; round++) {
+		connect_fe(r, round % 2 ? F_VERSION_1 | F_RING_PACKED : F_VERSION_1, 2, true);
+		echo_round(r, 0, 1, round);
+		echo_round(r, 1, 2, (uint8_t)(round + 40));
+		waits_reset();
+		vhu_frontend_destroy(r->fe);
+		r->fe = NULL;
+		sleep_ms(200);
+		n = waits_copy(ms);
+		assert_true(n >= 2);
+		assert_int_equal(ms[0], VHU_BACKEND_RECONNECT_MIN_MS); /* it had served */
+		assert_int_equal(ms[1], 2 * VHU_BACKEND_RECONNECT_MIN_MS);
+	}
+	connect_fe(r, F_VERSION_1, 1, true);
+	echo_round(r, 0, 1, 77);
+}
+
+/* A front-end that accepts and hangs up at once gets ever longer waits, not a busy loop. */
+static void client_hangups_back_off(void **state)
+{
+	struct rc_rig *r = *state;
+	unsigned int ms[256], n;
+	int lfd, cfd;
+
+	r->client = true;
+	r->max_ms = 40;
+	assert_int_equal(vhu_sock_listen(r->path, &lfd), 0);
+	backend_start(r);
+	for (unsigned int i = 0; i < 5; i++) {
+		assert_int_equal(vhu_sock_accept(lfd, &cfd), 0);
+		close(cfd);
+	}
+	close(lfd);
+	unlink(r->path);
+	sleep_ms(50);
+	n = waits_copy(ms);
+	assert_true(n >= 5);
+	assert_int_equal(ms[0], 10);
+	assert_int_equal(ms[1], 20);
+	assert_int_equal(ms[2], 40);
+	assert_int_equal(ms[3], 40);
+	assert_int_equal(ms[4], 40);
+}
+
+/* What vhu_backend_connect() and the config refuse. */
+static void client_bad_calls(void **state)
+{
+	struct rc_rig *r = *state;
+	struct vhu_backend_config cfg = {
+		.name = "bad",
+		.num_queues = 1,
+		.max_queue_size = RIG_MAX_QUEUE_SIZE,
+		.ops = &echo_ops,
+		.dev = &r->dev,
+		.log = &quiet_log,
+	};
+	struct vhu_backend *be;
+	char longpath[200];
+
+	cfg.reconnect_max_ms = VHU_BACKEND_RECONNECT_MIN_MS - 1;
+	assert_int_equal(vhu_backend_create(&cfg, &be), -EINVAL);
+	cfg.reconnect_max_ms = VHU_BACKEND_RECONNECT_LIMIT_MS + 1;
+	assert_int_equal(vhu_backend_create(&cfg, &be), -EINVAL);
+	cfg.reconnect_max_ms = 0;
+	assert_int_equal(vhu_backend_create(&cfg, &be), 0);
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(vhu_backend_connect(be, ""), -EINVAL);
+	assert_int_equal(vhu_backend_connect(be, longpath), -ENAMETOOLONG);
+	assert_int_equal(vhu_backend_fd(be), -1);
+	assert_int_equal(vhu_backend_dispatch(be), -ENOTCONN);
+	assert_int_equal(vhu_backend_connect(be, r->path), 0);
+	assert_true(vhu_backend_fd(be) >= 0);
+	/* not due yet: nothing happens */
+	assert_int_equal(vhu_backend_dispatch(be), -EAGAIN);
+	assert_int_equal(vhu_backend_connect(be, r->path), -EBUSY);
+	assert_int_equal(vhu_backend_listen(be, r->path), -EBUSY);
+	vhu_backend_destroy(be);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(split_idle),	     T(packed_idle),
-		T(split_in_flight),  T(split_indirect_in_flight),
-		T(packed_in_flight), T(packed_indirect_in_flight),
-		T(no_region),	     T(comes_back_with_less),
-		T(nobody_then_back), T(before_start),
+		T(split_idle),
+		T(packed_idle),
+		T(split_in_flight),
+		T(split_indirect_in_flight),
+		T(packed_in_flight),
+		T(packed_indirect_in_flight),
+		T(no_region),
+		T(comes_back_with_less),
+		T(nobody_then_back),
+		T(before_start),
 		T(adopted_fd),
+		T(client_split_in_flight),
+		T(client_packed_in_flight),
+		T(client_split_idle),
+		T(client_backoff),
+		T(client_frontend_restarts),
+		T(client_hangups_back_off),
+		T(client_bad_calls),
 	};
 
 	return cmocka_run_group_tests_name("frontend_reconnect", tests, NULL, NULL);

@@ -72,7 +72,7 @@ static void backend_start(struct fe_rig *r)
 		r->dev.config[i] = (uint8_t)i;
 	for (unsigned int i = 0; i < RIG_QUEUES; i++) {
 		r->dev.watch_fd[i] = -1;
-		r->dev.req[i] = malloc(sizeof(struct vhu_req));
+		r->dev.req[i] = vhu_reqs_new(1, VHU_REQ_MAX_IOV);
 		assert_non_null(r->dev.req[i]);
 	}
 	assert_int_equal(vhu_backend_create(&cfg, &r->be), 0);

@@ -97,7 +97,7 @@ static int setup(void **state)
 	pthread_mutex_init(&r->dev.lock, NULL);
 	for (unsigned int i = 0; i < RIG_QUEUES; i++) {
 		r->dev.watch_fd[i] = -1;
-		r->dev.req[i] = malloc(sizeof(struct vhu_req));
+		r->dev.req[i] = vhu_reqs_new(1, VHU_REQ_MAX_IOV);
 		assert_non_null(r->dev.req[i]);
 	}
 	cfg.dev = &r->dev;

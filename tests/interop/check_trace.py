@@ -3,7 +3,10 @@
 """Check a vhu-trace --json file: every line decodes, and the conversation
 a front-end must have had with a working back-end is there, decoded right.
 
-  check_trace.py TRACE [--queues N] [--backend-channel] [--fds-on-memory]
+  check_trace.py TRACE [--queues N] [--backend-channel] [--ring-view]
+
+--ring-view: the trace also has vhu-trace --ring-view lines, and they show
+each ring read from the mapped memory, in bounds, and moving.
 
 Exit 0 with a summary, or 1 naming what is missing or wrong."""
 import json
@@ -16,6 +19,30 @@ def fail(why):
     sys.exit(1)
 
 
+def check_rings(rings, queues):
+    """Each ring was shown from memory while running, in bounds, and it moved."""
+    for q in range(queues):
+        mine = [e["ring"] for e in rings if e["ring"]["queue"] == q and e["ring"]["running"]]
+        if not mine:
+            fail(f"no ring view line for running ring {q}")
+        bad = [g for g in mine if "error" in g]
+        if len(bad) == len(mine):
+            fail(f"ring {q} never read from memory: {bad[0]['error']}")
+        good = [g for g in mine if "error" not in g]
+        for g in good:
+            n = g.get("outstanding", g.get("descs_avail"))
+            if n is None or n > g["num"]:
+                fail(f"ring {q}: outstanding out of bounds: {g}")
+        if good[0]["layout"] == "split":
+            used = {g["used_idx"] for g in good}
+            if len(used) < 2 and len(good) > 2:
+                fail(f"ring {q}: used index never moved in {len(good)} views: {used}")
+            rates = [g["used_per_s"] for g in good if "used_per_s" in g]
+            if rates and max(rates) <= 0:
+                fail(f"ring {q}: no progress per second shown: {rates}")
+    print(f"check_trace: ring view: {len(rings)} lines")
+
+
 def main():
     args = sys.argv[1:]
     if not args:
@@ -23,19 +50,30 @@ def main():
     path, args = args[0], args[1:]
     queues = 1
     channel = False
+    ring_view = False
     while args:
         a = args.pop(0)
         if a == "--queues":
             queues = int(args.pop(0))
         elif a == "--backend-channel":
             channel = True
+        elif a == "--ring-view":
+            ring_view = True
         else:
             fail(f"unknown option {a}")
     lines = []
+    rings = []
     with open(path, encoding="utf-8") as f:
         for n, text in enumerate(f, 1):
             try:
                 e = json.loads(text)
+                if "ring" in e:
+                    g = e["ring"]
+                    for k in ("queue", "layout", "running", "num"):
+                        g[k]
+                    e["t"]
+                    rings.append(e)
+                    continue
                 m = e["msg"]
                 for k in ("request", "id", "flags", "reply", "size", "nfds", "fits", "fields"):
                     m[k]
@@ -92,6 +130,10 @@ def main():
         ch = reqs("SET_BACKEND_REQ_FD")
         if not ch or ch[0]["msg"]["nfds"] != 1:
             fail("no SET_BACKEND_REQ_FD with its fd")
+    if ring_view:
+        check_rings(rings, queues)
+    elif rings:
+        fail("ring view lines without --ring-view")
     lat = [e["latency_us"] for e in lines if "latency_us" in e]
     relay = [e["relay_us"] for e in lines]
     names = {e["msg"]["request"] for e in lines}

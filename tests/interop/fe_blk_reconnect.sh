@@ -22,21 +22,32 @@
 #            reconnects to a back-end we did not write: each reconnect's
 #            negotiation, memory table and ring resumption.
 #
-#   fe_blk_reconnect.sh VHU-BENCH vhu-blk|qsd split|packed [VHU-BLK]
+#   vhu-blk-client: the roles turned, as with QEMU's server=on: vhu-bench
+#            --server listens, vhu-blk --client connects, and each new
+#            incarnation finds the listening front-end by itself (back-off).
 #
-# Environment: RUN_SECONDS (bench --time, default 12), MIN_RECONNECTS
-# (default 10), IODEPTH (default 32 for vhu-blk, 1 for qsd).
+#   fe_blk_reconnect.sh VHU-BENCH vhu-blk|vhu-blk-client|qsd split|packed [VHU-BLK]
+#
+# Environment: RUN_SECONDS (bench --time, default 12; vhu-blk-client 6),
+# MIN_RECONNECTS (default 10; vhu-blk-client 5), IODEPTH (default 32 for
+# vhu-blk, 1 for qsd).
 . "$(dirname "$0")/lib.sh"
 
-[ $# -ge 3 ] || fail "usage: $0 VHU-BENCH vhu-blk|qsd split|packed [VHU-BLK]"
+[ $# -ge 3 ] || fail "usage: $0 VHU-BENCH vhu-blk|vhu-blk-client|qsd split|packed [VHU-BLK]"
 BENCH=$1 peer=$2 ring=$3 BLK=${4:-}
-RUN=${RUN_SECONDS:-12}
-MIN_RECONNECTS=${MIN_RECONNECTS:-10}
+# client mode repeats the vhu-blk case with the roles turned: a shorter run
+if [ "$peer" = vhu-blk-client ]; then
+	RUN=${RUN_SECONDS:-6}
+	MIN_RECONNECTS=${MIN_RECONNECTS:-5}
+else
+	RUN=${RUN_SECONDS:-12}
+	MIN_RECONNECTS=${MIN_RECONNECTS:-10}
+fi
 SIZE=$((16 << 20))
 [ -x "$BENCH" ] || fail "vhu-bench '$BENCH' is not executable"
 need_cmd timeout
 case $peer in
-vhu-blk) [ -x "$BLK" ] || skip "vhu-blk not built" ;;
+vhu-blk | vhu-blk-client) [ -x "$BLK" ] || skip "vhu-blk not built" ;;
 qsd)
 	[ "$ring" = split ] || fail "qemu-storage-daemon has no packed ring: only split applies"
 	need_cmd qemu-storage-daemon
@@ -45,6 +56,8 @@ qsd)
 esac
 packed=
 [ "$ring" = packed ] && packed=--packed
+client= server=
+[ "$peer" = vhu-blk-client ] && client=--client server=--server
 
 # The image on tmpfs when there is one: the kills should hit the ring, not the disk.
 IMGDIR=$T
@@ -60,9 +73,9 @@ incarnation=0
 backend_start() {
 	incarnation=$((incarnation + 1))
 	case $peer in
-	vhu-blk)
+	vhu-blk | vhu-blk-client)
 		start_peer backend "$T/backend.$incarnation.log" "$BLK" --socket-path="$SOCK" \
-			--blk-file="$IMG"
+			--blk-file="$IMG" $client
 		;;
 	qsd)
 		start_peer backend "$T/backend.$incarnation.log" qemu-storage-daemon \
@@ -85,16 +98,17 @@ nap() {
 }
 
 backend_start
-wait_socket "$SOCK" backend 10
+# client mode: the bench makes the socket, the back-end finds it
+[ -n "$client" ] || wait_socket "$SOCK" backend 10
 
 if [ "$peer" = qsd ]; then
 	IODEPTH=${IODEPTH:-1}
 else
 	IODEPTH=${IODEPTH:-32}
 fi
-cmd="vhu-bench blk --socket-path=S --rw=verify --size=16M --iodepth=$IODEPTH --time=$RUN --reconnect $packed --json"
+cmd="vhu-bench blk --socket-path=S --rw=verify --size=16M --iodepth=$IODEPTH --time=$RUN --reconnect $server $packed --json"
 timeout -k 2 $((RUN + 40)) "$BENCH" blk --socket-path="$SOCK" --rw=verify --size=$SIZE \
-	--iodepth="$IODEPTH" --time="$RUN" --reconnect $packed --json >"$T/bench.json" 2>"$T/bench.err" &
+	--iodepth="$IODEPTH" --time="$RUN" --reconnect $server $packed --json >"$T/bench.json" 2>"$T/bench.err" &
 bench_pid=$!
 on_cleanup "kill $bench_pid 2>/dev/null"
 

@@ -513,8 +513,11 @@ class Hostile:
 		return ' '.join(out)
 
 	def case_loop_ring(self):
-		"""A split ring whose desc[0] points to itself: only that queue breaks."""
+		"""A split ring whose desc[0] points to itself: only that queue breaks.
+		$HOSTILE_LOOP_QUEUE names the queue (0): one the device reads buffers
+		from as soon as they come (vhu-input fills queue 0 only with events)."""
 		c, _ = self.negotiated()
+		q = int(os.environ.get('HOSTILE_LOOP_QUEUE', '0'))
 		M = 1 << 20
 		QN = 8
 		UVA = 0x7f0000000000
@@ -534,14 +537,14 @@ class Hostile:
 			DESC.pack_into(mem, DESC_A, 0x10000, 512, VRING_DESC_F_NEXT, 0)
 			struct.pack_into('<HHH', mem, AVAIL_A, 0, 1, 0)	# flags, idx 1, ring[0] = 0
 			for req, payload, fds in (
-					(SET_VRING_NUM, STATE.pack(0, QN), ()),
-					(SET_VRING_ADDR, ADDR.pack(0, 0, UVA + DESC_A, UVA + USED_A,
+					(SET_VRING_NUM, STATE.pack(q, QN), ()),
+					(SET_VRING_ADDR, ADDR.pack(q, 0, UVA + DESC_A, UVA + USED_A,
 								   UVA + AVAIL_A, 0), ()),
-					(SET_VRING_BASE, STATE.pack(0, 0), ()),
-					(SET_VRING_CALL, u64(0), (call,)),
-					(SET_VRING_ERR, u64(0), (err,)),
-					(SET_VRING_KICK, u64(0), (kick,)),
-					(SET_VRING_ENABLE, STATE.pack(0, 1), ())):
+					(SET_VRING_BASE, STATE.pack(q, 0), ()),
+					(SET_VRING_CALL, u64(q), (call,)),
+					(SET_VRING_ERR, u64(q), (err,)),
+					(SET_VRING_KICK, u64(q), (kick,)),
+					(SET_VRING_ENABLE, STATE.pack(q, 1), ())):
 				v = c.ack(req, payload, fds=fds)
 				if v != 0 and self.has_ack():
 					raise ValueError('ring setup: request %d failed: %d' % (req, v))
@@ -566,7 +569,7 @@ class Hostile:
 				raise ValueError('used idx moved to %d' % used_idx)
 			if not signalled:
 				raise ValueError('the err eventfd was not signalled')
-			p = c.call(GET_VRING_BASE, STATE.pack(0, 0))
+			p = c.call(GET_VRING_BASE, STATE.pack(q, 0))
 			c.features()
 		finally:
 			c.close()

@@ -8,10 +8,10 @@
 # it is alive and answers a fresh connection, and at the end that it holds no
 # more fds or memfd mappings than after the first clean connection.
 #
-#   hostile.sh blk|rng PROGRAM
+#   hostile.sh blk|rng|input PROGRAM
 . "$(dirname "$0")/lib.sh"
 
-[ $# -eq 2 ] || fail "usage: $0 blk|rng PROGRAM"
+[ $# -eq 2 ] || fail "usage: $0 blk|rng|input PROGRAM"
 KIND=$1 PROG=$2
 [ -x "$PROG" ] || fail "'$PROG' is not executable"
 command -v "$PYTHON" >/dev/null 2>&1 || skip "python3 is missing ('$PYTHON')"
@@ -25,6 +25,19 @@ blk)
 	;;
 rng)
 	start_peer dev "$T/dev.log" "$PROG" --socket-path="$T/dev.sock"
+	;;
+input)
+	# the vhost-user socket is served once the events socket described a device
+	start_peer dev "$T/dev.log" "$PROG" --socket-path="$T/dev.sock" --events-socket="$T/ev.sock"
+	wait_socket "$T/ev.sock" dev 10
+	"$PYTHON" - "$T/ev.sock" <<-'EOF' || fail "describing the device failed"
+		import socket, sys
+		s = socket.socket(socket.AF_UNIX)
+		s.connect(sys.argv[1])
+		s.sendall(b"name hostile\nev 1 30\nev 17 0\nready\n")
+		assert s.recv(64) == b"ok\n"
+	EOF
+	export HOSTILE_LOOP_QUEUE=1 # the status queue: buffers are read as they come
 	;;
 *)
 	fail "unknown kind '$KIND'"

@@ -8,7 +8,8 @@
 # runs BACKEND_CMD (which must listen on LISTEN.real) and `vhu-trace
 # --listen=LISTEN --connect=LISTEN.real --json --output=OUT`. On SIGTERM
 # (the harness's stop) it stops both and then checks the trace with
-# `CHECK OUT CHECK_ARGS...` (check_trace.py). Exit 0 only when the back-end
+# `CHECK OUT CHECK_ARGS...` (check_trace.py); --ring-view among CHECK_ARGS
+# also runs vhu-trace with --ring-view=0.5. Exit 0 only when the back-end
 # and vhu-trace both exited 0 and the trace checks out: so a test that
 # passes through the tracer also proves what the tracer showed.
 set -u
@@ -28,7 +29,11 @@ for _ in $(seq 100); do
 	[ -S "$listen.real" ] && break
 	sleep 0.1
 done
-"$trace" --listen="$listen" --connect="$listen.real" --json --output="$out" &
+extra=()
+for a in "${check_args[@]}"; do
+	[ "$a" = --ring-view ] && extra+=(--ring-view=0.5)
+done
+"$trace" --listen="$listen" --connect="$listen.real" --json --output="$out" "${extra[@]}" &
 tr=$!
 
 stopping=0

@@ -6,7 +6,8 @@
 # gives it), nothing on stderr, exit status 0. And a bad option is still an
 # error (exit 2 for the tools, 1 for the devices), so --help is not just
 # "anything goes".
-# Arguments: the built vhu-blk, vhu-net, vhu-rng, vhu-probe, vhu-bench, vhu-trace and vhu-ctl.
+# Arguments: the built vhu-blk, vhu-net, vhu-rng, vhu-probe, vhu-bench, vhu-trace, vhu-ctl,
+# vhu-gpu, vhu-gpu-draw and vhu-input.
 set -u
 
 fails=0
@@ -53,7 +54,7 @@ check() {
 	((fails == before)) && echo "ok: $name"
 }
 
-blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7
+blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7 gpu=$8 gpudraw=$9 input=${10}
 
 check vhu-blk "--socket-path --fd --blk-file --read-only --num-queues --queue-size --serial
 	--direct --poll --poll-window --null-size --delay-us --log-level --print-capabilities
@@ -61,15 +62,23 @@ check vhu-blk "--socket-path --fd --blk-file --read-only --num-queues --queue-si
 check vhu-net "--socket-path --fd --tap --tap-offload --queue-pairs --queue-size --mtu
 	--ageing --poll --poll-window --record-busy --control-socket --control-mode --control-timeout" -- "$net"
 check vhu-rng "--socket-path --fd --log-level" -- "$rng"
+check vhu-input "--socket-path --fd --evdev-path --no-grab --events-socket --max-pending
+	--log-level --print-capabilities --version" -- "$input"
+check vhu-gpu "--socket-path --fd --max-hostmem --scanouts --log-level --print-capabilities
+	--version" -- "$gpu"
+check vhu-gpu-draw "--socket-path --width --height --scanouts --png --check --edid --hostile
+	--hostmem --frames --verbose" -- "$gpudraw"
 check vhu-ctl "--socket --timeout --version" -- "$ctl"
 check vhu-probe "--socket-path --type --json --timeout --version" -- "$probe"
 check vhu-trace "--listen --connect --json --output --once --timeout --version" -- "$trace"
-check vhu-bench "blk net" -- "$bench"
+check vhu-bench "blk net input" -- "$bench"
 check "vhu-bench blk" "--socket-path --rw --bs --iodepth --queues --time --size --packed
 	--json --reconnect --log-check --migrate-to --log-dirty" -- "$bench" blk
 check "vhu-bench net" "--socket-path --mode --pkt-size --time --count --packed --json --verify
 	--dst-mac --src-mac --log-dirty" \
 	-- "$bench" net
+check "vhu-bench input" "--socket-path --count --time --packed --buffers --config-only --status
+	--expect" -- "$bench" input
 
 if ((fails)); then
 	echo "$fails failure(s)"

@@ -4,7 +4,8 @@
 # meta/man: each program's man page (man/*.1) documents every option its
 # --help lists (and, for vhu-bench, each mode's), and man(1) renders it
 # without a warning.
-# Usage: man.sh MAN_DIR VHU-BLK VHU-NET VHU-RNG VHU-PROBE VHU-BENCH VHU-TRACE VHU-CTL
+# Usage: man.sh MAN_DIR VHU-BLK VHU-NET VHU-RNG VHU-PROBE VHU-BENCH VHU-TRACE VHU-CTL VHU-GPU
+#   VHU-GPU-DRAW VHU-INPUT
 set -u
 
 mandir=$1
@@ -39,15 +40,19 @@ check() {
 	fi
 }
 
-blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7
+blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7 gpu=$8 gpudraw=$9 input=${10}
 check vhu-blk "$blk"
 check vhu-ctl "$ctl"
 check vhu-net "$net"
 check vhu-rng "$rng"
+check vhu-input "$input"
+check vhu-gpu "$gpu"
+check vhu-gpu-draw "$gpudraw"
 check vhu-probe "$probe"
 check vhu-trace "$trace"
 check vhu-bench "$bench" blk
 check vhu-bench "$bench" net
+check vhu-bench "$bench" input
 
 if ((fails)); then
 	echo "$fails problem(s)"

@@ -51,10 +51,16 @@ static void on_done(void *tag, struct vhu_req *req, uint8_t status, uint32_t wri
 
 static struct vhu_req *req_new(void)
 {
-	struct vhu_req *req = calloc(1, sizeof(*req));
+	struct vhu_req *req = vhu_reqs_new(1, VHU_REQ_MAX_IOV);
 
 	assert_non_null(req);
 	return req;
+}
+
+/* Empty @req again, keeping its iovec array. */
+static void req_reset(struct vhu_req *req)
+{
+	vhu_req_init(req, req->iov, req->iov_max);
 }
 
 /* Readable iovecs must all be added before the writable ones. */
@@ -260,7 +266,7 @@ static void test_past_end(void **state)
 
 	/* The last sector itself is fine; one past it is not. */
 	h = hdr_make(VIRTIO_BLK_T_IN, DISK_SECTORS - 1);
-	memset(req, 0, sizeof(*req));
+	req_reset(req);
 	req_add(req, &h, sizeof(h), false);
 	req_add(req, disk, sizeof(disk), true);
 	req_add(req, &status, 1, true);
@@ -307,7 +313,7 @@ static void test_bad_lengths(void **state)
 	assert_int_equal(run(r->q, req).status, VIRTIO_BLK_S_IOERR);
 
 	/* A 15-byte header */
-	memset(req, 0, sizeof(*req));
+	req_reset(req);
 	req_add(req, &h, 15, false);
 	req_add(req, &status, 1, true);
 	status = 0xff;
@@ -340,7 +346,7 @@ static void test_no_status_byte(void **state)
 	assert_memory_equal(&h, &copy, sizeof(h));
 	assert_int_equal(empty[0], 1);
 
-	memset(req, 0, sizeof(*req));
+	req_reset(req);
 	req_add(req, &h, sizeof(h), false);
 	rec = run(r->q, req);
 	assert_int_equal(rec.len, 0);
@@ -386,7 +392,7 @@ static void test_get_id(void **state)
 	assert_int_equal(id[BLK_SERIAL_MAX], VIRTIO_BLK_S_OK);
 
 	/* A short buffer gets a truncated id, split over two buffers. */
-	memset(req, 0, sizeof(*req));
+	req_reset(req);
 	req_add(req, &h, sizeof(h), false);
 	req_add(req, small, 2, true);
 	req_add(req, small + 2, 3, true);
@@ -557,7 +563,7 @@ static void test_read_only(void **state)
 	assert_int_equal(run_dwz(r, VIRTIO_BLK_T_WRITE_ZEROES, &seg, 1).status, VIRTIO_BLK_S_IOERR);
 	assert_range(r, 0, 4096, 0x5a);
 	/* reads and flushes still work */
-	memset(req, 0, sizeof(*req));
+	req_reset(req);
 	h = hdr_make(VIRTIO_BLK_T_IN, 0);
 	req_add(req, &h, sizeof(h), false);
 	req_add(req, data, sizeof(data), true);
@@ -711,7 +717,7 @@ static void test_null_backend(void **state)
 	req_add(req, data + 1024, 1, true);
 	assert_int_equal(run(q, req).status, VIRTIO_BLK_S_OK);
 
-	memset(req, 0, sizeof(*req));
+	req_reset(req);
 	h = hdr_make(VIRTIO_BLK_T_IN, 1000);
 	req_add(req, &h, sizeof(h), false);
 	req_add(req, data, sizeof(data), true);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "wire/wire.h"
+#include <vhu/gpu.h>
 #include <vhu/names.h>
 
 static char *doc;
@@ -72,6 +73,13 @@ static void every_backend_request_listed(void **state)
 		expect_row(id, vhu_backend_request_name(id));
 }
 
+static void every_gpu_request_listed(void **state)
+{
+	(void)state;
+	for (uint32_t id = 1; id < vhu_rule_count(VHU_DIR_GPU); id++)
+		expect_row(id, vhu_gpu_request_name(id));
+}
+
 static void every_protocol_bit_listed(void **state)
 {
 	(void)state;
@@ -84,6 +92,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_frontend_request_listed),
 		cmocka_unit_test(every_backend_request_listed),
+		cmocka_unit_test(every_gpu_request_listed),
 		cmocka_unit_test(every_protocol_bit_listed),
 	};
 

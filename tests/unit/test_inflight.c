@@ -59,12 +59,14 @@ struct rig {
 
 static uint32_t rng_state;
 
+static char last_log[256];
+
 static void log_quiet(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
 {
 	(void)opaque;
 	(void)level;
 	(void)prefix;
-	(void)text;
+	snprintf(last_log, sizeof(last_log), "%s", text);
 }
 
 static uint32_t rnd(uint32_t n)
@@ -117,7 +119,7 @@ static struct rig *rig_new(void **state, bool packed)
 	memset(r->area, 0, vhu_inflight_queue_bytes(NUM)); /* a fresh GET_INFLIGHT_FD region */
 	for (unsigned int i = 0; i < NUM; i++) {
 		r->slot_req[i] = -1;
-		r->held[i] = malloc(sizeof(struct vhu_req));
+		r->held[i] = vhu_reqs_new(1, VHU_REQ_MAX_IOV);
 		assert_non_null(r->held[i]);
 	}
 	device_start(r, packed ? 0x80008000u : 0);
@@ -470,6 +472,27 @@ static void test_split_head_reused_in_flight(void **state)
 	assert_int_equal(vhu_vq_pop(&r->vq, r->held[1]), -EIO);
 }
 
+/*
+ * Packed: push finds a request's area entry by its buffer id, so an id
+ * made available again while in flight breaks the queue, and a request
+ * whose id is not in flight is refused.
+ */
+static void test_packed_id_reused_in_flight(void **state)
+{
+	struct rig *r = rig_new(state, true);
+	struct drv_buf b = { .gpa = r->data, .len = 16, .writable = true };
+	struct vhu_req *q = r->held[0], *other = r->held[1];
+
+	assert_int_equal(drv_packed_add(&r->dp, &b, 1, 3), 0);
+	assert_int_equal(vhu_vq_pop(&r->vq, q), 1);
+	other->id = 4;
+	other->ndescs = 1;
+	assert_int_equal(vhu_vq_push(&r->vq, other, 0), -EINVAL);
+	assert_int_equal(drv_packed_add(&r->dp, &b, 1, 3), 0);
+	assert_int_equal(vhu_vq_pop(&r->vq, other), -EIO);
+	assert_non_null(strstr(last_log, "buffer id 3 made available again while in flight"));
+}
+
 /* The packed driver cannot have more than num descriptors out. */
 static void test_packed_overcommit_breaks(void **state)
 {
@@ -499,6 +522,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_scribbled_region_breaks_queue, rig_teardown),
 		cmocka_unit_test_teardown(test_split_head_reused_in_flight, rig_teardown),
 		cmocka_unit_test_teardown(test_packed_overcommit_breaks, rig_teardown),
+		cmocka_unit_test_teardown(test_packed_id_reused_in_flight, rig_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -156,6 +156,8 @@ static void policy_parsing(void **state)
 		"p,mac=02:00:00:00:00:0g",
 		"p,max-macs=0",
 		"p,max-macs=99999",
+		"p,client=2",
+		"p,client=",
 		"p,colour=blue",
 		"p,vlan",
 		"vlan=10",
@@ -165,7 +167,7 @@ static void policy_parsing(void **state)
 
 	(void)state;
 	assert_int_equal(net_policy_parse("/tmp/a.sock,vlan=10,mac=02:00:00:00:00:0A,"
-					  "mac=02:00:00:00:00:0b,max-macs=64",
+					  "mac=02:00:00:00:00:0b,max-macs=64,client=1",
 					  name, sizeof(name), &pol, err, sizeof(err)),
 			 0);
 	assert_string_equal(name, "/tmp/a.sock");
@@ -173,6 +175,7 @@ static void policy_parsing(void **state)
 	assert_false(pol.trunk);
 	assert_int_equal(pol.nmacs, 2);
 	assert_int_equal(pol.max_macs, 64);
+	assert_true(pol.client);
 	assert_true(net_policy_allows(&pol, mac_a));
 	assert_true(net_policy_allows(&pol, mac_b));
 	assert_false(net_policy_allows(&pol, (const uint8_t[6]){ 2, 0, 0, 0, 0, 0xc }));

@@ -35,10 +35,11 @@ struct rig {
 	char last_log[256];
 	struct drv_packed drv[2];
 	struct vhu_vq vq[2];
-	int err_fd, call_fd; /* vq[0]'s; owned by it */
-	uint64_t data;	     /* gpa of DATA_SIZE bytes for buffers */
-	uint64_t table;	     /* gpa of room for an indirect table of 2048 entries */
-	struct vhu_req req;
+	int err_fd, call_fd;	     /* vq[0]'s; owned by it */
+	uint64_t data;		     /* gpa of DATA_SIZE bytes for buffers */
+	uint64_t table;		     /* gpa of room for an indirect table of 2048 entries */
+	struct vhu_req req, more[4]; /* more: bursts */
+	struct iovec iov[5][VHU_REQ_MAX_IOV];
 };
 
 static void log_count(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
@@ -78,6 +79,9 @@ static struct rig *rig_new(void **state, uint64_t features, uint16_t num)
 	r->log.fn = log_count;
 	r->log.opaque = r;
 	r->log.level = VHU_LOG_ERR;
+	vhu_req_init(&r->req, r->iov[4], VHU_REQ_MAX_IOV);
+	for (unsigned int i = 0; i < 4; i++)
+		vhu_req_init(&r->more[i], r->iov[i], VHU_REQ_MAX_IOV);
 	r->data = fake_guest_alloc(&r->fg, DATA_SIZE, 4096);
 	r->table = fake_guest_alloc(&r->fg, 16u * 2048, 16);
 	queue_setup(r, 0, features, num);
@@ -375,7 +379,7 @@ static void unpop(void **state)
 static void push_burst(void **state)
 {
 	struct rig *r = rig_new(state, 0, NUM);
-	struct vhu_req reqs[3];
+	struct vhu_req *reqs = r->more;
 	uint32_t lens[3] = { 1, 101, 3 }, len;
 	uint16_t id;
 
@@ -404,7 +408,7 @@ static void push_burst_in_order(void **state)
 {
 	struct rig *r = rig_new(state, VHU_BIT(35) /* VIRTIO_F_IN_ORDER */, NUM);
 	struct vring_packed_desc *desc = r->drv[0].ring.desc;
-	struct vhu_req reqs[3], one;
+	struct vhu_req *reqs = r->more, *one = &r->more[3];
 	uint16_t flags_before[3];
 
 	for (uint16_t i = 0; i < 3; i++) {
@@ -429,8 +433,8 @@ static void push_burst_in_order(void **state)
 
 		r->drv[0].ring.used_idx = 3; /* the fake driver frees one id per slot: skip */
 		assert_int_equal(drv_packed_add(&r->drv[0], &b, 1, 3), 0);
-		assert_int_equal(vhu_vq_pop(&r->vq[0], &one), 1);
-		assert_int_equal(vhu_vq_push_burst(&r->vq[0], &one, NULL, 1), 0);
+		assert_int_equal(vhu_vq_pop(&r->vq[0], one), 1);
+		assert_int_equal(vhu_vq_push_burst(&r->vq[0], one, NULL, 1), 0);
 		assert_int_equal(le16toh(desc[3].id), 3);
 	}
 	/* with lengths, or without IN_ORDER, each chain gets its own (push_burst above) */
@@ -758,6 +762,40 @@ static void indirect_inside_chain(void **state)
 	bad_raw(state, F_INDIRECT, d, 2, "indirect descriptor in a chain");
 }
 
+/* The device's own iovec limit (req->iov_max): up to it pops, past it breaks. */
+static void device_iov_limit(void **state)
+{
+	struct rig *r = rig_new(state, 0, NUM);
+	struct drv_buf b[5];
+
+	for (unsigned int i = 0; i < 5; i++)
+		b[i] = buf(r->data + 8u * i, 8, i >= 2);
+	vhu_req_init(&r->req, r->iov[4], 4);
+	assert_int_equal(drv_packed_add(&r->drv[0], b, 4, 0), 0);
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
+	assert_int_equal(r->req.out_num, 2);
+	assert_int_equal(r->req.in_num, 2);
+	assert_int_equal(vhu_vq_push(&r->vq[0], &r->req, 0), 0);
+	assert_int_equal(drv_packed_add(&r->drv[0], b, 5, 1), 0);
+	expect_broken(r, "more than the device's 4 iovecs");
+}
+
+/* A request without an iovec array is refused, and the chain stays in the ring. */
+static void pop_needs_iovecs(void **state)
+{
+	struct rig *r = rig_new(state, 0, NUM);
+	struct drv_buf b = buf(r->data, 8, true);
+	struct vhu_req bare = { 0 };
+
+	assert_int_equal(drv_packed_add(&r->drv[0], &b, 1, 0), 0);
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &bare), -EINVAL);
+	assert_int_equal(r->logs, 1);
+	assert_non_null(strstr(r->last_log, "without iovecs"));
+	assert_false(vhu_vq_broken(&r->vq[0]));
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
+	assert_int_equal(r->req.in_size, 8);
+}
+
 static void too_many_iovecs(void **state)
 {
 	struct rig *r = rig_new(state, F_INDIRECT, NUM);
@@ -767,7 +805,7 @@ static void too_many_iovecs(void **state)
 		b[i] = buf(r->data + i, 1, false);
 	assert_int_equal(drv_packed_add_indirect(&r->drv[0], r->table, b, VHU_REQ_MAX_IOV + 1, 0),
 			 0);
-	expect_broken(r, "more than 1024 iovecs");
+	expect_broken(r, "more than the device's 1024 iovecs");
 }
 
 int main(void)
@@ -809,6 +847,8 @@ int main(void)
 		T(indirect_with_next),
 		T(indirect_inside_chain),
 		T(too_many_iovecs),
+		T(device_iov_limit),
+		T(pop_needs_iovecs),
 	};
 #undef T
 

@@ -34,10 +34,11 @@ struct rig {
 	char last_log[256];
 	struct drv_split drv[2];
 	struct vhu_vq vq[2];
-	int err_fd, call_fd; /* vq[0]'s; owned by it */
-	uint64_t data;	     /* gpa of DATA_SIZE bytes for buffers */
-	uint64_t table;	     /* gpa of room for an indirect table of 2048 entries */
-	struct vhu_req req;
+	int err_fd, call_fd;	     /* vq[0]'s; owned by it */
+	uint64_t data;		     /* gpa of DATA_SIZE bytes for buffers */
+	uint64_t table;		     /* gpa of room for an indirect table of 2048 entries */
+	struct vhu_req req, more[4]; /* more: bursts */
+	struct iovec iov[5][VHU_REQ_MAX_IOV];
 };
 
 static void log_count(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
@@ -77,6 +78,9 @@ static struct rig *rig_new(void **state, uint64_t features, uint16_t num)
 	r->log.fn = log_count;
 	r->log.opaque = r;
 	r->log.level = VHU_LOG_ERR;
+	vhu_req_init(&r->req, r->iov[4], VHU_REQ_MAX_IOV);
+	for (unsigned int i = 0; i < 4; i++)
+		vhu_req_init(&r->more[i], r->iov[i], VHU_REQ_MAX_IOV);
 	r->data = fake_guest_alloc(&r->fg, DATA_SIZE, 4096);
 	r->table = fake_guest_alloc(&r->fg, 16u * 2048, 16);
 	queue_setup(r, 0, features, num);
@@ -331,7 +335,7 @@ static void push_len_clamped(void **state)
 static void push_burst(void **state)
 {
 	struct rig *r = rig_new(state, 0, NUM);
-	struct vhu_req reqs[4];
+	struct vhu_req *reqs = r->more;
 	uint32_t lens[4] = { 0, 8, 101, 4 }, id, len;
 	int heads[4];
 
@@ -405,7 +409,7 @@ static void unpop(void **state)
 {
 	struct rig *r = rig_new(state, F_EVENT_IDX, NUM);
 	struct drv_buf b = buf(r->data, 16, true);
-	struct vhu_req reqs[2];
+	struct vhu_req *reqs = r->more;
 	int h[2];
 
 	h[0] = drv_split_add(&r->drv[0], &b, 1);
@@ -748,6 +752,40 @@ static void readable_after_writable(void **state)
 	expect_broken(r, "readable buffer after");
 }
 
+/* The device's own iovec limit (req->iov_max): up to it pops, past it breaks. */
+static void device_iov_limit(void **state)
+{
+	struct rig *r = rig_new(state, 0, NUM);
+	struct drv_buf b[5];
+
+	for (unsigned int i = 0; i < 5; i++)
+		b[i] = buf(r->data + 8u * i, 8, i >= 2);
+	vhu_req_init(&r->req, r->iov[4], 4);
+	assert_true(drv_split_add(&r->drv[0], b, 4) >= 0);
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
+	assert_int_equal(r->req.out_num, 2);
+	assert_int_equal(r->req.in_num, 2);
+	assert_int_equal(vhu_vq_push(&r->vq[0], &r->req, 0), 0);
+	assert_true(drv_split_add(&r->drv[0], b, 5) >= 0);
+	expect_broken(r, "more than the device's 4 iovecs");
+}
+
+/* A request without an iovec array is refused, and the chain stays in the ring. */
+static void pop_needs_iovecs(void **state)
+{
+	struct rig *r = rig_new(state, 0, NUM);
+	struct drv_buf b = buf(r->data, 8, true);
+	struct vhu_req bare = { 0 };
+
+	assert_true(drv_split_add(&r->drv[0], &b, 1) >= 0);
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &bare), -EINVAL);
+	assert_int_equal(r->logs, 1);
+	assert_non_null(strstr(r->last_log, "without iovecs"));
+	assert_false(vhu_vq_broken(&r->vq[0]));
+	assert_int_equal(vhu_vq_pop(&r->vq[0], &r->req), 1);
+	assert_int_equal(r->req.in_size, 8);
+}
+
 static void too_many_iovecs(void **state)
 {
 	struct rig *r = rig_new(state, F_INDIRECT, NUM);
@@ -756,7 +794,7 @@ static void too_many_iovecs(void **state)
 	for (unsigned int i = 0; i <= VHU_REQ_MAX_IOV; i++)
 		b[i] = buf(r->data + i, 1, false);
 	assert_true(drv_split_add_indirect(&r->drv[0], r->table, b, VHU_REQ_MAX_IOV + 1) >= 0);
-	expect_broken(r, "more than 1024 iovecs");
+	expect_broken(r, "more than the device's 1024 iovecs");
 }
 
 /* The last buffer crosses regions: one descriptor too many iovecs. */
@@ -769,7 +807,7 @@ static void too_many_iovecs_crossing(void **state)
 		b[i] = buf(r->data + i, 1, false);
 	b[VHU_REQ_MAX_IOV - 1] = buf(MiB - 1, 2, false);
 	assert_true(drv_split_add_indirect(&r->drv[0], r->table, b, VHU_REQ_MAX_IOV) >= 0);
-	expect_broken(r, "more than 1024 iovecs");
+	expect_broken(r, "more than the device's 1024 iovecs");
 }
 
 static void indirect_without_feature(void **state)
@@ -915,6 +953,8 @@ int main(void)
 		T(addr_len_overflow),
 		T(readable_after_writable),
 		T(too_many_iovecs),
+		T(device_iov_limit),
+		T(pop_needs_iovecs),
 		T(too_many_iovecs_crossing),
 		T(indirect_without_feature),
 		T(indirect_len_zero),

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vhu-bench: drive a vhost-user back-end at full speed from a process, with
- * vhu's front-end as the virtio driver. Subcommands: blk and net; each takes
+ * vhu's front-end as the virtio driver. Subcommands: blk, net and input; each takes
  * its options after the subcommand.
  */
 #include <errno.h>
@@ -163,16 +163,18 @@ static void usage(FILE *out)
 		"[--rw=randread|randwrite|read|write|verify]\n"
 		"                 [--bs=4096] [--iodepth=32] [--queues=1] [--time=10] "
 		"[--size=BYTES]\n"
-		"                 [--packed] [--json] [--reconnect] [--log-check]\n"
+		"                 [--packed] [--json] [--reconnect] [--server] [--log-check]\n"
 		"                 [--log-dirty] [--migrate-to=PATH]\n"
 		"                 [--iommu] [--iotlb-window=N] [--invalidate-us=N]\n"
 		"       vhu-bench net --socket-path=PATH [--mode=tx|rx|txrx] [--pkt-size=64]\n"
 		"                 [--time=10] [--count=N] [--packed] [--json] [--log-dirty]\n"
 		"                 [--verify] [--iommu] [--iotlb-window=N] [--invalidate-us=N]\n"
+		"       vhu-bench input --socket-path=PATH [--count=N] [--time=10] [--packed]\n"
+		"                 [--buffers=N] [--config-only] [--status=T,C,V] [--expect=FILE]\n"
 		"\n"
 		"Drive a vhost-user back-end from this process (vhu's userspace virtio driver)\n"
 		"and report IOPS, MB/s and latency percentiles (blk), or packets per second\n"
-		"and Gbit/s (net).\n"
+		"and Gbit/s (net); input prints the device's config and its events.\n"
 		"\n"
 		"blk --rw=verify writes a pattern over --size and reads it back (with --time:\n"
 		"pass after pass, each with its own pattern, until the time is up). With\n"
@@ -186,7 +188,7 @@ static void usage(FILE *out)
 		"half-way (with its device state when both offer DEVICE_STATE).\n"
 		"--log-dirty (blk and net) runs with logging on and checks nothing: its cost.\n"
 		"\n"
-		"vhu-bench blk --help and vhu-bench net --help list each mode's options.\n");
+		"vhu-bench blk --help, net --help and input --help list each mode's options.\n");
 }
 
 int main(int argc, char **argv)
@@ -206,7 +208,9 @@ int main(int argc, char **argv)
 		return bench_blk_main(&common, argc - 1, argv + 1);
 	if (!strcmp(argv[1], "net"))
 		return bench_net_main(&common, argc - 1, argv + 1);
-	fprintf(stderr, "vhu-bench: unknown mode '%s' (blk, net)\n", argv[1]);
+	if (!strcmp(argv[1], "input"))
+		return bench_input_main(&common, argc - 1, argv + 1);
+	fprintf(stderr, "vhu-bench: unknown mode '%s' (blk, net, input)\n", argv[1]);
 	usage(stderr);
 	return 2;
 }

@@ -101,6 +101,7 @@ void bench_iommu_report(const struct bench_common *c, const struct bench_iommu *
 
 int bench_blk_main(const struct bench_common *common, int argc, char **argv);
 int bench_net_main(const struct bench_common *common, int argc, char **argv);
+int bench_input_main(const struct bench_common *common, int argc, char **argv);
 
 /*
  * count_one() - add one to a counter only this thread writes and the

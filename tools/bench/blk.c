@@ -397,6 +397,7 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 {
 	struct vhu_frontend_config cfg = {
 		.socket_path = c->socket_path,
+		.server = o->server,
 		.fd = -1,
 		.features = VHU_BIT(VIRTIO_F_VERSION_1) |
 			    (o->no_event_idx ? 0 : VHU_BIT(VIRTIO_RING_F_EVENT_IDX)) |

@@ -32,6 +32,7 @@ struct blk_opts {
 	unsigned int idle_s;	  /* --idle: rings kept, nothing sent, this long after the run */
 	uint64_t size;		  /* bytes of the disk used */
 	bool reconnect;		  /* wait for a back-end that died and go on */
+	bool server;		  /* listen; the back-end connects (client mode) */
 	bool time_given;	  /* verify: repeat passes until --time is up */
 	bool log_check;		  /* dirty logging on; check the log against the writes */
 	bool log_dirty;		  /* dirty logging on, nothing checked (what logging costs) */

@@ -40,6 +40,8 @@ static void usage_blk(FILE *out)
 		"  --json              one JSON object on stdout\n"
 		"  --reconnect         wait (10 s) for a back-end that died to come back on\n"
 		"                      the same path and go on with the requests in flight\n"
+		"  --server            listen on --socket-path and wait for the back-end to\n"
+		"                      connect (a back-end in client mode: vhu-blk --client)\n"
 		"  --log-check         turn dirty-page logging on and check, after the run,\n"
 		"                      that the log marks every page the device wrote\n"
 		"  --migrate-to=PATH   half-way, hand the device over to the back-end on PATH\n"
@@ -65,6 +67,7 @@ int blk_parse(int argc, char **argv, struct bench_common *c, struct blk_opts *o)
 		{ "packed", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "reconnect", no_argument, NULL, 'R' },
+		{ "server", no_argument, NULL, 'V' },
 		{ "log-check", no_argument, NULL, 'L' },
 		{ "log-dirty", no_argument, NULL, 'D' },
 		{ "migrate-to", required_argument, NULL, 'M' },
@@ -133,6 +136,9 @@ int blk_parse(int argc, char **argv, struct bench_common *c, struct blk_opts *o)
 			break;
 		case 'R':
 			o->reconnect = true;
+			break;
+		case 'V':
+			o->server = true;
 			break;
 		case 'L':
 			o->log_check = true;

@@ -11,6 +11,8 @@
  * SET_BACKEND_REQ_FD is swapped for one end of our own socketpair, and what
  * flows on it is relayed between the two. Kick and call eventfds, and the
  * memory, are handed through untouched: the data plane never passes here.
+ * With --ring-view, the memory is also mapped read-only to show the rings
+ * (ringview.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ringview.h"
 #include <vhu/version.h>
 #include <vhu/wire.h>
 
@@ -34,6 +37,7 @@ struct options {
 	const char *connect_path;
 	const char *output;
 	unsigned int timeout_s;
+	unsigned int ring_view_ms; /* 0: no ring view */
 	bool json;
 	bool once;
 };
@@ -45,6 +49,7 @@ struct conn {
 	/* when the last request of each id went out, per direction (0: none) */
 	uint64_t sent_ns[2][64];
 	unsigned long messages;
+	struct ringview *rv; /* --ring-view, else NULL */
 };
 
 static volatile sig_atomic_t stop;
@@ -70,7 +75,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: vhu-trace --listen=PATH --connect=PATH [--json] [--output=FILE]\n"
-		"                 [--once] [--timeout=SECONDS]\n"
+		"                 [--once] [--timeout=SECONDS] [--ring-view=SECONDS]\n"
 		"\n"
 		"Relay a vhost-user conversation between a front-end and a back-end and print\n"
 		"every message, decoded, as it passes: requests and replies on the main\n"
@@ -85,6 +90,10 @@ static void usage(FILE *f)
 		"  --output=FILE      write the trace to FILE instead of standard output\n"
 		"  --once             exit when the first conversation ends\n"
 		"  --timeout=SECONDS  keep retrying the back-end's socket this long (default 5)\n"
+		"  --ring-view=SECONDS  every SECONDS (0.1..3600), a line per ring: its avail\n"
+		"                     and used indices, requests outstanding, used per second\n"
+		"                     (maps the memory fds read-only; packed rings: the\n"
+		"                     descriptors available and not used; not behind a vIOMMU)\n"
 		"  -h, --help         show this help and exit\n"
 		"  --version          show the version and exit\n"
 		"\n"
@@ -105,6 +114,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "output", required_argument, NULL, 'o' },
 		{ "once", no_argument, NULL, '1' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "ring-view", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -137,6 +147,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			break;
+		case 'R': {
+			double sec = strtod(optarg, &end);
+
+			if (*end || end == optarg || !(sec >= 0.1 && sec <= 3600)) {
+				fprintf(stderr, "vhu-trace: --ring-view: 0.1..3600 seconds\n");
+				return -1;
+			}
+			o->ring_view_ms = (unsigned int)(sec * 1000 + 0.5);
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -235,6 +255,8 @@ static int relay(struct conn *c, int src, int dst, enum vhu_dir dir, const char 
 	}
 	ret = vhu_msg_send(dst, &m);
 	done = now_ns();
+	if (c->rv && ret == 0 && dir == VHU_DIR_TO_BACKEND && src == c->fe)
+		ringview_observe(c->rv, &m); /* its fds are still open */
 	if (!reply)
 		c->sent_ns[dir][slot] = done;
 	c->messages++;
@@ -251,8 +273,10 @@ static void close_fd(int *fd)
 }
 
 /* Relay until either side of the main socket goes. */
-static void conversation(struct conn *c)
+static void conversation(struct conn *c, unsigned int ring_view_ms)
 {
+	uint64_t next_view = now_ns() + (uint64_t)ring_view_ms * 1000000u;
+
 	while (!stop) {
 		struct pollfd p[4] = {
 			{ .fd = c->fe, .events = POLLIN },
@@ -260,8 +284,18 @@ static void conversation(struct conn *c)
 			{ .fd = c->chan_be, .events = POLLIN },
 			{ .fd = c->chan_fe, .events = POLLIN },
 		};
-		int n = poll(p, 4, 500);
+		int wait_ms = 500, n;
 
+		if (c->rv) {
+			uint64_t now = now_ns();
+
+			if (now >= next_view) {
+				ringview_print(c->rv, out, json, (double)(now - t0) / 1e9, now);
+				next_view = now + (uint64_t)ring_view_ms * 1000000u;
+			}
+			wait_ms = (int)((next_view - now) / 1000000u) + 1;
+		}
+		n = poll(p, 4, wait_ms < 500 ? wait_ms : 500);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n <= 0)
@@ -292,6 +326,7 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct options o;
+	struct ringview *rv = NULL;
 	int lfd, ret, status = 0;
 
 	if (parse_options(argc, argv, &o) < 0)
@@ -300,6 +335,10 @@ int main(int argc, char **argv)
 	out = stdout;
 	if (o.output && !(out = fopen(o.output, "w"))) {
 		fprintf(stderr, "vhu-trace: --output=%s: %s\n", o.output, strerror(errno));
+		return 1;
+	}
+	if (o.ring_view_ms && !(rv = ringview_new())) {
+		fprintf(stderr, "vhu-trace: out of memory\n");
 		return 1;
 	}
 	sigaction(SIGINT, &sa, NULL);
@@ -315,7 +354,7 @@ int main(int argc, char **argv)
 		o.connect_path);
 	while (!stop) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
-		struct conn c = { .chan_fe = -1, .chan_be = -1 };
+		struct conn c = { .chan_fe = -1, .chan_be = -1, .rv = rv };
 
 		if (poll(&p, 1, 500) <= 0)
 			continue;
@@ -333,7 +372,9 @@ int main(int argc, char **argv)
 			continue;
 		}
 		fprintf(stderr, "vhu-trace: a front-end connected\n");
-		conversation(&c);
+		if (rv)
+			ringview_reset(rv);
+		conversation(&c, o.ring_view_ms);
 		fprintf(stderr, "vhu-trace: conversation over after %lu messages\n", c.messages);
 		close_fd(&c.fe);
 		close_fd(&c.be);
@@ -344,6 +385,7 @@ int main(int argc, char **argv)
 	}
 	close(lfd);
 	unlink(o.listen_path);
+	ringview_free(rv);
 	if (out != stdout)
 		fclose(out);
 	return status;

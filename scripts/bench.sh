@@ -18,6 +18,14 @@
 #   fwd      port-to-port: vhu-net between two ports vs testpmd io-forwarding
 #            between two net_vhost ports, a DPDK virtio-user loop around it
 #            (issue 5)
+#   ovs      port-to-port: vhu-net (default options and --poll) vs Open
+#            vSwitch with DPDK (scripts/ovs-switch.sh), 256- and 1024-entry
+#            rings, 64 B and 1518 B, plus each switch's cost per frame
+#            (issue 23). Not in the default PARTS yet: on a loaded machine
+#            OVS drops the loop's first frames while its upcall installs
+#            the flow, and the loop (a fixed set of frames) dies out; it
+#            has to be validated on a quiet machine first
+#            (PARTS=ovs scripts/bench.sh)
 #   iommu    vhu-blk (null disk) under vhu-bench blk with and without --iommu,
 #            and vhu-net between two ports under vhu-bench net with and
 #            without --iommu: the device IOTLB, warm (buffers mapped once),
@@ -28,6 +36,10 @@
 #            vhu-bench: aggregate IOPS and the ratio; the same with
 #            --workers=0 (a thread per queue); the process's threads and its
 #            memory per idle export (issue 22)
+#   gpu      vhu-gpu vs QEMU's vhost-user-gpu (Debian qemu-system-gui): 2D
+#            update throughput, TRANSFER_TO_HOST_2D plus RESOURCE_FLUSH of the
+#            whole screen, the UPDATE received by vhu's front-end as the
+#            display (vhu-gpu-draw --frames), 320x240 and 1024x768 (issue 18)
 #   log      dirty logging on vs off (live migration's cost, issue 16): vhu-blk
 #            under vhu-bench blk --log-check, vhu-net under vhu-bench net
 #            --log-dirty on the receiving port
@@ -44,7 +56,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 TIME=${TIME:-5}
 ROUNDS=${ROUNDS:-3}
-PARTS=${PARTS:-blk gen ingress fwd log iommu exports}
+PARTS=${PARTS:-blk gen ingress fwd log iommu gpu exports}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=${OUT:-$top/docs/PERFORMANCE.md}
 RESULTS=${RESULTS:-$top/docs/bench-results.jsonl}
@@ -244,9 +256,15 @@ start_txonly() {
 # from clear to show (net-busy.py): vhu-net (--record-busy, busy_vhu = its
 # pid) prints its counters, testpmd (record-core-cycles on, busy_fd = its
 # commands) clears or shows its forwarding stats. Neither: nothing.
-busy_vhu= busy_fd=
+busy_vhu= busy_fd= busy_ovs=
 busy_mark() {
-	if [ -n "$busy_vhu" ]; then
+	if [ -n "$busy_ovs" ]; then
+		if [ "$1" = clear ]; then
+			"$top/scripts/ovs-switch.sh" clear "$busy_ovs" || true
+		else
+			"$top/scripts/ovs-switch.sh" cycles "$busy_ovs" >"$busy_ovs.cycles" || true
+		fi
+	elif [ -n "$busy_vhu" ]; then
 		kill -USR1 "$busy_vhu" 2>/dev/null || true
 	elif [ -n "$busy_fd" ]; then
 		echo "$1 fwd stats all" >&"$busy_fd"
@@ -281,6 +299,7 @@ if ! command -v dpdk-testpmd >/dev/null; then
 	PARTS=${PARTS//gen/}
 	PARTS=${PARTS//ingress/}
 	PARTS=${PARTS//fwd/}
+	PARTS=${PARTS//ovs/}
 fi
 if part gen; then
 	for size in $PKT_SIZES; do
@@ -405,6 +424,81 @@ if part fwd; then
 				busy_vhu= busy_fd=
 				echo "{\"kind\": \"fwd\", \"side\": \"$side\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"cmd\": \"$dut_cmd\"}" >>"$results"
 				printf '%-5s fwd %4s B round %s: %s pps (loop total), %s ns/frame busy\n' "$side" "$size" "$round" "$pps" "$busy"
+			done
+		done
+	done
+fi
+
+# ---- vhu-net vs Open vSwitch with DPDK, port to port (issue 23) ----------------
+# The same loop as fwd (one testpmd, two net_virtio_user ports in io-forward
+# mode on CPU 0, frames unicast to the learnt MACs), with the ring size
+# given to virtio-user (queue_size=). The switch on CPU 1: vhu-net with its
+# default options or --poll (--record-busy for its ns per frame), or OVS
+# 3.1 with DPDK, its PMD on CPU 1 (scripts/ovs-switch.sh: bridge br0 with
+# the NORMAL action, two dpdkvhostuser ports), its cycles per packet from
+# dpif-netdev/pmd-stats-show over the TSC's MHz.
+OVS_RINGS=${OVS_RINGS:-256 1024}
+OVS_SIDES=${OVS_SIDES:-vhu vhu-poll ovs}
+if part ovs && ! [ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ]; then
+	echo "bench: Open vSwitch with DPDK is missing (openvswitch-switch-dpdk): no ovs part" >&2
+	PARTS=${PARTS//ovs/}
+fi
+if part ovs; then
+	mac_a=02:00:00:00:00:0a mac_b=02:00:00:00:00:0b
+	mhz=$(awk -F: '/^cpu MHz/ { print $2 + 0; exit }' /proc/cpuinfo)
+	for ring in $OVS_RINGS; do
+		for size in $PKT_SIZES; do
+			for round in $(seq "$ROUNDS"); do
+				for side in $OVS_SIDES; do
+					dut_pid=
+					if [ "$side" = ovs ]; then
+						rm -rf "$tmp/ovs"
+						if ! "$top/scripts/ovs-switch.sh" start "$tmp/ovs" a b >"$tmp/ovs.log" 2>&1; then
+							echo "bench: OVS did not start:" >&2
+							cat "$tmp/ovs.log" >&2
+							"$top/scripts/ovs-switch.sh" stop "$tmp/ovs" || true
+							continue
+						fi
+						sa=$tmp/ovs/a sb=$tmp/ovs/b busy_ovs=$tmp/ovs
+						dut_cmd="ovs-vswitchd-dpdk 3.1 (scripts/ovs-switch.sh: PMD on CPU 1, bridge br0 NORMAL, dpdkvhostuser ports A B)"
+					else
+						flags=
+						[ "$side" = vhu-poll ] && flags=--poll
+						sa=$tmp/a.sock sb=$tmp/b.sock
+						rm -f "$sa" "$sb"
+						# shellcheck disable=SC2086 # the flags are words
+						taskset -c $cpu1 "$net" --socket-path="$sa" --socket-path="$sb" \
+							--queue-pairs=1 $flags --record-busy >"$tmp/dut.log" 2>&1 &
+						dut_pid=$!
+						busy_vhu=$dut_pid
+						dut_cmd="taskset -c 1 vhu-net --socket-path=A --socket-path=B --queue-pairs=1${flags:+ $flags} --record-busy"
+						wait_sock "$sa" "$sb"
+					fi
+					testpmd gen_pid "$tmp/gen.in" "$tmp/gen.log" gen --lcores=0@0,1@0 \
+						--vdev "net_virtio_user0,path=$sa,queues=1,mac=$mac_a,queue_size=$ring" \
+						--vdev "net_virtio_user1,path=$sb,queues=1,mac=$mac_b,queue_size=$ring" -- -i \
+						--total-num-mbufs=16384 --forward-mode=io --eth-peer=0,$mac_b --eth-peer=1,$mac_a
+					exec {gen_fd}>"$tmp/gen.in"
+					echo "set txpkts $size" >&"$gen_fd"
+					# the loop's frames are only those sent first: wait until
+					# both ports are up on the switch (OVS drops until then)
+					sleep 2
+					echo "start tx_first 8" >&"$gen_fd"
+					measure_and_stop "$gen_fd" "$gen_pid" "" "$dut_pid"
+					a=$(port_stat "$tmp/gen.log" 0 RX-packets)
+					b=$(port_stat "$tmp/gen.log" 1 RX-packets)
+					pps=$(((${a:-0} + ${b:-0}) / TIME))
+					if [ "$side" = ovs ]; then
+						cyc=$(cat "$tmp/ovs.cycles" 2>/dev/null || true)
+						busy=$(python3 -c 'import sys; c, m = sys.argv[1], float(sys.argv[2] or 0); print(f"{float(c) * 1000 / m:.1f}" if c and m else "nan")' "$cyc" "$mhz")
+						"$top/scripts/ovs-switch.sh" stop "$tmp/ovs" || true
+					else
+						busy=$(busy_of vhu "$tmp/dut.log")
+					fi
+					busy_vhu= busy_ovs=
+					echo "{\"kind\": \"ovs\", \"side\": \"$side\", \"ring\": $ring, \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"cmd\": \"$dut_cmd\"}" >>"$results"
+					printf '%-8s ovs-loop ring %-4s %4s B round %s: %s pps (loop total), %s ns/frame busy\n' "$side" "$ring" "$size" "$round" "$pps" "$busy"
+				done
 			done
 		done
 	done
@@ -618,11 +712,46 @@ if part exports; then
 	done
 fi
 
+# ---- vhu-gpu vs QEMU's vhost-user-gpu: 2D updates (issue 18) --------------------
+# The back-end on CPU 1, vhu-gpu-draw (driver and display) on CPU 0, the two
+# back-ends alternating: each run draws and checks a frame, then times
+# FRAMES full-screen TRANSFER_TO_HOST_2D + RESOURCE_FLUSH pairs, each UPDATE
+# received whole by the display before the run ends.
+qemu_gpu=/usr/lib/qemu/vhost-user-gpu
+if part gpu && [ -x "$qemu_gpu" ] && [ -x "$build/devices/vhu-gpu" ]; then
+	for size in 320x240 1024x768; do
+		w=${size%x*} h=${size#*x}
+		frames=$([ "$size" = 320x240 ] && echo $((TIME * 400)) || echo $((TIME * 40)))
+		for round in $(seq "$ROUNDS"); do
+			for side in vhu qemu; do
+				rm -f "$tmp/g.sock"
+				exe=$build/devices/vhu-gpu
+				[ "$side" = qemu ] && exe=$qemu_gpu
+				$pin_be "$exe" --socket-path="$tmp/g.sock" >"$tmp/gpu-$side.log" 2>&1 &
+				peer=$!
+				wait_sock "$tmp/g.sock"
+				cmd="vhu-gpu-draw --socket-path=SOCK --width=$w --height=$h --check --frames=$frames"
+				if r=$($pin_fe "$build/tools/gpu/vhu-gpu-draw" --socket-path="$tmp/g.sock" \
+					--width="$w" --height="$h" --check --frames="$frames" | grep '^bench:'); then
+					fps=$(echo "$r" | sed -n 's/.*: \([0-9.]*\) frames\/s.*/\1/p')
+					mbs=$(echo "$r" | sed -n 's/.* \([0-9.]*\) MB\/s.*/\1/p')
+					load=$(cut -d' ' -f1 /proc/loadavg)
+					echo "{\"kind\": \"gpu\", \"side\": \"$side\", \"size\": \"$size\", \"round\": $round, \"fps\": $fps, \"mbs\": $mbs, \"load\": $load, \"cmd\": \"$cmd\"}" >>"$results"
+					printf '%-4s gpu %-8s round %s: %s frames/s, %s MB/s\n' "$side" "$size" "$round" "$fps" "$mbs"
+				else
+					echo "bench: gpu $side $size failed" >&2
+				fi
+				stop_backend
+			done
+		done
+	done
+fi
+
 commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$top" diff --quiet HEAD -- lib devices tools include 2>/dev/null || commit="$commit+changes"
 python3 - "$results" "$OUT" "$TIME" "$ROUNDS" "$RESULTS" "$PARTS" "$commit" <<'EOF'
 import json, os, statistics, subprocess, sys, datetime, platform
-part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu', 'exports': 'exports', 'exports_mem': 'exports'}.get(r.get('kind'), 'blk')
+part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'ovs': 'ovs', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu', 'gpu': 'gpu', 'exports': 'exports', 'exports_mem': 'exports'}.get(r.get('kind'), 'blk')
 stamp = {'date': str(datetime.date.today()), 'commit': sys.argv[7],
          'rounds': int(sys.argv[4]), 'secs': int(sys.argv[3])}
 new = [dict(json.loads(l), **stamp) for l in open(sys.argv[1])]
@@ -771,6 +900,31 @@ if fwd:
                  f"{secs_of('fwd')} s after its counters were cleared.\n")
     net_table(fwd, 'vhu-net', 'testpmd io-fwd')
     lines.append("vhu-net runs one worker thread per transmit queue, so here two threads share CPU 1; testpmd's one lcore polls both ports.\n")
+ovsrows = [r for r in allrows if r.get('kind') == 'ovs']
+if ovsrows:
+    lines.append("## vhu-net vs Open vSwitch with DPDK, port to port (issue 23)\n")
+    lines.append(measured('ovs'))
+    lines.append("The loop of the section above, with the ring size given to virtio-user (`queue_size=256` or `1024` on both "
+                 "`net_virtio_user` ports). The switch runs on CPU 1: vhu-net with its **default options** (adaptive polling) "
+                 "or `--poll`, or Open vSwitch 3.1 with DPDK 22.11 (Debian `openvswitch-switch-dpdk`, set up by scripts/ovs-switch.sh: "
+                 "`dpdk-init=true`, `dpdk-lcore-mask=0x1`, `pmd-cpu-mask=0x2`, `dpdk-extra=--no-huge -m 2048 --no-pci --legacy-mem`, "
+                 "a netdev bridge with the NORMAL action and two `dpdkvhostuser` ports). The generator on CPU 0 caps the rate on 2 CPUs, "
+                 "so the cost per frame says more: vhu-net's `--record-busy` ns per frame while busy, OVS's PMD "
+                 "`avg processing cycles per packet` (`ovs-appctl dpif-netdev/pmd-stats-show`, cleared at the start) over the "
+                 "CPU's MHz from /proc/cpuinfo.\n")
+    lines.append("| ring | frame bytes | vhu-net default pps | vhu-net --poll pps | OVS-DPDK pps | default / OVS | --poll / OVS | ns per frame: default / --poll / OVS | default's cost over OVS's |")
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    for ring in sorted({r['ring'] for r in ovsrows}):
+        for size in sorted({r['size'] for r in ovsrows if r['ring'] == ring}):
+            sel = [r for r in ovsrows if r['ring'] == ring and r['size'] == size]
+            c = {side: cell([r['pps'] for r in sel if r['side'] == side]) for side in ('vhu', 'vhu-poll', 'ovs')}
+            b = {side: busy_cell(sel, side, size) for side in ('vhu', 'vhu-poll', 'ovs')}
+            rat = lambda x, y: f"{x / y:.2f}×" if x and y else 'n/a'
+            lines.append(f"| {ring} | {size} | {c['vhu'][0]} | {c['vhu-poll'][0]} | {c['ovs'][0]} | {rat(c['vhu'][1], c['ovs'][1])} | "
+                         f"{rat(c['vhu-poll'][1], c['ovs'][1])} | {b['vhu'][0]} / {b['vhu-poll'][0]} / {b['ovs'][0]} | {rat(b['vhu'][1], b['ovs'][1])} |")
+    lines.append("\nTargets (issue 23), vhu-net's default mode: ≥ 1.5× OVS-DPDK's rate at 64 B and 1518 B, at 256 and 1024 entries; "
+                 "cost per frame ≤ 0.5× OVS's.\n")
+    lines.append("Switches: " + '; '.join(f"`{c}`" for c in sorted({r['cmd'] for r in ovsrows})) + ".\n")
 logrows = [r for r in allrows if r.get('kind') == 'log']
 if logrows:
     lines.append("## Dirty logging on vs off (what a live migration costs)\n")
@@ -847,6 +1001,28 @@ if exp:
                      f"of the driver's guest memory and rings that vhu-blk touched), {per0:,.0f} KiB before any driver "
                      f"connected. CPU of vhu-blk over 1 s with all drivers connected and idle: {b['idle_ticks']} ticks "
                      f"({n2} exports), {a['idle_ticks']} ({n1}) (1 tick = 10 ms).\n")
+gpu = [r for r in allrows if r.get('kind') == 'gpu']
+if gpu:
+    lines.append("## vhu-gpu vs QEMU's vhost-user-gpu: 2D updates to the display (issue 18)\n")
+    lines.append(measured('gpu'))
+    lines.append("Each back-end (CPU 1) is driven by `vhu-gpu-draw` (CPU 0), which plays both the guest's virtio-gpu driver and, through "
+                 "vhu's front-end, the display on the vhost-user-gpu socket. A run draws and checks a frame, then times full-screen "
+                 "TRANSFER_TO_HOST_2D + RESOURCE_FLUSH pairs (a B8G8R8X8 resource); each flush's UPDATE carries the whole screen's "
+                 "pixels over the socket and the run ends when the display has them all. The two back-ends alternate run by run. "
+                 "Command: `" + gpu[-1]['cmd'] + "` (FRAMES: 400 × TIME at 320x240, 40 × TIME at 1024x768).\n")
+    lines.append("| screen | vhu-gpu frames/s | QEMU vhost-user-gpu frames/s | vhu / QEMU | vhu-gpu MB/s | QEMU MB/s |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for size in sorted({r['size'] for r in gpu}, key=lambda s: int(s.split('x')[0])):
+        v, vm = cell([r['fps'] for r in gpu if r['size'] == size and r['side'] == 'vhu'])
+        q, qm = cell([r['fps'] for r in gpu if r['size'] == size and r['side'] == 'qemu'])
+        vb, _ = cell([r['mbs'] for r in gpu if r['size'] == size and r['side'] == 'vhu'])
+        qb, _ = cell([r['mbs'] for r in gpu if r['size'] == size and r['side'] == 'qemu'])
+        lines.append(f"| {size} | {v} | {q} | " + (f"{vm / qm:.2f}× |" if vm and qm else "n/a |") + f" {vb} | {qb} |")
+    loads = [r['load'] for r in gpu if 'load' in r]
+    if loads:
+        lines.append(f"\nLoad average (1 min) while these ran: {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} CPUs; "
+                     "above the CPU count the spread is the machine's, not the programs'.\n")
+    lines.append("\nTarget (issue 18): ≥ 1.5× QEMU's vhost-user-gpu.\n")
 extra = open(out).read().split('<!-- manual -->', 1) if os.path.exists(out) else []
 if len(extra) == 2:
     lines.append('<!-- manual -->' + extra[1])

@@ -11,7 +11,7 @@ PKGS=(
 	clang libclang-rt-14-dev clang-format
 	python3 python3-pytest
 	qemu-system-x86 qemu-utils qemu-block-extra qemu-system-common qemu-system-gui
-	dpdk dpdk-dev
+	dpdk dpdk-dev openvswitch-switch-dpdk
 	busybox-static linux-image-amd64
 	gcovr iproute2 procps file cpio xz-utils valgrind
 )

@@ -209,7 +209,13 @@ VHU_API unsigned int vhu_frontend_queue_num_free(const struct vhu_frontend_queue
  */
 VHU_API int vhu_frontend_stop(struct vhu_frontend *fe);
 
-/** vhu_frontend_alive() - false once the back-end closed the connection. */
+/**
+ * vhu_frontend_alive() - false once the back-end closed the connection, or
+ * once a reply did not fit its row (wrong size, fds, request or flags): the
+ * stream is then out of step, so the front-end shuts the connection down
+ * itself, the call that got the reply returns -EPROTO, and
+ * vhu_frontend_reconnect() may follow.
+ */
 VHU_API bool vhu_frontend_alive(struct vhu_frontend *fe);
 
 /**

@@ -221,7 +221,7 @@ VHU_API int vhu_vq_log_write(struct vhu_vq *vq, const void *p, size_t len);
  * @max_iov: room in @iov
  *
  * Return: iovecs written (>= 0), -EFAULT (a byte is unmapped, or the range
- * wraps), -ENOBUFS (@max_iov too small), -EOPNOTSUPP (behind a virtual
+ * wraps), -ENOBUFS (@max_iov too small), -ENOTSUP (behind a virtual
  * IOMMU, where addresses are IOVAs).
  */
 VHU_API int vhu_vq_gpa_iov(struct vhu_vq *vq, uint64_t gpa, uint64_t size, struct iovec *iov,

@@ -62,6 +62,13 @@ int vhu_fe_req_done(struct vhu_frontend *fe, uint32_t request, int ret)
 {
 	if (ret >= 0)
 		return ret;
+	if (fe->ch.broken) {
+		if (__atomic_exchange_n(&fe->alive, false, __ATOMIC_ACQ_REL))
+			vhu_err(&fe->log, "%s: closing the connection: %s",
+				vhu_rule_name(VHU_DIR_TO_BACKEND, request),
+				fe->ch.last_error ? fe->ch.last_error : "malformed reply");
+		return -EPROTO;
+	}
 	if (ret == -EPIPE || ret == -ECONNRESET || ret == -EAGAIN) {
 		if (__atomic_exchange_n(&fe->alive, false, __ATOMIC_ACQ_REL))
 			vhu_err(&fe->log, "%s: the back-end %s",
@@ -185,6 +192,7 @@ int vhu_fe_sock_open(struct vhu_frontend *fe)
 	fe->ch.sock = fe->sock;
 	fe->ch.log = &fe->log;
 	fe->ch.protocol_features = 0; /* no acks before SET_PROTOCOL_FEATURES */
+	fe->ch.broken = false;
 	__atomic_store_n(&fe->alive, true, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/util.h"
 #include "frontend/requests.h"
@@ -10,6 +11,20 @@ static int fail(struct vhu_fe_chan *ch, const char *why, int ret)
 {
 	ch->last_error = why;
 	return ret;
+}
+
+/*
+ * A reply that does not fit its row, or a stream that cannot be read as
+ * messages: what comes next cannot be trusted to line up with what we
+ * asked, so the connection ends here. shutdown(), not close(): the socket
+ * is its owner's, and the back-end (and our channel thread) see the end.
+ */
+static int broken(struct vhu_fe_chan *ch, const char *why)
+{
+	ch->last_error = why;
+	ch->broken = true;
+	(void)shutdown(ch->sock, SHUT_RDWR);
+	return -EPROTO;
 }
 
 static const char *reply_error(int err)
@@ -59,12 +74,15 @@ static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *
 	if (!reply)
 		reply = &ack;
 	ret = vhu_msg_recv(ch->sock, reply);
-	if (ret < 0)
+	if (ret == -ECONNRESET || ret == -EAGAIN || ret == -EINTR)
 		return fail(ch, "no reply", ret);
-	ret = vhu_reply_check(VHU_DIR_TO_BACKEND, req->hdr.request, need_reply, reply);
+	if (ret < 0 && ret != -EBADMSG)
+		return broken(ch, "the reply cannot be read as a message");
+	if (ret == 0)
+		ret = vhu_reply_check(VHU_DIR_TO_BACKEND, req->hdr.request, need_reply, reply);
 	if (ret < 0) {
 		vhu_msg_close_fds(reply);
-		return fail(ch, reply_error(ret), ret);
+		return broken(ch, reply_error(ret));
 	}
 	vhu_trace(ch->log, "<- %s size %u nfds %u", rule->name, reply->hdr.size, reply->nfds);
 	if (rule->reply == VHU_REPLY_ALWAYS || reply->hdr.size != VHU_ACK_SIZE ||
@@ -103,7 +121,7 @@ int vhu_fe_get_u64(struct vhu_fe_chan *ch, uint32_t request, uint64_t *out)
 		return ret;
 	if (ret == 0 || reply.hdr.size != sizeof(uint64_t)) {
 		vhu_msg_close_fds(&reply);
-		return fail(ch, "reply is not a u64", -EPROTO);
+		return broken(ch, "reply is not a u64");
 	}
 	vhu_msg_close_fds(&reply);
 	*out = reply.payload.u64;

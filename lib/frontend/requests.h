@@ -27,6 +27,8 @@ struct vhu_fe_chan {
 	uint64_t protocol_features; /* negotiated; REPLY_ACK enables acks */
 	const struct vhu_log *log;
 	const char *last_error; /* static text for the last failure, or NULL */
+	/* a reply did not fit its row: the socket was shut down (requests.c) */
+	bool broken;
 	/* NULL, or held around each request and its reply (set when two threads
 	 * send: the IOMMU role answers misses from the channel thread) */
 	pthread_mutex_t *lock;

@@ -899,7 +899,7 @@ VHU_API int vhu_vq_gpa_iov(struct vhu_vq *vq, uint64_t gpa, uint64_t size, struc
 			   unsigned int max_iov)
 {
 	if (vq->iommu)
-		return -EOPNOTSUPP;
+		return -ENOTSUP;
 	return vhu_mem_gpa_iov(vq->mem, gpa, size, iov, max_iov);
 }
 

@@ -7,7 +7,7 @@
 # error (exit 2 for the tools, 1 for the devices), so --help is not just
 # "anything goes".
 # Arguments: the built vhu-blk, vhu-net, vhu-rng, vhu-probe, vhu-bench, vhu-trace, vhu-ctl,
-# vhu-gpu, vhu-gpu-draw and vhu-input.
+# vhu-gpu, vhu-gpu-draw, vhu-input and vhu-conform.
 set -u
 
 fails=0
@@ -55,6 +55,7 @@ check() {
 }
 
 blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7 gpu=$8 gpudraw=$9 input=${10}
+conform=${11}
 
 check vhu-blk "--socket-path --fd --blk-file --read-only --num-queues --queue-size --serial
 	--direct --poll --poll-window --null-size --delay-us --log-level --print-capabilities
@@ -71,6 +72,8 @@ check vhu-gpu-draw "--socket-path --width --height --scanouts --png --check --ed
 check vhu-ctl "--socket --timeout --version" -- "$ctl"
 check vhu-probe "--socket-path --type --json --timeout --version" -- "$probe"
 check vhu-trace "--listen --connect --json --output --once --timeout --version" -- "$trace"
+check vhu-conform "--socket-path --exec --type --only --json --markdown --name --pid --peer-log
+	--timeout --list --version" -- "$conform"
 check vhu-bench "blk net input" -- "$bench"
 check "vhu-bench blk" "--socket-path --rw --bs --iodepth --queues --time --size --packed
 	--json --reconnect --log-check --migrate-to --log-dirty" -- "$bench" blk

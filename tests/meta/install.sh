@@ -39,7 +39,7 @@ if [[ -z $pc ]]; then
 	find "$dest" -type f | sed "s|^$dest||"
 	exit 1
 fi
-for m in vhu-blk vhu-net vhu-rng vhu-input vhu-probe vhu-bench vhu-ctl; do
+for m in vhu-blk vhu-net vhu-rng vhu-input vhu-probe vhu-bench vhu-ctl vhu-trace vhu-conform; do
 	if [[ -z $(find "$dest" -path "*/man/man1/$m.1*") ]] || [[ -z $(find "$dest" -path "*/bin/$m") ]]; then
 		echo "install: $m or its man page $m.1 is not installed"
 		exit 1

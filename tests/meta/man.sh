@@ -5,7 +5,7 @@
 # --help lists (and, for vhu-bench, each mode's), and man(1) renders it
 # without a warning.
 # Usage: man.sh MAN_DIR VHU-BLK VHU-NET VHU-RNG VHU-PROBE VHU-BENCH VHU-TRACE VHU-CTL VHU-GPU
-#   VHU-GPU-DRAW VHU-INPUT
+#   VHU-GPU-DRAW VHU-INPUT VHU-CONFORM
 set -u
 
 mandir=$1
@@ -41,6 +41,7 @@ check() {
 }
 
 blk=$1 net=$2 rng=$3 probe=$4 bench=$5 trace=$6 ctl=$7 gpu=$8 gpudraw=$9 input=${10}
+conform=${11}
 check vhu-blk "$blk"
 check vhu-ctl "$ctl"
 check vhu-net "$net"
@@ -50,6 +51,7 @@ check vhu-gpu "$gpu"
 check vhu-gpu-draw "$gpudraw"
 check vhu-probe "$probe"
 check vhu-trace "$trace"
+check vhu-conform "$conform"
 check vhu-bench "$bench" blk
 check vhu-bench "$bench" net
 check vhu-bench "$bench" input

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# meta/style: the tree is clang-formatted and every source file carries an
-# SPDX-License-Identifier line in its first 3 lines.
+# meta/style: the tree is clang-formatted, every source file carries an
+# SPDX-License-Identifier line in its first 3 lines, and the code spells
+# each errno one way (-ENOTSUP, never -EOPNOTSUPP: CONTRIBUTING.md).
 # Usage: style.sh SOURCE_ROOT
 set -u
 
@@ -33,6 +34,12 @@ if ((nospdx > 0)); then
 	fail=1
 else
 	echo "style: SPDX headers present"
+fi
+
+# EOPNOTSUPP is ENOTSUP on Linux: one spelling
+if grep -rn --include='*.c' --include='*.h' EOPNOTSUPP include lib devices tools 2>/dev/null; then
+	echo "style: EOPNOTSUPP above: spell it ENOTSUP"
+	fail=1
 fi
 
 scripts/format.sh --check

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/frontend against a back-end that answers wrong. A fake back-end on
+ * the other end of a socketpair answers GET_FEATURES and acks what asks
+ * for an ack, and answers GET_VRING_BASE (sent by vhu_frontend_stop) in
+ * one wrong way per case: too short, too long, a reply to another
+ * request, without the reply flag, with an fd. The front-end must fail
+ * that call with -EPROTO, report the connection dead, and shut it down:
+ * the fake back-end sees the end of the stream instead of waiting for more
+ * requests from a front-end that is out of step with it. No fd is left.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../support/leakcheck.h"
+#include "transport/transport.h"
+#include <vhu/frontend.h>
+#include <vhu/protocol.h>
+
+#define F_VERSION_1 (1ull << 32)
+
+enum bad_reply {
+	BAD_SHORT,	   /* 4 bytes instead of a vring state */
+	BAD_LONG,	   /* 16 bytes instead of 8 */
+	BAD_OTHER_REQUEST, /* a GET_FEATURES reply */
+	BAD_NO_REPLY_FLAG, /* flags without VHU_FLAG_REPLY */
+	BAD_FD,		   /* an eventfd on a reply that carries none */
+};
+
+struct fake {
+	int sock;
+	enum bad_reply bad;
+	bool sent_bad;	    /* the wrong reply went out */
+	bool saw_eof;	    /* after it, the stream ended (not a timeout) */
+	unsigned int after; /* requests received after the wrong reply */
+};
+
+static void quiet(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
+{
+	(void)opaque;
+	(void)level;
+	if (getenv("VHU_TEST_VERBOSE"))
+		fprintf(stderr, "[%s] %s\n", prefix, text);
+}
+
+static const struct vhu_log quiet_log = { .fn = quiet, .level = VHU_LOG_DEBUG };
+
+static void reply(struct fake *f, const struct vhu_msg *req, uint32_t size, uint64_t value)
+{
+	struct vhu_msg m;
+
+	vhu_msg_init(&m, req->hdr.request, VHU_FLAG_REPLY, size);
+	m.payload.u64 = value;
+	(void)vhu_msg_send(f->sock, &m);
+}
+
+static void send_bad(struct fake *f, const struct vhu_msg *req)
+{
+	struct vhu_msg m;
+	int efd = -1;
+
+	vhu_msg_init(&m, req->hdr.request, VHU_FLAG_REPLY, sizeof(struct vhost_vring_state));
+	m.payload.state = req->payload.state;
+	switch (f->bad) {
+	case BAD_SHORT:
+		m.hdr.size = 4;
+		break;
+	case BAD_LONG:
+		m.hdr.size = 16;
+		break;
+	case BAD_OTHER_REQUEST:
+		m.hdr.request = VHU_REQ_GET_FEATURES;
+		m.hdr.size = sizeof(uint64_t);
+		break;
+	case BAD_NO_REPLY_FLAG:
+		m.hdr.flags = VHU_VERSION;
+		break;
+	case BAD_FD:
+		efd = eventfd(0, EFD_CLOEXEC);
+		m.fds[0] = efd;
+		m.nfds = 1;
+		break;
+	}
+	(void)vhu_msg_send(f->sock, &m);
+	if (efd >= 0)
+		close(efd);
+	f->sent_bad = true;
+}
+
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+
+	/* bounded: a front-end that keeps the connection open fails the test, not hangs it */
+	assert_int_equal(vhu_sock_set_timeouts(f->sock, 3000), 0);
+	for (;;) {
+		struct vhu_msg m;
+		int ret = vhu_msg_recv(f->sock, &m);
+
+		if (ret == -ECONNRESET) {
+			f->saw_eof = f->sent_bad;
+			break;
+		}
+		if (ret < 0)
+			break; /* a timeout: the front-end neither closed nor sent */
+		vhu_msg_close_fds(&m);
+		if (f->sent_bad) {
+			f->after++;
+			continue;
+		}
+		if (m.hdr.request == VHU_REQ_GET_FEATURES)
+			reply(f, &m, sizeof(uint64_t), F_VERSION_1);
+		else if (m.hdr.request == VHU_REQ_GET_VRING_BASE)
+			send_bad(f, &m);
+		else if (m.hdr.flags & VHU_FLAG_NEED_REPLY)
+			reply(f, &m, sizeof(uint64_t), 0);
+	}
+	return NULL;
+}
+
+static void bad_reply(enum bad_reply bad)
+{
+	int fds = leak_count_fds(), sv[2];
+	struct fake f = { .bad = bad };
+	struct vhu_frontend *fe;
+	struct vhu_frontend_config cfg = {
+		.timeout_ms = 3000,
+		.features = F_VERSION_1,
+		.num_queues = 1,
+		.queue_size = 64,
+		.mem_size = 1u << 20,
+		.log = &quiet_log,
+	};
+	pthread_t thread;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f.sock = sv[1];
+	cfg.fd = sv[0];
+	assert_int_equal(pthread_create(&thread, NULL, fake_main, &f), 0);
+	assert_int_equal(vhu_frontend_connect(&cfg, &fe), 0);
+	assert_int_equal(vhu_frontend_start(fe), 0);
+	assert_true(vhu_frontend_alive(fe));
+	assert_int_equal(vhu_frontend_stop(fe), -EPROTO);
+	assert_false(vhu_frontend_alive(fe));
+	pthread_join(thread, NULL);
+	assert_true(f.sent_bad);
+	assert_true(f.saw_eof); /* shut down at once, not left open */
+	assert_int_equal(f.after, 0);
+	vhu_frontend_destroy(fe);
+	close(sv[1]);
+	assert_int_equal(leak_count_fds(), fds);
+}
+
+static void reply_too_short(void **state)
+{
+	(void)state;
+	bad_reply(BAD_SHORT);
+}
+
+static void reply_too_long(void **state)
+{
+	(void)state;
+	bad_reply(BAD_LONG);
+}
+
+static void reply_to_another_request(void **state)
+{
+	(void)state;
+	bad_reply(BAD_OTHER_REQUEST);
+}
+
+static void reply_without_reply_flag(void **state)
+{
+	(void)state;
+	bad_reply(BAD_NO_REPLY_FLAG);
+}
+
+static void reply_with_an_fd(void **state)
+{
+	(void)state;
+	bad_reply(BAD_FD);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(reply_too_short),
+		cmocka_unit_test(reply_too_long),
+		cmocka_unit_test(reply_to_another_request),
+		cmocka_unit_test(reply_without_reply_flag),
+		cmocka_unit_test(reply_with_an_fd),
+	};
+
+	return cmocka_run_group_tests_name("frontend_hostile", tests, NULL, NULL);
+}

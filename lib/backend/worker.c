@@ -602,6 +602,10 @@ static void sleep_events(struct vhu_wthread *wt, uint64_t tlb_wake)
 {
 	int timeout = -1;
 
+	/* a spin's epoll_wait(0) may have drained the control eventfd: the flag tells */
+	if (flag_get(&wt->ctl_pending))
+		return;
+
 	if (tlb_wake != UINT64_MAX) {
 		uint64_t now = now_ns(), left = tlb_wake > now ? tlb_wake - now : 0;
 

@@ -137,6 +137,29 @@ int gpu_show_scanout(struct gpu_dev *g, uint32_t id, uint32_t width, uint32_t he
 	return gpu_sock_send(g, VHU_GPU_REQ_SCANOUT, &s, sizeof(s), NULL, 0);
 }
 
+/*
+ * Whether rows [x, x + width) of @res are the UPDATE's bytes as they are:
+ * whole rows, no padding, a8r8g8b8 or x8r8g8b8 (the display ignores the
+ * top byte of x8r8g8b8, so a8r8g8b8's alpha may travel in it).
+ */
+static bool direct(const struct gpu_resource *res, int32_t x, uint32_t width)
+{
+	pixman_format_code_t f = pixman_image_get_format(res->image);
+
+	return x == 0 && width == res->width &&
+	       pixman_image_get_stride(res->image) == (int)width * 4 &&
+	       (f == PIXMAN_x8r8g8b8 || f == PIXMAN_a8r8g8b8);
+}
+
+static int sent(struct gpu_dev *g, int ret, size_t size)
+{
+	if (ret == 0) {
+		g->stats.updates++;
+		g->stats.update_bytes += size;
+	}
+	return ret;
+}
+
 /* One band of rows of @box, converted to x8r8g8b8 as the spec wants. */
 static int send_band(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res, int32_t x,
 		     int32_t y, uint32_t width, uint32_t height)
@@ -150,10 +173,19 @@ static int send_band(struct gpu_dev *g, uint32_t id, const struct gpu_resource *
 		.height = height,
 	};
 	size_t size = (size_t)width * height * 4;
-	uint32_t *pixels = malloc(size);
+	uint32_t *pixels;
 	pixman_image_t *dst;
 	int ret;
 
+	/* rows already in the wire's layout: sent from the resource, no copy */
+	if (direct(res, x, width)) {
+		const uint8_t *rows = (const uint8_t *)pixman_image_get_data(res->image) +
+				      (size_t)y * (size_t)pixman_image_get_stride(res->image);
+
+		return sent(g, gpu_sock_send(g, VHU_GPU_REQ_UPDATE, &u, sizeof(u), rows, size),
+			    size);
+	}
+	pixels = malloc(size);
 	if (!pixels)
 		return -ENOMEM;
 	dst = pixman_image_create_bits(PIXMAN_x8r8g8b8, (int)width, (int)height, pixels,
@@ -167,11 +199,7 @@ static int send_band(struct gpu_dev *g, uint32_t id, const struct gpu_resource *
 	pixman_image_unref(dst);
 	ret = gpu_sock_send(g, VHU_GPU_REQ_UPDATE, &u, sizeof(u), pixels, size);
 	free(pixels);
-	if (ret == 0) {
-		g->stats.updates++;
-		g->stats.update_bytes += size;
-	}
-	return ret;
+	return sent(g, ret, size);
 }
 
 int gpu_show_update(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,

@@ -138,6 +138,33 @@ VHU_API int vhu_frontend_start(struct vhu_frontend *fe);
 VHU_API struct vhu_frontend_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned int index);
 
 /**
+ * vhu_frontend_queue_enable() - enable or disable a started ring at run time
+ * (SET_VRING_ENABLE; dynamic multiqueue, as a guest changing its number of
+ * queue pairs makes QEMU do). A disabled ring keeps its chains: the back-end
+ * takes none until it is enabled again, then goes on where it stopped. The
+ * choice survives vhu_frontend_reconnect(); vhu_frontend_start() enables
+ * every ring.
+ * @q:      from vhu_frontend_queue()
+ * @enable: true to enable
+ *
+ * Return: 0; -ENOTSUP (VHOST_USER_F_PROTOCOL_FEATURES not offered: rings are
+ * then always enabled); -ECONNRESET; -EIO (the back-end refused); -EPROTO.
+ */
+VHU_API int vhu_frontend_queue_enable(struct vhu_frontend_queue *q, bool enable);
+
+/**
+ * vhu_frontend_queue_broken() - whether the back-end said the ring broke.
+ * Every ring is given an error eventfd (SET_VRING_ERR, as QEMU does); a
+ * back-end signals it when it finds the ring unusable (a driver error),
+ * after which it takes nothing more from it. The signal stays until the
+ * ring is set up again (vhu_frontend_start()).
+ * @q: from vhu_frontend_queue()
+ *
+ * Return: true once the back-end signalled the ring's error eventfd.
+ */
+VHU_API bool vhu_frontend_queue_broken(struct vhu_frontend_queue *q);
+
+/**
  * vhu_frontend_queue_add() - make one buffer chain available (not yet published).
  * @q:     the ring
  * @out:   device-readable buffers (pointers from vhu_frontend_alloc memory)
@@ -208,6 +235,19 @@ VHU_API unsigned int vhu_frontend_queue_num_free(const struct vhu_frontend_queue
  * Return: 0 or the first error.
  */
 VHU_API int vhu_frontend_stop(struct vhu_frontend *fe);
+
+/**
+ * vhu_frontend_reset() - reset the device, as a guest's virtio reset makes
+ * QEMU do: vhu_frontend_stop() if started, then RESET_DEVICE when it was
+ * negotiated, else RESET_OWNER (deprecated by the spec, but what QEMU sends
+ * then). The back-end forgets the negotiated features, the rings and its
+ * inflight region; the connection, its protocol features and the memory
+ * stay. vhu_frontend_start() sets the device up again from fresh rings.
+ *
+ * Return: 0; -ECONNRESET (no back-end); -EIO (it refused); -EPROTO (a reply
+ * that does not fit: the connection is closed); or an error of the stop.
+ */
+VHU_API int vhu_frontend_reset(struct vhu_frontend *fe);
 
 /**
  * vhu_frontend_alive() - false once the back-end closed the connection, or

@@ -193,6 +193,7 @@ int vhu_fe_sock_open(struct vhu_frontend *fe)
 	fe->ch.log = &fe->log;
 	fe->ch.protocol_features = 0; /* no acks before SET_PROTOCOL_FEATURES */
 	fe->ch.broken = false;
+	fe->mem_shared = false; /* a new connection has none of it */
 	__atomic_store_n(&fe->alive, true, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -313,7 +314,7 @@ static int queues_alloc(struct vhu_frontend *fe)
 
 		q->fe = fe;
 		q->index = i;
-		q->kick_fd = q->call_fd = -1;
+		q->kick_fd = q->call_fd = q->err_fd = -1;
 		m->desc = vhu_fe_mem_alloc(&fe->mem, desc, 64);
 		m->avail = vhu_fe_mem_alloc(&fe->mem, avail, 64);
 		m->used = vhu_fe_mem_alloc(&fe->mem, used, 64);
@@ -518,13 +519,18 @@ static int queue_init(struct vhu_frontend *fe, struct vhu_frontend_queue *q)
 	if (ret < 0)
 		return ret;
 	q->bufs = calloc(vhu_fe_ring_max_chain(&q->ring), sizeof(*q->bufs));
+	q->disabled = false;
 	if (q->kick_fd < 0)
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->call_fd < 0)
 		q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->err_fd < 0)
+		q->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	else
+		(void)!read(q->err_fd, &(uint64_t){ 0 }, sizeof(uint64_t)); /* a fresh ring */
 	if (!q->bufs)
 		return -ENOMEM;
-	if (q->kick_fd < 0 || q->call_fd < 0)
+	if (q->kick_fd < 0 || q->call_fd < 0 || q->err_fd < 0)
 		return -errno;
 	return 0;
 }
@@ -546,6 +552,8 @@ static int queue_start(struct vhu_frontend *fe, struct vhu_frontend_queue *q, ui
 		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_KICK, q->index, q->kick_fd);
 	if (ret == 0)
 		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_CALL, q->index, q->call_fd);
+	if (ret == 0) /* as QEMU's vhost_virtqueue_init: where the back-end says a ring broke */
+		ret = fe_vring_fd(fe, VHU_REQ_SET_VRING_ERR, q->index, q->err_fd);
 	return ret;
 }
 
@@ -558,7 +566,7 @@ int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume)
 	ret = fe_set_u64(fe, VHU_REQ_SET_FEATURES, fe->features | (protocol ? F_PROTOCOL : 0));
 	if (ret == 0) /* QEMU adds FEATURES_OK from its SET_FEATURES (vhost_user_set_features) */
 		ret = fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);
-	if (ret == 0)
+	if (ret == 0 && !fe->mem_shared) {
 		ret = vhu_fe_req_done(
 			fe,
 			has_protocol(fe, VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)
@@ -566,6 +574,8 @@ int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume)
 				: VHU_REQ_SET_MEM_TABLE,
 			vhu_fe_mem_share(&fe->mem, &fe->ch,
 					 has_protocol(fe, VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS)));
+		fe->mem_shared = ret == 0;
+	}
 	/* QEMU's order (vhost_user_blk_start): the region is set before any ring starts */
 	if (ret == 0)
 		ret = vhu_fe_inflight_setup(fe, resume);
@@ -577,7 +587,7 @@ int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume)
 					 : vhu_fe_ring_base(&q->ring));
 	}
 	for (unsigned int i = 0; ret == 0 && protocol && i < fe->cfg.num_queues; i++)
-		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, i, 1);
+		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, i, !fe->queues[i].disabled);
 	if (ret == 0)
 		ret = fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	return ret;
@@ -624,6 +634,23 @@ int vhu_frontend_stop(struct vhu_frontend *fe)
 	return ret ? ret : r;
 }
 
+int vhu_frontend_reset(struct vhu_frontend *fe)
+{
+	struct vhu_msg req;
+	int ret = vhu_frontend_stop(fe);
+
+	if (ret < 0)
+		return ret;
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	/* as QEMU's vhost_user_reset_device(): RESET_OWNER without RESET_DEVICE */
+	vhu_msg_init(&req,
+		     has_protocol(fe, VHU_PROTOCOL_F_RESET_DEVICE) ? VHU_REQ_RESET_DEVICE
+								   : VHU_REQ_RESET_OWNER,
+		     0, 0);
+	return vhu_fe_send_req(fe, &req);
+}
+
 void vhu_frontend_destroy(struct vhu_frontend *fe)
 {
 	if (!fe)
@@ -639,6 +666,7 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 		free(q->bufs);
 		vhu_close_fd(&q->kick_fd);
 		vhu_close_fd(&q->call_fd);
+		vhu_close_fd(&q->err_fd);
 	}
 	free(fe->queues);
 	vhu_fe_mem_destroy(&fe->mem);
@@ -664,6 +692,30 @@ struct vhu_frontend_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned 
 	if (!fe->started || index >= fe->cfg.num_queues)
 		return NULL;
 	return &fe->queues[index];
+}
+
+bool vhu_frontend_queue_broken(struct vhu_frontend_queue *q)
+{
+	struct pollfd pfd = { .fd = q->err_fd, .events = POLLIN };
+
+	/* the count stays until the ring is set up again: every caller sees it */
+	return q->err_fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
+int vhu_frontend_queue_enable(struct vhu_frontend_queue *q, bool enable)
+{
+	struct vhu_frontend *fe = q->fe;
+	int ret;
+
+	/* without PROTOCOL_FEATURES a started ring is always enabled (spec: "Ring states") */
+	if (!(fe->offered & F_PROTOCOL))
+		return -ENOTSUP;
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, q->index, enable);
+	if (ret == 0)
+		q->disabled = !enable;
+	return ret;
 }
 
 static int iov_to_bufs(struct vhu_frontend_queue *q, const struct iovec *iov, unsigned int n,

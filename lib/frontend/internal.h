@@ -34,6 +34,8 @@ struct vhu_frontend_queue {
 	struct vhu_fe_ring_mem mem; /* allocated at connect */
 	struct vhu_fe_buf *bufs;    /* [max chain]: vhu_frontend_queue_add's scratch */
 	int kick_fd, call_fd;
+	int err_fd;    /* SET_VRING_ERR: the back-end signals a broken ring */
+	bool disabled; /* vhu_frontend_queue_enable(false); kept across a reconnect */
 };
 
 struct vhu_frontend {
@@ -45,6 +47,10 @@ struct vhu_frontend {
 	uint64_t offered, features, protocol;
 	bool alive; /* atomic */
 	bool started;
+	/* the memory went to the back-end on this connection: it keeps it
+	 * across a stop and a RESET_DEVICE, and ADD_MEM_REG of a region it
+	 * has is an overlap (QEMU diffs against its shadow table) */
+	bool mem_shared;
 	struct vhu_fe_mem mem;
 	struct vhu_frontend_queue *queues;
 	int chan_fd; /* our end of the back-end channel */

@@ -36,7 +36,7 @@ OUT=$1
 GUEST_MODULES=(
 	qemu_fw_cfg
 	virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
-	virtio_blk virtio-rng virtio_net virtio_console virtio_input evdev
+	virtio_blk virtio-rng virtio_net virtio_console virtio_input evdev uinput
 )
 
 # ---- pick the kernel ------------------------------------------------------

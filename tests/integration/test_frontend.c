@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "../support/leakcheck.h"
+#include "frontend/internal.h"
 #include "rig.h"
 #include <vhu/frontend.h>
 
@@ -35,6 +36,7 @@ struct fe_rig {
 	int fds, maps;		     /* before the test */
 	uint64_t protocol;	     /* the back-end's protocol features (0: RIG_PROTOCOL) */
 	struct fe_rig *dst;	     /* a second back-end (migration tests) */
+	const struct vhu_log *log;   /* the back-end's (NULL: quiet_log) */
 };
 
 static void quiet(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
@@ -46,6 +48,21 @@ static void quiet(void *opaque, enum vhu_log_level level, const char *prefix, co
 }
 
 static const struct vhu_log quiet_log = { .fn = quiet, .level = VHU_LOG_DEBUG };
+
+/* Which reset requests the back-end received (from its trace of each request). */
+static unsigned int seen_reset_device, seen_reset_owner;
+
+static void watch(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
+{
+	if (strstr(text, "<- VHOST_USER_RESET_DEVICE "))
+		__atomic_fetch_add(&seen_reset_device, 1, __ATOMIC_RELAXED);
+	if (strstr(text, "<- VHOST_USER_RESET_OWNER "))
+		__atomic_fetch_add(&seen_reset_owner, 1, __ATOMIC_RELAXED);
+	if (level <= VHU_LOG_DEBUG)
+		quiet(opaque, level, prefix, text);
+}
+
+static const struct vhu_log watch_log = { .fn = watch, .level = VHU_LOG_TRACE };
 
 static void *run_thread(void *arg)
 {
@@ -64,7 +81,7 @@ static void backend_start(struct fe_rig *r)
 		.protocol_features = r->protocol ? r->protocol : RIG_PROTOCOL,
 		.ops = &echo_ops,
 		.dev = &r->dev,
-		.log = &quiet_log,
+		.log = r->log ? r->log : &quiet_log,
 	};
 
 	pthread_mutex_init(&r->dev.lock, NULL);
@@ -485,6 +502,124 @@ static void bare_conn(void **state)
 	vhu_frontend_conn_close(NULL);
 }
 
+/*
+ * A device reset (a guest's virtio reset): RESET_DEVICE, or RESET_OWNER
+ * from a back-end without it, once while started (stopped first) and once
+ * while stopped; each time the device starts again from fresh rings.
+ */
+static void reset_then_start(struct fe_rig *r, uint64_t protocol, unsigned int *seen)
+{
+	unsigned int resets;
+
+	backend_kill(r);
+	r->protocol = protocol;
+	r->log = &watch_log;
+	backend_start(r);
+	__atomic_store_n(seen, 0, __ATOMIC_RELAXED);
+	connect_fe(r, F_VERSION_1 | F_EVENT_IDX, 2);
+	echo_batch(r, 0, 1, 1);
+	resets = __atomic_load_n(&r->dev.resets, __ATOMIC_ACQUIRE);
+	assert_int_equal(vhu_frontend_reset(r->fe), 0);
+	assert_int_equal(__atomic_load_n(seen, __ATOMIC_RELAXED), 1);
+	assert_int_equal(vhu_frontend_start(r->fe), 0);
+	echo_batch(r, 0, 1, 2);
+	echo_batch(r, 1, 1, 3);
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+	assert_int_equal(vhu_frontend_reset(r->fe), 0);
+	assert_int_equal(__atomic_load_n(seen, __ATOMIC_RELAXED), 2);
+	/* RESET_DEVICE resets the device (ops->reset); RESET_OWNER only stops the rings */
+	assert_int_equal(__atomic_load_n(&r->dev.resets, __ATOMIC_ACQUIRE) - resets,
+			 seen == &seen_reset_device ? 2 : 0);
+	assert_int_equal(vhu_frontend_start(r->fe), 0);
+	echo_batch(r, 0, 1, 4);
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+	/* no back-end: nothing to reset */
+	backend_kill(r);
+	assert_int_equal(vhu_frontend_reset(r->fe), -ECONNRESET);
+}
+
+static void reset_device(void **state)
+{
+	reset_then_start(*state, RIG_PROTOCOL, &seen_reset_device);
+}
+
+static void reset_owner(void **state)
+{
+	reset_then_start(*state, RIG_PROTOCOL & ~PF(RESET_DEVICE), &seen_reset_owner);
+}
+
+/*
+ * Dynamic multiqueue: a disabled ring keeps the chains made available on
+ * it while the other runs on; enabled again, it completes every one.
+ */
+static void ring_enable_at_run_time(void **state)
+{
+	struct fe_rig *r = *state;
+	struct vhu_frontend_queue *q;
+	uint8_t *out, *in;
+	bool seen[BATCH] = { false };
+	void *token;
+	uint32_t len;
+
+	connect_fe(r, F_VERSION_1 | F_EVENT_IDX, 2);
+	echo_batch(r, 1, 1, 1);
+	q = vhu_frontend_queue(r->fe, 1);
+	out = vhu_frontend_alloc(r->fe, BATCH * CHUNK, 64);
+	in = vhu_frontend_alloc(r->fe, BATCH * CHUNK, 64);
+	assert_non_null(out);
+	assert_non_null(in);
+	assert_int_equal(vhu_frontend_queue_enable(q, false), 0);
+	for (unsigned int i = 0; i < BATCH; i++) {
+		struct iovec o = { out + i * CHUNK, CHUNK }, iv = { in + i * CHUNK, CHUNK };
+
+		memset(o.iov_base, (int)i, CHUNK);
+		assert_int_equal(
+			vhu_frontend_queue_add(q, &o, 1, &iv, 1, (void *)(uintptr_t)(i + 1)), 0);
+	}
+	assert_true(vhu_frontend_queue_kick(q) >= 0);
+	echo_batch(r, 0, 1, 2); /* the other ring goes on meanwhile */
+	assert_int_equal(vhu_frontend_queue_wait(q, 300), 0);
+	assert_int_equal(vhu_frontend_queue_get(q, &token, &len), 0);
+	assert_int_equal(vhu_frontend_queue_enable(q, true), 0);
+	collect(r, q, BATCH, CHUNK, seen);
+	assert_memory_equal(out, in, BATCH * CHUNK);
+	echo_batch(r, 1, 1, 3);
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+}
+
+/*
+ * SET_VRING_ERR: a driver that scribbles an avail index 1000 ahead (more
+ * than the ring holds) breaks the ring; the back-end signals the ring's
+ * error eventfd and the front-end reports it, for that ring only.
+ */
+static void ring_error_reported(void **state)
+{
+	struct fe_rig *r = *state;
+	struct vhu_frontend_queue *q;
+	volatile uint16_t *avail_idx;
+	uint64_t one = 1;
+	int i;
+
+	connect_fe(r, F_VERSION_1, 2);
+	echo_batch(r, 0, 1, 1);
+	q = vhu_frontend_queue(r->fe, 0);
+	assert_false(vhu_frontend_queue_broken(q));
+	avail_idx = (volatile uint16_t *)((uint8_t *)q->mem.avail + 2); /* split: flags, idx */
+	*avail_idx = (uint16_t)(*avail_idx + 1000);
+	assert_int_equal(write(q->kick_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	for (i = 0; i < 200 && !vhu_frontend_queue_broken(q); i++)
+		usleep(10000);
+	assert_true(vhu_frontend_queue_broken(q));
+	assert_false(vhu_frontend_queue_broken(vhu_frontend_queue(r->fe, 1)));
+	echo_batch(r, 1, 1, 2); /* the other ring is unharmed */
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+	/* a fresh start is a fresh ring */
+	assert_int_equal(vhu_frontend_start(r->fe), 0);
+	assert_false(vhu_frontend_queue_broken(vhu_frontend_queue(r->fe, 0)));
+	echo_batch(r, 0, 1, 3);
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -504,6 +639,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(migration_split, setup_migration, teardown),
 		cmocka_unit_test_setup_teardown(migration_packed, setup_migration, teardown),
 		T(migration_refused),
+		T(reset_device),
+		T(reset_owner),
+		T(ring_enable_at_run_time),
+		T(ring_error_reported),
 	};
 
 	return cmocka_run_group_tests_name("frontend", tests, NULL, NULL);

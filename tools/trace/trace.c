@@ -15,8 +15,10 @@
  * (ringview.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +37,9 @@
 struct options {
 	const char *listen_path;
 	const char *connect_path;
+	int listen_fd;	 /* --listen-fd: an inherited listening socket, or -1 */
+	int frontend_fd; /* --frontend-fd: an inherited connected front-end, or -1 */
+	int connect_fd;	 /* --connect-fd: an inherited connected back-end, or -1 */
 	const char *output;
 	unsigned int timeout_s;
 	unsigned int ring_view_ms; /* 0: no ring view */
@@ -74,7 +79,8 @@ static uint64_t now_ns(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vhu-trace --listen=PATH --connect=PATH [--json] [--output=FILE]\n"
+		"Usage: vhu-trace (--listen=PATH | --listen-fd=FD | --frontend-fd=FD)\n"
+		"                 (--connect=PATH | --connect-fd=FD) [--json] [--output=FILE]\n"
 		"                 [--once] [--timeout=SECONDS] [--ring-view=SECONDS]\n"
 		"\n"
 		"Relay a vhost-user conversation between a front-end and a back-end and print\n"
@@ -86,6 +92,11 @@ static void usage(FILE *f)
 		"\n"
 		"  --listen=PATH      where the front-end connects (created; removed at exit)\n"
 		"  --connect=PATH     the back-end's socket, connected to for each front-end\n"
+		"  --listen-fd=FD     an inherited listening socket instead of --listen\n"
+		"  --frontend-fd=FD   an inherited socket connected to the front-end: one\n"
+		"                     conversation (as --once)\n"
+		"  --connect-fd=FD    an inherited socket connected to the back-end, instead of\n"
+		"                     --connect: one conversation (as --once)\n"
 		"  --json             one JSON object per message instead of text\n"
 		"  --output=FILE      write the trace to FILE instead of standard output\n"
 		"  --once             exit when the first conversation ends\n"
@@ -115,6 +126,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "once", no_argument, NULL, '1' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "ring-view", required_argument, NULL, 'R' },
+		{ "listen-fd", required_argument, NULL, 'L' },
+		{ "frontend-fd", required_argument, NULL, 'F' },
+		{ "connect-fd", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -122,7 +136,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	char *end;
 	int c;
 
-	*o = (struct options){ .timeout_s = 5 };
+	*o = (struct options){
+		.timeout_s = 5, .listen_fd = -1, .frontend_fd = -1, .connect_fd = -1
+	};
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -157,6 +173,26 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->ring_view_ms = (unsigned int)(sec * 1000 + 0.5);
 			break;
 		}
+		case 'L':
+		case 'F':
+		case 'C': {
+			long v = strtol(optarg, &end, 10);
+			int *slot = c == 'L'   ? &o->listen_fd
+				    : c == 'F' ? &o->frontend_fd
+					       : &o->connect_fd;
+
+			if (*end || end == optarg || v < 3 || v > INT_MAX ||
+			    fcntl((int)v, F_GETFD) < 0) {
+				fprintf(stderr, "vhu-trace: --%s=%s: not an open fd (3 or more)\n",
+					c == 'L'   ? "listen-fd"
+					: c == 'F' ? "frontend-fd"
+						   : "connect-fd",
+					optarg);
+				return -1;
+			}
+			*slot = (int)v;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -168,10 +204,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 			return -1;
 		}
 	}
-	if (optind < argc || !o->listen_path || !o->connect_path) {
-		fprintf(stderr, "vhu-trace: --listen=PATH and --connect=PATH are required\n");
+	if (optind < argc ||
+	    (!!o->listen_path + (o->listen_fd >= 0) + (o->frontend_fd >= 0)) != 1 ||
+	    (!!o->connect_path + (o->connect_fd >= 0)) != 1) {
+		fprintf(stderr, "vhu-trace: one of --listen, --listen-fd, --frontend-fd and one of "
+				"--connect, --connect-fd are required\n");
 		return -1;
 	}
+	if (o->frontend_fd >= 0 || o->connect_fd >= 0)
+		o->once = true; /* an inherited connection is one conversation */
 	return 0;
 }
 
@@ -345,23 +386,40 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	t0 = now_ns();
-	ret = vhu_sock_listen(o.listen_path, &lfd);
-	if (ret < 0) {
-		fprintf(stderr, "vhu-trace: --listen=%s: %s\n", o.listen_path, strerror(-ret));
-		return 1;
+	lfd = o.listen_fd;
+	if (o.listen_path) {
+		ret = vhu_sock_listen(o.listen_path, &lfd);
+		if (ret < 0) {
+			fprintf(stderr, "vhu-trace: --listen=%s: %s\n", o.listen_path,
+				strerror(-ret));
+			return 1;
+		}
 	}
-	fprintf(stderr, "vhu-trace: listening on %s, relaying to %s\n", o.listen_path,
-		o.connect_path);
+	fprintf(stderr, "vhu-trace: %s %s, relaying to %s\n",
+		o.frontend_fd >= 0 ? "front-end on fd" : "listening on",
+		o.listen_path	     ? o.listen_path
+		: o.frontend_fd >= 0 ? "(inherited)"
+				     : "an inherited fd",
+		o.connect_path ? o.connect_path : "an inherited fd");
 	while (!stop) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
 		struct conn c = { .chan_fe = -1, .chan_be = -1, .rv = rv };
 
-		if (poll(&p, 1, 500) <= 0)
-			continue;
-		c.fe = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (c.fe < 0)
-			continue;
-		ret = vhu_sock_connect(o.connect_path, o.timeout_s * 1000u, &c.be);
+		if (o.frontend_fd >= 0) {
+			c.fe = o.frontend_fd;
+		} else {
+			if (poll(&p, 1, 500) <= 0)
+				continue;
+			c.fe = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+			if (c.fe < 0)
+				continue;
+		}
+		if (o.connect_fd >= 0) {
+			c.be = o.connect_fd;
+			ret = 0;
+		} else {
+			ret = vhu_sock_connect(o.connect_path, o.timeout_s * 1000u, &c.be);
+		}
 		if (ret < 0) {
 			fprintf(stderr, "vhu-trace: --connect=%s: %s\n", o.connect_path,
 				strerror(-ret));
@@ -383,8 +441,10 @@ int main(int argc, char **argv)
 		if (o.once)
 			break;
 	}
-	close(lfd);
-	unlink(o.listen_path);
+	if (lfd >= 0)
+		close(lfd);
+	if (o.listen_path)
+		unlink(o.listen_path);
 	ringview_free(rv);
 	if (out != stdout)
 		fclose(out);

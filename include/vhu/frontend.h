@@ -38,7 +38,7 @@ struct vhu_frontend_config {
 	/* VHU_PROTOCOL_F_* wanted; intersected with the offer and with what the
 	 * front-end implements (MQ, REPLY_ACK, BACKEND_REQ, CONFIG,
 	 * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS,
-	 * LOG_SHMFD, DEVICE_STATE; not BACKEND_SEND_FD: no back-end request
+	 * LOG_SHMFD, DEVICE_STATE, RARP; not BACKEND_SEND_FD: no back-end request
 	 * it serves takes an fd); ~0: all of those */
 	uint64_t protocol_features;
 	uint16_t num_queues; /* rings to set up (<= the back-end's GET_QUEUE_NUM; 0: 1) */
@@ -248,6 +248,15 @@ VHU_API int vhu_frontend_stop(struct vhu_frontend *fe);
  * that does not fit: the connection is closed); or an error of the stop.
  */
 VHU_API int vhu_frontend_reset(struct vhu_frontend *fe);
+
+/**
+ * vhu_frontend_send_rarp() - SEND_RARP: after a migration, have a network
+ * back-end announce the guest's @mac (a RARP broadcast, so that switches
+ * learn where it went), as QEMU does for a guest without GUEST_ANNOUNCE.
+ *
+ * Return: 0; -ENOTSUP (RARP not negotiated); -ECONNRESET; -EIO (refused).
+ */
+VHU_API int vhu_frontend_send_rarp(struct vhu_frontend *fe, const uint8_t mac[6]);
 
 /**
  * vhu_frontend_alive() - false once the back-end closed the connection, or

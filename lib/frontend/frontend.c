@@ -53,7 +53,7 @@
 #define PROTOCOL_SUPPORTED                                                            \
 	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(INFLIGHT_SHMFD) | \
 	 PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(LOG_SHMFD) |    \
-	 PF(DEVICE_STATE))
+	 PF(DEVICE_STATE) | PF(RARP))
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -632,6 +632,19 @@ int vhu_frontend_stop(struct vhu_frontend *fe)
 	/* as QEMU's vhost_user_dev_start(false): the device is reset */
 	r = fe_set_status(fe, 0);
 	return ret ? ret : r;
+}
+
+int vhu_frontend_send_rarp(struct vhu_frontend *fe, const uint8_t mac[6])
+{
+	uint64_t v = 0;
+
+	if (!has_protocol(fe, VHU_PROTOCOL_F_RARP))
+		return -ENOTSUP;
+	if (!vhu_frontend_alive(fe))
+		return -ECONNRESET;
+	/* spec: "SEND_RARP": the MAC in the first 6 bytes of the u64 */
+	memcpy(&v, mac, 6);
+	return fe_set_u64(fe, VHU_REQ_SEND_RARP, v);
 }
 
 int vhu_frontend_reset(struct vhu_frontend *fe)

@@ -722,6 +722,24 @@ static void rarp_and_mtu(void **state)
 	expect_frame(s, 1, vm, 0, 100, 10);
 }
 
+/* The same announcement through lib/frontend (vhu_frontend_send_rarp()). */
+static void rarp_from_frontend(void **state)
+{
+	static uint8_t got[2048];
+	struct sw *s = *state;
+	const uint8_t vm[6] = { 0x52, 0x54, 0, 0xaa, 0xbb, 0xcd };
+	uint8_t h[HDR];
+
+	assert_true(vhu_frontend_protocol_features(s->p[2].fe) & F(VHU_PROTOCOL_F_RARP));
+	assert_int_equal(vhu_frontend_send_rarp(s->p[2].fe, vm), 0);
+	for (unsigned int i = 0; i < 2; i++) {
+		assert_int_equal(recv_frame(s, i, h, got, 3000), 60);
+		assert_memory_equal(got, bcast, 6);
+		assert_memory_equal(got + 6, vm, 6);
+		assert_int_equal(got[12] << 8 | got[13], 0x8035);
+	}
+}
+
 /* A frame @dst <- @src of 60 bytes from port @i, 802.1Q-tagged when @vid. */
 static void send_from(struct sw *s, unsigned int i, const uint8_t *dst, const uint8_t *src,
 		      unsigned int vid, uint8_t seed)
@@ -805,6 +823,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(offloads_carried_or_done, setup_packed,
 						sw_teardown),
 		cmocka_unit_test_setup_teardown(rarp_and_mtu, setup_split, sw_teardown),
+		cmocka_unit_test_setup_teardown(rarp_from_frontend, setup_split, sw_teardown),
 		cmocka_unit_test_setup_teardown(isolates_tenants, setup_isolated, sw_teardown),
 	};
 

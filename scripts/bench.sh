@@ -30,6 +30,12 @@
 #            and vhu-net between two ports under vhu-bench net with and
 #            without --iommu: the device IOTLB, warm (buffers mapped once),
 #            against plain guest-physical addresses (issue 17)
+#   exports  one vhu-blk process serving 64 exports (null disks, 1 queue each,
+#            its default worker pool: a thread per CPU) under 64 vhu-bench blk
+#            at once, against the same process with one export under one
+#            vhu-bench: aggregate IOPS and the ratio; the same with
+#            --workers=0 (a thread per queue); the process's threads and its
+#            memory per idle export (issue 22)
 #   gpu      vhu-gpu vs QEMU's vhost-user-gpu (Debian qemu-system-gui): 2D
 #            update throughput, TRANSFER_TO_HOST_2D plus RESOURCE_FLUSH of the
 #            whole screen, the UPDATE received by vhu's front-end as the
@@ -50,11 +56,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 TIME=${TIME:-5}
 ROUNDS=${ROUNDS:-3}
-PARTS=${PARTS:-blk gen ingress fwd log iommu gpu}
+PARTS=${PARTS:-blk gen ingress fwd log iommu gpu exports}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=${OUT:-$top/docs/PERFORMANCE.md}
 RESULTS=${RESULTS:-$top/docs/bench-results.jsonl}
 bench=$build/tools/bench/vhu-bench
+ctl=$build/devices/vhu-ctl
 blk=$build/devices/vhu-blk
 net=$build/devices/vhu-net
 for exe in "$bench" "$blk" "$net"; do
@@ -602,6 +609,109 @@ if part iommu; then
 	done
 fi
 
+# ---- many exports in one vhu-blk (issue 22) --------------------------------------
+# One vhu-blk, unpinned (both CPUs), serving EXPORTS null-disk exports with one
+# queue each; EXPORTS vhu-bench blk (randread 4 KiB, iodepth 32, interrupts:
+# --wait=event, as guests that sleep), also unpinned, each on its own export,
+# all at once: the requests vhu-blk served (export-stats) over TIME s once
+# every export is busy, per second. Alternating with one vhu-bench on one
+# export of a vhu-blk that serves only that one. Default options (a worker
+# pool of one thread per CPU), then --workers=0 (a thread per queue). Then
+# memory: the RSS of a vhu-blk with EXPORTS exports and of one with a single
+# export, each with drivers connected and idle (vhu-bench --idle), and the
+# CPU it spends idle.
+EXPORTS=${EXPORTS:-64}
+exports_cfg() { # N: a --config of N null-disk exports on $tmp/eI.sock
+	python3 -c 'import json,sys; print(json.dumps({"exports": [{"name": "e%d" % i, "socket-path": "%s/e%d.sock" % (sys.argv[2], i), "null-size": 1 << 30} for i in range(int(sys.argv[1]))]}))' "$1" "$tmp" >"$tmp/exports.json"
+}
+start_exports() { # N FLAGS...: vhu-blk with N exports, pid in $peer
+	local n=$1
+	shift
+	rm -f "$tmp"/e*.sock
+	exports_cfg "$n"
+	"$blk" --config="$tmp/exports.json" "$@" >"$tmp/exports.log" 2>&1 &
+	peer=$!
+	for _ in $(seq 200); do [ -S "$tmp/e$((n - 1)).sock" ] && break; sleep 0.05; done
+}
+drive_exports() { # N SECS EXTRA...: one vhu-bench per export, all at once; pids in $dpids
+	local n=$1 secs=$2
+	shift 2
+	dpids=
+	for i in $(seq 0 $((n - 1))); do
+		"$bench" blk --socket-path="$tmp/e$i.sock" --rw=randread --bs=4096 --iodepth=32 \
+			--wait=event --time="$secs" --json "$@" >"$tmp/d$i.json" 2>"$tmp/d$i.err" &
+		dpids="$dpids $!"
+	done
+}
+# N: the aggregate IOPS vhu-blk served over TIME s while every driver ran:
+# export-stats (read-ops of all exports, and their uptime as the clock) once
+# every export has served requests and TIME s later, so drivers that start
+# late (64 processes on a loaded machine) count only while they run
+measure_exports() {
+	local n=$1
+	drive_exports "$n" $((TIME + 60))
+	for _ in $(seq 600); do
+		"$ctl" -s "$tmp/ectl" export-stats >"$tmp/s1.json" 2>/dev/null &&
+			! grep -q '"read-ops":0,' "$tmp/s1.json" && break
+		sleep 0.1
+	done
+	"$ctl" -s "$tmp/ectl" export-stats >"$tmp/s1.json"
+	sleep "$TIME"
+	"$ctl" -s "$tmp/ectl" export-stats >"$tmp/s2.json"
+	ls "/proc/$peer/task" | wc -l >"$tmp/threads"
+	# shellcheck disable=SC2086
+	kill $dpids 2>/dev/null || true
+	# shellcheck disable=SC2086
+	wait $dpids 2>/dev/null || true
+	python3 - "$tmp/s1.json" "$tmp/s2.json" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+ops = sum(e['read-ops'] for e in b) - sum(e['read-ops'] for e in a)
+secs = max(e['uptime-s'] for e in b) - max(e['uptime-s'] for e in a)
+print(round(ops / secs) if secs > 0 and min(e['read-ops'] for e in a) > 0 else 0)
+PY
+}
+if part exports; then
+	for workers in default 0; do
+		wflag=
+		[ "$workers" = 0 ] && wflag=--workers=0
+		for round in $(seq "$ROUNDS"); do
+			for n in 1 "$EXPORTS"; do
+				start_exports "$n" --control-socket="$tmp/ectl" $wflag
+				iops=$(measure_exports "$n")
+				threads=$(cat "$tmp/threads") # while every driver ran
+				stop_backend
+				cmd="vhu-blk --config=FILE ($n null-disk exports) $wflag; $n x vhu-bench blk --socket-path=SOCK_I --rw=randread --bs=4096 --iodepth=32 --wait=event; IOPS: export-stats read-ops over $TIME s"
+				echo "{\"kind\": \"exports\", \"workers\": \"$workers\", \"n\": $n, \"round\": $round, \"rate\": $iops, \"threads\": $threads, \"cmd\": \"$cmd\"}" >>"$results"
+				printf 'exports %-3s workers %-7s round %s: %s IOPS, %s threads\n' "$n" "$workers" "$round" "$iops" "$threads"
+			done
+		done
+	done
+	# memory and idle CPU: drivers connected, one request each, then idle 4 s
+	for n in 1 "$EXPORTS"; do
+		rm -f "$tmp"/d*.err
+		start_exports "$n"
+		rss0=$(awk '/VmRSS/ { print $2 }' "/proc/$peer/status")
+		drive_exports "$n" 1 --iodepth=1 --idle=60
+		for _ in $(seq 600); do # every driver idle ("vhu-bench: idle" on stderr)
+			[ "$(grep -l 'vhu-bench: idle' "$tmp"/d*.err 2>/dev/null | wc -l)" -ge "$n" ] && break
+			sleep 0.1
+		done
+		sleep 1
+		t0=$(cpu_ticks "$peer")
+		sleep 1
+		t1=$(cpu_ticks "$peer")
+		rss=$(awk '/VmRSS/ { print $2 }' "/proc/$peer/status")
+		# shellcheck disable=SC2086
+		kill $dpids 2>/dev/null || true
+		# shellcheck disable=SC2086
+		wait $dpids 2>/dev/null || true
+		stop_backend
+		echo "{\"kind\": \"exports_mem\", \"n\": $n, \"rss_kib\": $rss, \"rss_unconnected_kib\": $rss0, \"idle_ticks\": $((t1 - t0))}" >>"$results"
+		printf 'exports %-3s memory: %s KiB RSS connected and idle (%s KiB before), %s ticks in 1 s idle\n' "$n" "$rss" "$rss0" "$((t1 - t0))"
+	done
+fi
+
 # ---- vhu-gpu vs QEMU's vhost-user-gpu: 2D updates (issue 18) --------------------
 # The back-end on CPU 1, vhu-gpu-draw (driver and display) on CPU 0, the two
 # back-ends alternating: each run draws and checks a frame, then times
@@ -641,7 +751,7 @@ commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$top" diff --quiet HEAD -- lib devices tools include 2>/dev/null || commit="$commit+changes"
 python3 - "$results" "$OUT" "$TIME" "$ROUNDS" "$RESULTS" "$PARTS" "$commit" <<'EOF'
 import json, os, statistics, subprocess, sys, datetime, platform
-part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'ovs': 'ovs', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu', 'gpu': 'gpu'}.get(r.get('kind'), 'blk')
+part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'ovs': 'ovs', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu', 'gpu': 'gpu', 'exports': 'exports', 'exports_mem': 'exports'}.get(r.get('kind'), 'blk')
 stamp = {'date': str(datetime.date.today()), 'commit': sys.argv[7],
          'rounds': int(sys.argv[4]), 'secs': int(sys.argv[3])}
 new = [dict(json.loads(l), **stamp) for l in open(sys.argv[1])]
@@ -857,6 +967,40 @@ if iommu:
         i, im = cell([r['rate'] for r in inet if r['side'] == 'iommu'])
         lines.append(f"| 64 B frames, port A to port B | {p} | {i} | " + (f"{im / pm:.2f}× |" if pm and im else "n/a |"))
     lines.append("\nTarget (issue 17): with a warm IOTLB, ≥ 0.8× the non-IOMMU rate.\n")
+exp = [r for r in allrows if r.get('kind') == 'exports']
+if exp:
+    lines.append("## Many exports in one vhu-blk: the worker pool (issue 22)\n")
+    lines.append(measured('exports'))
+    lines.append("One vhu-blk process (both CPUs, unpinned) serving N exports, each a 1 GiB null disk with one queue "
+                 "(`--config=FILE`), and N `vhu-bench blk --rw=randread --bs=4096 --iodepth=32 --wait=event` at once "
+                 "(also unpinned; interrupt-driven, as guests that sleep), one per export: the sum of their IOPS, against "
+                 "a vhu-blk with one export under one vhu-bench. The two alternate. Default options run the queues of all "
+                 "exports on a pool of one worker thread per online CPU (here 2); `--workers=0` gives each queue a thread "
+                 "of its own. Threads: `/proc/PID/task` of vhu-blk while every driver ran (the main thread, the control socket's "
+                 "thread, one control thread per export, and the workers: the pool's, or one per queue). The machine is shared with other jobs: "
+                 "the numbers are indicative. One export is one driver thread and one queue, which one CPU bounds; 64 exports spread over both CPUs, so the ratio above 1 says the pool costs nothing per export rather than that it is faster. \n")
+    lines.append("| workers | exports | aggregate IOPS | / one export | threads |")
+    lines.append("|---|---:|---:|---:|---:|")
+    for w in ['default', '0']:
+        one = statistics.median([r['rate'] for r in exp if r['workers'] == w and r['n'] == 1] or [0])
+        for n in sorted({r['n'] for r in exp if r['workers'] == w}):
+            sel = [r for r in exp if r['workers'] == w and r['n'] == n]
+            c, m = cell([r['rate'] for r in sel])
+            ratio = f"{m / one:.2f}×" if one and m else 'n/a'
+            wname = 'pool (default)' if w == 'default' else '`--workers=0`'
+            lines.append(f"| {wname} | {n} | {c} | {ratio} | {max(r['threads'] for r in sel)} |")
+    cmd = next((r['cmd'] for r in exp if r['n'] > 1), '')
+    lines.append(f"\nCommand: `{cmd}`. Target (issue 22): 64 exports × 1 queue on 2 CPUs, aggregate ≥ 0.9× one export's.\n")
+    mem = {r['n']: r for r in allrows if r.get('kind') == 'exports_mem'}
+    if len(mem) == 2:
+        (n1, a), (n2, b) = sorted(mem.items())
+        per = (b['rss_kib'] - a['rss_kib']) / (n2 - n1)
+        per0 = (b['rss_unconnected_kib'] - a['rss_unconnected_kib']) / (n2 - n1)
+        lines.append(f"Memory per idle export: {per:,.0f} KiB of RSS with a driver connected and idle "
+                     f"(vhu-blk with {n2} exports: {b['rss_kib']:,} KiB, with {n1}: {a['rss_kib']:,} KiB; this counts the pages "
+                     f"of the driver's guest memory and rings that vhu-blk touched), {per0:,.0f} KiB before any driver "
+                     f"connected. CPU of vhu-blk over 1 s with all drivers connected and idle: {b['idle_ticks']} ticks "
+                     f"({n2} exports), {a['idle_ticks']} ({n1}) (1 tick = 10 ms).\n")
 gpu = [r for r in allrows if r.get('kind') == 'gpu']
 if gpu:
     lines.append("## vhu-gpu vs QEMU's vhost-user-gpu: 2D updates to the display (issue 18)\n")

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 #
 # The tables of docs/CONFORMANCE.md: vhu-conform --markdown against vhu-blk,
-# vhu-net, vhu-rng, qemu-storage-daemon and dpdk-testpmd's net_vhost, each
-# preceded by the command that made it.
+# vhu-net, vhu-rng, qemu-storage-daemon and dpdk-testpmd's net_vhost, then
+# vhu-conform frontend --markdown against vhu-bench (lib/frontend), QEMU
+# realizing a vhost-user-blk-pci and DPDK virtio-user, each preceded by the
+# commands that made it.
 #
 #   scripts/conformance.sh [BUILD-DIR] > tables.md     (default BUILD-DIR: build)
 #
@@ -63,4 +65,48 @@ if command -v dpdk-testpmd >/dev/null; then
 	exec 3>&-
 else
 	printf '### dpdk-testpmd\n\nnot installed here\n\n'
+fi
+
+# fe_table NAME NACK SHOWN FRONT-END-CMD...: vhu-conform frontend on
+# $tmp/fe.sock; SHOWN is the front-end's command as the table shows it
+fe_table() {
+	local name=$1 nack=$2 shown=$3 pid
+	shift 3
+	rm -f "$tmp/fe.sock"
+	printf '### %s\n\n```\nvhu-conform frontend --listen=fe.sock%s &\n%s\n```\n\n' "$name" \
+		"${nack:+ --nack=$nack}" "$shown"
+	"$conform" frontend --listen="$tmp/fe.sock" --markdown --name="$name" ${nack:+--nack=$nack} &
+	pid=$!
+	for _ in $(seq 100); do [ -S "$tmp/fe.sock" ] && break; sleep 0.05; done
+	"$@" >"$tmp/fe-peer.log" 2>&1 </dev/null &
+	local fpid=$!
+	wait "$pid"
+	kill "$fpid" 2>/dev/null
+	wait "$fpid" 2>/dev/null
+	echo
+}
+
+echo '## Front-end mode'
+echo
+fe_table "vhu-bench blk (lib/frontend)" "" "vhu-bench blk --socket-path=fe.sock --time=1" timeout 20 "$build/tools/bench/vhu-bench" blk \
+	--socket-path="$tmp/fe.sock" --time=1
+fe_table "vhu-bench blk (lib/frontend), SET_VRING_ADDR refused" SET_VRING_ADDR \
+	"vhu-bench blk --socket-path=fe.sock --time=1" timeout 20 \
+	"$build/tools/bench/vhu-bench" blk --socket-path="$tmp/fe.sock" --time=1
+if command -v qemu-system-x86_64 >/dev/null; then
+	for nack in "" GET_CONFIG; do
+		fe_table "QEMU vhost-user-blk-pci${nack:+, $nack refused}" "$nack" \
+			"qemu-system-x86_64 -S -machine q35,accel=tcg -m 128 -object memory-backend-memfd,id=mem,size=128M,share=on -numa node,memdev=mem -chardev socket,id=c0,path=fe.sock -device vhost-user-blk-pci,chardev=c0 -display none -nodefaults -monitor none -serial none" \
+			timeout 20 qemu-system-x86_64 -S -machine q35,accel=tcg -m 128 \
+			-object memory-backend-memfd,id=mem,size=128M,share=on -numa node,memdev=mem \
+			-chardev socket,id=c0,path="$tmp/fe.sock" -device vhost-user-blk-pci,chardev=c0 \
+			-display none -nodefaults -monitor none -serial none
+	done
+fi
+if command -v dpdk-testpmd >/dev/null; then
+	# -i with a stdin that stays open for the 20 s
+	tp="dpdk-testpmd --lcores=0@0,1@1 --no-pci --no-huge -m 256 --no-shconf --no-telemetry"
+	tp+=" --file-prefix=vhu-conformance-fe --vdev net_virtio_user0,path=fe.sock,queues=1,queue_size=256 -- -i"
+	fe_table "DPDK virtio-user (testpmd)" "" "$tp" \
+		timeout 20 bash -c "cd '$tmp' && sleep 20 | $tp"
 fi

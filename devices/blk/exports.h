@@ -6,10 +6,11 @@
  * Concepts: vhu-blk's exports. An export is one disk (a file, a block
  * device or the null disk) served on one vhost-user socket by its own
  * back-end, whose control loop (vhu_backend_run) has a thread of its own;
- * the queue workers are the back-end's. Exports come from the command line
- * (the single-disk options are one export), from --config=FILE, and from
- * the control socket (export-add ...), and run side by side: adding,
- * resizing or removing one never pauses another.
+ * the queues of every export run on the program's worker pool (--workers,
+ * vhu_pool_create: a fixed set of threads, so threads grow by one per
+ * export, not per queue), or with --workers=0 on a thread per queue. Exports come from the command
+ * line (the single-disk options are one export), from --config=FILE, and from the control socket
+ * (export-add ...), and run side by side: adding, resizing or removing one never pauses another.
  *
  * Locking: the table's mutex guards the slots and each export's state. An
  * operation marks its export busy (state) under the mutex, works without
@@ -34,6 +35,7 @@ struct blk_defaults {
 	uint32_t poll_window_us; /* --poll-window */
 	uint32_t delay_us;	 /* --delay-us */
 	int log_level;		 /* --log-level, or -1 */
+	struct vhu_pool *pool;	 /* --workers: runs every export's queues; NULL: own threads */
 };
 
 struct blk_export_opts {

@@ -23,6 +23,8 @@
 #include <vhu/protocol.h>
 
 #define BLK_QUEUE_SIZE_DEFAULT 256u
+/* --workers not given: a pool of one thread per online CPU */
+#define BLK_WORKERS_CPUS (~0u)
 
 struct blk_options {
 	struct blkdev_options dev;
@@ -32,15 +34,23 @@ struct blk_options {
 	const char *poll_window;
 	const char *delay_us;
 	const char *config;
+	const char *workers;
 	struct ctl_options ctl;
 	bool sockets; /* --socket-path or --fd: the command line's export */
 	bool poll;
 };
 
 static int parse_numbers(const struct prog_info *info, struct blk_options *o, uint16_t *queue_size,
-			 uint32_t *poll_window)
+			 uint32_t *poll_window, unsigned int *workers)
 {
 	uint64_t v;
+
+	*workers = BLK_WORKERS_CPUS;
+	if (o->workers) {
+		if (prog_parse_u64(o->workers, VHU_POOL_MAX_THREADS, &v) < 0)
+			return prog_error(info, "--workers: 0..%u", VHU_POOL_MAX_THREADS);
+		*workers = (unsigned int)v;
+	}
 
 	*poll_window = VHU_BACKEND_POLL_WINDOW_DEFAULT_US;
 	if (o->poll_window) {
@@ -113,8 +123,10 @@ static int run(const struct prog_info *info, const struct prog_args *args,
 	if (sig_fd < 0)
 		return prog_error(info, "signals: %s", strerror(-sig_fd));
 	ret = blk_exports_create(defaults, &t);
-	if (ret < 0)
+	if (ret < 0) {
+		vhu_pool_destroy(defaults->pool);
 		return prog_error(info, "%s", strerror(-ret));
+	}
 	if (args->nsockets) {
 		struct blk_export_opts eo = {
 			.socket_path = args->socket_path,
@@ -138,6 +150,7 @@ static int run(const struct prog_info *info, const struct prog_args *args,
 out:
 	ctl_server_stop(srv); /* no method runs after this */
 	blk_exports_destroy(t);
+	vhu_pool_destroy(defaults->pool); /* after every back-end that used it */
 	return status;
 }
 
@@ -169,6 +182,10 @@ int main(int argc, char **argv)
 		{ "delay-us", PROG_ARG_REQUIRED, "US",
 		  "testing: complete each request US microseconds late (a slow disk)",
 		  .str = &o.delay_us },
+		{ "workers", PROG_ARG_REQUIRED, "N",
+		  "threads that run the queues of all exports (default: one per CPU; "
+		  "0: a thread per queue)",
+		  .str = &o.workers },
 		{ "config", PROG_ARG_REQUIRED, "FILE",
 		  "more exports: {\"exports\": [{export-add params}, ...]}", .str = &o.config },
 		CTL_PROG_OPTIONS(o.ctl),
@@ -186,20 +203,28 @@ int main(int argc, char **argv)
 	struct prog_args args;
 	uint16_t queue_size = BLK_QUEUE_SIZE_DEFAULT;
 	uint32_t poll_window = VHU_BACKEND_POLL_WINDOW_DEFAULT_US;
+	unsigned int workers;
+	struct vhu_pool *pool = NULL;
 	int ret;
 
 	ret = prog_parse(&info, argc, argv, &args, stdout, stderr);
 	if (ret != PROG_CONTINUE)
 		return ret;
 	o.sockets = args.nsockets > 0;
-	if (parse_numbers(&info, &o, &queue_size, &poll_window))
+	if (parse_numbers(&info, &o, &queue_size, &poll_window, &workers))
 		return 1;
+	if (workers) {
+		ret = vhu_pool_create(workers == BLK_WORKERS_CPUS ? 0 : workers, &pool);
+		if (ret < 0)
+			return prog_error(&info, "--workers: %s", strerror(-ret));
+	}
 	defaults = (struct blk_defaults){
 		.queue_size = queue_size,
 		.poll = o.poll,
 		.poll_window_us = poll_window,
 		.delay_us = o.dev.delay_us,
 		.log_level = args.log_level,
+		.pool = pool,
 	};
 	return run(&info, &args, &o, &defaults);
 }

@@ -11,14 +11,17 @@
  *
  * Threads: the back-end's control thread (the caller of vhu_backend_run() or
  * vhu_backend_dispatch()) runs every op except queue_kick and queue_event,
- * which run on the queue's worker thread: one thread per running queue,
- * created when the ring starts and joined when it stops, with every signal
- * blocked. The control thread pauses a queue's worker before any request
- * that changes what the worker reads (memory table, ring addresses, base,
- * enable, fds, features, reset) and resumes it after; a pause waits for
- * queue_kick or queue_event to return, so neither may block indefinitely.
- * The library starts no other thread. The log callback may be called from
- * any of these threads.
+ * which run on the queue's worker thread, with every signal blocked. By
+ * default that is one thread per running queue, created when the ring
+ * starts and joined when it stops; with a pool (vhu_pool_create(),
+ * vhu_backend_config.pool) it is one of the pool's fixed set of threads,
+ * each of which serves many queues of any number of back-ends. The
+ * control thread pauses a queue before any request that changes what its
+ * worker reads (memory table, ring addresses, base, enable, fds, features,
+ * reset) and resumes it after; a pause waits for queue_kick or queue_event
+ * to return, so neither may block indefinitely. The library starts no
+ * other thread (a pool's threads are the pool's). The log callback may be
+ * called from any of these threads.
  *
  * Asynchronous devices: a worker sleeps on the ring's kick eventfd and, if
  * the device asked for it with vhu_vq_watch_fd(), on one more fd of the
@@ -48,6 +51,7 @@
 #include <vhu/virtq.h>
 
 struct vhu_backend;
+struct vhu_pool;
 
 /*
  * Ops return 0 or a negative errno; an error fails the request that caused
@@ -181,7 +185,63 @@ struct vhu_backend_config {
 	 * at most VHU_BACKEND_RECONNECT_LIMIT_MS.
 	 */
 	uint32_t reconnect_max_ms;
+	/*
+	 * The worker threads that run the queues (vhu_pool_create()); NULL
+	 * (the default of a zeroed config): a thread of its own per running
+	 * queue. Must outlive the back-end. See vhu_pool_create() for what
+	 * the device's ops must then respect.
+	 */
+	struct vhu_pool *pool;
 };
+
+/* The most threads a pool may have. */
+#define VHU_POOL_MAX_THREADS 1024u
+
+/**
+ * vhu_pool_create() - a fixed set of worker threads to run the queues of
+ * many back-ends (a daemon that serves many devices: threads and memory
+ * that do not grow with the number of queues).
+ * @threads: how many; 0: one per online CPU
+ * @out:     the new pool
+ *
+ * A queue of a back-end created with this pool is handed, when it starts,
+ * to the pool thread that serves the fewest queues, and stays there until
+ * it stops. Each thread waits with epoll on the kick and watched fds of
+ * its queues and runs the ops of those that have work, one after the
+ * other; its poll window (vhu_backend_config.poll_window_us, the largest
+ * among its queues) adapts as a queue's own thread's does, and while it
+ * spins it looks at every ring it serves, so work on any of them costs no
+ * wake-up, and a thread whose queues are all idle sleeps. A queue with
+ * VHU_BACKEND_F_POLL or without a kick fd keeps its thread busy-polling
+ * (its other queues are looked at between rounds). Pause, stop, IOTLB
+ * waits and shared queues behave as with a thread of its own.
+ *
+ * What the ops must respect: a pool thread runs one op at a time, so an
+ * op that blocks holds up every queue of that thread; queue_kick and
+ * queue_event should submit and return (as with vhu_vq_watch_fd()). And
+ * since a queue parks only between two ops of its thread, an op must never
+ * wait for something a paused queue holds: no vhu_vq_lock() of another
+ * queue (a shared one's lock is held by its control thread while it is
+ * paused, and the pause of a queue on the same thread would wait for the
+ * op that waits for the lock). Devices that forward between queues (a
+ * switch) therefore use threads of their own.
+ *
+ * The threads are named "vhu-wN" and block every signal.
+ *
+ * Return: 0, -EINVAL (@threads over VHU_POOL_MAX_THREADS), -ENOMEM, or the
+ * errno of epoll_create1, eventfd or pthread_create.
+ */
+VHU_API int vhu_pool_create(unsigned int threads, struct vhu_pool **out);
+
+/** vhu_pool_threads() - how many threads @pool has. */
+VHU_API unsigned int vhu_pool_threads(const struct vhu_pool *pool);
+
+/**
+ * vhu_pool_destroy() - stop and join the threads, free @pool (NULL: nothing).
+ *
+ * Only once every back-end that uses it has been destroyed.
+ */
+VHU_API void vhu_pool_destroy(struct vhu_pool *pool);
 
 /**
  * vhu_vq_watch_fd() - have the queue's worker also wait on @fd.

@@ -30,16 +30,19 @@
  *              disabled ring is left alone: not processing it has no side
  *              effects, which is what the spec asks of that state.
  *
- * Threads (worker.c): the control thread owns struct vhu_backend and every
- * queue that is not running. A running queue's vq belongs to its worker,
- * except while the worker is paused: pause returns only once the worker is
- * parked outside queue_kick and queue_event, and the control thread then may
- * change the vq until it resumes the worker. Pauses nest (a counter per
- * worker). Stopping a worker joins its thread, so a stopped queue has no
- * other thread at all. The device's watched fd (worker.watch_fd) follows the
- * same rule without a lock: it is written by the control thread only when no
- * worker thread exists (queue_start, queue_stop: thread creation and join
- * order those writes) and otherwise only by the worker itself.
+ * Threads (worker.c, pool.c): the control thread owns struct vhu_backend
+ * and every queue that is not running. A running queue's vq belongs to the
+ * worker thread that serves it (its own, or one of a pool's, which serves
+ * the queues of many back-ends), except while the queue is paused: pause
+ * returns only once that thread has parked the queue (it runs none of its
+ * ops and reads none of its ring until resumed), and the control thread
+ * then may change the vq until it resumes it. Pauses nest (a counter per
+ * queue). Stopping a queue detaches it from its thread (and joins an own
+ * thread), so a stopped queue has no other thread at all. The device's
+ * watched fd (worker.watch_fd) follows the same rule without a lock: it is
+ * written by the control thread only while the queue is not attached
+ * (queue_start, queue_stop: attach and detach order those writes) and
+ * otherwise only by the serving thread, inside the queue's ops.
  *
  * fds: a message's fds belong to it until a handler takes one; dispatch
  * closes the rest on every path. A queue owns its kick/call/err fds (vq),
@@ -102,39 +105,58 @@ struct VHU_CAPABILITY("mutex") vhu_lock {
 void vhu_lock_acquire(struct vhu_lock *l) VHU_ACQUIRE(*l);
 void vhu_lock_release(struct vhu_lock *l) VHU_RELEASE(*l);
 
-/* ---- workers (worker.c) ------------------------------------------------- */
+/* ---- workers (worker.c, pool.c) ----------------------------------------- */
 
 struct vhu_queue;
+struct vhu_wthread;
+
+/* What an epoll event of a worker thread names: a queue's kick or watched fd. */
+struct vhu_worker_ep {
+	struct vhu_queue *q;
+	bool kick; /* else the watched fd */
+};
 
 struct vhu_worker {
 	/* control thread only */
-	bool alive;		  /* a thread exists (joined on stop) */
+	bool alive;		  /* attached to a worker thread (detached on stop) */
 	unsigned int pause_count; /* nesting of vhu_be_queue_pause() */
-	pthread_t thread;
-	int ctl_fd; /* eventfd: wakes the worker out of poll() */
+	struct vhu_wthread *wt;	  /* the thread that serves the queue while alive */
 	/* the device's fd (vhu_vq_watch_fd), -1: none; not owned. Written by
-	 * the control thread while no thread exists, else by the worker only */
+	 * the control thread while the queue is not alive, else by its worker
+	 * thread only (inside the queue's ops) */
 	int watch_fd;
+	bool watch_changed; /* the worker thread registers watch_fd anew */
 
 	struct vhu_lock lock;
 	pthread_cond_t cond;
-	/* under lock; pause_req and exit are also read unlocked (atomics) by a
-	 * busy-polling worker between queue_kick calls */
-	bool pause_req; /* the control thread wants the worker parked */
-	bool exit;	/* the worker must return */
-	bool parked;	/* the worker is parked: outside queue_kick, waiting */
+	/* under lock */
+	bool pause_req; /* the control thread wants the queue parked */
+	bool exit;	/* the queue leaves its worker thread */
+	bool parked;	/* its thread runs none of its ops until pause_req clears */
+	bool detached;	/* its thread has let it go (after exit) */
 
 	/* vhu_vq_share(): other threads use the vq under user_lock, and so does
 	 * the worker. Set in queue_start (no thread yet), cleared after stop. */
 	bool shared;
 	/*
 	 * vhu_vq_lock(). Held by the control thread from the first pause to the
-	 * last resume (taken after the worker parked, so a worker inside an op
+	 * last resume (taken after the queue parked, so a worker inside an op
 	 * is never waited for while it is held), by the worker of a shared
 	 * queue around its ops, and by device threads around their use. A plain
 	 * mutex: its holds span functions, which the analysis cannot follow.
 	 */
 	pthread_mutex_t user_lock;
+
+	/* the worker thread's own, while the queue is attached to it */
+	struct vhu_queue *next;	  /* the thread's incoming list (its lock) */
+	unsigned int due;	  /* ops the next round runs (DUE_*) */
+	bool held;		  /* parked, as the thread last saw it */
+	bool spinning;		  /* in this round's poll window */
+	bool kick_bad, watch_bad; /* an fd reported an error: not watched until a pause */
+	int reg_kick, reg_watch;  /* fds in the thread's epoll set, -1: none */
+	struct vhu_worker_ep ep_kick, ep_watch;
+	uint64_t tlb_since, tlb_iova; /* an IOTLB miss waited on since, at */
+	uint64_t tlb_wake;	      /* when to fetch again (0: not waiting) */
 };
 
 /* ---- queues ------------------------------------------------------------- */
@@ -395,19 +417,23 @@ void vhu_be_chan_flush(struct vhu_backend *be);
  */
 int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8_t perm);
 
-/* ---- worker.c ----------------------------------------------------------- */
+/* ---- worker.c, pool.c -------------------------------------------------- */
 
-/* Initialise / destroy the worker's lock and condvar (once per queue). */
+/* Initialise / destroy the queue's lock and condvars (once per queue). */
 int vhu_be_worker_init(struct vhu_worker *w);
 void vhu_be_worker_fini(struct vhu_worker *w);
-/* Create the thread; parked from the start if the queue is paused. Return 0 or -errno. */
+/*
+ * Hand the queue to a worker thread: one of the back-end's pool
+ * (config.pool), else a thread of its own, created here. Parked from the
+ * start if the queue is paused. Return 0 or -errno.
+ */
 int vhu_be_worker_start(struct vhu_queue *q);
-/* Make the thread return and join it (also when it is parked). */
+/* Take the queue back from its thread (also when it is parked); an own thread is joined. */
 void vhu_be_worker_stop(struct vhu_queue *q);
 /* Forget the device's watched fd (the queue stopped). */
 void vhu_be_worker_unwatch(struct vhu_queue *q);
 
-/* Park the worker of @q (nesting); returns once it is outside queue_kick. */
+/* Park @q (nesting); returns once its thread runs none of its ops. */
 void vhu_be_queue_pause(struct vhu_queue *q);
 void vhu_be_queue_resume(struct vhu_queue *q);
 /* The same for every queue. */

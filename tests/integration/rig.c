@@ -117,9 +117,13 @@ static int rig_socket(struct rig *r)
 static void rig_init_fields(struct rig *r, enum rig_mode mode)
 {
 	uint32_t flags = r->backend_flags;
+	struct vhu_pool *pool = r->pool;
+	uint32_t window = r->poll_window_us;
 
 	memset(r, 0, sizeof(*r));
 	r->backend_flags = flags;
+	r->pool = pool;
+	r->poll_window_us = window;
 	r->mode = mode;
 	r->sock = -1;
 	for (unsigned int i = 0; i < FG_MAX_REGIONS; i++)
@@ -152,6 +156,15 @@ int rig_start(struct rig *r, enum rig_mode mode)
 	snprintf(log.prefix, sizeof(log.prefix), "rig");
 	cfg.flags = r->backend_flags;
 	cfg.dev = &r->dev;
+	if (!r->pool && getenv("VHU_TEST_POOL")) {
+		/* the suite again with every queue on a pool's threads */
+		ret = vhu_pool_create((unsigned int)atoi(getenv("VHU_TEST_POOL")), &r->pool);
+		if (ret < 0)
+			return ret;
+		r->own_pool = true;
+	}
+	cfg.pool = r->pool;
+	cfg.poll_window_us = r->poll_window_us;
 	for (unsigned int i = 0; i < RIG_QUEUES; i++) {
 		r->dev.req[i] = vhu_reqs_new(1, VHU_REQ_MAX_IOV);
 		if (!r->dev.req[i])
@@ -206,6 +219,11 @@ void rig_stop(struct rig *r)
 	}
 	vhu_backend_destroy(r->be);
 	r->be = NULL;
+	if (r->own_pool) {
+		vhu_pool_destroy(r->pool);
+		r->pool = NULL;
+		r->own_pool = false;
+	}
 	queue_fds_close(r);
 	for (unsigned int i = 0; i < FG_MAX_REGIONS; i++)
 		if (r->memfd[i] >= 0)

@@ -105,6 +105,11 @@ struct rig {
 	uint64_t features;	   /* what rig_negotiate() set */
 	uint32_t backend_flags;	   /* vhu_backend_config.flags; set before rig_start() */
 	uint64_t backend_protocol; /* the back-end's protocol_features (0: RIG_PROTOCOL); ditto */
+	/* vhu_backend_config.pool; set before rig_start(). NULL: a pool of
+	 * $VHU_TEST_POOL threads if that is set (the rig's own), else none */
+	struct vhu_pool *pool;
+	bool own_pool;
+	uint32_t poll_window_us; /* vhu_backend_config.poll_window_us; ditto */
 
 	pthread_mutex_t log_lock;
 	char log[64 * 1024];

@@ -82,7 +82,8 @@ note "--queue-size=64: a 64-entry ring works, a 128-entry one is refused"
 
 # ---- --poll-window and --poll ------------------------------------------------------
 # sleeps NAME: the voluntary context switches of queue 0's worker thread
-# (vhu-q0) over one second of a run at iodepth 1 (long enough for a loaded
+# (vhu-w0: the pool's first worker, which the only queue is given to; vhu-q0
+# with --workers=0) over one second of a run at iodepth 1 (long enough for a loaded
 # machine; stopped once measured)
 sleeps() {
 	local name=$1 pid=${PEER_PID[$1]} bp a b task=
@@ -91,16 +92,16 @@ sleeps() {
 	bp=$!
 	for ((i = 0; i < 50; i++)); do
 		sleep 0.1
-		task=$(grep -lx 'vhu-q0' /proc/"$pid"/task/*/comm 2>/dev/null | head -n 1)
+		task=$(grep -lxE 'vhu-w0|vhu-q0' /proc/"$pid"/task/*/comm 2>/dev/null | head -n 1)
 		[ -z "$task" ] || break
 	done
-	[ -n "$task" ] || fail "$name: no vhu-q0 worker thread in vhu-blk"
+	[ -n "$task" ] || fail "$name: no vhu-w0 or vhu-q0 worker thread in vhu-blk"
 	task=${task%/comm}
 	sleep 0.3
 	a=$(sed -n 's/^voluntary_ctxt_switches:[[:space:]]*//p' "$task/status")
 	sleep 1
 	b=$(sed -n 's/^voluntary_ctxt_switches:[[:space:]]*//p' "$task/status")
-	[ -n "$a" ] && [ -n "$b" ] || fail "$name: the vhu-q0 worker went away: $(cat "$T/$name.run.out")"
+	[ -n "$a" ] && [ -n "$b" ] || fail "$name: the worker went away: $(cat "$T/$name.run.out")"
 	kill $bp 2>/dev/null
 	wait $bp
 	SLEEPS=$((b - a))

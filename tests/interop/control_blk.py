@@ -16,7 +16,8 @@ One vhu-blk with a command-line export and a --config export, then:
   the daemon still answers: malformed JSON, junk lines, unknown methods,
   wrong and unknown params, bad envelopes, oversize requests, too many
   clients, a client that never finishes its request, a path that cannot be
-  opened, two concurrent adds on one socket path;
+  opened, conflicting concurrent calls (two adds on one socket path, two
+  adds of one name, two removes of one export, a resize and a remove);
 - the socket is 0600; vhu-ctl's exit status follows the reply.
 """
 import json
@@ -298,6 +299,47 @@ try:
 	won = [r['result'][0]['name'] for r in res if 'result' in r]
 	rpc('export-remove', {'name': won[0]})
 	unchanged('after the conflicting adds')
+
+	def race(calls):
+		"""Run the (method, params) @calls at once; their replies."""
+		out = [None] * len(calls)
+
+		def one(k):
+			out[k] = rpc(*calls[k])
+		ts = [threading.Thread(target=one, args=(k,)) for k in range(len(calls))]
+		for t in ts:
+			t.start()
+		for t in ts:
+			t.join(20)
+		return out
+
+	# two concurrent adds of one name (two socket paths): exactly one wins
+	for rnd in range(3):
+		res = race([('export-add', {'name': 'same', 'socket-path': os.path.join(T, 's%d.sock' % n),
+					    'null-size': 1 << 20}) for n in range(2)])
+		check(sorted(code(r) or 0 for r in res) == [-17, 0],
+		      'two adds of one name: one EEXIST (%s)' % [code(r) for r in res])
+		lost = [n for n in range(2) if code(res[n]) == -17]
+		check(not os.path.exists(os.path.join(T, 's%d.sock' % lost[0])),
+		      "the losing add left no socket")
+		# two concurrent removes of it: exactly one succeeds, the other finds it
+		# gone or being removed
+		res = race([('export-remove', {'name': 'same'})] * 2)
+		check(sorted(code(r) or 0 for r in res) in ([-16, 0], [-2, 0]),
+		      'two removes of one export: one succeeds (%s)' % [code(r) for r in res])
+		check(code(rpc('export-list', {'name': 'same'})) == -2, 'the export is gone')
+	# a remove racing a resize of the same export: one EBUSY or both in turn
+	r = rpc('export-add', {'name': 'rr', 'socket-path': os.path.join(T, 'rr.sock'),
+			       'blk-file': img('rr.img', 1 << 20)})
+	check('result' in r, 'export-add rr')
+	res = race([('export-resize', {'name': 'rr', 'size': 2 << 20}),
+		    ('export-remove', {'name': 'rr'})])
+	codes = [code(r) or 0 for r in res]
+	check(codes[1] in (0, -16) and codes[0] in (0, -16, -2),
+	      'resize and remove at once: each succeeds or is refused (%s)' % codes)
+	if codes[1] != 0:
+		rpc('export-remove', {'name': 'rr'})
+	unchanged('after the conflicting removes and resizes')
 	check(daemon.poll() is None, 'vhu-blk still runs')
 finally:
 	daemon.terminate()

@@ -52,6 +52,7 @@ check vhu-gpu-draw "$gpudraw"
 check vhu-probe "$probe"
 check vhu-trace "$trace"
 check vhu-conform "$conform"
+check vhu-conform "$conform" frontend
 check vhu-bench "$bench" blk
 check vhu-bench "$bench" net
 check vhu-bench "$bench" input

@@ -141,6 +141,9 @@ void report_text(FILE *f, const struct peer_info *p, const struct run *runs, siz
 void report_json(FILE *f, const struct peer_info *p, const struct run *runs, size_t n);
 void report_markdown(FILE *f, const struct peer_info *p, const struct run *runs, size_t n);
 
+/* vhu-conform frontend ... (frontend.c) */
+int conform_frontend_main(int argc, char **argv);
+
 /* ---- one connection (peer.c) -------------------------------------------- */
 
 struct conn {

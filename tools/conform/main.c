@@ -29,6 +29,8 @@ static void usage(FILE *out)
 		"Usage: vhu-conform (--socket-path=PATH | --exec='CMD {socket}') [--type=TYPE]\n"
 		"                   [--only=IDS] [--json | --markdown] [--name=TEXT]\n"
 		"                   [--pid=PID] [--peer-log=FILE] [--timeout=SECONDS] [--list]\n"
+		"       vhu-conform frontend --listen=PATH [--nack=REQUEST] [--json | --markdown]\n"
+		"                   [--name=TEXT] [--timeout=SECONDS]\n"
 		"\n"
 		"Check a vhost-user back-end against the rules of the spec (QEMU\n"
 		"docs/interop/vhost-user.rst): negotiation and gating, REPLY_ACK, ring states,\n"
@@ -60,7 +62,12 @@ static void usage(FILE *out)
 		"  --version           show the version and exit\n"
 		"\n"
 		"Exit status: 0 when no check failed, 1 when one did, 2 for bad options or a\n"
-		"peer that could not be reached at all.\n");
+		"peer that could not be reached at all.\n"
+		"\n"
+		"vhu-conform frontend listens as a back-end and checks what a front-end sends:\n"
+		"order, gating, REPLY_ACK use, and what it does after --nack=REQUEST (a\n"
+		"request name such as SET_VRING_ADDR) was refused. vhu-conform frontend --help\n"
+		"says more.\n");
 }
 
 static const struct check *const catalogues[] = {
@@ -315,6 +322,8 @@ int main(int argc, char **argv)
 	size_t n = 0, cap = 0;
 	int ret, failed = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "frontend"))
+		return conform_frontend_main(argc - 1, argv + 1);
 	if (parse_options(argc, argv, &opt) < 0)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);

@@ -511,7 +511,7 @@ static void reset_then_start(struct fe_rig *r, uint64_t protocol, unsigned int *
 {
 	unsigned int resets;
 
-	backend_kill(r);
+	backend_free(r); /* the setup's: a new one with @protocol */
 	r->protocol = protocol;
 	r->log = &watch_log;
 	backend_start(r);

@@ -84,7 +84,7 @@ struct vhu_device_ops {
 	 * wait from before. */
 	void (*queue_kick)(void *dev, struct vhu_vq *vq);
 	/* The fd of vhu_vq_watch_fd() is readable (worker thread; required by
-	 * vhu_vq_watch_fd()). The device drains it: poll() is level-triggered,
+	 * vhu_vq_watch_fd()). The device drains it: epoll is level-triggered,
 	 * so an fd left readable brings queue_event back at once. Runs before
 	 * queue_kick when both are due. While the worker busy-polls
 	 * (VHU_BACKEND_F_POLL, or a ring without a kick fd) it runs in every
@@ -98,7 +98,7 @@ struct vhu_device_ops {
 	 * memory without a system call; false when unsure. Called on the
 	 * worker thread, over and over, while it spins in its poll window
 	 * (vhu_backend_config.poll_window_us). Without it the worker looks at
-	 * the watched fd with poll() every few microseconds of the window. */
+	 * the watched fds with epoll every few microseconds of the window. */
 	bool (*queue_pending)(void *dev, struct vhu_vq *vq);
 	/* The front-end left or reset the device (RESET_DEVICE): forget
 	 * per-connection state. Every queue has stopped by then. */
@@ -157,9 +157,9 @@ struct vhu_backend_config {
 	 * default of a zeroed config): none, workers sleep as soon as they run
 	 * out of work. After a round of ops that moved the ring (or after a
 	 * wake-up), a worker spins up to its window before it sleeps in
-	 * poll(), looking at the ring (vhu_vq_has_avail(), only while the
+	 * epoll_wait(), looking at the ring (vhu_vq_has_avail(), only while the
 	 * device has notifications on: off means "don't kick me") and at the
-	 * device's pending work (ops->queue_pending, or poll() on the watched
+	 * device's pending work (ops->queue_pending, or epoll on the watched
 	 * fd), and calls queue_kick / queue_event directly when it sees some:
 	 * a request that comes within the window costs no wake-up. Each
 	 * queue's window adapts between 0 and this, as QEMU's poll-max-ns
@@ -255,7 +255,7 @@ VHU_API void vhu_pool_destroy(struct vhu_pool *pool);
  * (queue_kick, queue_event); a change made by the worker takes effect when
  * the op returns. The watch ends with the queue: after queue_stop it is
  * forgotten, and the next queue_start begins without one. An fd that
- * reports an error (POLLERR, POLLHUP, POLLNVAL) gets one queue_event, a
+ * reports an error (EPOLLERR, EPOLLHUP) gets one queue_event, a
  * logged warning, and is not watched until the worker is next paused.
  *
  * Return: 0; -EINVAL if ops->queue_event is missing or @fd < -1; -EBUSY

@@ -578,7 +578,8 @@ static void ring_enable_at_run_time(void **state)
 	}
 	assert_true(vhu_frontend_queue_kick(q) >= 0);
 	echo_batch(r, 0, 1, 2); /* the other ring goes on meanwhile */
-	assert_int_equal(vhu_frontend_queue_wait(q, 300), 0);
+	/* (a wait could wake on the call of the earlier batch: look at the ring) */
+	usleep(300000);
 	assert_int_equal(vhu_frontend_queue_get(q, &token, &len), 0);
 	assert_int_equal(vhu_frontend_queue_enable(q, true), 0);
 	collect(r, q, BATCH, CHUNK, seen);
@@ -604,7 +605,7 @@ static void ring_error_reported(void **state)
 	echo_batch(r, 0, 1, 1);
 	q = vhu_frontend_queue(r->fe, 0);
 	assert_false(vhu_frontend_queue_broken(q));
-	avail_idx = (volatile uint16_t *)((uint8_t *)q->mem.avail + 2); /* split: flags, idx */
+	avail_idx = (volatile uint16_t *)q->mem.avail + 1; /* split: flags, idx */
 	*avail_idx = (uint16_t)(*avail_idx + 1000);
 	assert_int_equal(write(q->kick_fd, &one, sizeof(one)), (ssize_t)sizeof(one));
 	for (i = 0; i < 200 && !vhu_frontend_queue_broken(q); i++)

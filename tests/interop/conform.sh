@@ -54,6 +54,18 @@ judge() {
 	}
 }
 
+# fe_listen OUT NAME [ARGS...]: vhu-conform frontend on $T/fe.sock in the
+# background (its JSON to OUT, its pid in CPID) once the socket is there
+fe_listen() {
+	local out=$1 name=$2
+	shift 2
+	rm -f "$T/fe.sock"
+	"$CONFORM" frontend --listen="$T/fe.sock" --json --timeout=3 --name="$name" "$@" \
+		>"$out" 2>"$T/conform.err" &
+	CPID=$!
+	for _ in $(seq 100); do [ -S "$T/fe.sock" ] && break; sleep 0.05; done
+}
+
 case $MODE in
 vhu)
 	name=$1 exe=$2 na=$3
@@ -119,12 +131,9 @@ broken)
 	done
 	;;
 fe-probe)
-	"$CONFORM" frontend --listen="$T/fe.sock" --json --timeout=3 --name=vhu-probe \
-		>"$T/r.json" 2>"$T/conform.err" &
-	cpid=$!
-	for _ in $(seq 100); do [ -S "$T/fe.sock" ] && break; sleep 0.05; done
+	fe_listen "$T/r.json" vhu-probe
 	timeout 20 "$1" --socket-path="$T/fe.sock" --type=blk >/dev/null || fail "vhu-probe failed"
-	wait "$cpid"
+	wait "$CPID"
 	RC=$?
 	cat "$T/conform.err"
 	judge "$T/r.json" pass --na=fe-ring-order,fe-error-reaction
@@ -134,14 +143,9 @@ fe-bench)
 	# lib/frontend (vhu-bench blk) sets up memory and rings: with nothing
 	# refused it breaks no rule; with SET_VRING_ADDR refused it stops
 	for nack in "" SET_VRING_ADDR; do
-		rm -f "$T/fe.sock"
-		"$CONFORM" frontend --listen="$T/fe.sock" --json --timeout=3 \
-			--name="vhu-bench blk${nack:+ (--nack=$nack)}" ${nack:+--nack=$nack} \
-			>"$T/r$nack.json" 2>"$T/conform.err" &
-		cpid=$!
-		for _ in $(seq 100); do [ -S "$T/fe.sock" ] && break; sleep 0.05; done
+		fe_listen "$T/r$nack.json" "vhu-bench blk${nack:+ (--nack=$nack)}" ${nack:+--nack=$nack}
 		timeout 20 "$1" blk --socket-path="$T/fe.sock" --time=1 >"$T/bench.log" 2>&1
-		wait "$cpid"
+		wait "$CPID"
 		RC=$?
 		cat "$T/conform.err"
 		if [ -z "$nack" ]; then
@@ -159,12 +163,7 @@ fe-dpdk)
 	for nack in "" SET_VRING_ADDR; do
 		PREFIX=vhu-conform-fe-${T##*/}$nack
 		on_cleanup "rm -rf -- '${XDG_RUNTIME_DIR:-/tmp}/dpdk/$PREFIX' '/var/run/dpdk/$PREFIX'"
-		rm -f "$T/fe.sock"
-		"$CONFORM" frontend --listen="$T/fe.sock" --json --timeout=3 \
-			--name="DPDK virtio-user${nack:+ (--nack=$nack)}" ${nack:+--nack=$nack} \
-			>"$T/r$nack.json" 2>"$T/conform.err" &
-		cpid=$!
-		for _ in $(seq 100); do [ -S "$T/fe.sock" ] && break; sleep 0.05; done
+		fe_listen "$T/r$nack.json" "DPDK virtio-user${nack:+ (--nack=$nack)}" ${nack:+--nack=$nack}
 		PEER_STDIN=hold start_peer testpmd "$T/testpmd$nack.log" dpdk-testpmd \
 			--lcores="0@$cpu0,1@$cpu1" --no-pci --no-huge -m 256 \
 			--no-shconf --no-telemetry --file-prefix="$PREFIX" \
@@ -172,7 +171,7 @@ fe-dpdk)
 			-- -i --total-num-mbufs=8192
 		sleep 1
 		echo start >&"${PEER_HOLD_FD[testpmd]}"
-		wait "$cpid"
+		wait "$CPID"
 		RC=$?
 		stop_peer testpmd
 		release_stdin testpmd 2>/dev/null
@@ -184,17 +183,12 @@ fe-dpdk)
 fe-qemu)
 	need_cmd qemu-system-x86_64
 	for nack in "" GET_CONFIG; do
-		rm -f "$T/fe.sock"
-		"$CONFORM" frontend --listen="$T/fe.sock" --json --timeout=3 \
-			--name="QEMU vhost-user-blk-pci${nack:+ (--nack=$nack)}" ${nack:+--nack=$nack} \
-			>"$T/r$nack.json" 2>"$T/conform.err" &
-		cpid=$!
-		for _ in $(seq 100); do [ -S "$T/fe.sock" ] && break; sleep 0.05; done
+		fe_listen "$T/r$nack.json" "QEMU vhost-user-blk-pci${nack:+ (--nack=$nack)}" ${nack:+--nack=$nack}
 		start_peer qemu "$T/qemu$nack.log" qemu-system-x86_64 -S -machine q35,accel=tcg -m 128 \
 			-object memory-backend-memfd,id=mem,size=128M,share=on -numa node,memdev=mem \
 			-chardev socket,id=c0,path="$T/fe.sock" -device vhost-user-blk-pci,chardev=c0 \
 			-display none -nodefaults -monitor none -serial none
-		wait "$cpid"
+		wait "$CPID"
 		RC=$?
 		stop_peer qemu
 		PEER_PID[qemu]=
@@ -203,10 +197,7 @@ fe-qemu)
 	done
 	;;
 fe-broken)
-	"$CONFORM" frontend --listen="$T/fe.sock" --json --timeout=3 --name=broken \
-		>"$T/r.json" 2>"$T/conform.err" &
-	cpid=$!
-	for _ in $(seq 100); do [ -S "$T/fe.sock" ] && break; sleep 0.05; done
+	fe_listen "$T/r.json" broken
 	"$PYTHON" - "$T/fe.sock" <<'PY' || fail "the broken front-end failed"
 import socket, struct, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -225,16 +216,12 @@ send(10, struct.pack('<II', 0, 0), 1 | 8)	# need_reply without REPLY_ACK
 send(12, struct.pack('<Q', 20 | 0x100))		# kick ring 20: no NUM/ADDR, beyond 8 queues
 s.close()
 PY
-	wait "$cpid"
+	wait "$CPID"
 	RC=$?
 	judge "$T/r.json" fail fe-protocol-order,fe-features-offered,fe-gated,fe-need-reply,fe-owner-first,fe-ring-order,fe-queue-index
 	[ "$RC" = 1 ] || fail "vhu-conform frontend exited $RC, want 1"
 	# and one that starts a ring whose SET_VRING_ADDR was refused
-	rm -f "$T/fe.sock"
-	"$CONFORM" frontend --listen="$T/fe.sock" --json --timeout=3 --name=ignores-errors \
-		--nack=SET_VRING_ADDR >"$T/r2.json" 2>"$T/conform.err" &
-	cpid=$!
-	for _ in $(seq 100); do [ -S "$T/fe.sock" ] && break; sleep 0.05; done
+	fe_listen "$T/r2.json" ignores-errors --nack=SET_VRING_ADDR
 	"$PYTHON" - "$T/fe.sock" <<'PY' || fail "the second broken front-end failed"
 import socket, struct, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -255,7 +242,7 @@ assert struct.unpack('<Q', reply())[0] != 0	# refused...
 send(12, struct.pack('<Q', 0 | 0x100), 9); reply()	# ...and started anyway
 s.close()
 PY
-	wait "$cpid"
+	wait "$CPID"
 	judge "$T/r2.json" fail fe-error-reaction
 	;;
 *)

@@ -51,35 +51,57 @@ static int complete_one(struct ctx *cx, struct rig *r)
 	return rig_wait_used(r, want, cx->timeout_ms);
 }
 
-static void start_disabled(struct ctx *cx)
+/*
+ * A request posted and kicked on a disabled ring whose used idx stands at
+ * @used: it must stand still for QUIET_MS, then complete once the ring is
+ * enabled. Closes @r; @what names the disabled state in the verdict.
+ */
+static void still_then_enabled(struct ctx *cx, struct rig *r, uint16_t used, const char *what)
 {
-	struct rig r;
 	int ret;
 
-	if (is_type(cx, "net"))
-		return na(cx, "a disabled net queue may consume TX frames: nothing to observe");
-	if (!(cx->features & VHU_BIT(VHU_F_PROTOCOL_FEATURES)))
-		return na(cx, "VHOST_USER_F_PROTOCOL_FEATURES not offered");
-	if (data_rig(cx, &r, 0, 0) < 0)
-		return;
-	rig_post(&r, cx->type);
-	rig_kick(&r);
+	rig_post(r, cx->type);
+	rig_kick(r);
 	sleep_ms(QUIET_MS);
-	if (rig_used_idx(&r) != 0 || rig_written(&r)) {
-		fail(cx, "queue %u processed a request before SET_VRING_ENABLE (used idx %u%s)",
-		     r.q, rig_used_idx(&r), rig_written(&r) ? ", buffer written" : "");
-		return rig_close(&r);
+	/* with nothing completed before, any byte written counts too */
+	if (rig_used_idx(r) != used || (!used && rig_written(r))) {
+		fail(cx, "queue %u processed a request %s (used idx %u%s)", r->q, what,
+		     rig_used_idx(r), !used && rig_written(r) ? ", buffer written" : "");
+		return rig_close(r);
 	}
-	ret = set_enable(&r, 1);
+	ret = set_enable(r, 1);
 	if (ret == 0) {
-		rig_kick(&r);
-		ret = rig_wait_used(&r, 1, cx->timeout_ms);
+		rig_kick(r);
+		ret = rig_wait_used(r, (uint16_t)(used + 1), cx->timeout_ms);
 	}
 	if (ret < 0)
 		fail(cx, "after SET_VRING_ENABLE 1 and a kick: %s", err_text(ret));
 	else
-		pass(cx, "idle for %u ms while disabled, processed once enabled", QUIET_MS);
-	rig_close(&r);
+		pass(cx, "stood still for %u ms %s, processed once enabled", QUIET_MS, what);
+	rig_close(r);
+}
+
+/* Disabled rings can be watched: not net, and SET_VRING_ENABLE exists. */
+static bool disabled_observable(struct ctx *cx)
+{
+	if (is_type(cx, "net")) {
+		na(cx, "a disabled net queue may consume TX frames: nothing to observe");
+		return false;
+	}
+	if (!(cx->features & VHU_BIT(VHU_F_PROTOCOL_FEATURES))) {
+		na(cx, "VHOST_USER_F_PROTOCOL_FEATURES not offered");
+		return false;
+	}
+	return true;
+}
+
+static void start_disabled(struct ctx *cx)
+{
+	struct rig r;
+
+	if (!disabled_observable(cx) || data_rig(cx, &r, 0, 0) < 0)
+		return;
+	still_then_enabled(cx, &r, 0, "before SET_VRING_ENABLE");
 }
 
 static void enable_without_pf(struct ctx *cx)
@@ -142,11 +164,7 @@ static void disable(struct ctx *cx)
 	struct rig r;
 	int ret;
 
-	if (is_type(cx, "net"))
-		return na(cx, "a disabled net queue may consume TX frames: nothing to observe");
-	if (!(cx->features & VHU_BIT(VHU_F_PROTOCOL_FEATURES)))
-		return na(cx, "VHOST_USER_F_PROTOCOL_FEATURES not offered");
-	if (data_rig(cx, &r, RIG_ENABLE, 0) < 0)
+	if (!disabled_observable(cx) || data_rig(cx, &r, RIG_ENABLE, 0) < 0)
 		return;
 	ret = complete_one(cx, &r);
 	if (ret == 0)
@@ -155,23 +173,7 @@ static void disable(struct ctx *cx)
 		fail(cx, "a request, then SET_VRING_ENABLE 0: %s", err_text(ret));
 		return rig_close(&r);
 	}
-	rig_post(&r, cx->type);
-	rig_kick(&r);
-	sleep_ms(QUIET_MS);
-	if (rig_used_idx(&r) != 1) {
-		fail(cx, "processed after SET_VRING_ENABLE 0 (used idx %u)", rig_used_idx(&r));
-		return rig_close(&r);
-	}
-	ret = set_enable(&r, 1);
-	if (ret == 0) {
-		rig_kick(&r);
-		ret = rig_wait_used(&r, 2, cx->timeout_ms);
-	}
-	if (ret < 0)
-		fail(cx, "enabled again: %s", err_text(ret));
-	else
-		pass(cx, "stood still for %u ms while disabled, resumed when enabled", QUIET_MS);
-	rig_close(&r);
+	still_then_enabled(cx, &r, 1, "after SET_VRING_ENABLE 0");
 }
 
 /* ---- hostile ring contents ---------------------------------------------- */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vhu-conform: the bounds of every message (the published CVE classes of
- * /work/shared/PROTOCOL.md, the cases of tests/interop/hostile.py). The peer
+ * docs/SECURITY.md, the cases of tests/interop/hostile.py). The peer
  * must refuse (a non-zero REPLY_ACK) or close, never accept, crash or leak.
  */
 #include <errno.h>

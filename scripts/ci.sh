@@ -202,7 +202,7 @@ run_valgrind() {
 	# meson names the log <logbase>-<setup>.json
 	rm -f build/meson-logs/testlog-memcheck-valgrind.json
 	meson test -C build --setup valgrind --logbase testlog-memcheck --print-errorlogs \
-		--num-processes "$NUM_PROCESSES" --suite unit --suite integration
+		--num-processes "$NUM_PROCESSES" --suite unit --suite integration --no-suite no-valgrind
 	if [[ -f build/meson-logs/testlog-memcheck-valgrind.json ]]; then
 		ran+=("build@testlog-memcheck-valgrind")
 	else

@@ -71,6 +71,7 @@ static void send_bad(struct fake *f, const struct vhu_msg *req)
 	int efd = -1;
 
 	vhu_msg_init(&m, req->hdr.request, VHU_FLAG_REPLY, sizeof(struct vhost_vring_state));
+	memset(&m.payload, 0, 64); /* BAD_LONG sends more than the state */
 	m.payload.state = req->payload.state;
 	switch (f->bad) {
 	case BAD_SHORT:

@@ -179,7 +179,7 @@ struct net_pkt {
 struct net_ctx {
 	struct vhu_req *rx;	      /* NET_RX_POOL requests */
 	uint32_t rx_len[NET_RX_POOL]; /* bytes written into each */
-	struct iovec *wiov;	      /* VHU_REQ_MAX_IOV + 2, for TAP writev */
+	struct iovec *wiov;	      /* NET_REQ_IOV + 2, for TAP writev */
 	uint8_t pre[NET_HEAD_MAX];    /* rewritten first bytes of a frame */
 };
 

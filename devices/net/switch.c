@@ -47,7 +47,7 @@ int net_ctx_init(struct net_ctx *ctx)
 {
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->rx = vhu_reqs_new(NET_RX_POOL, NET_REQ_IOV);
-	ctx->wiov = calloc(VHU_REQ_MAX_IOV + 2, sizeof(*ctx->wiov));
+	ctx->wiov = calloc(NET_REQ_IOV + 2, sizeof(*ctx->wiov));
 	if (!ctx->rx || !ctx->wiov) {
 		net_ctx_fini(ctx);
 		return -ENOMEM;

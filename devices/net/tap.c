@@ -161,7 +161,7 @@ static int tap_emit(void *arg, const struct net_hdr *oh, const struct net_src *s
 	}
 	net_hdr_write(oh, hb, NET_HDR_SIZE);
 	ctx->wiov[0] = (struct iovec){ hb, NET_HDR_SIZE };
-	n = net_src_iovec(src, ctx->wiov + 1, VHU_REQ_MAX_IOV + 1);
+	n = net_src_iovec(src, ctx->wiov + 1, NET_REQ_IOV + 1);
 	if (n < 0)
 		return -EMSGSIZE;
 	/* writev to a tap is one frame, all or nothing */

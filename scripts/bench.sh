@@ -375,6 +375,30 @@ if part ingress; then
 	done
 fi
 
+# loop_run A B QSIZE SIZE SETTLE OFD OPID: one testpmd (CPU 0) with two
+# net_virtio_user ports on the sockets A and B (rings of QSIZE entries, ""
+# for virtio-user's default) in io-forward mode, frames unicast to the
+# other port's MAC; after SETTLE s it sends 8 bursts of SIZE-byte frames on
+# each port, which then circle through the switch under test. Measured by
+# measure_and_stop (OFD, OPID: the switch's side); pps = frames it received
+# on both ports per second.
+loop_run() {
+	local qs=${3:+,queue_size=$3} a b
+	testpmd gen_pid "$tmp/gen.in" "$tmp/gen.log" gen --lcores=0@0,1@0 \
+		--vdev "net_virtio_user0,path=$1,queues=1,mac=$mac_a$qs" \
+		--vdev "net_virtio_user1,path=$2,queues=1,mac=$mac_b$qs" -- -i \
+		--total-num-mbufs=16384 --forward-mode=io --eth-peer=0,$mac_b --eth-peer=1,$mac_a
+	exec {gen_fd}>"$tmp/gen.in"
+	echo "set txpkts $4" >&"$gen_fd"
+	sleep "$5"
+	echo "start tx_first 8" >&"$gen_fd"
+	measure_and_stop "$gen_fd" "$gen_pid" "$6" "$7"
+	a=$(port_stat "$tmp/gen.log" 0 RX-packets)
+	b=$(port_stat "$tmp/gen.log" 1 RX-packets)
+	pps=$(((${a:-0} + ${b:-0}) / TIME))
+}
+mac_a=02:00:00:00:00:0a mac_b=02:00:00:00:00:0b
+
 # ---- vhu-net port to port vs testpmd io-forwarding ------------------------------
 # One testpmd with two net_virtio_user ports (CPU 0) in io-forwarding mode
 # starts 8 bursts of 32 frames on each port (tx_first) and sends whatever
@@ -385,7 +409,6 @@ fi
 # net_vhost ports (one lcore, CPU 1). Rate: frames received by the loop
 # testpmd on both ports over TIME s, after its counters were cleared.
 if part fwd; then
-	mac_a=02:00:00:00:00:0a mac_b=02:00:00:00:00:0b
 	for size in $PKT_SIZES; do
 		for round in $(seq "$ROUNDS"); do
 			for side in vhu dpdk; do
@@ -407,19 +430,9 @@ if part fwd; then
 					dut_cmd="dpdk-testpmd --lcores=0@1,1@1 --vdev net_vhost0,iface=A --vdev net_vhost1,iface=B -- -i --forward-mode=io"
 				fi
 				wait_sock "$tmp/a.sock" "$tmp/b.sock"
-				testpmd gen_pid "$tmp/gen.in" "$tmp/gen.log" gen --lcores=0@0,1@0 \
-					--vdev "net_virtio_user0,path=$tmp/a.sock,queues=1,mac=$mac_a" \
-					--vdev "net_virtio_user1,path=$tmp/b.sock,queues=1,mac=$mac_b" -- -i \
-					--total-num-mbufs=16384 --forward-mode=io --eth-peer=0,$mac_b --eth-peer=1,$mac_a
-				exec {gen_fd}>"$tmp/gen.in"
-				echo "set txpkts $size" >&"$gen_fd"
-				echo "start tx_first 8" >&"$gen_fd"
 				other_fd=
 				[ "$side" = dpdk ] && other_fd=$dut_fd
-				measure_and_stop "$gen_fd" "$gen_pid" "$other_fd" "$dut_pid"
-				a=$(port_stat "$tmp/gen.log" 0 RX-packets)
-				b=$(port_stat "$tmp/gen.log" 1 RX-packets)
-				pps=$(((${a:-0} + ${b:-0}) / TIME))
+				loop_run "$tmp/a.sock" "$tmp/b.sock" "" "$size" 0 "$other_fd" "$dut_pid"
 				busy=$(busy_of "$side" "$tmp/dut.log")
 				busy_vhu= busy_fd=
 				echo "{\"kind\": \"fwd\", \"side\": \"$side\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"cmd\": \"$dut_cmd\"}" >>"$results"
@@ -444,7 +457,6 @@ if part ovs && ! [ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ]; then
 	PARTS=${PARTS//ovs/}
 fi
 if part ovs; then
-	mac_a=02:00:00:00:00:0a mac_b=02:00:00:00:00:0b
 	mhz=$(awk -F: '/^cpu MHz/ { print $2 + 0; exit }' /proc/cpuinfo)
 	for ring in $OVS_RINGS; do
 		for size in $PKT_SIZES; do
@@ -474,20 +486,9 @@ if part ovs; then
 						dut_cmd="taskset -c 1 vhu-net --socket-path=A --socket-path=B --queue-pairs=1${flags:+ $flags} --record-busy"
 						wait_sock "$sa" "$sb"
 					fi
-					testpmd gen_pid "$tmp/gen.in" "$tmp/gen.log" gen --lcores=0@0,1@0 \
-						--vdev "net_virtio_user0,path=$sa,queues=1,mac=$mac_a,queue_size=$ring" \
-						--vdev "net_virtio_user1,path=$sb,queues=1,mac=$mac_b,queue_size=$ring" -- -i \
-						--total-num-mbufs=16384 --forward-mode=io --eth-peer=0,$mac_b --eth-peer=1,$mac_a
-					exec {gen_fd}>"$tmp/gen.in"
-					echo "set txpkts $size" >&"$gen_fd"
 					# the loop's frames are only those sent first: wait until
 					# both ports are up on the switch (OVS drops until then)
-					sleep 2
-					echo "start tx_first 8" >&"$gen_fd"
-					measure_and_stop "$gen_fd" "$gen_pid" "" "$dut_pid"
-					a=$(port_stat "$tmp/gen.log" 0 RX-packets)
-					b=$(port_stat "$tmp/gen.log" 1 RX-packets)
-					pps=$(((${a:-0} + ${b:-0}) / TIME))
+					loop_run "$sa" "$sb" "$ring" "$size" 2 "" "$dut_pid"
 					if [ "$side" = ovs ]; then
 						cyc=$(cat "$tmp/ovs.cycles" 2>/dev/null || true)
 						busy=$(python3 -c 'import sys; c, m = sys.argv[1], float(sys.argv[2] or 0); print(f"{float(c) * 1000 / m:.1f}" if c and m else "nan")' "$cyc" "$mhz")

@@ -21,11 +21,9 @@
 #   ovs      port-to-port: vhu-net (default options and --poll) vs Open
 #            vSwitch with DPDK (scripts/ovs-switch.sh), 256- and 1024-entry
 #            rings, 64 B and 1518 B, plus each switch's cost per frame
-#            (issue 23). Not in the default PARTS yet: on a loaded machine
-#            OVS drops the loop's first frames while its upcall installs
-#            the flow, and the loop (a fixed set of frames) dies out; it
-#            has to be validated on a quiet machine first
-#            (PARTS=ovs scripts/bench.sh)
+#            (issue 23). Needs a quiet machine: under heavy load OVS drops
+#            the loop's first frames while its upcall installs the flow,
+#            and the loop (a fixed set of frames) dies out
 #   iommu    vhu-blk (null disk) under vhu-bench blk with and without --iommu,
 #            and vhu-net between two ports under vhu-bench net with and
 #            without --iommu: the device IOTLB, warm (buffers mapped once),

@@ -54,7 +54,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 TIME=${TIME:-5}
 ROUNDS=${ROUNDS:-3}
-PARTS=${PARTS:-blk gen ingress fwd log iommu gpu exports}
+PARTS=${PARTS:-blk gen ingress fwd ovs log iommu gpu exports}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=${OUT:-$top/docs/PERFORMANCE.md}
 RESULTS=${RESULTS:-$top/docs/bench-results.jsonl}

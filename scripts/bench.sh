@@ -38,6 +38,11 @@
 #            update throughput, TRANSFER_TO_HOST_2D plus RESOURCE_FLUSH of the
 #            whole screen, the UPDATE received by vhu's front-end as the
 #            display (vhu-gpu-draw --frames), 320x240 and 1024x768 (issue 18)
+#   trace    vhu-trace's cost per message (issue 21): a control-plane load
+#            (scripts/trace-load.py: GET_FEATURES and GET_PROTOCOL_FEATURES
+#            round trips, one at a time) on vhu-blk directly and through
+#            vhu-trace (text trace to a file), alternating: round trips per
+#            second, their ratio, and the latency added per message
 #   log      dirty logging on vs off (live migration's cost, issue 16): vhu-blk
 #            under vhu-bench blk --log-check, vhu-net under vhu-bench net
 #            --log-dirty on the receiving port
@@ -54,7 +59,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 TIME=${TIME:-5}
 ROUNDS=${ROUNDS:-3}
-PARTS=${PARTS:-blk gen ingress fwd ovs log iommu gpu exports}
+PARTS=${PARTS:-blk gen ingress fwd ovs log iommu gpu exports trace}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=${OUT:-$top/docs/PERFORMANCE.md}
 RESULTS=${RESULTS:-$top/docs/bench-results.jsonl}
@@ -746,11 +751,42 @@ if part gpu && [ -x "$qemu_gpu" ] && [ -x "$build/devices/vhu-gpu" ]; then
 	done
 fi
 
+# ---- vhu-trace's added latency per message (issue 21) ---------------------------
+# vhu-blk (null disk) and vhu-trace on CPU 1, the load on CPU 0: TIME s of
+# request/reply round trips (scripts/trace-load.py), straight to vhu-blk and
+# through vhu-trace, alternating. Each round trip crosses the tracer twice
+# (request and reply), so the latency it adds per message is half the
+# difference of the median round trips.
+trace_exe=$build/tools/trace/vhu-trace
+if part trace && [ -x "$trace_exe" ]; then
+	for round in $(seq "$ROUNDS"); do
+		for side in direct trace; do
+			start_backend vhu null
+			sock=$tmp/s.sock
+			tpid=
+			if [ "$side" = trace ]; then
+				rm -f "$tmp/t.sock"
+				$pin_be "$trace_exe" --listen="$tmp/t.sock" --connect="$tmp/s.sock" \
+					--output="$tmp/trace.txt" 2>"$tmp/trace.log" &
+				tpid=$!
+				wait_sock "$tmp/t.sock"
+				sock=$tmp/t.sock
+			fi
+			r=$($pin_fe python3 "$top/scripts/trace-load.py" "$sock" "$TIME")
+			[ -n "$tpid" ] && { kill "$tpid" 2>/dev/null; wait "$tpid" 2>/dev/null || true; }
+			stop_backend
+			cmd="scripts/trace-load.py SOCK $TIME; vhu-blk --null-size=1G; through: vhu-trace --listen=SOCK --connect=BLK_SOCK --output=FILE"
+			echo "{\"kind\": \"trace\", \"side\": \"$side\", \"round\": $round, \"r\": $r, \"cmd\": \"$cmd\"}" >>"$results"
+			printf '%-6s trace round %s: %s\n' "$side" "$round" "$r"
+		done
+	done
+fi
+
 commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$top" diff --quiet HEAD -- lib devices tools include 2>/dev/null || commit="$commit+changes"
 python3 - "$results" "$OUT" "$TIME" "$ROUNDS" "$RESULTS" "$PARTS" "$commit" <<'EOF'
 import json, os, statistics, subprocess, sys, datetime, platform
-part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'ovs': 'ovs', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu', 'gpu': 'gpu', 'exports': 'exports', 'exports_mem': 'exports'}.get(r.get('kind'), 'blk')
+part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'ovs': 'ovs', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu', 'gpu': 'gpu', 'exports': 'exports', 'exports_mem': 'exports', 'trace': 'trace'}.get(r.get('kind'), 'blk')
 stamp = {'date': str(datetime.date.today()), 'commit': sys.argv[7],
          'rounds': int(sys.argv[4]), 'secs': int(sys.argv[3])}
 new = [dict(json.loads(l), **stamp) for l in open(sys.argv[1])]
@@ -1022,6 +1058,30 @@ if gpu:
         lines.append(f"\nLoad average (1 min) while these ran: {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} CPUs; "
                      "above the CPU count the spread is the machine's, not the programs'.\n")
     lines.append("\nTarget (issue 18): ≥ 1.5× QEMU's vhost-user-gpu.\n")
+tr = [r for r in allrows if r.get('kind') == 'trace']
+if tr:
+    lines.append("## vhu-trace: what it adds per message (issue 21)\n")
+    lines.append(measured('trace'))
+    lines.append("A front-end (`scripts/trace-load.py`, CPU 0) sends GET_FEATURES and GET_PROTOCOL_FEATURES alternately, each "
+                 "waiting for its reply, to vhu-blk (CPU 1): straight to its socket, or through vhu-trace (also CPU 1) writing "
+                 "its text trace to a file. The two alternate run by run. Each round trip crosses the tracer twice (the request "
+                 "and the reply), so the latency added per message is half the difference of the median round trips. The data "
+                 "plane (kick, call, the rings) never passes through vhu-trace and is not slowed by it.\n")
+    lines.append("| | round trips/s | median round trip µs | p99 µs |")
+    lines.append("|---|---:|---:|---:|")
+    med = {}
+    for side, name in (('direct', 'straight to vhu-blk'), ('trace', 'through vhu-trace')):
+        sel = [r['r'] for r in tr if r['side'] == side]
+        c, m = cell([x['rate'] for x in sel])
+        p50 = statistics.median([x['p50_us'] for x in sel]) if sel else None
+        p99 = statistics.median([x['p99_us'] for x in sel]) if sel else None
+        med[side] = (m, p50)
+        lines.append(f"| {name} | {c} | " + (f"{p50:.1f} | {p99:.1f} |" if sel else "n/a | n/a |"))
+    (dm, dp), (tm, tp) = med['direct'], med['trace']
+    if dm and tm and dp is not None and tp is not None:
+        lines.append(f"\nThrough the tracer: {tm / dm:.2f}× the round trips per second; **{(tp - dp) / 2:.1f} µs added per message** "
+                     "(median).\n")
+    lines.append("Command: `" + tr[-1]['cmd'] + "`.\n")
 extra = open(out).read().split('<!-- manual -->', 1) if os.path.exists(out) else []
 if len(extra) == 2:
     lines.append('<!-- manual -->' + extra[1])

@@ -24,8 +24,8 @@ enum vhu_dir {
 	VHU_DIR_TO_BACKEND = 0,	 /* VHU_REQ_*: front-end -> back-end */
 	VHU_DIR_TO_FRONTEND = 1, /* VHU_BACKEND_REQ_*: back-end -> front-end */
 	/* VHU_GPU_REQ_* on the vhost-user-gpu socket (<vhu/gpu.h>): back-end ->
-	 * front-end; only the row checks apply (vhu_msg_fits() and
-	 * vhu_msg_format() know the first two directions) */
+	 * front-end; vhu_msg_fits() knows the first two directions (use
+	 * vhu_gpu_msg_fits()), vhu_msg_format() all three */
 	VHU_DIR_GPU = 2,
 };
 
@@ -123,8 +123,12 @@ VHU_API int vhu_msg_fits(enum vhu_dir dir, const struct vhu_msg *msg);
 
 /**
  * vhu_msg_format() - decode @msg into one line of text, or a JSON object.
- * @dir:  as vhu_msg_fits()
- * @msg:  the message; payload fields beyond hdr.size read as absent
+ * @dir:  as vhu_msg_fits(), or VHU_DIR_GPU
+ * @msg:  the message; payload fields beyond hdr.size read as absent. For
+ *        VHU_DIR_GPU, hdr.size may be larger than the payload (an UPDATE's
+ *        pixels): @msg then holds its first VHU_MAX_PAYLOAD bytes, and the
+ *        fields are decoded from those (the row checked with
+ *        vhu_gpu_msg_fits())
  * @json: a JSON object ({"request": ..., "fields": {...}}) instead of text
  * @buf:  where the text goes, always NUL-terminated when @size > 0
  *

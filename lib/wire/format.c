@@ -13,6 +13,7 @@
 
 #include "common/util.h"
 #include "wire/wire.h"
+#include <vhu/gpu.h>
 
 struct out {
 	char *buf;
@@ -327,13 +328,141 @@ static bool to_frontend(struct out *o, const struct vhu_msg *m)
 	}
 }
 
+/* The head of a GPU socket rectangle: UPDATE, DMABUF_UPDATE and the dmabuf scanouts share it. */
+static void gpu_rect(struct out *o, const uint32_t *v)
+{
+	u64(o, "scanout_id", v[0]);
+	u64(o, "x", v[1]);
+	u64(o, "y", v[2]);
+	u64(o, "width", v[3]);
+	u64(o, "height", v[4]);
+}
+
+static void gpu_display_info(struct out *o, const struct virtio_gpu_resp_display_info *d)
+{
+	unsigned int saved;
+	bool first = true;
+
+	u64(o, "type", d->hdr.type);
+	key(o, "scanouts");
+	put(o, "[");
+	saved = o->nfields;
+	for (unsigned int i = 0; i < VIRTIO_GPU_MAX_SCANOUTS; i++) {
+		const struct virtio_gpu_display_one *p = &d->pmodes[i];
+
+		if (!p->enabled)
+			continue;
+		put(o, "%s{", first ? "" : (o->json ? ", " : " "));
+		first = false;
+		o->nfields = 0;
+		u64(o, "scanout_id", i);
+		u64(o, "x", p->r.x);
+		u64(o, "y", p->r.y);
+		u64(o, "width", p->r.width);
+		u64(o, "height", p->r.height);
+		hex(o, "flags", p->flags);
+		put(o, o->json ? "}" : " }");
+	}
+	put(o, "]");
+	o->nfields = saved;
+}
+
+/*
+ * The fields of a GPU socket message. @m holds the first hdr.size bytes
+ * (at most a payload's worth); @size is the whole payload, which may be far
+ * larger (an UPDATE's pixels). Return: shown.
+ */
+static bool gpu(struct out *o, const struct vhu_msg *m, uint32_t size, bool reply)
+{
+	const union vhu_payload *p = &m->payload;
+	uint32_t have = m->hdr.size;
+	uint32_t v[10];
+
+	memcpy(v, p->raw, sizeof(v)); /* the union is larger: reading past have gives zeros */
+	switch (m->hdr.request) {
+	case VHU_GPU_REQ_GET_PROTOCOL_FEATURES:
+	case VHU_GPU_REQ_SET_PROTOCOL_FEATURES:
+		if (size != sizeof(uint64_t))
+			return false;
+		hex(o, "features", p->u64);
+		return true;
+	case VHU_GPU_REQ_GET_DISPLAY_INFO:
+		if (!reply || size != sizeof(struct virtio_gpu_resp_display_info))
+			return false;
+		gpu_display_info(o, (const void *)p->raw);
+		return true;
+	case VHU_GPU_REQ_CURSOR_POS:
+	case VHU_GPU_REQ_CURSOR_POS_HIDE:
+	case VHU_GPU_REQ_SCANOUT:
+		if (size != sizeof(struct vhu_gpu_scanout))
+			return false;
+		u64(o, "scanout_id", v[0]);
+		u64(o, m->hdr.request == VHU_GPU_REQ_SCANOUT ? "width" : "x", v[1]);
+		u64(o, m->hdr.request == VHU_GPU_REQ_SCANOUT ? "height" : "y", v[2]);
+		return true;
+	case VHU_GPU_REQ_CURSOR_UPDATE:
+		if (size != sizeof(struct vhu_gpu_cursor_update))
+			return false;
+		u64(o, "scanout_id", v[0]);
+		u64(o, "x", v[1]);
+		u64(o, "y", v[2]);
+		u64(o, "hot_x", v[3]);
+		u64(o, "hot_y", v[4]);
+		u64(o, "image_bytes", size - 20u);
+		return true;
+	case VHU_GPU_REQ_UPDATE:
+	case VHU_GPU_REQ_DMABUF_UPDATE:
+		if (reply || size < sizeof(struct vhu_gpu_update) || have < 20)
+			return false;
+		gpu_rect(o, v);
+		if (m->hdr.request == VHU_GPU_REQ_UPDATE) {
+			uint64_t want = (uint64_t)v[3] * v[4] * 4u;
+
+			u64(o, "pixel_bytes", size - 20u);
+			flag(o, "pixels_fit", want == size - 20u);
+		}
+		return true;
+	case VHU_GPU_REQ_DMABUF_SCANOUT:
+	case VHU_GPU_REQ_DMABUF_SCANOUT2:
+		if (size < sizeof(struct vhu_gpu_dmabuf_scanout))
+			return false;
+		gpu_rect(o, v);
+		u64(o, "fd_width", v[5]);
+		u64(o, "fd_height", v[6]);
+		u64(o, "fd_stride", v[7]);
+		hex(o, "fd_flags", v[8]);
+		hex(o, "fd_drm_fourcc", v[9]);
+		if (size >= sizeof(struct vhu_gpu_dmabuf_scanout2))
+			hex(o, "modifier",
+			    ((const struct vhu_gpu_dmabuf_scanout2 *)p->raw)->modifier);
+		return true;
+	case VHU_GPU_REQ_GET_EDID:
+		if (!reply && size == sizeof(struct vhu_gpu_edid_request)) {
+			u64(o, "scanout_id", v[0]);
+			return true;
+		}
+		if (!reply || size != sizeof(struct virtio_gpu_resp_edid))
+			return false;
+		{
+			const struct virtio_gpu_resp_edid *e = (const void *)p->raw;
+
+			u64(o, "type", e->hdr.type);
+			u64(o, "edid_size", e->size);
+			bytes(o, "edid", e->edid, VHU_MIN((size_t)e->size, sizeof(e->edid)));
+		}
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* A reply that is an ack (a u64 where the request has no body of its own). */
 static bool is_ack(enum vhu_dir dir, const struct vhu_msg *m)
 {
 	const struct vhu_rule *rule = vhu_rule_find(dir, m->hdr.request);
 
-	return (m->hdr.flags & VHU_FLAG_REPLY) && m->hdr.size == VHU_ACK_SIZE && rule &&
-	       rule->reply != VHU_REPLY_ALWAYS &&
+	return dir != VHU_DIR_GPU && (m->hdr.flags & VHU_FLAG_REPLY) &&
+	       m->hdr.size == VHU_ACK_SIZE && rule && rule->reply != VHU_REPLY_ALWAYS &&
 	       !(dir == VHU_DIR_TO_BACKEND && (m->hdr.request == VHU_REQ_SET_LOG_BASE ||
 					       m->hdr.request == VHU_REQ_SET_DEVICE_STATE_FD));
 }
@@ -344,7 +473,8 @@ size_t vhu_msg_format(enum vhu_dir dir, const struct vhu_msg *msg, bool json, ch
 	struct out o = { .buf = buf, .size = size, .json = json };
 	bool reply = msg->hdr.flags & VHU_FLAG_REPLY;
 	uint32_t shown = VHU_MIN(msg->hdr.size, (uint32_t)sizeof(msg->payload));
-	int fits = vhu_msg_fits(dir, msg);
+	int fits = dir == VHU_DIR_GPU ? vhu_gpu_msg_fits(&msg->hdr, msg->nfds)
+				      : vhu_msg_fits(dir, msg);
 	struct vhu_msg m = { .hdr = msg->hdr };
 	unsigned int saved;
 	bool known;
@@ -381,10 +511,12 @@ size_t vhu_msg_format(enum vhu_dir dir, const struct vhu_msg *msg, bool json, ch
 		u64(&o, "ack", m.payload.u64);
 		known = true;
 	} else {
-		known = dir == VHU_DIR_TO_BACKEND ? to_backend(&o, &m, reply) : to_frontend(&o, &m);
+		known = dir == VHU_DIR_TO_BACKEND ? to_backend(&o, &m, reply)
+			: dir == VHU_DIR_GPU	  ? gpu(&o, &m, msg->hdr.size, reply)
+						  : to_frontend(&o, &m);
 	}
 	if (!known && shown)
-		bytes(&o, "payload", m.payload.raw, shown);
+		bytes(&o, "payload", m.payload.raw, shown); /* the first 64 bytes shown */
 	close_obj(&o, saved);
 	if (json)
 		put(&o, "}");

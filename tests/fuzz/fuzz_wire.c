@@ -196,8 +196,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 
-	if (size > 1)
+	if (size > 1) {
 		check_format(dir, data + 1, size - 1, data[0]);
+		check_format(VHU_DIR_GPU, data + 1, size - 1, data[0]);
+	}
 
 	/* Nothing opened an fd since: each number must be free, not reused. */
 	for (unsigned int i = 0; i < nfds; i++)

@@ -4,9 +4,13 @@
 a front-end must have had with a working back-end is there, decoded right.
 
   check_trace.py TRACE [--queues N] [--backend-channel] [--ring-view]
+                 [--gpu WxH [--scanouts N] [--edid]]
 
 --ring-view: the trace also has vhu-trace --ring-view lines, and they show
 each ring read from the mapped memory, in bounds, and moving.
+--gpu: the conversation is vhu-gpu-draw's (tools/gpu) with a vhost-user-gpu
+back-end on scanouts of WxH: the GPU socket's messages are there, decoded
+with the values the drawing used.
 
 Exit 0 with a summary, or 1 naming what is missing or wrong."""
 import json
@@ -43,6 +47,63 @@ def check_rings(rings, queues):
     print(f"check_trace: ring view: {len(rings)} lines")
 
 
+def check_gpu(lines, size, scanouts, edid):
+    """vhu-gpu-draw's drawing, seen on the GPU socket (tools/gpu/driver.c)."""
+    width, height = (int(v) for v in size.split("x"))
+    gpu = [e for e in lines if e["channel"] == "gpu"]
+
+    def msgs(name, reply=False):
+        frm = "front-end" if reply else "back-end"
+        return [e for e in gpu if e["msg"]["request"] == "VHOST_USER_GPU_" + name
+                and e["from"] == frm and e["msg"]["reply"] == reply]
+
+    sock = [e for e in lines if e["channel"] == "main"
+            and e["msg"]["request"] == "VHOST_USER_GPU_SET_SOCKET"]
+    if not sock or sock[0]["msg"]["nfds"] != 1:
+        fail("no VHOST_USER_GPU_SET_SOCKET with its fd on the main socket")
+    if not gpu:
+        fail("no message from the GPU socket in the trace")
+    got = msgs("GET_PROTOCOL_FEATURES", True)
+    if not msgs("GET_PROTOCOL_FEATURES") or not got or "latency_us" not in got[0]:
+        fail("no GET_PROTOCOL_FEATURES and its reply with a latency")
+    info = msgs("GET_DISPLAY_INFO", True)
+    if not info:
+        fail("no GET_DISPLAY_INFO reply")
+    shown = info[0]["msg"]["fields"].get("scanouts", [])
+    if len(shown) != scanouts or any(
+            (s["width"], s["height"]) != (width, height) for s in shown):
+        fail(f"GET_DISPLAY_INFO reply decoded as {shown}, not {scanouts} of {size}")
+    for s in range(scanouts):
+        sc = [e["msg"]["fields"] for e in msgs("SCANOUT")
+              if e["msg"]["fields"].get("scanout_id") == s]
+        if not sc or (sc[0]["width"], sc[0]["height"]) != (width, height):
+            fail(f"SCANOUT of scanout {s} decoded as {sc}")
+        up = [e["msg"] for e in msgs("UPDATE") if e["msg"]["fields"].get("scanout_id") == s]
+        full = [m for m in up if (m["fields"]["width"], m["fields"]["height"]) == (width, height)]
+        if not full:
+            fail(f"no full-screen UPDATE of scanout {s}: {[m['fields'] for m in up]}")
+        for m in up:
+            f = m["fields"]
+            if not f["pixels_fit"] or f["pixel_bytes"] != f["width"] * f["height"] * 4 \
+                    or m["size"] != 20 + f["pixel_bytes"]:
+                fail(f"UPDATE decoded wrong: {m}")
+    cur = msgs("CURSOR_UPDATE")
+    if not cur or (cur[0]["msg"]["fields"]["hot_x"], cur[0]["msg"]["fields"]["hot_y"]) != (3, 4):
+        fail(f"no CURSOR_UPDATE with the hot spot (3,4): {cur[:1]}")
+    pos = [e["msg"]["fields"] for e in msgs("CURSOR_POS")]
+    if not any((p["x"], p["y"]) == (30, 40) for p in pos):
+        fail(f"no CURSOR_POS to (30,40): {pos}")
+    if edid:
+        e = msgs("GET_EDID", True)
+        if not msgs("GET_EDID") or not e:
+            fail("no GET_EDID and its reply")
+        f = e[0]["msg"]["fields"]
+        if f.get("edid_size", 0) < 128 or not f["edid"].startswith("00ffffffffffff00"):
+            fail(f"GET_EDID reply decoded as {f}")
+    print(f"check_trace: GPU socket: {len(gpu)} messages, "
+          f"largest {max(e['msg']['size'] for e in gpu)} bytes")
+
+
 def main():
     args = sys.argv[1:]
     if not args:
@@ -51,6 +112,9 @@ def main():
     queues = 1
     channel = False
     ring_view = False
+    gpu = None
+    scanouts = 1
+    edid = False
     while args:
         a = args.pop(0)
         if a == "--queues":
@@ -59,6 +123,12 @@ def main():
             channel = True
         elif a == "--ring-view":
             ring_view = True
+        elif a == "--gpu":
+            gpu = args.pop(0)
+        elif a == "--scanouts":
+            scanouts = int(args.pop(0))
+        elif a == "--edid":
+            edid = True
         else:
             fail(f"unknown option {a}")
     lines = []
@@ -130,6 +200,8 @@ def main():
         ch = reqs("SET_BACKEND_REQ_FD")
         if not ch or ch[0]["msg"]["nfds"] != 1:
             fail("no SET_BACKEND_REQ_FD with its fd")
+    if gpu:
+        check_gpu(lines, gpu, scanouts, edid)
     if ring_view:
         check_rings(rings, queues)
     elif rings:

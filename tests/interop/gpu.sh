@@ -9,11 +9,16 @@
 #         (the host memory cap included), then a second front-end served.
 #   qemu: QEMU's own vhost-user-gpu (Debian qemu-system-gui) and vhu-gpu get
 #         the same drawing: both match it, and their PNGs are identical.
+#   trace: the same drawings through vhu-trace (issue 21), on vhu-gpu and on
+#         QEMU's back-end: the PNGs are those of a direct run, and the trace
+#         shows the GPU socket's messages decoded (check_trace.py --gpu);
+#         then a 4096x4096 scanout: a 64 MiB UPDATE streams through the
+#         tracer, whose peak RSS stays under 16 MiB.
 #
-#   gpu.sh VHU_GPU_DRAW VHU_GPU vhu|qemu
+#   gpu.sh VHU_GPU_DRAW VHU_GPU vhu|qemu|trace  (trace: $VHU_TRACE is vhu-trace)
 . "$(dirname "$0")/lib.sh"
 
-[ $# -eq 3 ] || fail "usage: $0 VHU_GPU_DRAW VHU_GPU vhu|qemu"
+[ $# -eq 3 ] || fail "usage: $0 VHU_GPU_DRAW VHU_GPU vhu|qemu|trace"
 DRAW=$1 GPU=$2 mode=$3
 QEMU_GPU=${QEMU_VHOST_USER_GPU:-/usr/lib/qemu/vhost-user-gpu}
 [ -x "$DRAW" ] || fail "vhu-gpu-draw '$DRAW' is not executable"
@@ -33,7 +38,54 @@ start_vhu_gpu() {
 	wait_socket "$T/vhu.sock" vhu-gpu
 }
 
+# trace NAME SOCKET: vhu-trace from $T/NAME-tr.sock to SOCKET, JSON to $T/NAME.json
+trace() {
+	start_peer "trace-$1" "$T/trace-$1.log" "$VHU_TRACE" --listen="$T/$1-tr.sock" \
+		--connect="$2" --json --output="$T/$1.json"
+	wait_socket "$T/$1-tr.sock" "trace-$1"
+}
+
+# trace_done NAME CHECK_TRACE_ARGS...: stop the tracer (it must exit 0); check its trace
+trace_done() {
+	local name=$1
+	shift
+	stop_device "trace-$name"
+	"${PYTHON:-python3}" "$LIB_DIR/check_trace.py" "$T/$name.json" --queues 2 "$@" ||
+		fail "the trace of $name is wrong"
+}
+
+same_png() {
+	for f in 0 cursor; do
+		cmp "$T/$1-$f.png" "$T/$2-$f.png" || fail "scanout $f: $1 and $2 differ"
+	done
+}
+
 case $mode in
+trace)
+	[ -x "${VHU_TRACE:-}" ] || fail "VHU_TRACE '${VHU_TRACE:-}' is not executable"
+	need_exe "$QEMU_GPU"
+	start_vhu_gpu --scanouts=2
+	draw direct --socket-path "$T/vhu.sock" --check --png "$T/direct"
+	trace vhu "$T/vhu.sock"
+	draw vhu --socket-path "$T/vhu-tr.sock" --scanouts 2 --check --edid --png "$T/vhu"
+	trace_done vhu --gpu 320x240 --scanouts 2 --edid
+	same_png direct vhu
+	start_peer qemu-gpu "$T/qemu-gpu.log" "$QEMU_GPU" --socket-path="$T/qemu.sock"
+	wait_socket "$T/qemu.sock" qemu-gpu
+	trace qemu "$T/qemu.sock"
+	draw qemu --socket-path "$T/qemu-tr.sock" --check --png "$T/qemu"
+	trace_done qemu --gpu 320x240
+	same_png direct qemu
+	# 64 MiB of pixels in one UPDATE: streamed, never held whole
+	trace big "$T/vhu.sock"
+	draw big --socket-path "$T/big-tr.sock" --width 4096 --height 4096 --check
+	hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/${PEER_PID[trace-big]}/status")
+	note "vhu-trace peak RSS with a 64 MiB UPDATE: $hwm KiB"
+	[ -n "$hwm" ] && [ "$hwm" -lt 16384 ] || fail "vhu-trace's peak RSS is $hwm KiB: the UPDATE was held"
+	trace_done big --gpu 4096x4096
+	grep -q '"size": 67108884' "$T/big.json" || fail "no 64 MiB UPDATE in the trace"
+	stop_device vhu-gpu
+	;;
 vhu)
 	start_vhu_gpu --max-hostmem=16777216 --scanouts=2
 	draw vhu --socket-path "$T/vhu.sock" --scanouts 2 --check --edid --hostile \

@@ -372,13 +372,66 @@ static void display_refuses(void **state)
 	disp_close(&d);
 }
 
+/* vhu_msg_format(VHU_DIR_GPU) (vhu-trace): fields named, a 64 MiB UPDATE
+ * decoded from its first bytes, replies by their body */
+static void format_decodes(void **state)
+{
+	struct vhu_gpu_update u = {
+		.scanout_id = 1, .x = 2, .y = 3, .width = 4096, .height = 4096
+	};
+	struct vhu_msg m = { .hdr = { .request = VHU_GPU_REQ_UPDATE,
+				      .size = (uint32_t)VHU_GPU_MAX_PAYLOAD } };
+	struct virtio_gpu_resp_display_info info = { .hdr.type = VIRTIO_GPU_RESP_OK_DISPLAY_INFO };
+	char text[2048];
+
+	(void)state;
+	memcpy(m.payload.raw, &u, sizeof(u));
+	vhu_msg_format(VHU_DIR_GPU, &m, false, text, sizeof(text));
+	assert_string_equal(text, "VHOST_USER_GPU_UPDATE size=67108884 fds=0 fields={ scanout_id=1 "
+				  "x=2 y=3 width=4096 height=4096 pixel_bytes=67108864 "
+				  "pixels_fit=true }");
+	m.hdr.size -= 4; /* a pixel short */
+	vhu_msg_format(VHU_DIR_GPU, &m, true, text, sizeof(text));
+	assert_non_null(strstr(text, "\"pixels_fit\": false"));
+	assert_non_null(strstr(text, "\"fits\": true"));
+	/* past the row: said so, and still decoded */
+	m.hdr.size = (uint32_t)VHU_GPU_MAX_PAYLOAD + 4;
+	vhu_msg_format(VHU_DIR_GPU, &m, false, text, sizeof(text));
+	assert_non_null(strstr(text, "[does not fit its row: payload size]"));
+	/* a reply: the display's scanouts, only the enabled ones */
+	info.pmodes[1] = (struct virtio_gpu_display_one){ .r = { 0, 0, 640, 480 }, .enabled = 1 };
+	m.hdr = (struct vhu_msg_hdr){ .request = VHU_GPU_REQ_GET_DISPLAY_INFO,
+				      .flags = VHU_GPU_FLAG_REPLY,
+				      .size = sizeof(info) };
+	memcpy(m.payload.raw, &info, sizeof(info));
+	vhu_msg_format(VHU_DIR_GPU, &m, false, text, sizeof(text));
+	assert_string_equal(text, "VHOST_USER_GPU_GET_DISPLAY_INFO reply size=408 fds=0 fields={ "
+				  "type=4353 scanouts=[{ scanout_id=1 x=0 y=0 width=640 "
+				  "height=480 flags=0x0 }] }");
+	/* a reply of 8 bytes is a body here, never an ack */
+	m.hdr = (struct vhu_msg_hdr){ .request = VHU_GPU_REQ_GET_PROTOCOL_FEATURES,
+				      .flags = VHU_GPU_FLAG_REPLY,
+				      .size = 8 };
+	m.payload.u64 = 3;
+	vhu_msg_format(VHU_DIR_GPU, &m, false, text, sizeof(text));
+	assert_string_equal(text, "VHOST_USER_GPU_GET_PROTOCOL_FEATURES reply size=8 fds=0 "
+				  "fields={ features=0x3 }");
+	/* an unknown id: its bytes */
+	m.hdr = (struct vhu_msg_hdr){ .request = 77, .size = 2 };
+	vhu_msg_format(VHU_DIR_GPU, &m, false, text, sizeof(text));
+	assert_string_equal(text, "VHOST_USER_GPU_UNKNOWN size=2 fds=0 [does not fit its row: "
+				  "unknown request] fields={ payload=0300 }");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, leak_setup, leak_teardown)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(rows_follow_the_spec),	   T(sizes_fds_and_flags), T(send_and_receive),
-		T(recv_rejects_before_allocating), T(display_serves),	   T(display_refuses),
+		T(rows_follow_the_spec), T(sizes_fds_and_flags),
+		T(send_and_receive),	 T(recv_rejects_before_allocating),
+		T(display_serves),	 T(display_refuses),
+		T(format_decodes),
 	};
 
 	return cmocka_run_group_tests_name("gpu_wire", tests, NULL, NULL);

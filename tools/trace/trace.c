@@ -9,7 +9,9 @@
  * (lib/wire's vhu_msg_format()), a timestamp, and for replies the time since
  * the request. The back-end channel is traced too: the fd of
  * SET_BACKEND_REQ_FD is swapped for one end of our own socketpair, and what
- * flows on it is relayed between the two. Kick and call eventfds, and the
+ * flows on it is relayed between the two; the GPU socket of
+ * VHOST_USER_GPU_SET_SOCKET the same way, its messages streamed (gpurelay.c)
+ * because an UPDATE can carry 64 MiB. Kick and call eventfds, and the
  * memory, are handed through untouched: the data plane never passes here.
  * With --ring-view, the memory is also mapped read-only to show the rings
  * (ringview.c).
@@ -28,7 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gpurelay.h"
 #include "ringview.h"
+#include <vhu/gpu.h>
 #include <vhu/version.h>
 #include <vhu/wire.h>
 
@@ -51,8 +55,10 @@ struct options {
 struct conn {
 	int fe, be;	      /* main socket: the front-end's, the back-end's */
 	int chan_fe, chan_be; /* back-end channel: the front-end's end, our pair's end */
+	int gpu_fe, gpu_be;   /* GPU socket: the same */
+	struct gpu_relay *gpu_req, *gpu_rep; /* its two directions: requests, replies */
 	/* when the last request of each id went out, per direction (0: none) */
-	uint64_t sent_ns[2][64];
+	uint64_t sent_ns[3][64];
 	unsigned long messages;
 	struct ringview *rv; /* --ring-view, else NULL */
 };
@@ -85,7 +91,8 @@ static void usage(FILE *f)
 		"\n"
 		"Relay a vhost-user conversation between a front-end and a back-end and print\n"
 		"every message, decoded, as it passes: requests and replies on the main\n"
-		"socket and on the back-end channel, with their fds, a timestamp and, for\n"
+		"socket, on the back-end channel and on the vhost-user-gpu socket (its\n"
+		"messages streamed, never held whole), with their fds, a timestamp and, for\n"
 		"replies, the time since the request. Messages and fds go through unchanged;\n"
 		"kick and call eventfds and the memory are handed over, so the rings never\n"
 		"pass through vhu-trace.\n"
@@ -231,12 +238,91 @@ static void print_msg(const char *from, const char *chan, enum vhu_dir dir, cons
 		fprintf(out, ", \"relay_us\": %.1f}\n", (double)relay_ns / 1e3);
 	} else {
 		fprintf(out, "%12.6f %s %-4s %s", t, from[0] == 'f' ? "F>B" : "B>F",
-			chan[0] == 'm' ? "" : "chan", text);
+			chan[0] == 'm'	 ? ""
+			: chan[0] == 'g' ? "gpu"
+					 : "chan",
+			text);
 		if (latency_ns >= 0)
 			fprintf(out, " (%.1f us after the request)", (double)latency_ns / 1e3);
 		fprintf(out, "\n");
 	}
 	fflush(out);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/*
+ * Swap the fd @m carries (a socket the front-end made) for one end of a
+ * pair of ours: we keep the front-end's socket in @fe_end and the other end
+ * of the pair in @be_end, and relay between them. Return: 0, or <0 when
+ * no pair could be made (the fd is then handed on, untraced).
+ */
+static int interpose(struct vhu_msg *m, int *fe_end, int *be_end, const char *what)
+{
+	int sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+		fprintf(stderr, "vhu-trace: socketpair: %s: the %s is relayed untraced\n",
+			strerror(errno), what);
+		return -errno;
+	}
+	close_fd(fe_end);
+	close_fd(be_end);
+	*fe_end = m->fds[0];
+	*be_end = sp[0];
+	m->fds[0] = sp[1];
+	return 0;
+}
+
+/* A GPU socket message went through whole: print it. */
+static void gpu_done(void *ctx, struct gpu_relay *r, uint64_t done_ns)
+{
+	struct conn *c = ctx;
+	bool from_be = r == c->gpu_req; /* the back-end asks, the display answers */
+	unsigned int slot = r->m.hdr.request % 64;
+	int64_t latency = -1;
+
+	if (r->fds_lost)
+		fprintf(stderr, "vhu-trace: GPU socket: the %s sent more than %u fds: closed\n",
+			from_be ? "back-end" : "front-end", VHU_MAX_FDS);
+	if (!from_be && c->sent_ns[VHU_DIR_GPU][slot]) {
+		latency = (int64_t)(r->at_ns - c->sent_ns[VHU_DIR_GPU][slot]);
+		c->sent_ns[VHU_DIR_GPU][slot] = 0;
+	}
+	if (from_be)
+		c->sent_ns[VHU_DIR_GPU][slot] = done_ns;
+	c->messages++;
+	print_msg(from_be ? "back-end" : "front-end", "gpu", VHU_DIR_GPU, &r->m, r->at_ns, latency,
+		  done_ns - r->at_ns);
+}
+
+static void gpu_close(struct conn *c, const char *why)
+{
+	if (c->gpu_fe < 0)
+		return;
+	fprintf(stderr, "vhu-trace: GPU socket: %s\n", why);
+	gpu_relay_clear(c->gpu_req);
+	gpu_relay_clear(c->gpu_rep);
+	close_fd(&c->gpu_fe);
+	close_fd(&c->gpu_be);
+}
+
+/* The GPU socket's sockets had events: move both directions on. */
+static void gpu_service(struct conn *c, short be_revents, short fe_revents)
+{
+	int a = gpu_relay_step(c->gpu_req, now_ns, gpu_done, c);
+	int b = a < 0 ? 0 : gpu_relay_step(c->gpu_rep, now_ns, gpu_done, c);
+
+	if (a < 0 || b < 0)
+		gpu_close(c, a == -ECONNRESET || b == -ECONNRESET ? "closed"
+								  : strerror(-(a < 0 ? a : b)));
+	else if (!a && !b && ((be_revents | fe_revents) & (POLLHUP | POLLERR | POLLNVAL)))
+		gpu_close(c, "hung up");
 }
 
 /*
@@ -274,24 +360,15 @@ static int relay(struct conn *c, int src, int dst, enum vhu_dir dir, const char 
 		latency = (int64_t)(at - c->sent_ns[dir][slot]);
 		c->sent_ns[dir][slot] = 0;
 	}
-	/* the back-end channel: the back-end gets our pair's end, we keep the front-end's */
-	if (dir == VHU_DIR_TO_BACKEND && !reply && m.hdr.request == VHU_REQ_SET_BACKEND_REQ_FD &&
-	    m.nfds == 1) {
-		int sp[2];
-
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0) {
-			if (c->chan_fe >= 0)
-				close(c->chan_fe);
-			if (c->chan_be >= 0)
-				close(c->chan_be);
-			c->chan_fe = m.fds[0];
-			c->chan_be = sp[0];
-			m.fds[0] = sp[1];
-		} else {
-			fprintf(stderr,
-				"vhu-trace: socketpair: %s: the back-end channel is relayed "
-				"untraced\n",
-				strerror(errno));
+	/* the back-end channel and the GPU socket: the back-end gets our pair's
+	 * end, we keep the front-end's */
+	if (dir == VHU_DIR_TO_BACKEND && !reply && m.nfds == 1 && src == c->fe) {
+		if (m.hdr.request == VHU_REQ_SET_BACKEND_REQ_FD)
+			interpose(&m, &c->chan_fe, &c->chan_be, "back-end channel");
+		else if (m.hdr.request == VHU_REQ_GPU_SET_SOCKET &&
+			 interpose(&m, &c->gpu_fe, &c->gpu_be, "GPU socket") == 0) {
+			gpu_relay_init(c->gpu_req, c->gpu_be, c->gpu_fe);
+			gpu_relay_init(c->gpu_rep, c->gpu_fe, c->gpu_be);
 		}
 	}
 	ret = vhu_msg_send(dst, &m);
@@ -306,24 +383,19 @@ static int relay(struct conn *c, int src, int dst, enum vhu_dir dir, const char 
 	return ret;
 }
 
-static void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
-
 /* Relay until either side of the main socket goes. */
 static void conversation(struct conn *c, unsigned int ring_view_ms)
 {
 	uint64_t next_view = now_ns() + (uint64_t)ring_view_ms * 1000000u;
 
 	while (!stop) {
-		struct pollfd p[4] = {
+		struct pollfd p[6] = {
 			{ .fd = c->fe, .events = POLLIN },
 			{ .fd = c->be, .events = POLLIN },
 			{ .fd = c->chan_be, .events = POLLIN },
 			{ .fd = c->chan_fe, .events = POLLIN },
+			{ .fd = c->gpu_be },
+			{ .fd = c->gpu_fe },
 		};
 		int wait_ms = 500, n;
 
@@ -336,7 +408,13 @@ static void conversation(struct conn *c, unsigned int ring_view_ms)
 			}
 			wait_ms = (int)((next_view - now) / 1000000u) + 1;
 		}
-		n = poll(p, 4, wait_ms < 500 ? wait_ms : 500);
+		if (c->gpu_fe >= 0) {
+			p[4].events = (short)(gpu_relay_src_events(c->gpu_req) |
+					      gpu_relay_dst_events(c->gpu_rep));
+			p[5].events = (short)(gpu_relay_src_events(c->gpu_rep) |
+					      gpu_relay_dst_events(c->gpu_req));
+		}
+		n = poll(p, 6, wait_ms < 500 ? wait_ms : 500);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n <= 0)
@@ -360,6 +438,8 @@ static void conversation(struct conn *c, unsigned int ring_view_ms)
 			close_fd(&c->chan_be);
 			close_fd(&c->chan_fe);
 		}
+		if (c->gpu_fe >= 0 && (p[4].revents || p[5].revents))
+			gpu_service(c, p[4].revents, p[5].revents);
 	}
 }
 
@@ -368,6 +448,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct options o;
 	struct ringview *rv = NULL;
+	struct gpu_relay *gpu[2] = { NULL, NULL };
 	int lfd, ret, status = 0;
 
 	if (parse_options(argc, argv, &o) < 0)
@@ -378,7 +459,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vhu-trace: --output=%s: %s\n", o.output, strerror(errno));
 		return 1;
 	}
-	if (o.ring_view_ms && !(rv = ringview_new())) {
+	gpu[0] = malloc(sizeof(*gpu[0]));
+	gpu[1] = malloc(sizeof(*gpu[1]));
+	if (!gpu[0] || !gpu[1] || (o.ring_view_ms && !(rv = ringview_new()))) {
 		fprintf(stderr, "vhu-trace: out of memory\n");
 		return 1;
 	}
@@ -403,7 +486,13 @@ int main(int argc, char **argv)
 		o.connect_path ? o.connect_path : "an inherited fd");
 	while (!stop) {
 		struct pollfd p = { .fd = lfd, .events = POLLIN };
-		struct conn c = { .chan_fe = -1, .chan_be = -1, .rv = rv };
+		struct conn c = { .chan_fe = -1,
+				  .chan_be = -1,
+				  .gpu_fe = -1,
+				  .gpu_be = -1,
+				  .gpu_req = gpu[0],
+				  .gpu_rep = gpu[1],
+				  .rv = rv };
 
 		if (o.frontend_fd >= 0) {
 			c.fe = o.frontend_fd;
@@ -438,6 +527,7 @@ int main(int argc, char **argv)
 		close_fd(&c.be);
 		close_fd(&c.chan_fe);
 		close_fd(&c.chan_be);
+		gpu_close(&c, "closed with the conversation");
 		if (o.once)
 			break;
 	}
@@ -446,6 +536,8 @@ int main(int argc, char **argv)
 	if (o.listen_path)
 		unlink(o.listen_path);
 	ringview_free(rv);
+	free(gpu[0]);
+	free(gpu[1]);
 	if (out != stdout)
 		fclose(out);
 	return status;

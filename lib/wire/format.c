@@ -432,9 +432,14 @@ static bool gpu(struct out *o, const struct vhu_msg *m, uint32_t size, bool repl
 		u64(o, "fd_stride", v[7]);
 		hex(o, "fd_flags", v[8]);
 		hex(o, "fd_drm_fourcc", v[9]);
-		if (size >= sizeof(struct vhu_gpu_dmabuf_scanout2))
-			hex(o, "modifier",
-			    ((const struct vhu_gpu_dmabuf_scanout2 *)p->raw)->modifier);
+		if (size >= sizeof(struct vhu_gpu_dmabuf_scanout2)) {
+			uint64_t modifier;
+
+			memcpy(&modifier,
+			       p->raw + offsetof(struct vhu_gpu_dmabuf_scanout2, modifier),
+			       sizeof(modifier));
+			hex(o, "modifier", modifier);
+		}
 		return true;
 	case VHU_GPU_REQ_GET_EDID:
 		if (!reply && size == sizeof(struct vhu_gpu_edid_request)) {

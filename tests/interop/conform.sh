@@ -6,6 +6,10 @@
 #   conform.sh VHU-CONFORM vhu NAME EXE NA-IDS [ARGS...]
 #       vhu-blk, vhu-net or vhu-rng started afresh for each check: every
 #       check passes, except NA-IDS (comma-separated), which must be n/a
+#   conform.sh VHU-CONFORM input VHU-INPUT   one vhu-input, described and fed
+#       key events on its events socket, checked on its socket (--pid):
+#       every check passes but the program's (they need --exec) and the
+#       features it does not offer
 #   conform.sh VHU-CONFORM qsd      qemu-storage-daemon, report only
 #   conform.sh VHU-CONFORM dpdk     dpdk-testpmd's net_vhost, report only
 #   conform.sh VHU-CONFORM broken   conform_peer.py, right (every check
@@ -31,7 +35,7 @@ CONFORM=$1
 MODE=$2
 shift 2
 need_exe "$CONFORM"
-CHECKS=37	# the catalogue's size: a check that silently drops out fails
+CHECKS=39	# the catalogue's size: a check that silently drops out fails
 
 # conform OUT ARGS...: run vhu-conform, its JSON to OUT; sets RC
 conform() {
@@ -74,6 +78,31 @@ vhu)
 	judge "$T/r.json" pass --na="$na" --min=$CHECKS
 	[ "$RC" = 0 ] || fail "vhu-conform exited $RC"
 	;;
+input)
+	# the vhost-user socket is served once the events socket described a
+	# device; a key goes down and up every 20 ms for the event queue check
+	start_peer vhu-input "$T/input.log" "$1" --socket-path="$T/in.sock" --events-socket="$T/ev.sock"
+	wait_socket "$T/ev.sock" vhu-input 10
+	start_peer feeder "$T/feeder.log" "$PYTHON" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"name conform keyboard\nev 1 30\nev 17 0\nready\n")
+assert s.recv(64) == b"ok\n"
+while True:
+    for v in (1, 0):
+        s.sendall(b"1 30 %d\n0 0 0\n" % v)
+        time.sleep(0.02)' "$T/ev.sock"
+	wait_socket "$T/in.sock" vhu-input 10
+	conform "$T/r.json" --name=vhu-input --type=input --socket-path="$T/in.sock" \
+		--pid="${PEER_PID[vhu-input]}"
+	judge "$T/r.json" pass --min=$CHECKS \
+		--na=neg-inband-alone,bounds-log-base,bounds-inflight,prog-print-capabilities,prog-fd,prog-sigterm,prog-no-daemon
+	grep -q 'events written into posted buffers' "$T/r.json" || fail "no event reached the event queue"
+	[ "$RC" = 0 ] || fail "vhu-conform exited $RC"
+	stop_peer feeder
+	stop_device vhu-input
+	;;
 qsd)
 	need_cmd qemu-storage-daemon qemu-img
 	qemu-img create -q -f raw "$T/disk.raw" 16M || fail "qemu-img create failed"
@@ -114,6 +143,8 @@ broken)
 		"content:content-desc-loop"
 		"reconnect:reconnect-running"
 		"program:prog-print-capabilities"
+		"device:dev-data-queue"
+		"memory:resource-rss"
 	)
 	all=
 	for f in "${faults[@]}"; do

@@ -19,6 +19,8 @@ is shown to be able to fail:
   content    follows descriptor chains without a bound (spins on a loop)
   reconnect  stops accepting once a front-end that shared memory left
   program    --print-capabilities prints no JSON; SIGTERM is ignored
+  device     completes rng buffers without writing into them
+  memory     keeps 256 KiB for every connection, forever (a leak)
 """
 import mmap
 import os
@@ -132,7 +134,7 @@ class Peer:
 			written = 0
 			for addr, ln, w in self.chain(vq, head):
 				data = os.urandom(ln) if w else None
-				if w:
+				if w and self.fault != 'device':
 					self.write(addr, data)
 					written += ln
 				else:
@@ -324,8 +326,11 @@ def main(argv):
 	ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 	ls.bind(path)
 	ls.listen(1)
+	leaked = []
 	while True:
 		conn, _ = ls.accept()
+		if fault == 'memory':
+			leaked.append(bytearray(os.urandom(256 * 1024)))
 		peer.serve(conn)
 		conn.close()
 		had_memory = bool(peer.regions)

@@ -20,19 +20,6 @@ static bool is_type(const struct ctx *cx, const char *type)
 	return cx->type && !strcmp(cx->type, type);
 }
 
-/* A rig on the data queue, or n/a when the device type has none we drive. */
-static int data_rig(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base)
-{
-	if (rig_queue(cx) < 0) {
-		if (cx->type)
-			na(cx, "no data queue known for device type %s", cx->type);
-		else
-			na(cx, "device type unknown (--type, or --exec with --print-capabilities)");
-		return -1;
-	}
-	return rig_setup(cx, r, flags, base);
-}
-
 static int set_enable(struct rig *r, unsigned int on)
 {
 	struct vhost_vring_state st = { .index = r->q, .num = on };
@@ -99,7 +86,7 @@ static void start_disabled(struct ctx *cx)
 {
 	struct rig r;
 
-	if (!disabled_observable(cx) || data_rig(cx, &r, 0, 0) < 0)
+	if (!disabled_observable(cx) || rig_data(cx, &r, 0, 0) < 0)
 		return;
 	still_then_enabled(cx, &r, 0, "before SET_VRING_ENABLE");
 }
@@ -109,7 +96,7 @@ static void enable_without_pf(struct ctx *cx)
 	struct rig r;
 	int ret;
 
-	if (data_rig(cx, &r, RIG_NO_PF, 0) < 0)
+	if (rig_data(cx, &r, RIG_NO_PF, 0) < 0)
 		return;
 	ret = complete_one(cx, &r);
 	if (ret < 0)
@@ -127,7 +114,7 @@ static void get_base_stops(struct ctx *cx)
 	struct rig r;
 	int ret = 0;
 
-	if (data_rig(cx, &r, RIG_ENABLE, 5) < 0)
+	if (rig_data(cx, &r, RIG_ENABLE, 5) < 0)
 		return;
 	for (int i = 0; i < 3 && ret == 0; i++)
 		ret = complete_one(cx, &r);
@@ -164,7 +151,7 @@ static void disable(struct ctx *cx)
 	struct rig r;
 	int ret;
 
-	if (!disabled_observable(cx) || data_rig(cx, &r, RIG_ENABLE, 0) < 0)
+	if (!disabled_observable(cx) || rig_data(cx, &r, RIG_ENABLE, 0) < 0)
 		return;
 	ret = complete_one(cx, &r);
 	if (ret == 0)
@@ -252,7 +239,7 @@ static void hostile_ring(struct ctx *cx, void (*build)(struct ctx *, struct rig 
 	struct rig r;
 	int ret;
 
-	if (data_rig(cx, &r, RIG_ENABLE | flags, 0) < 0)
+	if (rig_data(cx, &r, RIG_ENABLE | flags, 0) < 0)
 		return;
 	if ((flags & RIG_INDIRECT) && !(r.c.features & VHU_BIT(VIRTIO_RING_F_INDIRECT_DESC))) {
 		na(cx, "VIRTIO_RING_F_INDIRECT_DESC not offered");
@@ -357,7 +344,7 @@ static void reconnect_running(struct ctx *cx)
 	struct rig r;
 	int ret;
 
-	if (data_rig(cx, &r, RIG_ENABLE, 0) < 0)
+	if (rig_data(cx, &r, RIG_ENABLE, 0) < 0)
 		return;
 	ret = complete_one(cx, &r);
 	if (ret < 0) {

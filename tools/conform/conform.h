@@ -45,7 +45,7 @@ struct ctx {
 	uint64_t features;	 /* virtio features offered */
 	uint64_t pfeatures;	 /* protocol features offered (0 without bit 30) */
 	unsigned int num_queues; /* GET_QUEUE_NUM, or 1 without MQ */
-	const char *type;	 /* "blk", "net", "rng" or NULL: no data queue checks */
+	const char *type; /* "blk", "net", "rng", "input", "gpu" or NULL: no data queue checks */
 	unsigned int timeout_ms; /* per reply */
 	struct result *res;
 };
@@ -66,6 +66,7 @@ extern const struct check conform_checks_proto[];
 extern const struct check conform_checks_ring[];
 extern const struct check conform_checks_bounds[];
 extern const struct check conform_checks_prog[];
+extern const struct check conform_checks_dev[];
 
 /* Verdicts: a failure sticks; a pass or n/a given after one is ignored. */
 void pass(struct ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -199,7 +200,9 @@ void sleep_ms(unsigned int ms);
 
 #define RIG_MEM_SIZE (1u << 20)
 #define RIG_QSIZE 16u
-#define RIG_UVA 0x7f0000000000ull /* the "front-end address" of the memory */
+#define RIG_UVA 0x7f0000000000ull      /* the "front-end address" of the memory */
+#define RIG_BUF_OFF 0x10000u	       /* request buffers: a 4 KiB slot per descriptor */
+#define RIG_COMPANION_BUF_OFF 0x40000u /* the companion ring's buffers */
 
 struct rig {
 	struct conn c;
@@ -221,6 +224,8 @@ enum rig_flags {
 /* The data queue of the device type (blk 0, rng 0, net 1 = TX), or -1. */
 int rig_queue(const struct ctx *cx);
 int rig_setup(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base);
+/* rig_setup() on the data queue, or n/a (and -1) when the device type has none we drive. */
+int rig_data(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base);
 void rig_close(struct rig *r);
 /* Post one well-formed request of the device type; return its head. */
 int rig_post(struct rig *r, const char *type);
@@ -230,6 +235,15 @@ void rig_desc(struct rig *r, unsigned int i, uint64_t gpa, uint32_t len, uint16_
 	      uint16_t next);
 void rig_kick(struct rig *r);
 uint16_t rig_used_idx(const struct rig *r);
+/* The slot of data queue request buffer @i (request @head uses @head, @head + 1 ...). */
+static inline uint8_t *rig_slot(struct rig *r, unsigned int i)
+{
+	return r->mem + RIG_BUF_OFF + (uint64_t)i * 0x1000u;
+}
+/* The companion ring (net RX, input's event queue): post @n writable buffers and kick. */
+void rig_companion_post(struct rig *r, unsigned int n, uint32_t len);
+/* Its used entry @n (0, 1, ...): the buffer and the length written, or NULL if not yet. */
+const uint8_t *rig_companion_used(const struct rig *r, uint16_t n, uint32_t *len);
 /* Wait until used idx reaches @want: 0, or -ETIMEDOUT. */
 int rig_wait_used(struct rig *r, uint16_t want, unsigned int ms);
 /* Did the device write any of the buffers of the requests posted so far? */
@@ -239,6 +253,5 @@ static inline uint64_t rig_gpa(uint64_t off)
 {
 	return off;
 }
-#define RIG_BUF_OFF 0x10000u
 
 #endif /* VHU_CONFORM_H */

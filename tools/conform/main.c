@@ -45,9 +45,9 @@ static void usage(FILE *out)
 		"                      socket path; started afresh for each check and stopped\n"
 		"                      with SIGTERM after it (it must then exit 0)\n"
 		"  --pid=PID           with --socket-path: the peer's process, so that checks can\n"
-		"                      see it die, and count its fds and CPU time\n"
-		"  --type=TYPE         device type: blk, net or rng have a data queue the ring\n"
-		"                      checks drive; with --exec, asked from\n"
+		"                      see it die, and count its fds, CPU time and memory\n"
+		"  --type=TYPE         device type: blk, net, rng, input or gpu have a data\n"
+		"                      queue the ring checks drive; with --exec, asked from\n"
 		"                      --print-capabilities when not given\n"
 		"  --only=IDS          run only these checks: ids or id prefixes, comma-separated\n"
 		"                      (ring-,bounds-queue-index)\n"
@@ -71,10 +71,8 @@ static void usage(FILE *out)
 }
 
 static const struct check *const catalogues[] = {
-	conform_checks_proto,
-	conform_checks_ring,
-	conform_checks_bounds,
-	conform_checks_prog,
+	conform_checks_proto, conform_checks_ring, conform_checks_bounds,
+	conform_checks_prog,  conform_checks_dev,
 };
 
 static void list(void)

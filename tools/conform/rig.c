@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/virtio_gpu.h>
+
 #include "conform.h"
 
 #define DESC_OFF 0x0u
@@ -36,9 +38,10 @@ int rig_queue(const struct ctx *cx)
 {
 	if (!cx->type)
 		return -1;
-	if (!strcmp(cx->type, "blk") || !strcmp(cx->type, "rng"))
+	/* gpu: the control queue; input: the status queue, which the device reads */
+	if (!strcmp(cx->type, "blk") || !strcmp(cx->type, "rng") || !strcmp(cx->type, "gpu"))
 		return 0;
-	if (!strcmp(cx->type, "net"))
+	if (!strcmp(cx->type, "net") || !strcmp(cx->type, "input"))
 		return 1;
 	return -1;
 }
@@ -127,6 +130,19 @@ int rig_post(struct rig *r, const char *type)
 		slot(r, head + 2, 1, true, false);
 	} else if (!strcmp(type, "rng")) {
 		slot(r, head, 64, true, false);
+	} else if (!strcmp(type, "gpu")) {
+		uint8_t *h = r->mem + RIG_BUF_OFF + head * SLOT_SIZE;
+
+		slot(r, head, sizeof(struct virtio_gpu_ctrl_hdr), false, true);
+		h[0] = VIRTIO_GPU_CMD_GET_DISPLAY_INFO & 0xff; /* le32 type */
+		h[1] = VIRTIO_GPU_CMD_GET_DISPLAY_INFO >> 8;
+		slot(r, head + 1, sizeof(struct virtio_gpu_resp_display_info), true, false);
+	} else if (!strcmp(type, "input")) {
+		uint8_t *e = r->mem + RIG_BUF_OFF + head * SLOT_SIZE;
+
+		slot(r, head, 8, false, false); /* a status event: EV_LED LED_NUML 1 */
+		e[0] = 0x11;
+		e[4] = 1;
 	} else if (!strcmp(type, "net")) {
 		uint8_t *f = r->mem + RIG_BUF_OFF + head * SLOT_SIZE;
 
@@ -141,6 +157,41 @@ int rig_post(struct rig *r, const char *type)
 	r->posted++;
 	rig_publish(r, (uint16_t)head);
 	return (int)head;
+}
+
+/* The companion ring (ring 0 before the data queue 1): post @n device-writable buffers of @len. */
+void rig_companion_post(struct rig *r, unsigned int n, uint32_t len)
+{
+	struct vring_desc *d = (struct vring_desc *)(void *)(r->mem + COMPANION_OFF + DESC_OFF);
+	struct vring_avail *a = (struct vring_avail *)(void *)(r->mem + COMPANION_OFF + AVAIL_OFF);
+	uint16_t idx = a->idx;
+
+	for (unsigned int i = 0; i < n && i < RIG_QSIZE; i++) {
+		uint64_t off = RIG_COMPANION_BUF_OFF + (uint64_t)i * SLOT_SIZE;
+
+		memset(r->mem + off, PATTERN, len);
+		d[i] = (struct vring_desc){ .addr = off, .len = len, .flags = VRING_DESC_F_WRITE };
+		a->ring[idx++ % RIG_QSIZE] = (uint16_t)i;
+	}
+	__atomic_store_n(&a->idx, idx, __ATOMIC_RELEASE);
+	if (write(r->kick2, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0)
+		perror("vhu-conform: kick");
+}
+
+/* The companion ring's used entry @n: its buffer (slot id) and the length written, or NULL. */
+const uint8_t *rig_companion_used(const struct rig *r, uint16_t n, uint32_t *len)
+{
+	const struct vring_used *u =
+		(const struct vring_used *)(const void *)(r->mem + COMPANION_OFF + USED_OFF);
+	struct vring_used_elem e;
+
+	if ((int16_t)(__atomic_load_n(&u->idx, __ATOMIC_ACQUIRE) - n) <= 0)
+		return NULL;
+	e = u->ring[n % RIG_QSIZE];
+	if (e.id >= RIG_QSIZE)
+		return NULL;
+	*len = e.len;
+	return r->mem + RIG_COMPANION_BUF_OFF + e.id * SLOT_SIZE;
 }
 
 void rig_close(struct rig *r)
@@ -197,6 +248,19 @@ static int ring_messages(struct ctx *cx, struct rig *r, unsigned int q, uint64_t
 	return 0;
 }
 
+/* A rig on the data queue, or n/a when the device type has none we drive. */
+int rig_data(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base)
+{
+	if (rig_queue(cx) < 0) {
+		if (cx->type)
+			na(cx, "no data queue known for device type %s", cx->type);
+		else
+			na(cx, "device type unknown (--type, or --exec with --print-capabilities)");
+		return -1;
+	}
+	return rig_setup(cx, r, flags, base);
+}
+
 int rig_setup(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base)
 {
 	uint64_t features = VHU_BIT(VIRTIO_F_VERSION_1);
@@ -247,7 +311,8 @@ int rig_setup(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base)
 	}
 	/*
 	 * A net device runs a queue pair once both rings are set up (DPDK:
-	 * virtio_is_ready()): the RX ring of the pair goes first, empty.
+	 * virtio_is_ready()): the RX ring of the pair goes first, empty. For
+	 * input, ring 0 is the event queue (the companion: rig_events()).
 	 */
 	if (r->q == 1) {
 		ret = ring_messages(cx, r, 0, COMPANION_OFF, flags, 0);

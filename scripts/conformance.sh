@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # The tables of docs/CONFORMANCE.md: vhu-conform --markdown against vhu-blk,
-# vhu-net, vhu-rng, qemu-storage-daemon and dpdk-testpmd's net_vhost, then
+# vhu-net, vhu-rng, vhu-gpu, vhu-input, qemu-storage-daemon and
+# dpdk-testpmd's net_vhost, then
 # vhu-conform frontend --markdown against vhu-bench (lib/frontend), QEMU
 # realizing a vhost-user-blk-pci and DPDK virtio-user, each preceded by the
 # commands that made it.
@@ -44,6 +45,29 @@ table() {
 table vhu-blk --exec='vhu-blk --socket-path={socket} --null-size=16777216'
 table vhu-net --exec='vhu-net --socket-path={socket}'
 table vhu-rng --exec='vhu-rng --socket-path={socket}'
+table vhu-gpu --exec='vhu-gpu --socket-path={socket}'
+# vhu-input serves its vhost-user socket once its events socket described a
+# device: one process, described and fed a key press every 20 ms
+PATH=$build/devices:$PATH vhu-input --socket-path="$tmp/in.sock" --events-socket="$tmp/ev.sock" \
+	>"$tmp/input.log" 2>&1 &
+in_pid=$!
+for _ in $(seq 100); do [ -S "$tmp/ev.sock" ] && break; sleep 0.05; done
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"name conform keyboard\nev 1 30\nev 17 0\nready\n")
+s.recv(64)
+while True:
+    for v in (1, 0):
+        s.sendall(b"1 30 %d\n0 0 0\n" % v)
+        time.sleep(0.02)' "$tmp/ev.sock" &
+feed_pid=$!
+for _ in $(seq 100); do [ -S "$tmp/in.sock" ] && break; sleep 0.05; done
+printf '(vhu-input started by hand: `vhu-input --socket-path=in.sock --events-socket=ev.sock`, described as a keyboard with KEY_A and fed a press and a release every 20 ms on ev.sock)\n\n'
+table vhu-input --type=input --socket-path="$tmp/in.sock" --pid="$in_pid" --name=vhu-input
+kill "$feed_pid" "$in_pid" 2>/dev/null
+wait "$feed_pid" "$in_pid" 2>/dev/null
 if command -v qemu-storage-daemon >/dev/null && command -v qemu-img >/dev/null; then
 	qemu-img create -q -f raw "$tmp/disk.raw" 16M
 	table qemu-storage-daemon --type=blk --exec='qemu-storage-daemon --blockdev driver=file,node-name=f,filename=disk.raw --export type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path={socket},writable=on'

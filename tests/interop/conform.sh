@@ -35,7 +35,7 @@ CONFORM=$1
 MODE=$2
 shift 2
 need_exe "$CONFORM"
-CHECKS=39	# the catalogue's size: a check that silently drops out fails
+CHECKS=41	# the catalogue's size: a check that silently drops out fails
 
 # conform OUT ARGS...: run vhu-conform, its JSON to OUT; sets RC
 conform() {

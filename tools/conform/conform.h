@@ -67,6 +67,7 @@ extern const struct check conform_checks_ring[];
 extern const struct check conform_checks_bounds[];
 extern const struct check conform_checks_prog[];
 extern const struct check conform_checks_dev[];
+extern const struct check conform_checks_packed[];
 
 /* Verdicts: a failure sticks; a pass or n/a given after one is ignored. */
 void pass(struct ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -212,6 +213,14 @@ struct rig {
 	unsigned int q; /* the data queue */
 	uint16_t avail; /* driver's avail idx */
 	unsigned int posted;
+	uint32_t wlen[RIG_QSIZE]; /* bytes of the writable buffer in each slot (rig_written) */
+	/* a packed ring (RIG_PACKED): the driver's next slot and wrap counter, the
+	 * next used slot and its wrap counter, the descriptors of each buffer id */
+	bool packed;
+	uint16_t pk_next, pk_used;
+	bool pk_wrap, pk_used_wrap;
+	uint8_t pk_len[RIG_QSIZE];
+	uint16_t pk_done; /* buffers the device has used */
 };
 
 enum rig_flags {
@@ -219,6 +228,14 @@ enum rig_flags {
 	RIG_NO_PF = 0x2,     /* negotiate no protocol features, not even bit 30 */
 	RIG_INDIRECT = 0x4,  /* also negotiate VIRTIO_RING_F_INDIRECT_DESC */
 	RIG_NO_KICKFD = 0x8, /* stop before SET_VRING_KICK */
+	RIG_PACKED = 0x10,   /* negotiate VIRTIO_F_RING_PACKED: the rings are packed */
+};
+
+/* One buffer of a packed chain: guest address, length, VRING_DESC_F_* flags. */
+struct rig_seg {
+	uint64_t gpa;
+	uint32_t len;
+	uint16_t flags; /* VRING_DESC_F_WRITE, _INDIRECT; NEXT is set between segments */
 };
 
 /* The data queue of the device type (blk 0, rng 0, net 1 = TX), or -1. */
@@ -229,12 +246,19 @@ int rig_data(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base);
 void rig_close(struct rig *r);
 /* Post one well-formed request of the device type; return its head. */
 int rig_post(struct rig *r, const char *type);
+/*
+ * Make a chain of @n buffers available at the packed ring's next slots, with
+ * buffer id @id (its first flags written last). @next_on_last: NEXT on the
+ * last one too (a chain that runs on into slots not made available).
+ */
+void rig_packed_chain(struct rig *r, const struct rig_seg *segs, unsigned int n, uint16_t id,
+		      bool next_on_last);
 /* Publish a raw chain head in the avail ring (hostile rings). */
 void rig_publish(struct rig *r, uint16_t head);
 void rig_desc(struct rig *r, unsigned int i, uint64_t gpa, uint32_t len, uint16_t flags,
 	      uint16_t next);
 void rig_kick(struct rig *r);
-uint16_t rig_used_idx(const struct rig *r);
+uint16_t rig_used_idx(struct rig *r);
 /* The slot of data queue request buffer @i (request @head uses @head, @head + 1 ...). */
 static inline uint8_t *rig_slot(struct rig *r, unsigned int i)
 {

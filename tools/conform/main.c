@@ -71,8 +71,8 @@ static void usage(FILE *out)
 }
 
 static const struct check *const catalogues[] = {
-	conform_checks_proto, conform_checks_ring, conform_checks_bounds,
-	conform_checks_prog,  conform_checks_dev,
+	conform_checks_proto,  conform_checks_ring, conform_checks_packed,
+	conform_checks_bounds, conform_checks_prog, conform_checks_dev,
 };
 
 static void list(void)

@@ -74,10 +74,16 @@ void rig_kick(struct rig *r)
 		perror("vhu-conform: kick");
 }
 
-uint16_t rig_used_idx(const struct rig *r)
+static void packed_poll(struct rig *r);
+
+uint16_t rig_used_idx(struct rig *r)
 {
 	const struct vring_used *u = (const struct vring_used *)(void *)(r->mem + USED_OFF);
 
+	if (r->packed) {
+		packed_poll(r);
+		return r->pk_done;
+	}
 	return __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE);
 }
 
@@ -96,13 +102,9 @@ int rig_wait_used(struct rig *r, uint16_t want, unsigned int ms)
 bool rig_written(const struct rig *r)
 {
 	for (unsigned int i = 0; i < RIG_QSIZE; i++) {
-		const struct vring_desc *d =
-			(const struct vring_desc *)(void *)(r->mem + DESC_OFF) + i;
 		const uint8_t *b = r->mem + RIG_BUF_OFF + i * SLOT_SIZE;
 
-		if (!(d->flags & VRING_DESC_F_WRITE) || d->len > SLOT_SIZE)
-			continue;
-		for (uint32_t k = 0; k < d->len; k++)
+		for (uint32_t k = 0; k < r->wlen[i]; k++)
 			if (b[k] != PATTERN)
 				return true;
 	}
@@ -110,53 +112,132 @@ bool rig_written(const struct rig *r)
 }
 
 /* One buffer in slot @i: device-readable (zeroed) or device-writable (pattern). */
-static void slot(struct rig *r, unsigned int i, uint32_t len, bool writable, bool more)
+static struct rig_seg slot(struct rig *r, unsigned int i, uint32_t len, bool writable)
 {
-	uint8_t *b = r->mem + RIG_BUF_OFF + i * SLOT_SIZE;
+	memset(rig_slot(r, i), writable ? PATTERN : 0, len);
+	r->wlen[i] = writable ? len : 0;
+	return (struct rig_seg){ .gpa = RIG_BUF_OFF + i * SLOT_SIZE,
+				 .len = len,
+				 .flags = writable ? VRING_DESC_F_WRITE : 0 };
+}
 
-	memset(b, writable ? PATTERN : 0, len);
-	rig_desc(r, i, RIG_BUF_OFF + i * SLOT_SIZE, len,
-		 (uint16_t)((writable ? VRING_DESC_F_WRITE : 0) | (more ? VRING_DESC_F_NEXT : 0)),
-		 (uint16_t)((i + 1) % RIG_QSIZE));
+/* The buffers of one well-formed request of @type, from slot @head. Return: how many. */
+static int request(struct rig *r, const char *type, unsigned int head, struct rig_seg *s)
+{
+	uint8_t *b = rig_slot(r, head);
+
+	if (!strcmp(type, "blk")) {
+		s[0] = slot(r, head, 16, false); /* virtio_blk_outhdr: IN, sector 0 */
+		s[1] = slot(r, head + 1, 512, true);
+		s[2] = slot(r, head + 2, 1, true);
+		return 3;
+	}
+	if (!strcmp(type, "rng")) {
+		s[0] = slot(r, head, 64, true);
+		return 1;
+	}
+	if (!strcmp(type, "gpu")) {
+		s[0] = slot(r, head, sizeof(struct virtio_gpu_ctrl_hdr), false);
+		b[0] = VIRTIO_GPU_CMD_GET_DISPLAY_INFO & 0xff; /* le32 type */
+		b[1] = VIRTIO_GPU_CMD_GET_DISPLAY_INFO >> 8;
+		s[1] = slot(r, head + 1, sizeof(struct virtio_gpu_resp_display_info), true);
+		return 2;
+	}
+	if (!strcmp(type, "input")) {
+		s[0] = slot(r, head, 8, false); /* a status event: EV_LED LED_NUML 1 */
+		b[0] = 0x11;
+		b[4] = 1;
+		return 1;
+	}
+	if (!strcmp(type, "net")) {
+		s[0] = slot(r, head, 12 + 60, false); /* virtio_net_hdr_v1, a frame */
+		memset(b + 12, 0xff, 6);	      /* broadcast */
+		memcpy(b + 18, "\x02\x00\x00\xc0\xf0\x01", 6);
+		b[24] = 0x88;
+		b[25] = 0xb5; /* local experimental ethertype */
+		return 1;
+	}
+	return -ENOTSUP;
 }
 
 int rig_post(struct rig *r, const char *type)
 {
 	unsigned int head = (r->posted % 5) * 3;
+	struct rig_seg s[3];
+	int n = request(r, type, head, s);
 
-	if (!strcmp(type, "blk")) {
-		slot(r, head, 16, false, true); /* virtio_blk_outhdr: IN, sector 0 */
-		slot(r, head + 1, 512, true, true);
-		slot(r, head + 2, 1, true, false);
-	} else if (!strcmp(type, "rng")) {
-		slot(r, head, 64, true, false);
-	} else if (!strcmp(type, "gpu")) {
-		uint8_t *h = r->mem + RIG_BUF_OFF + head * SLOT_SIZE;
-
-		slot(r, head, sizeof(struct virtio_gpu_ctrl_hdr), false, true);
-		h[0] = VIRTIO_GPU_CMD_GET_DISPLAY_INFO & 0xff; /* le32 type */
-		h[1] = VIRTIO_GPU_CMD_GET_DISPLAY_INFO >> 8;
-		slot(r, head + 1, sizeof(struct virtio_gpu_resp_display_info), true, false);
-	} else if (!strcmp(type, "input")) {
-		uint8_t *e = r->mem + RIG_BUF_OFF + head * SLOT_SIZE;
-
-		slot(r, head, 8, false, false); /* a status event: EV_LED LED_NUML 1 */
-		e[0] = 0x11;
-		e[4] = 1;
-	} else if (!strcmp(type, "net")) {
-		uint8_t *f = r->mem + RIG_BUF_OFF + head * SLOT_SIZE;
-
-		slot(r, head, 12 + 60, false, false); /* virtio_net_hdr_v1, a frame */
-		memset(f + 12, 0xff, 6);	      /* broadcast */
-		memcpy(f + 18, "\x02\x00\x00\xc0\xf0\x01", 6);
-		f[24] = 0x88;
-		f[25] = 0xb5; /* local experimental ethertype */
-	} else {
-		return -ENOTSUP;
-	}
+	if (n < 0)
+		return n;
 	r->posted++;
+	if (r->packed) {
+		rig_packed_chain(r, s, (unsigned int)n, (uint16_t)head, false);
+		return (int)head;
+	}
+	for (int i = 0; i < n; i++)
+		rig_desc(r, head + (unsigned int)i, s[i].gpa, s[i].len,
+			 (uint16_t)(s[i].flags | (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
+			 (uint16_t)((head + (unsigned int)i + 1) % RIG_QSIZE));
 	rig_publish(r, (uint16_t)head);
 	return (int)head;
+}
+
+/* ---- packed rings ------------------------------------------------------- */
+
+static struct vring_packed_desc *pdesc(struct rig *r, unsigned int i)
+{
+	return (struct vring_packed_desc *)(void *)(r->mem + DESC_OFF) + i % RIG_QSIZE;
+}
+
+void rig_packed_chain(struct rig *r, const struct rig_seg *segs, unsigned int n, uint16_t id,
+		      bool next_on_last)
+{
+	uint16_t first = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct vring_packed_desc *d = pdesc(r, r->pk_next);
+		uint16_t f =
+			(uint16_t)(segs[i].flags |
+				   (i + 1 < n || next_on_last ? VRING_DESC_F_NEXT : 0) |
+				   (r->pk_wrap ? VHU_PACKED_DESC_F_AVAIL : VHU_PACKED_DESC_F_USED));
+
+		d->addr = segs[i].gpa;
+		d->len = segs[i].len;
+		d->id = id;
+		if (i == 0)
+			first = f; /* the chain becomes available all at once */
+		else
+			__atomic_store_n(&d->flags, f, __ATOMIC_RELEASE);
+		if (++r->pk_next == RIG_QSIZE) {
+			r->pk_next = 0;
+			r->pk_wrap = !r->pk_wrap;
+		}
+	}
+	if (id < RIG_QSIZE)
+		r->pk_len[id] = (uint8_t)n;
+	if (n)
+		__atomic_store_n(&pdesc(r, (unsigned int)(r->pk_next + RIG_QSIZE * 2 - n))->flags,
+				 first, __ATOMIC_RELEASE);
+}
+
+/* Take the used buffers the device has written: one descriptor per buffer. */
+static void packed_poll(struct rig *r)
+{
+	for (;;) {
+		const struct vring_packed_desc *d = pdesc(r, r->pk_used);
+		uint16_t f = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE);
+		bool avail = f & VHU_PACKED_DESC_F_AVAIL, used = f & VHU_PACKED_DESC_F_USED;
+		unsigned int skip;
+
+		if (avail != used || used != r->pk_used_wrap)
+			return;
+		skip = d->id < RIG_QSIZE && r->pk_len[d->id] ? r->pk_len[d->id] : 1;
+		r->pk_done++;
+		r->pk_used = (uint16_t)(r->pk_used + skip);
+		if (r->pk_used >= RIG_QSIZE) {
+			r->pk_used = (uint16_t)(r->pk_used - RIG_QSIZE);
+			r->pk_used_wrap = !r->pk_used_wrap;
+		}
+	}
 }
 
 /* The companion ring (ring 0 before the data queue 1): post @n device-writable buffers of @len. */
@@ -297,10 +378,22 @@ int rig_setup(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base)
 		features |= VHU_BIT(VHU_F_PROTOCOL_FEATURES);
 	if (flags & RIG_INDIRECT)
 		features |= VHU_BIT(VIRTIO_RING_F_INDIRECT_DESC);
+	if (flags & RIG_PACKED) {
+		/* the wrap counters start at 1; SET_VRING_BASE carries the driver's in bit 15 */
+		features |= VHU_BIT(VIRTIO_F_RING_PACKED);
+		r->packed = true;
+		r->pk_wrap = r->pk_used_wrap = true;
+		base = (uint16_t)(base | 0x8000u);
+	}
 	ret = conn_negotiate(cx, &r->c, features,
 			     VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK));
 	if (ret < 0)
 		goto err;
+	if (r->packed && !(r->c.features & VHU_BIT(VIRTIO_F_RING_PACKED))) {
+		ret = -ENOTSUP;
+		na(cx, "VIRTIO_F_RING_PACKED not offered");
+		goto err;
+	}
 	mt.regions[0] = (struct vhu_mem_region){ .guest_phys_addr = 0,
 						 .memory_size = RIG_MEM_SIZE,
 						 .userspace_addr = RIG_UVA };
@@ -315,7 +408,7 @@ int rig_setup(struct ctx *cx, struct rig *r, unsigned int flags, uint16_t base)
 	 * input, ring 0 is the event queue (the companion: rig_events()).
 	 */
 	if (r->q == 1) {
-		ret = ring_messages(cx, r, 0, COMPANION_OFF, flags, 0);
+		ret = ring_messages(cx, r, 0, COMPANION_OFF, flags, r->packed ? 0x8000u : 0);
 		if (ret < 0)
 			goto err;
 	}

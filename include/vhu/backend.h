@@ -264,6 +264,21 @@ VHU_API void vhu_pool_destroy(struct vhu_pool *pool);
 VHU_API int vhu_vq_watch_fd(struct vhu_vq *vq, int fd);
 
 /**
+ * vhu_vq_run_again() - have queue_kick called again in the worker's next round.
+ * @vq: the queue whose op is running on this thread
+ *
+ * For a device that stops after a budget of work while more waits in the
+ * ring (so that a pause of this queue, or the other queues of its thread,
+ * get their turn): the worker acts on pending control calls, runs its
+ * other queues' due ops, then calls queue_kick on @vq again, without a
+ * system call and without sleeping in between. Only from queue_kick or
+ * queue_event on the queue's worker.
+ *
+ * Return: 0, or -EBUSY from any other thread.
+ */
+VHU_API int vhu_vq_run_again(struct vhu_vq *vq);
+
+/**
  * vhu_vq_share() - let threads other than the queue's worker use @vq.
  *
  * A switch forwards from one port's worker into another port's receive

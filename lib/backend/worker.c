@@ -14,6 +14,12 @@
  * (its other queues' fds are looked at with epoll_wait(0) every few
  * rounds).
  *
+ * A device that stops at a budget with work left asks for its op again
+ * (vhu_vq_run_again()): the next round runs it after the thread has acted
+ * on control calls and run its other queues' due ops, and the thread does
+ * not spin or sleep in between; an eventfd the device wrote to itself
+ * would cost three system calls for the same.
+ *
  * Adaptive polling (config.poll_window_us, the most a window lasts): when
  * a thread runs out of work it spins for a while before it sleeps, looking
  * at the rings of its queues (vhu_vq_has_avail(), while the device wants
@@ -291,6 +297,7 @@ static int take_incoming(struct vhu_wthread *wt)
 		}
 		wt->qs[wt->nqs++] = q;
 		w->due = DUE_KICK; /* look at the ring once: buffers may wait from before */
+		w->again = false;
 		w->held = w->spinning = w->kick_bad = w->watch_bad = false;
 		w->reg_kick = w->reg_watch = -1;
 		w->ep_kick = (struct vhu_worker_ep){ .q = q, .kick = true };
@@ -530,6 +537,7 @@ static void tlb_next(struct vhu_queue *q, bool progress, uint64_t now)
 struct round {
 	bool moved;	   /* a ring moved */
 	bool busy;	   /* a queue busy-polls */
+	bool again;	   /* a device asked for its op again (vhu_vq_run_again) */
 	uint64_t tlb_wake; /* the earliest IOTLB wake time, UINT64_MAX: none */
 };
 
@@ -565,6 +573,11 @@ static void run_round(struct vhu_wthread *wt, struct round *r)
 
 			w->due = 0;
 			run_ops(q, due);
+			if (w->again) {
+				w->again = false;
+				w->due |= DUE_KICK;
+				r->again = true;
+			}
 			moved = !w->shared && ring_pos(&q->vq) != pos;
 			r->moved |= moved;
 			if (tlb_waits(q))
@@ -648,6 +661,12 @@ static void *wthread_main(void *arg)
 			continue;
 		}
 		wt->idle_rounds = 0;
+		if (r.again) {
+			/* the device stopped at its budget with work left: no sleep */
+			wt->fresh = true;
+			wt->woke_ns = 0;
+			continue;
+		}
 		/* a wake-up that brought nothing (a stale count) is not work */
 		if (wt->woke_ns && r.moved)
 			poll_adapt(&wt->ps, wt->woke_ns - wt->ps.idle_since);

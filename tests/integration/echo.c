@@ -126,6 +126,21 @@ static void echo_queue_kick(void *dev, struct vhu_vq *vq)
 	struct vhu_req *req = d->req[vhu_vq_index(vq)];
 
 	count(&d->kicks);
+	if (__atomic_load_n(&d->one_per_kick, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&d->again_forever, __ATOMIC_ACQUIRE)) {
+		/* as a device with a budget: kicks off, and back for the rest */
+		vhu_vq_enable_notify(vq, false);
+		if (vhu_vq_pop(vq, req) == 1) {
+			(void)vhu_vq_push(vq, req, echo_copy(req));
+			count(&d->completed);
+			(void)vhu_vq_notify(vq);
+		}
+		if (vhu_vq_has_avail(vq) || __atomic_load_n(&d->again_forever, __ATOMIC_ACQUIRE))
+			(void)vhu_vq_run_again(vq);
+		else if (vhu_vq_enable_notify(vq, true))
+			(void)vhu_vq_run_again(vq); /* came in meanwhile */
+		return;
+	}
 	while (vhu_vq_pop(vq, req) == 1) {
 		/* a buffer the IOMMU denied: nothing echoed (test_iommu) */
 		(void)vhu_vq_push(vq, req, req->fault ? 0 : echo_copy(req));

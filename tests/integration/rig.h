@@ -74,6 +74,10 @@ struct echo_dev {
 	 * sets loaded_size (and loaded_completed for an "ECHO" state) */
 	size_t state_size, loaded_size;
 	unsigned int loaded_completed;
+	/* vhu_vq_run_again (atomics): queue_kick completes one request, turns
+	 * kicks off and asks to run again while the ring has more (one_per_kick),
+	 * or always (again_forever) */
+	bool one_per_kick, again_forever;
 };
 
 /* The echo device's ops (echo.c); dev is a struct echo_dev. */

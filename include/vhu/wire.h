@@ -127,8 +127,9 @@ VHU_API int vhu_msg_fits(enum vhu_dir dir, const struct vhu_msg *msg);
  * @msg:  the message; payload fields beyond hdr.size read as absent. For
  *        VHU_DIR_GPU, hdr.size may be larger than the payload (an UPDATE's
  *        pixels): @msg then holds its first VHU_MAX_PAYLOAD bytes, and the
- *        fields are decoded from those (the row checked with
- *        vhu_gpu_msg_fits())
+ *        fields are decoded from those, and a REPLY flag on an id that is
+ *        never answered reads as a request's uninitialised flags (QEMU's
+ *        UPDATE)
  * @json: a JSON object ({"request": ..., "fields": {...}}) instead of text
  * @buf:  where the text goes, always NUL-terminated when @size > 0
  *

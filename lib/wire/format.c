@@ -478,14 +478,23 @@ size_t vhu_msg_format(enum vhu_dir dir, const struct vhu_msg *msg, bool json, ch
 	struct out o = { .buf = buf, .size = size, .json = json };
 	bool reply = msg->hdr.flags & VHU_FLAG_REPLY;
 	uint32_t shown = VHU_MIN(msg->hdr.size, (uint32_t)sizeof(msg->payload));
-	int fits = dir == VHU_DIR_GPU ? vhu_gpu_msg_fits(&msg->hdr, msg->nfds)
-				      : vhu_msg_fits(dir, msg);
+	int fits;
 	struct vhu_msg m = { .hdr = msg->hdr };
 	unsigned int saved;
 	bool known;
 
 	if (size)
 		buf[0] = '\0';
+	if (dir == VHU_DIR_GPU) {
+		/* QEMU's back-end sends UPDATE with flags it never initialised: the
+		 * REPLY bit on an id that is never answered is a request's */
+		const struct vhu_rule *rule = vhu_rule_find(dir, msg->hdr.request);
+
+		reply = reply && rule && rule->reply != VHU_REPLY_ACK;
+		fits = vhu_gpu_hdr_check(&msg->hdr, msg->nfds, reply);
+	} else {
+		fits = vhu_msg_fits(dir, msg);
+	}
 	/* a short payload reads as zeros, never as what lies past it */
 	memcpy(&m.payload, &msg->payload, shown);
 	m.hdr.size = shown;
@@ -496,14 +505,15 @@ size_t vhu_msg_format(enum vhu_dir dir, const struct vhu_msg *msg, bool json, ch
 		    ", \"nfds\": %u, \"fits\": %s",
 		    vhu_rule_name(dir, msg->hdr.request), msg->hdr.request, msg->hdr.flags,
 		    reply ? "true" : "false",
-		    msg->hdr.flags & VHU_FLAG_NEED_REPLY ? "true" : "false", msg->hdr.size,
-		    msg->nfds, fits == 0 ? "true" : "false");
+		    dir != VHU_DIR_GPU && (msg->hdr.flags & VHU_FLAG_NEED_REPLY) ? "true" : "false",
+		    msg->hdr.size, msg->nfds, fits == 0 ? "true" : "false");
 		o.nfields = 1;
 	} else {
 		put(&o, "%s%s%s size=%" PRIu32 " fds=%u", vhu_rule_name(dir, msg->hdr.request),
 		    reply ? " reply" : "",
-		    msg->hdr.flags & VHU_FLAG_NEED_REPLY ? " need_reply" : "", msg->hdr.size,
-		    msg->nfds);
+		    dir != VHU_DIR_GPU && (msg->hdr.flags & VHU_FLAG_NEED_REPLY) ? " need_reply"
+										 : "",
+		    msg->hdr.size, msg->nfds);
 		if (fits < 0)
 			put(&o, " [does not fit its row: %s]",
 			    fits == -ENOTSUP	? "unknown request"

@@ -408,6 +408,17 @@ static void format_decodes(void **state)
 	assert_string_equal(text, "VHOST_USER_GPU_GET_DISPLAY_INFO reply size=408 fds=0 fields={ "
 				  "type=4353 scanouts=[{ scanout_id=1 x=0 y=0 width=640 "
 				  "height=480 flags=0x0 }] }");
+	/* QEMU's UPDATE with uninitialised flags: still a request (id 8 has no reply) */
+	m.hdr = (struct vhu_msg_hdr){ .request = VHU_GPU_REQ_UPDATE,
+				      .flags = 0x8f8f8f8f,
+				      .size = sizeof(u) + 4 };
+	memcpy(m.payload.raw, &u, sizeof(u));
+	u.width = u.height = 1;
+	memcpy(m.payload.raw, &u, sizeof(u));
+	vhu_msg_format(VHU_DIR_GPU, &m, true, text, sizeof(text));
+	assert_non_null(strstr(text, "\"reply\": false, \"need_reply\": false"));
+	assert_non_null(strstr(text, "\"fits\": true"));
+	assert_non_null(strstr(text, "\"pixels_fit\": true"));
 	/* a reply of 8 bytes is a body here, never an ack */
 	m.hdr = (struct vhu_msg_hdr){ .request = VHU_GPU_REQ_GET_PROTOCOL_FEATURES,
 				      .flags = VHU_GPU_FLAG_REPLY,

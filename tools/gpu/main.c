@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "driver.h"
 #include <vhu/gpu.h>
@@ -384,6 +385,32 @@ static int connect_all(struct drv *d, const struct opts *o)
 	return 0;
 }
 
+/*
+ * Wait until the display has handled what the back-end sent. The back-end
+ * writes a command's GPU messages before it completes the command, so the
+ * socket holds them by then (vhu_frontend_gpu_sync()); with a relay between
+ * the two (vhu-trace), they may still be on their way: wait until no
+ * message came for SETTLE_MS too.
+ */
+#define SETTLE_MS 100
+static int settle(struct drv *d)
+{
+	struct vhu_frontend_gpu_stats a, b;
+
+	for (int i = 0; i < 50; i++) {
+		if (vhu_frontend_gpu_sync(d->display, 5000) < 0)
+			return -1;
+		vhu_frontend_gpu_stats(d->display, &a);
+		usleep(SETTLE_MS * 1000);
+		if (vhu_frontend_gpu_sync(d->display, 5000) < 0)
+			return -1;
+		vhu_frontend_gpu_stats(d->display, &b);
+		if (a.messages == b.messages)
+			return 0;
+	}
+	return -1;
+}
+
 static int run(struct drv *d, const struct opts *o)
 {
 	uint32_t *mem[16] = { 0 };
@@ -392,7 +419,7 @@ static int run(struct drv *d, const struct opts *o)
 
 	if (display_info(d, o) || (o->edid && edid(d, o)) || draw(d, o, mem) || cursor(d))
 		return 1;
-	if (vhu_frontend_gpu_sync(d->display, 5000) < 0)
+	if (settle(d) < 0)
 		return fail("display sync", 0);
 	for (uint32_t s = 0; s < o->scanouts; s++)
 		bad |= check_scanout(d, o, s);

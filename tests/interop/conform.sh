@@ -41,7 +41,9 @@ CHECKS=41	# the catalogue's size: a check that silently drops out fails
 conform() {
 	local out=$1
 	shift
-	timeout -k 5 300 "$CONFORM" --json --peer-log="$T/peer.log" "$@" >"$out" 2>"$T/conform.err"
+	# shellcheck disable=SC2086 # CONFORM_ARGS: words (meson: --rss-limit under ASan)
+	timeout -k 5 300 "$CONFORM" --json --peer-log="$T/peer.log" ${CONFORM_ARGS:-} "$@" \
+		>"$out" 2>"$T/conform.err"
 	RC=$?
 	if [ "$RC" -ge 2 ]; then
 		cat "$T/conform.err"

@@ -73,7 +73,7 @@ check vhu-ctl "--socket --timeout --version" -- "$ctl"
 check vhu-probe "--socket-path --type --json --timeout --version" -- "$probe"
 check vhu-trace "--listen --connect --json --output --once --timeout --version" -- "$trace"
 check vhu-conform "--socket-path --exec --type --only --json --markdown --name --pid --peer-log
-	--timeout --list --version --listen --nack" -- "$conform"
+	--timeout --rss-limit --list --version --listen --nack" -- "$conform"
 check "vhu-conform frontend" "--listen --nack --json --markdown --name --timeout" -- "$conform" frontend
 check vhu-bench "blk net input" -- "$bench"
 check "vhu-bench blk" "--socket-path --rw --bs --iodepth --queues --time --size --packed

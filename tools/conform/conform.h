@@ -92,6 +92,7 @@ struct options {
 	const char *peer_log;	 /* where the started peers' output goes */
 	pid_t pid;		 /* with socket_path: the peer's process (0: unknown) */
 	unsigned int timeout_s;
+	long rss_limit_kib; /* resource-rss: the growth allowed */
 	bool json, markdown;
 };
 

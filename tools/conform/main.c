@@ -28,7 +28,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: vhu-conform (--socket-path=PATH | --exec='CMD {socket}') [--type=TYPE]\n"
 		"                   [--only=IDS] [--json | --markdown] [--name=TEXT]\n"
-		"                   [--pid=PID] [--peer-log=FILE] [--timeout=SECONDS] [--list]\n"
+		"                   [--pid=PID] [--peer-log=FILE] [--timeout=SECONDS]\n"
+		"                   [--rss-limit=KIB] [--list]\n"
 		"       vhu-conform frontend --listen=PATH [--nack=REQUEST] [--json | --markdown]\n"
 		"                   [--name=TEXT] [--timeout=SECONDS]\n"
 		"\n"
@@ -57,6 +58,8 @@ static void usage(FILE *out)
 		"  --peer-log=FILE     append the started peer's output to FILE (default: "
 		"dropped)\n"
 		"  --timeout=SECONDS   the longest wait for a reply or a completion (default 3)\n"
+		"  --rss-limit=KIB     resource-rss fails when the peer's VmRSS grows more than\n"
+		"                      this over its hostile passes (default 1024)\n"
 		"  --list              list the checks with their spec rule and exit\n"
 		"  -h, --help          show this help and exit\n"
 		"  --version           show the version and exit\n"
@@ -96,6 +99,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "peer-log", required_argument, NULL, 'l' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "rss-limit", required_argument, NULL, 'R' },
 		{ "list", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -104,7 +108,7 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	char *end;
 	int c;
 
-	*opt = (struct options){ .timeout_s = 3 };
+	*opt = (struct options){ .timeout_s = 3, .rss_limit_kib = 1024 };
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -142,6 +146,14 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			opt->timeout_s = (unsigned int)strtoul(optarg, &end, 10);
 			if (*end || !opt->timeout_s || opt->timeout_s > 600) {
 				fprintf(stderr, "vhu-conform: --timeout: 1..600 seconds\n");
+				return -1;
+			}
+			break;
+		case 'R':
+			opt->rss_limit_kib = strtol(optarg, &end, 10);
+			if (*end || end == optarg || opt->rss_limit_kib < 0 ||
+			    opt->rss_limit_kib > 1048576) {
+				fprintf(stderr, "vhu-conform: --rss-limit: 0..1048576 KiB\n");
 				return -1;
 			}
 			break;

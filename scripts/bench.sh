@@ -26,6 +26,9 @@
 #            (issue 23). Needs a quiet machine: under heavy load OVS drops
 #            the loop's first frames while its upcall installs the flow,
 #            and the loop (a fixed set of frames) dies out
+#   contention  the fwd loop through vhu-net (default and --poll) alone and
+#            with a busy loop pinned to its CPU: does a polling worker stall
+#            when it shares its CPU? (issue 23)
 #   iommu    vhu-blk (null disk) under vhu-bench blk with and without --iommu,
 #            and vhu-net between two ports under vhu-bench net with and
 #            without --iommu: the device IOTLB, warm (buffers mapped once),
@@ -56,7 +59,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 TIME=${TIME:-5}
 ROUNDS=${ROUNDS:-3}
-PARTS=${PARTS:-blk gen ingress fwd ovs log iommu gpu exports}
+PARTS=${PARTS:-blk gen ingress fwd contention ovs log iommu gpu exports}
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 OUT=${OUT:-$top/docs/PERFORMANCE.md}
 RESULTS=${RESULTS:-$top/docs/bench-results.jsonl}
@@ -301,6 +304,7 @@ if ! command -v dpdk-testpmd >/dev/null; then
 	PARTS=${PARTS//gen/}
 	PARTS=${PARTS//ingress/}
 	PARTS=${PARTS//fwd/}
+	PARTS=${PARTS//contention/}
 	PARTS=${PARTS//ovs/}
 fi
 if part gen; then
@@ -468,6 +472,36 @@ if part fwd; then
 	done
 	done; done
 	vu_opts=
+fi
+
+# ---- vhu-net sharing its CPU with a hog (issue 23: can a poll worker stall?) -----
+# The fwd loop (64 B, 256-entry split rings) through vhu-net on CPU 1, its
+# default options and --poll, alone and with a busy loop (nice 0) pinned to
+# CPU 1 as well. Under contention the rate should fall with the CPU share
+# (two workers and the hog: about a half to a third), not collapse.
+if part contention; then
+	for round in $(seq "$ROUNDS"); do
+		for side in vhu vhu-poll; do
+			for hog in 0 1; do
+				flags=$(vhu_net_flags "$side")
+				rm -f "$tmp/a.sock" "$tmp/b.sock"
+				hog_pid=
+				if [ "$hog" = 1 ]; then
+					taskset -c $cpu1 sh -c 'while :; do :; done' &
+					hog_pid=$!
+				fi
+				# shellcheck disable=SC2086 # the flags are words
+				taskset -c $cpu1 "$net" --socket-path="$tmp/a.sock" --socket-path="$tmp/b.sock"$flags \
+					--queue-pairs=1 >"$tmp/dut.log" 2>&1 &
+				dut_pid=$!
+				wait_sock "$tmp/a.sock" "$tmp/b.sock"
+				loop_run "$tmp/a.sock" "$tmp/b.sock" 256 64 0 "" "$dut_pid"
+				[ -z "$hog_pid" ] || { kill "$hog_pid"; wait "$hog_pid" 2>/dev/null || true; }
+				echo "{\"kind\": \"contention\", \"side\": \"$side\", \"hog\": $hog, \"round\": $round, \"pps\": $pps, \"cmd\": \"taskset -c 1 vhu-net --socket-path=A --socket-path=B$flags --queue-pairs=1\"}" >>"$results"
+				printf '%-8s contention hog %s round %s: %s pps (loop total)\n' "$side" "$hog" "$round" "$pps"
+			done
+		done
+	done
 fi
 
 # ---- vhu-net vs Open vSwitch with DPDK, port to port (issue 23) ----------------
@@ -780,7 +814,7 @@ commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$top" diff --quiet HEAD -- lib devices tools include 2>/dev/null || commit="$commit+changes"
 python3 - "$results" "$OUT" "$TIME" "$ROUNDS" "$RESULTS" "$PARTS" "$commit" <<'EOF'
 import json, os, statistics, subprocess, sys, datetime, platform
-part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'ovs': 'ovs', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu', 'gpu': 'gpu', 'exports': 'exports', 'exports_mem': 'exports'}.get(r.get('kind'), 'blk')
+part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'ovs': 'ovs', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu', 'gpu': 'gpu', 'exports': 'exports', 'exports_mem': 'exports', 'contention': 'contention'}.get(r.get('kind'), 'blk')
 stamp = {'date': str(datetime.date.today()), 'commit': sys.argv[7],
          'rounds': int(sys.argv[4]), 'secs': int(sys.argv[3])}
 new = [dict(json.loads(l), **stamp) for l in open(sys.argv[1])]
@@ -976,6 +1010,21 @@ if ovsrows:
     lines.append("\nTargets (issue 23), vhu-net's default mode: ≥ 1.5× OVS-DPDK's rate at 64 B and 1518 B, at 256 and 1024 entries; "
                  "cost per frame ≤ 0.5× OVS's.\n")
     lines.append("Switches: " + '; '.join(f"`{c}`" for c in sorted({r['cmd'] for r in ovsrows})) + ".\n")
+conrows = [r for r in allrows if r.get('kind') == 'contention']
+if conrows:
+    lines.append("## vhu-net sharing its CPU with a busy loop (issue 23: can a polling worker stall?)\n")
+    lines.append(measured('contention'))
+    lines.append("The `fwd` loop (64 B frames, 256-entry split rings, testpmd on CPU 0) through vhu-net on CPU 1, alone and with "
+                 "`taskset -c 1 sh -c 'while :; do :; done'` (nice 0) on CPU 1 too, alternating. Two workers (one per port's "
+                 "transmit queue) and the hog share the CPU, so the rate should fall to about a half or a third, not collapse: "
+                 "a `--poll` worker whose ring is empty yields after 512 empty rounds, and the default mode sleeps.\n")
+    lines.append("| vhu-net | alone pps | with the hog pps | with / alone |")
+    lines.append("|---|---:|---:|---:|")
+    for side, name in (('vhu', 'default options'), ('vhu-poll', '`--poll`')):
+        a = cell([r['pps'] for r in conrows if r['side'] == side and r['hog'] == 0])
+        h = cell([r['pps'] for r in conrows if r['side'] == side and r['hog'] == 1])
+        lines.append(f"| {name} | {a[0]} | {h[0]} | " + (f"{h[1] / a[1]:.2f}×" if a[1] and h[1] else 'n/a') + " |")
+    lines.append("")
 logrows = [r for r in allrows if r.get('kind') == 'log']
 if logrows:
     lines.append("## Dirty logging on vs off (what a live migration costs)\n")

@@ -550,6 +550,8 @@ int vhu_vq_break(struct vhu_vq *vq, const char *fmt, ...)
 	vhu_logf(vq->log, VHU_LOG_ERR, "queue %u broken: %s", vq->index, reason);
 	if (vq->err_fd >= 0)
 		(void)eventfd_write(vq->err_fd, 1); /* a full counter still wakes the reader */
+	else if (vq->inband)
+		vq->inband(vq, true);
 	return -EIO;
 }
 
@@ -854,6 +856,10 @@ VHU_API int vhu_vq_notify(struct vhu_vq *vq)
 	if (vq_usable(vq) < 0 || !vq->ring_ok || vq->start_pending)
 		return 0;
 	need = vq->packed ? vhu_packed_need_notify(vq) : vhu_split_need_notify(vq);
+	if (need && vq->call_fd < 0 && vq->inband) {
+		vq->inband(vq, false);
+		return 1;
+	}
 	if (!need || vq->call_fd < 0)
 		return 0;
 	/* EAGAIN only when the counter is full: the driver is already woken */

@@ -168,6 +168,10 @@ struct vhu_queue {
 	bool enabled;  /* SET_VRING_ENABLE */
 	bool running;  /* vq started, ops->queue_start done, worker alive */
 	bool log_flag; /* SET_VRING_ADDR's VHOST_VRING_F_LOG (log.c) */
+	/* SET_VRING_CALL / _ERR came with NOFD under INBAND_NOTIFICATIONS: the
+	 * front-end wants BACKEND_VRING_CALL / _ERR (never for a ring that
+	 * merely has no fd yet: QEMU sets the call fd after the kick fd) */
+	bool inband_call, inband_err;
 	struct vhu_worker worker;
 };
 

@@ -190,6 +190,8 @@ int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8
 	return ret;
 }
 
+static_assert(offsetof(struct vhu_queue, vq) == 0, "a queue starts with its vq");
+
 /* Send BACKEND_VRING_CALL / _ERR for @index and wait for its ack (not while dispatching). */
 static int chan_vring(struct vhu_backend *be, uint32_t request, unsigned int index)
 	VHU_REQUIRES(be->chan_lock)
@@ -217,11 +219,14 @@ static int chan_vring(struct vhu_backend *be, uint32_t request, unsigned int ind
 
 void vhu_be_chan_vring(struct vhu_vq *vq, bool err)
 {
-	struct vhu_queue *q = (struct vhu_queue *)((char *)vq - offsetof(struct vhu_queue, vq));
+	struct vhu_queue *q = (struct vhu_queue *)(void *)vq; /* its first member */
 	struct vhu_backend *be = q->be;
 	uint32_t request = err ? VHU_BACKEND_REQ_VRING_ERR : VHU_BACKEND_REQ_VRING_CALL;
 	int ret;
 
+	/* only where the front-end asked for them (NOFD); else no fd yet, or polling */
+	if (!(err ? q->inband_err : q->inband_call))
+		return;
 	vhu_lock_acquire(&be->chan_lock);
 	ret = chan_vring(be, request, vq->index);
 	vhu_lock_release(&be->chan_lock);

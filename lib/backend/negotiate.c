@@ -188,6 +188,7 @@ int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 	for (unsigned int i = 0; i < be->num_queues; i++) {
 		vhu_vq_reset(&be->queues[i].vq);
 		be->queues[i].enabled = false;
+		be->queues[i].inband_call = be->queues[i].inband_err = false;
 	}
 	/* QEMU gets a new region after a reset (spec: GET_INFLIGHT_FD) */
 	vhu_be_inflight_clear(be);

@@ -307,9 +307,11 @@ int vhu_be_set_vring_call(struct vhu_backend *be, struct vhu_msg *msg, struct vh
 	int fd = -1, ret = ring_fd(be, msg, &fd);
 
 	(void)reply;
-	if (ret == 0)
-		vhu_vq_set_fd(&q->vq.call_fd, fd); /* -1: the driver polls, no interrupts */
-	return ret;
+	if (ret < 0)
+		return ret;
+	vhu_vq_set_fd(&q->vq.call_fd, fd); /* -1: the driver polls, no interrupts */
+	q->inband_call = fd < 0 && vhu_be_has_protocol(be, VHU_PROTOCOL_F_INBAND_NOTIFICATIONS);
+	return 0;
 }
 
 int vhu_be_set_vring_err(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
@@ -318,9 +320,11 @@ int vhu_be_set_vring_err(struct vhu_backend *be, struct vhu_msg *msg, struct vhu
 	int fd = -1, ret = ring_fd(be, msg, &fd);
 
 	(void)reply;
-	if (ret == 0)
-		vhu_vq_set_fd(&q->vq.err_fd, fd);
-	return ret;
+	if (ret < 0)
+		return ret;
+	vhu_vq_set_fd(&q->vq.err_fd, fd);
+	q->inband_err = fd < 0 && vhu_be_has_protocol(be, VHU_PROTOCOL_F_INBAND_NOTIFICATIONS);
+	return 0;
 }
 
 int vhu_be_set_vring_enable(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)

@@ -523,8 +523,9 @@ void vhu_vq_set_fd(int *slot, int fd)
 
 void vhu_vq_reset(struct vhu_vq *vq)
 {
-	void *priv = vq->priv;		     /* the device's: it outlives the ring */
-	struct vhu_iotlb *iotlb = vq->iotlb; /* the back-end's, as mem */
+	void *priv = vq->priv;				    /* the device's: it outlives the ring */
+	struct vhu_iotlb *iotlb = vq->iotlb;		    /* the back-end's, as mem */
+	void (*inband)(struct vhu_vq *, bool) = vq->inband; /* negotiated, not the ring's */
 
 	vhu_close_fd(&vq->kick_fd);
 	vhu_close_fd(&vq->call_fd);
@@ -534,6 +535,7 @@ void vhu_vq_reset(struct vhu_vq *vq)
 	vhu_vq_init(vq, vq->index, vq->mem, vq->log);
 	vq->priv = priv;
 	vq->iotlb = iotlb;
+	vq->inband = inband;
 }
 
 int vhu_vq_break(struct vhu_vq *vq, const char *fmt, ...)

@@ -426,8 +426,9 @@ void vhu_be_chan_flush(struct vhu_backend *be);
 int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8_t perm);
 /*
  * vq->inband of every ring while INBAND_NOTIFICATIONS is negotiated:
- * BACKEND_VRING_CALL (@err false) or BACKEND_VRING_ERR for a ring without a
- * call / err fd, acked when REPLY_ACK (always, see negotiate.c).
+ * BACKEND_VRING_CALL (@err false) or BACKEND_VRING_ERR for a ring whose
+ * SET_VRING_CALL / _ERR came with NOFD (inband_call, inband_err), acked
+ * (REPLY_ACK comes with the feature, see negotiate.c).
  */
 void vhu_be_chan_vring(struct vhu_vq *vq, bool err);
 

@@ -51,6 +51,7 @@
 #   TIME=2 ROUNDS=1 scripts/bench.sh       quick look
 #   PARTS="ingress fwd" scripts/bench.sh   only these; the other parts' rows are
 #                                          kept from the last run that measured them
+#   PARTS=blk BLK_WAITS=event ...          blk: only those cells are replaced
 # Every run's rows are kept in docs/bench-results.jsonl (RESULTS=), each with
 # its date, commit, rounds and run length; PERFORMANCE.md is written from it.
 set -euo pipefail
@@ -821,13 +822,17 @@ new = [dict(json.loads(l), **stamp) for l in open(sys.argv[1])]
 ran = {part_of(r) for r in new}
 store = sys.argv[5]
 old = [json.loads(l) for l in open(store)] if os.path.exists(store) else []
-allrows = [r for r in old if part_of(r) not in ran] + new
+# a part that ran replaces its old rows; blk only the cells it measured
+# (BLK_WAITS=event re-measures the interrupt-driven cells and keeps the rest)
+cellkey = lambda r: (r.get('kind'), r.get('side'), r.get('backing'), r.get('depth'), r.get('qsize'), r.get('wait'))
+newcells = {cellkey(r) for r in new}
+allrows = [r for r in old if part_of(r) not in ran or (part_of(r) == 'blk' and cellkey(r) not in newcells)] + new
 with open(store, 'w') as f:
     for r in allrows:
         f.write(json.dumps(r, ensure_ascii=False) + '\n')
 def measured(part):
     st = sorted({(r.get('date', '?'), r.get('commit', '?'), r.get('rounds', '?'), r.get('secs', '?')) for r in allrows if part_of(r) == part})
-    return '; '.join(f"Measured {d} at `{c}`: median of {n} runs of {t} s per cell." for d, c, n, t in st) + '\n' if st else ''
+    return ' '.join(f"Measured {d} at `{c}`: median of {n} runs of {t} s per cell." for d, c, n, t in st) + '\n' if st else ''
 rows = [r for r in allrows if r.get('kind') == 'blk']
 net = [r for r in allrows if r.get('kind') == 'net']
 ingress = [r for r in allrows if r.get('kind') == 'ingress']

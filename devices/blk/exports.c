@@ -143,6 +143,7 @@ static struct vhu_backend_config backend_config(struct blk_exports *t, struct bl
 		.dev = &e->blk,
 		.log = &e->log,
 		.poll_window_us = t->defaults.poll_window_us,
+		.poll_inflight_us = t->defaults.poll_inflight_us,
 		.pool = t->defaults.pool,
 	};
 }

@@ -150,6 +150,7 @@ struct vhu_worker {
 	/* the worker thread's own, while the queue is attached to it */
 	struct vhu_queue *next;	  /* the thread's incoming list (its lock) */
 	unsigned int due;	  /* ops the next round runs (DUE_*) */
+	bool again;		  /* vhu_vq_run_again() in the op that runs */
 	bool held;		  /* parked, as the thread last saw it */
 	bool spinning;		  /* in this round's poll window */
 	bool kick_bad, watch_bad; /* an fd reported an error: not watched until a pause */

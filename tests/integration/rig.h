@@ -76,10 +76,25 @@ struct echo_dev {
 	unsigned int loaded_completed;
 	/* queue_stop sleeps this long (a device finishing slow I/O); atomic */
 	unsigned int stop_delay_ms;
+	/* vhu_vq_run_again (atomics): queue_kick completes one request, turns
+	 * kicks off and asks to run again while the ring has more (one_per_kick),
+	 * or always (again_forever) */
+	bool one_per_kick, again_forever;
+	/* echo_io_ops: queue 0 holds each request io_delay_us as a disk would,
+	 * its completion signalled by io_timer (a timerfd, the watched fd);
+	 * io_pending_hits counts the completions queue_pending found (the
+	 * worker was spinning), io_event_done those queue_event completed */
+	int io_timer;
+	uint32_t io_delay_us;
+	bool io_held;
+	uint64_t io_due_ns;
+	unsigned int io_pending_hits, io_event_done;
 };
 
 /* The echo device's ops (echo.c); dev is a struct echo_dev. */
 extern const struct vhu_device_ops echo_ops;
+/* The same with completions that come later, through a watched fd (queue 0). */
+extern const struct vhu_device_ops echo_io_ops;
 
 enum rig_mode { RIG_LISTEN, RIG_SOCKETPAIR };
 
@@ -116,7 +131,9 @@ struct rig {
 	 * of the rig's own if $VHU_TEST_LOOP is set, else the thread */
 	struct vhu_loop *loop;
 	bool own_loop, on_loop;
-	uint32_t poll_window_us; /* vhu_backend_config.poll_window_us; ditto */
+	uint32_t poll_window_us;	  /* vhu_backend_config.poll_window_us; ditto */
+	uint32_t poll_inflight_us;	  /* vhu_backend_config.poll_inflight_us; ditto */
+	const struct vhu_device_ops *ops; /* NULL: echo_ops; ditto */
 
 	pthread_mutex_t log_lock;
 	char log[64 * 1024];

@@ -191,6 +191,8 @@ void vhu_be_disconnect(struct vhu_backend *be)
 		struct vhu_queue *q = &be->queues[i];
 
 		vhu_vq_reset(&q->vq);
+		q->vq.inband = NULL; /* the next front-end negotiates anew */
+		q->inband_call = q->inband_err = false;
 		q->enabled = false;
 	}
 	vhu_be_inflight_clear(be);

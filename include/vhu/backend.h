@@ -10,7 +10,8 @@
  * connection on the same socket is served.
  *
  * Threads: the back-end's control thread (the caller of vhu_backend_run() or
- * vhu_backend_dispatch()) runs every op except queue_kick and queue_event,
+ * vhu_backend_dispatch(), or a thread of a vhu_loop_create() loop that
+ * serves many back-ends) runs every op except queue_kick and queue_event,
  * which run on the queue's worker thread, with every signal blocked. By
  * default that is one thread per running queue, created when the ring
  * starts and joined when it stops; with a pool (vhu_pool_create(),
@@ -100,6 +101,14 @@ struct vhu_device_ops {
 	 * (vhu_backend_config.poll_window_us). Without it the worker looks at
 	 * the watched fds with epoll every few microseconds of the window. */
 	bool (*queue_pending)(void *dev, struct vhu_vq *vq);
+	/* Optional, with queue_pending: whether the device has work in flight
+	 * on this queue that will complete through the watched fd (an I/O
+	 * submitted and not yet reaped), answered from memory. When the worker
+	 * runs out of work while a queue says so, it waits for a completion,
+	 * not for the driver: its window is then sized separately, up to
+	 * vhu_backend_config.poll_inflight_us, since a completion is sure to
+	 * come and a wake-up costs tens of microseconds on a VM. */
+	bool (*queue_inflight)(void *dev, struct vhu_vq *vq);
 	/* The front-end left or reset the device (RESET_DEVICE): forget
 	 * per-connection state. Every queue has stopped by then. */
 	void (*reset)(void *dev);
@@ -137,6 +146,9 @@ struct vhu_device_ops {
 #define VHU_BACKEND_POLL_WINDOW_DEFAULT_US 32u
 /* The largest poll_window_us accepted. */
 #define VHU_BACKEND_POLL_WINDOW_MAX_US 1000000u
+/* A good poll_inflight_us: an SSD's read answers within it, a wake-up on a
+ * VM costs about a fifth of it. */
+#define VHU_BACKEND_POLL_INFLIGHT_DEFAULT_US 256u
 
 /* Client mode's back-off: the first wait, the default longest, the largest allowed. */
 #define VHU_BACKEND_RECONNECT_MIN_MS 10u
@@ -177,6 +189,15 @@ struct vhu_backend_config {
 	 * is a good value.
 	 */
 	uint32_t poll_window_us;
+	/*
+	 * The longest poll window while a queue has work in flight
+	 * (ops->queue_inflight), microseconds: the wait is for the device's
+	 * completion, and adapts on its own (a disk that answers within it is
+	 * polled, a slower one is slept on). 0: poll_window_us. Only with
+	 * poll_window_us > 0; at most VHU_BACKEND_POLL_WINDOW_MAX_US.
+	 * VHU_BACKEND_POLL_INFLIGHT_DEFAULT_US is a good value.
+	 */
+	uint32_t poll_inflight_us;
 	/*
 	 * Client mode (vhu_backend_connect()): the longest wait between two
 	 * connect attempts, milliseconds; 0: VHU_BACKEND_RECONNECT_MAX_MS.
@@ -262,6 +283,21 @@ VHU_API void vhu_pool_destroy(struct vhu_pool *pool);
  * from any other thread while the worker runs.
  */
 VHU_API int vhu_vq_watch_fd(struct vhu_vq *vq, int fd);
+
+/**
+ * vhu_vq_run_again() - have queue_kick called again in the worker's next round.
+ * @vq: the queue whose op is running on this thread
+ *
+ * For a device that stops after a budget of work while more waits in the
+ * ring (so that a pause of this queue, or the other queues of its thread,
+ * get their turn): the worker acts on pending control calls, runs its
+ * other queues' due ops, then calls queue_kick on @vq again, without a
+ * system call and without sleeping in between. Only from queue_kick or
+ * queue_event on the queue's worker.
+ *
+ * Return: 0, or -EBUSY from any other thread.
+ */
+VHU_API int vhu_vq_run_again(struct vhu_vq *vq);
 
 /**
  * vhu_vq_share() - let threads other than the queue's worker use @vq.
@@ -397,6 +433,90 @@ VHU_API int vhu_backend_dispatch(struct vhu_backend *be);
  * error (of poll or accept, e.g. -EMFILE).
  */
 VHU_API int vhu_backend_run(struct vhu_backend *be);
+
+/* ---- many back-ends' control channels on a few threads ---------------- */
+
+struct vhu_loop;
+
+/* The most threads a loop may have, and what 0 asks for. */
+#define VHU_LOOP_MAX_THREADS 1024u
+#define VHU_LOOP_THREADS_DEFAULT 64u
+/* How long a spare loop thread waits for work before it ends, ms. */
+#define VHU_LOOP_LINGER_MS 1000u
+
+/*
+ * Called on a loop thread when a back-end can no longer be served: an
+ * adopted connection ended (@err 0) or dispatching failed in a way
+ * vhu_backend_run() would return (@err: -EMFILE ...). The back-end stays
+ * attached, unwatched, until vhu_loop_remove(). It must not call
+ * vhu_loop_remove() itself.
+ */
+typedef void (*vhu_loop_end_fn)(struct vhu_backend *be, int err, void *opaque);
+
+/**
+ * vhu_loop_create() - an event loop that serves the control channels
+ * (vhost-user messages, accepts, client-mode reconnects) of many back-ends
+ * on a few threads, instead of a vhu_backend_run() thread per back-end.
+ * @max_threads: the most threads it may use; 0: VHU_LOOP_THREADS_DEFAULT
+ * @out:         the new loop
+ *
+ * One thread at a time waits with epoll on the sockets and reconnect timers
+ * of every back-end attached to it (the leader); when one is ready, the
+ * leader hands the waiting to a spare thread (starting one if there is
+ * none) and dispatches that back-end's message itself. So a message whose
+ * handling blocks (waiting for a queue's worker to park or a device's
+ * queue_stop to finish its I/O, a migration state transfer, a front-end
+ * that stops in the middle of a message) holds up that back-end alone:
+ * the others go on being served by the other threads. A back-end is
+ * dispatched by one thread at a time, in the order its messages come, as
+ * by vhu_backend_run(). Spare threads end after VHU_LOOP_LINGER_MS without
+ * work, so an idle loop has one thread whatever the number of back-ends,
+ * and a busy one as many as the back-ends whose messages are being handled
+ * at once, plus one, at most @max_threads (beyond it, a back-end's message
+ * waits for a thread). The threads are named "vhu-cN" and block every
+ * signal.
+ *
+ * Return: 0, -EINVAL (@max_threads over VHU_LOOP_MAX_THREADS), -ENOMEM, or
+ * the errno of epoll_create1, eventfd or pthread_create.
+ */
+VHU_API int vhu_loop_create(unsigned int max_threads, struct vhu_loop **out);
+
+/**
+ * vhu_loop_add() - serve @be's control channel on @loop from now on.
+ * @end:    called when @be can no longer be served (NULL: nothing); see
+ *          vhu_loop_end_fn
+ * @opaque: passed to @end
+ *
+ * @be must have its socket (vhu_backend_listen(), vhu_backend_connect() or
+ * vhu_backend_adopt_fd()) and must not be run by vhu_backend_run() nor
+ * dispatched by the caller meanwhile.
+ *
+ * Return: 0, -EBUSY (@be is on a loop already), -ENOTCONN (@be has no
+ * socket), -ENOMEM, or the errno of epoll_create1 or epoll_ctl.
+ */
+VHU_API int vhu_loop_add(struct vhu_loop *loop, struct vhu_backend *be, vhu_loop_end_fn end,
+			 void *opaque);
+
+/**
+ * vhu_loop_remove() - stop serving @be: it is no longer watched, and once
+ * the message a loop thread may be handling for it is done, no loop thread
+ * touches it. Then it may be destroyed (vhu_backend_destroy()) or run
+ * otherwise. A back-end not on @loop: nothing.
+ *
+ * The wait is the handling of that one message: a front-end that stops in
+ * the middle of a message holds it until it sends the rest or hangs up.
+ */
+VHU_API void vhu_loop_remove(struct vhu_loop *loop, struct vhu_backend *be);
+
+/** vhu_loop_threads() - how many threads @loop has now (they come and go). */
+VHU_API unsigned int vhu_loop_threads(struct vhu_loop *loop);
+
+/**
+ * vhu_loop_destroy() - end and join the threads, free @loop (NULL: nothing).
+ *
+ * Only once every back-end has been removed.
+ */
+VHU_API void vhu_loop_destroy(struct vhu_loop *loop);
 
 /**
  * vhu_backend_stop() - make vhu_backend_run() return; async-signal-safe and

@@ -45,7 +45,9 @@ static int config_check(const struct vhu_backend_config *c)
 				    c->reconnect_max_ms > VHU_BACKEND_RECONNECT_LIMIT_MS))
 		return -EINVAL;
 	if (c->poll_window_us > VHU_BACKEND_POLL_WINDOW_MAX_US ||
-	    (ops->queue_pending && !ops->queue_event))
+	    c->poll_inflight_us > VHU_BACKEND_POLL_WINDOW_MAX_US ||
+	    (ops->queue_pending && !ops->queue_event) ||
+	    (ops->queue_inflight && !ops->queue_pending))
 		return -EINVAL;
 	return 0;
 }
@@ -97,6 +99,7 @@ VHU_API int vhu_backend_create(const struct vhu_backend_config *config, struct v
 	be->config = *config;
 	be->num_queues = config->num_queues;
 	be->listen_fd = be->conn_fd = be->chan_fd = be->retry_fd = -1;
+	be->lp.epfd = be->lp.fd = -1;
 	ret = -pthread_mutex_init(&be->chan_lock.m, NULL);
 	if (ret < 0)
 		goto err_free;
@@ -188,6 +191,8 @@ void vhu_be_disconnect(struct vhu_backend *be)
 		struct vhu_queue *q = &be->queues[i];
 
 		vhu_vq_reset(&q->vq);
+		q->vq.inband = NULL; /* the next front-end negotiates anew */
+		q->inband_call = q->inband_err = false;
 		q->enabled = false;
 	}
 	vhu_be_inflight_clear(be);
@@ -259,7 +264,7 @@ VHU_API int vhu_backend_dispatch(struct vhu_backend *be)
 }
 
 /* Errors after which vhu_backend_run() goes on: the connection, not the back-end, failed. */
-static bool run_goes_on(int err)
+bool vhu_be_run_goes_on(int err)
 {
 	return err == -ECONNRESET || err == -EINTR || err == -EAGAIN || err == -ECONNABORTED ||
 	       err == -EPROTO;
@@ -290,7 +295,7 @@ VHU_API int vhu_backend_run(struct vhu_backend *be)
 		if (!pfd[0].revents)
 			continue;
 		ret = vhu_backend_dispatch(be);
-		if (ret < 0 && !run_goes_on(ret))
+		if (ret < 0 && !vhu_be_run_goes_on(ret))
 			break;
 		ret = 0;
 	}

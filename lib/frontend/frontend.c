@@ -53,7 +53,7 @@
 #define PROTOCOL_SUPPORTED                                                            \
 	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(INFLIGHT_SHMFD) | \
 	 PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(LOG_SHMFD) |    \
-	 PF(DEVICE_STATE) | PF(RARP))
+	 PF(DEVICE_STATE) | PF(RARP) | PF(INBAND_NOTIFICATIONS))
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -106,8 +106,7 @@ static int fe_set_u64(struct vhu_frontend *fe, uint32_t request, uint64_t value)
 	return vhu_fe_send_req(fe, &req);
 }
 
-static int fe_vring_state(struct vhu_frontend *fe, uint32_t request, unsigned int index,
-			  uint32_t num)
+int vhu_fe_vring_state(struct vhu_frontend *fe, uint32_t request, unsigned int index, uint32_t num)
 {
 	struct vhu_msg req;
 
@@ -117,14 +116,19 @@ static int fe_vring_state(struct vhu_frontend *fe, uint32_t request, unsigned in
 	return vhu_fe_send_req(fe, &req);
 }
 
+/* SET_VRING_KICK/CALL/ERR; in-band notifications: no fd (NOFD), the channel carries them */
 static int fe_vring_fd(struct vhu_frontend *fe, uint32_t request, unsigned int index, int fd)
 {
 	struct vhu_msg req;
 
 	vhu_msg_init(&req, request, 0, sizeof(uint64_t));
 	req.payload.u64 = index & VHU_VRING_IDX_MASK;
-	req.fds[0] = fd; /* still ours: send does not close it */
-	req.nfds = 1;
+	if (fe->protocol & PF(INBAND_NOTIFICATIONS)) {
+		req.payload.u64 |= VHU_VRING_NOFD_MASK;
+	} else {
+		req.fds[0] = fd; /* still ours: send does not close it */
+		req.nfds = 1;
+	}
 	return vhu_fe_send_req(fe, &req);
 }
 
@@ -224,6 +228,11 @@ static int negotiate_protocol(struct vhu_frontend *fe, bool again)
 		/* REPLY_ACK whenever offered: every request is then confirmed */
 		fe->protocol =
 			offered & (fe->cfg.protocol_features | PF(REPLY_ACK)) & PROTOCOL_SUPPORTED;
+		/* in-band only when asked for, and with what it needs (spec) */
+		if (!fe->cfg.inband_notifications ||
+		    (fe->protocol & (PF(BACKEND_REQ) | PF(REPLY_ACK))) !=
+			    (PF(BACKEND_REQ) | PF(REPLY_ACK)))
+			fe->protocol &= ~PF(INBAND_NOTIFICATIONS);
 	}
 	/* no NEED_REPLY yet: acks start once this request has set them up */
 	ret = fe_set_u64(fe, VHU_REQ_SET_PROTOCOL_FEATURES, fe->protocol);
@@ -302,19 +311,22 @@ static int queues_alloc(struct vhu_frontend *fe)
 {
 	bool packed = has_feature(fe, F_RING_PACKED), indirect = has_feature(fe, F_INDIRECT_DESC);
 	uint16_t num = fe->cfg.queue_size;
+	struct vhu_frontend_queue *qs = calloc(fe->cfg.num_queues, sizeof(*qs));
 	uint64_t desc, avail, used;
 
-	vhu_fe_ring_sizes(packed, num, &desc, &avail, &used);
-	fe->queues = calloc(fe->cfg.num_queues, sizeof(*fe->queues));
-	if (!fe->queues)
+	if (!qs)
 		return -ENOMEM;
+	for (unsigned int i = 0; i < fe->cfg.num_queues; i++)
+		qs[i].kick_fd = qs[i].call_fd = qs[i].err_fd = -1;
+	/* the channel thread may look (a BACKEND_VRING_CALL): published whole */
+	__atomic_store_n(&fe->queues, qs, __ATOMIC_RELEASE);
+	vhu_fe_ring_sizes(packed, num, &desc, &avail, &used);
 	for (unsigned int i = 0; i < fe->cfg.num_queues; i++) {
 		struct vhu_frontend_queue *q = &fe->queues[i];
 		struct vhu_fe_ring_mem *m = &q->mem;
 
 		q->fe = fe;
 		q->index = i;
-		q->kick_fd = q->call_fd = q->err_fd = -1;
 		m->desc = vhu_fe_mem_alloc(&fe->mem, desc, 64);
 		m->avail = vhu_fe_mem_alloc(&fe->mem, avail, 64);
 		m->used = vhu_fe_mem_alloc(&fe->mem, used, 64);
@@ -522,10 +534,13 @@ static int queue_init(struct vhu_frontend *fe, struct vhu_frontend_queue *q)
 	q->disabled = false;
 	if (q->kick_fd < 0)
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/* atomic: the channel thread signals them (in-band calls) */
 	if (q->call_fd < 0)
-		q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		__atomic_store_n(&q->call_fd, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+				 __ATOMIC_RELEASE);
 	if (q->err_fd < 0)
-		q->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		__atomic_store_n(&q->err_fd, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+				 __ATOMIC_RELEASE);
 	else
 		(void)!read(q->err_fd, &(uint64_t){ 0 }, sizeof(uint64_t)); /* a fresh ring */
 	if (!q->bufs)
@@ -543,9 +558,9 @@ static int queue_start(struct vhu_frontend *fe, struct vhu_frontend_queue *q, ui
 {
 	int ret;
 
-	ret = fe_vring_state(fe, VHU_REQ_SET_VRING_NUM, q->index, fe->cfg.queue_size);
+	ret = vhu_fe_vring_state(fe, VHU_REQ_SET_VRING_NUM, q->index, fe->cfg.queue_size);
 	if (ret == 0)
-		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_BASE, q->index, base);
+		ret = vhu_fe_vring_state(fe, VHU_REQ_SET_VRING_BASE, q->index, base);
 	if (ret == 0)
 		ret = vhu_frontend_queue_addr(fe, q);
 	if (ret == 0)
@@ -587,7 +602,7 @@ int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume)
 					 : vhu_fe_ring_base(&q->ring));
 	}
 	for (unsigned int i = 0; ret == 0 && protocol && i < fe->cfg.num_queues; i++)
-		ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, i, !fe->queues[i].disabled);
+		ret = vhu_fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, i, !fe->queues[i].disabled);
 	if (ret == 0)
 		ret = fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	return ret;
@@ -686,139 +701,4 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 	vhu_fe_iommu_fini(fe);
 	free(fe->path);
 	free(fe);
-}
-
-/* ---- queues ------------------------------------------------------------------ */
-
-void vhu_frontend_queue_ring_mem(const struct vhu_frontend_queue *q, struct iovec areas[3])
-{
-	uint64_t desc, avail, used;
-
-	vhu_fe_ring_sizes(q->ring.packed, q->fe->cfg.queue_size, &desc, &avail, &used);
-	areas[0] = (struct iovec){ q->mem.desc, desc };
-	areas[1] = (struct iovec){ q->mem.avail, avail };
-	areas[2] = (struct iovec){ q->mem.used, used };
-}
-
-struct vhu_frontend_queue *vhu_frontend_queue(struct vhu_frontend *fe, unsigned int index)
-{
-	if (!fe->started || index >= fe->cfg.num_queues)
-		return NULL;
-	return &fe->queues[index];
-}
-
-bool vhu_frontend_queue_broken(struct vhu_frontend_queue *q)
-{
-	struct pollfd pfd = { .fd = q->err_fd, .events = POLLIN };
-
-	/* the count stays until the ring is set up again: every caller sees it */
-	return q->err_fd >= 0 && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
-}
-
-int vhu_frontend_queue_enable(struct vhu_frontend_queue *q, bool enable)
-{
-	struct vhu_frontend *fe = q->fe;
-	int ret;
-
-	/* without PROTOCOL_FEATURES a started ring is always enabled (spec: "Ring states") */
-	if (!(fe->offered & F_PROTOCOL))
-		return -ENOTSUP;
-	if (!vhu_frontend_alive(fe))
-		return -ECONNRESET;
-	ret = fe_vring_state(fe, VHU_REQ_SET_VRING_ENABLE, q->index, enable);
-	if (ret == 0)
-		q->disabled = !enable;
-	return ret;
-}
-
-static int iov_to_bufs(struct vhu_frontend_queue *q, const struct iovec *iov, unsigned int n,
-		       bool writable, struct vhu_fe_buf *out)
-{
-	for (unsigned int k = 0; k < n; k++) {
-		if (iov[k].iov_len > UINT32_MAX ||
-		    vhu_fe_mem_gpa(&q->fe->mem, iov[k].iov_base, iov[k].iov_len, &out[k].gpa) < 0)
-			return -EFAULT;
-		out[k].len = (uint32_t)iov[k].iov_len;
-		out[k].writable = writable;
-	}
-	return 0;
-}
-
-int vhu_frontend_queue_add(struct vhu_frontend_queue *q, const struct iovec *out, unsigned int nout,
-			   const struct iovec *in, unsigned int nin, void *token)
-{
-	unsigned int max = vhu_fe_ring_max_chain(&q->ring);
-	int ret;
-
-	if (nout + nin == 0 || nout > max || nin > max - nout)
-		return -EINVAL;
-	ret = iov_to_bufs(q, out, nout, false, q->bufs);
-	if (ret == 0)
-		ret = iov_to_bufs(q, in, nin, true, q->bufs + nout);
-	if (ret == 0)
-		ret = vhu_fe_ring_add(&q->ring, q->bufs, nout + nin, token);
-	return ret;
-}
-
-int vhu_frontend_queue_kick(struct vhu_frontend_queue *q)
-{
-	uint64_t one = 1;
-
-	if (!vhu_fe_ring_kick_prepare(&q->ring))
-		return 0;
-	if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return -errno; /* EAGAIN: the counter is full, so a kick is pending anyway */
-	return 1;
-}
-
-int vhu_frontend_queue_get(struct vhu_frontend_queue *q, void **token, uint32_t *len)
-{
-	int ret = vhu_fe_ring_get(&q->ring, token, len);
-
-	/* completions written before the back-end died are still good: they come first */
-	if (ret == 0 && !vhu_frontend_alive(q->fe))
-		return -ECONNRESET;
-	if (ret == -EPROTO && !q->ring.broken)
-		return ret;
-	if (ret == -EPROTO)
-		vhu_err(&q->fe->log, "queue %u: the back-end returned a buffer id not in flight",
-			q->index);
-	return ret;
-}
-
-unsigned int vhu_frontend_queue_num_free(const struct vhu_frontend_queue *q)
-{
-	return q->ring.packed && q->ring.free_ids == 0 ? 0 : q->ring.num_free;
-}
-
-int vhu_frontend_queue_wait(struct vhu_frontend_queue *q, int timeout_ms)
-{
-	struct pollfd pfd[2] = {
-		{ .fd = q->call_fd, .events = POLLIN },
-		{ .fd = q->fe->sock, .events = POLLRDHUP },
-	};
-	uint64_t count;
-	int ret;
-
-	/* interrupts on, then look again: a completion that came before is not waited for */
-	if (vhu_fe_ring_enable_cb(&q->ring))
-		return 1;
-	if (!vhu_frontend_alive(q->fe))
-		return -ECONNRESET; /* nothing will signal: the caller may reconnect */
-	do
-		ret = poll(pfd, 2, timeout_ms);
-	while (ret < 0 && errno == EINTR);
-	if (ret < 0)
-		return -errno;
-	/* a gone back-end first: the ring had nothing when we looked */
-	if (pfd[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
-		if (__atomic_exchange_n(&q->fe->alive, false, __ATOMIC_ACQ_REL))
-			vhu_err(&q->fe->log, "the back-end closed the connection");
-		return -ECONNRESET;
-	}
-	if (pfd[0].revents & POLLIN) {
-		(void)!read(q->call_fd, &count, sizeof(count)); /* drain; EAGAIN is harmless */
-		return 1;
-	}
-	return 0;
 }

@@ -92,6 +92,9 @@ virgl)
 	draw virgl --socket-path "$T/vhu.sock" --scanouts 2 --check --edid --virgl --hostile \
 		--hostmem 16777216 --png "$T/virgl"
 	grep -q 'hostile: every bad command failed' "$T/virgl.out" || fail "no hostile summary"
+	# context 1 and 3 more: --max-contexts=4 is where CTX_CREATE stops
+	grep -q 'virgl hostile: 3 more contexts made, then ERR_OUT_OF_MEMORY' "$T/virgl.out" ||
+		fail "the context cap is not --max-contexts"
 	grep -q 'virgl scanout: 320x240, pixels match' "$T/virgl.out" || fail "no virgl scanout check"
 	grep -q 'virgl readback: 320x240, pixels match' "$T/virgl.out" || fail "no virgl readback check"
 	[ "$(grep -c '^capset [0-9]' "$T/virgl.out")" -ge 1 ] || fail "no capsets"

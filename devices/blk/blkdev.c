@@ -59,6 +59,7 @@ struct blkdev {
 	int fd; /* -1 for the null disk */
 	bool null_backend;
 	bool read_only;
+	bool direct;	    /* O_DIRECT */
 	uint64_t capacity;  /* 512-byte sectors */
 	uint32_t blk_size;  /* logical block size, bytes */
 	uint32_t phys_size; /* physical block size, bytes */
@@ -120,6 +121,7 @@ static int open_file(struct blkdev *dev, const struct blkdev_options *opts)
 
 	if (opts->direct)
 		flags |= O_DIRECT;
+	dev->direct = opts->direct;
 	dev->fd = open(opts->path, flags);
 	if (dev->fd < 0)
 		return -errno;
@@ -839,6 +841,11 @@ void blk_queue_destroy(struct blk_queue *q)
 int blk_queue_eventfd(const struct blk_queue *q)
 {
 	return q->efd;
+}
+
+bool blkdev_direct(const struct blkdev *dev)
+{
+	return dev->direct;
 }
 
 unsigned int blk_queue_inflight(const struct blk_queue *q)

@@ -138,6 +138,9 @@ void blk_queue_destroy(struct blk_queue *q);
  */
 int blk_queue_eventfd(const struct blk_queue *q);
 
+/** blkdev_direct() - whether @dev was opened O_DIRECT. */
+bool blkdev_direct(const struct blkdev *dev);
+
 /** blk_queue_inflight() - requests submitted and not reaped yet. */
 unsigned int blk_queue_inflight(const struct blk_queue *q);
 

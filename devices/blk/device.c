@@ -17,7 +17,11 @@
  * that fails its checks) completes inside queue_kick (blk_queue_exec): no
  * io_uring round trip, one notify per batch. Between requests the worker
  * spins for --poll-window microseconds (the library's poll window) before it
- * sleeps, asking blk_queue_pending for completions without a system call.
+ * sleeps, asking blk_queue_pending for completions without a system call;
+ * with I/O in flight (blk_queue_inflight_op) it waits for the completion up
+ * to --poll-inflight microseconds, a window that adapts on its own: a disk
+ * that answers within it is polled (a wake-up costs tens of microseconds on
+ * a VM), a slower one is slept on.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -235,6 +239,21 @@ static bool blk_queue_pending(void *opaque, struct vhu_vq *vq)
 	return bq->polled;
 }
 
+/*
+ * The poll window asks: I/O in flight, so a completion will come? Only
+ * O_DIRECT I/O, which the disk completes by itself. Buffered I/O that does
+ * not complete inside the submit (a page-cache miss) runs on the
+ * io_uring's io-wq threads, which share this thread's CPUs: spinning for
+ * it would keep them off the CPU.
+ */
+static bool blk_queue_inflight_op(void *opaque, struct vhu_vq *vq)
+{
+	struct blk *blk = opaque;
+	struct blk_vq *bq = &blk->queues[vhu_vq_index(vq)];
+
+	return bq->q && blkdev_direct(blk->dev) && blk_queue_inflight(bq->q) > 0;
+}
+
 static void blk_queue_stop(void *opaque, struct vhu_vq *vq)
 {
 	struct blk *blk = opaque;
@@ -267,4 +286,5 @@ const struct vhu_device_ops blk_ops = {
 	.queue_kick = blk_queue_kick,
 	.queue_event = blk_queue_event,
 	.queue_pending = blk_queue_pending,
+	.queue_inflight = blk_queue_inflight_op,
 };

@@ -129,12 +129,15 @@ static struct vhu_backend_config backend_config(struct blk_exports *t, struct bl
 			/* crash-safe: what was in flight is resubmitted after a restart */
 			VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |
 			/* live migration: the dirty-page log, and postcopy */
-			VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT),
+			VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT) |
+			/* kicks and calls as messages, for front-ends without eventfds */
+			VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS),
 		.flags = t->defaults.poll ? VHU_BACKEND_F_POLL : 0,
 		.ops = &blk_ops,
 		.dev = &e->blk,
 		.log = &e->log,
 		.poll_window_us = t->defaults.poll_window_us,
+		.poll_inflight_us = t->defaults.poll_inflight_us,
 		.pool = t->defaults.pool,
 	};
 }

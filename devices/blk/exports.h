@@ -30,12 +30,13 @@
 
 /* Program-wide settings every export gets. */
 struct blk_defaults {
-	uint16_t queue_size;	 /* largest ring accepted */
-	bool poll;		 /* --poll */
-	uint32_t poll_window_us; /* --poll-window */
-	uint32_t delay_us;	 /* --delay-us */
-	int log_level;		 /* --log-level, or -1 */
-	struct vhu_pool *pool;	 /* --workers: runs every export's queues; NULL: own threads */
+	uint16_t queue_size;	   /* largest ring accepted */
+	bool poll;		   /* --poll */
+	uint32_t poll_window_us;   /* --poll-window */
+	uint32_t poll_inflight_us; /* --poll-inflight */
+	uint32_t delay_us;	   /* --delay-us */
+	int log_level;		   /* --log-level, or -1 */
+	struct vhu_pool *pool;	   /* --workers: runs every export's queues; NULL: own threads */
 };
 
 struct blk_export_opts {

@@ -32,6 +32,7 @@ struct blk_options {
 	const char *queue_size;
 	const char *null_size;
 	const char *poll_window;
+	const char *poll_inflight;
 	const char *delay_us;
 	const char *config;
 	const char *workers;
@@ -41,7 +42,7 @@ struct blk_options {
 };
 
 static int parse_numbers(const struct prog_info *info, struct blk_options *o, uint16_t *queue_size,
-			 uint32_t *poll_window, unsigned int *workers)
+			 uint32_t *poll_window, uint32_t *poll_inflight, unsigned int *workers)
 {
 	uint64_t v;
 
@@ -58,6 +59,13 @@ static int parse_numbers(const struct prog_info *info, struct blk_options *o, ui
 			return prog_error(info, "--poll-window: 0..%u microseconds",
 					  VHU_BACKEND_POLL_WINDOW_MAX_US);
 		*poll_window = (uint32_t)v;
+	}
+	*poll_inflight = VHU_BACKEND_POLL_INFLIGHT_DEFAULT_US;
+	if (o->poll_inflight) {
+		if (prog_parse_u64(o->poll_inflight, VHU_BACKEND_POLL_WINDOW_MAX_US, &v) < 0)
+			return prog_error(info, "--poll-inflight: 0..%u microseconds",
+					  VHU_BACKEND_POLL_WINDOW_MAX_US);
+		*poll_inflight = (uint32_t)v;
 	}
 
 	if (o->num_queues) {
@@ -176,6 +184,10 @@ int main(int argc, char **argv)
 		{ "poll-window", PROG_ARG_REQUIRED, "US",
 		  "adaptive polling: the longest poll window (default 32, 0: off)",
 		  .str = &o.poll_window },
+		{ "poll-inflight", PROG_ARG_REQUIRED, "US",
+		  "adaptive polling with I/O in flight: the longest wait for a completion "
+		  "(default 256, 0: as --poll-window)",
+		  .str = &o.poll_inflight },
 		{ "null-size", PROG_ARG_REQUIRED, "BYTES",
 		  "no file: reads return zeros, writes are dropped (benchmarks)",
 		  .str = &o.null_size },
@@ -203,6 +215,7 @@ int main(int argc, char **argv)
 	struct prog_args args;
 	uint16_t queue_size = BLK_QUEUE_SIZE_DEFAULT;
 	uint32_t poll_window = VHU_BACKEND_POLL_WINDOW_DEFAULT_US;
+	uint32_t poll_inflight = VHU_BACKEND_POLL_INFLIGHT_DEFAULT_US;
 	unsigned int workers;
 	struct vhu_pool *pool = NULL;
 	int ret;
@@ -211,7 +224,7 @@ int main(int argc, char **argv)
 	if (ret != PROG_CONTINUE)
 		return ret;
 	o.sockets = args.nsockets > 0;
-	if (parse_numbers(&info, &o, &queue_size, &poll_window, &workers))
+	if (parse_numbers(&info, &o, &queue_size, &poll_window, &poll_inflight, &workers))
 		return 1;
 	if (workers) {
 		ret = vhu_pool_create(workers == BLK_WORKERS_CPUS ? 0 : workers, &pool);
@@ -222,6 +235,7 @@ int main(int argc, char **argv)
 		.queue_size = queue_size,
 		.poll = o.poll,
 		.poll_window_us = poll_window,
+		.poll_inflight_us = poll_inflight,
 		.delay_us = o.dev.delay_us,
 		.log_level = args.log_level,
 		.pool = pool,

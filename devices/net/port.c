@@ -6,8 +6,9 @@
  * TX: the queue's worker pops up to NET_BURST chains, checks and parses
  * them (net_pkt_prepare), forwards the burst (net_switch_forward), then
  * completes every chain and notifies once. After NET_BUDGET full bursts it
- * yields (its own eventfd, watched: queue_event continues) so that a pause
- * of the port's control thread is not held off by a guest that never stops
+ * returns and asks its worker to call again (vhu_vq_run_again(): no system
+ * call), so that a pause of the port's control thread, and the other
+ * queues of its worker, are not held off by a guest that never stops
  * sending.
  *
  * RX (the guest's receive queues, shared with every forwarding thread):
@@ -16,7 +17,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "port.h"
@@ -24,8 +24,6 @@
 struct net_txq {
 	struct net_port *port;
 	struct vhu_vq *vq;
-	int yield_fd;
-	bool yielded;	      /* yield_fd was written and not yet drained */
 	struct vhu_req *reqs; /* 2 * NET_BURST: tx_bursts */
 	struct net_pkt pkts[NET_BURST];
 	struct net_ctx ctx;
@@ -115,8 +113,6 @@ static void txq_free(struct net_txq *t)
 {
 	if (!t)
 		return;
-	if (t->yield_fd >= 0)
-		close(t->yield_fd);
 	free(t->reqs);
 	net_ctx_fini(&t->ctx);
 	free(t);
@@ -129,9 +125,8 @@ static int txq_create(struct net_port *p, struct net_txq **out)
 	if (!t)
 		return -ENOMEM;
 	t->port = p;
-	t->yield_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	t->reqs = vhu_reqs_new(2 * NET_BURST, NET_REQ_IOV); /* a burst and the next */
-	if (t->yield_fd < 0 || !t->reqs || net_ctx_init(&t->ctx) < 0) {
+	if (!t->reqs || net_ctx_init(&t->ctx) < 0) {
 		txq_free(t);
 		return -ENOMEM;
 	}
@@ -143,8 +138,6 @@ static int port_queue_start(void *dev, struct vhu_vq *vq)
 {
 	struct net_port *p = dev;
 	unsigned int idx = vhu_vq_index(vq), qp = idx / 2;
-	struct net_txq *t;
-	uint64_t v;
 	int ret;
 
 	if (qp >= p->num_qp)
@@ -174,12 +167,8 @@ static int port_queue_start(void *dev, struct vhu_vq *vq)
 		if (ret < 0)
 			return ret;
 	}
-	t = p->txq[qp];
-	t->vq = vq;
-	if (read(t->yield_fd, &v, sizeof(v)) < 0)
-		v = 0; /* nothing stale: fine */
-	t->yielded = false;
-	return vhu_vq_watch_fd(vq, t->yield_fd);
+	p->txq[qp]->vq = vq;
+	return 0;
 }
 
 static void port_queue_stop(void *dev, struct vhu_vq *vq)
@@ -359,10 +348,9 @@ static void tx_run(struct net_txq *t)
 		do {
 			n = tx_bursts(t, &bursts);
 			if (n == (int)NET_BURST && bursts >= NET_BUDGET) {
-				/* more is waiting: come back through queue_event, so
-				 * that a pause of this queue gets its turn meanwhile */
-				(void)eventfd_write(t->yield_fd, 1);
-				t->yielded = true;
+				/* more is waiting: come back in the worker's next
+				 * round, so that a pause of this queue gets its turn */
+				(void)vhu_vq_run_again(t->vq);
 				return;
 			}
 		} while (n == (int)NET_BURST);
@@ -385,21 +373,6 @@ static void port_queue_kick(void *dev, struct vhu_vq *vq)
 	}
 	if (p->txq[idx / 2])
 		tx_run(p->txq[idx / 2]);
-}
-
-static void port_queue_event(void *dev, struct vhu_vq *vq)
-{
-	struct net_port *p = dev;
-	struct net_txq *t = p->txq[vhu_vq_index(vq) / 2];
-	uint64_t v;
-
-	if (vhu_vq_index(vq) % 2 == 0 || !t)
-		return;
-	/* busy polling calls us every round, the fd mostly not readable: no read then */
-	if (t->yielded && read(t->yield_fd, &v, sizeof(v)) < 0)
-		v = 0;
-	t->yielded = false;
-	tx_run(t);
 }
 
 /*
@@ -520,7 +493,6 @@ const struct vhu_device_ops net_port_ops = {
 	.queue_start = port_queue_start,
 	.queue_stop = port_queue_stop,
 	.queue_kick = port_queue_kick,
-	.queue_event = port_queue_event,
 	.reset = port_reset,
 	.net_set_mtu = port_set_mtu,
 	.net_send_rarp = port_send_rarp,

@@ -100,6 +100,14 @@ struct vhu_device_ops {
 	 * (vhu_backend_config.poll_window_us). Without it the worker looks at
 	 * the watched fds with epoll every few microseconds of the window. */
 	bool (*queue_pending)(void *dev, struct vhu_vq *vq);
+	/* Optional, with queue_pending: whether the device has work in flight
+	 * on this queue that will complete through the watched fd (an I/O
+	 * submitted and not yet reaped), answered from memory. When the worker
+	 * runs out of work while a queue says so, it waits for a completion,
+	 * not for the driver: its window is then sized separately, up to
+	 * vhu_backend_config.poll_inflight_us, since a completion is sure to
+	 * come and a wake-up costs tens of microseconds on a VM. */
+	bool (*queue_inflight)(void *dev, struct vhu_vq *vq);
 	/* The front-end left or reset the device (RESET_DEVICE): forget
 	 * per-connection state. Every queue has stopped by then. */
 	void (*reset)(void *dev);
@@ -137,6 +145,9 @@ struct vhu_device_ops {
 #define VHU_BACKEND_POLL_WINDOW_DEFAULT_US 32u
 /* The largest poll_window_us accepted. */
 #define VHU_BACKEND_POLL_WINDOW_MAX_US 1000000u
+/* A good poll_inflight_us: an SSD's read answers within it, a wake-up on a
+ * VM costs about a fifth of it. */
+#define VHU_BACKEND_POLL_INFLIGHT_DEFAULT_US 256u
 
 /* Client mode's back-off: the first wait, the default longest, the largest allowed. */
 #define VHU_BACKEND_RECONNECT_MIN_MS 10u
@@ -177,6 +188,15 @@ struct vhu_backend_config {
 	 * is a good value.
 	 */
 	uint32_t poll_window_us;
+	/*
+	 * The longest poll window while a queue has work in flight
+	 * (ops->queue_inflight), microseconds: the wait is for the device's
+	 * completion, and adapts on its own (a disk that answers within it is
+	 * polled, a slower one is slept on). 0: poll_window_us. Only with
+	 * poll_window_us > 0; at most VHU_BACKEND_POLL_WINDOW_MAX_US.
+	 * VHU_BACKEND_POLL_INFLIGHT_DEFAULT_US is a good value.
+	 */
+	uint32_t poll_inflight_us;
 	/*
 	 * Client mode (vhu_backend_connect()): the longest wait between two
 	 * connect attempts, milliseconds; 0: VHU_BACKEND_RECONNECT_MAX_MS.
@@ -262,6 +282,21 @@ VHU_API void vhu_pool_destroy(struct vhu_pool *pool);
  * from any other thread while the worker runs.
  */
 VHU_API int vhu_vq_watch_fd(struct vhu_vq *vq, int fd);
+
+/**
+ * vhu_vq_run_again() - have queue_kick called again in the worker's next round.
+ * @vq: the queue whose op is running on this thread
+ *
+ * For a device that stops after a budget of work while more waits in the
+ * ring (so that a pause of this queue, or the other queues of its thread,
+ * get their turn): the worker acts on pending control calls, runs its
+ * other queues' due ops, then calls queue_kick on @vq again, without a
+ * system call and without sleeping in between. Only from queue_kick or
+ * queue_event on the queue's worker.
+ *
+ * Return: 0, or -EBUSY from any other thread.
+ */
+VHU_API int vhu_vq_run_again(struct vhu_vq *vq);
 
 /**
  * vhu_vq_share() - let threads other than the queue's worker use @vq.

@@ -65,6 +65,17 @@ struct vhu_frontend_config {
 	 * invalidated first. Must hold what one request needs at once: the
 	 * ring areas, a table and its buffers, page by page. */
 	uint32_t iotlb_window;
+	/*
+	 * In-band notifications (spec: "In-band notifications"), for setups
+	 * without eventfds: when the back-end offers INBAND_NOTIFICATIONS (with
+	 * BACKEND_REQ and REPLY_ACK, which it needs), the rings get no kick,
+	 * call or err fd (SET_VRING_* with NOFD), vhu_frontend_queue_kick()
+	 * sends VRING_KICK and waits for its ack, and the back-end's
+	 * BACKEND_VRING_CALL / _ERR wake vhu_frontend_queue_wait() and
+	 * vhu_frontend_queue_broken(). Off by default: a message per kick and
+	 * per call costs far more than an eventfd.
+	 */
+	bool inband_notifications;
 };
 
 /**

@@ -45,7 +45,9 @@ static int config_check(const struct vhu_backend_config *c)
 				    c->reconnect_max_ms > VHU_BACKEND_RECONNECT_LIMIT_MS))
 		return -EINVAL;
 	if (c->poll_window_us > VHU_BACKEND_POLL_WINDOW_MAX_US ||
-	    (ops->queue_pending && !ops->queue_event))
+	    c->poll_inflight_us > VHU_BACKEND_POLL_WINDOW_MAX_US ||
+	    (ops->queue_pending && !ops->queue_event) ||
+	    (ops->queue_inflight && !ops->queue_pending))
 		return -EINVAL;
 	return 0;
 }
@@ -188,6 +190,8 @@ void vhu_be_disconnect(struct vhu_backend *be)
 		struct vhu_queue *q = &be->queues[i];
 
 		vhu_vq_reset(&q->vq);
+		q->vq.inband = NULL; /* the next front-end negotiates anew */
+		q->inband_call = q->inband_err = false;
 		q->enabled = false;
 	}
 	vhu_be_inflight_clear(be);

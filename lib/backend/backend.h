@@ -78,7 +78,7 @@
 	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |          \
 	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |     \
 	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE) |     \
-	 VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT))
+	 VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT) | VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS))
 
 /* The largest device state a LOAD accepts (state.c). */
 #define VHU_STATE_MAX_BYTES (16u << 20)
@@ -150,6 +150,7 @@ struct vhu_worker {
 	/* the worker thread's own, while the queue is attached to it */
 	struct vhu_queue *next;	  /* the thread's incoming list (its lock) */
 	unsigned int due;	  /* ops the next round runs (DUE_*) */
+	bool again;		  /* vhu_vq_run_again() in the op that runs */
 	bool held;		  /* parked, as the thread last saw it */
 	bool spinning;		  /* in this round's poll window */
 	bool kick_bad, watch_bad; /* an fd reported an error: not watched until a pause */
@@ -168,6 +169,10 @@ struct vhu_queue {
 	bool enabled;  /* SET_VRING_ENABLE */
 	bool running;  /* vq started, ops->queue_start done, worker alive */
 	bool log_flag; /* SET_VRING_ADDR's VHOST_VRING_F_LOG (log.c) */
+	/* SET_VRING_CALL / _ERR came with NOFD under INBAND_NOTIFICATIONS: the
+	 * front-end wants BACKEND_VRING_CALL / _ERR (never for a ring that
+	 * merely has no fd yet: QEMU sets the call fd after the kick fd) */
+	bool inband_call, inband_err;
 	struct vhu_worker worker;
 };
 
@@ -229,6 +234,9 @@ struct vhu_backend {
 	int chan_fd;
 	bool chan_reply_ack; /* REPLY_ACK negotiated: wait for acks */
 	bool chan_config;    /* CONFIG negotiated: CONFIG_CHANGE_MSG allowed */
+	/* a handler found the connection unusable: it ends after the reply
+	 * (SET_PROTOCOL_FEATURES with INBAND_NOTIFICATIONS alone) */
+	bool close_conn;
 
 	struct vhu_mem mem;
 	struct vhu_be_table_id table_id;
@@ -337,6 +345,7 @@ int vhu_be_get_vring_base(struct vhu_backend *be, struct vhu_msg *msg, struct vh
 int vhu_be_set_vring_kick(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_set_vring_call(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_set_vring_err(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_vring_kick(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_set_vring_enable(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 
 /*
@@ -416,6 +425,13 @@ void vhu_be_chan_flush(struct vhu_backend *be);
  * negotiated) or a send error.
  */
 int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8_t perm);
+/*
+ * vq->inband of every ring while INBAND_NOTIFICATIONS is negotiated:
+ * BACKEND_VRING_CALL (@err false) or BACKEND_VRING_ERR for a ring whose
+ * SET_VRING_CALL / _ERR came with NOFD (inband_call, inband_err), acked
+ * (REPLY_ACK comes with the feature, see negotiate.c).
+ */
+void vhu_be_chan_vring(struct vhu_vq *vq, bool err);
 
 /* ---- worker.c, pool.c -------------------------------------------------- */
 

@@ -2,8 +2,11 @@
 /*
  * The back-end channel (spec: "Back-end communication"): a socket the
  * front-end hands over with SET_BACKEND_REQ_FD, on which the back-end sends
- * its own requests: BACKEND_CONFIG_CHANGE_MSG, and BACKEND_IOTLB_MSG (MISS,
- * ACCESS_FAIL) from the queues behind a virtual IOMMU (never acked).
+ * its own requests: BACKEND_CONFIG_CHANGE_MSG, BACKEND_IOTLB_MSG (MISS,
+ * ACCESS_FAIL) from the queues behind a virtual IOMMU (never acked), and
+ * with INBAND_NOTIFICATIONS BACKEND_VRING_CALL and BACKEND_VRING_ERR from
+ * the queue workers, for rings without a call / err fd (acked: spec "In-band
+ * notifications" asks the sender to block until they are processed).
  *
  * Deadlock: QEMU serves this channel from the same loop that waits for our
  * replies on the main socket. So a message that waits for an ack is never
@@ -14,6 +17,7 @@
  * thread's changes of the fd.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -184,4 +188,50 @@ int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8
 	}
 	vhu_lock_release(&be->chan_lock);
 	return ret;
+}
+
+static_assert(offsetof(struct vhu_queue, vq) == 0, "a queue starts with its vq");
+
+/* Send BACKEND_VRING_CALL / _ERR for @index and wait for its ack (not while dispatching). */
+static int chan_vring(struct vhu_backend *be, uint32_t request, unsigned int index)
+	VHU_REQUIRES(be->chan_lock)
+{
+	/* on the control thread in a request the front-end may wait for us: no ack then */
+	bool need_reply = be->chan_reply_ack && !vhu_be_in_dispatch(be);
+	struct vhu_msg msg;
+	int ret;
+
+	if (be->chan_fd < 0)
+		return -ENOTCONN;
+	vhu_msg_init(&msg, request, need_reply ? VHU_FLAG_NEED_REPLY : 0,
+		     sizeof(struct vhost_vring_state));
+	msg.payload.state.index = index;
+	msg.payload.state.num = 0; /* reserved */
+	ret = vhu_msg_send(be->chan_fd, &msg);
+	if (ret == 0 && need_reply)
+		ret = chan_ack(be, request);
+	if (ret < 0 && ret != -EIO) {
+		vhu_warn(&be->log, "back-end channel closed: %s", strerror(-ret));
+		vhu_close_fd(&be->chan_fd);
+	}
+	return ret;
+}
+
+void vhu_be_chan_vring(struct vhu_vq *vq, bool err)
+{
+	struct vhu_queue *q = (struct vhu_queue *)(void *)vq; /* its first member */
+	struct vhu_backend *be = q->be;
+	uint32_t request = err ? VHU_BACKEND_REQ_VRING_ERR : VHU_BACKEND_REQ_VRING_CALL;
+	int ret;
+
+	/* only where the front-end asked for them (NOFD); else no fd yet, or polling */
+	if (!(err ? q->inband_err : q->inband_call))
+		return;
+	vhu_lock_acquire(&be->chan_lock);
+	ret = chan_vring(be, request, vq->index);
+	vhu_lock_release(&be->chan_lock);
+	/* once: a channel that failed is closed, later calls see -ENOTCONN */
+	if (ret < 0 && ret != -ENOTCONN)
+		vhu_logf(&be->log, ret == -EIO ? VHU_LOG_DEBUG : VHU_LOG_WARN, "queue %u: %s: %s",
+			 vq->index, vhu_rule_name(VHU_DIR_TO_FRONTEND, request), strerror(-ret));
 }

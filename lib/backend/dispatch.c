@@ -35,6 +35,7 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_SET_VRING_KICK] = vhu_be_set_vring_kick,
 	[VHU_REQ_SET_VRING_CALL] = vhu_be_set_vring_call,
 	[VHU_REQ_SET_VRING_ERR] = vhu_be_set_vring_err,
+	[VHU_REQ_VRING_KICK] = vhu_be_vring_kick,
 	[VHU_REQ_GET_PROTOCOL_FEATURES] = vhu_be_get_protocol_features,
 	[VHU_REQ_SET_PROTOCOL_FEATURES] = vhu_be_set_protocol_features,
 	[VHU_REQ_GET_QUEUE_NUM] = vhu_be_get_queue_num,
@@ -323,6 +324,10 @@ int vhu_be_dispatch_msg(struct vhu_backend *be, struct vhu_msg *msg, int recv_er
 	vhu_msg_close_fds(msg); /* handlers took the fds they keep */
 	ret = reply_send(be, msg, v.rule, err, &reply);
 	vhu_msg_close_fds(&reply); /* ours (GET_INFLIGHT_FD): the front-end has its copy */
+	if (ret == 0 && be->close_conn) {
+		be->close_conn = false;
+		return -EPROTO;
+	}
 	if (ret == 0)
 		vhu_be_chan_flush(be); /* the front-end is no longer waiting for us */
 	return ret;

@@ -30,6 +30,8 @@ uint64_t vhu_be_offered_features(const struct vhu_backend *be)
 	return f | VHU_BIT(VHU_F_PROTOCOL_FEATURES) | VHU_BIT(VIRTIO_F_ACCESS_PLATFORM);
 }
 
+#define INBAND_NEEDS (VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK))
+
 uint64_t vhu_be_offered_protocol(const struct vhu_backend *be)
 {
 	uint64_t f = be->config.protocol_features & VHU_BACKEND_PROTOCOL_FEATURES;
@@ -145,7 +147,22 @@ int vhu_be_set_protocol_features(struct vhu_backend *be, struct vhu_msg *msg, st
 	if (extra)
 		return vhu_be_fail(be, -EINVAL, "protocol features 0x%" PRIx64 " were not offered",
 				   extra);
+	/*
+	 * spec: "In-band notifications": negotiating it without BACKEND_REQ
+	 * and REPLY_ACK is an error, which the back-end signals by closing
+	 * the connection.
+	 */
+	if ((features & VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS)) &&
+	    (features & INBAND_NEEDS) != INBAND_NEEDS) {
+		be->close_conn = true;
+		return vhu_be_fail(be, -EINVAL,
+				   "INBAND_NOTIFICATIONS without BACKEND_REQ and REPLY_ACK");
+	}
 	be->protocol_features = features;
+	for (unsigned int i = 0; i < be->num_queues; i++)
+		be->queues[i].vq.inband = (features & VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS))
+						  ? vhu_be_chan_vring
+						  : NULL;
 	vhu_be_chan_update(be);
 	return 0;
 }
@@ -171,6 +188,7 @@ int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 	for (unsigned int i = 0; i < be->num_queues; i++) {
 		vhu_vq_reset(&be->queues[i].vq);
 		be->queues[i].enabled = false;
+		be->queues[i].inband_call = be->queues[i].inband_err = false;
 	}
 	/* QEMU gets a new region after a reset (spec: GET_INFLIGHT_FD) */
 	vhu_be_inflight_clear(be);

@@ -193,6 +193,16 @@ VHU_API int vhu_vq_watch_fd(struct vhu_vq *vq, int fd)
 	return 0;
 }
 
+VHU_API int vhu_vq_run_again(struct vhu_vq *vq)
+{
+	struct vhu_queue *q = (struct vhu_queue *)vq;
+
+	if (vhu_be_current_queue != q)
+		return -EBUSY;
+	q->worker.again = true;
+	return 0;
+}
+
 VHU_API int vhu_vq_share(struct vhu_vq *vq)
 {
 	struct vhu_queue *q = (struct vhu_queue *)vq;

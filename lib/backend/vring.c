@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 #include "backend/backend.h"
 #include "common/util.h"
@@ -264,10 +265,40 @@ int vhu_be_set_vring_kick(struct vhu_backend *be, struct vhu_msg *msg, struct vh
 	(void)reply;
 	if (ret < 0)
 		return ret;
-	/* no fd: the front-end will not kick, so the worker polls the ring */
+	/*
+	 * spec: "In-band notifications": no fd, and the front-end kicks with
+	 * VRING_KICK, which writes this eventfd of ours: the worker sleeps as
+	 * with a kick fd. Without the feature, no fd: the front-end will not
+	 * kick, so the worker polls the ring.
+	 */
+	if (fd < 0 && vhu_be_has_protocol(be, VHU_PROTOCOL_F_INBAND_NOTIFICATIONS)) {
+		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fd < 0)
+			return vhu_be_fail(be, -errno, "in-band kick eventfd: %s", strerror(errno));
+	}
 	vhu_vq_set_fd(&q->vq.kick_fd, fd);
 	q->kick_set = true;
 	return vhu_be_queue_update(be, q);
+}
+
+/*
+ * spec: "VRING_KICK": a buffer was added; state.num is reserved (0). The
+ * ring's kick fd (the front-end's, or ours for an in-band kick) is
+ * written, so its worker wakes as for an eventfd kick. A ring that is not
+ * started has nothing to wake: the kick is refused.
+ */
+int vhu_be_vring_kick(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
+{
+	struct vhu_queue *q = be->msg_queue;
+
+	(void)reply;
+	if (msg->payload.state.num != 0)
+		return vhu_be_fail(be, -EINVAL, "reserved num %" PRIu32 " (must be 0)",
+				   msg->payload.state.num);
+	if (!q->kick_set || q->vq.kick_fd < 0)
+		return vhu_be_fail(be, -EINVAL, "ring %u is not started", q->vq.index);
+	(void)eventfd_write(q->vq.kick_fd, 1); /* EAGAIN: a full counter, a kick is pending */
+	return 0;
 }
 
 int vhu_be_set_vring_call(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
@@ -276,9 +307,11 @@ int vhu_be_set_vring_call(struct vhu_backend *be, struct vhu_msg *msg, struct vh
 	int fd = -1, ret = ring_fd(be, msg, &fd);
 
 	(void)reply;
-	if (ret == 0)
-		vhu_vq_set_fd(&q->vq.call_fd, fd); /* -1: the driver polls, no interrupts */
-	return ret;
+	if (ret < 0)
+		return ret;
+	vhu_vq_set_fd(&q->vq.call_fd, fd); /* -1: the driver polls, no interrupts */
+	q->inband_call = fd < 0 && vhu_be_has_protocol(be, VHU_PROTOCOL_F_INBAND_NOTIFICATIONS);
+	return 0;
 }
 
 int vhu_be_set_vring_err(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
@@ -287,9 +320,11 @@ int vhu_be_set_vring_err(struct vhu_backend *be, struct vhu_msg *msg, struct vhu
 	int fd = -1, ret = ring_fd(be, msg, &fd);
 
 	(void)reply;
-	if (ret == 0)
-		vhu_vq_set_fd(&q->vq.err_fd, fd);
-	return ret;
+	if (ret < 0)
+		return ret;
+	vhu_vq_set_fd(&q->vq.err_fd, fd);
+	q->inband_err = fd < 0 && vhu_be_has_protocol(be, VHU_PROTOCOL_F_INBAND_NOTIFICATIONS);
+	return 0;
 }
 
 int vhu_be_set_vring_enable(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)

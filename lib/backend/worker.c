@@ -14,6 +14,12 @@
  * (its other queues' fds are looked at with epoll_wait(0) every few
  * rounds).
  *
+ * A device that stops at a budget with work left asks for its op again
+ * (vhu_vq_run_again()): the next round runs it after the thread has acted
+ * on control calls and run its other queues' due ops, and the thread does
+ * not spin or sleep in between; an eventfd the device wrote to itself
+ * would cost three system calls for the same.
+ *
  * Adaptive polling (config.poll_window_us, the most a window lasts): when
  * a thread runs out of work it spins for a while before it sleeps, looking
  * at the rings of its queues (vhu_vq_has_avail(), while the device wants
@@ -291,6 +297,7 @@ static int take_incoming(struct vhu_wthread *wt)
 		}
 		wt->qs[wt->nqs++] = q;
 		w->due = DUE_KICK; /* look at the ring once: buffers may wait from before */
+		w->again = false;
 		w->held = w->spinning = w->kick_bad = w->watch_bad = false;
 		w->reg_kick = w->reg_watch = -1;
 		w->ep_kick = (struct vhu_worker_ep){ .q = q, .kick = true };
@@ -301,21 +308,33 @@ static int take_incoming(struct vhu_wthread *wt)
 }
 
 /* The thread's longest window: the largest of its queues'. */
+static void window_set_max(struct vhu_poll_state *ps, uint64_t max_ns)
+{
+	if (max_ns > ps->max_ns)
+		ps->ns = max_ns; /* the first window is the largest: a new guest is busy */
+	else if (ps->ns > max_ns)
+		ps->ns = max_ns;
+	ps->max_ns = max_ns;
+}
+
 static void window_update(struct vhu_wthread *wt)
 {
-	uint64_t max_ns = 0;
+	uint64_t max_ns = 0, max_io = 0;
 
 	for (unsigned int i = 0; i < wt->nqs; i++) {
-		uint64_t ns = (uint64_t)wt->qs[i]->be->config.poll_window_us * 1000u;
+		const struct vhu_backend_config *c = &wt->qs[i]->be->config;
+		uint64_t ns = (uint64_t)c->poll_window_us * 1000u;
+		uint64_t io = c->poll_window_us && c->ops->queue_inflight && c->poll_inflight_us
+				      ? (uint64_t)c->poll_inflight_us * 1000u
+				      : ns;
 
 		if (ns > max_ns)
 			max_ns = ns;
+		if (io > max_io)
+			max_io = io;
 	}
-	if (max_ns > wt->ps.max_ns)
-		wt->ps.ns = max_ns; /* the first window is the largest: a new guest is busy */
-	else if (wt->ps.ns > max_ns)
-		wt->ps.ns = max_ns;
-	wt->ps.max_ns = max_ns;
+	window_set_max(&wt->ps, max_ns);
+	window_set_max(&wt->ps_io, max_io);
 }
 
 /* Act on each queue's pause_req and exit. */
@@ -442,23 +461,29 @@ static bool spin(struct vhu_wthread *wt, uint64_t end)
  */
 static bool poll_due(struct vhu_wthread *wt, bool fresh)
 {
-	struct vhu_poll_state *ps = &wt->ps;
-	bool any = false;
+	struct vhu_poll_state *ps;
+	bool any = false, io = false;
 
 	for (unsigned int i = 0; i < wt->nqs; i++) {
 		struct vhu_queue *q = wt->qs[i];
+		const struct vhu_backend_config *c = &q->be->config;
 
 		q->worker.spinning = !q->worker.held && may_spin(q);
 		any |= q->worker.spinning;
+		/* a completion is coming: the wait is the device's, sized apart */
+		if (fresh && q->worker.spinning && c->ops->queue_inflight && !io)
+			io = c->ops->queue_inflight(c->dev, &q->vq);
 	}
 	if (!any) {
 		wt->fresh = true;
 		return false;
 	}
 	if (fresh) {
-		ps->idle_since = now_ns();
-		ps->end = ps->idle_since + ps->ns;
+		wt->cur = io ? &wt->ps_io : &wt->ps;
+		wt->cur->idle_since = now_ns();
+		wt->cur->end = wt->cur->idle_since + wt->cur->ns;
 	}
+	ps = wt->cur;
 	wt->fresh = false;
 	if (ps->ns == 0)
 		return false;
@@ -530,6 +555,7 @@ static void tlb_next(struct vhu_queue *q, bool progress, uint64_t now)
 struct round {
 	bool moved;	   /* a ring moved */
 	bool busy;	   /* a queue busy-polls */
+	bool again;	   /* a device asked for its op again (vhu_vq_run_again) */
 	uint64_t tlb_wake; /* the earliest IOTLB wake time, UINT64_MAX: none */
 };
 
@@ -565,6 +591,11 @@ static void run_round(struct vhu_wthread *wt, struct round *r)
 
 			w->due = 0;
 			run_ops(q, due);
+			if (w->again) {
+				w->again = false;
+				w->due |= DUE_KICK;
+				r->again = true;
+			}
 			moved = !w->shared && ring_pos(&q->vq) != pos;
 			r->moved |= moved;
 			if (tlb_waits(q))
@@ -619,6 +650,7 @@ static void *wthread_main(void *arg)
 {
 	struct vhu_wthread *wt = arg;
 
+	wt->cur = &wt->ps;
 	wt->fresh = true;
 	for (;;) {
 		struct round r;
@@ -648,9 +680,15 @@ static void *wthread_main(void *arg)
 			continue;
 		}
 		wt->idle_rounds = 0;
+		if (r.again) {
+			/* the device stopped at its budget with work left: no sleep */
+			wt->fresh = true;
+			wt->woke_ns = 0;
+			continue;
+		}
 		/* a wake-up that brought nothing (a stale count) is not work */
 		if (wt->woke_ns && r.moved)
-			poll_adapt(&wt->ps, wt->woke_ns - wt->ps.idle_since);
+			poll_adapt(wt->cur, wt->woke_ns - wt->cur->idle_since);
 		wt->woke_ns = 0;
 		if (poll_due(wt, wt->fresh || r.moved))
 			continue;

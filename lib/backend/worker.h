@@ -15,7 +15,7 @@
 
 /* One thread's adaptive poll window (worker.c, top). */
 struct vhu_poll_state {
-	uint64_t max_ns;     /* the largest poll_window_us of its queues */
+	uint64_t max_ns;     /* the largest poll_window_us (poll_inflight_us) of its queues */
 	uint64_t ns;	     /* the window now, 0..max_ns */
 	uint64_t idle_since; /* when the thread last ran out of work */
 	uint64_t end;	     /* the open window's end */
@@ -37,9 +37,11 @@ struct vhu_wthread {
 	/* the thread's own */
 	struct vhu_queue **qs;
 	unsigned int nqs, cap;
-	struct vhu_poll_state ps;
-	bool fresh;	  /* the next poll window opens anew */
-	uint64_t woke_ns; /* this round's work came by a wake-up at this time */
+	struct vhu_poll_state ps;    /* waits for the driver */
+	struct vhu_poll_state ps_io; /* waits for a completion (ops->queue_inflight) */
+	struct vhu_poll_state *cur;  /* the window open now: one of the two */
+	bool fresh;		     /* the next poll window opens anew */
+	uint64_t woke_ns;	     /* this round's work came by a wake-up at this time */
 	unsigned int idle_rounds;
 	unsigned int busy_rounds;
 };

@@ -7,12 +7,16 @@
  * of its replies on the main socket (vhu's own back-end defers, QEMU-style
  * back-ends may not), so serving it from the control thread would need every
  * wait to poll both. BACKEND_CONFIG_CHANGE_MSG calls config_changed on that
- * thread, BACKEND_IOTLB_MSG goes to the IOMMU role (iommu.c); every other
+ * thread, BACKEND_IOTLB_MSG goes to the IOMMU role (iommu.c), and with
+ * in-band notifications BACKEND_VRING_CALL / _ERR signal the ring's own
+ * call / err eventfd, which vhu_frontend_queue_wait() and
+ * vhu_frontend_queue_broken() look at as with fds; every other
  * request is refused, and answered (u64 1) whenever it
  * asks for an answer: never left waiting.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,6 +40,30 @@ static void chan_reply(struct vhu_frontend *fe, const struct vhu_msg *msg,
 	(void)vhu_msg_send(fe->chan_fd, &reply);
 }
 
+/*
+ * spec: "BACKEND_VRING_CALL", "BACKEND_VRING_ERR": a ring we set up with
+ * NOFD (the row's gate is the feature; state.num is reserved, 0).
+ */
+static int chan_vring(struct vhu_frontend *fe, const struct vhu_msg *msg)
+{
+	const struct vhost_vring_state *st = &msg->payload.state;
+	bool err = msg->hdr.request == VHU_BACKEND_REQ_VRING_ERR;
+	struct vhu_frontend_queue *qs = __atomic_load_n(&fe->queues, __ATOMIC_ACQUIRE);
+	int fd;
+
+	if (!(fe->protocol & VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS)))
+		return -ENOTSUP;
+	if (st->index >= fe->cfg.num_queues || st->num != 0 || !qs)
+		return -EINVAL;
+	/* the eventfds live from the first start to destroy (the channel closes first) */
+	fd = __atomic_load_n(err ? &qs[st->index].err_fd : &qs[st->index].call_fd,
+			     __ATOMIC_ACQUIRE);
+	if (fd < 0)
+		return -EINVAL; /* not started yet */
+	(void)eventfd_write(fd, 1);
+	return 0;
+}
+
 static void chan_serve(struct vhu_frontend *fe, struct vhu_msg *msg)
 {
 	const struct vhu_rule *rule = NULL;
@@ -47,6 +75,13 @@ static void chan_serve(struct vhu_frontend *fe, struct vhu_msg *msg)
 			fe->cfg.config_changed(fe->cfg.opaque);
 	} else if (ret == 0 && msg->hdr.request == VHU_BACKEND_REQ_IOTLB_MSG) {
 		ret = vhu_fe_iommu_msg(fe, &msg->payload.iotlb);
+	} else if (ret == 0 && (msg->hdr.request == VHU_BACKEND_REQ_VRING_CALL ||
+				msg->hdr.request == VHU_BACKEND_REQ_VRING_ERR)) {
+		ret = chan_vring(fe, msg);
+		if (ret < 0)
+			vhu_warn(&fe->log, "back-end request %s for ring %u refused: %s",
+				 vhu_rule_name(VHU_DIR_TO_FRONTEND, msg->hdr.request),
+				 msg->payload.state.index, strerror(-ret));
 	} else {
 		if (ret == 0)
 			ret = -ENOTSUP;

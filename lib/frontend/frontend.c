@@ -53,7 +53,7 @@
 #define PROTOCOL_SUPPORTED                                                            \
 	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(INFLIGHT_SHMFD) | \
 	 PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(LOG_SHMFD) |    \
-	 PF(DEVICE_STATE) | PF(RARP))
+	 PF(DEVICE_STATE) | PF(RARP) | PF(INBAND_NOTIFICATIONS))
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -117,14 +117,19 @@ static int fe_vring_state(struct vhu_frontend *fe, uint32_t request, unsigned in
 	return vhu_fe_send_req(fe, &req);
 }
 
+/* SET_VRING_KICK/CALL/ERR; in-band notifications: no fd (NOFD), the channel carries them */
 static int fe_vring_fd(struct vhu_frontend *fe, uint32_t request, unsigned int index, int fd)
 {
 	struct vhu_msg req;
 
 	vhu_msg_init(&req, request, 0, sizeof(uint64_t));
 	req.payload.u64 = index & VHU_VRING_IDX_MASK;
-	req.fds[0] = fd; /* still ours: send does not close it */
-	req.nfds = 1;
+	if (fe->protocol & PF(INBAND_NOTIFICATIONS)) {
+		req.payload.u64 |= VHU_VRING_NOFD_MASK;
+	} else {
+		req.fds[0] = fd; /* still ours: send does not close it */
+		req.nfds = 1;
+	}
 	return vhu_fe_send_req(fe, &req);
 }
 
@@ -224,6 +229,11 @@ static int negotiate_protocol(struct vhu_frontend *fe, bool again)
 		/* REPLY_ACK whenever offered: every request is then confirmed */
 		fe->protocol =
 			offered & (fe->cfg.protocol_features | PF(REPLY_ACK)) & PROTOCOL_SUPPORTED;
+		/* in-band only when asked for, and with what it needs (spec) */
+		if (!fe->cfg.inband_notifications ||
+		    (fe->protocol & (PF(BACKEND_REQ) | PF(REPLY_ACK))) !=
+			    (PF(BACKEND_REQ) | PF(REPLY_ACK)))
+			fe->protocol &= ~PF(INBAND_NOTIFICATIONS);
 	}
 	/* no NEED_REPLY yet: acks start once this request has set them up */
 	ret = fe_set_u64(fe, VHU_REQ_SET_PROTOCOL_FEATURES, fe->protocol);
@@ -302,19 +312,22 @@ static int queues_alloc(struct vhu_frontend *fe)
 {
 	bool packed = has_feature(fe, F_RING_PACKED), indirect = has_feature(fe, F_INDIRECT_DESC);
 	uint16_t num = fe->cfg.queue_size;
+	struct vhu_frontend_queue *qs = calloc(fe->cfg.num_queues, sizeof(*qs));
 	uint64_t desc, avail, used;
 
-	vhu_fe_ring_sizes(packed, num, &desc, &avail, &used);
-	fe->queues = calloc(fe->cfg.num_queues, sizeof(*fe->queues));
-	if (!fe->queues)
+	if (!qs)
 		return -ENOMEM;
+	for (unsigned int i = 0; i < fe->cfg.num_queues; i++)
+		qs[i].kick_fd = qs[i].call_fd = qs[i].err_fd = -1;
+	/* the channel thread may look (a BACKEND_VRING_CALL): published whole */
+	__atomic_store_n(&fe->queues, qs, __ATOMIC_RELEASE);
+	vhu_fe_ring_sizes(packed, num, &desc, &avail, &used);
 	for (unsigned int i = 0; i < fe->cfg.num_queues; i++) {
 		struct vhu_frontend_queue *q = &fe->queues[i];
 		struct vhu_fe_ring_mem *m = &q->mem;
 
 		q->fe = fe;
 		q->index = i;
-		q->kick_fd = q->call_fd = q->err_fd = -1;
 		m->desc = vhu_fe_mem_alloc(&fe->mem, desc, 64);
 		m->avail = vhu_fe_mem_alloc(&fe->mem, avail, 64);
 		m->used = vhu_fe_mem_alloc(&fe->mem, used, 64);
@@ -522,10 +535,13 @@ static int queue_init(struct vhu_frontend *fe, struct vhu_frontend_queue *q)
 	q->disabled = false;
 	if (q->kick_fd < 0)
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/* atomic: the channel thread signals them (in-band calls) */
 	if (q->call_fd < 0)
-		q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		__atomic_store_n(&q->call_fd, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+				 __ATOMIC_RELEASE);
 	if (q->err_fd < 0)
-		q->err_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		__atomic_store_n(&q->err_fd, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK),
+				 __ATOMIC_RELEASE);
 	else
 		(void)!read(q->err_fd, &(uint64_t){ 0 }, sizeof(uint64_t)); /* a fresh ring */
 	if (!q->bufs)
@@ -763,9 +779,17 @@ int vhu_frontend_queue_add(struct vhu_frontend_queue *q, const struct iovec *out
 int vhu_frontend_queue_kick(struct vhu_frontend_queue *q)
 {
 	uint64_t one = 1;
+	int ret;
 
 	if (!vhu_fe_ring_kick_prepare(&q->ring))
 		return 0;
+	if (has_protocol(q->fe, VHU_PROTOCOL_F_INBAND_NOTIFICATIONS)) {
+		/* spec: "VRING_KICK", acked: the back-end has seen it when we return */
+		ret = vhu_frontend_alive(q->fe)
+			      ? fe_vring_state(q->fe, VHU_REQ_VRING_KICK, q->index, 0)
+			      : -ECONNRESET;
+		return ret < 0 ? ret : 1;
+	}
 	if (write(q->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		return -errno; /* EAGAIN: the counter is full, so a kick is pending anyway */
 	return 1;

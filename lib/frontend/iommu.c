@@ -29,13 +29,30 @@
 
 #define IOTLB_PAGE_DEFAULT 4096u
 
+/*
+ * The request lock, for a front-end whose requests come from more than one
+ * thread: the IOMMU role (the channel thread answers misses), in-band
+ * notifications (VRING_KICK from each queue's driver thread).
+ */
+static int req_locks_init(struct vhu_frontend *fe)
+{
+	if (!(fe->features & VHU_BIT(VIRTIO_F_ACCESS_PLATFORM)) &&
+	    !(fe->protocol & VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS)))
+		return 0;
+	if (pthread_mutex_init(&fe->req_lock, NULL) || pthread_mutex_init(&fe->iotlb_lock, NULL))
+		return -ENOMEM; /* glibc's never fail */
+	fe->locks_init = true;
+	fe->ch.lock = &fe->req_lock;
+	return 0;
+}
+
 int vhu_fe_iommu_init(struct vhu_frontend *fe)
 {
 	uint64_t need = VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK);
 	unsigned int page = fe->cfg.iotlb_page ? fe->cfg.iotlb_page : IOTLB_PAGE_DEFAULT;
 
 	if (!(fe->features & VHU_BIT(VIRTIO_F_ACCESS_PLATFORM)))
-		return 0;
+		return req_locks_init(fe);
 	if ((fe->protocol & need) != need) {
 		vhu_err(&fe->log, "the IOMMU role needs BACKEND_REQ and REPLY_ACK negotiated");
 		return -ENOTSUP;
@@ -50,16 +67,12 @@ int vhu_fe_iommu_init(struct vhu_frontend *fe)
 		if (!fe->win)
 			return -ENOMEM;
 	}
-	if (pthread_mutex_init(&fe->req_lock, NULL) || pthread_mutex_init(&fe->iotlb_lock, NULL))
-		return -ENOMEM; /* glibc's never fail */
-	fe->locks_init = true;
-	fe->ch.lock = &fe->req_lock;
-	return 0;
+	return req_locks_init(fe);
 }
 
 void vhu_fe_iommu_mem(struct vhu_frontend *fe)
 {
-	if (!fe->locks_init)
+	if (!(fe->features & VHU_BIT(VIRTIO_F_ACCESS_PLATFORM)))
 		return;
 	/*
 	 * The channel thread (started before) serves misses from now on: what

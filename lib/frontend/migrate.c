@@ -89,17 +89,17 @@ static int set_log_base(struct vhu_frontend *fe)
 	req.payload.log.mmap_offset = 0;
 	req.fds[0] = fe->dlog_fd; /* still ours: sending does not close it */
 	req.nfds = 1;
-	ret = vhu_msg_send(fe->ch.sock, &req);
-	if (ret == 0)
-		ret = vhu_msg_recv(fe->ch.sock, &reply);
-	if (ret == 0) {
+	/* under the channel's lock, checked against the row, as every reply */
+	ret = vhu_fe_request_answered(&fe->ch, &req, &reply);
+	if (ret > 0) {
 		vhu_msg_close_fds(&reply);
-		if (reply.hdr.request != VHU_REQ_SET_LOG_BASE ||
-		    !(reply.hdr.flags & VHU_FLAG_REPLY) ||
-		    (reply.hdr.size != 0 && reply.hdr.size != sizeof(uint64_t)))
-			ret = -EPROTO;
+		if (reply.hdr.size != 0 && reply.hdr.size != sizeof(uint64_t))
+			ret = vhu_fe_broken(&fe->ch,
+					    "SET_LOG_BASE reply is neither empty nor a u64");
 		else if (reply.hdr.size && reply.payload.u64 && reply.payload.u64 != fe->dlog_size)
 			ret = -EIO;
+		else
+			ret = 0;
 	}
 	return vhu_fe_req_done(fe, VHU_REQ_SET_LOG_BASE, ret);
 }

@@ -19,7 +19,7 @@ static int fail(struct vhu_fe_chan *ch, const char *why, int ret)
  * asked, so the connection ends here. shutdown(), not close(): the socket
  * is its owner's, and the back-end (and our channel thread) see the end.
  */
-static int broken(struct vhu_fe_chan *ch, const char *why)
+int vhu_fe_broken(struct vhu_fe_chan *ch, const char *why)
 {
 	ch->last_error = why;
 	ch->broken = true;
@@ -39,21 +39,32 @@ static const char *reply_error(int err)
 	}
 }
 
-static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply);
+static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply, bool expect);
 
-int vhu_fe_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply)
+static int locked_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply,
+			  bool expect)
 {
 	int ret;
 
 	if (!ch->lock)
-		return request(ch, req, reply);
+		return request(ch, req, reply, expect);
 	pthread_mutex_lock(ch->lock);
-	ret = request(ch, req, reply);
+	ret = request(ch, req, reply, expect);
 	pthread_mutex_unlock(ch->lock);
 	return ret;
 }
 
-static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply)
+int vhu_fe_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply)
+{
+	return locked_request(ch, req, reply, false);
+}
+
+int vhu_fe_request_answered(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply)
+{
+	return locked_request(ch, req, reply, true);
+}
+
+static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply, bool expect)
 {
 	const struct vhu_rule *rule;
 	bool need_reply = req->hdr.flags & VHU_FLAG_NEED_REPLY;
@@ -69,7 +80,7 @@ static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *
 	ret = vhu_msg_send(ch->sock, req);
 	if (ret < 0)
 		return fail(ch, "send failed", ret);
-	if (rule->reply != VHU_REPLY_ALWAYS && !need_reply)
+	if (rule->reply != VHU_REPLY_ALWAYS && !need_reply && !expect)
 		return 0;
 	if (!reply)
 		reply = &ack;
@@ -77,12 +88,12 @@ static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *
 	if (ret == -ECONNRESET || ret == -EAGAIN || ret == -EINTR)
 		return fail(ch, "no reply", ret);
 	if (ret < 0 && ret != -EBADMSG)
-		return broken(ch, "the reply cannot be read as a message");
+		return vhu_fe_broken(ch, "the reply cannot be read as a message");
 	if (ret == 0)
 		ret = vhu_reply_check(VHU_DIR_TO_BACKEND, req->hdr.request, need_reply, reply);
 	if (ret < 0) {
 		vhu_msg_close_fds(reply);
-		return broken(ch, reply_error(ret));
+		return vhu_fe_broken(ch, reply_error(ret));
 	}
 	vhu_trace(ch->log, "<- %s size %u nfds %u", rule->name, reply->hdr.size, reply->nfds);
 	if (rule->reply == VHU_REPLY_ALWAYS || reply->hdr.size != VHU_ACK_SIZE ||
@@ -121,7 +132,7 @@ int vhu_fe_get_u64(struct vhu_fe_chan *ch, uint32_t request, uint64_t *out)
 		return ret;
 	if (ret == 0 || reply.hdr.size != sizeof(uint64_t)) {
 		vhu_msg_close_fds(&reply);
-		return broken(ch, "reply is not a u64");
+		return vhu_fe_broken(ch, "reply is not a u64");
 	}
 	vhu_msg_close_fds(&reply);
 	*out = reply.payload.u64;

@@ -48,6 +48,25 @@ struct vhu_fe_chan {
 int vhu_fe_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply);
 
 /**
+ * vhu_fe_request_answered() - vhu_fe_request() for a request whose row
+ * answers only in some negotiated states (VHU_REPLY_CONDITIONAL) when the
+ * caller knows it is in one of them (SET_LOG_BASE with LOG_SHMFD): the
+ * reply is waited for without NEED_REPLY and checked against the row.
+ *
+ * Return: as vhu_fe_request().
+ */
+int vhu_fe_request_answered(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply);
+
+/**
+ * vhu_fe_broken() - a reply fits its row but not what the caller asked:
+ * shut the connection down (the stream cannot be trusted to line up).
+ * @why: static text, kept as last_error
+ *
+ * Return: -EPROTO.
+ */
+int vhu_fe_broken(struct vhu_fe_chan *ch, const char *why);
+
+/**
  * vhu_fe_send() - send @req, asking for an ack when it has no reply of its own.
  * @ch:  the channel
  * @req: request; NEED_REPLY is added when REPLY_ACK was negotiated and the

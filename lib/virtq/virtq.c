@@ -523,8 +523,9 @@ void vhu_vq_set_fd(int *slot, int fd)
 
 void vhu_vq_reset(struct vhu_vq *vq)
 {
-	void *priv = vq->priv;		     /* the device's: it outlives the ring */
-	struct vhu_iotlb *iotlb = vq->iotlb; /* the back-end's, as mem */
+	void *priv = vq->priv;				    /* the device's: it outlives the ring */
+	struct vhu_iotlb *iotlb = vq->iotlb;		    /* the back-end's, as mem */
+	void (*inband)(struct vhu_vq *, bool) = vq->inband; /* negotiated, not the ring's */
 
 	vhu_close_fd(&vq->kick_fd);
 	vhu_close_fd(&vq->call_fd);
@@ -534,6 +535,7 @@ void vhu_vq_reset(struct vhu_vq *vq)
 	vhu_vq_init(vq, vq->index, vq->mem, vq->log);
 	vq->priv = priv;
 	vq->iotlb = iotlb;
+	vq->inband = inband;
 }
 
 int vhu_vq_break(struct vhu_vq *vq, const char *fmt, ...)
@@ -550,6 +552,8 @@ int vhu_vq_break(struct vhu_vq *vq, const char *fmt, ...)
 	vhu_logf(vq->log, VHU_LOG_ERR, "queue %u broken: %s", vq->index, reason);
 	if (vq->err_fd >= 0)
 		(void)eventfd_write(vq->err_fd, 1); /* a full counter still wakes the reader */
+	else if (vq->inband)
+		vq->inband(vq, true);
 	return -EIO;
 }
 
@@ -854,6 +858,10 @@ VHU_API int vhu_vq_notify(struct vhu_vq *vq)
 	if (vq_usable(vq) < 0 || !vq->ring_ok || vq->start_pending)
 		return 0;
 	need = vq->packed ? vhu_packed_need_notify(vq) : vhu_split_need_notify(vq);
+	if (need && vq->call_fd < 0 && vq->inband) {
+		vq->inband(vq, false);
+		return 1;
+	}
 	if (!need || vq->call_fd < 0)
 		return 0;
 	/* EAGAIN only when the counter is full: the driver is already woken */

@@ -119,6 +119,14 @@ struct vhu_vq {
 	int kick_fd; /* -1: none (polling) */
 	int call_fd; /* -1: none */
 	int err_fd;  /* -1: none */
+	/*
+	 * In-band notifications (spec: "In-band notifications"): NULL, or how
+	 * a call (@err false) or an error (@err true) is signalled when the
+	 * ring has no call_fd / err_fd: the back-end sends BACKEND_VRING_CALL
+	 * or BACKEND_VRING_ERR on its channel. Set by the control thread while
+	 * the queue is not running.
+	 */
+	void (*inband)(struct vhu_vq *vq, bool err);
 	void *priv;
 };
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -126,6 +127,21 @@ static void echo_queue_kick(void *dev, struct vhu_vq *vq)
 	struct vhu_req *req = d->req[vhu_vq_index(vq)];
 
 	count(&d->kicks);
+	if (__atomic_load_n(&d->one_per_kick, __ATOMIC_ACQUIRE) ||
+	    __atomic_load_n(&d->again_forever, __ATOMIC_ACQUIRE)) {
+		/* as a device with a budget: kicks off, and back for the rest */
+		vhu_vq_enable_notify(vq, false);
+		if (vhu_vq_pop(vq, req) == 1) {
+			(void)vhu_vq_push(vq, req, echo_copy(req));
+			count(&d->completed);
+			(void)vhu_vq_notify(vq);
+		}
+		if (vhu_vq_has_avail(vq) || __atomic_load_n(&d->again_forever, __ATOMIC_ACQUIRE))
+			(void)vhu_vq_run_again(vq);
+		else if (vhu_vq_enable_notify(vq, true))
+			(void)vhu_vq_run_again(vq); /* came in meanwhile */
+		return;
+	}
 	while (vhu_vq_pop(vq, req) == 1) {
 		/* a buffer the IOMMU denied: nothing echoed (test_iommu) */
 		(void)vhu_vq_push(vq, req, req->fault ? 0 : echo_copy(req));
@@ -183,6 +199,98 @@ const struct vhu_device_ops echo_ops = {
 	.reset = echo_reset,
 	.state_save = echo_state_save,
 	.state_load = echo_state_load,
+};
+
+/* ---- echo_io_ops: completions that come later, as a disk's ------------------ */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int echo_io_start(void *dev, struct vhu_vq *vq)
+{
+	struct echo_dev *d = dev;
+
+	count(&d->queue_starts);
+	return vhu_vq_index(vq) == 0 ? vhu_vq_watch_fd(vq, d->io_timer) : 0;
+}
+
+/* Queue 0: take one request and "submit" it (the timer); the others echo at once. */
+static void echo_io_kick(void *dev, struct vhu_vq *vq)
+{
+	struct echo_dev *d = dev;
+	struct itimerspec its = { 0 };
+
+	if (vhu_vq_index(vq) != 0 || d->io_held) {
+		if (vhu_vq_index(vq) != 0)
+			echo_ops.queue_kick(dev, vq);
+		return;
+	}
+	count(&d->kicks);
+	if (vhu_vq_pop(vq, d->req[0]) != 1)
+		return;
+	d->io_held = true;
+	d->io_due_ns = mono_ns() + (uint64_t)d->io_delay_us * 1000u;
+	its.it_value.tv_nsec = (long)d->io_delay_us * 1000;
+	(void)timerfd_settime(d->io_timer, 0, &its, NULL);
+}
+
+static bool io_done(const struct echo_dev *d)
+{
+	return d->io_held && mono_ns() >= d->io_due_ns;
+}
+
+static bool echo_io_pending(void *dev, struct vhu_vq *vq)
+{
+	struct echo_dev *d = dev;
+
+	(void)vq;
+	if (!io_done(d))
+		return false;
+	count(&d->io_pending_hits);
+	return true;
+}
+
+static bool echo_io_inflight(void *dev, struct vhu_vq *vq)
+{
+	(void)vq;
+	return ((struct echo_dev *)dev)->io_held;
+}
+
+/* The timer fired (or the poll window found it done): complete, take the next. */
+static void echo_io_event(void *dev, struct vhu_vq *vq)
+{
+	struct echo_dev *d = dev;
+	uint64_t v;
+
+	if (read(d->io_timer, &v, sizeof(v)) < 0)
+		v = 0; /* not fired yet: the poll window was first */
+	if (!io_done(d))
+		return;
+	(void)vhu_vq_push(vq, d->req[0], echo_copy(d->req[0]));
+	d->io_held = false;
+	count(&d->io_event_done);
+	count(&d->completed);
+	(void)vhu_vq_notify(vq);
+	echo_io_kick(dev, vq);
+}
+
+const struct vhu_device_ops echo_io_ops = {
+	.get_features = echo_get_features,
+	.set_features = echo_set_features,
+	.get_config = echo_get_config,
+	.set_config = echo_set_config,
+	.queue_start = echo_io_start,
+	.queue_stop = echo_queue_stop,
+	.queue_kick = echo_io_kick,
+	.queue_event = echo_io_event,
+	.queue_pending = echo_io_pending,
+	.queue_inflight = echo_io_inflight,
+	.reset = echo_reset,
 };
 
 bool echo_wait_count(const unsigned int *counter, unsigned int value, int timeout_ms)

@@ -118,9 +118,12 @@ static void rig_init_fields(struct rig *r, enum rig_mode mode)
 {
 	uint32_t flags = r->backend_flags;
 	struct vhu_pool *pool = r->pool;
-	uint32_t window = r->poll_window_us;
+	uint32_t window = r->poll_window_us, inflight = r->poll_inflight_us;
+	const struct vhu_device_ops *ops = r->ops;
 
 	memset(r, 0, sizeof(*r));
+	r->poll_inflight_us = inflight;
+	r->ops = ops;
 	r->backend_flags = flags;
 	r->pool = pool;
 	r->poll_window_us = window;
@@ -147,7 +150,7 @@ int rig_start(struct rig *r, enum rig_mode mode)
 		.num_queues = RIG_QUEUES,
 		.max_queue_size = RIG_MAX_QUEUE_SIZE,
 		.protocol_features = r->backend_protocol ? r->backend_protocol : RIG_PROTOCOL,
-		.ops = &echo_ops,
+		.ops = r->ops ? r->ops : &echo_ops,
 		.log = &log,
 	};
 	int ret;
@@ -165,6 +168,7 @@ int rig_start(struct rig *r, enum rig_mode mode)
 	}
 	cfg.pool = r->pool;
 	cfg.poll_window_us = r->poll_window_us;
+	cfg.poll_inflight_us = r->poll_inflight_us;
 	for (unsigned int i = 0; i < RIG_QUEUES; i++) {
 		r->dev.req[i] = vhu_reqs_new(1, VHU_REQ_MAX_IOV);
 		if (!r->dev.req[i])

@@ -74,10 +74,25 @@ struct echo_dev {
 	 * sets loaded_size (and loaded_completed for an "ECHO" state) */
 	size_t state_size, loaded_size;
 	unsigned int loaded_completed;
+	/* vhu_vq_run_again (atomics): queue_kick completes one request, turns
+	 * kicks off and asks to run again while the ring has more (one_per_kick),
+	 * or always (again_forever) */
+	bool one_per_kick, again_forever;
+	/* echo_io_ops: queue 0 holds each request io_delay_us as a disk would,
+	 * its completion signalled by io_timer (a timerfd, the watched fd);
+	 * io_pending_hits counts the completions queue_pending found (the
+	 * worker was spinning), io_event_done those queue_event completed */
+	int io_timer;
+	uint32_t io_delay_us;
+	bool io_held;
+	uint64_t io_due_ns;
+	unsigned int io_pending_hits, io_event_done;
 };
 
 /* The echo device's ops (echo.c); dev is a struct echo_dev. */
 extern const struct vhu_device_ops echo_ops;
+/* The same with completions that come later, through a watched fd (queue 0). */
+extern const struct vhu_device_ops echo_io_ops;
 
 enum rig_mode { RIG_LISTEN, RIG_SOCKETPAIR };
 
@@ -109,7 +124,9 @@ struct rig {
 	 * $VHU_TEST_POOL threads if that is set (the rig's own), else none */
 	struct vhu_pool *pool;
 	bool own_pool;
-	uint32_t poll_window_us; /* vhu_backend_config.poll_window_us; ditto */
+	uint32_t poll_window_us;	  /* vhu_backend_config.poll_window_us; ditto */
+	uint32_t poll_inflight_us;	  /* vhu_backend_config.poll_inflight_us; ditto */
+	const struct vhu_device_ops *ops; /* NULL: echo_ops; ditto */
 
 	pthread_mutex_t log_lock;
 	char log[64 * 1024];

@@ -514,6 +514,44 @@ static void watch_fd_busy_poll(void **state)
 	close(efd);
 }
 
+/*
+ * vhu_vq_run_again: a device that completes one request per call, with
+ * kicks off, gets every request of a single kick done; one that asks again
+ * for ever still lets pauses in, and the other queues of its thread run.
+ */
+static void run_again(void **state)
+{
+	struct rig *r = *state;
+	struct echo_dev *d = &r->dev;
+	struct rig_queue *q = &r->q[0];
+	uint32_t id, len;
+	unsigned int got = 0;
+
+	assert_int_equal(rig_bringup(r, SPLIT_FEATURES, 2, 16), 0);
+	assert_int_equal(rig_echo(r, 0, 16, 1), 0);
+	__atomic_store_n(&d->one_per_kick, true, __ATOMIC_RELEASE);
+	for (unsigned int i = 0; i < 12; i++) {
+		struct drv_buf bufs[2] = { { r->data_gpa + i * 64, 32, false },
+					   { r->data_gpa + 4096 + i * 64, 32, true } };
+
+		assert_true(drv_split_add(&q->split, bufs, 2) >= 0);
+	}
+	rig_kick(r, 0); /* one kick for all twelve */
+	assert_true(echo_wait_count(&d->completed, 13, RIG_TIMEOUT_MS));
+	while (got < 12 && drv_split_get_used(&q->split, &id, &len) == 1)
+		got++;
+	assert_int_equal(got, 12);
+	/* the device asks for ever: a pause still gets its turn, and queue 1 is served */
+	__atomic_store_n(&d->one_per_kick, false, __ATOMIC_RELEASE);
+	__atomic_store_n(&d->again_forever, true, __ATOMIC_RELEASE);
+	assert_int_equal(rig_echo(r, 0, 16, 2), 0);
+	assert_int_equal(rig_set_mem_table(r, 1), 0);
+	assert_int_equal(rig_echo(r, 1, 16, 3), 0);
+	assert_int_equal(rig_echo(r, 0, 16, 4), 0);
+	__atomic_store_n(&d->again_forever, false, __ATOMIC_RELEASE);
+	assert_int_equal(vring_base(r, 0), 15);
+}
+
 static void config_space(void **state)
 {
 	struct rig *r = *state;
@@ -871,6 +909,8 @@ int main(void)
 		P(reset_device),
 		P(queries),
 		P(device_refuses_features),
+		P(run_again),
+		W(run_again),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

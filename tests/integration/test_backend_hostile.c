@@ -43,7 +43,11 @@ static int setup_with(void **state, uint64_t protocol)
 {
 	struct hostile *h = calloc(1, sizeof(*h));
 
-	if (!h || rig_start(&h->r, RIG_LISTEN) < 0 || rig_guest_init(&h->r, 1) < 0 ||
+	if (!h)
+		return -1;
+	/* the echo device allows what the test negotiates beyond the rig's set */
+	h->r.backend_protocol = RIG_PROTOCOL | (protocol & PF(INBAND_NOTIFICATIONS));
+	if (rig_start(&h->r, RIG_LISTEN) < 0 || rig_guest_init(&h->r, 1) < 0 ||
 	    rig_negotiate(&h->r, SPLIT_FEATURES, protocol) < 0 || rig_set_mem_table(&h->r, 1) < 0)
 		return -1;
 	baseline(h);
@@ -830,19 +834,76 @@ static void iotlb_hostile(void **state)
 	still_fine(h);
 }
 
+/* ---- in-band notifications ---------------------------------------------------- */
+
+static int setup_inband(void **state)
+{
+	return setup_with(state, RIG_PROTOCOL | PF(INBAND_NOTIFICATIONS));
+}
+
+/* VRING_KICK (spec: "In-band notifications"): a bad ring, a stopped one, num not 0. */
+static void inband_kick(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_msg m;
+
+	msg_state(&m, VHU_REQ_VRING_KICK, 200, 0);
+	nack(h, &m, NULL);
+	msg_state(&m, VHU_REQ_VRING_KICK, 0, 0);
+	nack(h, &m, "ring 0 is not started");
+	assert_int_equal(rig_setup_split(&h->r, 0, 8), 0);
+	baseline(h);
+	msg_state(&m, VHU_REQ_VRING_KICK, 0, 1);
+	nack(h, &m, "reserved num 1");
+	/* the front-end's kick fd is written: its worker wakes */
+	msg_state(&m, VHU_REQ_VRING_KICK, 0, 0);
+	assert_int_equal(rig_acked(&h->r, &m), 0);
+	/* NOFD: an eventfd of the back-end's own takes the place of the rig's */
+	assert_int_equal(rig_vring_fd(&h->r, VHU_REQ_SET_VRING_KICK, VHU_VRING_NOFD_MASK, -1), 0);
+	msg_state(&m, VHU_REQ_VRING_KICK, 0, 0);
+	assert_int_equal(rig_acked(&h->r, &m), 0);
+	still_fine(h);
+}
+
+/* spec: in-band without BACKEND_REQ and REPLY_ACK: the back-end closes the connection. */
+static void inband_needs_channel(void **state)
+{
+	struct hostile *h = *state;
+	struct vhu_msg m, reply;
+
+	msg_u64(&m, VHU_REQ_SET_PROTOCOL_FEATURES, PF(REPLY_ACK) | PF(INBAND_NOTIFICATIONS));
+	nack(h, &m, "INBAND_NOTIFICATIONS without BACKEND_REQ and REPLY_ACK");
+	assert_true(rig_recv(&h->r, &reply) < 0); /* the end of the stream */
+}
+
 int main(void)
 {
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_all, teardown)
 #define A(f) cmocka_unit_test_setup_teardown(f, setup_ack_only, teardown)
 	const struct CMUnitTest tests[] = {
-		T(vring_index_out_of_range), T(vring_num_invalid),   T(vring_setup_invalid),
-		T(mem_table_counts),	     T(mem_table_overflow),  T(mem_table_overlap),
-		T(mem_table_fd_too_small),   T(stray_fds),	     T(features_not_offered),
-		A(gated_requests),	     T(never_offered),	     T(config_bounds),
-		T(unknown_requests),	     T(bad_flags),	     T(oversized_payload),
-		T(descriptor_loop),	     T(inflight_get_bounds), T(inflight_set_checks),
-		T(inflight_region_tracks),   T(iotlb_hostile),
+		T(vring_index_out_of_range),
+		T(vring_num_invalid),
+		T(vring_setup_invalid),
+		T(mem_table_counts),
+		T(mem_table_overflow),
+		T(mem_table_overlap),
+		T(mem_table_fd_too_small),
+		T(stray_fds),
+		T(features_not_offered),
+		A(gated_requests),
+		T(never_offered),
+		T(config_bounds),
+		T(unknown_requests),
+		T(bad_flags),
+		T(oversized_payload),
+		T(descriptor_loop),
+		T(inflight_get_bounds),
+		T(inflight_set_checks),
+		T(inflight_region_tracks),
+		T(iotlb_hostile),
+		cmocka_unit_test_setup_teardown(inband_kick, setup_inband, teardown),
+		cmocka_unit_test_setup_teardown(inband_needs_channel, setup_inband, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

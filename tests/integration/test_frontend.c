@@ -621,6 +621,96 @@ static void ring_error_reported(void **state)
 	assert_int_equal(vhu_frontend_stop(r->fe), 0);
 }
 
+/* ---- in-band notifications (issue 20) ---- */
+
+static int setup_inband(void **state)
+{
+	struct fe_rig *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	r->fds = leak_count_fds();
+	r->maps = leak_count_memfd_maps("vhu-frontend");
+	r->protocol = RIG_PROTOCOL | PF(INBAND_NOTIFICATIONS);
+	backend_start(r);
+	*state = r;
+	return 0;
+}
+
+static void connect_inband(struct fe_rig *r, uint64_t features)
+{
+	struct vhu_frontend_config cfg = {
+		.socket_path = r->path,
+		.fd = -1,
+		.features = features,
+		.protocol_features = ~0ull,
+		.num_queues = 2,
+		.queue_size = 128,
+		.mem_size = 4u << 20,
+		.log = &quiet_log,
+		.inband_notifications = true,
+	};
+
+	assert_int_equal(vhu_frontend_connect(&cfg, &r->fe), 0);
+	assert_true(vhu_frontend_protocol_features(r->fe) & PF(INBAND_NOTIFICATIONS));
+	assert_int_equal(vhu_frontend_start(r->fe), 0);
+}
+
+/*
+ * No eventfd reaches the back-end: every kick is a VRING_KICK and every
+ * interrupt a BACKEND_VRING_CALL (echo_batch waits for them), and a ring
+ * that breaks says so with BACKEND_VRING_ERR. Off by default.
+ */
+static void inband(void **state)
+{
+	struct fe_rig *r = *state;
+	struct vhu_frontend_config plain = {
+		.socket_path = r->path,
+		.fd = -1,
+		.features = F_VERSION_1,
+		.protocol_features = ~0ull,
+		.log = &quiet_log,
+	};
+	struct vhu_frontend_queue *q;
+	uint64_t *desc;
+	uint8_t *p;
+	struct iovec o, i;
+	int n;
+
+	assert_int_equal(vhu_frontend_connect(&plain, &r->fe), 0);
+	assert_false(vhu_frontend_protocol_features(r->fe) & PF(INBAND_NOTIFICATIONS));
+	vhu_frontend_destroy(r->fe);
+	r->fe = NULL;
+
+	connect_inband(r, F_VERSION_1 | F_EVENT_IDX);
+	for (uint8_t seed = 1; seed <= 4; seed++)
+		echo_batch(r, seed & 1, 1, seed);
+	assert_true(echo_count(&r->dev.kicks) >= 4);
+	q = vhu_frontend_queue(r->fe, 0);
+	assert_false(vhu_frontend_queue_broken(q));
+	/* a chain the back-end cannot map: the ring breaks, BACKEND_VRING_ERR says so */
+	p = vhu_frontend_alloc(r->fe, 128, 64);
+	assert_non_null(p);
+	o = (struct iovec){ p, 64 };
+	i = (struct iovec){ p + 64, 64 };
+	assert_int_equal(vhu_frontend_queue_add(q, &o, 1, &i, 1, p), 0);
+	desc = (uint64_t *)q->mem.desc;
+	for (unsigned int k = 0; k < 128; k++)
+		desc[2 * k] = 0xdead00000000ull; /* addr of every descriptor */
+	assert_int_equal(vhu_frontend_queue_kick(q), 1);
+	for (n = 0; n < 200 && !vhu_frontend_queue_broken(q); n++)
+		usleep(10000);
+	assert_true(vhu_frontend_queue_broken(q));
+	echo_batch(r, 1, 1, 9); /* the other ring is unharmed */
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+	vhu_frontend_destroy(r->fe);
+	r->fe = NULL;
+
+	connect_inband(r, F_VERSION_1 | F_RING_PACKED);
+	echo_batch(r, 0, 1, 5);
+	echo_batch(r, 1, 1, 6);
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -644,6 +734,7 @@ int main(void)
 		T(reset_owner),
 		T(ring_enable_at_run_time),
 		T(ring_error_reported),
+		cmocka_unit_test_setup_teardown(inband, setup_inband, teardown),
 	};
 
 	return cmocka_run_group_tests_name("frontend", tests, NULL, NULL);

@@ -305,7 +305,7 @@ static void *storm_thread(void *arg)
 	while (!__atomic_load_n(&st->stop, __ATOMIC_ACQUIRE)) {
 		/* everything, at any time, while requests are in flight */
 		assert_int_equal(vhu_frontend_iotlb_invalidate(st->r->fe, 0, 0), 0);
-		st->n++;
+		__atomic_fetch_add(&st->n, 1, __ATOMIC_RELEASE);
 		nanosleep(&(struct timespec){ .tv_nsec = ns }, NULL);
 	}
 	return NULL;
@@ -320,7 +320,10 @@ static void invalidation_storm(void **state)
 
 	connect_fe(r, F_VERSION_1 | F_EVENT_IDX | F_INDIRECT, 2, 0);
 	assert_int_equal(pthread_create(&t, NULL, storm_thread, &st), 0);
-	for (uint8_t i = 0; i < 8; i++) {
+	/* at least 8 rounds, and on until the storm ran a few times (a loaded
+	 * machine may not schedule it during the first rounds) */
+	for (unsigned int i = 0;
+	     i < 8 || (__atomic_load_n(&st.n, __ATOMIC_ACQUIRE) <= 4 && i < 2000); i++) {
 		echo_batch(r, 0, 1, (uint8_t)(20 + i));
 		echo_batch(r, 1, 2, (uint8_t)(40 + i));
 	}

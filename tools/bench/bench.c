@@ -164,7 +164,7 @@ static void usage(FILE *out)
 		"                 [--bs=4096] [--iodepth=32] [--queues=1] [--time=10] "
 		"[--size=BYTES]\n"
 		"                 [--packed] [--json] [--reconnect] [--server] [--log-check]\n"
-		"                 [--log-dirty] [--migrate-to=PATH]\n"
+		"                 [--log-dirty] [--migrate-to=PATH] [--inband]\n"
 		"                 [--iommu] [--iotlb-window=N] [--invalidate-us=N]\n"
 		"       vhu-bench net --socket-path=PATH [--mode=tx|rx|txrx] [--pkt-size=64]\n"
 		"                 [--time=10] [--count=N] [--packed] [--json] [--log-dirty]\n"

@@ -405,15 +405,19 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 			    VHU_BIT(VIRTIO_BLK_F_BLK_SIZE) | VHU_BIT(VIRTIO_BLK_F_SEG_MAX) |
 			    (c->queues > 1 ? VHU_BIT(VIRTIO_BLK_F_MQ) : 0) |
 			    (c->packed ? VHU_BIT(VIRTIO_F_RING_PACKED) : 0),
-		.protocol_features = VHU_BIT(VHU_PROTOCOL_F_MQ) |
-				     VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
-				     VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
-				     VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
-				     /* the region a restarted back-end resubmits from */
-				     (o->reconnect ? VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) : 0) |
-				     (o->log_check || o->log_dirty || o->migrate_to
-					      ? VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD)
-					      : 0),
+		.protocol_features =
+			VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
+			VHU_BIT(VHU_PROTOCOL_F_CONFIG) |
+			VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
+			/* the region a restarted back-end resubmits from */
+			(o->reconnect ? VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) : 0) |
+			(o->log_check || o->log_dirty || o->migrate_to
+				 ? VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD)
+				 : 0) |
+			(o->inband ? VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |
+					     VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS)
+				   : 0),
+		.inband_notifications = o->inband,
 		.num_queues = (uint16_t)c->queues,
 		.queue_size = (uint16_t)ring_size(o),
 		.mem_size = (uint64_t)c->queues * o->iodepth * (o->bs + 4096) + (16u << 20),
@@ -430,6 +434,15 @@ static int connect_blk(const struct bench_common *c, const struct blk_opts *o,
 	ret = bench_iommu_check(&o->iommu, *fe, c->socket_path);
 	if (ret < 0)
 		return ret;
+	if (o->inband &&
+	    !(vhu_frontend_protocol_features(*fe) & VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS))) {
+		fprintf(stderr,
+			"vhu-bench: %s: the back-end does not offer in-band notifications\n",
+			c->socket_path);
+		return -ENOTSUP;
+	}
+	if (o->inband)
+		fprintf(stderr, "vhu-bench: in-band notifications: no kick or call eventfds\n");
 	if (c->packed && !(vhu_frontend_features(*fe) & VHU_BIT(VIRTIO_F_RING_PACKED))) {
 		fprintf(stderr, "vhu-bench: %s: the back-end does not offer packed rings\n",
 			c->socket_path);

@@ -33,6 +33,7 @@ struct blk_opts {
 	uint64_t size;		  /* bytes of the disk used */
 	bool reconnect;		  /* wait for a back-end that died and go on */
 	bool server;		  /* listen; the back-end connects (client mode) */
+	bool inband;		  /* --inband: kicks and calls as messages, no eventfds */
 	bool time_given;	  /* verify: repeat passes until --time is up */
 	bool log_check;		  /* dirty logging on; check the log against the writes */
 	bool log_dirty;		  /* dirty logging on, nothing checked (what logging costs) */

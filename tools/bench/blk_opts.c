@@ -42,6 +42,9 @@ static void usage_blk(FILE *out)
 		"                      the same path and go on with the requests in flight\n"
 		"  --server            listen on --socket-path and wait for the back-end to\n"
 		"                      connect (a back-end in client mode: vhu-blk --client)\n"
+		"  --inband            in-band notifications: no kick or call eventfds,\n"
+		"                      VRING_KICK messages and the back-end's VRING_CALL\n"
+		"                      (exit 1 when the back-end does not offer them)\n"
 		"  --log-check         turn dirty-page logging on and check, after the run,\n"
 		"                      that the log marks every page the device wrote\n"
 		"  --migrate-to=PATH   half-way, hand the device over to the back-end on PATH\n"
@@ -68,6 +71,7 @@ int blk_parse(int argc, char **argv, struct bench_common *c, struct blk_opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "reconnect", no_argument, NULL, 'R' },
 		{ "server", no_argument, NULL, 'V' },
+		{ "inband", no_argument, NULL, 'I' },
 		{ "log-check", no_argument, NULL, 'L' },
 		{ "log-dirty", no_argument, NULL, 'D' },
 		{ "migrate-to", required_argument, NULL, 'M' },
@@ -139,6 +143,9 @@ int blk_parse(int argc, char **argv, struct bench_common *c, struct blk_opts *o)
 			break;
 		case 'V':
 			o->server = true;
+			break;
+		case 'I':
+			o->inband = true;
 			break;
 		case 'L':
 			o->log_check = true;

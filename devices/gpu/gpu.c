@@ -264,9 +264,10 @@ static uint32_t set_scanout(struct gpu_dev *g, const struct virtio_gpu_set_scano
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
-void gpu_flush_boxes(struct gpu_dev *g, const struct gpu_resource *res, const pixman_box32_t *want,
-		     void (*show)(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,
-				  const pixman_box32_t *box))
+static void flush_boxes(struct gpu_dev *g, const struct gpu_resource *res,
+			const pixman_box32_t *want,
+			void (*show)(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,
+				     const pixman_box32_t *box))
 {
 	for (uint32_t i = 0; i < g->num_scanouts; i++) {
 		const struct gpu_scanout *s = &g->scanout[i];
@@ -290,7 +291,9 @@ static void show_2d(struct gpu_dev *g, uint32_t id, const struct gpu_resource *r
 	(void)gpu_show_update(g, id, res, box);
 }
 
-static uint32_t flush(struct gpu_dev *g, const struct virtio_gpu_resource_flush *rf)
+uint32_t gpu_flush(struct gpu_dev *g, const struct virtio_gpu_resource_flush *rf,
+		   void (*show)(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,
+				const pixman_box32_t *box))
 {
 	uint32_t rid = le32toh(rf->resource_id);
 	struct gpu_resource *res = gpu_find(g, rid);
@@ -306,7 +309,7 @@ static uint32_t flush(struct gpu_dev *g, const struct virtio_gpu_resource_flush 
 	want.y1 = (int32_t)le32toh(rf->r.y);
 	want.x2 = want.x1 + (int32_t)le32toh(rf->r.width);
 	want.y2 = want.y1 + (int32_t)le32toh(rf->r.height);
-	gpu_flush_boxes(g, res, &want, show_2d);
+	flush_boxes(g, res, &want, show);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
@@ -556,7 +559,7 @@ static uint32_t run(struct gpu_dev *g, struct vhu_vq *vq, const struct vhu_req *
 	case VIRTIO_GPU_CMD_SET_SCANOUT:
 		return set_scanout(g, &c->ss);
 	case VIRTIO_GPU_CMD_RESOURCE_FLUSH:
-		return flush(g, &c->rf);
+		return gpu_flush(g, &c->rf, show_2d);
 	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D:
 		return transfer(g, vq, &c->t2d);
 	case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING:

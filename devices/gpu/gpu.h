@@ -148,10 +148,10 @@ uint32_t gpu_read_backing(struct gpu_dev *g, struct vhu_vq *vq, const struct vhu
 			  struct virtio_gpu_mem_entry **out);
 int gpu_backing_iov(struct vhu_vq *vq, const struct gpu_resource *res, struct iovec **out,
 		    unsigned int *n);
-/* The scanouts showing @res that @want (resource coordinates) touches, clipped. */
-void gpu_flush_boxes(struct gpu_dev *g, const struct gpu_resource *res, const pixman_box32_t *want,
-		     void (*show)(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,
-				  const pixman_box32_t *box));
+/* RESOURCE_FLUSH: @show each scanout's part of the rectangle. */
+uint32_t gpu_flush(struct gpu_dev *g, const struct virtio_gpu_resource_flush *rf,
+		   void (*show)(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,
+				const pixman_box32_t *box));
 pixman_format_code_t gpu_pixman_format(uint32_t format);
 
 /* virgl.c: --virgl, every call into virglrenderer on one thread of its own */

@@ -146,6 +146,18 @@ static void cleanup_job(struct gpu_dev *g, void *arg)
 	virgl_renderer_cleanup(g->virgl);
 }
 
+static void free_virgl(struct gpu_dev *g)
+{
+	struct gpu_virgl *v = g->virgl;
+
+	pthread_cond_destroy(&v->cv);
+	pthread_mutex_destroy(&v->m);
+	if (v->drm_fd >= 0)
+		close(v->drm_fd);
+	free(v);
+	g->virgl = NULL;
+}
+
 static void stop_thread(struct gpu_dev *g)
 {
 	struct gpu_virgl *v = g->virgl;
@@ -155,12 +167,7 @@ static void stop_thread(struct gpu_dev *g)
 	pthread_cond_broadcast(&v->cv);
 	pthread_mutex_unlock(&v->m);
 	pthread_join(v->thread, NULL);
-	pthread_cond_destroy(&v->cv);
-	pthread_mutex_destroy(&v->m);
-	if (v->drm_fd >= 0)
-		close(v->drm_fd);
-	free(v);
-	g->virgl = NULL;
+	free_virgl(g);
 }
 
 int gpu_virgl_start(struct gpu_dev *g, const char *render_node, const char **why)
@@ -199,13 +206,7 @@ int gpu_virgl_start(struct gpu_dev *g, const char *render_node, const char **why
 	virgl_set_debug_callback(debug_cb);
 	ret = -pthread_create(&v->thread, NULL, virgl_main, v);
 	if (ret) {
-		v->quit = true;
-		pthread_cond_destroy(&v->cv);
-		pthread_mutex_destroy(&v->m);
-		if (v->drm_fd >= 0)
-			close(v->drm_fd);
-		free(v);
-		g->virgl = NULL;
+		free_virgl(g);
 		*why = "no thread";
 		return ret;
 	}
@@ -500,22 +501,7 @@ static void show(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,
 
 uint32_t vg_flush(struct gpu_dev *g, const struct virtio_gpu_resource_flush *rf)
 {
-	uint32_t rid = le32toh(rf->resource_id);
-	struct gpu_resource *res = vg_res(g, rid);
-	pixman_box32_t want;
-
-	if (!res)
-		return GPU_FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID,
-				"RESOURCE_FLUSH: no resource %u", rid);
-	if (!gpu_rect_inside(&rf->r, res->width, res->height))
-		return GPU_FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
-				"RESOURCE_FLUSH: rectangle outside resource %u", rid);
-	want.x1 = (int32_t)le32toh(rf->r.x);
-	want.y1 = (int32_t)le32toh(rf->r.y);
-	want.x2 = want.x1 + (int32_t)le32toh(rf->r.width);
-	want.y2 = want.y1 + (int32_t)le32toh(rf->r.height);
-	gpu_flush_boxes(g, res, &want, show);
-	return VIRTIO_GPU_RESP_OK_NODATA;
+	return gpu_flush(g, rf, show);
 }
 
 struct fence_job {

@@ -5,17 +5,21 @@
 /*
  * Concepts
  *
- * vhu-gpu is a 2D virtio-gpu device (virtio 1.2, "GPU Device"). The guest's
+ * vhu-gpu is a virtio-gpu device (virtio 1.2, "GPU Device"). The guest's
  * driver sends commands on the control queue (0) and the cursor queue (1);
  * the device keeps resources (pixman images in host memory), their backing
  * (guest memory entries, translated at each transfer), and which resource
  * each scanout shows. What a scanout shows goes to the front-end, which
  * plays the display, over the vhost-user-gpu socket (<vhu/gpu.h>).
+ * With --virgl (virgl.c, virgl_3d.c) every resource lives in virglrenderer
+ * instead, the 3D commands run there too, and scanouts are read back.
  *
  * Threads: the control queue's worker runs the 2D commands, the cursor
  * queue's worker the cursor commands, the control thread the config space
  * and the GPU socket's hand-over. One mutex (gpu->lock) guards everything
  * below; the GPU socket is written under it, so messages never interleave.
+ * virglrenderer is called only on its own thread, which runs jobs for the
+ * thread holding gpu->lock (virgl.c).
  *
  * Bounds (guest values, each checked where it is read): resource width and
  * height (GPU_MAX_DIM), the number of resources (GPU_MAX_RESOURCES), the

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vhu-blk's export table (exports.h): each export's disk, back-end and
- * control thread, added, removed and resized while the others serve.
+ * vhu-blk's export table (exports.h): each export's disk and back-end,
+ * whose messages the table's loop serves, added, removed and resized while
+ * the others serve.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +23,7 @@ enum export_state {
 	EXPORT_RUNNING,	 /* serving; free for an operation */
 	EXPORT_BUSY,	 /* a resize is running */
 	EXPORT_REMOVING, /* being torn down */
-	EXPORT_ENDED,	 /* its loop returned (error, or an adopted fd closed) */
+	EXPORT_ENDED,	 /* no longer served (error, or an adopted fd closed) */
 };
 
 struct blk_export {
@@ -40,7 +40,6 @@ struct blk_export {
 	struct vhu_log log;
 	struct blk blk;
 	struct vhu_backend *be;
-	pthread_t thread;
 	uint64_t added_ns;
 	uint64_t sample_ns, sample_ops; /* export-stats: the previous call */
 	struct blk_exports *table;
@@ -50,12 +49,14 @@ struct blk_exports {
 	struct blk_defaults defaults;
 	pthread_mutex_t lock;
 	int event_fd;
+	struct vhu_loop *loop; /* serves every export's messages */
 	struct blk_export *slots[BLK_EXPORTS_MAX];
 };
 
 int blk_exports_create(const struct blk_defaults *defaults, struct blk_exports **out)
 {
 	struct blk_exports *t = calloc(1, sizeof(*t));
+	int ret;
 
 	if (!t)
 		return -ENOMEM;
@@ -64,6 +65,13 @@ int blk_exports_create(const struct blk_defaults *defaults, struct blk_exports *
 	if (t->event_fd < 0) {
 		free(t);
 		return -errno;
+	}
+	/* a thread per export whose message is being handled at once, plus one */
+	ret = vhu_loop_create(BLK_EXPORTS_MAX + 1, &t->loop);
+	if (ret < 0) {
+		close(t->event_fd);
+		free(t);
+		return ret;
 	}
 	pthread_mutex_init(&t->lock, NULL);
 	*out = t;
@@ -96,22 +104,22 @@ static const char *state_name(enum export_state s)
 
 /* ---- one export's life ---- */
 
-static void *export_thread(void *arg)
+/* The loop no longer serves the export (on a loop thread). */
+static void export_ended(struct vhu_backend *be, int ret, void *opaque)
 {
-	struct blk_export *e = arg;
+	struct blk_export *e = opaque;
 	uint64_t one = 1;
-	int ret = vhu_backend_run(e->be);
 
+	(void)be;
 	if (ret < 0)
 		vhu_logf(&e->log, VHU_LOG_ERR, "stopped: %s", strerror(-ret));
 	pthread_mutex_lock(&e->table->lock);
 	e->loop_ret = ret;
-	if (e->state == EXPORT_RUNNING) /* not a stop we asked for */
+	if (e->state == EXPORT_RUNNING || e->state == EXPORT_ADDING) /* not a stop we asked for */
 		e->state = EXPORT_ENDED;
 	pthread_mutex_unlock(&e->table->lock);
 	if (write(e->table->event_fd, &one, sizeof(one)) < 0)
 		vhu_logf(&e->log, VHU_LOG_WARN, "event: %s", strerror(errno));
-	return NULL;
 }
 
 static struct vhu_backend_config backend_config(struct blk_exports *t, struct blk_export *e)
@@ -142,12 +150,11 @@ static struct vhu_backend_config backend_config(struct blk_exports *t, struct bl
 	};
 }
 
-/* Open the disk, create the back-end, listen, start the thread. */
+/* Open the disk, create the back-end, listen, hand it to the loop. */
 static int export_start(struct blk_exports *t, struct blk_export *e, int fd, struct ctl_error *err)
 {
 	struct vhu_backend_config cfg;
 	struct blkdev *dev;
-	sigset_t all, old;
 	int ret;
 
 	ret = blkdev_open(&e->dev_opts, &dev);
@@ -171,13 +178,9 @@ static int export_start(struct blk_exports *t, struct blk_export *e, int fd, str
 			 strerror(-ret));
 		goto err_be;
 	}
-	/* the thread takes no signal: main's eventfd handles SIGTERM/SIGINT */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	ret = -pthread_create(&e->thread, NULL, export_thread, e);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ret = vhu_loop_add(t->loop, e->be, export_ended, e);
 	if (ret < 0) {
-		ctl_fail(err, ret, "thread: %s", strerror(-ret));
+		ctl_fail(err, ret, "loop: %s", strerror(-ret));
 		goto err_unlink;
 	}
 	return 0;
@@ -205,11 +208,10 @@ static void log_requests(const struct blk_export *e)
 	fprintf(stderr, "vhu-blk: requests per queue:%s\n", line);
 }
 
-/* Stop the loop, join, free everything; the slot is the caller's. */
+/* Take it off the loop, free everything; the slot is the caller's. */
 static void export_stop(struct blk_export *e)
 {
-	vhu_backend_stop(e->be);
-	pthread_join(e->thread, NULL);
+	vhu_loop_remove(e->table->loop, e->be);
 	vhu_backend_destroy(e->be);
 	if (e->socket_path && !e->client)
 		unlink(e->socket_path); /* a front-end that reconnects finds no one */
@@ -575,6 +577,7 @@ void blk_exports_destroy(struct blk_exports *t)
 			export_free(t->slots[i]);
 		}
 	}
+	vhu_loop_destroy(t->loop); /* after every export left it */
 	close(t->event_fd);
 	pthread_mutex_destroy(&t->lock);
 	free(t);

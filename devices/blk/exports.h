@@ -5,10 +5,12 @@
 /*
  * Concepts: vhu-blk's exports. An export is one disk (a file, a block
  * device or the null disk) served on one vhost-user socket by its own
- * back-end, whose control loop (vhu_backend_run) has a thread of its own;
- * the queues of every export run on the program's worker pool (--workers,
- * vhu_pool_create: a fixed set of threads, so threads grow by one per
- * export, not per queue), or with --workers=0 on a thread per queue. Exports come from the command
+ * back-end; the messages of every export are served by one event loop
+ * (vhu_loop_create: one thread while idle, one more per export whose
+ * message is being handled at once), and the queues of every export run on
+ * the program's worker pool (--workers, vhu_pool_create: a fixed set of
+ * threads, so threads do not grow with exports), or with --workers=0 on a
+ * thread per queue. Exports come from the command
  * line (the single-disk options are one export), from --config=FILE, and from the control socket
  * (export-add ...), and run side by side: adding, resizing or removing one never pauses another.
  *

@@ -10,7 +10,8 @@
  * connection on the same socket is served.
  *
  * Threads: the back-end's control thread (the caller of vhu_backend_run() or
- * vhu_backend_dispatch()) runs every op except queue_kick and queue_event,
+ * vhu_backend_dispatch(), or a thread of a vhu_loop_create() loop that
+ * serves many back-ends) runs every op except queue_kick and queue_event,
  * which run on the queue's worker thread, with every signal blocked. By
  * default that is one thread per running queue, created when the ring
  * starts and joined when it stops; with a pool (vhu_pool_create(),
@@ -432,6 +433,90 @@ VHU_API int vhu_backend_dispatch(struct vhu_backend *be);
  * error (of poll or accept, e.g. -EMFILE).
  */
 VHU_API int vhu_backend_run(struct vhu_backend *be);
+
+/* ---- many back-ends' control channels on a few threads ---------------- */
+
+struct vhu_loop;
+
+/* The most threads a loop may have, and what 0 asks for. */
+#define VHU_LOOP_MAX_THREADS 1024u
+#define VHU_LOOP_THREADS_DEFAULT 64u
+/* How long a spare loop thread waits for work before it ends, ms. */
+#define VHU_LOOP_LINGER_MS 1000u
+
+/*
+ * Called on a loop thread when a back-end can no longer be served: an
+ * adopted connection ended (@err 0) or dispatching failed in a way
+ * vhu_backend_run() would return (@err: -EMFILE ...). The back-end stays
+ * attached, unwatched, until vhu_loop_remove(). It must not call
+ * vhu_loop_remove() itself.
+ */
+typedef void (*vhu_loop_end_fn)(struct vhu_backend *be, int err, void *opaque);
+
+/**
+ * vhu_loop_create() - an event loop that serves the control channels
+ * (vhost-user messages, accepts, client-mode reconnects) of many back-ends
+ * on a few threads, instead of a vhu_backend_run() thread per back-end.
+ * @max_threads: the most threads it may use; 0: VHU_LOOP_THREADS_DEFAULT
+ * @out:         the new loop
+ *
+ * One thread at a time waits with epoll on the sockets and reconnect timers
+ * of every back-end attached to it (the leader); when one is ready, the
+ * leader hands the waiting to a spare thread (starting one if there is
+ * none) and dispatches that back-end's message itself. So a message whose
+ * handling blocks (waiting for a queue's worker to park or a device's
+ * queue_stop to finish its I/O, a migration state transfer, a front-end
+ * that stops in the middle of a message) holds up that back-end alone:
+ * the others go on being served by the other threads. A back-end is
+ * dispatched by one thread at a time, in the order its messages come, as
+ * by vhu_backend_run(). Spare threads end after VHU_LOOP_LINGER_MS without
+ * work, so an idle loop has one thread whatever the number of back-ends,
+ * and a busy one as many as the back-ends whose messages are being handled
+ * at once, plus one, at most @max_threads (beyond it, a back-end's message
+ * waits for a thread). The threads are named "vhu-cN" and block every
+ * signal.
+ *
+ * Return: 0, -EINVAL (@max_threads over VHU_LOOP_MAX_THREADS), -ENOMEM, or
+ * the errno of epoll_create1, eventfd or pthread_create.
+ */
+VHU_API int vhu_loop_create(unsigned int max_threads, struct vhu_loop **out);
+
+/**
+ * vhu_loop_add() - serve @be's control channel on @loop from now on.
+ * @end:    called when @be can no longer be served (NULL: nothing); see
+ *          vhu_loop_end_fn
+ * @opaque: passed to @end
+ *
+ * @be must have its socket (vhu_backend_listen(), vhu_backend_connect() or
+ * vhu_backend_adopt_fd()) and must not be run by vhu_backend_run() nor
+ * dispatched by the caller meanwhile.
+ *
+ * Return: 0, -EBUSY (@be is on a loop already), -ENOTCONN (@be has no
+ * socket), -ENOMEM, or the errno of epoll_create1 or epoll_ctl.
+ */
+VHU_API int vhu_loop_add(struct vhu_loop *loop, struct vhu_backend *be, vhu_loop_end_fn end,
+			 void *opaque);
+
+/**
+ * vhu_loop_remove() - stop serving @be: it is no longer watched, and once
+ * the message a loop thread may be handling for it is done, no loop thread
+ * touches it. Then it may be destroyed (vhu_backend_destroy()) or run
+ * otherwise. A back-end not on @loop: nothing.
+ *
+ * The wait is the handling of that one message: a front-end that stops in
+ * the middle of a message holds it until it sends the rest or hangs up.
+ */
+VHU_API void vhu_loop_remove(struct vhu_loop *loop, struct vhu_backend *be);
+
+/** vhu_loop_threads() - how many threads @loop has now (they come and go). */
+VHU_API unsigned int vhu_loop_threads(struct vhu_loop *loop);
+
+/**
+ * vhu_loop_destroy() - end and join the threads, free @loop (NULL: nothing).
+ *
+ * Only once every back-end has been removed.
+ */
+VHU_API void vhu_loop_destroy(struct vhu_loop *loop);
 
 /**
  * vhu_backend_stop() - make vhu_backend_run() return; async-signal-safe and

@@ -99,6 +99,7 @@ VHU_API int vhu_backend_create(const struct vhu_backend_config *config, struct v
 	be->config = *config;
 	be->num_queues = config->num_queues;
 	be->listen_fd = be->conn_fd = be->chan_fd = be->retry_fd = -1;
+	be->lp.epfd = be->lp.fd = -1;
 	ret = -pthread_mutex_init(&be->chan_lock.m, NULL);
 	if (ret < 0)
 		goto err_free;
@@ -263,7 +264,7 @@ VHU_API int vhu_backend_dispatch(struct vhu_backend *be)
 }
 
 /* Errors after which vhu_backend_run() goes on: the connection, not the back-end, failed. */
-static bool run_goes_on(int err)
+bool vhu_be_run_goes_on(int err)
 {
 	return err == -ECONNRESET || err == -EINTR || err == -EAGAIN || err == -ECONNABORTED ||
 	       err == -EPROTO;
@@ -294,7 +295,7 @@ VHU_API int vhu_backend_run(struct vhu_backend *be)
 		if (!pfd[0].revents)
 			continue;
 		ret = vhu_backend_dispatch(be);
-		if (ret < 0 && !run_goes_on(ret))
+		if (ret < 0 && !vhu_be_run_goes_on(ret))
 			break;
 		ret = 0;
 	}

@@ -211,6 +211,17 @@ struct vhu_backend {
 	int stop_fd;   /* eventfd: vhu_backend_stop() wakes vhu_backend_run() */
 	bool stop;     /* atomic: set by vhu_backend_stop() */
 
+	/* on a vhu_loop (loop.c): the loop's lock guards busy and removing */
+	struct {
+		struct vhu_loop *loop; /* NULL: not on one */
+		vhu_loop_end_fn end;
+		void *opaque;
+		int epfd;      /* watches fd; in the loop's epoll set (oneshot) */
+		int fd;	       /* vhu_backend_fd() when last looked; -1: none */
+		bool busy;     /* a loop thread handles a message of this back-end */
+		bool removing; /* vhu_loop_remove() runs: not armed again */
+	} lp;
+
 	/* client mode (vhu_backend_connect(), client.c); control thread */
 	char *client_path;   /* NULL: not in client mode */
 	int retry_fd;	     /* timerfd: the next connect attempt is due */
@@ -264,6 +275,9 @@ static inline bool vhu_be_has_protocol(const struct vhu_backend *be, unsigned in
 }
 
 /* ---- backend.c ---------------------------------------------------------- */
+
+/* Errors after which a loop goes on: the connection, not the back-end, failed. */
+bool vhu_be_run_goes_on(int err);
 
 /* End the connection: stop and reset everything it set up (Concepts). */
 void vhu_be_disconnect(struct vhu_backend *be);

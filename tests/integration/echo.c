@@ -83,8 +83,13 @@ static void echo_queue_event(void *dev, struct vhu_vq *vq)
 
 static void echo_queue_stop(void *dev, struct vhu_vq *vq)
 {
+	struct echo_dev *d = dev;
+	unsigned int ms = __atomic_load_n(&d->stop_delay_ms, __ATOMIC_ACQUIRE);
+
 	(void)vq;
-	count(&((struct echo_dev *)dev)->queue_stops);
+	if (ms)
+		usleep(ms * 1000u);
+	count(&d->queue_stops);
 }
 
 static void echo_reset(void *dev)

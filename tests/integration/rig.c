@@ -118,6 +118,7 @@ static void rig_init_fields(struct rig *r, enum rig_mode mode)
 {
 	uint32_t flags = r->backend_flags;
 	struct vhu_pool *pool = r->pool;
+	struct vhu_loop *loop = r->loop;
 	uint32_t window = r->poll_window_us, inflight = r->poll_inflight_us;
 	const struct vhu_device_ops *ops = r->ops;
 
@@ -126,6 +127,7 @@ static void rig_init_fields(struct rig *r, enum rig_mode mode)
 	r->ops = ops;
 	r->backend_flags = flags;
 	r->pool = pool;
+	r->loop = loop;
 	r->poll_window_us = window;
 	r->mode = mode;
 	r->sock = -1;
@@ -181,11 +183,46 @@ int rig_start(struct rig *r, enum rig_mode mode)
 	ret = rig_socket(r);
 	if (ret < 0)
 		return ret;
+	if (!r->loop && getenv("VHU_TEST_LOOP")) {
+		/* the suite again with the messages served by a loop's threads */
+		ret = vhu_loop_create((unsigned int)atoi(getenv("VHU_TEST_LOOP")), &r->loop);
+		if (ret < 0)
+			return ret;
+		r->own_loop = true;
+	}
+	ret = rig_serve_start(r);
+	if (ret < 0)
+		return ret;
+	return mode == RIG_LISTEN ? rig_connect(r) : 0;
+}
+
+int rig_serve_start(struct rig *r)
+{
+	int ret;
+
+	if (r->loop) {
+		ret = vhu_loop_add(r->loop, r->be, NULL, NULL);
+		r->on_loop = ret == 0;
+		return ret;
+	}
 	ret = pthread_create(&r->thread, NULL, run_thread, r);
 	if (ret)
 		return -ret;
 	r->thread_running = true;
-	return mode == RIG_LISTEN ? rig_connect(r) : 0;
+	return 0;
+}
+
+void rig_serve_stop(struct rig *r)
+{
+	if (r->on_loop) {
+		vhu_loop_remove(r->loop, r->be);
+		r->on_loop = false;
+	}
+	if (r->thread_running) {
+		vhu_backend_stop(r->be);
+		pthread_join(r->thread, NULL);
+		r->thread_running = false;
+	}
 }
 
 static void queue_fds_close(struct rig *r)
@@ -216,13 +253,14 @@ void rig_stop(struct rig *r)
 	if (r->sock >= 0)
 		close(r->sock);
 	r->sock = -1;
-	if (r->thread_running) {
-		vhu_backend_stop(r->be);
-		pthread_join(r->thread, NULL);
-		r->thread_running = false;
-	}
+	rig_serve_stop(r);
 	vhu_backend_destroy(r->be);
 	r->be = NULL;
+	if (r->own_loop) {
+		vhu_loop_destroy(r->loop);
+		r->loop = NULL;
+		r->own_loop = false;
+	}
 	if (r->own_pool) {
 		vhu_pool_destroy(r->pool);
 		r->pool = NULL;
@@ -672,4 +710,72 @@ unsigned int rig_count_memfd_maps(void)
 			n++;
 	fclose(f);
 	return n;
+}
+
+/* ---- threads ----------------------------------------------------------- */
+
+/* Threads of this process whose name starts with @prefix. */
+unsigned int rig_threads_named(const char *prefix)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	unsigned int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char path[300], name[32] = "";
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f) && strncmp(name, prefix, strlen(prefix)) == 0)
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* CPU time (clock ticks) of the threads named @prefix. */
+unsigned long long rig_cpu_ticks(const char *prefix)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	unsigned long long sum = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char path[300], buf[512];
+		unsigned long long ut, st;
+		char *p;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(buf, sizeof(buf), f)) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		p = strrchr(buf, ')'); /* comm may hold spaces */
+		if (!p || strncmp(strchr(buf, '(') + 1, prefix, strlen(prefix)) != 0)
+			continue;
+		/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt
+		 * majflt cmajflt utime stime */
+		if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			   &st) == 2)
+			sum += ut + st;
+	}
+	closedir(d);
+	return sum;
 }

@@ -74,6 +74,8 @@ struct echo_dev {
 	 * sets loaded_size (and loaded_completed for an "ECHO" state) */
 	size_t state_size, loaded_size;
 	unsigned int loaded_completed;
+	/* queue_stop sleeps this long (a device finishing slow I/O); atomic */
+	unsigned int stop_delay_ms;
 	/* vhu_vq_run_again (atomics): queue_kick completes one request, turns
 	 * kicks off and asks to run again while the ring has more (one_per_kick),
 	 * or always (again_forever) */
@@ -124,6 +126,11 @@ struct rig {
 	 * $VHU_TEST_POOL threads if that is set (the rig's own), else none */
 	struct vhu_pool *pool;
 	bool own_pool;
+	/* a vhu_loop that serves the back-end's messages instead of a thread
+	 * of the rig's (vhu_backend_run); set before rig_start(). NULL: a loop
+	 * of the rig's own if $VHU_TEST_LOOP is set, else the thread */
+	struct vhu_loop *loop;
+	bool own_loop, on_loop;
 	uint32_t poll_window_us;	  /* vhu_backend_config.poll_window_us; ditto */
 	uint32_t poll_inflight_us;	  /* vhu_backend_config.poll_inflight_us; ditto */
 	const struct vhu_device_ops *ops; /* NULL: echo_ops; ditto */
@@ -137,6 +144,9 @@ struct rig {
 int rig_start(struct rig *r, enum rig_mode mode);
 /* Close the front-end, stop and destroy the back-end, free the guest. */
 void rig_stop(struct rig *r);
+/* Stop serving the back-end's messages (its thread or loop), and start again. */
+void rig_serve_stop(struct rig *r);
+int rig_serve_start(struct rig *r);
 /* Connect again (RIG_LISTEN) after closing the current socket. */
 int rig_reconnect(struct rig *r);
 
@@ -201,6 +211,11 @@ int64_t rig_acked(struct rig *r, struct vhu_msg *msg);
 /* Open fds and memfd mappings of this process, for leak checks. */
 unsigned int rig_count_fds(void);
 unsigned int rig_count_memfd_maps(void);
+
+/* Threads of this process whose name starts with @prefix, and their CPU
+ * time in clock ticks. */
+unsigned int rig_threads_named(const char *prefix);
+unsigned long long rig_cpu_ticks(const char *prefix);
 
 /* A fresh eventfd (non-blocking, cloexec). */
 int rig_eventfd(void);

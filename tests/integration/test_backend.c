@@ -59,18 +59,11 @@ static int rig_setup_poll(void **state)
 	return 0;
 }
 
-static void *window_run_thread(void *arg)
-{
-	struct rig *r = arg;
-
-	r->run_ret = vhu_backend_run(r->be);
-	return NULL;
-}
-
 /*
  * A rig whose workers have a poll window (long, so that they spin often).
- * The rig has no field for it: its back-end thread is stopped and joined,
- * the window set, and the thread started again (joins and creates order it).
+ * The rig has no field for it: its back-end's serving is stopped (its
+ * thread joined or the back-end removed from its loop), the window set,
+ * and the serving started again (joins, creates and the loop's lock order it).
  */
 static int rig_setup_window(void **state)
 {
@@ -78,10 +71,9 @@ static int rig_setup_window(void **state)
 
 	if (!r || rig_start(r, RIG_SOCKETPAIR) < 0)
 		return -1;
-	vhu_backend_stop(r->be);
-	pthread_join(r->thread, NULL);
+	rig_serve_stop(r);
 	r->be->config.poll_window_us = 500;
-	if (pthread_create(&r->thread, NULL, window_run_thread, r))
+	if (rig_serve_start(r) < 0)
 		return -1;
 	*state = r;
 	return 0;

@@ -5,7 +5,6 @@
  * thread of its own; one back-end's pauses, stops and restarts never hold
  * up another's queues on the same threads; an idle pool costs no CPU.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -63,32 +62,6 @@ static int many_teardown(void **state)
 	return 0;
 }
 
-/* Threads of this process whose name starts with @prefix. */
-static unsigned int threads_named(const char *prefix)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
-	unsigned int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d))) {
-		char path[300], name[32] = "";
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(name, sizeof(name), f) && strncmp(name, prefix, strlen(prefix)) == 0)
-			n++;
-		fclose(f);
-	}
-	closedir(d);
-	return n;
-}
-
 /* Every queue of every back-end runs on the pool's threads; none has its own. */
 static void many_backends(void **state)
 {
@@ -102,8 +75,8 @@ static void many_backends(void **state)
 			for (unsigned int q = 0; q < 2; q++)
 				assert_int_equal(
 					rig_echo(m->rigs[i], q, 64 + round, (uint8_t)(i + q)), 0);
-	assert_int_equal(threads_named("vhu-w"), POOL_THREADS);
-	assert_int_equal(threads_named("vhu-q"), 0);
+	assert_int_equal(rig_threads_named("vhu-w"), POOL_THREADS);
+	assert_int_equal(rig_threads_named("vhu-q"), 0);
 }
 
 struct loader {
@@ -161,45 +134,7 @@ static void churn_beside_load(void **state)
 	assert_int_equal(l.ret, 0);
 	assert_int_equal(l.done, 2000);
 	assert_true(rounds > 0);
-	assert_int_equal(threads_named("vhu-q"), 0);
-}
-
-/* CPU time (clock ticks) of the threads named @prefix. */
-static unsigned long long cpu_ticks(const char *prefix)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
-	unsigned long long sum = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d))) {
-		char path[300], buf[512];
-		unsigned long long ut, st;
-		char *p;
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (!fgets(buf, sizeof(buf), f)) {
-			fclose(f);
-			continue;
-		}
-		fclose(f);
-		p = strrchr(buf, ')'); /* comm may hold spaces */
-		if (!p || strncmp(strchr(buf, '(') + 1, prefix, strlen(prefix)) != 0)
-			continue;
-		/* after ") ": state ppid pgrp session tty tpgid flags minflt cminflt
-		 * majflt cmajflt utime stime */
-		if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			   &st) == 2)
-			sum += ut + st;
-	}
-	closedir(d);
-	return sum;
+	assert_int_equal(rig_threads_named("vhu-q"), 0);
 }
 
 /* After a burst, the pool's threads go to sleep: an idle second costs (almost) no CPU. */
@@ -214,12 +149,12 @@ static void idle_costs_nothing(void **state)
 	for (unsigned int i = 0; i < RIGS; i++)
 		assert_int_equal(rig_echo(m->rigs[i], 0, 64, 1), 0);
 	nanosleep(&nap, NULL); /* windows close */
-	before = cpu_ticks("vhu-w");
+	before = rig_cpu_ticks("vhu-w");
 	nap.tv_sec = 1;
 	nap.tv_nsec = 0;
 	nanosleep(&nap, NULL);
 	/* 1 s of a spinning thread is 100 ticks; a sleeping pool: 0, allow 2 */
-	assert_true(cpu_ticks("vhu-w") - before <= 2);
+	assert_true(rig_cpu_ticks("vhu-w") - before <= 2);
 	for (unsigned int i = 0; i < RIGS; i++)
 		assert_int_equal(rig_echo(m->rigs[i], 1, 64, 2), 0);
 }

@@ -15,6 +15,17 @@
  * events after the last SYN_REPORT) is dropped with every event up to and
  * including the next SYN_REPORT, so the guest sees whole frames or none;
  * each dropped event is counted. Memory stays at --max-pending events.
+ *
+ * Resync: a dropped key release would leave the key down in the guest. So
+ * the device keeps the state the source's events leave (d->now, every
+ * event, dropped or not) and the state the driver was handed (d->guest,
+ * every event delivered), as a kernel client does after SYN_DROPPED. After
+ * an overflow the source's frames are dropped until, between two of its
+ * frames, the queue has room for the corrections: the events that take
+ * what the guest will have been told (d->guest, then the pending queue)
+ * to d->now, and a SYN_REPORT. Corrections that never fit (more than
+ * --max-pending) go in parts, each time the queue is empty, the
+ * SYN_REPORT after the last. Two states and a flag: memory stays bounded.
  */
 #include <endian.h>
 #include <errno.h>
@@ -64,23 +75,71 @@ static void drop_partial(struct input_dev *d)
 	}
 }
 
+static void push(struct input_dev *d, const struct input_event_v *ev)
+{
+	d->pending[(d->head + d->num) % d->cap] = *ev;
+	d->num++;
+}
+
+/*
+ * Queue the corrections after an overflow (see the top of the file), all
+ * with their SYN_REPORT when they fit, as many as fit when the queue is
+ * empty. The source is between frames. Return: whether anything was queued.
+ */
+static bool resync_try(struct input_dev *d)
+{
+	struct input_state told = d->guest;
+	struct input_event_v ev;
+	unsigned int pos = 0, n = 0;
+	bool all;
+
+	if (d->num == d->cap)
+		return false;
+	for (unsigned int i = 0; i < d->num; i++)
+		state_apply(&told, &d->pending[(d->head + i) % d->cap]);
+	while (state_diff_next(&told, &d->now, &pos, &ev))
+		n++;
+	if (!n && !d->resync_open) {
+		d->resync = false; /* only motion was lost: nothing to correct */
+		return false;
+	}
+	all = n < d->cap - d->num; /* the corrections and their SYN_REPORT fit */
+	if (!all && d->num)
+		return false; /* wait for the guest to take what is queued */
+	if (!all)
+		n = d->cap; /* the queue is empty: a part now, the rest as the guest takes it */
+	pos = 0;
+	for (unsigned int i = 0; i < n && state_diff_next(&told, &d->now, &pos, &ev); i++) {
+		push(d, &ev);
+		d->cnt.corrections++;
+	}
+	if (all) {
+		push(d, &(struct input_event_v){ EV_SYN, SYN_REPORT, 0 });
+		d->resync = false;
+	}
+	d->resync_open = !all;
+	return true;
+}
+
 static void queue_one(struct input_dev *d, const struct input_event_v *ev)
 {
 	bool report = ev->type == EV_SYN && ev->code == SYN_REPORT;
 
-	if (d->dropping) {
-		d->cnt.dropped++;
-		d->dropping = !report;
-		return;
+	state_apply(&d->now, ev);
+	if (!d->dropping && d->resync)
+		resync_try(d); /* the source is between frames */
+	if (!d->dropping && !d->resync) {
+		if (d->num < d->cap) {
+			push(d, ev);
+			return;
+		}
+		drop_partial(d); /* the overflow takes the frame being built */
 	}
-	if (d->num == d->cap) {
-		drop_partial(d);
-		d->cnt.dropped++;
-		d->dropping = !report;
-		return;
-	}
-	d->pending[(d->head + d->num) % d->cap] = *ev;
-	d->num++;
+	d->cnt.dropped++;
+	d->dropping = !report;
+	d->resync = true;
+	if (report)
+		resync_try(d); /* between frames again: correct the guest if there is room */
 }
 
 /* Write @size bytes into a chain's writable buffers, from the first on. */
@@ -97,13 +156,12 @@ static void chain_write(const struct vhu_req *r, const void *src, size_t size)
 	}
 }
 
-/* Fill the buffers the guest posted from the pending queue; the caller holds @vq's lock. */
-static void deliver(struct input_dev *d, struct vhu_vq *vq)
+/* Hand pending events to the buffers the guest posted; d->lock held. Return: any buffer used. */
+static bool fill(struct input_dev *d, struct vhu_vq *vq)
 {
 	struct vhu_req *r = &d->ereq;
 	bool pushed = false;
 
-	pthread_mutex_lock(&d->lock);
 	while (d->num && vhu_vq_pop(vq, r) == 1) {
 		const struct input_event_v *ev = &d->pending[d->head];
 		struct virtio_input_event out = {
@@ -125,10 +183,24 @@ static void deliver(struct input_dev *d, struct vhu_vq *vq)
 		}
 		chain_write(r, &out, sizeof(out));
 		vhu_vq_push(vq, r, sizeof(out));
+		state_apply(&d->guest, ev);
 		d->head = (d->head + 1) % d->cap;
 		d->num--;
 		d->cnt.delivered++;
 	}
+	return pushed;
+}
+
+/* Fill the buffers the guest posted from the pending queue; the caller holds @vq's lock. */
+static void deliver(struct input_dev *d, struct vhu_vq *vq)
+{
+	bool pushed;
+
+	pthread_mutex_lock(&d->lock);
+	pushed = fill(d, vq);
+	/* room now: the corrections an overflow left owing, unless the source is mid-frame */
+	while (d->resync && !d->dropping && resync_try(d))
+		pushed |= fill(d, vq);
 	pthread_mutex_unlock(&d->lock);
 	if (pushed)
 		vhu_vq_notify(vq);
@@ -319,6 +391,10 @@ static void input_reset(void *dev)
 	d->num = 0;
 	d->head = 0;
 	d->dropping = false;
+	/* the next driver starts from nothing pressed; what the source holds stays */
+	memset(&d->guest, 0, sizeof(d->guest));
+	d->resync = false;
+	d->resync_open = false;
 	pthread_mutex_unlock(&d->lock);
 }
 

@@ -8,10 +8,10 @@
  *
  * SYN_DROPPED (the kernel's buffer for us overflowed): the events up to the
  * next SYN_REPORT are incomplete and dropped (counted as resync); then the
- * key, switch and absolute-axis state is read with EVIOCGKEY, EVIOCGSW and
- * EVIOCGABS and whatever differs from what the guest was last told is sent
- * as one frame, so no key stays pressed in the guest (Linux
- * Documentation/input/event-codes.rst, "EV_SYN").
+ * key, switch, LED and absolute-axis state is read with EVIOCGKEY, EVIOCGSW,
+ * EVIOCGLED and EVIOCGABS and whatever differs from what the guest was last
+ * told (state.c) is sent as one frame, so no key stays pressed in the guest
+ * (Linux Documentation/input/event-codes.rst, "EV_SYN").
  *
  * A device that goes away (ENODEV, POLLERR, POLLHUP: unplugged, uinput
  * destroyed) ends the source with -ENODEV: the program exits non-zero.
@@ -33,12 +33,9 @@ struct evdev {
 	int fd;
 	bool writable; /* opened read-write: status events can be written back */
 	bool grabbed;
-	bool resync; /* after SYN_DROPPED: dropping up to the next SYN_REPORT */
-	/* what the guest was last told */
-	uint8_t keys[INPUT_BITMAP_SIZE];
-	uint8_t sws[INPUT_BITMAP_SIZE];
-	int32_t abs[ABS_CNT];
-	struct input_event_v out[EVDEV_READ_MAX + KEY_CNT + SW_CNT + ABS_CNT + 1];
+	bool resync;		 /* after SYN_DROPPED: dropping up to the next SYN_REPORT */
+	struct input_state told; /* what the guest was last told */
+	struct input_event_v out[EVDEV_READ_MAX + KEY_CNT + SW_CNT + LED_CNT + ABS_CNT + 1];
 	unsigned int nout;
 };
 
@@ -54,53 +51,38 @@ static void emit(struct evdev *e, uint16_t type, uint16_t code, int32_t value)
 	ev->type = type;
 	ev->code = code;
 	ev->value = value;
-	if (type == EV_KEY && code <= INPUT_CODE_MAX) {
-		if (value)
-			caps_set_bit(e->keys, code);
-		else
-			e->keys[code / 8] &= (uint8_t) ~(1u << (code % 8));
-	} else if (type == EV_SW && code <= INPUT_CODE_MAX) {
-		if (value)
-			caps_set_bit(e->sws, code);
-		else
-			e->sws[code / 8] &= (uint8_t) ~(1u << (code % 8));
-	} else if (type == EV_ABS && code < ABS_CNT) {
-		e->abs[code] = value;
-	}
+	state_apply(&e->told, ev);
 }
 
-/* Differences between a state bitmap the kernel reports and what the guest has. */
-static void resync_bits(struct evdev *e, unsigned long req, uint16_t type, const uint8_t *told,
-			unsigned int count)
+/* One state bitmap as the kernel has it; what the guest was told if it cannot say. */
+static void read_bits(struct evdev *e, unsigned long req, uint8_t *bits)
 {
 	uint8_t now[INPUT_BITMAP_SIZE] = { 0 };
 
-	if (ioctl(e->fd, req, now) < 0)
-		return;
-	for (unsigned int c = 0; c < count && c <= INPUT_CODE_MAX; c++)
-		if (caps_test_bit(e->d->caps.ev[type], c) &&
-		    caps_test_bit(now, c) != caps_test_bit(told, c))
-			emit(e, type, (uint16_t)c, caps_test_bit(now, c));
+	if (ioctl(e->fd, req, now) >= 0) /* the bytes it wrote */
+		memcpy(bits, now, sizeof(now));
 }
 
 static void resync(struct evdev *e)
 {
-	unsigned int before = e->nout;
+	struct input_state now = e->told;
+	struct input_event_v ev;
+	unsigned int n = 0, pos = 0;
 
-	resync_bits(e, EVIOCGKEY(INPUT_BITMAP_SIZE), EV_KEY, e->keys, KEY_CNT);
-	resync_bits(e, EVIOCGSW(INPUT_BITMAP_SIZE), EV_SW, e->sws, SW_CNT);
-	for (unsigned int a = 0; a < ABS_CNT; a++) {
+	read_bits(e, EVIOCGKEY(INPUT_BITMAP_SIZE), now.bits[INPUT_STATE_KEY]);
+	read_bits(e, EVIOCGSW(INPUT_BITMAP_SIZE), now.bits[INPUT_STATE_SW]);
+	read_bits(e, EVIOCGLED(INPUT_BITMAP_SIZE), now.bits[INPUT_STATE_LED]);
+	for (unsigned int a = 0; a < INPUT_STATE_ABS; a++) {
 		struct input_absinfo ai;
 
-		if (!caps_test_bit(e->d->caps.ev[EV_ABS], a) ||
-		    ioctl(e->fd, EVIOCGABS(a), &ai) < 0 || ai.value == e->abs[a])
-			continue;
-		emit(e, EV_ABS, (uint16_t)a, ai.value);
+		if (caps_test_bit(e->d->caps.ev[EV_ABS], a) && ioctl(e->fd, EVIOCGABS(a), &ai) == 0)
+			now.abs[a] = ai.value;
 	}
-	if (e->nout > before)
+	for (; state_diff_next(&e->told, &now, &pos, &ev); n++)
+		emit(e, ev.type, ev.code, ev.value); /* changes e->told behind pos only */
+	if (n)
 		emit(e, EV_SYN, SYN_REPORT, 0);
-	vhu_logf(e->d->log, VHU_LOG_INFO, "SYN_DROPPED: resynchronised %u events",
-		 e->nout - before);
+	vhu_logf(e->d->log, VHU_LOG_INFO, "SYN_DROPPED: resynchronised %u events", n ? n + 1 : 0);
 }
 
 static void take(struct evdev *e, const struct input_event *ev)

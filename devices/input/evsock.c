@@ -93,10 +93,11 @@ static void stats(struct evsock *s)
 	input_counters(s->d, &c);
 	reply(s,
 	      "stats delivered=%llu pending=%u dropped=%llu bad_buffers=%llu status=%llu "
-	      "status_unknown=%llu malformed=%llu",
+	      "status_unknown=%llu malformed=%llu corrections=%llu",
 	      (unsigned long long)c.delivered, c.pending, (unsigned long long)c.dropped,
 	      (unsigned long long)c.bad_buffers, (unsigned long long)c.status,
-	      (unsigned long long)c.status_unknown, (unsigned long long)c.malformed);
+	      (unsigned long long)c.status_unknown, (unsigned long long)c.malformed,
+	      (unsigned long long)c.corrections);
 }
 
 static void ready(struct evsock *s)

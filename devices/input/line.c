@@ -2,9 +2,12 @@
 /*
  * The events socket's line protocol (README "vhu-input", vhu-input(1)):
  * words separated by single or repeated spaces or tabs, numbers decimal or
- * 0x-hex, one line at most INPUT_LINE_MAX bytes. Everything a client sends
- * is untrusted: each number is range-checked here, nothing else reads the
- * text.
+ * 0x-hex, one line at most INPUT_LINE_MAX bytes. Where the kernel has names
+ * (the types, codes, properties and buses of linux/input-event-codes.h and
+ * linux/input.h), a name does as well as its number: EV_KEY KEY_A 1. A name
+ * must be of the right kind for its place (ABS_X is no EV_KEY code).
+ * Everything a client sends is untrusted: each number is range-checked
+ * here, nothing else reads the text.
  *
  *   name TEXT                 ID_NAME (printable ASCII, 1..127 bytes)
  *   serial TEXT               ID_SERIAL
@@ -18,6 +21,7 @@
  *   # ...                     a comment (and blank lines): ignored
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,16 +78,127 @@ static int parse_num(const char **s, int64_t *out)
 	return 0;
 }
 
+static bool is_name_char(char ch)
+{
+	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+	       ch == '_';
+}
+
+struct word {
+	const char *s;
+	size_t len;
+};
+
+static int name_cmp(const void *key, const void *elem)
+{
+	const struct word *w = key;
+	const struct input_name *n = elem;
+	int c = strncmp(w->s, n->name, w->len);
+
+	return c ? c : -(n->name[w->len] != '\0'); /* a prefix sorts first */
+}
+
+/* "EV_KEY" for 1: the name of an event type, or NULL. */
+static const char *type_name(unsigned int type)
+{
+	for (unsigned int i = 0; i < input_names_num; i++)
+		if (input_names[i].ns == INPUT_NS_TYPE && input_names[i].value == type)
+			return input_names[i].name;
+	return NULL;
+}
+
+/* What namespace @ns holds, for a refusal: "a code of EV_KEY", "a bus (BUS_*)" ... */
+static void ns_what(unsigned int ns, char *buf, size_t size)
+{
+	static const char *const what[] = {
+		[INPUT_NS_TYPE - INPUT_NS_TYPE] = "an event type (EV_*)",
+		[INPUT_NS_PROP - INPUT_NS_TYPE] = "an input property (INPUT_PROP_*)",
+		[INPUT_NS_BUS - INPUT_NS_TYPE] = "a bus (BUS_*)",
+		[INPUT_NS_NONE - INPUT_NS_TYPE] = "a number",
+	};
+	const char *type = ns < EV_CNT ? type_name(ns) : NULL;
+
+	if (ns >= INPUT_NS_TYPE)
+		snprintf(buf, size, "%s", what[ns - INPUT_NS_TYPE]);
+	else if (type)
+		snprintf(buf, size, "a code of %s", type);
+	else
+		snprintf(buf, size, "a code of type %u", ns);
+}
+
+/* A name at *@s, advancing *@s: its value if it is one of namespace @want. */
+static int parse_name(const char **s, unsigned int want, int64_t *value, struct line *out,
+		      const char **why)
+{
+	struct word w = { *s, 0 };
+	const struct input_name *n;
+	char has[48], wanted[48];
+
+	while (is_name_char(w.s[w.len]))
+		w.len++;
+	if (!w.len || (w.s[w.len] && !is_space(w.s[w.len]))) {
+		*why = "not a number or a name";
+		return -EINVAL;
+	}
+	n = bsearch(&w, input_names, input_names_num, sizeof(input_names[0]), name_cmp);
+	if (!n) {
+		snprintf(out->msg, sizeof(out->msg), "unknown name %.*s",
+			 w.len > 40 ? 40 : (int)w.len, w.s);
+		*why = out->msg;
+		return -EINVAL;
+	}
+	if (n->ns != want) {
+		ns_what(n->ns, has, sizeof(has));
+		ns_what(want, wanted, sizeof(wanted));
+		snprintf(out->msg, sizeof(out->msg), "%s is %s, not %s", n->name, has, wanted);
+		*why = out->msg;
+		return -EINVAL;
+	}
+	*value = n->value;
+	*s += w.len;
+	return 0;
+}
+
+/* What a name may stand for as word @i of @l (codes: of the type its first word gave). */
+static unsigned int want_ns(const struct line *l, unsigned int i)
+{
+	unsigned int type = l->nnum && l->num[0] >= 0 && l->num[0] < EV_CNT
+				    ? (unsigned int)l->num[0]
+				    : INPUT_NS_NONE;
+
+	switch (l->kind) {
+	case LINE_EVENT:
+		return i == 0 ? INPUT_NS_TYPE : i == 1 ? type : INPUT_NS_NONE;
+	case LINE_EV:
+		return i == 0 ? INPUT_NS_TYPE : type;
+	case LINE_ABS:
+		return i == 0 ? EV_ABS : INPUT_NS_NONE;
+	case LINE_PROP:
+		return INPUT_NS_PROP;
+	case LINE_IDS:
+		return i == 0 ? INPUT_NS_BUS : INPUT_NS_NONE;
+	default:
+		return INPUT_NS_NONE;
+	}
+}
+
+/* The words after the first, numbers or names, into out->num (out->kind is set). */
 static int parse_nums(const char *s, struct line *out, const char **why)
 {
 	out->nnum = 0;
 	for (s = skip_spaces(s); *s; s = skip_spaces(s)) {
+		int64_t *v = &out->num[out->nnum];
+
 		if (out->nnum == LINE_NUMS_MAX) {
 			*why = "too many numbers";
 			return -EINVAL;
 		}
-		if (parse_num(&s, &out->num[out->nnum]) < 0) {
-			*why = "not a number";
+		if (*s == '-' || (*s >= '0' && *s <= '9')) {
+			if (parse_num(&s, v) < 0) {
+				*why = "not a number";
+				return -EINVAL;
+			}
+		} else if (parse_name(&s, want_ns(out, out->nnum), v, out, why) < 0) {
 			return -EINVAL;
 		}
 		out->nnum++;
@@ -113,7 +228,10 @@ static int parse_text(const char *s, struct line *out, const char **why)
 
 static int parse_event(const char *s, struct line *out, const char **why)
 {
-	int ret = parse_nums(s, out, why);
+	int ret;
+
+	out->kind = LINE_EVENT;
+	ret = parse_nums(s, out, why);
 
 	if (ret < 0)
 		return ret;
@@ -126,7 +244,6 @@ static int parse_event(const char *s, struct line *out, const char **why)
 		*why = "TYPE 0..31, CODE 0..1023, VALUE a 32-bit signed number";
 		return -EINVAL;
 	}
-	out->kind = LINE_EVENT;
 	out->ev.type = (uint16_t)out->num[0];
 	out->ev.code = (uint16_t)out->num[1];
 	out->ev.value = (int32_t)out->num[2];
@@ -152,8 +269,8 @@ int line_parse(const char *s, struct line *out, const char **why)
 		out->kind = LINE_EMPTY;
 		return 0;
 	}
-	if ((*s >= '0' && *s <= '9') || *s == '-')
-		return parse_event(s, out, why);
+	if ((*s >= '0' && *s <= '9') || *s == '-' || (*s >= 'A' && *s <= 'Z'))
+		return parse_event(s, out, why); /* a number or a name: EV_KEY ... */
 	for (len = 0; s[len] && !is_space(s[len]);)
 		len++;
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {

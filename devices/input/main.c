@@ -99,11 +99,11 @@ static void log_counters(struct input_dev *d)
 	input_counters(d, &c);
 	vhu_logf(d->log, VHU_LOG_INFO,
 		 "delivered=%llu pending=%u dropped=%llu resync=%llu bad_buffers=%llu "
-		 "status=%llu status_unknown=%llu malformed=%llu",
+		 "status=%llu status_unknown=%llu malformed=%llu corrections=%llu",
 		 (unsigned long long)c.delivered, c.pending, (unsigned long long)c.dropped,
 		 (unsigned long long)c.resync, (unsigned long long)c.bad_buffers,
 		 (unsigned long long)c.status, (unsigned long long)c.status_unknown,
-		 (unsigned long long)c.malformed);
+		 (unsigned long long)c.malformed, (unsigned long long)c.corrections);
 }
 
 static int run(const struct prog_info *info, const struct prog_args *args,

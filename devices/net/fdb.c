@@ -269,7 +269,7 @@ unsigned int fdb_port_count(const struct fdb *fdb, unsigned int port, uint32_t n
 }
 
 unsigned int fdb_port_macs(const struct fdb *fdb, unsigned int port, uint32_t now, uint64_t *macs,
-			   unsigned int max)
+			   uint16_t *vlans, unsigned int max)
 {
 	unsigned int n = 0;
 
@@ -277,8 +277,11 @@ unsigned int fdb_port_macs(const struct fdb *fdb, unsigned int port, uint32_t no
 		const struct fdb_entry *e = &fdb->slots[i];
 		uint64_t w = load_word(e);
 
-		if (w && port_of(w) == port && live(fdb, e, now))
+		if (w && port_of(w) == port && live(fdb, e, now)) {
+			if (vlans)
+				vlans[n] = (uint16_t)((w >> 7) & (FDB_VLANS - 1));
 			macs[n++] = w >> 16; /* the MAC, without the VLAN key */
+		}
 	}
 	return n;
 }

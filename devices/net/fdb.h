@@ -112,11 +112,13 @@ void fdb_flush_port(struct fdb *fdb, unsigned int port);
 /**
  * fdb_port_macs() - the live addresses of @port at @now (as fdb_mac()
  * numbers, whatever their VLAN), at most @max of them (migration: the
- * port's device state).
+ * port's device state; the mac-table method). With @vlans, the VLAN key
+ * of each goes to the same index of it (an address learnt in two VLANs
+ * is two entries).
  * Return: how many were written.
  */
 unsigned int fdb_port_macs(const struct fdb *fdb, unsigned int port, uint32_t now, uint64_t *macs,
-			   unsigned int max);
+			   uint16_t *vlans, unsigned int max);
 
 /** fdb_count() - live entries at @now (tests, counters). */
 unsigned int fdb_count(const struct fdb *fdb, uint32_t now);

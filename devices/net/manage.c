@@ -159,19 +159,29 @@ static void mac_text(uint64_t mac, char out[18])
 		 (unsigned int)mac & 0xff);
 }
 
-/* Each learnt address of @p; @arg: a MAC_TABLE_MAX buffer. */
+struct mac_buf {
+	uint64_t macs[MAC_TABLE_MAX];
+	uint16_t vlans[MAC_TABLE_MAX];
+};
+
+/* Each learnt address of @p and its VLAN (0: untagged); @arg: a struct mac_buf. */
 static void macs_each(struct net_port *p, struct json_writer *w, void *arg)
 {
-	uint64_t *macs = arg;
-	unsigned int k = fdb_port_macs(&p->sw->fdb, p->id, net_now(), macs, MAC_TABLE_MAX);
+	struct mac_buf *b = arg;
+	unsigned int k =
+		fdb_port_macs(&p->sw->fdb, p->id, net_now(), b->macs, b->vlans, MAC_TABLE_MAX);
 
 	for (unsigned int j = 0; j < k; j++) {
 		char text[18];
 
-		mac_text(macs[j], text);
+		mac_text(b->macs[j], text);
 		jw_object_begin(w);
 		jw_key(w, "mac");
 		jw_string(w, text);
+		jw_key(w, "vlan");
+		jw_uint(w, b->vlans[j] ? __atomic_load_n(&p->sw->vlan_vid[b->vlans[j]],
+							 __ATOMIC_RELAXED)
+				       : 0);
 		jw_key(w, "port");
 		jw_uint(w, p->id);
 		jw_key(w, "name");
@@ -183,13 +193,13 @@ static void macs_each(struct net_port *p, struct json_writer *w, void *arg)
 static int m_macs(void *opaque, const struct json_value *params, struct json_writer *result,
 		  struct ctl_error *err)
 {
-	uint64_t *macs = malloc(MAC_TABLE_MAX * sizeof(*macs));
+	struct mac_buf *b = malloc(sizeof(*b));
 	int ret;
 
-	if (!macs)
+	if (!b)
 		return ctl_fail(err, -ENOMEM, "out of memory");
-	ret = each_port(opaque, params, macs_each, macs, result, err);
-	free(macs);
+	ret = each_port(opaque, params, macs_each, b, result, err);
+	free(b);
 	return ret;
 }
 
@@ -198,6 +208,6 @@ const struct ctl_method net_methods[] = {
 	  "a new vhost-user port listening on socket-path (client: connecting to it)" },
 	{ "port-remove", m_remove, "take a port out of the switch and remove its socket" },
 	{ "port-list", m_list, "the ports and their counters" },
-	{ "mac-table", m_macs, "the learnt MAC addresses and their ports" },
+	{ "mac-table", m_macs, "the learnt MAC addresses, their VLANs and ports" },
 };
 const size_t net_num_methods = sizeof(net_methods) / sizeof(net_methods[0]);

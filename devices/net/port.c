@@ -424,7 +424,7 @@ static int port_state_save(void *dev, void **buf, size_t *len)
 
 	if (!macs)
 		return -ENOMEM;
-	n = fdb_port_macs(&p->sw->fdb, p->id, net_now(), macs, FDB_SIZE);
+	n = fdb_port_macs(&p->sw->fdb, p->id, net_now(), macs, NULL, FDB_SIZE);
 	*len = STATE_HDR + (size_t)(NET_COUNTER_MAX + n) * 8;
 	b = malloc(*len);
 	if (!b) {

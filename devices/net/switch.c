@@ -121,7 +121,8 @@ int net_switch_vlan_key(struct net_switch *sw, unsigned int vid)
 			sw->nvlans = 1; /* key 0: the untagged domain */
 		if (sw->nvlans == FDB_VLANS)
 			return -ENOSPC;
-		sw->vlan_vid[sw->nvlans] = (uint16_t)vid;
+		/* atomic: the mac-table method reads it from a control thread */
+		__atomic_store_n(&sw->vlan_vid[sw->nvlans], (uint16_t)vid, __ATOMIC_RELAXED);
 		sw->vlan_key[vid] = sw->nvlans++;
 	}
 	return sw->vlan_key[vid];

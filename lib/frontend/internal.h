@@ -6,8 +6,8 @@
  * Concepts
  *
  * The front-end's state, shared by frontend.c (connect, negotiate, start,
- * queues), channel.c (the back-end request channel, served by a thread of
- * its own: see channel.c) and reconnect.c (the inflight region and
+ * stop), queue.c (each ring's driver side), channel.c (the back-end request channel, served by a
+ * thread of its own: see channel.c) and reconnect.c (the inflight region and
  * vhu_frontend_reconnect).
  *
  * A reconnect replaces what belongs to the connection (the socket, the
@@ -103,6 +103,9 @@ int vhu_fe_kick_all(struct vhu_frontend *fe);
 
 /* Every request's result: log a failure, and turn a transport error into a dead peer. */
 int vhu_fe_req_done(struct vhu_frontend *fe, uint32_t request, int ret);
+
+/* A request with a vring state payload (@index, @num), acked; 0 or -errno. */
+int vhu_fe_vring_state(struct vhu_frontend *fe, uint32_t request, unsigned int index, uint32_t num);
 
 /* Send @req through the front-end (NEED_REPLY when acks are on); 0 or -errno. */
 int vhu_fe_send_req(struct vhu_frontend *fe, struct vhu_msg *req);

@@ -193,9 +193,134 @@ static void reply_with_an_fd(void **state)
 	bad_reply(BAD_FD);
 }
 
+/* ---- in-band notifications: a back-end channel that lies (issue 20) ---- */
+
+struct chan_fake {
+	int sock;
+	int chan; /* the channel end SET_BACKEND_REQ_FD brought (atomic) */
+};
+
+static void *chan_fake_main(void *arg)
+{
+	struct chan_fake *f = arg;
+
+	for (;;) {
+		struct vhu_msg m, r;
+		int ret = vhu_msg_recv(f->sock, &m);
+		uint64_t pf = VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
+			      VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |
+			      VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS);
+
+		if (ret < 0)
+			break;
+		if (m.hdr.request == VHU_REQ_SET_BACKEND_REQ_FD && m.nfds == 1)
+			__atomic_store_n(&f->chan, vhu_msg_take_fd(&m, 0), __ATOMIC_RELEASE);
+		vhu_msg_close_fds(&m);
+		vhu_msg_init(&r, m.hdr.request, VHU_FLAG_REPLY, sizeof(uint64_t));
+		if (m.hdr.request == VHU_REQ_GET_FEATURES)
+			r.payload.u64 = F_VERSION_1 | VHU_BIT(VHU_F_PROTOCOL_FEATURES);
+		else if (m.hdr.request == VHU_REQ_GET_PROTOCOL_FEATURES)
+			r.payload.u64 = pf;
+		else if (m.hdr.request == VHU_REQ_GET_VRING_BASE)
+			r.payload.state = (struct vhost_vring_state){ m.payload.state.index, 0 };
+		else if (!(m.hdr.flags & VHU_FLAG_NEED_REPLY))
+			continue;
+		(void)vhu_msg_send(f->sock, &r);
+	}
+	return NULL;
+}
+
+/* Send @m on the channel with NEED_REPLY; the front-end's u64 answer. */
+static uint64_t chan_ask(int chan, struct vhu_msg *m)
+{
+	struct vhu_msg reply;
+
+	m->hdr.flags |= VHU_FLAG_NEED_REPLY;
+	assert_int_equal(vhu_msg_send(chan, m), 0);
+	assert_int_equal(vhu_msg_recv(chan, &reply), 0);
+	assert_int_equal(reply.hdr.request, m->hdr.request);
+	assert_int_equal(reply.hdr.size, sizeof(uint64_t));
+	return reply.payload.u64;
+}
+
+/*
+ * BACKEND_VRING_CALL / _ERR for a ring the front-end does not have, with a
+ * reserved num, an fd or a short payload: each refused (a failure ack) and
+ * nothing signalled; then good ones wake the ring's wait and mark it broken.
+ */
+static void inband_channel_lies(void **state)
+{
+	int fds = leak_count_fds(), sv[2], chan, efd;
+	struct chan_fake f = { .chan = -1 };
+	struct vhu_frontend_config cfg = {
+		.timeout_ms = 3000,
+		.features = F_VERSION_1,
+		.protocol_features = ~0ull,
+		.num_queues = 1,
+		.queue_size = 64,
+		.mem_size = 1u << 20,
+		.log = &quiet_log,
+		.inband_notifications = true,
+	};
+	struct vhu_frontend_queue *q;
+	struct vhu_frontend *fe;
+	pthread_t thread;
+	struct vhu_msg m;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f.sock = sv[1];
+	cfg.fd = sv[0];
+	assert_int_equal(pthread_create(&thread, NULL, chan_fake_main, &f), 0);
+	assert_int_equal(vhu_frontend_connect(&cfg, &fe), 0);
+	assert_true(vhu_frontend_protocol_features(fe) &
+		    VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS));
+	assert_int_equal(vhu_frontend_start(fe), 0);
+	chan = __atomic_load_n(&f.chan, __ATOMIC_ACQUIRE);
+	assert_true(chan >= 0);
+	assert_int_equal(vhu_sock_set_timeouts(chan, 3000), 0);
+	q = vhu_frontend_queue(fe, 0);
+
+	vhu_msg_init(&m, VHU_BACKEND_REQ_VRING_CALL, 0, sizeof(struct vhost_vring_state));
+	m.payload.state = (struct vhost_vring_state){ 1, 0 }; /* no ring 1 */
+	assert_true(chan_ask(chan, &m) != 0);
+	vhu_msg_init(&m, VHU_BACKEND_REQ_VRING_ERR, 0, sizeof(struct vhost_vring_state));
+	m.payload.state = (struct vhost_vring_state){ 255, 0 };
+	assert_true(chan_ask(chan, &m) != 0);
+	vhu_msg_init(&m, VHU_BACKEND_REQ_VRING_CALL, 0, sizeof(struct vhost_vring_state));
+	m.payload.state = (struct vhost_vring_state){ 0, 1 }; /* reserved num */
+	assert_true(chan_ask(chan, &m) != 0);
+	vhu_msg_init(&m, VHU_BACKEND_REQ_VRING_CALL, 0, 4); /* short */
+	assert_true(chan_ask(chan, &m) != 0);
+	vhu_msg_init(&m, VHU_BACKEND_REQ_VRING_CALL, 0, sizeof(struct vhost_vring_state));
+	efd = eventfd(0, EFD_CLOEXEC);
+	m.fds[0] = efd; /* the row carries none */
+	m.nfds = 1;
+	assert_true(chan_ask(chan, &m) != 0);
+	close(efd);
+	assert_int_equal(vhu_frontend_queue_wait(q, 0), 0); /* nothing was signalled */
+	assert_false(vhu_frontend_queue_broken(q));
+
+	vhu_msg_init(&m, VHU_BACKEND_REQ_VRING_CALL, 0, sizeof(struct vhost_vring_state));
+	assert_int_equal(chan_ask(chan, &m), 0);
+	assert_int_equal(vhu_frontend_queue_wait(q, 1000), 1);
+	vhu_msg_init(&m, VHU_BACKEND_REQ_VRING_ERR, 0, sizeof(struct vhost_vring_state));
+	assert_int_equal(chan_ask(chan, &m), 0);
+	assert_true(vhu_frontend_queue_broken(q));
+	assert_true(vhu_frontend_alive(fe));
+
+	assert_int_equal(vhu_frontend_stop(fe), 0);
+	vhu_frontend_destroy(fe);
+	pthread_join(thread, NULL);
+	close(chan);
+	close(sv[1]);
+	assert_int_equal(leak_count_fds(), fds);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(inband_channel_lies),
 		cmocka_unit_test(reply_too_short),
 		cmocka_unit_test(reply_too_long),
 		cmocka_unit_test(reply_to_another_request),

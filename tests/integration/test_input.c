@@ -44,13 +44,14 @@ extern char **environ;
 #define RING 64u
 #define PENDING 8u /* --max-pending */
 
+/* numbers and the kernel's names mixed: BUS_VIRTUAL 6, INPUT_PROP_DIRECT 1, BTN_RIGHT 273 ... */
 static const char description[] = "name vhu test tablet\n"
 				  "serial T-0042\n"
-				  "ids 6 0x1234 0x5678 2\n"
-				  "prop 1\n"
-				  "ev 1 30 48 272 273\n"
-				  "ev 17 0 1\n"
-				  "abs 0 0 32767 0 0 10\n"
+				  "ids BUS_VIRTUAL 0x1234 0x5678 2\n"
+				  "prop INPUT_PROP_DIRECT\n"
+				  "ev EV_KEY KEY_A 48 BTN_LEFT BTN_RIGHT\n"
+				  "ev 17 LED_NUML 1\n"
+				  "abs ABS_X 0 32767 0 0 10\n"
 				  "abs 1 -100 100 2 3 4\n"
 				  "ready\n";
 
@@ -288,6 +289,17 @@ static void expect_event(struct rig *r, uint16_t type, uint16_t code, int32_t va
 	vhu_frontend_queue_kick(r->eq);
 }
 
+/* The next events, in order: { type, code, value } each; then nothing more within 200 ms. */
+static void expect_only(struct rig *r, const int32_t (*ev)[3], size_t n)
+{
+	void *token;
+	uint32_t len;
+
+	for (size_t i = 0; i < n; i++)
+		expect_event(r, (uint16_t)ev[i][0], (uint16_t)ev[i][1], ev[i][2]);
+	assert_false(get_event(r, 200, &token, &len));
+}
+
 static uint8_t cfg_read(struct rig *r, uint8_t select, uint8_t subsel,
 			struct virtio_input_config *cfg)
 {
@@ -400,15 +412,20 @@ static void exact_sequence(void **state)
 }
 
 /*
- * No buffers posted: the pending queue keeps PENDING events, whole frames,
- * and counts every other one; buffers posted later get exactly those.
+ * No buffers posted: the pending queue keeps whole frames, at most PENDING
+ * events, and counts every other one; buffers posted later get exactly
+ * those, then the corrections for what was dropped.
  */
 static void overflow_bound(void **state)
 {
+	/* the frames kept, then what the dropped ones left: 30 up, 48 as it was, ABS_X at 7 */
+	static const int32_t bound_want[][3] = {
+		{ EV_KEY, 30, 1 },	   { EV_SYN, SYN_REPORT, 0 }, { EV_KEY, 30, 0 },
+		{ EV_SYN, SYN_REPORT, 0 }, { EV_KEY, 30, 1 },	      { EV_SYN, SYN_REPORT, 0 },
+		{ EV_KEY, 30, 0 },	   { EV_ABS, 0, 7 },	      { EV_SYN, SYN_REPORT, 0 },
+	};
 	struct rig *r = *state;
 	char line[64];
-	void *token;
-	uint32_t len;
 
 	for (int i = 0; i < 3; i++) {
 		snprintf(line, sizeof(line), "1 30 %d\n0 0 0\n", (i + 1) % 2);
@@ -418,24 +435,66 @@ static void overflow_bound(void **state)
 	ev_send(r, "1 48 1\n3 0 7\n0 0 0\n");
 	assert_int_equal(stat_of(r, "pending"), 6);
 	assert_int_equal(stat_of(r, "dropped"), 3);
-	ev_send(r, "1 30 0\n0 0 0\n"); /* fits */
+	/*
+	 * 2 free places, 3 corrections owed (30 up, 48 down, ABS_X 7) with
+	 * their SYN_REPORT: the frames that follow are dropped too
+	 */
+	ev_send(r, "1 30 0\n0 0 0\n");
 	for (int i = 0; i < 5; i++)
-		ev_send(r, "1 48 0\n0 0 0\n"); /* does not */
-	assert_int_equal(stat_of(r, "pending"), PENDING);
-	assert_int_equal(stat_of(r, "dropped"), 13);
+		ev_send(r, "1 48 0\n0 0 0\n");
+	assert_int_equal(stat_of(r, "pending"), 6);
+	assert_int_equal(stat_of(r, "dropped"), 15);
 	post_all(r);
-	for (unsigned int i = 0; i < PENDING / 2; i++) {
-		expect_event(r, EV_KEY, 30, (int32_t)((i + 1) % 2));
-		expect_event(r, EV_SYN, SYN_REPORT, 0);
-	}
-	assert_false(get_event(r, 200, &token, &len));
-	assert_int_equal(stat_of(r, "delivered"), PENDING);
+	expect_only(r, bound_want, sizeof(bound_want) / sizeof(bound_want[0]));
+	assert_int_equal(stat_of(r, "delivered"), 9);
+	assert_int_equal(stat_of(r, "corrections"), 2);
 	assert_int_equal(stat_of(r, "pending"), 0);
 	/* with buffers there, nothing is dropped any more */
 	ev_send(r, "1 48 0\n0 0 0\n");
 	expect_event(r, EV_KEY, 48, 0);
 	expect_event(r, EV_SYN, SYN_REPORT, 0);
-	assert_int_equal(stat_of(r, "dropped"), 13);
+	assert_int_equal(stat_of(r, "dropped"), 15);
+}
+
+/*
+ * Keys held while the queue overflows and released while it is full: the
+ * releases are dropped, and the guest must still see them (evdev's
+ * SYN_DROPPED resync). With PENDING 8, the 8 corrections and their
+ * SYN_REPORT do not fit at once: they come in two parts.
+ */
+static void overflow_resync(void **state)
+{
+	/* the frames kept, then the corrections: keys, axes, switches, LEDs, in code order */
+	static const int32_t resync_want[][3] = {
+		{ EV_KEY, 30, 1 },	   { EV_SYN, SYN_REPORT, 0 }, { EV_KEY, 48, 1 },
+		{ EV_SYN, SYN_REPORT, 0 }, { EV_KEY, 272, 1 },	      { EV_SYN, SYN_REPORT, 0 },
+		{ EV_ABS, 1, -7 },	   { EV_SYN, SYN_REPORT, 0 }, { EV_KEY, 30, 0 },
+		{ EV_KEY, 48, 0 },	   { EV_KEY, 272, 0 },	      { EV_KEY, 273, 1 },
+		{ EV_ABS, 0, 100 },	   { EV_ABS, 1, -5 },	      { EV_LED, 0, 1 },
+		{ EV_LED, 1, 1 },	   { EV_SYN, SYN_REPORT, 0 },
+	};
+	struct rig *r = *state;
+
+	/* three keys down, and ABS_Y: the queue is full */
+	ev_send(r, "1 30 1\n0 0 0\n1 48 1\n0 0 0\n1 272 1\n0 0 0\n3 1 -7\n0 0 0\n");
+	assert_int_equal(stat_of(r, "pending"), PENDING);
+	/* dropped: a fourth key down, the three up, both axes, both LEDs on */
+	ev_send(r, "1 273 1\n0 0 0\n1 30 0\n1 48 0\n0 0 0\n1 272 0\n0 0 0\n");
+	ev_send(r, "3 0 100\n3 1 -5\n17 0 1\n17 1 1\n0 0 0\n");
+	/* gone and back within the overflow: nothing to correct */
+	ev_send(r, "1 30 1\n0 0 0\n1 30 0\n0 0 0\n3 0 50\n0 0 0\n3 0 100\n0 0 0\n");
+	assert_int_equal(stat_of(r, "pending"), PENDING);
+	assert_int_equal(stat_of(r, "dropped"), 20);
+	assert_int_equal(stat_of(r, "malformed"), 0);
+	post_all(r);
+	expect_only(r, resync_want, sizeof(resync_want) / sizeof(resync_want[0]));
+	assert_int_equal(stat_of(r, "corrections"), 8);
+	assert_int_equal(stat_of(r, "delivered"), 17);
+	/* and from then on events flow as before, named or not */
+	ev_send(r, "EV_KEY BTN_RIGHT 0\nEV_SYN SYN_REPORT 0\n");
+	expect_event(r, EV_KEY, 273, 0);
+	expect_event(r, EV_SYN, SYN_REPORT, 0);
+	assert_int_equal(stat_of(r, "dropped"), 20);
 }
 
 /* A buffer under 8 bytes is completed empty; a bigger one or a split one takes the event. */
@@ -536,6 +595,31 @@ static void malformed_lines(void **state)
 		"1 30 99999999999999999999\n",
 		"\x01\x02\n",
 		"1\t30\t\x7f\n",
+		/* names: unknown, of another type, where a number goes, not a word */
+		"EV_KEY KEY_NOPE 1\n",
+		"EV_KEY ABS_X 1\n",
+		"KEY_A 1\n",
+		"EV_KEY KEY_A KEY_B\n",
+		"EV_KEY key_a 1\n",
+		"EV_KEY KEY_A- 1\n",
+		"EV_NOPE KEY_A 1\n",
+		"EV_REL REL_X 1\n",
+		"EV_KEY BTN_LEFT\x7f 1\n",
+		"EV_KEY "
+		"KEY_"
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		"AAA"
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA 1\n",
+		"99 KEY_A 1\n",
+		"EV_KEY 30 1 EV_SYN\n",
+	};
+	/* what some of them are told, exactly */
+	static const char *const said[][2] = {
+		{ "EV_KEY KEY_NOPE 1\n", "error: unknown name KEY_NOPE" },
+		{ "EV_KEY ABS_X 1\n", "error: ABS_X is a code of EV_ABS, not a code of EV_KEY" },
+		{ "KEY_A 1\n", "error: KEY_A is a code of EV_KEY, not an event type (EV_*)" },
+		{ "EV_KEY KEY_A KEY_B\n", "error: KEY_B is a code of EV_KEY, not a number" },
+		{ "EV_REL REL_X 1\n", "error: event type/code not in the description" },
 	};
 	struct rig *r = *state;
 	char line[512], big[600];
@@ -548,7 +632,13 @@ static void malformed_lines(void **state)
 		assert_non_null(ev_line(r, line, sizeof(line)));
 		assert_true(!strncmp(line, "error: ", 7));
 	}
-	ev_send(r, "  1\t30   0x1 \r\n# a comment\n\n0 0 0\n");
+	for (unsigned int i = 0; i < sizeof(said) / sizeof(said[0]); i++) {
+		ev_send(r, said[i][0]);
+		assert_non_null(ev_line(r, line, sizeof(line)));
+		assert_string_equal(line, said[i][1]);
+	}
+	n += sizeof(said) / sizeof(said[0]);
+	ev_send(r, "  1\t30   0x1 \r\n# a comment\n\nEV_SYN\tSYN_REPORT  0\n");
 	expect_event(r, EV_KEY, 30, 1);
 	expect_event(r, EV_SYN, SYN_REPORT, 0);
 	assert_int_equal(stat_of(r, "malformed"), n);
@@ -579,10 +669,33 @@ static void malformed_lines(void **state)
 static void describe_refuses(void **state)
 {
 	static const char *const bad[] = {
-		"ev 0 1\n",	 "ev 32 1\n",	      "ev 1\n",	   "ev 1 1024\n",
-		"abs 64 0 1\n",	 "abs 0 5 1\n",	      "abs 0 1\n", "abs 0 0 1 2 3 4 5\n",
-		"ids 1 2 3\n",	 "ids 1 2 3 65536\n", "prop 32\n", "name\n",
-		"serial \x01\n", "1 30 1\n",	      "ready\n",   "bogus 1\n",
+		"ev 0 1\n",
+		"ev 32 1\n",
+		"ev 1\n",
+		"ev 1 1024\n",
+		"abs 64 0 1\n",
+		"abs 0 5 1\n",
+		"abs 0 1\n",
+		"abs 0 0 1 2 3 4 5\n",
+		"ids 1 2 3\n",
+		"ids 1 2 3 65536\n",
+		"prop 32\n",
+		"name\n",
+		"serial \x01\n",
+		"1 30 1\n",
+		"ready\n",
+		"bogus 1\n",
+		/* names in the wrong place, or none */
+		"ev EV_KEY REL_X\n",
+		"abs KEY_A 0 1\n",
+		"abs ABS_X 0 KEY_A\n",
+		"prop BUS_USB\n",
+		"ids INPUT_PROP_DIRECT 1 2 3\n",
+		"ids BUS_USB BUS_USB 1 1\n",
+		"ev EV_NOPE 1\n",
+		"ev KEY_A KEY_A\n",
+		"prop INPUT_PROP_NOPE\n",
+		"Ev EV_KEY KEY_A\n",
 	};
 	struct rig *r = *state;
 	char line[512];
@@ -594,13 +707,13 @@ static void describe_refuses(void **state)
 		assert_true(!strncmp(line, "error: ", 7));
 	}
 	assert_int_equal(stat(r->vu, &st), -1); /* not served yet */
-	ev_send(r, "ev 2 0 1\nready\n");
+	ev_send(r, "ev EV_REL REL_X REL_Y\nready\n");
 	assert_non_null(ev_line(r, line, sizeof(line)));
 	assert_string_equal(line, "ok");
 	assert_int_equal(stat_of(r, "malformed"), sizeof(bad) / sizeof(bad[0]));
 	assert_int_equal(fe_open(r), 0);
 	post_all(r);
-	ev_send(r, "2 1 -3\n0 0 0\n");
+	ev_send(r, "EV_REL REL_Y -3\n0 0 0\n");
 	expect_event(r, EV_REL, 1, -3);
 	expect_event(r, EV_SYN, SYN_REPORT, 0);
 }
@@ -611,6 +724,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(config_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(exact_sequence, setup, teardown),
 		cmocka_unit_test_setup_teardown(overflow_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(overflow_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(tiny_and_oversize_buffers, setup, teardown),
 		cmocka_unit_test_setup_teardown(status_to_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(malformed_lines, setup, teardown),

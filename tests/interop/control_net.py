@@ -98,8 +98,8 @@ try:
 		if macs:
 			break
 		time.sleep(0.05)
-	check(len(macs) == 1 and macs[0]['name'] == sock('p0'),
-	      'mac-table: p0\'s sender while it sends: %s' % macs)
+	check(len(macs) == 1 and macs[0]['name'] == sock('p0') and macs[0]['vlan'] == 0,
+	      'mac-table: p0\'s sender, untagged, while it sends: %s' % macs)
 	check(rpc('port-remove', {'name': sock('p2')}).get('result') is True,
 	      'port-remove p2 while frames flow')
 	tx.communicate(timeout=30)
@@ -135,5 +135,37 @@ finally:
 	rc = daemon.wait(10)
 	log.close()
 check(rc == 0, 'vhu-net exits 0 on SIGTERM')
+
+# mac-table names each entry's VLAN: two access ports of VLAN 10
+CSOCK2 = os.path.join(T, 'ctl2')
+log = open(os.path.join(T, 'vhu-net-vlan.log'), 'w')
+daemon = subprocess.Popen([NET, '--socket-path=' + sock('v0'), '--socket-path=' + sock('v1'),
+			   '--port-config=%s,vlan=10' % sock('v0'),
+			   '--port-config=%s,vlan=10' % sock('v1'),
+			   '--control-socket=' + CSOCK2], stderr=log)
+for _ in range(100):
+	if os.path.exists(CSOCK2):
+		break
+	time.sleep(0.05)
+try:
+	rpc = Client(CSOCK2).rpc
+	rx = bench('v1', '--mode=rx', '--time=4')
+	time.sleep(1)
+	tx = bench('v0', '--mode=tx', '--time=2')
+	for _ in range(100):
+		macs = rpc('mac-table')['result']
+		if macs:
+			break
+		time.sleep(0.05)
+	check(len(macs) == 1 and macs[0]['name'] == sock('v0') and macs[0]['vlan'] == 10,
+	      'mac-table: an access port\'s sender in VLAN 10: %s' % macs)
+	tx.communicate(timeout=30)
+	rx.kill()
+	rx.communicate()
+finally:
+	daemon.terminate()
+	rc = daemon.wait(10)
+	log.close()
+check(rc == 0, 'vhu-net (VLANs) exits 0 on SIGTERM')
 sys.exit(check.finish(os.path.join(T, 'vhu-net.log'), T,
 			 'vhu-net ports managed at run time: all checks passed'))

@@ -34,7 +34,7 @@ input)
 		import socket, sys
 		s = socket.socket(socket.AF_UNIX)
 		s.connect(sys.argv[1])
-		s.sendall(b"name hostile\nev 1 30\nev 17 0\nready\n")
+		s.sendall(b"name hostile\nev EV_KEY KEY_A\nev EV_LED LED_NUML\nready\n")
 		assert s.recv(64) == b"ok\n"
 	EOF
 	export HOSTILE_LOOP_QUEUE=1 # the status queue: buffers are read as they come

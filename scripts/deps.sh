@@ -8,6 +8,7 @@ set -u
 PKGS=(
 	build-essential pkg-config meson ninja-build
 	libcmocka-dev liburing-dev libpixman-1-dev libpng-dev
+	libvirglrenderer-dev libegl-mesa0 libgl1-mesa-dri
 	clang libclang-rt-14-dev clang-format
 	python3 python3-pytest
 	qemu-system-x86 qemu-utils qemu-block-extra qemu-system-common qemu-system-gui

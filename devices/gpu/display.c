@@ -138,16 +138,16 @@ int gpu_show_scanout(struct gpu_dev *g, uint32_t id, uint32_t width, uint32_t he
 }
 
 /*
- * Whether rows [x, x + width) of @res are the UPDATE's bytes as they are:
+ * Whether rows [x, x + width) of @img are the UPDATE's bytes as they are:
  * whole rows, no padding, a8r8g8b8 or x8r8g8b8 (the display ignores the
  * top byte of x8r8g8b8, so a8r8g8b8's alpha may travel in it).
  */
-static bool direct(const struct gpu_resource *res, int32_t x, uint32_t width)
+static bool direct(pixman_image_t *img, int32_t x, uint32_t width)
 {
-	pixman_format_code_t f = pixman_image_get_format(res->image);
+	pixman_format_code_t f = pixman_image_get_format(img);
 
-	return x == 0 && width == res->width &&
-	       pixman_image_get_stride(res->image) == (int)width * 4 &&
+	return x == 0 && (int)width == pixman_image_get_width(img) &&
+	       pixman_image_get_stride(img) == (int)width * 4 &&
 	       (f == PIXMAN_x8r8g8b8 || f == PIXMAN_a8r8g8b8);
 }
 
@@ -160,9 +160,12 @@ static int sent(struct gpu_dev *g, int ret, size_t size)
 	return ret;
 }
 
-/* One band of rows of @box, converted to x8r8g8b8 as the spec wants. */
-static int send_band(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res, int32_t x,
-		     int32_t y, uint32_t width, uint32_t height)
+/*
+ * One band of rows of @img, from (@sx, @sy) in it, converted to x8r8g8b8 as
+ * the spec wants; (@x, @y) is where the band is in the resource.
+ */
+static int send_band(struct gpu_dev *g, uint32_t id, pixman_image_t *img, int32_t sx, int32_t sy,
+		     int32_t x, int32_t y, uint32_t width, uint32_t height)
 {
 	const struct gpu_scanout *s = &g->scanout[id];
 	struct vhu_gpu_update u = {
@@ -177,10 +180,10 @@ static int send_band(struct gpu_dev *g, uint32_t id, const struct gpu_resource *
 	pixman_image_t *dst;
 	int ret;
 
-	/* rows already in the wire's layout: sent from the resource, no copy */
-	if (direct(res, x, width)) {
-		const uint8_t *rows = (const uint8_t *)pixman_image_get_data(res->image) +
-				      (size_t)y * (size_t)pixman_image_get_stride(res->image);
+	/* rows already in the wire's layout: sent from the image, no copy */
+	if (direct(img, sx, width)) {
+		const uint8_t *rows = (const uint8_t *)pixman_image_get_data(img) +
+				      (size_t)sy * (size_t)pixman_image_get_stride(img);
 
 		return sent(g, gpu_sock_send(g, VHU_GPU_REQ_UPDATE, &u, sizeof(u), rows, size),
 			    size);
@@ -194,26 +197,43 @@ static int send_band(struct gpu_dev *g, uint32_t id, const struct gpu_resource *
 		free(pixels);
 		return -ENOMEM;
 	}
-	pixman_image_composite32(PIXMAN_OP_SRC, res->image, NULL, dst, x, y, 0, 0, 0, 0,
-				 (int32_t)width, (int32_t)height);
+	pixman_image_composite32(PIXMAN_OP_SRC, img, NULL, dst, sx, sy, 0, 0, 0, 0, (int32_t)width,
+				 (int32_t)height);
 	pixman_image_unref(dst);
 	ret = gpu_sock_send(g, VHU_GPU_REQ_UPDATE, &u, sizeof(u), pixels, size);
 	free(pixels);
 	return sent(g, ret, size);
 }
 
-int gpu_show_update(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,
-		    const pixman_box32_t *box)
+/* Rows [@y1, @y2) of @img from column @sx, at most VHU_GPU_MAX_UPDATE_PIXELS per UPDATE. */
+static int send_rows(struct gpu_dev *g, uint32_t id, pixman_image_t *img, int32_t sx, int32_t sy,
+		     const pixman_box32_t *box)
 {
 	uint32_t width = (uint32_t)(box->x2 - box->x1);
 	uint32_t rows = VHU_GPU_MAX_UPDATE_PIXELS / width; /* width <= GPU_MAX_DIM: rows >= 1 */
 
 	for (int32_t y = box->y1; y < box->y2; y += (int32_t)rows) {
 		uint32_t h = (uint32_t)(box->y2 - y) < rows ? (uint32_t)(box->y2 - y) : rows;
-		int ret = send_band(g, id, res, box->x1, y, width, h);
+		int ret = send_band(g, id, img, sx, sy + (y - box->y1), box->x1, y, width, h);
 
 		if (ret < 0)
 			return ret;
 	}
 	return 0;
+}
+
+int gpu_show_update(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,
+		    const pixman_box32_t *box)
+{
+	return send_rows(g, id, res->image, box->x1, box->y1, box);
+}
+
+int gpu_show_image(struct gpu_dev *g, uint32_t id, pixman_image_t *img, int32_t x, int32_t y)
+{
+	pixman_box32_t box = { .x1 = x,
+			       .y1 = y,
+			       .x2 = x + pixman_image_get_width(img),
+			       .y2 = y + pixman_image_get_height(img) };
+
+	return send_rows(g, id, img, 0, 0, &box);
 }

@@ -15,26 +15,6 @@
 #include "gpu.h"
 #include <vhu/gpu.h>
 
-/* Every command struct fits this; ATTACH_BACKING's entries are read apart. */
-union gpu_cmd {
-	struct virtio_gpu_ctrl_hdr hdr;
-	struct virtio_gpu_resource_create_2d c2d;
-	struct virtio_gpu_resource_unref unref;
-	struct virtio_gpu_set_scanout ss;
-	struct virtio_gpu_resource_flush rf;
-	struct virtio_gpu_transfer_to_host_2d t2d;
-	struct virtio_gpu_resource_attach_backing ab;
-	struct virtio_gpu_resource_detach_backing db;
-	struct virtio_gpu_cmd_get_edid edid;
-	struct virtio_gpu_update_cursor cursor;
-};
-
-union gpu_resp {
-	struct virtio_gpu_ctrl_hdr hdr;
-	struct virtio_gpu_resp_display_info info;
-	struct virtio_gpu_resp_edid edid;
-};
-
 size_t gpu_iov_read(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len)
 {
 	size_t done = 0;
@@ -70,7 +50,7 @@ size_t gpu_iov_write(const struct iovec *iov, unsigned int n, const void *buf, s
 }
 
 /* The pixman layout of a virtio-gpu format (names are byte order, little-endian host). */
-static pixman_format_code_t pixman_format(uint32_t format)
+pixman_format_code_t gpu_pixman_format(uint32_t format)
 {
 	switch (format) {
 	case VIRTIO_GPU_FORMAT_B8G8R8A8_UNORM:
@@ -100,13 +80,14 @@ void gpu_init(struct gpu_dev *g, uint32_t num_scanouts, uint64_t max_hostmem)
 	pthread_mutex_init(&g->lock, NULL);
 	g->num_scanouts = num_scanouts;
 	g->max_hostmem = max_hostmem;
+	g->max_contexts = GPU_MAX_CONTEXTS;
 	g->sock = -1;
 	g->reply_timeout_ms = GPU_REPLY_TIMEOUT_MS;
 	/* spec: the device signals the display configuration at start */
 	g->events_read = VIRTIO_GPU_EVENT_DISPLAY;
 }
 
-static struct gpu_resource *find(struct gpu_dev *g, uint32_t id)
+struct gpu_resource *gpu_find(struct gpu_dev *g, uint32_t id)
 {
 	for (struct gpu_resource *r = g->res; r; r = r->next)
 		if (r->id == id)
@@ -135,8 +116,14 @@ static void destroy(struct gpu_dev *g, struct gpu_resource *res)
 			disable_scanout(g, i);
 	g->hostmem -= res->host_size;
 	g->nres--;
-	pixman_image_unref(res->image);
+#ifdef VHU_GPU_VIRGL
+	if (res->virgl)
+		gpu_virgl_unref(g, res);
+#endif
+	if (res->image)
+		pixman_image_unref(res->image);
 	free(res->backing);
+	free(res->iov);
 	free(res);
 }
 
@@ -145,18 +132,26 @@ void gpu_reset(struct gpu_dev *g)
 	pthread_mutex_lock(&g->lock);
 	while (g->res)
 		destroy(g, g->res);
+#ifdef VHU_GPU_VIRGL
+	if (g->virgl)
+		gpu_virgl_reset(g);
+#endif
 	pthread_mutex_unlock(&g->lock);
 }
 
 void gpu_fini(struct gpu_dev *g)
 {
 	gpu_reset(g);
+#ifdef VHU_GPU_VIRGL
+	if (g->virgl)
+		gpu_virgl_stop(g);
+#endif
 	gpu_sock_close(g);
 	pthread_mutex_destroy(&g->lock);
 }
 
 /* Whether @r lies inside a @width x @height resource (overflow-safe). */
-static bool rect_inside(const struct virtio_gpu_rect *r, uint32_t width, uint32_t height)
+bool gpu_rect_inside(const struct virtio_gpu_rect *r, uint32_t width, uint32_t height)
 {
 	uint32_t x = le32toh(r->x), y = le32toh(r->y), w = le32toh(r->width),
 		 h = le32toh(r->height);
@@ -164,30 +159,48 @@ static bool rect_inside(const struct virtio_gpu_rect *r, uint32_t width, uint32_
 	return x <= width && w <= width - x && y <= height && h <= height - y;
 }
 
-#define FAIL(g, code, ...) (vhu_logf((g)->log, VHU_LOG_WARN, __VA_ARGS__), (code))
+#define FAIL GPU_FAIL
+
+uint32_t gpu_res_admit(struct gpu_dev *g, const char *what, uint32_t id, uint64_t size)
+{
+	if (id == 0 || gpu_find(g, id))
+		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID,
+			    "%s: resource id %u is 0 or in use", what, id);
+	if (g->nres >= GPU_MAX_RESOURCES || size > g->max_hostmem - g->hostmem)
+		return FAIL(g, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
+			    "%s: resource %u of %" PRIu64
+			    " bytes over the host memory cap (%" PRIu64 " of %" PRIu64
+			    " bytes used, %u resources)",
+			    what, id, size, g->hostmem, g->max_hostmem, g->nres);
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+void gpu_res_add(struct gpu_dev *g, struct gpu_resource *res)
+{
+	res->next = g->res;
+	g->res = res;
+	g->nres++;
+	g->hostmem += res->host_size;
+}
 
 static uint32_t create_2d(struct gpu_dev *g, const struct virtio_gpu_resource_create_2d *c)
 {
 	uint32_t id = le32toh(c->resource_id), format = le32toh(c->format);
 	uint32_t width = le32toh(c->width), height = le32toh(c->height);
-	pixman_format_code_t pf = pixman_format(format);
+	pixman_format_code_t pf = gpu_pixman_format(format);
 	struct gpu_resource *res;
 	uint64_t size = (uint64_t)width * height * 4;
+	uint32_t ret;
 
-	if (id == 0 || find(g, id))
-		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID,
-			    "RESOURCE_CREATE_2D: resource id %u is 0 or in use", id);
 	if (!pf)
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
 			    "RESOURCE_CREATE_2D: unknown format %u", format);
 	if (!width || !height || width > GPU_MAX_DIM || height > GPU_MAX_DIM)
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
 			    "RESOURCE_CREATE_2D: %ux%u (1..%u each)", width, height, GPU_MAX_DIM);
-	if (g->nres >= GPU_MAX_RESOURCES || size > g->max_hostmem - g->hostmem)
-		return FAIL(g, VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY,
-			    "RESOURCE_CREATE_2D: %ux%u over the host memory cap (%" PRIu64
-			    " of %" PRIu64 " bytes used, %u resources)",
-			    width, height, g->hostmem, g->max_hostmem, g->nres);
+	ret = gpu_res_admit(g, "RESOURCE_CREATE_2D", id, size);
+	if (ret != VIRTIO_GPU_RESP_OK_NODATA)
+		return ret;
 	res = calloc(1, sizeof(*res));
 	if (!res)
 		return VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY;
@@ -201,16 +214,13 @@ static uint32_t create_2d(struct gpu_dev *g, const struct virtio_gpu_resource_cr
 	res->width = width;
 	res->height = height;
 	res->host_size = size;
-	res->next = g->res;
-	g->res = res;
-	g->nres++;
-	g->hostmem += size;
+	gpu_res_add(g, res);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
 static uint32_t unref(struct gpu_dev *g, uint32_t id)
 {
-	struct gpu_resource *res = find(g, id);
+	struct gpu_resource *res = gpu_find(g, id);
 
 	if (!res)
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID,
@@ -232,13 +242,18 @@ static uint32_t set_scanout(struct gpu_dev *g, const struct virtio_gpu_set_scano
 		disable_scanout(g, id);
 		return VIRTIO_GPU_RESP_OK_NODATA;
 	}
-	res = find(g, rid);
+	res = gpu_find(g, rid);
 	if (!res)
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID,
 			    "SET_SCANOUT: no resource %u", rid);
-	if (!rect_inside(&ss->r, res->width, res->height) || !ss->r.width || !ss->r.height)
+	if (!gpu_rect_inside(&ss->r, res->width, res->height) || !ss->r.width || !ss->r.height)
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
 			    "SET_SCANOUT: rectangle outside resource %u", rid);
+	/* what the display gets is read back as one of the 2D formats */
+	if (res->virgl && (res->target != GPU_TARGET_2D || !gpu_pixman_format(res->format)))
+		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
+			    "SET_SCANOUT: resource %u (target %u, format %u) cannot be shown", rid,
+			    res->target, res->format);
 	s = &g->scanout[id];
 	s->resource_id = rid;
 	s->r.x = le32toh(ss->r.x);
@@ -249,44 +264,58 @@ static uint32_t set_scanout(struct gpu_dev *g, const struct virtio_gpu_set_scano
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
-static uint32_t flush(struct gpu_dev *g, const struct virtio_gpu_resource_flush *rf)
+static void flush_boxes(struct gpu_dev *g, const struct gpu_resource *res,
+			const pixman_box32_t *want,
+			void (*show)(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,
+				     const pixman_box32_t *box))
+{
+	for (uint32_t i = 0; i < g->num_scanouts; i++) {
+		const struct gpu_scanout *s = &g->scanout[i];
+		int32_t sx2 = (int32_t)(s->r.x + s->r.width), sy2 = (int32_t)(s->r.y + s->r.height);
+		pixman_box32_t box;
+
+		if (s->resource_id != res->id)
+			continue;
+		box.x1 = want->x1 > (int32_t)s->r.x ? want->x1 : (int32_t)s->r.x;
+		box.y1 = want->y1 > (int32_t)s->r.y ? want->y1 : (int32_t)s->r.y;
+		box.x2 = want->x2 < sx2 ? want->x2 : sx2;
+		box.y2 = want->y2 < sy2 ? want->y2 : sy2;
+		if (box.x1 < box.x2 && box.y1 < box.y2)
+			show(g, i, res, &box);
+	}
+}
+
+static void show_2d(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,
+		    const pixman_box32_t *box)
+{
+	(void)gpu_show_update(g, id, res, box);
+}
+
+uint32_t gpu_flush(struct gpu_dev *g, const struct virtio_gpu_resource_flush *rf,
+		   void (*show)(struct gpu_dev *g, uint32_t id, const struct gpu_resource *res,
+				const pixman_box32_t *box))
 {
 	uint32_t rid = le32toh(rf->resource_id);
-	struct gpu_resource *res = find(g, rid);
+	struct gpu_resource *res = gpu_find(g, rid);
 	pixman_box32_t want;
 
 	if (!res)
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID,
 			    "RESOURCE_FLUSH: no resource %u", rid);
-	if (!rect_inside(&rf->r, res->width, res->height))
+	if (!gpu_rect_inside(&rf->r, res->width, res->height))
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
 			    "RESOURCE_FLUSH: rectangle outside resource %u", rid);
 	want.x1 = (int32_t)le32toh(rf->r.x);
 	want.y1 = (int32_t)le32toh(rf->r.y);
 	want.x2 = want.x1 + (int32_t)le32toh(rf->r.width);
 	want.y2 = want.y1 + (int32_t)le32toh(rf->r.height);
-	for (uint32_t i = 0; i < g->num_scanouts; i++) {
-		const struct gpu_scanout *s = &g->scanout[i];
-		pixman_box32_t box;
-
-		if (s->resource_id != rid)
-			continue;
-		box.x1 = want.x1 > (int32_t)s->r.x ? want.x1 : (int32_t)s->r.x;
-		box.y1 = want.y1 > (int32_t)s->r.y ? want.y1 : (int32_t)s->r.y;
-		box.x2 = want.x2 < (int32_t)(s->r.x + s->r.width) ? want.x2
-								  : (int32_t)(s->r.x + s->r.width);
-		box.y2 = want.y2 < (int32_t)(s->r.y + s->r.height)
-				 ? want.y2
-				 : (int32_t)(s->r.y + s->r.height);
-		if (box.x1 < box.x2 && box.y1 < box.y2)
-			(void)gpu_show_update(g, i, res, &box);
-	}
+	flush_boxes(g, res, &want, show);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
 /* The backing of @res as iovecs into guest memory (malloc'd into *@out). */
-static int backing_iov(struct vhu_vq *vq, const struct gpu_resource *res, struct iovec **out,
-		       unsigned int *n)
+int gpu_backing_iov(struct vhu_vq *vq, const struct gpu_resource *res, struct iovec **out,
+		    unsigned int *n)
 {
 	unsigned int max = res->nbacking * 4, used = 0;
 	struct iovec *iov = calloc(max, sizeof(*iov));
@@ -312,7 +341,7 @@ static uint32_t transfer(struct gpu_dev *g, struct vhu_vq *vq,
 			 const struct virtio_gpu_transfer_to_host_2d *t)
 {
 	uint32_t rid = le32toh(t->resource_id);
-	struct gpu_resource *res = find(g, rid);
+	struct gpu_resource *res = gpu_find(g, rid);
 	uint32_t x = le32toh(t->r.x), y = le32toh(t->r.y);
 	uint32_t w = le32toh(t->r.width), h = le32toh(t->r.height);
 	uint64_t offset = le64toh(t->offset), src_stride, end;
@@ -325,7 +354,7 @@ static uint32_t transfer(struct gpu_dev *g, struct vhu_vq *vq,
 	if (!res || !res->backing)
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID,
 			    "TRANSFER_TO_HOST_2D: no resource %u, or it has no backing", rid);
-	if (!rect_inside(&t->r, res->width, res->height))
+	if (!gpu_rect_inside(&t->r, res->width, res->height))
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
 			    "TRANSFER_TO_HOST_2D: rectangle outside resource %u", rid);
 	/* the backing has the resource's layout: rows of width * 4 bytes */
@@ -334,7 +363,7 @@ static uint32_t transfer(struct gpu_dev *g, struct vhu_vq *vq,
 		  __builtin_add_overflow(end, offset + row, &end) || offset > UINT64_MAX / 2))
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
 			    "TRANSFER_TO_HOST_2D: offset %" PRIu64 " overflows", offset);
-	if (backing_iov(vq, res, &iov, &n) < 0)
+	if (gpu_backing_iov(vq, res, &iov, &n) < 0)
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER,
 			    "TRANSFER_TO_HOST_2D: backing of resource %u not in guest memory", rid);
 	data = (uint8_t *)pixman_image_get_data(res->image);
@@ -356,11 +385,12 @@ static uint32_t transfer(struct gpu_dev *g, struct vhu_vq *vq,
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
-static uint32_t attach(struct gpu_dev *g, struct vhu_vq *vq, const struct vhu_req *req,
-		       const struct virtio_gpu_resource_attach_backing *ab)
+uint32_t gpu_read_backing(struct gpu_dev *g, struct vhu_vq *vq, const struct vhu_req *req,
+			  const struct virtio_gpu_resource_attach_backing *ab,
+			  struct virtio_gpu_mem_entry **out)
 {
 	uint32_t rid = le32toh(ab->resource_id), nr = le32toh(ab->nr_entries);
-	struct gpu_resource *res = find(g, rid);
+	struct gpu_resource *res = gpu_find(g, rid);
 	struct virtio_gpu_mem_entry *ents;
 	size_t size = (size_t)nr * sizeof(*ents);
 	struct iovec probe[4];
@@ -397,14 +427,27 @@ static uint32_t attach(struct gpu_dev *g, struct vhu_vq *vq, const struct vhu_re
 				    i, rid, addr, len);
 		}
 	}
+	*out = ents;
+	return VIRTIO_GPU_RESP_OK_NODATA;
+}
+
+static uint32_t attach(struct gpu_dev *g, struct vhu_vq *vq, const struct vhu_req *req,
+		       const struct virtio_gpu_resource_attach_backing *ab)
+{
+	struct gpu_resource *res = gpu_find(g, le32toh(ab->resource_id));
+	struct virtio_gpu_mem_entry *ents;
+	uint32_t ret = gpu_read_backing(g, vq, req, ab, &ents);
+
+	if (ret != VIRTIO_GPU_RESP_OK_NODATA)
+		return ret;
 	res->backing = ents;
-	res->nbacking = nr;
+	res->nbacking = le32toh(ab->nr_entries);
 	return VIRTIO_GPU_RESP_OK_NODATA;
 }
 
 static uint32_t detach(struct gpu_dev *g, uint32_t rid)
 {
-	struct gpu_resource *res = find(g, rid);
+	struct gpu_resource *res = gpu_find(g, rid);
 
 	if (!res || !res->backing)
 		return FAIL(g, VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID,
@@ -469,6 +512,24 @@ static size_t cmd_size(uint32_t type)
 		return sizeof(struct virtio_gpu_resource_attach_backing);
 	case VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING:
 		return sizeof(struct virtio_gpu_resource_detach_backing);
+	case VIRTIO_GPU_CMD_GET_CAPSET_INFO:
+		return sizeof(struct virtio_gpu_get_capset_info);
+	case VIRTIO_GPU_CMD_GET_CAPSET:
+		return sizeof(struct virtio_gpu_get_capset);
+	case VIRTIO_GPU_CMD_CTX_CREATE:
+		return sizeof(struct virtio_gpu_ctx_create);
+	case VIRTIO_GPU_CMD_CTX_DESTROY:
+		return sizeof(struct virtio_gpu_ctx_destroy);
+	case VIRTIO_GPU_CMD_CTX_ATTACH_RESOURCE:
+	case VIRTIO_GPU_CMD_CTX_DETACH_RESOURCE:
+		return sizeof(struct virtio_gpu_ctx_resource);
+	case VIRTIO_GPU_CMD_RESOURCE_CREATE_3D:
+		return sizeof(struct virtio_gpu_resource_create_3d);
+	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_3D:
+	case VIRTIO_GPU_CMD_TRANSFER_FROM_HOST_3D:
+		return sizeof(struct virtio_gpu_transfer_host_3d);
+	case VIRTIO_GPU_CMD_SUBMIT_3D:
+		return sizeof(struct virtio_gpu_cmd_submit);
 	default:
 		return 0;
 	}
@@ -479,6 +540,13 @@ static uint32_t run(struct gpu_dev *g, struct vhu_vq *vq, const struct vhu_req *
 {
 	uint32_t type = le32toh(c->hdr.type);
 
+#ifdef VHU_GPU_VIRGL
+	/* virgl mode: every resource lives in virglrenderer, 2D ones too */
+	if (g->virgl && type != VIRTIO_GPU_CMD_GET_DISPLAY_INFO &&
+	    type != VIRTIO_GPU_CMD_GET_EDID && type != VIRTIO_GPU_CMD_RESOURCE_UNREF &&
+	    type != VIRTIO_GPU_CMD_SET_SCANOUT)
+		return gpu_virgl_cmd(g, vq, req, c, resp, len);
+#endif
 	switch (type) {
 	case VIRTIO_GPU_CMD_GET_DISPLAY_INFO:
 		return display_info(g, resp, len);
@@ -491,7 +559,7 @@ static uint32_t run(struct gpu_dev *g, struct vhu_vq *vq, const struct vhu_req *
 	case VIRTIO_GPU_CMD_SET_SCANOUT:
 		return set_scanout(g, &c->ss);
 	case VIRTIO_GPU_CMD_RESOURCE_FLUSH:
-		return flush(g, &c->rf);
+		return gpu_flush(g, &c->rf, show_2d);
 	case VIRTIO_GPU_CMD_TRANSFER_TO_HOST_2D:
 		return transfer(g, vq, &c->t2d);
 	case VIRTIO_GPU_CMD_RESOURCE_ATTACH_BACKING:
@@ -525,12 +593,22 @@ uint32_t gpu_ctrl(struct gpu_dev *g, struct vhu_vq *vq, const struct vhu_req *re
 	} else {
 		type = run(g, vq, req, &c, &resp, &len);
 	}
+#ifdef VHU_GPU_VIRGL
+	/* virgl runs commands asynchronously: a fence waits for their work */
+	if (g->virgl && got >= sizeof(c.hdr) && (le32toh(c.hdr.flags) & VIRTIO_GPU_FLAG_FENCE) &&
+	    gpu_virgl_fence(g, le32toh(c.hdr.ctx_id)) < 0) {
+		type = FAIL(g, VIRTIO_GPU_RESP_ERR_UNSPEC,
+			    "fence %" PRIu64 ": not signalled in %u ms", le64toh(c.hdr.fence_id),
+			    GPU_FENCE_TIMEOUT_MS);
+		len = sizeof(resp.hdr);
+	}
+#endif
 	if (type >= VIRTIO_GPU_RESP_ERR_UNSPEC)
 		g->stats.errors++;
 	pthread_mutex_unlock(&g->lock);
 	resp.hdr.type = htole32(type);
 	/* spec: "VIRTIO_GPU_FLAG_FENCE": the response carries the fence back,
-	 * after the command's work is done (here: always, 2D is synchronous) */
+	 * after the command's work is done (2D is synchronous; virgl waited) */
 	if (got >= sizeof(c.hdr) && (le32toh(c.hdr.flags) & VIRTIO_GPU_FLAG_FENCE)) {
 		resp.hdr.flags = htole32(VIRTIO_GPU_FLAG_FENCE);
 		resp.hdr.fence_id = c.hdr.fence_id;
@@ -543,7 +621,7 @@ uint32_t gpu_ctrl(struct gpu_dev *g, struct vhu_vq *vq, const struct vhu_req *re
 /* The cursor image: a 64x64 resource, converted to a8r8g8b8. */
 static bool cursor_image(struct gpu_dev *g, uint32_t rid, uint32_t *data)
 {
-	struct gpu_resource *res = find(g, rid);
+	struct gpu_resource *res = gpu_find(g, rid);
 	pixman_image_t *dst;
 
 	if (!res || res->width != VHU_GPU_CURSOR_DIM || res->height != VHU_GPU_CURSOR_DIM) {
@@ -551,6 +629,10 @@ static bool cursor_image(struct gpu_dev *g, uint32_t rid, uint32_t *data)
 			 rid);
 		return false;
 	}
+#ifdef VHU_GPU_VIRGL
+	if (res->virgl)
+		return gpu_virgl_cursor(g, res, data);
+#endif
 	dst = pixman_image_create_bits(PIXMAN_a8r8g8b8, VHU_GPU_CURSOR_DIM, VHU_GPU_CURSOR_DIM,
 				       data, VHU_GPU_CURSOR_DIM * 4);
 	if (!dst)

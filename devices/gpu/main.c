@@ -26,9 +26,11 @@
 
 static uint64_t gpu_get_features(void *dev)
 {
-	(void)dev;
+	struct gpu_dev *g = dev;
+
 	return VHU_BIT(VIRTIO_F_VERSION_1) | VHU_BIT(VIRTIO_RING_F_EVENT_IDX) |
-	       VHU_BIT(VIRTIO_RING_F_INDIRECT_DESC) | VHU_BIT(VIRTIO_GPU_F_EDID);
+	       VHU_BIT(VIRTIO_RING_F_INDIRECT_DESC) | VHU_BIT(VIRTIO_F_RING_PACKED) |
+	       VHU_BIT(VIRTIO_GPU_F_EDID) | (g->virgl ? VHU_BIT(VIRTIO_GPU_F_VIRGL) : 0);
 }
 
 static int gpu_set_features(void *dev, uint64_t features)
@@ -46,6 +48,9 @@ static void config_now(struct gpu_dev *g, struct virtio_gpu_config *c)
 	memset(c, 0, sizeof(*c));
 	c->events_read = htole32(g->events_read);
 	c->num_scanouts = htole32(g->num_scanouts);
+#ifdef VHU_GPU_VIRGL
+	c->num_capsets = htole32(gpu_virgl_num_capsets(g));
+#endif
 }
 
 static int gpu_get_config(void *dev, void *buf, uint32_t offset, uint32_t size)
@@ -139,8 +144,9 @@ static const struct vhu_device_ops gpu_ops = {
 };
 
 struct gpu_opts {
-	const char *hostmem, *scanouts;
-	uint64_t max_hostmem, num_scanouts;
+	const char *hostmem, *scanouts, *render_node, *contexts;
+	uint64_t max_hostmem, num_scanouts, max_contexts;
+	bool virgl;
 };
 
 static int check_opts(const struct prog_info *info, struct gpu_opts *o)
@@ -156,6 +162,40 @@ static int check_opts(const struct prog_info *info, struct gpu_opts *o)
 	     !o->num_scanouts))
 		return prog_error(info, "--scanouts: %s is not 1..%u", o->scanouts,
 				  VIRTIO_GPU_MAX_SCANOUTS);
+	o->max_contexts = GPU_MAX_CONTEXTS;
+	if (o->contexts && (prog_parse_u64(o->contexts, GPU_MAX_CONTEXTS, &o->max_contexts) < 0 ||
+			    !o->max_contexts))
+		return prog_error(info, "--max-contexts: %s is not 1..%u", o->contexts,
+				  GPU_MAX_CONTEXTS);
+	if ((o->render_node || o->contexts) && !o->virgl)
+		return prog_error(info, "--%s: needs --virgl",
+				  o->render_node ? "render-node" : "max-contexts");
+#ifndef VHU_GPU_VIRGL
+	if (o->virgl)
+		return prog_error(info, "--virgl: this vhu-gpu was built without virglrenderer");
+#endif
+	return 0;
+}
+
+/* --virgl: virglrenderer starts before the socket listens, or the program ends. */
+static int start_virgl(const struct prog_info *info, struct gpu_dev *g, const struct gpu_opts *o)
+{
+#ifdef VHU_GPU_VIRGL
+	const char *why = "";
+	int ret;
+
+	if (!o->virgl)
+		return 0;
+	ret = gpu_virgl_start(g, o->render_node, &why);
+	if (ret < 0)
+		return prog_error(info, "--virgl: %s%s%s%s: %s", why, o->render_node ? " (" : "",
+				  o->render_node ? o->render_node : "", o->render_node ? ")" : "",
+				  strerror(-ret));
+#else
+	(void)info;
+	(void)g;
+	(void)o;
+#endif
 	return 0;
 }
 
@@ -169,11 +209,30 @@ int main(int argc, char **argv)
 		  "host memory all resources may take (default 268435456)", .str = &o.hostmem },
 		{ "scanouts", PROG_ARG_REQUIRED, "N", "scanouts (displays), 1..16 (default 1)",
 		  .str = &o.scanouts },
+		{ "virgl", PROG_ARG_NONE, NULL,
+		  "3D (VIRTIO_GPU_F_VIRGL) through virglrenderer; without --render-node, "
+		  "Mesa's software rendering (EGL surfaceless)",
+		  .flag = &o.virgl },
+		{ "max-contexts", PROG_ARG_REQUIRED, "N",
+		  "3D contexts (GL contexts) a front-end may have, 1..64 (default 64), with "
+		  "--virgl",
+		  .str = &o.contexts },
+		{ "render-node", PROG_ARG_REQUIRED, "PATH",
+		  "the DRM render node virglrenderer renders on (GBM), with --virgl",
+		  .str = &o.render_node },
 	};
+#ifdef VHU_GPU_VIRGL
+	/* spec: "Backend program conventions", vhost-user-gpu: what this build can do */
+	static const char *const features[] = { "render-node", "virgl", NULL };
+#else
+	static const char *const features[] = { NULL };
+#endif
 	const struct prog_info info = {
 		.name = "vhu-gpu",
-		.description = "virtio-gpu (2D) vhost-user back-end with the vhost-user-gpu socket",
+		.description = "virtio-gpu (2D, and 3D with --virgl) vhost-user back-end with the "
+			       "vhost-user-gpu socket",
 		.type = "gpu",
+		.features = features,
 		.options = options,
 		.num_options = sizeof(options) / sizeof(options[0]),
 	};
@@ -187,10 +246,15 @@ int main(int argc, char **argv)
 	if (check_opts(&info, &o) != 0)
 		return 1;
 	gpu_init(&gpu, (uint32_t)o.num_scanouts, o.max_hostmem);
+	gpu.max_contexts = (uint32_t)o.max_contexts;
 	vhu_log_init(&log, args.socket_path ? args.socket_path : "fd");
 	if (args.log_level >= 0)
 		log.level = (enum vhu_log_level)args.log_level;
 	gpu.log = &log;
+	if (start_virgl(&info, &gpu, &o) != 0) {
+		gpu_fini(&gpu);
+		return 1;
+	}
 	config = (struct vhu_backend_config){
 		.name = args.socket_path ? args.socket_path : "fd",
 		.num_queues = 2,

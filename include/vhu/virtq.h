@@ -227,6 +227,18 @@ VHU_API int vhu_vq_log_write(struct vhu_vq *vq, const void *p, size_t len);
 VHU_API int vhu_vq_gpa_iov(struct vhu_vq *vq, uint64_t gpa, uint64_t size, struct iovec *iov,
 			   unsigned int max_iov);
 
+/**
+ * vhu_vq_mem_gen() - the generation of the guest memory table: it changes
+ * whenever a region is unmapped (SET_MEM_TABLE, REM_MEM_REG, a reset), so
+ * a device that keeps pointers from vhu_vq_gpa_iov() across requests (a
+ * renderer holding a resource's backing) translates them again when it
+ * differs from the one they were taken under.
+ * @vq: a queue of the device; call from its thread
+ *
+ * Return: the generation.
+ */
+VHU_API uint64_t vhu_vq_mem_gen(const struct vhu_vq *vq);
+
 /** vhu_vq_index() - the queue's index in its device. */
 VHU_API unsigned int vhu_vq_index(const struct vhu_vq *vq);
 

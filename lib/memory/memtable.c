@@ -34,6 +34,7 @@ void vhu_mem_init(struct vhu_mem *mem, unsigned int max_regions)
 	mem->nregions = 0;
 	mem->max_regions = max_regions;
 	mem->last_hit = 0;
+	mem->gen = 0;
 }
 
 /* true if @r holds the byte at @gpa; no end is computed, so nothing can wrap */
@@ -211,6 +212,7 @@ int vhu_mem_remove(struct vhu_mem *mem, const struct vhu_mem_region *desc)
 	memmove(&mem->regions[i], &mem->regions[i + 1],
 		(mem->nregions - i - 1) * sizeof(mem->regions[0]));
 	mem->nregions--;
+	mem->gen++;
 	return 0;
 }
 
@@ -219,6 +221,7 @@ void vhu_mem_clear(struct vhu_mem *mem)
 	for (unsigned int i = 0; i < mem->nregions; i++)
 		region_unmap(&mem->regions[i]);
 	mem->nregions = 0;
+	mem->gen++;
 	__atomic_store_n(&mem->last_hit, 0, __ATOMIC_RELAXED);
 }
 

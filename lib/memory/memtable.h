@@ -54,6 +54,7 @@ struct vhu_mem {
 	unsigned int nregions;
 	unsigned int max_regions; /* VHU_MAX_MEM_SLOTS unless lowered */
 	unsigned int last_hit;	  /* hint; accessed with relaxed atomics */
+	uint64_t gen;		  /* +1 whenever a region is unmapped (vhu_vq_mem_gen) */
 	struct vhu_region regions[VHU_MAX_MEM_SLOTS];
 };
 

@@ -911,6 +911,11 @@ VHU_API int vhu_vq_gpa_iov(struct vhu_vq *vq, uint64_t gpa, uint64_t size, struc
 	return vhu_mem_gpa_iov(vq->mem, gpa, size, iov, max_iov);
 }
 
+VHU_API uint64_t vhu_vq_mem_gen(const struct vhu_vq *vq)
+{
+	return vq->mem->gen;
+}
+
 VHU_API unsigned int vhu_vq_index(const struct vhu_vq *vq)
 {
 	return vq->index;

@@ -7,11 +7,12 @@
  * fits its buffer; nothing crashes, leaks or writes outside a resource.
  *
  * Input: byte 0: bit 0 EDID negotiated, bit 1 a display socket, bit 2 the
- * display offered EDID. Then commands, each: kind (bit 0: cursor queue;
- * bits 1-2: the response buffer, 0/24/64/2048 bytes), a 16-bit length,
- * where to split the command in two iovecs, and the command's bytes.
- * Guest memory: two regions of 8 KiB at gpa 0 and 8192 (a fixed pattern),
- * so backing entries can cross regions or fall outside.
+ * display offered EDID, bit 3 virgl mode (builds with virglrenderer: every
+ * resource and the 3D commands go through it, on Mesa's llvmpipe; started
+ * once per process, its contexts and resources freed after each input). Then commands, each: kind
+ * (bit 0: cursor queue; bits 1-2: the response buffer, 0/24/64/2048 bytes), a 16-bit length, where
+ * to split the command in two iovecs, and the command's bytes. Guest memory: two regions of 8 KiB
+ * at gpa 0 and 8192 (a fixed pattern), so backing entries can cross regions or fall outside.
  *
  * Oracles (abort on violation): the written length fits the response
  * buffer and names a virtio-gpu response type; host memory stays within the
@@ -91,6 +92,25 @@ static void check(const struct gpu_dev *g)
 	}
 }
 
+#ifdef VHU_GPU_VIRGL
+/* virglrenderer starts once (a GL context is slow to make); each input borrows it */
+static struct gpu_virgl *shared_virgl(void)
+{
+	static struct gpu_dev boot;
+	static bool tried;
+	const char *why;
+
+	if (!tried) {
+		tried = true;
+		gpu_init(&boot, 1, HOSTMEM);
+		boot.log = &quiet_log;
+		if (gpu_virgl_start(&boot, NULL, &why) < 0)
+			abort(); /* deps.sh installs it: no virgl is a failure */
+	}
+	return boot.virgl;
+}
+#endif
+
 static void drain(int fd)
 {
 	static char buf[65536];
@@ -159,6 +179,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	g.log = &quiet_log;
 	g.edid = data[0] & 1;
 	g.reply_timeout_ms = 0; /* nobody answers: GET_DISPLAY_INFO fails at once */
+#ifdef VHU_GPU_VIRGL
+	if (data[0] & 8)
+		g.virgl = shared_virgl();
+#endif
 	if (data[0] & 2) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 			abort();
@@ -177,6 +201,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		drain(sv[1]);
 		check(&g);
 	}
+	gpu_reset(&g); /* the borrowed virglrenderer forgets this input's contexts */
+	g.virgl = NULL;
 	gpu_fini(&g);
 	if (sv[1] >= 0)
 		close(sv[1]);

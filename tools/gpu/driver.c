@@ -8,7 +8,7 @@
 
 #include "driver.h"
 
-#define WAIT_MS 5000
+#define WAIT_MS 30000 /* a loaded machine, a sanitizer, llvmpipe making a GL context */
 
 const char *resp_name(uint32_t type)
 {

@@ -50,6 +50,21 @@ uint32_t drv_simple(struct drv *d, uint32_t type, uint32_t id);
 /* hostile.c: bad commands, each must fail alone with its error code. Return: failures. */
 int drv_hostile(struct drv *d, uint32_t width, uint32_t height, uint64_t hostmem);
 
+struct expect_ctx {
+	struct drv *d;
+	int failures;
+};
+
+/* Count a failure (and say so) when @got is not @want. */
+void drv_expect(struct expect_ctx *x, const char *what, uint32_t got, uint32_t want);
+
+/* virgl.c: --virgl, a guest's 3D driver (contexts, command streams) */
+/* Check the capsets, draw the known scene on scanout 0 and check what the
+ * display shows and what reads back. Return: 0 or 1 (said why). */
+int drv_virgl(struct drv *d, uint32_t width, uint32_t height, const char *png);
+/* Bad 3D commands, each failing alone. Return: failures. */
+int drv_virgl_hostile(struct drv *d, uint64_t hostmem);
+
 /* png.c: write @pixels (x8r8g8b8 or a8r8g8b8 when @alpha) as a PNG. Return: 0 or -errno. */
 int png_write(const char *path, const uint32_t *pixels, uint32_t width, uint32_t height,
 	      bool alpha);

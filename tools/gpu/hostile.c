@@ -12,12 +12,7 @@
 
 #define RID 200u
 
-struct expect_ctx {
-	struct drv *d;
-	int failures;
-};
-
-static void expect(struct expect_ctx *x, const char *what, uint32_t got, uint32_t want)
+void drv_expect(struct expect_ctx *x, const char *what, uint32_t got, uint32_t want)
 {
 	if (got == want) {
 		if (x->d->verbose)
@@ -52,26 +47,27 @@ static void resources(struct expect_ctx *x, uint64_t hostmem)
 	uint32_t over = (uint32_t)(hostmem / (4096u * 4) + 1);
 	const uint32_t fmt = VIRTIO_GPU_FORMAT_B8G8R8X8_UNORM;
 
-	expect(x, "create id 0", drv_create_2d(d, 0, fmt, 16, 16),
-	       VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	expect(x, "create unknown format", drv_create_2d(d, RID, 999, 16, 16),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "create 16385 wide", drv_create_2d(d, RID, fmt, 16385, 1),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "create 0 high", drv_create_2d(d, RID, fmt, 16, 0),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "create id 0", drv_create_2d(d, 0, fmt, 16, 16),
+		   VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	drv_expect(x, "create unknown format", drv_create_2d(d, RID, 999, 16, 16),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "create 16385 wide", drv_create_2d(d, RID, fmt, 16385, 1),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "create 0 high", drv_create_2d(d, RID, fmt, 16, 0),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	if (over <= 16384)
-		expect(x, "create over the host memory cap",
-		       drv_create_2d(d, RID + 1, fmt, 4096, over),
-		       VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
-	expect(x, "create 16x16", drv_create_2d(d, RID, fmt, 16, 16), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(x, "create a reused id", drv_create_2d(d, RID, fmt, 16, 16),
-	       VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	expect(x, "transfer without backing", drv_transfer(d, RID, 0, 0, 16, 16, 0),
-	       VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	expect(x, "detach without backing",
-	       drv_simple(d, VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING, RID),
-	       VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+		drv_expect(x, "create over the host memory cap",
+			   drv_create_2d(d, RID + 1, fmt, 4096, over),
+			   VIRTIO_GPU_RESP_ERR_OUT_OF_MEMORY);
+	drv_expect(x, "create 16x16", drv_create_2d(d, RID, fmt, 16, 16),
+		   VIRTIO_GPU_RESP_OK_NODATA);
+	drv_expect(x, "create a reused id", drv_create_2d(d, RID, fmt, 16, 16),
+		   VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	drv_expect(x, "transfer without backing", drv_transfer(d, RID, 0, 0, 16, 16, 0),
+		   VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	drv_expect(x, "detach without backing",
+		   drv_simple(d, VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING, RID),
+		   VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 }
 
 static void backing(struct expect_ctx *x, void *mem)
@@ -79,43 +75,44 @@ static void backing(struct expect_ctx *x, void *mem)
 	struct drv *d = x->d;
 	uint64_t gpa = vhu_frontend_iova(d->fe, mem);
 
-	expect(x, "attach 16385 entries", attach_raw(d, 16385, 0, 0, 0),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "attach 10 entries, 1 sent", attach_raw(d, 10, 1, gpa, 1024),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "attach outside guest memory", attach_raw(d, 1, 1, 1ull << 50, 1024),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "attach a wrapping entry", attach_raw(d, 1, 1, UINT64_MAX - 16, 1024),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "attach 512 bytes", attach_raw(d, 1, 1, gpa, 512), VIRTIO_GPU_RESP_OK_NODATA);
-	expect(x, "attach twice", attach_raw(d, 1, 1, gpa, 512), VIRTIO_GPU_RESP_ERR_UNSPEC);
-	expect(x, "transfer outside the resource", drv_transfer(d, RID, 10, 0, 10, 16, 0),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "transfer with x + width wrapping",
-	       drv_transfer(d, RID, 0xfffffff0u, 0, 0x20, 1, 0),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "transfer past the backing's end", drv_transfer(d, RID, 0, 0, 16, 16, 0),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "transfer with a huge offset", drv_transfer(d, RID, 0, 0, 1, 1, UINT64_MAX - 8),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "transfer within the backing", drv_transfer(d, RID, 0, 0, 16, 4, 0),
-	       VIRTIO_GPU_RESP_OK_NODATA);
+	drv_expect(x, "attach 16385 entries", attach_raw(d, 16385, 0, 0, 0),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "attach 10 entries, 1 sent", attach_raw(d, 10, 1, gpa, 1024),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "attach outside guest memory", attach_raw(d, 1, 1, 1ull << 50, 1024),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "attach a wrapping entry", attach_raw(d, 1, 1, UINT64_MAX - 16, 1024),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "attach 512 bytes", attach_raw(d, 1, 1, gpa, 512), VIRTIO_GPU_RESP_OK_NODATA);
+	drv_expect(x, "attach twice", attach_raw(d, 1, 1, gpa, 512), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	drv_expect(x, "transfer outside the resource", drv_transfer(d, RID, 10, 0, 10, 16, 0),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "transfer with x + width wrapping",
+		   drv_transfer(d, RID, 0xfffffff0u, 0, 0x20, 1, 0),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "transfer past the backing's end", drv_transfer(d, RID, 0, 0, 16, 16, 0),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "transfer with a huge offset",
+		   drv_transfer(d, RID, 0, 0, 1, 1, UINT64_MAX - 8),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "transfer within the backing", drv_transfer(d, RID, 0, 0, 16, 4, 0),
+		   VIRTIO_GPU_RESP_OK_NODATA);
 }
 
 static void scanouts(struct expect_ctx *x, uint32_t width, uint32_t height)
 {
 	struct drv *d = x->d;
 
-	expect(x, "scanout 16", drv_scanout(d, 16, RID, 0, 0, 16, 16),
-	       VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
-	expect(x, "scanout of an unknown resource", drv_scanout(d, 0, 999, 0, 0, 16, 16),
-	       VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	expect(x, "scanout outside the resource", drv_scanout(d, 0, RID, 8, 8, 16, 16),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "flush of an unknown resource", drv_flush(d, 999, 0, 0, 1, 1),
-	       VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
-	expect(x, "flush outside the resource", drv_flush(d, RID, 0, 0, 17, 1),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "scanout 16", drv_scanout(d, 16, RID, 0, 0, 16, 16),
+		   VIRTIO_GPU_RESP_ERR_INVALID_SCANOUT_ID);
+	drv_expect(x, "scanout of an unknown resource", drv_scanout(d, 0, 999, 0, 0, 16, 16),
+		   VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	drv_expect(x, "scanout outside the resource", drv_scanout(d, 0, RID, 8, 8, 16, 16),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "flush of an unknown resource", drv_flush(d, 999, 0, 0, 1, 1),
+		   VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	drv_expect(x, "flush outside the resource", drv_flush(d, RID, 0, 0, 17, 1),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
 	(void)width;
 	(void)height;
 }
@@ -125,22 +122,24 @@ static void commands(struct expect_ctx *x)
 	struct drv *d = x->d;
 	struct virtio_gpu_ctrl_hdr h = { .type = htole32(0x9999) };
 
-	expect(x, "unknown command", drv_ctrl(d, &h, sizeof(h), NULL), VIRTIO_GPU_RESP_ERR_UNSPEC);
+	drv_expect(x, "unknown command", drv_ctrl(d, &h, sizeof(h), NULL),
+		   VIRTIO_GPU_RESP_ERR_UNSPEC);
 	h.type = htole32(VIRTIO_GPU_CMD_RESOURCE_CREATE_2D);
-	expect(x, "a command shorter than its struct", drv_ctrl(d, &h, sizeof(h), NULL),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "a command shorter than a header", drv_ctrl(d, &h, 8, NULL),
-	       VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
-	expect(x, "unref of an unknown resource", drv_simple(d, VIRTIO_GPU_CMD_RESOURCE_UNREF, 999),
-	       VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
+	drv_expect(x, "a command shorter than its struct", drv_ctrl(d, &h, sizeof(h), NULL),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "a command shorter than a header", drv_ctrl(d, &h, 8, NULL),
+		   VIRTIO_GPU_RESP_ERR_INVALID_PARAMETER);
+	drv_expect(x, "unref of an unknown resource",
+		   drv_simple(d, VIRTIO_GPU_CMD_RESOURCE_UNREF, 999),
+		   VIRTIO_GPU_RESP_ERR_INVALID_RESOURCE_ID);
 	/* the device lives on */
-	expect(x, "detach", drv_simple(d, VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING, RID),
-	       VIRTIO_GPU_RESP_OK_NODATA);
-	expect(x, "unref", drv_simple(d, VIRTIO_GPU_CMD_RESOURCE_UNREF, RID),
-	       VIRTIO_GPU_RESP_OK_NODATA);
+	drv_expect(x, "detach", drv_simple(d, VIRTIO_GPU_CMD_RESOURCE_DETACH_BACKING, RID),
+		   VIRTIO_GPU_RESP_OK_NODATA);
+	drv_expect(x, "unref", drv_simple(d, VIRTIO_GPU_CMD_RESOURCE_UNREF, RID),
+		   VIRTIO_GPU_RESP_OK_NODATA);
 	h.type = htole32(VIRTIO_GPU_CMD_GET_DISPLAY_INFO);
-	expect(x, "display info after it all", drv_ctrl(d, &h, sizeof(h), NULL),
-	       VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
+	drv_expect(x, "display info after it all", drv_ctrl(d, &h, sizeof(h), NULL),
+		   VIRTIO_GPU_RESP_OK_DISPLAY_INFO);
 }
 
 int drv_hostile(struct drv *d, uint32_t width, uint32_t height, uint64_t hostmem)

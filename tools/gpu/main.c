@@ -26,7 +26,7 @@ struct opts {
 	const char *socket, *png;
 	uint32_t width, height, scanouts, frames;
 	uint64_t hostmem;
-	bool check, edid, hostile, verbose;
+	bool check, edid, hostile, verbose, virgl, packed;
 };
 
 static uint32_t pattern(uint32_t s, uint32_t x, uint32_t y, uint32_t phase)
@@ -260,6 +260,9 @@ static const char usage[] =
 	"  --hostile           send bad commands; each must fail with its error code\n"
 	"  --hostmem BYTES     the back-end's host memory cap, for --hostile (default 268435456)\n"
 	"  --frames N          then time N full-screen transfers and flushes\n"
+	"  --virgl             negotiate VIRTIO_GPU_F_VIRGL, check the capsets, draw a known\n"
+	"                      scene with a 3D context on scanout 0 and check it\n"
+	"  --packed            use packed rings (VIRTIO_F_RING_PACKED)\n"
 	"  --verbose           say what each step got\n"
 	"  -h, --help          this text\n";
 
@@ -290,6 +293,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "hostmem", required_argument, 0, 'm' },
 		{ "frames", required_argument, 0, 'f' },
 		{ "verbose", no_argument, 0, 'v' },
+		{ "virgl", no_argument, 0, 'g' },
+		{ "packed", no_argument, 0, 'P' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -331,6 +336,12 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'v':
 			o->verbose = true;
 			break;
+		case 'g':
+			o->virgl = true;
+			break;
+		case 'P':
+			o->packed = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -359,10 +370,17 @@ static int connect_all(struct drv *d, const struct opts *o)
 		.protocol_features = ~0ull,
 		.num_queues = 2,
 		.queue_size = 64,
-		.mem_size = (uint64_t)o->scanouts * o->width * o->height * 4 + (4u << 20),
+		.mem_size =
+			(uint64_t)(o->scanouts + o->virgl) * o->width * o->height * 4 + (4u << 20),
 	};
+	uint64_t must = 0;
 	int ret;
 
+	if (o->virgl)
+		must |= VHU_BIT(VIRTIO_GPU_F_VIRGL);
+	if (o->packed)
+		must |= VHU_BIT(VIRTIO_F_RING_PACKED);
+	fc.features |= must;
 	for (uint32_t s = 0; s < o->scanouts; s++) {
 		gc.modes[s].width = o->width;
 		gc.modes[s].height = o->height;
@@ -374,6 +392,13 @@ static int connect_all(struct drv *d, const struct opts *o)
 		ret = vhu_frontend_start(d->fe);
 	if (ret < 0) {
 		fprintf(stderr, "vhu-gpu-draw: %s: %s\n", o->socket, strerror(-ret));
+		return 1;
+	}
+	/* --virgl and --packed must have been offered */
+	if ((fc.features & must & ~vhu_frontend_features(d->fe)) != 0) {
+		fprintf(stderr, "vhu-gpu-draw: %s: the back-end does not offer features 0x%llx\n",
+			o->socket,
+			(unsigned long long)(fc.features & must & ~vhu_frontend_features(d->fe)));
 		return 1;
 	}
 	d->ctrl = vhu_frontend_queue(d->fe, 0);
@@ -424,7 +449,10 @@ static int run(struct drv *d, const struct opts *o)
 	for (uint32_t s = 0; s < o->scanouts; s++)
 		bad |= check_scanout(d, o, s);
 	bad |= check_cursor(d, o);
-	if (o->hostile && drv_hostile(d, o->width, o->height, o->hostmem)) {
+	if (o->virgl)
+		bad |= drv_virgl(d, o->width, o->height, o->png);
+	if (o->hostile && (drv_hostile(d, o->width, o->height, o->hostmem) ||
+			   (o->virgl && drv_virgl_hostile(d, o->hostmem)))) {
 		fprintf(stderr, "vhu-gpu-draw: hostile cases failed\n");
 		bad = 1;
 	} else if (o->hostile) {

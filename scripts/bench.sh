@@ -756,6 +756,40 @@ if part exports; then
 			done
 		done
 	done
+	# against qemu-storage-daemon serving as many exports (null-co disks,
+	# read-zeroes=on as vhu-blk's null disk, spread over one iothread per
+	# CPU: its fast configuration), the same drivers; both measured by the
+	# drivers (the sum of their IOPS), vhu-blk with its default options
+	for round in $(seq "$ROUNDS"); do
+		for side in vhu qsd; do
+			rm -f "$tmp"/e*.sock "$tmp"/d*.json
+			if [ "$side" = vhu ]; then
+				start_exports "$EXPORTS"
+				cmd="vhu-blk --config=FILE ($EXPORTS null-disk exports)"
+			else
+				qargs=()
+				for t in $(seq 0 $((ncpu - 1))); do qargs+=(--object "iothread,id=io$t"); done
+				for i in $(seq 0 $((EXPORTS - 1))); do
+					qargs+=(--blockdev "driver=null-co,node-name=n$i,size=1073741824,read-zeroes=on"
+						--export "type=vhost-user-blk,id=e$i,node-name=n$i,addr.type=unix,addr.path=$tmp/e$i.sock,writable=on,iothread=io$((i % ncpu))")
+				done
+				qemu-storage-daemon "${qargs[@]}" >"$tmp/exports.log" 2>&1 &
+				peer=$!
+				for _ in $(seq 200); do [ -S "$tmp/e$((EXPORTS - 1)).sock" ] && break; sleep 0.05; done
+				cmd="qemu-storage-daemon --object iothread,id=ioT (one per CPU) + $EXPORTS x (--blockdev driver=null-co,size=1G,read-zeroes=on --export type=vhost-user-blk,iothread=ioT)"
+			fi
+			drive_exports "$EXPORTS" "$TIME"
+			sleep 1
+			threads=$(ls "/proc/$peer/task" | wc -l)
+			rss=$(awk '/VmRSS/ { print $2 }' "/proc/$peer/status")
+			# shellcheck disable=SC2086
+			wait $dpids 2>/dev/null || true
+			iops=$(python3 -c 'import json,glob,sys; print(round(sum(json.load(open(f)).get("iops", 0) for f in glob.glob(sys.argv[1] + "/d*.json"))))' "$tmp" 2>/dev/null || echo 0)
+			stop_backend
+			echo "{\"kind\": \"exports_qsd\", \"side\": \"$side\", \"n\": $EXPORTS, \"round\": $round, \"rate\": $iops, \"threads\": $threads, \"rss_kib\": $rss, \"cmd\": \"$cmd\"}" >>"$results"
+			printf 'exports %-3s %-4s round %s: %s IOPS (drivers), %s threads, %s KiB RSS\n' "$EXPORTS" "$side" "$round" "$iops" "$threads" "$rss"
+		done
+	done
 	# memory and idle CPU: drivers connected, one request each, then idle 4 s
 	for n in 1 "$EXPORTS"; do
 		rm -f "$tmp"/d*.err
@@ -851,7 +885,7 @@ commit=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$top" diff --quiet HEAD -- lib devices tools include 2>/dev/null || commit="$commit+changes"
 python3 - "$results" "$OUT" "$TIME" "$ROUNDS" "$RESULTS" "$PARTS" "$commit" <<'EOF'
 import json, os, statistics, subprocess, sys, datetime, platform
-part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'ovs': 'ovs', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu', 'gpu': 'gpu', 'exports': 'exports', 'exports_mem': 'exports', 'contention': 'contention', 'trace': 'trace'}.get(r.get('kind'), 'blk')
+part_of = lambda r: {'net': 'gen', 'ingress': 'ingress', 'fwd': 'fwd', 'ovs': 'ovs', 'log': 'log', 'iommu': 'iommu', 'iommu_net': 'iommu', 'gpu': 'gpu', 'exports': 'exports', 'exports_mem': 'exports', 'exports_qsd': 'exports', 'contention': 'contention', 'trace': 'trace'}.get(r.get('kind'), 'blk')
 stamp = {'date': str(datetime.date.today()), 'commit': sys.argv[7],
          'rounds': int(sys.argv[4]), 'secs': int(sys.argv[3])}
 new = [dict(json.loads(l), **stamp) for l in open(sys.argv[1])]
@@ -1118,7 +1152,7 @@ if exp:
                  "a vhu-blk with one export under one vhu-bench. The two alternate. Default options run the queues of all "
                  "exports on a pool of one worker thread per online CPU (here 2); `--workers=0` gives each queue a thread "
                  "of its own. Threads: `/proc/PID/task` of vhu-blk while every driver ran (the main thread, the control socket's "
-                 "thread, one control thread per export, and the workers: the pool's, or one per queue). The machine is shared with other jobs: "
+                 "thread, the event loop that serves every export's messages (one thread when idle, more while messages are handled: `vhu_loop_create()`), and the workers: the pool's, or one per queue). The machine is shared with other jobs: "
                  "the numbers are indicative. One export is one driver thread and one queue, which one CPU bounds; 64 exports spread over both CPUs, so the ratio above 1 says the pool costs nothing per export rather than that it is faster. \n")
     lines.append("| workers | exports | aggregate IOPS | / one export | threads |")
     lines.append("|---|---:|---:|---:|---:|")
@@ -1142,6 +1176,24 @@ if exp:
                      f"of the driver's guest memory and rings that vhu-blk touched), {per0:,.0f} KiB before any driver "
                      f"connected. CPU of vhu-blk over 1 s with all drivers connected and idle: {b['idle_ticks']} ticks "
                      f"({n2} exports), {a['idle_ticks']} ({n1}) (1 tick = 10 ms).\n")
+eq = [r for r in allrows if r.get('kind') == 'exports_qsd']
+if eq:
+    n = eq[0]['n']
+    lines.append(f"Against qemu-storage-daemon serving {n} exports too (null-co disks with `read-zeroes=on`, as vhu-blk's null disk "
+                 "returns zeros; the exports spread over one iothread per CPU, its fast configuration; no pinning), the same "
+                 f"{n} drivers, alternating; here both are measured by the drivers (the sum of their IOPS over their run), and the "
+                 "threads and RSS are read while they run:\n")
+    lines.append("| back-end | aggregate IOPS | vhu / qsd | threads | RSS KiB (all exports busy) |")
+    lines.append("|---|---:|---:|---:|---:|")
+    v = cell([r['rate'] for r in eq if r['side'] == 'vhu'])
+    q = cell([r['rate'] for r in eq if r['side'] == 'qsd'])
+    for side, c in (('vhu', v), ('qsd', q)):
+        sel = [r for r in eq if r['side'] == side]
+        if sel:
+            name = 'vhu-blk (default options)' if side == 'vhu' else 'qemu-storage-daemon'
+            ratio = f"{v[1] / q[1]:.2f}×" if side == 'vhu' and v[1] and q[1] else ''
+            lines.append(f"| {name} | {c[0]} | {ratio} | {max(r['threads'] for r in sel)} | {statistics.median([r['rss_kib'] for r in sel]):,.0f} |")
+    lines.append("\nCommands: " + '; '.join(f"`{c}`" for c in sorted({r['cmd'] for r in eq})) + ".\n")
 gpu = [r for r in allrows if r.get('kind') == 'gpu']
 if gpu:
     lines.append("## vhu-gpu vs QEMU's vhost-user-gpu: 2D updates to the display (issue 18)\n")

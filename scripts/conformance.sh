@@ -74,6 +74,12 @@ if command -v qemu-storage-daemon >/dev/null && command -v qemu-img >/dev/null; 
 else
 	printf '### qemu-storage-daemon\n\nnot installed here\n\n'
 fi
+if [ -x /usr/lib/qemu/virtiofsd ]; then
+	mkdir -p "$tmp/shared"
+	table virtiofsd --timeout=1 --exec="/usr/lib/qemu/virtiofsd --socket-path={socket} -o source=$tmp/shared -o cache=none"
+else
+	printf '### virtiofsd\n\nnot installed here\n\n'
+fi
 if command -v dpdk-testpmd >/dev/null; then
 	mkfifo "$tmp/stdin"
 	dpdk-testpmd --lcores=0@0,1@1 --no-pci --no-huge -m 256 --no-shconf --no-telemetry \

@@ -11,6 +11,7 @@
 #       every check passes but the program's (they need --exec) and the
 #       features it does not offer
 #   conform.sh VHU-CONFORM qsd      qemu-storage-daemon, report only
+#   conform.sh VHU-CONFORM virtiofsd  QEMU 7.2's C virtiofsd, report only
 #   conform.sh VHU-CONFORM dpdk     dpdk-testpmd's net_vhost, report only
 #   conform.sh VHU-CONFORM broken   conform_peer.py, right (every check
 #       passes) and broken one category at a time (its checks fail)
@@ -111,6 +112,18 @@ qsd)
 	conform "$T/r.json" --name=qemu-storage-daemon --type=blk \
 		--exec="qemu-storage-daemon --blockdev driver=file,node-name=f,filename=$T/disk.raw --export type=vhost-user-blk,id=e,node-name=f,addr.type=unix,addr.path={socket},writable=on"
 	judge "$T/r.json" report --min=$CHECKS
+	;;
+virtiofsd)
+	# QEMU 7.2's C virtiofsd (qemu-system-common): one front-end
+	# connection a process, so a fresh one for each check, and checks that
+	# need a second connection fail (report only, docs/CONFORMANCE.md)
+	VFSD=/usr/lib/qemu/virtiofsd
+	[ -x "$VFSD" ] || fail "$VFSD is missing (Debian qemu-system-common; scripts/deps.sh installs it)"
+	mkdir -p "$T/shared"
+	conform "$T/r.json" --name=virtiofsd --timeout=1 \
+		--exec="$VFSD --socket-path={socket} -o source=$T/shared -o cache=none"
+	judge "$T/r.json" report --min=$CHECKS
+	grep -q 'one connection a process' "$T/r.json" || fail "virtiofsd's single connection not recognised"
 	;;
 dpdk)
 	need_cmd dpdk-testpmd

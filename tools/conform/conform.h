@@ -114,6 +114,13 @@ int spawn_peer(const struct options *opt, const char *sock, const char *args, in
 	       struct spawn *sp);
 /* Wait until the spawned peer accepts on its socket: 0, or -errno (it exited: -ECHILD). */
 int spawn_wait_socket(struct spawn *sp, unsigned int ms);
+/*
+ * The same, keeping the connection that found it accepting in *@fd: the
+ * check's first conn_open() takes it (conn_keep_ready), so a peer that
+ * serves a single connection (QEMU 7.2's virtiofsd) is not used up by
+ * the wait.
+ */
+int spawn_wait_socket_keep(struct spawn *sp, unsigned int ms, int *fd);
 /* Wait up to @ms for it to exit: 1 and *@status (waitpid's), or 0. */
 int spawn_wait_exit(struct spawn *sp, unsigned int ms, int *status);
 /* SIGTERM, wait up to @ms, then SIGKILL: the waitpid status, or -1 if it was killed. */
@@ -157,6 +164,8 @@ struct conn {
 };
 
 int conn_open(struct ctx *cx, struct conn *c);
+/* The next conn_open() uses @fd (connected to the peer) instead of connecting (-1: none). */
+void conn_keep_ready(int fd);
 void conn_close(struct conn *c);
 /* Send one message as given (flags include the version). */
 int conn_send(struct conn *c, uint32_t req, uint32_t flags, const void *p, uint32_t size,

@@ -166,20 +166,27 @@ int spawn_wait_exit(struct spawn *sp, unsigned int ms, int *status)
 	}
 }
 
-int spawn_wait_socket(struct spawn *sp, unsigned int ms)
+int spawn_wait_socket_keep(struct spawn *sp, unsigned int ms, int *fd)
 {
-	int status, fd, ret = -ENOENT;
+	int status, ret = -ENOENT;
 
 	for (unsigned int waited = 0; waited < ms; waited += 10) {
 		if (spawn_wait_exit(sp, 0, &status))
 			return -ECHILD;
-		ret = vhu_sock_connect(sp->sock, 0, &fd);
-		if (ret == 0) {
-			close(fd);
+		ret = vhu_sock_connect(sp->sock, 0, fd);
+		if (ret == 0)
 			return 0;
-		}
 		sleep_ms(10);
 	}
+	return ret;
+}
+
+int spawn_wait_socket(struct spawn *sp, unsigned int ms)
+{
+	int fd = -1, ret = spawn_wait_socket_keep(sp, ms, &fd);
+
+	if (ret == 0)
+		close(fd);
 	return ret;
 }
 

@@ -111,6 +111,16 @@ void sleep_ms(unsigned int ms)
 
 /* ---- one connection ----------------------------------------------------- */
 
+/* A connection the wait for a started peer made (spawn_wait_socket_keep), or -1. */
+static int ready_fd = -1;
+
+void conn_keep_ready(int fd)
+{
+	if (ready_fd >= 0)
+		close(ready_fd);
+	ready_fd = fd;
+}
+
 int conn_open(struct ctx *cx, struct conn *c)
 {
 	struct timeval tv = { .tv_sec = cx->timeout_ms / 1000,
@@ -118,7 +128,13 @@ int conn_open(struct ctx *cx, struct conn *c)
 	int ret;
 
 	*c = (struct conn){ .fd = -1 };
-	ret = vhu_sock_connect(cx->path, 0, &c->fd);
+	if (ready_fd >= 0) {
+		c->fd = ready_fd; /* the started peer's first connection */
+		ready_fd = -1;
+		ret = 0;
+	} else {
+		ret = vhu_sock_connect(cx->path, 0, &c->fd);
+	}
 	if (ret < 0)
 		return ret;
 	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||

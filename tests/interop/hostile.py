@@ -206,8 +206,10 @@ class Hostile:
 		want = self.features & (bit(F_VERSION_1) | bit(F_PROTOCOL_FEATURES))
 		c.send(SET_FEATURES, u64(want))
 		if self.features & bit(F_PROTOCOL_FEATURES):
+			# not INBAND_NOTIFICATIONS: without BACKEND_REQ (no channel here)
+			# the spec has the back-end close the connection
 			pf = self.pfeatures & (bit(PF_MQ) | bit(PF_CONFIG) | bit(PF_CONFIGURE_MEM_SLOTS) |
-					       bit(PF_INBAND_NOTIFICATIONS) | (bit(PF_REPLY_ACK) if ack else 0))
+					       (bit(PF_REPLY_ACK) if ack else 0))
 			c.send(SET_PROTOCOL_FEATURES, u64(pf))
 		c.features()	# a barrier: everything above was handled
 		return c, f

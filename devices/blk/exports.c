@@ -139,7 +139,11 @@ static struct vhu_backend_config backend_config(struct blk_exports *t, struct bl
 			/* live migration: the dirty-page log, and postcopy */
 			VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT) |
 			/* kicks and calls as messages, for front-ends without eventfds */
-			VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS),
+			VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS) |
+			/* --poll: the guest's kicks as stores into a page we poll */
+			(t->defaults.host_notifier ? VHU_BIT(VHU_PROTOCOL_F_HOST_NOTIFIER) |
+							     VHU_BIT(VHU_PROTOCOL_F_BACKEND_SEND_FD)
+						   : 0),
 		.flags = t->defaults.poll ? VHU_BACKEND_F_POLL : 0,
 		.ops = &blk_ops,
 		.dev = &e->blk,
@@ -197,25 +201,35 @@ err_dev:
 
 static void log_requests(const struct blk_export *e)
 {
-	char line[64 + BLK_QUEUES_MAX * 24] = "";
+	char line[64 + BLK_QUEUES_MAX * 24] = "", kicks[64 + BLK_QUEUES_MAX * 48] = "";
 	unsigned int n = e->dev_opts.num_queues ? e->dev_opts.num_queues : 1;
-	size_t len = 0;
+	size_t len = 0, klen = 0;
 
-	for (unsigned int i = 0; i < n && len < sizeof(line); i++)
+	for (unsigned int i = 0; i < n && len < sizeof(line); i++) {
+		struct vhu_kick_counts k = { 0 };
+
 		len += (size_t)snprintf(line + len, sizeof(line) - len, " %u=%llu", i,
 					(unsigned long long)e->blk.queues[i].requests);
+		(void)vhu_backend_queue_kicks(e->be, i, &k);
+		if (klen < sizeof(kicks))
+			klen += (size_t)snprintf(kicks + klen, sizeof(kicks) - klen,
+						 " %u=eventfd:%llu,doorbell:%llu", i,
+						 (unsigned long long)k.eventfd,
+						 (unsigned long long)k.doorbell);
+	}
 	/* "vhu-blk: requests per queue: 0=N ..." as the tests read it */
 	fprintf(stderr, "vhu-blk: requests per queue:%s\n", line);
+	fprintf(stderr, "vhu-blk: kicks per queue:%s\n", kicks);
 }
 
 /* Take it off the loop, free everything; the slot is the caller's. */
 static void export_stop(struct blk_export *e)
 {
 	vhu_loop_remove(e->table->loop, e->be);
+	log_requests(e); /* the kick counts are the back-end's */
 	vhu_backend_destroy(e->be);
 	if (e->socket_path && !e->client)
 		unlink(e->socket_path); /* a front-end that reconnects finds no one */
-	log_requests(e);
 	blkdev_close(e->blk.dev);
 	pthread_mutex_destroy(&e->blk.config_lock);
 }
@@ -494,8 +508,25 @@ int blk_export_list(struct blk_exports *t, const char *name, struct json_writer 
 	return each_export(t, name, false, describe, result, err);
 }
 
+/* The driver's kicks over every queue: by eventfd, by doorbell page. */
+static void kicks_sum(struct blk_export *e, struct vhu_kick_counts *sum)
+{
+	unsigned int n = e->dev_opts.num_queues ? e->dev_opts.num_queues : 1;
+
+	*sum = (struct vhu_kick_counts){ 0 };
+	for (unsigned int i = 0; i < n; i++) {
+		struct vhu_kick_counts k;
+
+		if (vhu_backend_queue_kicks(e->be, i, &k) == 0) {
+			sum->eventfd += k.eventfd;
+			sum->doorbell += k.doorbell;
+		}
+	}
+}
+
 static void stats_one(struct blk_export *e, struct json_writer *w)
 {
+	struct vhu_kick_counts k;
 	static const unsigned int pct[] = { 500, 900, 990, 999 };
 	static const char *const pct_names[] = { "p50", "p90", "p99", "p99.9" };
 	struct blk_stats s;
@@ -520,6 +551,11 @@ static void stats_one(struct blk_export *e, struct json_writer *w)
 	jw_uint(w, s.read_bytes);
 	jw_key(w, "write-bytes");
 	jw_uint(w, s.write_bytes);
+	kicks_sum(e, &k);
+	jw_key(w, "kicks-eventfd");
+	jw_uint(w, k.eventfd);
+	jw_key(w, "kicks-doorbell");
+	jw_uint(w, k.doorbell);
 	jw_key(w, "uptime-s");
 	jw_double(w, (double)(now - e->added_ns) / 1e9);
 	/* the rate since the previous export-stats (or since the add) */

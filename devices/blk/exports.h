@@ -34,6 +34,7 @@
 struct blk_defaults {
 	uint16_t queue_size;	   /* largest ring accepted */
 	bool poll;		   /* --poll */
+	bool host_notifier;	   /* --poll without --no-host-notifier: doorbell pages */
 	uint32_t poll_window_us;   /* --poll-window */
 	uint32_t poll_inflight_us; /* --poll-inflight */
 	uint32_t delay_us;	   /* --delay-us */

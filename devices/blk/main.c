@@ -39,6 +39,7 @@ struct blk_options {
 	struct ctl_options ctl;
 	bool sockets; /* --socket-path or --fd: the command line's export */
 	bool poll;
+	bool no_host_notifier;
 };
 
 static int parse_numbers(const struct prog_info *info, struct blk_options *o, uint16_t *queue_size,
@@ -181,6 +182,9 @@ int main(int argc, char **argv)
 		  .flag = &o.dev.direct },
 		{ "poll", PROG_ARG_NONE, NULL, "busy-poll the rings instead of sleeping",
 		  .flag = &o.poll },
+		{ "no-host-notifier", PROG_ARG_NONE, NULL,
+		  "with --poll: offer no doorbell pages (HOST_NOTIFIER), kicks stay eventfds",
+		  .flag = &o.no_host_notifier },
 		{ "poll-window", PROG_ARG_REQUIRED, "US",
 		  "adaptive polling: the longest poll window (default 32, 0: off)",
 		  .str = &o.poll_window },
@@ -234,6 +238,7 @@ int main(int argc, char **argv)
 	defaults = (struct blk_defaults){
 		.queue_size = queue_size,
 		.poll = o.poll,
+		.host_notifier = o.poll && !o.no_host_notifier,
 		.poll_window_us = poll_window,
 		.poll_inflight_us = poll_inflight,
 		.delay_us = o.dev.delay_us,

@@ -142,6 +142,23 @@ struct vhu_device_ops {
  */
 #define VHU_BACKEND_F_POLL (1u << 0)
 
+/*
+ * Host notifiers (spec: "Host notifiers", BACKEND_VRING_HOST_NOTIFIER_MSG):
+ * a device that busy-polls (VHU_BACKEND_F_POLL) and lists
+ * VHU_PROTOCOL_F_HOST_NOTIFIER and VHU_PROTOCOL_F_BACKEND_SEND_FD in
+ * protocol_features, with BACKEND_REQ and REPLY_ACK, has them offered. When
+ * the front-end negotiates them, each ring that starts gets a doorbell page
+ * of its own (a memfd page) right after the request that started it was
+ * answered, and the front-end's ack is waited for: QEMU maps the page over
+ * the ring's slot of the virtio-pci notify area (page-per-vq=on), so the
+ * guest's kicks become stores into it instead of eventfd writes. A busy-
+ * polling worker never sleeps on the kick eventfd, so no kick can be lost
+ * while a page is mapped; it leaves the driver's kicks on in such a ring
+ * (a store costs the driver no exit and us nothing) and counts them in the
+ * page (vhu_backend_queue_kicks()). A refused page is not offered again on
+ * that connection; a stopped ring's page is unmapped and closed.
+ */
+
 /* A longest poll window that suits most devices (QEMU's poll-max-ns is 32 us). */
 #define VHU_BACKEND_POLL_WINDOW_DEFAULT_US 32u
 /* The largest poll_window_us accepted. */
@@ -541,6 +558,29 @@ VHU_API void vhu_backend_stop(struct vhu_backend *be);
  * out of step.
  */
 VHU_API int vhu_backend_config_changed(struct vhu_backend *be);
+
+/* What vhu_backend_queue_kicks() counts, since the back-end was created. */
+struct vhu_kick_counts {
+	uint64_t eventfd;  /* kicks read from the ring's kick eventfd */
+	uint64_t doorbell; /* kicks found in the ring's host notifier page */
+	bool mapped;	   /* the front-end acked a doorbell page for the running ring */
+};
+
+/**
+ * vhu_backend_queue_kicks() - how the driver's kicks of a queue arrived.
+ * @be:    the back-end
+ * @index: the queue
+ * @out:   filled; counts are cumulative over connections
+ *
+ * Any thread, at any time (relaxed counters). A busy-polled queue's kick
+ * eventfd is read every few rounds to count; a doorbell page holds the last
+ * kick until the worker's next round, so kicks that come faster than rounds
+ * count as one.
+ *
+ * Return: 0, or -EINVAL (@index out of range).
+ */
+VHU_API int vhu_backend_queue_kicks(struct vhu_backend *be, unsigned int index,
+				    struct vhu_kick_counts *out);
 
 /**
  * vhu_backend_destroy() - stop every queue, close every fd, free @be.

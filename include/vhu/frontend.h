@@ -38,8 +38,8 @@ struct vhu_frontend_config {
 	/* VHU_PROTOCOL_F_* wanted; intersected with the offer and with what the
 	 * front-end implements (MQ, REPLY_ACK, BACKEND_REQ, CONFIG,
 	 * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS,
-	 * LOG_SHMFD, DEVICE_STATE, RARP; not BACKEND_SEND_FD: no back-end request
-	 * it serves takes an fd); ~0: all of those */
+	 * LOG_SHMFD, DEVICE_STATE, RARP; HOST_NOTIFIER and BACKEND_SEND_FD
+	 * only with host_notifiers); ~0: all of those */
 	uint64_t protocol_features;
 	uint16_t num_queues; /* rings to set up (<= the back-end's GET_QUEUE_NUM; 0: 1) */
 	uint16_t queue_size; /* entries per ring (split: a power of two; 0: 256) */
@@ -76,6 +76,17 @@ struct vhu_frontend_config {
 	 * per call costs far more than an eventfd.
 	 */
 	bool inband_notifications;
+	/*
+	 * Host notifiers (spec: "Host notifiers"): when the back-end offers
+	 * HOST_NOTIFIER and BACKEND_SEND_FD (with BACKEND_REQ and REPLY_ACK),
+	 * both are negotiated and each BACKEND_VRING_HOST_NOTIFIER_MSG maps a
+	 * page the back-end polls: vhu_frontend_queue_kick() then stores the
+	 * ring's index into it instead of writing the kick eventfd, until the
+	 * back-end takes it back (NOFD) or the ring stops. The page must be one
+	 * page of a file sealed against shrinking (F_SEAL_SHRINK), else it is
+	 * refused. Off by default (protocol_features ~0 does not ask for it).
+	 */
+	bool host_notifiers;
 };
 
 /**
@@ -201,9 +212,16 @@ VHU_API int vhu_frontend_queue_add(struct vhu_frontend_queue *q, const struct io
  * vhu_frontend_queue_kick() - publish what was added and kick the back-end, unless
  * it asked not to be (event idx or flags).
  *
- * Return: 1 if the kick eventfd was written, 0 if suppressed, or -errno.
+ * Return: 1 if the back-end was kicked (the kick eventfd written, its host
+ * notifier page stored into, or VRING_KICK acked), 0 if suppressed, or -errno.
  */
 VHU_API int vhu_frontend_queue_kick(struct vhu_frontend_queue *q);
+
+/**
+ * vhu_frontend_queue_has_doorbell() - whether kicks of @q go to the back-end's
+ * host notifier page now (config.host_notifiers), rather than its eventfd.
+ */
+VHU_API bool vhu_frontend_queue_has_doorbell(struct vhu_frontend_queue *q);
 
 /**
  * vhu_frontend_queue_get() - take one completion.

@@ -82,6 +82,7 @@ static int queues_init(struct vhu_backend *be)
 		}
 		vhu_vq_init(&q->vq, i, &be->mem, &be->log);
 		q->be = be;
+		q->hn.fd = -1;
 	}
 	return 0;
 }
@@ -194,6 +195,7 @@ void vhu_be_disconnect(struct vhu_backend *be)
 		q->vq.inband = NULL; /* the next front-end negotiates anew */
 		q->inband_call = q->inband_err = false;
 		q->enabled = false;
+		q->hn.refused = false; /* the next front-end may map pages */
 	}
 	vhu_be_inflight_clear(be);
 	vhu_iotlb_clear(&be->iotlb);

@@ -71,14 +71,15 @@
 
 /* The protocol features the library implements (GET_PROTOCOL_FEATURES offers
  * the intersection with the device's config, CONFIG only with ops->get_config). */
-#define VHU_BACKEND_PROTOCOL_FEATURES                                                   \
-	(VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |               \
-	 VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |         \
-	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) | \
-	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |          \
-	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |     \
-	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE) |     \
-	 VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT) | VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS))
+#define VHU_BACKEND_PROTOCOL_FEATURES                                                       \
+	(VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |                   \
+	 VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |             \
+	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) |     \
+	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |              \
+	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |         \
+	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE) |         \
+	 VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT) | VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS) | \
+	 VHU_BIT(VHU_PROTOCOL_F_HOST_NOTIFIER) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_SEND_FD))
 
 /* The largest device state a LOAD accepts (state.c). */
 #define VHU_STATE_MAX_BYTES (16u << 20)
@@ -174,6 +175,17 @@ struct vhu_queue {
 	 * merely has no fd yet: QEMU sets the call fd after the kick fd) */
 	bool inband_call, inband_err;
 	struct vhu_worker worker;
+	/* the host notifier (notifier.c): the worker's while the queue is
+	 * attached (want set before), the control thread's while it is
+	 * stopped; page is read by vhu_backend_queue_kicks() (relaxed), and
+	 * kicks_* are relaxed counters */
+	struct {
+		int fd;		/* the doorbell page's memfd, -1: none */
+		uint16_t *page; /* our mapping, while the front-end acked it */
+		bool want;	/* the ring started: its worker sends a page */
+		bool refused;	/* the front-end refused one: not again this connection */
+		uint64_t kicks_eventfd, kicks_doorbell;
+	} hn;
 };
 
 /* ---- device state transfer (state.c) ------------------------------------ */
@@ -243,8 +255,9 @@ struct vhu_backend {
 	/* the back-end channel (SET_BACKEND_REQ_FD); any thread, under chan_lock */
 	struct vhu_lock chan_lock;
 	int chan_fd;
-	bool chan_reply_ack; /* REPLY_ACK negotiated: wait for acks */
-	bool chan_config;    /* CONFIG negotiated: CONFIG_CHANGE_MSG allowed */
+	bool chan_reply_ack;	     /* REPLY_ACK negotiated: wait for acks */
+	bool chan_config;	     /* CONFIG negotiated: CONFIG_CHANGE_MSG allowed */
+	unsigned int chan_acks_owed; /* host notifier acks a worker stopped waiting for */
 	/* a handler found the connection unusable: it ends after the reply
 	 * (SET_PROTOCOL_FEATURES with INBAND_NOTIFICATIONS alone) */
 	bool close_conn;
@@ -446,6 +459,26 @@ int vhu_be_chan_iotlb(struct vhu_backend *be, uint8_t type, uint64_t iova, uint8
  * (REPLY_ACK comes with the feature, see negotiate.c).
  */
 void vhu_be_chan_vring(struct vhu_vq *vq, bool err);
+/*
+ * BACKEND_VRING_HOST_NOTIFIER_MSG for @q from its worker: @fd a page of
+ * @size bytes (-1: NOFD, remove it), with NEED_REPLY; the ack is waited for
+ * while the control thread does not call the worker. Return: 0, -ENOTCONN,
+ * -EIO (refused), -EINTR (the control thread called: the ack is left owed),
+ * or a channel error (the channel is then closed).
+ */
+int vhu_be_chan_host_notifier(struct vhu_backend *be, struct vhu_queue *q, int fd, uint64_t size);
+
+/* ---- notifier.c --------------------------------------------------------- */
+
+/* The doorbell's value while no kick waits in it (a 16-bit queue index never is). */
+#define VHU_DOORBELL_IDLE 0xffffu
+
+/* The ring starts (before its worker): its worker sends it a page if usable. */
+void vhu_be_notifier_want(struct vhu_backend *be, struct vhu_queue *q);
+/* The worker, in a round of @q that wants a page: make it, send it, wait for the ack. */
+void vhu_be_notifier_map(struct vhu_queue *q);
+/* The ring stopped (no worker): unmap and close its page. */
+void vhu_be_notifier_drop(struct vhu_queue *q);
 
 /* ---- worker.c, pool.c -------------------------------------------------- */
 

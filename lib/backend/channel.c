@@ -17,6 +17,7 @@
  * thread's changes of the fd.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -48,6 +49,7 @@ int vhu_be_set_backend_req_fd(struct vhu_backend *be, struct vhu_msg *msg, struc
 	vhu_lock_acquire(&be->chan_lock);
 	vhu_close_fd(&be->chan_fd);
 	be->chan_fd = fd;
+	be->chan_acks_owed = 0;
 	chan_flags(be);
 	vhu_lock_release(&be->chan_lock);
 	return 0;
@@ -66,6 +68,7 @@ void vhu_be_chan_close(struct vhu_backend *be)
 	vhu_close_fd(&be->chan_fd);
 	be->chan_reply_ack = false;
 	be->chan_config = false;
+	be->chan_acks_owed = 0;
 	vhu_lock_release(&be->chan_lock);
 }
 
@@ -78,8 +81,8 @@ static int chan_usable(const struct vhu_backend *be) VHU_REQUIRES(be->chan_lock)
 	return 0;
 }
 
-/* Wait for the u64 ack of @request. Return: 0, -EIO (non-zero ack) or a channel error. */
-static int chan_ack(struct vhu_backend *be, uint32_t request) VHU_REQUIRES(be->chan_lock)
+/* Receive one ack of @request. Return: 0, -EIO (non-zero ack) or a channel error. */
+static int chan_ack_one(struct vhu_backend *be, uint32_t request) VHU_REQUIRES(be->chan_lock)
 {
 	struct vhu_msg reply;
 	int ret = vhu_msg_recv(be->chan_fd, &reply);
@@ -93,6 +96,23 @@ static int chan_ack(struct vhu_backend *be, uint32_t request) VHU_REQUIRES(be->c
 	if (ret < 0)
 		return ret;
 	return reply.payload.u64 ? -EIO : 0;
+}
+
+/*
+ * Wait for the u64 ack of @request, after the acks a worker left owed
+ * (vhu_be_chan_host_notifier(): they come first, in order). Return: 0,
+ * -EIO (non-zero ack) or a channel error.
+ */
+static int chan_ack(struct vhu_backend *be, uint32_t request) VHU_REQUIRES(be->chan_lock)
+{
+	while (be->chan_acks_owed) {
+		int ret = chan_ack_one(be, VHU_BACKEND_REQ_VRING_HOST_NOTIFIER_MSG);
+
+		if (ret < 0 && ret != -EIO)
+			return ret;
+		be->chan_acks_owed--;
+	}
+	return chan_ack_one(be, request);
 }
 
 static int chan_config_change(struct vhu_backend *be) VHU_REQUIRES(be->chan_lock)
@@ -234,4 +254,73 @@ void vhu_be_chan_vring(struct vhu_vq *vq, bool err)
 	if (ret < 0 && ret != -ENOTCONN)
 		vhu_logf(&be->log, ret == -EIO ? VHU_LOG_DEBUG : VHU_LOG_WARN, "queue %u: %s: %s",
 			 vq->index, vhu_rule_name(VHU_DIR_TO_FRONTEND, request), strerror(-ret));
+}
+
+/* How often a worker waiting for a host notifier's ack looks at its queue's flags. */
+#define CHAN_LOOK_MS 2
+
+/* Whether the control thread wants @q's worker (pause, stop). */
+static bool queue_called(const struct vhu_queue *q)
+{
+	return __atomic_load_n(&q->worker.pause_req, __ATOMIC_ACQUIRE) ||
+	       __atomic_load_n(&q->worker.exit, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * The worker waits for the ack only while its control thread does not call
+ * it: QEMU serves this channel from the loop that waits for our replies, so
+ * when a request that pauses or stops @q comes meanwhile, neither side would
+ * move. The ack is then left owed (the next wait reads it first), and the
+ * page counts as not mapped. Return: 0, -EIO, -EINTR (left owed) or a
+ * channel error.
+ */
+static int chan_ack_or_leave(struct vhu_backend *be, struct vhu_queue *q, uint32_t request)
+	VHU_REQUIRES(be->chan_lock)
+{
+	for (unsigned int waited = 0; waited < VHU_BACKEND_CHAN_TIMEOUT_MS;
+	     waited += CHAN_LOOK_MS) {
+		struct pollfd p = { .fd = be->chan_fd, .events = POLLIN };
+		int n = poll(&p, 1, CHAN_LOOK_MS);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			return chan_ack(be, request);
+		if (queue_called(q)) {
+			be->chan_acks_owed++;
+			return -EINTR;
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+int vhu_be_chan_host_notifier(struct vhu_backend *be, struct vhu_queue *q, int fd, uint64_t size)
+{
+	uint32_t request = VHU_BACKEND_REQ_VRING_HOST_NOTIFIER_MSG;
+	struct vhu_msg msg;
+	int ret;
+
+	vhu_lock_acquire(&be->chan_lock);
+	if (be->chan_fd < 0 || !be->chan_reply_ack) {
+		vhu_lock_release(&be->chan_lock);
+		return -ENOTCONN; /* no channel, or no ack to know the page was mapped */
+	}
+	vhu_msg_init(&msg, request, VHU_FLAG_NEED_REPLY, sizeof(struct vhu_vring_area));
+	msg.payload.area.u64 = q->vq.index | (fd < 0 ? VHU_VRING_NOFD_MASK : 0);
+	msg.payload.area.size = fd < 0 ? 0 : size;
+	msg.payload.area.offset = 0;
+	if (fd >= 0) {
+		msg.fds[0] = fd; /* sent, not closed: the queue keeps it */
+		msg.nfds = 1;
+	}
+	ret = vhu_msg_send(be->chan_fd, &msg);
+	if (ret == 0)
+		ret = chan_ack_or_leave(be, q, request);
+	if (ret < 0 && ret != -EIO && ret != -EINTR) {
+		vhu_warn(&be->log, "back-end channel closed: %s", strerror(-ret));
+		vhu_close_fd(&be->chan_fd);
+		be->chan_acks_owed = 0;
+	}
+	vhu_lock_release(&be->chan_lock);
+	return ret;
 }

@@ -32,6 +32,10 @@ uint64_t vhu_be_offered_features(const struct vhu_backend *be)
 
 #define INBAND_NEEDS (VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK))
 
+#define NOTIFIER_NEEDS                                                                     \
+	(VHU_BIT(VHU_PROTOCOL_F_HOST_NOTIFIER) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_SEND_FD) | \
+	 INBAND_NEEDS)
+
 uint64_t vhu_be_offered_protocol(const struct vhu_backend *be)
 {
 	uint64_t f = be->config.protocol_features & VHU_BACKEND_PROTOCOL_FEATURES;
@@ -40,6 +44,10 @@ uint64_t vhu_be_offered_protocol(const struct vhu_backend *be)
 		f &= ~VHU_BIT(VHU_PROTOCOL_F_CONFIG);
 	if (!be->config.ops->state_save || !be->config.ops->state_load)
 		f &= ~VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE);
+	/* doorbell pages only for busy-polled rings (notifier.c), sent as fds, acked */
+	if (!(be->config.flags & VHU_BACKEND_F_POLL) || (f & NOTIFIER_NEEDS) != NOTIFIER_NEEDS)
+		f &= ~(VHU_BIT(VHU_PROTOCOL_F_HOST_NOTIFIER) |
+		       VHU_BIT(VHU_PROTOCOL_F_BACKEND_SEND_FD));
 	return f;
 }
 

@@ -49,8 +49,10 @@ static int queue_start(struct vhu_backend *be, struct vhu_queue *q)
 			return vhu_be_fail(be, ret, "the device could not start ring %u", idx);
 		}
 	}
+	vhu_be_notifier_want(be, q); /* before the worker: it sends the page */
 	ret = vhu_be_worker_start(q);
 	if (ret < 0) {
+		q->hn.want = false;
 		if (ops->queue_stop)
 			ops->queue_stop(be->config.dev, &q->vq);
 		vhu_be_worker_unwatch(q);
@@ -74,6 +76,7 @@ void vhu_be_queue_stop(struct vhu_backend *be, struct vhu_queue *q)
 		ops->queue_stop(be->config.dev, &q->vq);
 	vhu_be_worker_unwatch(q); /* the next start begins without one */
 	vhu_vq_stop(&q->vq);
+	vhu_be_notifier_drop(q); /* no worker reads it any more */
 	q->running = false;
 	vhu_debug(&be->log, "ring %u stopped", q->vq.index);
 }

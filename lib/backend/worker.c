@@ -97,13 +97,15 @@ static bool flag_get(const bool *flag)
 	return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
 }
 
-static void drain(int fd)
+/* Return: the eventfd's count (kicks), 0 if none. */
+static uint64_t drain(int fd)
 {
 	uint64_t v;
 
 	/* readable per epoll, or non-blocking: this does not block */
-	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN && errno != EINTR)
-		return; /* nothing to drain from a broken fd; epoll reports it */
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0; /* nothing to drain from a broken fd; epoll reports it */
+	return v;
 }
 
 /* What the thread calls in its next round for a queue. */
@@ -193,12 +195,17 @@ static bool reg_set(struct vhu_wthread *wt, int *reg, int fd, struct vhu_worker_
 	return true;
 }
 
-/* The fds of @q the thread waits on now: none while parked, busy or waiting for the IOTLB. */
+/*
+ * The fds of @q the thread waits on now: none while parked or waiting for
+ * the IOTLB; a busy-polled queue's kick fd only to count its kicks (read by
+ * the epoll_wait(0) every BUSY_ROUNDS_LOOK rounds).
+ */
 static void sync_fds(struct vhu_wthread *wt, struct vhu_queue *q)
 {
 	struct vhu_worker *w = &q->worker;
-	bool on = !w->held && !busy_polls(q) && !tlb_waits(q) && !queue_broken(q);
-	int kick = on && !w->kick_bad ? q->vq.kick_fd : -1;
+	bool counted = !w->held && !tlb_waits(q) && !queue_broken(q);
+	bool on = counted && !busy_polls(q);
+	int kick = counted && !w->kick_bad ? q->vq.kick_fd : -1;
 	int watch = on && !w->watch_bad ? w->watch_fd : -1;
 
 	if (w->watch_changed) { /* the device may have put another fd under that number */
@@ -250,7 +257,13 @@ static bool wait_events(struct vhu_wthread *wt, int timeout_ms)
 			continue; /* parked meanwhile: not its fds any more */
 		if (ep->kick) {
 			if (!fd_failed(ep->q, evs[i].events, "kick fd", &w->kick_bad)) {
-				drain(ep->q->vq.kick_fd);
+				uint64_t kicks = drain(ep->q->vq.kick_fd);
+
+				__atomic_store_n(&ep->q->hn.kicks_eventfd,
+						 __atomic_load_n(&ep->q->hn.kicks_eventfd,
+								 __ATOMIC_RELAXED) +
+							 kicks,
+						 __ATOMIC_RELAXED); /* this thread's alone */
 				w->due |= DUE_KICK;
 				any = true;
 			}
@@ -559,6 +572,37 @@ struct round {
 	uint64_t tlb_wake; /* the earliest IOTLB wake time, UINT64_MAX: none */
 };
 
+/*
+ * A busy-polled ring's kicks: off while we poll anyway (other threads set a
+ * shared ring's), unless a doorbell page is mapped (notifier.c, which this
+ * thread asks for in the ring's first busy round): then a kick
+ * is a store into it, free for the driver and for us, so kicks stay as the
+ * device asks and the page is read (and reset) to count them.
+ */
+static void busy_kicks(struct vhu_queue *q)
+{
+	uint16_t *db;
+
+	if (q->hn.want && !q->worker.shared)
+		vhu_be_notifier_map(q); /* the ring's first busy round: its doorbell page */
+	db = q->hn.page;
+
+	if (!db) {
+		if (!q->worker.shared && !q->vq.poll_quiet)
+			(void)vhu_vq_poll_quiet(&q->vq, true);
+		return;
+	}
+	if (q->vq.poll_quiet)
+		(void)vhu_vq_poll_quiet(&q->vq, false); /* busy: the ring is read anyway */
+	/* the driver stores its queue index; a race only merges two kicks */
+	if (__atomic_load_n(db, __ATOMIC_RELAXED) != VHU_DOORBELL_IDLE &&
+	    __atomic_exchange_n(db, (uint16_t)VHU_DOORBELL_IDLE, __ATOMIC_RELAXED) !=
+		    VHU_DOORBELL_IDLE)
+		__atomic_store_n(&q->hn.kicks_doorbell,
+				 __atomic_load_n(&q->hn.kicks_doorbell, __ATOMIC_RELAXED) + 1,
+				 __ATOMIC_RELAXED);
+}
+
 /* Run the ops that are due on every queue the thread serves. */
 static void run_round(struct vhu_wthread *wt, struct round *r)
 {
@@ -579,9 +623,7 @@ static void run_round(struct vhu_wthread *wt, struct round *r)
 		}
 		busy = busy_polls(q);
 		if (busy) {
-			/* no kicks while we poll anyway (other threads set a shared ring's) */
-			if (!w->shared && !q->vq.poll_quiet)
-				(void)vhu_vq_poll_quiet(&q->vq, true);
+			busy_kicks(q);
 			w->due |= DUE_KICK | (w->watch_fd >= 0 ? DUE_EVENT : 0);
 		}
 		if (w->due) {

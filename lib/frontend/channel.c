@@ -7,7 +7,9 @@
  * of its replies on the main socket (vhu's own back-end defers, QEMU-style
  * back-ends may not), so serving it from the control thread would need every
  * wait to poll both. BACKEND_CONFIG_CHANGE_MSG calls config_changed on that
- * thread, BACKEND_IOTLB_MSG goes to the IOMMU role (iommu.c), and with
+ * thread, BACKEND_IOTLB_MSG goes to the IOMMU role (iommu.c),
+ * BACKEND_VRING_HOST_NOTIFIER_MSG maps or removes a ring's doorbell page
+ * (notifier.c; its fd comes with BACKEND_SEND_FD), and with
  * in-band notifications BACKEND_VRING_CALL / _ERR signal the ring's own
  * call / err eventfd, which vhu_frontend_queue_wait() and
  * vhu_frontend_queue_broken() look at as with fds; every other
@@ -73,6 +75,12 @@ static void chan_serve(struct vhu_frontend *fe, struct vhu_msg *msg)
 		vhu_debug(&fe->log, "back-end: config changed");
 		if (fe->cfg.config_changed)
 			fe->cfg.config_changed(fe->cfg.opaque);
+	} else if (ret == 0 && msg->hdr.request == VHU_BACKEND_REQ_VRING_HOST_NOTIFIER_MSG) {
+		ret = vhu_fe_notifier_msg(fe, msg);
+		if (ret < 0)
+			vhu_warn(&fe->log, "back-end request %s refused: %s",
+				 vhu_rule_name(VHU_DIR_TO_FRONTEND, msg->hdr.request),
+				 strerror(-ret));
 	} else if (ret == 0 && msg->hdr.request == VHU_BACKEND_REQ_IOTLB_MSG) {
 		ret = vhu_fe_iommu_msg(fe, &msg->payload.iotlb);
 	} else if (ret == 0 && (msg->hdr.request == VHU_BACKEND_REQ_VRING_CALL ||

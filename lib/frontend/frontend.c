@@ -53,7 +53,8 @@
 #define PROTOCOL_SUPPORTED                                                            \
 	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(INFLIGHT_SHMFD) | \
 	 PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(LOG_SHMFD) |    \
-	 PF(DEVICE_STATE) | PF(RARP) | PF(INBAND_NOTIFICATIONS))
+	 PF(DEVICE_STATE) | PF(RARP) | PF(INBAND_NOTIFICATIONS) | PF(HOST_NOTIFIER) | \
+	 PF(BACKEND_SEND_FD))
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -233,6 +234,13 @@ static int negotiate_protocol(struct vhu_frontend *fe, bool again)
 		    (fe->protocol & (PF(BACKEND_REQ) | PF(REPLY_ACK))) !=
 			    (PF(BACKEND_REQ) | PF(REPLY_ACK)))
 			fe->protocol &= ~PF(INBAND_NOTIFICATIONS);
+		/* host notifiers when asked for: the page comes as an fd, acked */
+		if (!fe->cfg.host_notifiers ||
+		    (fe->protocol &
+		     (PF(BACKEND_REQ) | PF(REPLY_ACK) | PF(HOST_NOTIFIER) | PF(BACKEND_SEND_FD))) !=
+			    (PF(BACKEND_REQ) | PF(REPLY_ACK) | PF(HOST_NOTIFIER) |
+			     PF(BACKEND_SEND_FD)))
+			fe->protocol &= ~(PF(HOST_NOTIFIER) | PF(BACKEND_SEND_FD));
 	}
 	/* no NEED_REPLY yet: acks start once this request has set them up */
 	ret = fe_set_u64(fe, VHU_REQ_SET_PROTOCOL_FEATURES, fe->protocol);
@@ -316,8 +324,10 @@ static int queues_alloc(struct vhu_frontend *fe)
 
 	if (!qs)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < fe->cfg.num_queues; i++)
+	for (unsigned int i = 0; i < fe->cfg.num_queues; i++) {
 		qs[i].kick_fd = qs[i].call_fd = qs[i].err_fd = -1;
+		pthread_mutex_init(&qs[i].db_lock, NULL);
+	}
 	/* the channel thread may look (a BACKEND_VRING_CALL): published whole */
 	__atomic_store_n(&fe->queues, qs, __ATOMIC_RELEASE);
 	vhu_fe_ring_sizes(packed, num, &desc, &avail, &used);
@@ -643,6 +653,7 @@ int vhu_frontend_stop(struct vhu_frontend *fe)
 		r = vhu_fe_req_done(fe, VHU_REQ_GET_VRING_BASE, r);
 		if (ret == 0 && r < 0)
 			ret = r;
+		vhu_fe_notifier_drop(&fe->queues[i]); /* as QEMU: the stopped ring's page goes */
 	}
 	/* as QEMU's vhost_user_dev_start(false): the device is reset */
 	r = fe_set_status(fe, 0);
@@ -695,6 +706,8 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 		vhu_close_fd(&q->kick_fd);
 		vhu_close_fd(&q->call_fd);
 		vhu_close_fd(&q->err_fd);
+		vhu_fe_notifier_drop(q); /* the channel thread has ended */
+		pthread_mutex_destroy(&q->db_lock);
 	}
 	free(fe->queues);
 	vhu_fe_mem_destroy(&fe->mem);

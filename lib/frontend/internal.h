@@ -36,6 +36,10 @@ struct vhu_frontend_queue {
 	int kick_fd, call_fd;
 	int err_fd;    /* SET_VRING_ERR: the back-end signals a broken ring */
 	bool disabled; /* vhu_frontend_queue_enable(false); kept across a reconnect */
+	/* the back-end's host notifier page (notifier.c), NULL: none; swapped by
+	 * the channel thread, stored into by the kicking thread, both under db_lock */
+	pthread_mutex_t db_lock;
+	uint16_t *doorbell;
 };
 
 struct vhu_frontend {
@@ -139,5 +143,12 @@ int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume);
 int vhu_fe_inflight_setup(struct vhu_frontend *fe, bool resume);
 /* Close the kept region (no-op without one). */
 void vhu_fe_inflight_drop(struct vhu_frontend *fe);
+
+/* notifier.c: BACKEND_VRING_HOST_NOTIFIER_MSG (channel thread). Return: 0 or -errno. */
+int vhu_fe_notifier_msg(struct vhu_frontend *fe, struct vhu_msg *msg);
+/* notifier.c: a kick into the ring's doorbell page. Return: false if none is mapped. */
+bool vhu_fe_notifier_kick(struct vhu_frontend_queue *q);
+/* notifier.c: unmap the ring's doorbell page (the ring stopped, or the back-end left). */
+void vhu_fe_notifier_drop(struct vhu_frontend_queue *q);
 
 #endif /* VHU_FRONTEND_INTERNAL_H */

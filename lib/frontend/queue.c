@@ -91,6 +91,8 @@ int vhu_frontend_queue_kick(struct vhu_frontend_queue *q)
 
 	if (!vhu_fe_ring_kick_prepare(&q->ring))
 		return 0;
+	if (vhu_fe_notifier_kick(q))
+		return 1; /* a store into the back-end's page, no system call */
 	if ((q->fe->protocol & VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS))) {
 		/* spec: "VRING_KICK", acked: the back-end has seen it when we return */
 		ret = vhu_frontend_alive(q->fe)

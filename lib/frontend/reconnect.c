@@ -99,6 +99,9 @@ void vhu_fe_connection_close(struct vhu_frontend *fe)
 	__atomic_store_n(&fe->alive, false, __ATOMIC_RELEASE);
 	vhu_fe_chan_close(fe);
 	vhu_close_fd(&fe->sock);
+	/* the old back-end's pages: the next one kicks through the eventfds */
+	for (unsigned int i = 0; fe->queues && i < fe->cfg.num_queues; i++)
+		vhu_fe_notifier_drop(&fe->queues[i]);
 }
 
 /* Wake each ring: the new back-end starts by looking at what is available. */

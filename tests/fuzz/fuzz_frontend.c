@@ -16,7 +16,7 @@
  *   bytes 8-15   the protocol features GET_PROTOCOL_FEATURES offers
  *   byte 16      which API calls run after connect (bit per call, below)
  *   byte 17      bit 0: two queues; bit 1: 16 entries (else 8); bit 2:
- *                in-band notifications wanted
+ *                in-band notifications wanted; bit 3: host notifiers wanted
  *   then one record per answer the front-end waits for:
  *     byte k     k & 7: 0 sensible (AUTO), 1 BODY (u16 size, bytes),
  *                2 HDR (u32 request, u32 flags, then as BODY), 3 TORN (u8
@@ -24,8 +24,9 @@
  *                sensible answer twice); others as 0
  *                k & 8: an eventfd rides along; k & 16: a one-page memfd
  *                k & 32: first a back-end request on the channel: u8 id,
- *                u8 flags (bit 0 NEED_REPLY, bit 1 no version), u16 size,
- *                bytes; k & 64: with an eventfd
+ *                u8 flags (bit 0 NEED_REPLY, bit 1 no version, bit 2 a
+ *                one-page memfd sealed against shrinking rides along, bit 3
+ *                a second one), u16 size, bytes; k & 64: with an eventfd
  *   When the input runs out the back-end leaves (closes its end).
  *
  * Oracles: sanitizers; no hang (libFuzzer's -timeout); every fd the input
@@ -33,6 +34,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -181,6 +183,16 @@ static void chan_send(struct fake *f, unsigned int k)
 	take_bytes(&f->in, &m.payload, size);
 	if (k & 64)
 		add_fds(&m, 8, false);
+	for (unsigned int i = 0; i < ((flags & 8) ? 2u : (flags & 4) ? 1u : 0u); i++) {
+		/* a doorbell page as a back-end makes it (lib/backend/notifier.c) */
+		int fd = memfd_create("fuzz_doorbell", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+		if (fd >= 0 && ftruncate(fd, 4096) == 0 &&
+		    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) == 0)
+			m.fds[m.nfds++] = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
 	send_close(f->chan, &m);
 }
 
@@ -337,6 +349,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.queue_size = (shape & 2) ? 16 : 8;
 	if (!(shape & 4))
 		cfg.protocol_features &= ~VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS);
+	cfg.host_notifiers = shape & 8;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
 	f.sock = sv[1];

@@ -19,6 +19,7 @@ VERSION_1, PROTOCOL, EVENT_IDX, INDIRECT, PACKED, ACCESS_PLATFORM = (
 LOG_ALL = 1 << 26
 MQ, LOG_SHMFD, RARP, REPLY_ACK, BACKEND_REQ, CONFIG = 0, 1, 2, 3, 5, 9
 INFLIGHT, RESET_DEVICE, INBAND, MEM_SLOTS, STATUS = 12, 13, 14, 15, 16
+SEND_FD, HOST_NOTIFIER = 10, 11
 ALL_OPS = 0xFF
 AUTO, BODY, HDR, TORN, TWICE = 0, 1, 2, 3, 4
 EVENTFD, MEMFD, CHAN, CHAN_FD = 8, 16, 32, 64
@@ -43,9 +44,11 @@ def head(features=BASE_FEAT, protocol=BASE_PROTO, ops=ALL_OPS, shape=0):
     return struct.pack("<QQBB", features, protocol, ops, shape)
 
 
-def chan(req, payload=b"", need_reply=False, fd=False):
-    """A record that first sends a back-end request, then answers sensibly."""
-    return bytes([AUTO | CHAN | (CHAN_FD if fd else 0), req, 1 if need_reply else 0]) + \
+def chan(req, payload=b"", need_reply=False, fd=False, pages=0):
+    """A record that first sends a back-end request, then answers sensibly.
+    pages: sealed one-page memfds riding along (0, 1 or 2)."""
+    flags = (1 if need_reply else 0) | (4 if pages == 1 else 8 if pages == 2 else 0)
+    return bytes([AUTO | CHAN | (CHAN_FD if fd else 0), req, flags]) + \
         struct.pack("<H", len(payload)) + payload
 
 
@@ -89,6 +92,24 @@ def seeds():
     s["inband_call_bad_index"] = inband + autos(30) + \
         chan(B_VRING_CALL, struct.pack("<II", 9, 0), True) + autos(50)
     s["inband_err"] = inband + autos(30) + chan(B_VRING_ERR, call) + autos(50)
+    # host notifiers (issue 20): a good page, then each field wrong once
+    notifier = head(protocol=BASE_PROTO | pbits(SEND_FD, HOST_NOTIFIER), shape=8)
+
+    def area(u64, size=4096, offset=0):
+        return struct.pack("<QQQ", u64, size, offset)
+    s["notifier"] = notifier + autos(30) + chan(B_HOST_NOTIFIER, area(0), True, pages=1) + \
+        autos(20) + chan(B_HOST_NOTIFIER, area(0x100, 0), True) + autos(30)
+    s["notifier_bad_index"] = notifier + autos(30) + \
+        chan(B_HOST_NOTIFIER, area(9), True, pages=1) + autos(50)
+    s["notifier_bad_size"] = notifier + autos(30) + \
+        chan(B_HOST_NOTIFIER, area(0, 8192), True, pages=1) + autos(50)
+    s["notifier_nofd_unmapped"] = notifier + autos(30) + \
+        chan(B_HOST_NOTIFIER, area(0x100, 0), True) + autos(50)
+    s["notifier_no_fd"] = notifier + autos(30) + chan(B_HOST_NOTIFIER, area(0), True) + autos(50)
+    s["notifier_two_fds"] = notifier + autos(30) + \
+        chan(B_HOST_NOTIFIER, area(0), True, pages=2) + autos(50)
+    s["notifier_not_negotiated"] = head() + autos(30) + \
+        chan(B_HOST_NOTIFIER, area(0), True, pages=1) + autos(50)
     return s
 
 

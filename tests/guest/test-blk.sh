@@ -27,6 +27,11 @@
 #   --per-queue-counts     the back-end is vhu-blk: with more than one queue,
 #                          every queue the guest uses must have carried
 #                          requests, by the counts vhu-blk logs at exit
+#   --host-notifier        the back-end is vhu-blk --poll: page-per-vq=on on
+#                          the device, and by the kick counts vhu-blk logs at
+#                          exit the guest's kicks came through the doorbell
+#                          pages (HOST_NOTIFIER): at least 40 of them, and
+#                          at most 1 in 10 through the kick eventfds
 set -u -o pipefail
 . "$(dirname "$0")/guest-lib.sh"
 
@@ -34,7 +39,7 @@ set -u -o pipefail
 OUTDIR=$1
 shift
 BACKEND=qsd BACKEND_CMD='' QUEUES=1 SMP='' PACKED=0 PACKED_OPTIONAL=0 NO_EVIDX=0 SIZE=16 IOMMU=0
-PER_QUEUE=0
+PER_QUEUE=0 HOST_NOTIFIER=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--backend) BACKEND=$2; shift ;;
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--size) SIZE=$2; shift ;;
 	--iommu) IOMMU=1 ;;
 	--per-queue-counts) PER_QUEUE=1 ;;
+	--host-notifier) HOST_NOTIFIER=1 ;;
 	*) fail "unknown option $1" ;;
 	esac
 	shift
@@ -81,6 +87,8 @@ PEER=$BACKEND
 DEVOPTS=num-queues=$QUEUES
 [ "$PACKED" = 0 ] || DEVOPTS="$DEVOPTS,packed=on"
 [ "$NO_EVIDX" = 0 ] || DEVOPTS="$DEVOPTS,event_idx=off"
+# QEMU maps a host notifier only where each ring's doorbell has a page of its own
+[ "$HOST_NOTIFIER" = 0 ] || DEVOPTS="$DEVOPTS,page-per-vq=on"
 IOMMU_ARGS=()
 if [ "$IOMMU" = 1 ]; then
 	# the root port is required: on pcie.0 virtio-pci is conventional PCI and ats=on is ignored
@@ -138,6 +146,22 @@ if [ "$PER_QUEUE" = 1 ] && [ "$QUEUES" -gt 1 ]; then
 	done
 	[ "$used" -eq "$gq" ] || fail "vhu-blk counted $used queues, the guest has $gq (per queue:$counts)"
 	note "vhu-blk requests per queue:$counts"
+fi
+
+# The kicks' path, by vhu-blk's own counts ("kicks per queue: 0=eventfd:N,doorbell:M ...").
+if [ "$HOST_NOTIFIER" = 1 ]; then
+	kicks=$(sed -n 's/^vhu-blk: kicks per queue://p' "$T/backend.log" | tail -n 1)
+	[ -n "$kicks" ] || fail "vhu-blk logged no kick counts at exit"
+	ev=0 db=0
+	for kv in $kicks; do
+		v=${kv#*=eventfd:}
+		ev=$((ev + ${v%%,*}))
+		db=$((db + ${kv##*doorbell:}))
+	done
+	note "vhu-blk kicks per queue:$kicks"
+	[ "$db" -ge 40 ] || fail "only $db kicks came through the doorbell pages (eventfd: $ev)"
+	[ $((ev * 10)) -le "$db" ] || fail "$ev kicks came through the eventfds, $db through the doorbells"
+	grep -q "host notifier" "$T/backend.log" && fail "a host notifier was refused: $(grep "host notifier" "$T/backend.log")"
 fi
 
 note "PASS: image matches the guest's pattern (sha256 $want); features $features, irq $(guest_get irq), queues $(guest_get queues)"

@@ -10,6 +10,7 @@
  * requests from a front-end that is out of step with it. No fd is left.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -209,7 +211,9 @@ static void *chan_fake_main(void *arg)
 		int ret = vhu_msg_recv(f->sock, &m);
 		uint64_t pf = VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |
 			      VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |
-			      VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS);
+			      VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS) |
+			      VHU_BIT(VHU_PROTOCOL_F_HOST_NOTIFIER) |
+			      VHU_BIT(VHU_PROTOCOL_F_BACKEND_SEND_FD);
 
 		if (ret < 0)
 			break;
@@ -317,10 +321,148 @@ static void inband_channel_lies(void **state)
 	assert_int_equal(leak_count_fds(), fds);
 }
 
+/* ---- host notifiers: pages that do not fit (issue 20) ---- */
+
+/* A memfd of @size bytes, sealed against shrinking when @seal. */
+static int page_fd(size_t size, bool seal)
+{
+	int fd = memfd_create("hostile-doorbell", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	if (seal)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	return fd;
+}
+
+/* BACKEND_VRING_HOST_NOTIFIER_MSG for @u64 (index, NOFD), @size, @offset, with @nfds copies of @fd.
+ */
+static uint64_t notifier_ask(int chan, uint64_t u64, uint64_t size, uint64_t offset, int fd,
+			     unsigned int nfds)
+{
+	struct vhu_msg m;
+
+	vhu_msg_init(&m, VHU_BACKEND_REQ_VRING_HOST_NOTIFIER_MSG, 0, sizeof(struct vhu_vring_area));
+	m.payload.area = (struct vhu_vring_area){ u64, size, offset };
+	for (unsigned int i = 0; i < nfds; i++)
+		m.fds[i] = fd;
+	m.nfds = nfds;
+	return chan_ask(chan, &m);
+}
+
+/* A front-end with the fake back-end's channel; host notifiers asked for when @want. */
+static struct vhu_frontend *notifier_fe(struct chan_fake *f, int sv[2], pthread_t *thread,
+					bool want, int *chan)
+{
+	struct vhu_frontend_config cfg = {
+		.timeout_ms = 3000,
+		.features = F_VERSION_1,
+		.protocol_features = ~0ull,
+		.num_queues = 1,
+		.queue_size = 64,
+		.mem_size = 1u << 20,
+		.log = &quiet_log,
+		.host_notifiers = want,
+	};
+	struct vhu_frontend *fe;
+
+	*f = (struct chan_fake){ .chan = -1 };
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	f->sock = sv[1];
+	cfg.fd = sv[0];
+	assert_int_equal(pthread_create(thread, NULL, chan_fake_main, f), 0);
+	assert_int_equal(vhu_frontend_connect(&cfg, &fe), 0);
+	assert_int_equal(
+		!!(vhu_frontend_protocol_features(fe) & VHU_BIT(VHU_PROTOCOL_F_HOST_NOTIFIER)),
+		want);
+	assert_int_equal(vhu_frontend_start(fe), 0);
+	*chan = __atomic_load_n(&f->chan, __ATOMIC_ACQUIRE);
+	assert_true(*chan >= 0);
+	assert_int_equal(vhu_sock_set_timeouts(*chan, 3000), 0);
+	return fe;
+}
+
+static void notifier_fe_end(struct vhu_frontend *fe, pthread_t thread, int chan, int sv[2])
+{
+	assert_true(vhu_frontend_alive(fe));
+	assert_int_equal(vhu_frontend_stop(fe), 0);
+	vhu_frontend_destroy(fe);
+	pthread_join(thread, NULL);
+	close(chan);
+	close(sv[1]);
+}
+
+/*
+ * A back-end's doorbell pages, each wrong once: a ring the front-end does
+ * not have, stray bits in the index word, a size that is not one page, an
+ * unaligned offset, an offset past the file, no fd, two fds, NOFD with an
+ * fd, an eventfd, a file that may shrink (SIGBUS on the next kick): each
+ * refused with a failure ack, nothing mapped, the connection kept. Then a
+ * good page: the kick stores the ring's index into it; NOFD takes it back
+ * (and NOFD again is no error, as in QEMU). Without the bits negotiated the
+ * message is refused.
+ */
+static void notifier_channel_lies(void **state)
+{
+	int fds = leak_count_fds(), sv[2], chan, efd, ok, loose;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct vhu_frontend_queue *q;
+	struct vhu_frontend *fe;
+	struct chan_fake f;
+	pthread_t thread;
+	uint16_t *page;
+
+	(void)state;
+	fe = notifier_fe(&f, sv, &thread, false, &chan);
+	ok = page_fd(pg, true);
+	assert_true(notifier_ask(chan, 0, pg, 0, ok, 1) != 0); /* not negotiated */
+	assert_false(vhu_frontend_queue_has_doorbell(vhu_frontend_queue(fe, 0)));
+	notifier_fe_end(fe, thread, chan, sv);
+
+	fe = notifier_fe(&f, sv, &thread, true, &chan);
+	q = vhu_frontend_queue(fe, 0);
+	loose = page_fd(pg, false);
+	efd = eventfd(0, EFD_CLOEXEC);
+	assert_true(notifier_ask(chan, 1, pg, 0, ok, 1) != 0);	   /* no ring 1 */
+	assert_true(notifier_ask(chan, 0x200, pg, 0, ok, 1) != 0); /* stray bit */
+	assert_true(notifier_ask(chan, 0, 2 * pg, 0, ok, 1) != 0); /* two pages */
+	assert_true(notifier_ask(chan, 0, 8, 0, ok, 1) != 0);	   /* a word */
+	assert_true(notifier_ask(chan, 0, pg, 8, ok, 1) != 0);	   /* unaligned */
+	assert_true(notifier_ask(chan, 0, pg, pg, ok, 1) != 0);	   /* past the end */
+	assert_true(notifier_ask(chan, 0, pg, 0, -1, 0) != 0);	   /* no fd */
+	assert_true(notifier_ask(chan, 0, pg, 0, ok, 2) != 0);	   /* two fds */
+	assert_true(notifier_ask(chan, 0x100, 0, 0, ok, 1) != 0);  /* NOFD with one */
+	assert_true(notifier_ask(chan, 0, pg, 0, efd, 1) != 0);	   /* an eventfd */
+	assert_true(notifier_ask(chan, 0, pg, 0, loose, 1) != 0);  /* may shrink */
+	assert_false(vhu_frontend_queue_has_doorbell(q));
+	assert_int_equal(notifier_ask(chan, 0x100, 0, 0, -1, 0), 0); /* nothing to remove */
+
+	assert_int_equal(notifier_ask(chan, 0, pg, 0, ok, 1), 0);
+	assert_true(vhu_frontend_queue_has_doorbell(q));
+	page = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, ok, 0);
+	assert_true(page != MAP_FAILED);
+	page[0] = 0xffff;
+	assert_int_equal(
+		vhu_frontend_queue_add(q, &(struct iovec){ vhu_frontend_alloc(fe, 64, 64), 64 }, 1,
+				       NULL, 0, fe),
+		0);
+	assert_int_equal(vhu_frontend_queue_kick(q), 1);
+	assert_int_equal(page[0], 0); /* ring 0's index, in the page */
+	assert_int_equal(notifier_ask(chan, 0x100, 0, 0, -1, 0), 0);
+	assert_false(vhu_frontend_queue_has_doorbell(q));
+	munmap(page, pg);
+	close(ok);
+	close(loose);
+	close(efd);
+	notifier_fe_end(fe, thread, chan, sv);
+	assert_int_equal(leak_count_fds(), fds);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(inband_channel_lies),
+		cmocka_unit_test(notifier_channel_lies),
 		cmocka_unit_test(reply_too_short),
 		cmocka_unit_test(reply_too_long),
 		cmocka_unit_test(reply_to_another_request),

@@ -37,6 +37,7 @@ struct fe_rig {
 	uint64_t protocol;	     /* the back-end's protocol features (0: RIG_PROTOCOL) */
 	struct fe_rig *dst;	     /* a second back-end (migration tests) */
 	const struct vhu_log *log;   /* the back-end's (NULL: quiet_log) */
+	uint32_t flags;		     /* the back-end's VHU_BACKEND_F_* */
 };
 
 static void quiet(void *opaque, enum vhu_log_level level, const char *prefix, const char *text)
@@ -82,6 +83,7 @@ static void backend_start(struct fe_rig *r)
 		.ops = &echo_ops,
 		.dev = &r->dev,
 		.log = r->log ? r->log : &quiet_log,
+		.flags = r->flags,
 	};
 
 	pthread_mutex_init(&r->dev.lock, NULL);
@@ -711,6 +713,98 @@ static void inband(void **state)
 	assert_int_equal(vhu_frontend_stop(r->fe), 0);
 }
 
+/* ---- host notifiers (issue 20) ---- */
+
+static int setup_notifier(void **state)
+{
+	struct fe_rig *r = calloc(1, sizeof(*r));
+
+	assert_non_null(r);
+	r->fds = leak_count_fds();
+	r->maps = leak_count_memfd_maps("vhu-frontend");
+	r->protocol = RIG_PROTOCOL | PF(HOST_NOTIFIER) | PF(BACKEND_SEND_FD);
+	r->flags = VHU_BACKEND_F_POLL;
+	backend_start(r);
+	*state = r;
+	return 0;
+}
+
+/* Wait until ring @qi's doorbell is (@on) or is not mapped; the worker maps it. */
+static void doorbell_wait(struct fe_rig *r, unsigned int qi, bool on)
+{
+	struct vhu_frontend_queue *q = vhu_frontend_queue(r->fe, qi);
+	int n;
+
+	for (n = 0; n < 500 && vhu_frontend_queue_has_doorbell(q) != on; n++)
+		usleep(10000);
+	assert_int_equal(vhu_frontend_queue_has_doorbell(q), on);
+}
+
+/*
+ * A busy-polling back-end sends each ring a doorbell page; the front-end's
+ * kicks then go there (counted by the back-end), not to the eventfd, and
+ * the data still comes back. A stopped ring loses its page, a new start
+ * brings a new one, and no page or memfd is left after destroy.
+ */
+static void host_notifier(void **state)
+{
+	struct fe_rig *r = *state;
+	struct vhu_frontend_config cfg = {
+		.socket_path = r->path,
+		.fd = -1,
+		.features = F_VERSION_1 | F_EVENT_IDX,
+		.protocol_features = ~0ull,
+		.num_queues = 2,
+		.queue_size = 128,
+		.mem_size = 4u << 20,
+		.log = &quiet_log,
+		.host_notifiers = true,
+	};
+	struct vhu_kick_counts before, after;
+	struct vhu_frontend_queue *q0;
+	int db_maps = leak_count_memfd_maps("vhu-doorbell");
+
+	assert_int_equal(vhu_frontend_connect(&cfg, &r->fe), 0);
+	assert_true(vhu_frontend_protocol_features(r->fe) & PF(HOST_NOTIFIER));
+	assert_true(vhu_frontend_protocol_features(r->fe) & PF(BACKEND_SEND_FD));
+	for (unsigned int round = 0; round < 2; round++) {
+		assert_int_equal(vhu_frontend_start(r->fe), 0);
+		doorbell_wait(r, 0, true);
+		doorbell_wait(r, 1, true);
+		assert_int_equal(vhu_backend_queue_kicks(r->be, 0, &before), 0);
+		assert_true(before.mapped);
+		for (uint8_t seed = 1; seed <= 8; seed++)
+			echo_batch(r, seed & 1, 1, seed);
+		assert_int_equal(vhu_backend_queue_kicks(r->be, 0, &after), 0);
+		assert_true(after.doorbell > before.doorbell);
+		assert_int_equal(after.eventfd, before.eventfd); /* no kick took the eventfd */
+		q0 = vhu_frontend_queue(r->fe, 0);
+		assert_int_equal(vhu_frontend_stop(r->fe), 0);
+		assert_false(vhu_frontend_queue_has_doorbell(q0)); /* dropped with the ring */
+	}
+	assert_int_equal(vhu_backend_queue_kicks(r->be, 1, &after), 0);
+	assert_true(after.doorbell >= 2);
+	assert_false(after.mapped);
+	assert_int_equal(vhu_backend_queue_kicks(r->be, RIG_QUEUES, &after), -EINVAL);
+	vhu_frontend_destroy(r->fe);
+	r->fe = NULL;
+
+	/* not asked for: negotiated off, kicks through the eventfd */
+	cfg.host_notifiers = false;
+	assert_int_equal(vhu_frontend_connect(&cfg, &r->fe), 0);
+	assert_false(vhu_frontend_protocol_features(r->fe) &
+		     (PF(HOST_NOTIFIER) | PF(BACKEND_SEND_FD)));
+	assert_int_equal(vhu_frontend_start(r->fe), 0);
+	echo_batch(r, 0, 1, 9);
+	assert_false(vhu_frontend_queue_has_doorbell(vhu_frontend_queue(r->fe, 0)));
+	assert_int_equal(vhu_frontend_stop(r->fe), 0);
+	vhu_frontend_destroy(r->fe);
+	r->fe = NULL;
+	backend_kill(r);
+	assert_int_equal(leak_count_memfd_maps("vhu-doorbell"), db_maps);
+	backend_start(r); /* for teardown */
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -735,6 +829,7 @@ int main(void)
 		T(ring_enable_at_run_time),
 		T(ring_error_reported),
 		cmocka_unit_test_setup_teardown(inband, setup_inband, teardown),
+		cmocka_unit_test_setup_teardown(host_notifier, setup_notifier, teardown),
 	};
 
 	return cmocka_run_group_tests_name("frontend", tests, NULL, NULL);

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -46,7 +48,11 @@ static int setup_with(void **state, uint64_t protocol)
 	if (!h)
 		return -1;
 	/* the echo device allows what the test negotiates beyond the rig's set */
-	h->r.backend_protocol = RIG_PROTOCOL | (protocol & PF(INBAND_NOTIFICATIONS));
+	h->r.backend_protocol =
+		RIG_PROTOCOL |
+		(protocol & (PF(INBAND_NOTIFICATIONS) | PF(HOST_NOTIFIER) | PF(BACKEND_SEND_FD)));
+	if (protocol & PF(HOST_NOTIFIER))
+		h->r.backend_flags = VHU_BACKEND_F_POLL; /* doorbell pages only when busy-polling */
 	if (rig_start(&h->r, RIG_LISTEN) < 0 || rig_guest_init(&h->r, 1) < 0 ||
 	    rig_negotiate(&h->r, SPLIT_FEATURES, protocol) < 0 || rig_set_mem_table(&h->r, 1) < 0)
 		return -1;
@@ -876,6 +882,147 @@ static void inband_needs_channel(void **state)
 	assert_true(rig_recv(&h->r, &reply) < 0); /* the end of the stream */
 }
 
+/* ---- host notifiers (issue 20) ------------------------------------------------ */
+
+static int setup_notifier(void **state)
+{
+	return setup_with(state, RIG_PROTOCOL | PF(HOST_NOTIFIER) | PF(BACKEND_SEND_FD));
+}
+
+/* Hand the back-end a channel; our end, with 3 s timeouts. */
+static int chan_open(struct hostile *h)
+{
+	struct vhu_msg m;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	vhu_msg_init(&m, VHU_REQ_SET_BACKEND_REQ_FD, 0, 0);
+	m.fds[0] = sv[1];
+	m.nfds = 1;
+	assert_int_equal(rig_acked(&h->r, &m), 0);
+	close(sv[1]);
+	assert_int_equal(vhu_sock_set_timeouts(sv[0], 3000), 0);
+	return sv[0];
+}
+
+/* The back-end's doorbell page for ring @qi, as the spec and our front-end want it. */
+static int notifier_recv(int chan, unsigned int qi)
+{
+	struct vhu_msg m;
+
+	assert_int_equal(vhu_msg_recv(chan, &m), 0);
+	assert_int_equal(m.hdr.request, VHU_BACKEND_REQ_VRING_HOST_NOTIFIER_MSG);
+	assert_true(m.hdr.flags & VHU_FLAG_NEED_REPLY);
+	assert_int_equal(m.hdr.size, sizeof(struct vhu_vring_area));
+	assert_int_equal(m.payload.area.u64, qi); /* no NOFD */
+	assert_int_equal(m.payload.area.size, (uint64_t)sysconf(_SC_PAGESIZE));
+	assert_int_equal(m.payload.area.offset, 0);
+	assert_int_equal(m.nfds, 1);
+	assert_true(fcntl(m.fds[0], F_GET_SEALS) & F_SEAL_SHRINK);
+	return vhu_msg_take_fd(&m, 0);
+}
+
+/* fds of this process that are doorbell pages (memfd "vhu-doorbell"). */
+static unsigned int doorbell_fds(void)
+{
+	char path[64], target[128];
+	unsigned int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		n += strstr(target, "memfd:vhu-doorbell") != NULL;
+	}
+	return n;
+}
+
+static void chan_answer(int chan, uint64_t v)
+{
+	struct vhu_msg m;
+
+	vhu_msg_init(&m, VHU_BACKEND_REQ_VRING_HOST_NOTIFIER_MSG, VHU_FLAG_REPLY, sizeof(uint64_t));
+	m.payload.u64 = v;
+	assert_int_equal(vhu_msg_send(chan, &m), 0);
+}
+
+/*
+ * A front-end that answers the doorbell page late, accepts it, then refuses
+ * one. Late: a pausing request the front-end waits for comes first, and the
+ * worker must let the ack go (owed) rather than keep the control thread
+ * from answering; the page comes again after the pause. Accepted: a kick
+ * stored into it is counted. Refused: not asked again on the connection.
+ * The ring works throughout (it is polled), and no page is left behind.
+ */
+static void notifier_acks(void **state)
+{
+	struct hostile *h = *state;
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct vhu_kick_counts k;
+	struct pollfd p;
+	uint16_t *page;
+	uint32_t base;
+	unsigned int settled;
+	int chan = chan_open(h), fd;
+
+	assert_int_equal(rig_setup_split(&h->r, 0, 8), 0);
+	fd = notifier_recv(chan, 0);
+	close(fd);
+	/* unanswered: a request that pauses ring 0 is still answered */
+	assert_int_equal(rig_vring_state(&h->r, VHU_REQ_SET_VRING_ENABLE, 0, 1), 0);
+	chan_answer(chan, 0);	     /* the owed ack, late */
+	fd = notifier_recv(chan, 0); /* asked again after the pause */
+	chan_answer(chan, 0);
+	page = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(page != MAP_FAILED);
+	for (int n = 0; n < 300; n++) {
+		assert_int_equal(vhu_backend_queue_kicks(h->r.be, 0, &k), 0);
+		if (k.mapped)
+			break;
+		usleep(10000);
+	}
+	assert_true(k.mapped);
+	__atomic_store_n(page, 0, __ATOMIC_RELEASE); /* a driver's kick of ring 0 */
+	for (int n = 0; n < 300 && k.doorbell == 0; n++) {
+		usleep(10000);
+		assert_int_equal(vhu_backend_queue_kicks(h->r.be, 0, &k), 0);
+	}
+	assert_int_equal(k.doorbell, 1);
+	assert_int_equal(rig_echo(&h->r, 0, 4, 1), 0);
+	munmap(page, pg);
+	close(fd);
+
+	/* stopped: the page goes; started again: a new one, refused this time */
+	assert_int_equal(rig_get_vring_base(&h->r, 0, &base), 0);
+	assert_int_equal(vhu_backend_queue_kicks(h->r.be, 0, &k), 0);
+	assert_false(k.mapped);
+	rig_log_clear(&h->r);
+	assert_int_equal(rig_restart(&h->r, 0, base), 0);
+	fd = notifier_recv(chan, 0);
+	close(fd);
+	chan_answer(chan, 1);
+	for (int n = 0; n < 300 && !rig_log_has(&h->r, "refused by the front-end"); n++)
+		usleep(10000);
+	assert_true(rig_log_has(&h->r, "refused by the front-end"));
+	assert_int_equal(doorbell_fds(), 0);
+	assert_int_equal(rig_echo(&h->r, 0, 4, 2), 0);
+	assert_int_equal(rig_get_vring_base(&h->r, 0, &base), 0);
+	settled = rig_count_fds(); /* a stopped ring's fds and the channel: no page */
+	assert_int_equal(rig_restart(&h->r, 0, base), 0);
+	assert_int_equal(rig_echo(&h->r, 0, 4, 3), 0);
+	p = (struct pollfd){ .fd = chan, .events = POLLIN };
+	assert_int_equal(poll(&p, 1, 100), 0); /* not asked again */
+	assert_int_equal(rig_get_vring_base(&h->r, 0, &base), 0);
+	assert_int_equal(rig_count_fds(), settled);
+	assert_int_equal(doorbell_fds(), 0);
+	assert_int_equal(rig_count_memfd_maps(), h->maps); /* as before the channel */
+	close(chan);
+}
+
 int main(void)
 {
 
@@ -904,6 +1051,7 @@ int main(void)
 		T(iotlb_hostile),
 		cmocka_unit_test_setup_teardown(inband_kick, setup_inband, teardown),
 		cmocka_unit_test_setup_teardown(inband_needs_channel, setup_inband, teardown),
+		cmocka_unit_test_setup_teardown(notifier_acks, setup_notifier, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

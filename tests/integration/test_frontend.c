@@ -800,7 +800,7 @@ static void host_notifier(void **state)
 	assert_int_equal(vhu_frontend_stop(r->fe), 0);
 	vhu_frontend_destroy(r->fe);
 	r->fe = NULL;
-	backend_kill(r);
+	backend_free(r);
 	assert_int_equal(leak_count_memfd_maps("vhu-doorbell"), db_maps);
 	backend_start(r); /* for teardown */
 }

@@ -71,14 +71,15 @@
 
 /* The protocol features the library implements (GET_PROTOCOL_FEATURES offers
  * the intersection with the device's config, CONFIG only with ops->get_config). */
-#define VHU_BACKEND_PROTOCOL_FEATURES                                                   \
-	(VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |               \
-	 VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |         \
-	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) | \
-	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |          \
-	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |     \
-	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE) |     \
-	 VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT) | VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS))
+#define VHU_BACKEND_PROTOCOL_FEATURES                                                       \
+	(VHU_BIT(VHU_PROTOCOL_F_MQ) | VHU_BIT(VHU_PROTOCOL_F_REPLY_ACK) |                   \
+	 VHU_BIT(VHU_PROTOCOL_F_CONFIG) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_REQ) |             \
+	 VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) | VHU_BIT(VHU_PROTOCOL_F_STATUS) |     \
+	 VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) | VHU_BIT(VHU_PROTOCOL_F_RARP) |              \
+	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |         \
+	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE) |         \
+	 VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT) | VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS) | \
+	 VHU_BIT(VHU_PROTOCOL_F_SHARED_OBJECT) | VHU_BIT(VHU_PROTOCOL_F_SHMEM))
 
 /* The largest device state a LOAD accepts (state.c). */
 #define VHU_STATE_MAX_BYTES (16u << 20)
@@ -267,6 +268,8 @@ struct vhu_backend {
 	size_t inflight_len;
 	unsigned int num_queues;
 	struct vhu_queue *queues;
+	/* config.shmem_sizes, copied (shared.c); config.shmem_sizes points here */
+	uint64_t shmem_sizes[VHU_BACKEND_SHMEM_MAX_REGIONS];
 };
 
 static inline bool vhu_be_has_protocol(const struct vhu_backend *be, unsigned int bit)
@@ -288,6 +291,15 @@ void vhu_be_client_lost(struct vhu_backend *be);
 int vhu_be_client_retry(struct vhu_backend *be);
 /* client.c: forget client mode (destroy) */
 void vhu_be_client_fini(struct vhu_backend *be);
+
+/* ---- shared.c: shared objects and VIRTIO shared memory ------------------- */
+
+/* The config's shmem regions are valid (protocol feature SHMEM: some). 0 or -EINVAL. */
+int vhu_be_shmem_config_check(const struct vhu_backend_config *c);
+/* Copy the config's region sizes into @be (create). */
+void vhu_be_shmem_config_copy(struct vhu_backend *be);
+int vhu_be_get_shared_object(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_get_shmem_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 
 /* ---- dispatch.c --------------------------------------------------------- */
 

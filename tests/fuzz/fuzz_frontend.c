@@ -16,7 +16,8 @@
  *   bytes 8-15   the protocol features GET_PROTOCOL_FEATURES offers
  *   byte 16      which API calls run after connect (bit per call, below)
  *   byte 17      bit 0: two queues; bit 1: 16 entries (else 8); bit 2:
- *                in-band notifications wanted
+ *                in-band notifications wanted; bit 3: a shared-object
+ *                table (SHARED_OBJECT wanted)
  *   then one record per answer the front-end waits for:
  *     byte k     k & 7: 0 sensible (AUTO), 1 BODY (u16 size, bytes),
  *                2 HDR (u32 request, u32 flags, then as BODY), 3 TORN (u8
@@ -25,7 +26,8 @@
  *                k & 8: an eventfd rides along; k & 16: a one-page memfd
  *                k & 32: first a back-end request on the channel: u8 id,
  *                u8 flags (bit 0 NEED_REPLY, bit 1 no version), u16 size,
- *                bytes; k & 64: with an eventfd
+ *                bytes; k & 64: with an eventfd, or with k & 128 a
+ *                four-page memfd (BACKEND_SHMEM_MAP)
  *   When the input runs out the back-end leaves (closes its end).
  *
  * Oracles: sanitizers; no hang (libFuzzer's -timeout); every fd the input
@@ -120,7 +122,7 @@ static void add_fds(struct vhu_msg *m, unsigned int k, bool memfd_too)
 	if (memfd_too && (k & 16)) {
 		int fd = memfd_create("fuzz_frontend", MFD_CLOEXEC);
 
-		if (fd >= 0 && ftruncate(fd, 4096) == 0)
+		if (fd >= 0 && ftruncate(fd, 4 * 4096) == 0)
 			m->fds[m->nfds++] = fd;
 		else if (fd >= 0)
 			close(fd);
@@ -164,6 +166,17 @@ static void auto_answer(struct fake *f, const struct vhu_msg *req, struct vhu_ms
 		m->payload.config.offset = req->payload.config.offset;
 		m->payload.config.size = req->payload.config.size;
 		break;
+	case VHU_REQ_GET_SHMEM_CONFIG: /* regions 0 and 2 */
+		m->hdr.size = sizeof(struct vhu_shmem_config);
+		memset(&m->payload.shmem_config, 0, sizeof(m->payload.shmem_config));
+		m->payload.shmem_config.nregions = 2;
+		m->payload.shmem_config.memory_sizes[0] = 64 << 10;
+		m->payload.shmem_config.memory_sizes[2] = 4096;
+		break;
+	case VHU_REQ_GET_SHARED_OBJECT: /* the object: a memfd */
+		m->fds[0] = memfd_create("fuzz_frontend", MFD_CLOEXEC);
+		m->nfds = m->fds[0] >= 0;
+		break;
 	default:
 		break;
 	}
@@ -179,7 +192,9 @@ static void chan_send(struct fake *f, unsigned int k)
 	if (flags & 1)
 		m.hdr.flags |= VHU_FLAG_NEED_REPLY;
 	take_bytes(&f->in, &m.payload, size);
-	if (k & 64)
+	if ((k & 64) && (k & 128))
+		add_fds(&m, 16, true);
+	else if (k & 64)
 		add_fds(&m, 8, false);
 	send_close(f->chan, &m);
 }
@@ -281,8 +296,14 @@ static void drive(struct vhu_frontend *fe, unsigned int ops)
 		(void)vhu_frontend_queue_broken(q);
 	}
 	if (ops & OP_CONFIG) {
+		int fd;
+
 		(void)vhu_frontend_get_config(fe, 0, buf, sizeof(buf));
 		(void)vhu_frontend_set_config(fe, 4, buf, 4);
+		/* and the shared objects and memory (what the channel mapped) */
+		if (vhu_frontend_shared_object_get(fe, buf, &fd) == 0)
+			close(fd);
+		(void)vhu_frontend_shmem_read(fe, 0, 0, buf, sizeof(buf));
 	}
 	if ((ops & OP_LOG) && vhu_frontend_log_start(fe) == 0) {
 		(void)vhu_frontend_log_read(fe, bitmap, sizeof(bitmap));
@@ -337,6 +358,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.queue_size = (shape & 2) ? 16 : 8;
 	if (!(shape & 4))
 		cfg.protocol_features &= ~VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS);
+	if ((shape & 8) && vhu_frontend_objects_create(&cfg.objects) < 0)
+		abort();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
 	f.sock = sv[1];
@@ -347,6 +370,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		drive(fe, ops);
 	vhu_frontend_destroy(fe); /* closes its socket: the fake sees the end */
 	pthread_join(thread, NULL);
+	vhu_frontend_objects_destroy(cfg.objects);
 	close(f.sock);
 	if (f.chan >= 0)
 		close(f.chan);

@@ -274,6 +274,24 @@ bool vhu_packed_has_avail(struct vhu_vq *vq);
 int vhu_split_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t head);
 int vhu_packed_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t entry);
 
+/* ---- map.c: ring areas and buffers, through the memory table or the IOTLB ---- */
+
+struct vhu_ring_ptrs {
+	void *desc, *avail, *used;
+};
+
+/*
+ * Translate and check the three ring areas for vq->num and the layout.
+ * Return: 0, -EINVAL (misaligned, no size), -EFAULT (not mapped) or, with
+ * iommu, -EAGAIN (a miss, reported) or -EACCES.
+ */
+int vhu_vq_ring_map(struct vhu_vq *vq, uint64_t desc_uva, uint64_t avail_uva, uint64_t used_uva,
+		    struct vhu_ring_ptrs *p);
+/* Point the queue at the areas of @p, or at none (NULL). */
+void vhu_vq_ring_set(struct vhu_vq *vq, const struct vhu_ring_ptrs *p);
+/* Send the pending IOTLB MISS again (the channel had no room for it). */
+void vhu_vq_tlb_send_miss(struct vhu_vq *vq);
+
 /*
  * Shared by both layouts: append one descriptor's buffer to @req (a buffer
  * that crosses regions takes several iovecs). A readable buffer after a

@@ -244,8 +244,9 @@ struct vhu_backend {
 	/* the back-end channel (SET_BACKEND_REQ_FD); any thread, under chan_lock */
 	struct vhu_lock chan_lock;
 	int chan_fd;
-	bool chan_reply_ack; /* REPLY_ACK negotiated: wait for acks */
-	bool chan_config;    /* CONFIG negotiated: CONFIG_CHANGE_MSG allowed */
+	bool chan_reply_ack;	/* REPLY_ACK negotiated: wait for acks */
+	bool chan_config;	/* CONFIG negotiated: CONFIG_CHANGE_MSG allowed */
+	uint64_t chan_protocol; /* protocol_features, for the senders' gates (shared.c) */
 	/* a handler found the connection unusable: it ends after the reply
 	 * (SET_PROTOCOL_FEATURES with INBAND_NOTIFICATIONS alone) */
 	bool close_conn;

@@ -104,7 +104,7 @@ static int chan_call(struct vhu_backend *be, struct vhu_msg *msg, unsigned int g
 	vhu_lock_acquire(&be->chan_lock);
 	if (be->chan_fd < 0)
 		ret = -ENOTCONN;
-	else if (!vhu_be_has_protocol(be, gate))
+	else if (!(be->chan_protocol & VHU_BIT(gate)))
 		ret = -ENOTSUP; /* the row's gate */
 	if (ret < 0)
 		goto out;

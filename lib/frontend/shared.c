@@ -91,6 +91,17 @@ static void object_drop(struct vhu_frontend_objects *o, struct fe_object *e)
 	*e = o->v[--o->n]; /* order does not matter */
 }
 
+/* A success without the object: the connection ends, under the request lock. */
+static int object_broken(struct vhu_frontend *fe)
+{
+	int ret;
+
+	pthread_mutex_lock(fe->ch.lock); /* set: SHARED_OBJECT takes requests from any thread */
+	ret = vhu_fe_broken(&fe->ch, "GET_SHARED_OBJECT succeeded without an fd");
+	pthread_mutex_unlock(fe->ch.lock);
+	return ret;
+}
+
 /* GET_SHARED_OBJECT to @fe's back-end. Return: 0 and *@fd, or -errno. */
 static int object_get(struct vhu_frontend *fe, const uint8_t *uuid, int *fd)
 {
@@ -111,7 +122,7 @@ static int object_get(struct vhu_frontend *fe, const uint8_t *uuid, int *fd)
 		if (reply.payload.u64 != 0)
 			ret = -EIO;
 		else if (reply.nfds != 1)
-			ret = vhu_fe_broken(&fe->ch, "GET_SHARED_OBJECT succeeded without an fd");
+			ret = object_broken(fe);
 		else
 			*fd = vhu_msg_take_fd(&reply, 0);
 		vhu_msg_close_fds(&reply);

@@ -537,6 +537,8 @@ VHU_API int vhu_vq_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, con
 		ret = vhu_split_push_burst(vq, reqs, l, n);
 	else if (lens == NULL && n > 1 && vq->in_order && !vq->inflight_on)
 		ret = vhu_packed_push_in_order(vq, reqs, n);
+	else if (n > 1 && !vq->inflight_on && vhu_packed_push_burst(vq, reqs, l, n) == 0)
+		ret = 0;
 	else
 		for (unsigned int i = 0; i < n; i++)
 			if (vhu_packed_push(vq, &reqs[i], l[i]) < 0)

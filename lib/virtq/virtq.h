@@ -267,6 +267,8 @@ int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req);
 int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
 bool vhu_packed_need_notify(struct vhu_vq *vq);
 int vhu_packed_push_in_order(struct vhu_vq *vq, const struct vhu_req *reqs, unsigned int n);
+int vhu_packed_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const uint32_t *lens,
+			  unsigned int n);
 bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable);
 bool vhu_packed_poll_quiet(struct vhu_vq *vq, bool quiet);
 bool vhu_packed_has_avail(struct vhu_vq *vq);

@@ -22,7 +22,10 @@ INFLIGHT, RESET_DEVICE, INBAND, MEM_SLOTS, STATUS = 12, 13, 14, 15, 16
 SHARED_OBJECT, SHMEM = 18, 22  # SHMEM: QEMU master's bit (rust-vmm: 21)
 ALL_OPS = 0xFF
 AUTO, BODY, HDR, TORN, TWICE = 0, 1, 2, 3, 4
-EVENTFD, MEMFD, CHAN, CHAN_FD, CHAN_MEMFD = 8, 16, 32, 64, 128
+EVENTFD, MEMFD, CHAN, CHAN_FD, MAIN = 8, 16, 32, 64, 128
+VHOST_PCI, VPCI_SHAPE = 4, 8  # the experimental opt-in: protocol bit 4, shape bit 3
+OBJ_SHAPE = 16  # shape bit 4: a shared-object table
+CHAN_MEMFD = 4  # channel record flags bit 2: its fd a memfd (BACKEND_SHMEM_MAP)
 
 # back-end request ids
 B_IOTLB, B_CONFIG_CHANGE, B_HOST_NOTIFIER, B_VRING_CALL, B_VRING_ERR = 1, 2, 3, 4, 5
@@ -47,8 +50,9 @@ def head(features=BASE_FEAT, protocol=BASE_PROTO, ops=ALL_OPS, shape=0):
 
 def chan(req, payload=b"", need_reply=False, fd=False, memfd=False):
     """A record that first sends a back-end request, then answers sensibly."""
-    kind = AUTO | CHAN | (CHAN_FD if fd or memfd else 0) | (CHAN_MEMFD if memfd else 0)
-    return bytes([kind, req, 1 if need_reply else 0]) + \
+    kind = AUTO | CHAN | (CHAN_FD if fd or memfd else 0)
+    flags = (1 if need_reply else 0) | (CHAN_MEMFD if memfd else 0)
+    return bytes([kind, req, flags]) + \
         struct.pack("<H", len(payload)) + payload
 
 
@@ -59,6 +63,11 @@ def mmap_msg(shmid, fd_offset, shm_offset, length, flags):
 
 def body(payload, extra=0):
     return bytes([BODY | extra]) + struct.pack("<H", len(payload)) + payload
+
+
+def main_msg(req, flags, payload=b""):
+    """A record that first sends a message on the main socket, then answers sensibly."""
+    return bytes([AUTO | MAIN]) + struct.pack("<IIH", req, flags, len(payload)) + payload
 
 
 def autos(n):
@@ -97,6 +106,17 @@ def seeds():
     s["inband_call_bad_index"] = inband + autos(30) + \
         chan(B_VRING_CALL, struct.pack("<II", 9, 0), True) + autos(50)
     s["inband_err"] = inband + autos(30) + chan(B_VRING_ERR, call) + autos(50)
+    # vhost-pci (opt-in): the back-end's SET_FEATURES on the main socket
+    vpci = head(BASE_FEAT | PACKED, BASE_PROTO | pbits(VHOST_PCI), shape=VPCI_SHAPE)
+    narrow = VERSION_1 | PROTOCOL | EVENT_IDX
+    s["vpci_narrow"] = vpci + autos(8) + main_msg(2, 1, struct.pack("<Q", narrow)) + autos(120)
+    s["vpci_superset"] = vpci + autos(8) + main_msg(2, 1, struct.pack("<Q", (1 << 64) - 1)) + autos(60)
+    s["vpci_early"] = vpci + autos(2) + main_msg(2, 1, struct.pack("<Q", narrow)) + autos(60)
+    s["vpci_need_reply"] = vpci + autos(8) + main_msg(2, 9, struct.pack("<Q", narrow)) + \
+        autos(60)
+    s["vpci_other_request"] = vpci + autos(8) + main_msg(3, 1) + autos(60)
+    s["vpci_not_opted_in"] = head(protocol=BASE_PROTO | pbits(VHOST_PCI)) + autos(8) + \
+        main_msg(2, 1, struct.pack("<Q", narrow)) + autos(60)
     # shared memory: GET_SHMEM_CONFIG (answer 7), then maps and unmaps on the channel
     shm = head(protocol=BASE_PROTO | pbits(SHMEM), ops=ALL_OPS)
     s["shmem_map"] = shm + autos(7) + \
@@ -116,7 +136,7 @@ def seeds():
     s["shmem_config_unaligned"] = shm + autos(5) + \
         body(struct.pack("<IIQ", 1, 0, 4097)) + autos(60)
     # shared objects (shape bit 3: a table): add, look up (GET_SHARED_OBJECT), remove
-    obj = head(protocol=BASE_PROTO | pbits(SHARED_OBJECT), shape=8)
+    obj = head(protocol=BASE_PROTO | pbits(SHARED_OBJECT), shape=OBJ_SHAPE)
     uuid = bytes(range(16))
     s["objects"] = obj + autos(10) + chan(B_OBJ_ADD, uuid, True) + autos(1) + \
         chan(B_OBJ_ADD, uuid, True) + autos(1) + chan(B_OBJ_LOOKUP, uuid) + autos(3) + \

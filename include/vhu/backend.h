@@ -232,6 +232,7 @@ struct vhu_backend_config {
 	 */
 	const uint64_t *shmem_sizes;
 	unsigned int shmem_num;
+	/*
 	 * EXPERIMENTAL (the unmerged vhost-pci revision of the spec; off in a
 	 * zeroed config): protocol bit 4 is offered as VHOST_PCI, never as
 	 * NET_MTU (so protocol_features may not hold NET_MTU, and NET_SET_MTU

@@ -87,20 +87,20 @@ struct vhu_frontend_config {
 	 * front-ends it wants to share objects). See vhu_frontend_objects_create().
 	 */
 	struct vhu_frontend_objects *objects;
+	/*
 	 * EXPERIMENTAL (the unmerged vhost-pci revision of the spec; off in a
 	 * zeroed config): protocol bit 4 is asked for as VHOST_PCI (upstream
 	 * and QEMU read it as NET_MTU: only for a back-end that opted in too,
 	 * vhu_backend_config.vhost_pci). When negotiated, the back-end may
 	 * send SET_FEATURES on the main socket once the front-end set its
-	 * features;
-	 it is read wherever it comes(also between a request and*its reply) and
-		 applied by vhu_frontend_poll()
-				 .Rings are laid out *so that either format fits after a
-			 renegotiation.* /
-			 bool vhost_pci;
-	 /* vhost-pci: the device was reset and set up with @features (bit 30
-	  * included) by vhu_frontend_poll(), on the caller's thread (optional) */
-	 void (*features_changed)(void *opaque, uint64_t features);
+	 * features; it is read wherever it comes (also between a request and
+	 * its reply) and applied by vhu_frontend_poll(). Rings are laid out
+	 * so that either format fits after a renegotiation.
+	 */
+	bool vhost_pci;
+	/* vhost-pci: the device was reset and set up with @features (bit 30
+	 * included) by vhu_frontend_poll(), on the caller's thread (optional) */
+	void (*features_changed)(void *opaque, uint64_t features);
 };
 
 /**

@@ -315,6 +315,18 @@ void net_port_deliver(struct net_port *p, unsigned int qp, struct net_pkt *pkts,
  */
 int net_tap_open(struct net_port *p, const char *ifname, bool offload);
 
+/**
+ * net_tap_ingress() - check and parse one frame of @size bytes (12-byte
+ * virtio-net header first) read from TAP @p into @buf: a trunk's 802.1Q
+ * tag is taken off in @buf (tap.c), then net_pkt_prepare() with @iov made
+ * to point at what is left.
+ *
+ * Return: 0 with @pkt ready (its VLAN set), or the counter of the drop,
+ * already counted.
+ */
+int net_tap_ingress(struct net_port *p, uint8_t *buf, size_t size, struct iovec *iov,
+		    struct net_pkt *pkt);
+
 /** net_tap_deliver() - write @pkts[i] for each i in @idx[0, @n) to the TAP. */
 void net_tap_deliver(struct net_port *p, struct net_pkt *pkts, const uint8_t *idx, unsigned int n,
 		     struct net_ctx *ctx);

@@ -25,7 +25,9 @@
 # two loads sharing CPU 0, ingress is often bound by the generators: trust
 # fwd, where the devices are the busy side. SIZE (64) sets the frame size,
 # TIME (4) the seconds counted, PACKED=1 makes the generators use packed
-# rings. Prints each round's rates and B/A, and the
+# rings, QSIZE=N gives their rings N entries, VHU_FLAGS (default --poll)
+# are vhu-net's options (VHU_FLAGS= for its default mode). Prints each
+# round's rates and B/A, and the
 # median B/A. A vs A should print about 1.00.
 #
 # With two vhu-net builds, each round also prints what each spent per
@@ -41,6 +43,9 @@ A=$(realpath "$1") B=$2 mode=${3:-fwd} rounds=${4:-3}
 SIZE=${SIZE:-64} TIME=${TIME:-4}
 vq=
 [ "${PACKED:-0}" = 1 ] && vq=,packed_vq=1
+[ -n "${QSIZE:-}" ] && vq=$vq,queue_size=$QSIZE
+# vhu-net's options (default --poll; VHU_FLAGS= for its default mode)
+read -r -a vhu_flags <<<"${VHU_FLAGS---poll}"
 command -v dpdk-testpmd >/dev/null || { echo "ab-net: dpdk-testpmd is missing" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/vhu-ab.XXXXXX)
 pids=()
@@ -92,7 +97,7 @@ for round in $(seq "$rounds"); do
 		fi
 		ports=(--socket-path="$tmp/$s.a")
 		[ "$mode" = fwd ] && ports+=(--socket-path="$tmp/$s.b")
-		taskset -c 1 "$bin" "${ports[@]}" --poll --queue-pairs=1 --record-busy \
+		taskset -c 1 "$bin" "${ports[@]}" "${vhu_flags[@]}" --queue-pairs=1 --record-busy \
 			>"$tmp/$s.dut.log" 2>&1 &
 		pids+=($!)
 		vhu_pid[$s]=$!

@@ -297,6 +297,23 @@ def skip_reason(t):
     return "no SKIP: line in its output"
 
 
+# What tells why a test failed, for the summary (a CI log may be seen only by
+# its last lines): sanitizer and TAP verdicts, FAIL: lines, the exit status.
+WHY = re.compile(r"(WARNING: ThreadSanitizer|ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
+                 r"runtime error:|SUMMARY: |FATAL|^not ok|^Bail out|^FAIL: |"
+                 r"^\s+#\s|^\s*#0 |^\s*#1 |^\s*#2 |^\s*#3 )")
+
+
+def why_lines(t, most=12):
+    text = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
+    out = [ln.rstrip()[:200] for ln in text.splitlines() if WHY.search(ln)]
+    out = out[:most]
+    rc = t.get("returncode")
+    if rc is not None:
+        out.append(f"exit status {rc}, {t.get('duration', 0):.1f} s")
+    return out
+
+
 total_pass = total_fail = total_skip = 0
 for d in dirs:
     counts = {}
@@ -321,6 +338,7 @@ for d in dirs:
                 skips.append(f"SKIP: {test_name(t)} ({skip_reason(t)})")
             else:
                 fails.append(f"{r}: {test_name(t)}")
+                fails.extend(f"    | {ln}" for ln in why_lines(t))
     p = sum(n for r, n in counts.items() if r in PASS)
     x = sum(n for r, n in counts.items() if r not in PASS and r not in SKIP)
     s = counts.get("SKIP", 0)

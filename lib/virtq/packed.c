@@ -288,6 +288,64 @@ int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len)
 }
 
 /*
+ * A burst of used descriptors, each with its own length (receive buffers):
+ * ids and lengths first, then the flags of all but the first, then the
+ * first's (release): the driver, which looks at the ring from the first
+ * slot on, sees the whole burst at once and reads each line once, rather
+ * than catching it half written and coming back for every descriptor
+ * (DPDK's vhost publishes a batch the same way). Returns -EINVAL, having
+ * pushed nothing, if a request is not one of this ring's; the caller then
+ * pushes one by one, where the bad one is skipped.
+ */
+int vhu_packed_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const uint32_t *lens,
+			  unsigned int n)
+{
+	uint16_t head_slot = vq->used_idx, head_flags = 0;
+	uint32_t next = vq->used_idx;
+	bool wrap = vq->used_wrap;
+
+	for (unsigned int k = 0; k < n; k++)
+		if (reqs[k].id >= vq->num || reqs[k].ndescs == 0 || reqs[k].ndescs > vq->num)
+			return -EINVAL;
+	for (unsigned int k = 0; k < n; k++) {
+		struct vring_packed_desc *d = &vq->pdesc[next];
+
+		vhu_vq_store16(&d->id, reqs[k].id);
+		vhu_vq_store32(&d->len, lens[k]);
+		next += reqs[k].ndescs;
+		if (next >= vq->num) {
+			next -= vq->num;
+			wrap = !wrap;
+		}
+	}
+	/* release: every id, len and the buffers' data before any flags */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	next = vq->used_idx;
+	wrap = vq->used_wrap;
+	for (unsigned int k = 0; k < n; k++) {
+		uint16_t flags = wrap ? VHU_PACKED_DESC_F_AVAIL | VHU_PACKED_DESC_F_USED : 0;
+
+		/* spec: "Write Flag": in a used descriptor, WRITE says data was written */
+		if (lens[k])
+			flags |= VRING_DESC_F_WRITE;
+		if (k == 0)
+			head_flags = flags;
+		else
+			__atomic_store_n(&vq->pdesc[next].flags, htole16(flags), __ATOMIC_RELAXED);
+		next += reqs[k].ndescs;
+		if (next >= vq->num) {
+			next -= vq->num;
+			wrap = !wrap;
+		}
+	}
+	/* release: the rest of the burst before the first that uncovers it */
+	__atomic_store_n(&vq->pdesc[head_slot].flags, htole16(head_flags), __ATOMIC_RELEASE);
+	vq->used_idx = (uint16_t)next;
+	vq->used_wrap = wrap;
+	return 0;
+}
+
+/*
  * A burst of chains the device only read (len 0 each), with IN_ORDER: the
  * spec lets the device write one used descriptor, with the buffer id of
  * the last, in the slot of the first, and skip the rest ("In-order use of

@@ -267,12 +267,32 @@ int vhu_packed_pop(struct vhu_vq *vq, struct vhu_req *req);
 int vhu_packed_push(struct vhu_vq *vq, const struct vhu_req *req, uint32_t len);
 bool vhu_packed_need_notify(struct vhu_vq *vq);
 int vhu_packed_push_in_order(struct vhu_vq *vq, const struct vhu_req *reqs, unsigned int n);
+int vhu_packed_push_burst(struct vhu_vq *vq, const struct vhu_req *reqs, const uint32_t *lens,
+			  unsigned int n);
 bool vhu_packed_enable_notify(struct vhu_vq *vq, bool enable);
 bool vhu_packed_poll_quiet(struct vhu_vq *vq, bool quiet);
 bool vhu_packed_has_avail(struct vhu_vq *vq);
 /* Build the request of an inflight head again (inflight.c): split head, packed area entry. */
 int vhu_split_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t head);
 int vhu_packed_resubmit(struct vhu_vq *vq, struct vhu_req *req, uint16_t entry);
+
+/* ---- map.c: ring areas and buffers, through the memory table or the IOTLB ---- */
+
+struct vhu_ring_ptrs {
+	void *desc, *avail, *used;
+};
+
+/*
+ * Translate and check the three ring areas for vq->num and the layout.
+ * Return: 0, -EINVAL (misaligned, no size), -EFAULT (not mapped) or, with
+ * iommu, -EAGAIN (a miss, reported) or -EACCES.
+ */
+int vhu_vq_ring_map(struct vhu_vq *vq, uint64_t desc_uva, uint64_t avail_uva, uint64_t used_uva,
+		    struct vhu_ring_ptrs *p);
+/* Point the queue at the areas of @p, or at none (NULL). */
+void vhu_vq_ring_set(struct vhu_vq *vq, const struct vhu_ring_ptrs *p);
+/* Send the pending IOTLB MISS again (the channel had no room for it). */
+void vhu_vq_tlb_send_miss(struct vhu_vq *vq);
 
 /*
  * Shared by both layouts: append one descriptor's buffer to @req (a buffer

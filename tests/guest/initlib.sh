@@ -58,6 +58,21 @@ virtio_devs() {
 	return 0
 }
 
+# ifc=the first virtio-net interface's name, waiting up to 10 s for it
+wait_virtio_net() {
+	_vn_n=0
+	while :; do
+		for _vd in $(virtio_devs 1); do
+			for _i in /sys/bus/virtio/devices/"$_vd"/net/*; do
+				[ -e "$_i" ] && ifc=${_i##*/} && return 0
+			done
+		done
+		_vn_n=$((_vn_n + 1))
+		[ "$_vn_n" -lt 100 ] || fail "no virtio-net interface appeared within 10s"
+		usleep 100000
+	done
+}
+
 virtio_blk_disks() {
 	for _vd in $(virtio_devs 2); do
 		for _b in /sys/bus/virtio/devices/"$_vd"/block/*; do

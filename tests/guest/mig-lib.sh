@@ -181,7 +181,20 @@ mig_finish() {
 		pid_running "$MIG_DST_PID" || break
 		sleep 0.1
 	done
-	pid_running "$MIG_DST_PID" && fail "the destination guest did not finish within ${secs}s after the migration"
+	if pid_running "$MIG_DST_PID"; then
+		# where the guest's CPU is, for the log
+		echo "----- dst QEMU: query-status, info registers (RIP) -----"
+		timeout 10 "$PYTHON" "$GUEST_SRC/qmp.py" cmd "$T/dst.qmp" query-status 2>&1 | head -n 3
+		timeout 10 "$PYTHON" "$GUEST_SRC/qmp.py" cmd "$T/dst.qmp" human-monitor-command \
+			'{"command-line": "info registers"}' 2>&1 | grep -o 'RIP=[0-9a-f]*' | head -n 1
+		# A guest whose script waits only on its CPU and ttyS1 (MIG_HANG_IS_CPU=1,
+		# set by the test) and printed nothing at all after the switch-over hung
+		# in QEMU 7.2's TCG, like the deaths retry-tcg.sh retries
+		if [ "${MIG_HANG_IS_CPU:-0}" = 1 ] && [ ! -s "$T/dst.console" ]; then
+			fail "the destination guest did not finish within ${secs}s after the migration and printed nothing (hung)"
+		fi
+		fail "the destination guest did not finish within ${secs}s after the migration"
+	fi
 	wait "$MIG_DST_PID"
 	rc=$?
 	MIG_DST_PID=

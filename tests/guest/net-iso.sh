@@ -20,17 +20,7 @@
 #   ISO_IPS    this guest's addresses (/24), space-separated
 #   ISO_GW     the host side in this guest's VLAN
 #   ISO_A, ISO_B, ISO_C   the other guests' addresses in 10.212.10.0/24
-n=0
-while :; do
-	for v in $(virtio_devs 1); do
-		for i in /sys/bus/virtio/devices/"$v"/net/*; do
-			[ -e "$i" ] && ifc=${i##*/} && break 3
-		done
-	done
-	n=$((n + 1))
-	[ "$n" -lt 100 ] || fail "no virtio-net interface appeared within 10s"
-	usleep 100000
-done
+wait_virtio_net
 ip link set dev lo up
 ip link set dev "$ifc" up || fail "ip link set $ifc up failed"
 for a in $ISO_IPS; do

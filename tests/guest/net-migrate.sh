@@ -19,17 +19,7 @@
 #
 # Environment: NET_IP, NET_PEER (addresses, /24), NET_MODE, MIG_WAIT_SECS
 # (default 150: fail without MIGRATED and DONE by then).
-n=0
-while :; do
-	for v in $(virtio_devs 1); do
-		for i in /sys/bus/virtio/devices/"$v"/net/*; do
-			[ -e "$i" ] && ifc=${i##*/} && break 3
-		done
-	done
-	n=$((n + 1))
-	[ "$n" -lt 100 ] || fail "no virtio-net interface appeared within 10s"
-	usleep 100000
-done
+wait_virtio_net
 ip link set dev lo up
 ip link set dev "$ifc" up || fail "ip link set $ifc up failed"
 ip addr add "$NET_IP/24" dev "$ifc" || fail "ip addr add failed"

@@ -28,17 +28,7 @@
 #               waits NET_DONE_S seconds (default 90) for the client's /done
 # Reports fetch_s= and fetch_bytes= (the client's HTTP fetch of the file: a
 # TCP transfer; bytes that arrived within the bound when it did not finish).
-n=0
-while :; do
-	for v in $(virtio_devs 1); do
-		for i in /sys/bus/virtio/devices/"$v"/net/*; do
-			[ -e "$i" ] && ifc=${i##*/} && break 3
-		done
-	done
-	n=$((n + 1))
-	[ "$n" -lt 100 ] || fail "no virtio-net interface appeared within 10s"
-	usleep 100000
-done
+wait_virtio_net
 ip link set dev lo up
 ip link set dev "$ifc" up || fail "ip link set $ifc up failed"
 ip addr add "$NET_IP/24" dev "$ifc" || fail "ip addr add failed"

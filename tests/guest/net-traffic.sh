@@ -12,17 +12,7 @@
 #   NET_SIZES   ICMP payload sizes (default "56 1400")
 #   NET_MIN_RX  fail unless at least this many frames came back (default: all
 #               that were sent)
-n=0
-while :; do
-	for v in $(virtio_devs 1); do
-		for i in /sys/bus/virtio/devices/"$v"/net/*; do
-			[ -e "$i" ] && ifc=${i##*/} && break 3
-		done
-	done
-	n=$((n + 1))
-	[ "$n" -lt 100 ] || fail "no virtio-net interface appeared within 10s"
-	usleep 100000
-done
+wait_virtio_net
 stats=/sys/class/net/$ifc/statistics
 ip link set dev lo up
 ip link set dev "$ifc" up || fail "ip link set $ifc up failed"

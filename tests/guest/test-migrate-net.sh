@@ -79,6 +79,9 @@ if [ "$BACKEND" = vhu ]; then
 	done
 	ip netns exec "$NS" ip addr add "$NET_PEER/24" dev vhutap0 || fail "ip addr add on the TAP"
 	MODE=answer
+	# after the switch-over the guest waits only on its CPU and ttyS1: the
+	# host counts the pings (mig-lib.sh, mig_finish)
+	MIG_HANG_IS_CPU=1
 else
 	prefix=vhu-mig-${T##*/vhu-}
 	on_cleanup "rm -rf '/var/run/dpdk/$prefix' '${XDG_RUNTIME_DIR:-/tmp}/dpdk/$prefix' '/tmp/dpdk/$prefix'"

@@ -498,9 +498,29 @@ int rig_setup_packed(struct rig *r, unsigned int qi, uint16_t num)
 	return ret ? ret : ring_fds(r, qi);
 }
 
+/* The driver's guest memory goes (a bring-up again, on a new connection). */
+static void rig_guest_release(struct rig *r)
+{
+	for (unsigned int i = 0; i < FG_MAX_REGIONS; i++) {
+		if (r->memfd[i] >= 0)
+			close(r->memfd[i]);
+		r->memfd[i] = -1;
+		if (r->fg.host[i])
+			munmap(r->fg.host[i], FG_REGION_SIZE);
+		r->fg.host[i] = NULL;
+	}
+	r->fg.nregions = 0;
+	r->fg.next_gpa = 0;
+}
+
 int rig_bringup(struct rig *r, uint64_t features, unsigned int nq, uint16_t num)
 {
-	int ret = rig_guest_init(r, 1);
+	int ret;
+
+	/* a memfd and the bump allocator's room each time otherwise: ENOMEM after ~100 */
+	if (r->fg.nregions)
+		rig_guest_release(r);
+	ret = rig_guest_init(r, 1);
 
 	if (ret == 0)
 		ret = rig_negotiate(r, features, RIG_PROTOCOL);

@@ -213,10 +213,12 @@ static void reconnect_beside_load(void **state)
 {
 	struct many *m = *state;
 	struct rig *churn = m->rigs[0];
-	struct loader l = { .r = m->rigs[1] };
+	/* static: a failed assertion leaves the test while load_thread still uses it */
+	static struct loader l;
 	unsigned int rounds = 0;
 	pthread_t t;
 
+	l = (struct loader){ .r = m->rigs[1] };
 	assert_int_equal(rig_bringup(l.r, SPLIT_FEATURES, 2, 16), 0);
 	assert_int_equal(pthread_create(&t, NULL, load_thread, &l), 0);
 	while (__atomic_load_n(&l.done, __ATOMIC_ACQUIRE) < 500 && rounds < 1000) {

@@ -400,6 +400,68 @@ static void push_burst(void **state)
 }
 
 /*
+ * Bursts of receive chains (lengths given) of one and two slots in a ring
+ * of 5: published first slot last (vhu_packed_push_burst), each chain's id
+ * and length in its own slot, across both wrap counters; a burst holding a
+ * request of another ring pushes the good ones one by one and says so.
+ */
+static void push_burst_wraps(void **state)
+{
+	struct rig *r = rig_new(state, 0, 5);
+	struct vhu_req *reqs = r->more;
+	uint32_t len;
+	uint16_t id, next_id = 0;
+
+	for (unsigned int round = 0; round < 12; round++) {
+		unsigned int n = 2 + round % 2; /* 2 or 3 chains, 1 + 2 (+ 1) slots */
+		uint32_t lens[3];
+
+		for (unsigned int i = 0; i < n; i++) {
+			struct drv_buf b[2] = {
+				buf(r->data + 256u * i, 64, true),
+				buf(r->data + 256u * i + 128, 64, true),
+			};
+			unsigned int slots = i == 1 ? 2 : 1;
+
+			assert_int_equal(
+				drv_packed_add(&r->drv[0], b, slots, (uint16_t)((next_id + i) % 5)),
+				0);
+			assert_int_equal(vhu_vq_pop(&r->vq[0], &reqs[i]), 1);
+			lens[i] = 5u * round + i + 1; /* at most 58: fits each chain */
+		}
+		assert_int_equal(vhu_vq_push_burst(&r->vq[0], reqs, lens, n), 0);
+		for (unsigned int i = 0; i < n; i++) {
+			assert_int_equal(drv_packed_get_used(&r->drv[0], &id, &len), 1);
+			assert_int_equal(id, (next_id + i) % 5);
+			assert_int_equal(len, lens[i]);
+		}
+		assert_int_equal(drv_packed_get_used(&r->drv[0], &id, &len), 0);
+		assert_int_equal(vhu_vq_get_base(&r->vq[0]), drv_base(&r->drv[0]));
+		next_id = (uint16_t)((next_id + n) % 5);
+	}
+	/* a request not of this ring in the middle: the others still complete */
+	{
+		struct drv_buf b = buf(r->data, 64, true);
+		uint32_t lens[3] = { 7, 8, 9 };
+
+		for (unsigned int i = 0; i < 3; i += 2) {
+			assert_int_equal(
+				drv_packed_add(&r->drv[0], &b, 1, (uint16_t)(next_id + i / 2)), 0);
+			assert_int_equal(vhu_vq_pop(&r->vq[0], &reqs[i]), 1);
+		}
+		reqs[1] = reqs[0];
+		reqs[1].id = 5; /* no such id in a ring of 5 */
+		assert_int_equal(vhu_vq_push_burst(&r->vq[0], reqs, lens, 3), -EINVAL);
+		assert_int_equal(drv_packed_get_used(&r->drv[0], &id, &len), 1);
+		assert_int_equal(len, 7);
+		assert_int_equal(drv_packed_get_used(&r->drv[0], &id, &len), 1);
+		assert_int_equal(len, 9);
+	}
+	assert_false(vhu_vq_broken(&r->vq[0]));
+	assert_int_equal(r->logs, 0);
+}
+
+/*
  * IN_ORDER, chains only read: one used descriptor for the burst, in the
  * first's slot with the last's id; the other slots are left as the driver
  * made them, and the next push goes after the whole burst.
@@ -821,6 +883,7 @@ int main(void)
 		T(base_round_trip),
 		T(push_len_clamped),
 		T(push_burst),
+		T(push_burst_wraps),
 		T(push_burst_in_order),
 		T(unpop),
 		T(notify_flags),

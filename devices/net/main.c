@@ -466,6 +466,10 @@ static void port_retire(unsigned int id)
 		pthread_join(c->thread, NULL);
 		c->started = false;
 	}
+	if (c->stop_fd > 0) { /* only its control thread polled it: gone now */
+		close(c->stop_fd);
+		c->stop_fd = -1;
+	}
 	/* busy for ever: a forwarding thread that still holds @p drops its frames */
 	net_port_quiesce(p);
 	if (p->be)

@@ -213,6 +213,15 @@ struct vhu_backend_config {
 	 * the device's ops must then respect.
 	 */
 	struct vhu_pool *pool;
+	/*
+	 * EXPERIMENTAL (the unmerged vhost-pci revision of the spec; off in a
+	 * zeroed config): protocol bit 4 is offered as VHOST_PCI, never as
+	 * NET_MTU (so protocol_features may not hold NET_MTU, and NET_SET_MTU
+	 * is refused), and vhu_backend_send_features() may narrow the
+	 * features the front-end set. Only for a front-end that opted in too
+	 * (vhu_frontend_config.vhost_pci): QEMU reads bit 4 as NET_MTU.
+	 */
+	bool vhost_pci;
 };
 
 /* The most threads a pool may have. */
@@ -337,12 +346,13 @@ VHU_API void vhu_vq_unlock(struct vhu_vq *vq);
  * The protocol features the library implements: MQ, REPLY_ACK, CONFIG (which
  * needs ops->get_config), BACKEND_REQ, CONFIGURE_MEM_SLOTS, STATUS,
  * RESET_DEVICE, RARP (needs ops->net_send_rarp) and NET_MTU (needs
- * ops->net_set_mtu).
+ * ops->net_set_mtu); with config.vhost_pci, bit 4 is VHOST_PCI instead.
  *
  * Return: 0, -EINVAL for a bad @config (no get_features or queue_kick,
  * num_queues 0 or over 256 (kick/call/err name a queue in 8 bits),
  * max_queue_size 0 or over 32768, a protocol feature the library does not
  * implement, CONFIG without get_config, RARP or NET_MTU without their op,
+ * NET_MTU with vhost_pci,
  * an unknown flag, poll_window_us
  * over VHU_BACKEND_POLL_WINDOW_MAX_US, queue_pending without queue_event,
  * reconnect_max_ms outside its bounds),
@@ -541,6 +551,30 @@ VHU_API void vhu_backend_stop(struct vhu_backend *be);
  * out of step.
  */
 VHU_API int vhu_backend_config_changed(struct vhu_backend *be);
+
+/**
+ * vhu_backend_send_features() - EXPERIMENTAL (vhost-pci): tell the
+ * front-end the features the device and its driver settled on, a subset of
+ * those the front-end set (SET_FEATURES from the back-end on the main
+ * socket, u64 payload, no NEED_REPLY). A front-end that opted in then
+ * resets the device and sets them (RESET_DEVICE or RESET_OWNER,
+ * SET_FEATURES, the rings again).
+ * @features: must hold VHOST_USER_F_PROTOCOL_FEATURES (bit 30) and only
+ *            bits of the front-end's last SET_FEATURES
+ *
+ * Any thread may call it (an op too). The message never goes out between a
+ * request the back-end is handling and its reply: then it is queued and
+ * sent right after that reply (0 means queued; a later call replaces a
+ * queued one). A request the front-end sent meanwhile is answered as
+ * usual: the front-end reads whatever comes (the spec's "asynchronous
+ * socket read").
+ *
+ * Return: 0; -ENOTSUP (config.vhost_pci is off, or the front-end set its
+ * features without negotiating bit 4); -EAGAIN (not connected, or no
+ * SET_FEATURES from the front-end since it connected or reset the device); -EINVAL
+ * (bits the front-end did not set, or bit 30 missing); or a send error.
+ */
+VHU_API int vhu_backend_send_features(struct vhu_backend *be, uint64_t features);
 
 /**
  * vhu_backend_destroy() - stop every queue, close every fd, free @be.

@@ -76,6 +76,20 @@ struct vhu_frontend_config {
 	 * per call costs far more than an eventfd.
 	 */
 	bool inband_notifications;
+	/*
+	 * EXPERIMENTAL (the unmerged vhost-pci revision of the spec; off in a
+	 * zeroed config): protocol bit 4 is asked for as VHOST_PCI (upstream
+	 * and QEMU read it as NET_MTU: only for a back-end that opted in too,
+	 * vhu_backend_config.vhost_pci). When negotiated, the back-end may
+	 * send SET_FEATURES on the main socket once the front-end set its
+	 * features; it is read wherever it comes (also between a request and
+	 * its reply) and applied by vhu_frontend_poll(). Rings are laid out
+	 * so that either format fits after a renegotiation.
+	 */
+	bool vhost_pci;
+	/* vhost-pci: the device was reset and set up with @features (bit 30
+	 * included) by vhu_frontend_poll(), on the caller's thread (optional) */
+	void (*features_changed)(void *opaque, uint64_t features);
 };
 
 /**
@@ -259,6 +273,28 @@ VHU_API int vhu_frontend_stop(struct vhu_frontend *fe);
  * that does not fit: the connection is closed); or an error of the stop.
  */
 VHU_API int vhu_frontend_reset(struct vhu_frontend *fe);
+
+/**
+ * vhu_frontend_poll() - EXPERIMENTAL (vhost-pci): the front-end's
+ * asynchronous read of its main socket. Waits up to @timeout_ms (0: does
+ * not wait) for a message of the back-end's, reads it, and applies a
+ * SET_FEATURES from the back-end (read now or stashed by an earlier call
+ * that found it before its reply): its bits must all be among those the
+ * front-end set, with bit 30, and ACCESS_PLATFORM as it was; then, unless
+ * they are the features already set, the device is reset
+ * (vhu_frontend_reset(): RESET_DEVICE, or RESET_OWNER without it), the
+ * features become those bits (vhu_frontend_features()), and a started
+ * device starts again from fresh rings (vhu_frontend_start(): the chains
+ * in flight are dropped, as by a guest's reset); then features_changed is
+ * called. Anything else the back-end sends, a SET_FEATURES before the
+ * front-end's own or with other bits, flags or size, is a protocol error:
+ * logged, and the connection is shut down (-EPROTO, as a malformed reply).
+ *
+ * Return: 1 when the device was renegotiated; 0 when nothing was to do;
+ * -ENOTSUP (vhost_pci not negotiated); -ECONNRESET; -EPROTO; or an error
+ * of the reset or the start.
+ */
+VHU_API int vhu_frontend_poll(struct vhu_frontend *fe, int timeout_ms);
 
 /**
  * vhu_frontend_send_rarp() - SEND_RARP: after a migration, have a network

@@ -159,6 +159,14 @@ enum vhu_protocol_feature {
 };
 
 #define VHU_PROTOCOL_F_MTU VHU_PROTOCOL_F_NET_MTU /* the spec's #define spelling */
+/*
+ * Experimental, opt-in only (vhu_backend_config.vhost_pci,
+ * vhu_frontend_config.vhost_pci): the unmerged vhost-pci revision of the
+ * spec gives bit 4 to VHOST_PCI, which upstream and every peer read as
+ * NET_MTU. Between two peers that both opted in, bit 4 means VHOST_PCI
+ * and the back-end may send SET_FEATURES on the main socket.
+ */
+#define VHU_PROTOCOL_F_VHOST_PCI 4
 #define VHU_PROTOCOL_F_SLAVE_REQ VHU_PROTOCOL_F_BACKEND_REQ
 #define VHU_PROTOCOL_F_SLAVE_SEND_FD VHU_PROTOCOL_F_BACKEND_SEND_FD
 

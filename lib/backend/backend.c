@@ -36,6 +36,9 @@ static int config_check(const struct vhu_backend_config *c)
 		return -EINVAL;
 	if ((c->protocol_features & VHU_BIT(VHU_PROTOCOL_F_NET_MTU)) && !ops->net_set_mtu)
 		return -EINVAL;
+	/* one bit, two meanings: with the vhost-pci opt-in bit 4 is VHOST_PCI */
+	if (c->vhost_pci && (c->protocol_features & VHU_BIT(VHU_PROTOCOL_F_NET_MTU)))
+		return -EINVAL;
 	if ((c->protocol_features & VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE)) &&
 	    (!ops->state_save || !ops->state_load))
 		return -EINVAL;
@@ -100,9 +103,13 @@ VHU_API int vhu_backend_create(const struct vhu_backend_config *config, struct v
 	be->num_queues = config->num_queues;
 	be->listen_fd = be->conn_fd = be->chan_fd = be->retry_fd = -1;
 	be->lp.epfd = be->lp.fd = -1;
+	be->vpci.fd = -1;
 	ret = -pthread_mutex_init(&be->chan_lock.m, NULL);
 	if (ret < 0)
 		goto err_free;
+	ret = -pthread_mutex_init(&be->vpci.lock.m, NULL);
+	if (ret < 0)
+		goto err_chan_lock;
 	be->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (be->stop_fd < 0) {
 		ret = -errno;
@@ -129,6 +136,8 @@ err_queues:
 err_stop_fd:
 	vhu_close_fd(&be->stop_fd);
 err_mutex:
+	pthread_mutex_destroy(&be->vpci.lock.m);
+err_chan_lock:
 	pthread_mutex_destroy(&be->chan_lock.m);
 err_free:
 	free(be);
@@ -205,6 +214,7 @@ void vhu_be_disconnect(struct vhu_backend *be)
 		ops->reset(be->config.dev);
 	vhu_be_queues_resume_all(be);
 	vhu_be_chan_close(be);
+	vhu_be_vpci_reset(be, true);
 	be->features = 0;
 	be->protocol_features = 0;
 	be->status = 0;
@@ -324,6 +334,7 @@ VHU_API void vhu_backend_destroy(struct vhu_backend *be)
 	vhu_be_client_fini(be);
 	vhu_close_fd(&be->stop_fd);
 	workers_fini(be, be->num_queues);
+	pthread_mutex_destroy(&be->vpci.lock.m);
 	pthread_mutex_destroy(&be->chan_lock.m);
 	vhu_iotlb_fini(&be->iotlb);
 	free(be->queues);

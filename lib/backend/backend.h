@@ -249,6 +249,20 @@ struct vhu_backend {
 	 * (SET_PROTOCOL_FEATURES with INBAND_NOTIFICATIONS alone) */
 	bool close_conn;
 
+	/*
+	 * vhost-pci (vhost_pci.c, config.vhost_pci): what the back-end may send
+	 * on the main socket. Under lock; the control thread writes them.
+	 */
+	struct {
+		struct vhu_lock lock;
+		int fd;		 /* the main socket once bit 4 was negotiated; -1: not */
+		bool acked_set;	 /* a SET_FEATURES came since the connect or a reset */
+		bool busy;	 /* a request is being handled: its reply goes first */
+		bool pending;	 /* queued while busy */
+		uint64_t acked;	 /* that SET_FEATURES */
+		uint64_t queued; /* the features to send once not busy */
+	} vpci;
+
 	struct vhu_mem mem;
 	struct vhu_be_table_id table_id;
 	/* the device IOTLB (iotlb.c); changed only with every queue paused */
@@ -337,6 +351,14 @@ int vhu_be_get_status(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_ms
 int vhu_be_net_set_mtu(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_gpu_set_socket(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 int vhu_be_send_rarp(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+
+/* vhost_pci.c: the negotiation's steps (control thread) */
+void vhu_be_vpci_protocol(struct vhu_backend *be, uint64_t protocol_features);
+void vhu_be_vpci_features(struct vhu_backend *be, uint64_t features);
+void vhu_be_vpci_reset(struct vhu_backend *be, bool gone);
+/* A request is handled from now on / its reply went out (send what was queued). */
+void vhu_be_vpci_busy(struct vhu_backend *be);
+void vhu_be_vpci_idle(struct vhu_backend *be, bool send);
 
 /* Virtio features the back-end offers: the device's plus PROTOCOL_FEATURES. */
 uint64_t vhu_be_offered_features(const struct vhu_backend *be);

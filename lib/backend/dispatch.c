@@ -315,6 +315,7 @@ int vhu_be_dispatch_msg(struct vhu_backend *be, struct vhu_msg *msg, int recv_er
 		vhu_msg_close_fds(msg);
 		return 0;
 	}
+	vhu_be_vpci_busy(be); /* a SET_FEATURES of ours waits for the reply */
 	tls_dispatching = be;
 	err = request_run(be, msg, recv_err, &v, check, &reply);
 	tls_dispatching = NULL;
@@ -326,9 +327,10 @@ int vhu_be_dispatch_msg(struct vhu_backend *be, struct vhu_msg *msg, int recv_er
 	vhu_msg_close_fds(&reply); /* ours (GET_INFLIGHT_FD): the front-end has its copy */
 	if (ret == 0 && be->close_conn) {
 		be->close_conn = false;
-		return -EPROTO;
+		ret = -EPROTO;
 	}
 	if (ret == 0)
-		vhu_be_chan_flush(be); /* the front-end is no longer waiting for us */
+		vhu_be_chan_flush(be);	/* the front-end is no longer waiting for us */
+	vhu_be_vpci_idle(be, ret == 0); /* a failed reply: the connection ends */
 	return ret;
 }

@@ -40,6 +40,9 @@ uint64_t vhu_be_offered_protocol(const struct vhu_backend *be)
 		f &= ~VHU_BIT(VHU_PROTOCOL_F_CONFIG);
 	if (!be->config.ops->state_save || !be->config.ops->state_load)
 		f &= ~VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE);
+	/* experimental opt-in: bit 4 is VHOST_PCI (config_check kept NET_MTU out) */
+	if (be->config.vhost_pci)
+		f |= VHU_BIT(VHU_PROTOCOL_F_VHOST_PCI);
 	return f;
 }
 
@@ -105,11 +108,15 @@ int vhu_be_set_features(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 	 * The row does not pause the queues (QEMU may send SET_FEATURES to a
 	 * running device), but the device and the rings change here: pause them.
 	 */
+	/* vhost-pci: the device may narrow them from its set_features op */
+	vhu_be_vpci_features(be, features);
 	vhu_be_queues_pause_all(be);
 	ret = features_apply(be, features);
 	vhu_be_queues_resume_all(be);
-	if (ret < 0)
+	if (ret < 0) {
+		vhu_be_vpci_reset(be, false);
 		return ret;
+	}
 	/* spec: "Ring states": without PROTOCOL_FEATURES a started ring is enabled */
 	for (unsigned int i = 0; i < be->num_queues && ret == 0; i++)
 		ret = vhu_be_queue_update(be, &be->queues[i]);
@@ -159,6 +166,7 @@ int vhu_be_set_protocol_features(struct vhu_backend *be, struct vhu_msg *msg, st
 				   "INBAND_NOTIFICATIONS without BACKEND_REQ and REPLY_ACK");
 	}
 	be->protocol_features = features;
+	vhu_be_vpci_protocol(be, features);
 	for (unsigned int i = 0; i < be->num_queues; i++)
 		be->queues[i].vq.inband = (features & VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS))
 						  ? vhu_be_chan_vring
@@ -197,6 +205,7 @@ int vhu_be_reset_device(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_
 	vhu_be_postcopy_clear(be);
 	if (ops->reset)
 		ops->reset(be->config.dev);
+	vhu_be_vpci_reset(be, false);
 	be->features = 0;
 	be->status = 0;
 	return 0;
@@ -225,6 +234,9 @@ int vhu_be_net_set_mtu(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_m
 	uint64_t mtu = msg->payload.u64;
 
 	(void)reply;
+	/* the gate passed on bit 4, which the vhost-pci opt-in reads as VHOST_PCI */
+	if (be->config.vhost_pci)
+		return vhu_be_fail(be, -ENOTSUP, "protocol bit 4 is VHOST_PCI here, not NET_MTU");
 	/* virtio-net: "mtu ... MUST be at least 68" */
 	if (mtu < 68 || mtu > UINT16_MAX)
 		return vhu_be_fail(be, -EINVAL, "MTU %" PRIu64 " (68..65535)", mtu);

@@ -197,7 +197,8 @@ int vhu_fe_sock_open(struct vhu_frontend *fe)
 	fe->ch.log = &fe->log;
 	fe->ch.protocol_features = 0; /* no acks before SET_PROTOCOL_FEATURES */
 	fe->ch.broken = false;
-	fe->mem_shared = false; /* a new connection has none of it */
+	fe->ch.unsolicited = NULL; /* until vhost-pci is negotiated again */
+	fe->mem_shared = false;	   /* a new connection has none of it */
 	__atomic_store_n(&fe->alive, true, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -225,9 +226,12 @@ static int negotiate_protocol(struct vhu_frontend *fe, bool again)
 		if (ret < 0)
 			return ret;
 	} else {
-		/* REPLY_ACK whenever offered: every request is then confirmed */
-		fe->protocol =
-			offered & (fe->cfg.protocol_features | PF(REPLY_ACK)) & PROTOCOL_SUPPORTED;
+		/* REPLY_ACK whenever offered: every request is then confirmed;
+		 * bit 4 only as VHOST_PCI, only with the opt-in (vhost_pci.c) */
+		uint64_t vpci = fe->cfg.vhost_pci ? PF(VHOST_PCI) : 0;
+
+		fe->protocol = offered & (fe->cfg.protocol_features | PF(REPLY_ACK) | vpci) &
+			       (PROTOCOL_SUPPORTED | vpci);
 		/* in-band only when asked for, and with what it needs (spec) */
 		if (!fe->cfg.inband_notifications ||
 		    (fe->protocol & (PF(BACKEND_REQ) | PF(REPLY_ACK))) !=
@@ -239,6 +243,7 @@ static int negotiate_protocol(struct vhu_frontend *fe, bool again)
 	if (ret < 0)
 		return ret;
 	fe->ch.protocol_features = fe->protocol;
+	vhu_fe_vpci_init(fe);
 	if (!has_protocol(fe, VHU_PROTOCOL_F_MQ))
 		return 0;
 	ret = fe_get_u64(fe, VHU_REQ_GET_QUEUE_NUM, &queues);
@@ -299,7 +304,7 @@ static uint64_t rings_size(const struct vhu_frontend *fe)
 	uint64_t desc, avail, used, total = 4096;
 	uint16_t num = fe->cfg.queue_size;
 
-	vhu_fe_ring_sizes(has_feature(fe, F_RING_PACKED), num, &desc, &avail, &used);
+	vhu_fe_vpci_ring_sizes(fe, has_feature(fe, F_RING_PACKED), num, &desc, &avail, &used);
 	total += fe->cfg.num_queues * (desc + avail + used + 3 * 64);
 	if (has_feature(fe, F_INDIRECT_DESC))
 		total += fe->cfg.num_queues * ((uint64_t)num * VHU_FE_INDIRECT_MAX * 16 + 64);
@@ -320,7 +325,7 @@ static int queues_alloc(struct vhu_frontend *fe)
 		qs[i].kick_fd = qs[i].call_fd = qs[i].err_fd = -1;
 	/* the channel thread may look (a BACKEND_VRING_CALL): published whole */
 	__atomic_store_n(&fe->queues, qs, __ATOMIC_RELEASE);
-	vhu_fe_ring_sizes(packed, num, &desc, &avail, &used);
+	vhu_fe_vpci_ring_sizes(fe, packed, num, &desc, &avail, &used);
 	for (unsigned int i = 0; i < fe->cfg.num_queues; i++) {
 		struct vhu_frontend_queue *q = &fe->queues[i];
 		struct vhu_fe_ring_mem *m = &q->mem;
@@ -517,6 +522,7 @@ int vhu_frontend_queue_addr(struct vhu_frontend *fe, struct vhu_frontend_queue *
 static int queue_init(struct vhu_frontend *fe, struct vhu_frontend_queue *q)
 {
 	bool packed = has_feature(fe, F_RING_PACKED);
+	struct vhu_fe_ring_mem m;
 	uint64_t desc, avail, used;
 	int ret;
 
@@ -526,8 +532,11 @@ static int queue_init(struct vhu_frontend *fe, struct vhu_frontend_queue *q)
 	memset(q->mem.used, 0, used);
 	vhu_fe_ring_fini(&q->ring);
 	free(q->bufs);
+	m = q->mem;
+	if (!has_feature(fe, F_INDIRECT_DESC))
+		m.tables = NULL; /* a vhost-pci renegotiation may drop it (vhost_pci.c) */
 	ret = vhu_fe_ring_init(&q->ring, packed, has_feature(fe, F_EVENT_IDX), fe->cfg.queue_size,
-			       &q->mem);
+			       &m);
 	if (ret < 0)
 		return ret;
 	q->bufs = calloc(vhu_fe_ring_max_chain(&q->ring), sizeof(*q->bufs));
@@ -577,7 +586,11 @@ int vhu_fe_device_setup(struct vhu_frontend *fe, bool resume)
 	bool protocol = fe->offered & F_PROTOCOL;
 	int ret;
 
-	/* the rings start disabled when PROTOCOL_FEATURES is on: SET_VRING_ENABLE below */
+	/* the rings start disabled when PROTOCOL_FEATURES is on: SET_VRING_ENABLE below;
+	 * with vhost-pci, the back-end may answer with a subset of these (vhost_pci.c) */
+	if (has_protocol(fe, VHU_PROTOCOL_F_VHOST_PCI))
+		__atomic_store_n(&fe->vpci_sent, fe->features | (protocol ? F_PROTOCOL : 0),
+				 __ATOMIC_RELEASE);
 	ret = fe_set_u64(fe, VHU_REQ_SET_FEATURES, fe->features | (protocol ? F_PROTOCOL : 0));
 	if (ret == 0) /* QEMU adds FEATURES_OK from its SET_FEATURES (vhost_user_set_features) */
 		ret = fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER | S_FEATURES_OK);

@@ -77,12 +77,23 @@ struct vhu_frontend {
 	struct vhu_fe_map *win; /* FIFO of what is mapped, iotlb_window entries */
 	unsigned int win_n, win_head;
 	struct vhu_frontend_iotlb_stats stats;
+
+	/* vhost-pci (vhost_pci.c; atomics: the hook may run on the channel
+	 * thread): the last SET_FEATURES sent (0: none on this connection), and
+	 * the back-end's SET_FEATURES not yet applied (0: none) */
+	uint64_t vpci_sent, vpci_pending;
 };
 
 /* One range mapped in the back-end's IOTLB (the window). */
 struct vhu_fe_map {
 	uint64_t iova, size;
 };
+
+/* vhost_pci.c: after SET_PROTOCOL_FEATURES: read the back-end's SET_FEATURES if negotiated */
+void vhu_fe_vpci_init(struct vhu_frontend *fe);
+/* Ring area sizes that fit both formats when a renegotiation may change it. */
+void vhu_fe_vpci_ring_sizes(const struct vhu_frontend *fe, bool packed, uint16_t num,
+			    uint64_t *desc, uint64_t *avail, uint64_t *used);
 
 /* After negotiation: take the IOMMU role if ACCESS_PLATFORM was negotiated. 0 or -errno. */
 int vhu_fe_iommu_init(struct vhu_frontend *fe);

@@ -41,6 +41,30 @@ static const char *reply_error(int err)
 
 static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply, bool expect);
 
+/* Most messages of the back-end's taken while one reply is awaited. */
+#define MAX_UNSOLICITED 16u
+
+/*
+ * Receive the reply; with a hook, messages of the back-end's that are not
+ * replies (no REPLY flag) may come first: each goes to the hook.
+ */
+static int recv_reply(struct vhu_fe_chan *ch, struct vhu_msg *reply)
+{
+	for (unsigned int n = 0;; n++) {
+		int ret = vhu_msg_recv(ch->sock, reply);
+
+		if (ret < 0 || !ch->unsolicited || (reply->hdr.flags & VHU_FLAG_REPLY))
+			return ret;
+		ret = ch->unsolicited(ch->opaque, reply);
+		vhu_msg_close_fds(reply);
+		if (ret < 0)
+			return vhu_fe_broken(ch, "a message of the back-end's was refused");
+		if (n + 1 >= MAX_UNSOLICITED)
+			return vhu_fe_broken(ch,
+					     "the back-end sends messages instead of the reply");
+	}
+}
+
 static int locked_request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *reply,
 			  bool expect)
 {
@@ -84,7 +108,9 @@ static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *
 		return 0;
 	if (!reply)
 		reply = &ack;
-	ret = vhu_msg_recv(ch->sock, reply);
+	ret = recv_reply(ch, reply);
+	if (ret == -EPROTO && ch->broken)
+		return ret; /* recv_reply's hook refused a message: why is said */
 	if (ret == -ECONNRESET || ret == -EAGAIN || ret == -EINTR)
 		return fail(ch, "no reply", ret);
 	if (ret < 0 && ret != -EBADMSG)

@@ -32,6 +32,11 @@ struct vhu_fe_chan {
 	/* NULL, or held around each request and its reply (set when two threads
 	 * send: the IOMMU role answers misses from the channel thread) */
 	pthread_mutex_t *lock;
+	/* NULL, or what takes a message of the back-end's that is not a reply,
+	 * read while a reply is awaited (vhost-pci's SET_FEATURES): 0 when
+	 * taken (the wait goes on), < 0 when it breaks the connection */
+	int (*unsolicited)(void *opaque, const struct vhu_msg *msg);
+	void *opaque;
 };
 
 /**

@@ -16,7 +16,8 @@
  *   bytes 8-15   the protocol features GET_PROTOCOL_FEATURES offers
  *   byte 16      which API calls run after connect (bit per call, below)
  *   byte 17      bit 0: two queues; bit 1: 16 entries (else 8); bit 2:
- *                in-band notifications wanted
+ *                in-band notifications wanted; bit 3: the vhost-pci
+ *                opt-in (vhu_frontend_poll() after start and at the end)
  *   then one record per answer the front-end waits for:
  *     byte k     k & 7: 0 sensible (AUTO), 1 BODY (u16 size, bytes),
  *                2 HDR (u32 request, u32 flags, then as BODY), 3 TORN (u8
@@ -26,6 +27,8 @@
  *                k & 32: first a back-end request on the channel: u8 id,
  *                u8 flags (bit 0 NEED_REPLY, bit 1 no version), u16 size,
  *                bytes; k & 64: with an eventfd
+ *                k & 128: first a message on the main socket (vhost-pci's
+ *                SET_FEATURES): u32 request, u32 flags, u16 size, bytes
  *   When the input runs out the back-end leaves (closes its end).
  *
  * Oracles: sanitizers; no hang (libFuzzer's -timeout); every fd the input
@@ -195,6 +198,13 @@ static bool answer(struct fake *f, const struct vhu_msg *req)
 	k = (unsigned int)take(&f->in, 1);
 	if (k & 32)
 		chan_send(f, k);
+	if (k & 128) {
+		vhu_msg_init(&m, (uint32_t)take(&f->in, 4), 0, 0);
+		m.hdr.flags = (uint32_t)take(&f->in, 4);
+		m.hdr.size = (uint32_t)take(&f->in, 2) % (VHU_MAX_PAYLOAD + 1);
+		take_bytes(&f->in, &m.payload, m.hdr.size);
+		send_close(f->sock, &m);
+	}
 	switch (k & 7) {
 	case BODY:
 	case HDR:
@@ -266,6 +276,7 @@ static void drive(struct vhu_frontend *fe, unsigned int ops)
 
 	if ((ops & OP_START) && vhu_frontend_start(fe) < 0)
 		return;
+	(void)vhu_frontend_poll(fe, 0); /* -ENOTSUP without vhost-pci */
 	q = vhu_frontend_queue(fe, 0);
 	if ((ops & OP_REQUEST) && q) {
 		uint8_t *p = vhu_frontend_alloc(fe, 64, 16);
@@ -298,6 +309,7 @@ static void drive(struct vhu_frontend *fe, unsigned int ops)
 		(void)vhu_frontend_stop(fe);
 	if (ops & OP_RESET)
 		(void)vhu_frontend_reset(fe);
+	(void)vhu_frontend_poll(fe, 0);
 }
 
 static unsigned int count_fds(void)
@@ -337,6 +349,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.queue_size = (shape & 2) ? 16 : 8;
 	if (!(shape & 4))
 		cfg.protocol_features &= ~VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS);
+	cfg.vhost_pci = shape & 8;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
 	f.sock = sv[1];

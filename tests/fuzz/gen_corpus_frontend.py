@@ -21,7 +21,8 @@ MQ, LOG_SHMFD, RARP, REPLY_ACK, BACKEND_REQ, CONFIG = 0, 1, 2, 3, 5, 9
 INFLIGHT, RESET_DEVICE, INBAND, MEM_SLOTS, STATUS = 12, 13, 14, 15, 16
 ALL_OPS = 0xFF
 AUTO, BODY, HDR, TORN, TWICE = 0, 1, 2, 3, 4
-EVENTFD, MEMFD, CHAN, CHAN_FD = 8, 16, 32, 64
+EVENTFD, MEMFD, CHAN, CHAN_FD, MAIN = 8, 16, 32, 64, 128
+VHOST_PCI, VPCI_SHAPE = 4, 8  # the experimental opt-in: protocol bit 4, shape bit 3
 
 # back-end request ids
 B_IOTLB, B_CONFIG_CHANGE, B_HOST_NOTIFIER, B_VRING_CALL, B_VRING_ERR = 1, 2, 3, 4, 5
@@ -51,6 +52,11 @@ def chan(req, payload=b"", need_reply=False, fd=False):
 
 def body(payload, extra=0):
     return bytes([BODY | extra]) + struct.pack("<H", len(payload)) + payload
+
+
+def main_msg(req, flags, payload=b""):
+    """A record that first sends a message on the main socket, then answers sensibly."""
+    return bytes([AUTO | MAIN]) + struct.pack("<IIH", req, flags, len(payload)) + payload
 
 
 def autos(n):
@@ -89,6 +95,17 @@ def seeds():
     s["inband_call_bad_index"] = inband + autos(30) + \
         chan(B_VRING_CALL, struct.pack("<II", 9, 0), True) + autos(50)
     s["inband_err"] = inband + autos(30) + chan(B_VRING_ERR, call) + autos(50)
+    # vhost-pci (opt-in): the back-end's SET_FEATURES on the main socket
+    vpci = head(BASE_FEAT | PACKED, BASE_PROTO | pbits(VHOST_PCI), shape=VPCI_SHAPE)
+    narrow = VERSION_1 | PROTOCOL | EVENT_IDX
+    s["vpci_narrow"] = vpci + autos(8) + main_msg(2, 1, struct.pack("<Q", narrow)) + autos(120)
+    s["vpci_superset"] = vpci + autos(8) + main_msg(2, 1, struct.pack("<Q", (1 << 64) - 1)) + autos(60)
+    s["vpci_early"] = vpci + autos(2) + main_msg(2, 1, struct.pack("<Q", narrow)) + autos(60)
+    s["vpci_need_reply"] = vpci + autos(8) + main_msg(2, 9, struct.pack("<Q", narrow)) + \
+        autos(60)
+    s["vpci_other_request"] = vpci + autos(8) + main_msg(3, 1) + autos(60)
+    s["vpci_not_opted_in"] = head(protocol=BASE_PROTO | pbits(VHOST_PCI)) + autos(8) + \
+        main_msg(2, 1, struct.pack("<Q", narrow)) + autos(60)
     return s
 
 

@@ -31,6 +31,11 @@ static int echo_set_features(void *dev, uint64_t features)
 
 	__atomic_store_n(&d->acked_features, features, __ATOMIC_RELEASE);
 	count(&d->set_features_calls);
+	if (d->narrow_to) /* vhost-pci: the device settles on fewer (from the op: queued) */
+		__atomic_store_n(
+			&d->narrow_ret,
+			vhu_backend_send_features(d->be, d->narrow_to & (features | F_PROTOCOL)),
+			__ATOMIC_RELEASE);
 	return __atomic_load_n(&d->set_features_ret, __ATOMIC_ACQUIRE);
 }
 

@@ -57,7 +57,10 @@ struct echo_dev {
 	/* counters: atomics */
 	unsigned int queue_starts, queue_stops, kicks, resets, completed, set_features_calls;
 	uint64_t acked_features;
-	int set_features_ret;	   /* what set_features returns (tests of refusal) */
+	int set_features_ret; /* what set_features returns (tests of refusal) */
+	/* vhost-pci: set_features sends these bits (of those set) back; its result */
+	uint64_t narrow_to;
+	int narrow_ret;
 	bool config_change_on_set; /* set_config calls vhu_backend_config_changed */
 	int config_change_ret;	   /* what that call returned */
 	pthread_mutex_t lock;	   /* config[] */

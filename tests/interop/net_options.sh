@@ -145,7 +145,15 @@ ticks() {
 	task=${task%/comm}
 	sleep 0.3
 	a=$(awk '{ print $14 + $15 }' "$task/stat" 2>/dev/null)
-	sleep 1
+	# and how often it is runnable (R) rather than asleep: a polling worker
+	# that yields to a busy machine's other tasks gets little CPU, but it
+	# never sleeps
+	RUNNABLE=0
+	for ((i = 0; i < 20; i++)); do
+		sleep 0.05
+		[ "$(sed 's/.*) //' "$task/stat" 2>/dev/null | cut -d' ' -f1)" = R ] &&
+			RUNNABLE=$((RUNNABLE + 1))
+	done
 	b=$(awk '{ print $14 + $15 }' "$task/stat" 2>/dev/null)
 	[ -n "$a" ] && [ -n "$b" ] || fail "$name: the vhu-q1 worker went away during the run"
 	kill $bp 2>/dev/null
@@ -154,14 +162,17 @@ ticks() {
 }
 net sleepy 2
 ticks sleepy
-t0=$TICKS
+t0=$TICKS r0=$RUNNABLE
 stop_device sleepy
 net poll 2 --poll
 ticks poll
-t1=$TICKS
-note "idle TX worker's CPU over 1 s: without --poll $((t0 * 10)) ms, with --poll $((t1 * 10)) ms"
+t1=$TICKS r1=$RUNNABLE
+note "idle TX worker's CPU over 1 s: without --poll $((t0 * 10)) ms (runnable in $r0 of 20 looks), with --poll $((t1 * 10)) ms (runnable in $r1 of 20)"
 [ "$t0" -le 5 ] || fail "without --poll an idle TX worker used $((t0 * 10)) ms of CPU in 1 s"
-[ "$t1" -ge 20 ] || fail "--poll: the idle TX worker used only $((t1 * 10)) ms of CPU in 1 s: not polling"
+[ "$r0" -le 2 ] || fail "without --poll an idle TX worker was runnable in $r0 of 20 looks: it does not sleep"
+# alone on a CPU it polls 1 s in 1 s; beside a build it yields, but stays runnable
+[ "$t1" -ge 20 ] || [ "$r1" -ge 15 ] ||
+	fail "--poll: the idle TX worker used only $((t1 * 10)) ms of CPU in 1 s and was runnable in $r1 of 20 looks: not polling"
 # and frames still cross it intact
 timeout -k 2 30 "$BENCH" net --socket-path="$T/poll.1.sock" --mode=rx --count=200 --verify \
 	--json >"$T/prx.json" 2>"$T/prx.err" &

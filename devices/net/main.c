@@ -72,8 +72,10 @@ static unsigned int ports_done;
 /* run-time management (manage.h): ports added later get these */
 static struct prog_args saved_args;
 static uint16_t saved_qp;
-static struct port_ctl *removed[NET_PORTS_MAX]; /* freed at exit: see manage.h */
-static unsigned int nremoved;
+/* removed ports waiting for their grace period (net.h), by slot; under mgr.lock */
+static struct port_ctl *retired[NET_PORTS_MAX];
+static uint64_t retired_epoch[NET_PORTS_MAX];
+static struct net_manage mgr; /* below: its callbacks come first */
 
 static void on_usr1(int sig)
 {
@@ -312,7 +314,8 @@ static int port_create(const struct prog_args *args, unsigned int i, uint16_t qp
 		return ret;
 	/* forwarding threads may be running (port-add): publish it whole */
 	__atomic_store_n(&sw.ports[i], p, __ATOMIC_RELEASE);
-	__atomic_store_n(&sw.nports, i + 1, __ATOMIC_RELEASE);
+	if (i + 1 > sw.nports) /* a reused slot is below it */
+		__atomic_store_n(&sw.nports, i + 1, __ATOMIC_RELEASE);
 	if (p->client && !s->path) {
 		fprintf(stderr, PROG ": --port-config: %s: client= needs a --socket-path\n", name);
 		return -EINVAL;
@@ -367,8 +370,11 @@ static void wait_signals(int sig_fd, unsigned int nvhost, bool managed)
 
 		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
 			break;
-		if (pfd[1].revents && eventfd_read(usr1_fd, &v) == 0)
+		if (pfd[1].revents && eventfd_read(usr1_fd, &v) == 0) {
+			pthread_mutex_lock(&mgr.lock); /* no port freed meanwhile */
 			net_print_counters(&sw, PROG);
+			pthread_mutex_unlock(&mgr.lock);
+		}
 		/* with a control socket, ports come and go: only a signal ends it */
 		if (pfd[2].revents && eventfd_read(done_fd, &v) == 0 && !managed &&
 		    __atomic_load_n(&ports_done, __ATOMIC_RELAXED) == nvhost)
@@ -411,14 +417,45 @@ static void free_all(void)
 	for (unsigned int i = 0; i < NET_PORTS_MAX; i++)
 		if (ctls[i])
 			free_ctl(ctls[i]);
-	for (unsigned int i = 0; i < nremoved; i++)
-		free_ctl(removed[i]);
+	for (unsigned int i = 0; i < NET_PORTS_MAX; i++)
+		if (retired[i])
+			free_ctl(retired[i]); /* every thread has stopped */
 	fdb_destroy(&sw.fdb);
 }
 
 /* ---- port-add and port-remove (manage.h) ---- */
 
-/* Take port @id out of the switch for good; its memory stays until exit. */
+/*
+ * Free the retired ports whose grace period has passed (@wait: wait for
+ * them all); their slots can be used again. Under mgr.lock.
+ */
+static void reclaim(bool wait)
+{
+	for (unsigned int i = 0; i < NET_PORTS_MAX; i++) {
+		if (!retired[i])
+			continue;
+		if (wait)
+			net_grace_wait(retired_epoch[i]);
+		else if (!net_grace_passed(retired_epoch[i]))
+			continue;
+		free_ctl(retired[i]);
+		retired[i] = NULL;
+	}
+}
+
+/* A slot for a new port: the lowest one free (never held, or reclaimed); -1 if none. */
+static int free_slot(void)
+{
+	for (unsigned int i = 0; i < NET_PORTS_MAX; i++)
+		if (!ctls[i] && !retired[i] && !__atomic_load_n(&sw.ports[i], __ATOMIC_ACQUIRE))
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Take port @id out of the switch. Its memory and slot come back after a
+ * grace period (net.h): a forwarding thread may still hold its pointer.
+ */
 static void port_retire(unsigned int id)
 {
 	struct port_ctl *c = ctls[id];
@@ -429,6 +466,10 @@ static void port_retire(unsigned int id)
 		pthread_join(c->thread, NULL);
 		c->started = false;
 	}
+	if (c->stop_fd > 0) { /* only its control thread polled it: gone now */
+		close(c->stop_fd);
+		c->stop_fd = -1;
+	}
 	/* busy for ever: a forwarding thread that still holds @p drops its frames */
 	net_port_quiesce(p);
 	if (p->be)
@@ -436,19 +477,27 @@ static void port_retire(unsigned int id)
 	p->be = NULL;
 	__atomic_store_n(&p->features, 0, __ATOMIC_RELEASE); /* keeps no backlog now */
 	__atomic_store_n(&sw.ports[id], NULL, __ATOMIC_RELEASE);
+	/* a burst that looked its MACs up before ends before the slot is reused */
 	fdb_flush_port(&sw.fdb, id);
+	retired_epoch[id] = net_grace_start();
 	ctls[id] = NULL;
-	removed[nremoved++] = c;
+	retired[id] = c;
 }
 
 static int mgr_add(const char *path, bool client, unsigned int *id, struct ctl_error *err)
 {
-	unsigned int slot = __atomic_load_n(&sw.nports, __ATOMIC_ACQUIRE);
+	unsigned int slot;
 	int ret;
 
-	if (slot >= NET_PORTS_MAX || nremoved >= NET_PORTS_MAX)
-		return ctl_fail(err, -ENOSPC, "no port slot left (%u over the process's life)",
-				NET_PORTS_MAX);
+	reclaim(false);
+	ret = free_slot();
+	if (ret < 0) {
+		reclaim(true); /* every slot taken or in its grace period */
+		ret = free_slot();
+	}
+	if (ret < 0)
+		return ctl_fail(err, -ENOSPC, "no port slot left (%u ports)", NET_PORTS_MAX);
+	slot = (unsigned int)ret;
 	saved_args.sockets[slot] = (struct prog_socket){ .path = path, .fd = -1, .client = client };
 	ret = port_create(&saved_args, slot, saved_qp);
 	saved_args.sockets[slot].path = NULL; /* @path is the request's */
@@ -474,6 +523,7 @@ static int mgr_remove(unsigned int id, struct ctl_error *err)
 	path = strdup(ctls[id]->port.name);
 	client = ctls[id]->port.client; /* its socket is the front-end's */
 	port_retire(id);
+	reclaim(false);
 	fprintf(stderr, PROG "[%s]: port %u removed\n", path ? path : "?", id);
 	if (path && path[0] == '/' && !client)
 		unlink(path);

@@ -9,12 +9,15 @@
  * params and writes the replies; main.c, which owns the ports' threads,
  * creates and removes them (struct net_manage's callbacks).
  *
- * A removed port is taken out of the switch for good: it is marked busy
- * (so a forwarding thread that still holds its pointer drops what it has
- * for it), its slot is emptied and its MACs forgotten; its memory is kept
- * until exit. Slots are not reused: at most NET_PORTS_MAX ports over the
- * life of the process. Calls are serialized by one mutex: a port-remove
- * waits for a port-add on another client to finish.
+ * A removed port is taken out of the switch: it is marked busy (so a
+ * forwarding thread that still holds its pointer drops what it has for
+ * it), its slot is emptied and its MACs forgotten. Its memory is freed and
+ * its slot given to the next port-add after a grace period (net.h): once
+ * every forwarding thread has ended the burst it was in. Ports can be
+ * added and removed for ever; at most NET_PORTS_MAX at once. Calls are
+ * serialized by one mutex, which also keeps a port from being freed while
+ * a method (or SIGUSR1's counters) reads it: a port-remove waits for a
+ * port-add on another client to finish.
  */
 
 #include <pthread.h>

@@ -172,11 +172,23 @@ struct net_pkt {
 #define NET_DST_DROP (-2)
 
 /*
+ * A forwarding thread's grace-period record (switch.c, "Grace periods"):
+ * 0 while it holds no port pointer, else the epoch it started its burst in.
+ */
+struct net_reader {
+	uint64_t epoch;		 /* atomic */
+	struct net_reader *next; /* the registry's list, under its lock */
+	bool registered;
+};
+
+/*
  * What a forwarding thread (TX worker, TAP thread, control thread sending a
  * RARP) needs besides the frames: scratch that must not be on the stack
- * (receive requests are 16 KiB each) and is not allocated per frame.
+ * (receive requests are 16 KiB each) and is not allocated per frame, and
+ * its grace-period record.
  */
 struct net_ctx {
+	struct net_reader reader;
 	struct vhu_req *rx;	      /* NET_RX_POOL requests */
 	uint32_t rx_len[NET_RX_POOL]; /* bytes written into each */
 	struct iovec *wiov;	      /* NET_REQ_IOV + 2, for TAP writev */
@@ -205,7 +217,10 @@ static inline bool net_port_member(const struct net_port *p, unsigned int vlan)
 	return p->member[vlan / 64] >> (vlan % 64) & 1;
 }
 
-/** net_ctx_init() / net_ctx_fini() - a forwarding thread's scratch. Return: 0 or -ENOMEM. */
+/**
+ * net_ctx_init() / net_ctx_fini() - a forwarding thread's scratch; its
+ * grace-period record is registered until fini. Return: 0 or -ENOMEM.
+ */
 int net_ctx_init(struct net_ctx *ctx);
 void net_ctx_fini(struct net_ctx *ctx);
 
@@ -261,6 +276,19 @@ bool net_port_keep(struct net_port *p, struct net_pkt *pkts, const uint8_t *idx,
 /* After a request: deliver what was kept for @p meanwhile (its control thread). */
 void net_port_drain(struct net_port *p);
 
+/*
+ * Grace periods: a port taken out of sw.ports[] is freed, and its slot
+ * reused, only once every forwarding thread has been outside
+ * net_switch_forward() (the only place that loads other ports' pointers)
+ * since. net_grace_start() after unpublishing: the epoch to wait for;
+ * net_grace_passed(): whether every registered thread is quiescent or
+ * entered a burst at that epoch or later; net_grace_wait(): until it has
+ * (bursts are microseconds: a yield loop, as net_port_quiesce()).
+ */
+uint64_t net_grace_start(void);
+bool net_grace_passed(uint64_t epoch);
+void net_grace_wait(uint64_t epoch);
+
 /** net_port_quiesce() - mark @p busy and wait until no forwarding thread is inside it. */
 void net_port_quiesce(struct net_port *p);
 /** net_port_unquiesce() - forwarding into @p may go on. */
@@ -314,6 +342,18 @@ void net_port_deliver(struct net_port *p, unsigned int qp, struct net_pkt *pkts,
  * Return: 0, or a negative errno.
  */
 int net_tap_open(struct net_port *p, const char *ifname, bool offload);
+
+/**
+ * net_tap_ingress() - check and parse one frame of @size bytes (12-byte
+ * virtio-net header first) read from TAP @p into @buf: a trunk's 802.1Q
+ * tag is taken off in @buf (tap.c), then net_pkt_prepare() with @iov made
+ * to point at what is left.
+ *
+ * Return: 0 with @pkt ready (its VLAN set), or the counter of the drop,
+ * already counted.
+ */
+int net_tap_ingress(struct net_port *p, uint8_t *buf, size_t size, struct iovec *iov,
+		    struct net_pkt *pkt);
 
 /** net_tap_deliver() - write @pkts[i] for each i in @idx[0, @n) to the TAP. */
 void net_tap_deliver(struct net_port *p, struct net_pkt *pkts, const uint8_t *idx, unsigned int n,

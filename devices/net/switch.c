@@ -6,6 +6,7 @@
  * a control thread.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,84 @@ const char *const net_counter_names[NET_COUNTER_MAX] = {
 	[NET_RX_LEARN_FULL] = "rx_learn_full",
 };
 
+/* ---- grace periods (net.h) ------------------------------------------------------ */
+
+/*
+ * Epoch-based: a forwarding thread publishes the global epoch in its
+ * record when a burst starts (a full fence after, so its loads of
+ * sw.ports[] come after it), and 0 when it ends. Whoever unpublishes a
+ * port then bumps the epoch to E (fenced the same way): a thread whose
+ * record shows 0 or >= E cannot hold the old pointer, since its loads come
+ * after the unpublishing. Idle threads (0) never hold a grace period up.
+ */
+static uint64_t grace_epoch = 1; /* atomic */
+static pthread_mutex_t readers_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct net_reader *readers;
+
+static void reader_register(struct net_reader *r)
+{
+	pthread_mutex_lock(&readers_lock);
+	r->epoch = 0;
+	r->next = readers;
+	readers = r;
+	r->registered = true;
+	pthread_mutex_unlock(&readers_lock);
+}
+
+static void reader_unregister(struct net_reader *r)
+{
+	if (!r->registered)
+		return;
+	pthread_mutex_lock(&readers_lock);
+	for (struct net_reader **pp = &readers; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	r->registered = false;
+	pthread_mutex_unlock(&readers_lock);
+}
+
+static void reader_enter(struct net_reader *r)
+{
+	__atomic_store_n(&r->epoch, __atomic_load_n(&grace_epoch, __ATOMIC_ACQUIRE),
+			 __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void reader_leave(struct net_reader *r)
+{
+	__atomic_store_n(&r->epoch, 0, __ATOMIC_RELEASE);
+}
+
+uint64_t net_grace_start(void)
+{
+	uint64_t e = __atomic_add_fetch(&grace_epoch, 1, __ATOMIC_SEQ_CST);
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return e;
+}
+
+bool net_grace_passed(uint64_t epoch)
+{
+	bool passed = true;
+
+	pthread_mutex_lock(&readers_lock);
+	for (struct net_reader *r = readers; r && passed; r = r->next) {
+		uint64_t e = __atomic_load_n(&r->epoch, __ATOMIC_ACQUIRE);
+
+		passed = e == 0 || e >= epoch;
+	}
+	pthread_mutex_unlock(&readers_lock);
+	return passed;
+}
+
+void net_grace_wait(uint64_t epoch)
+{
+	while (!net_grace_passed(epoch))
+		sched_yield();
+}
+
 int net_ctx_init(struct net_ctx *ctx)
 {
 	memset(ctx, 0, sizeof(*ctx));
@@ -52,11 +131,13 @@ int net_ctx_init(struct net_ctx *ctx)
 		net_ctx_fini(ctx);
 		return -ENOMEM;
 	}
+	reader_register(&ctx->reader);
 	return 0;
 }
 
 void net_ctx_fini(struct net_ctx *ctx)
 {
+	reader_unregister(&ctx->reader);
 	free(ctx->rx);
 	free(ctx->wiov);
 	ctx->rx = NULL;
@@ -329,6 +410,7 @@ void net_switch_forward(struct net_switch *sw, struct net_port *in, struct net_p
 {
 	uint8_t idx[NET_BURST];
 
+	reader_enter(&ctx->reader); /* from here other ports' pointers are held */
 	decide(sw, in, pkts, n);
 	unsigned int nports = __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE);
 
@@ -359,6 +441,7 @@ void net_switch_forward(struct net_switch *sw, struct net_port *in, struct net_p
 			to_vhost(p, pkts, idx, k, ctx);
 		port_leave(p);
 	}
+	reader_leave(&ctx->reader); /* a quiescent point: none held */
 }
 
 /* "PROG: queue pairs of port N NAME: qp_rx_packets=Q0,Q1,... qp_tx_packets=Q0,Q1,..." */

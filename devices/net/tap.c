@@ -220,13 +220,29 @@ static int tap_untag(const struct net_port *p, uint8_t *buf, size_t size, size_t
 	return p->sw->vlan_key[vid];
 }
 
+int net_tap_ingress(struct net_port *p, uint8_t *buf, size_t size, struct iovec *iov,
+		    struct net_pkt *pkt)
+{
+	size_t off = 0;
+	int vlan = 0, drop;
+
+	if (p->pol.trunk && (vlan = tap_untag(p, buf, size, &off)) < 0) {
+		net_count(p, NET_RX_DROP_VLAN, 1);
+		return NET_RX_DROP_VLAN;
+	}
+	*iov = (struct iovec){ buf + off, size - off };
+	drop = net_pkt_prepare(p, pkt, NET_HDR_SIZE, iov, 1, size - off);
+
+	if (drop == 0 && p->pol.trunk)
+		pkt->vlan = (uint16_t)vlan;
+	return drop;
+}
+
 /* Read up to a burst of frames; forward them. Return: false when the TAP failed. */
 static bool tap_burst(struct tap_thread *tt)
 {
 	struct net_port *p = tt->port;
 	unsigned int n = 0, k = 0;
-	size_t off = 0;
-	int vlan = 0;
 
 	while (n < NET_BURST) {
 		uint8_t *buf = tt->bufs + (size_t)n * TAP_BUF_SIZE;
@@ -239,17 +255,8 @@ static bool tap_burst(struct tap_thread *tt)
 		if (r < 0)
 			return false;
 		n++;
-		if (p->pol.trunk && (vlan = tap_untag(p, buf, (size_t)r, &off)) < 0) {
-			net_count(p, NET_RX_DROP_VLAN, 1);
-			continue;
-		}
-		tt->iov[k] = (struct iovec){ buf + off, (size_t)r - off };
-		if (net_pkt_prepare(p, &tt->pkts[k], NET_HDR_SIZE, &tt->iov[k], 1,
-				    (uint64_t)r - off) == 0) {
-			if (p->pol.trunk)
-				tt->pkts[k].vlan = (uint16_t)vlan;
+		if (net_tap_ingress(p, buf, (size_t)r, &tt->iov[k], &tt->pkts[k]) == 0)
 			k++;
-		}
 	}
 	if (k)
 		net_switch_forward(p->sw, p, tt->pkts, k, &tt->ctx);

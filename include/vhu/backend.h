@@ -132,7 +132,16 @@ struct vhu_device_ops {
 	 * front-end may still be busy with the main socket: send, but do not
 	 * wait here for an answer on @fd. Control thread. */
 	int (*gpu_set_socket)(void *dev, int fd);
+	/* GET_SHARED_OBJECT (protocol feature SHARED_OBJECT, see
+	 * vhu_backend_shared_object_add()): export the object the device added
+	 * under @uuid as a new fd (a dma-buf, a memfd), which the library sends
+	 * and closes. -ENOENT for a UUID the device does not know. Without this
+	 * op the request fails. Control thread; @uuid is the front-end's. */
+	int (*shared_object_get)(void *dev, const uint8_t uuid[16], int *fd);
 };
+
+/* The most VIRTIO shared memory regions a device may declare (shmid 0..255). */
+#define VHU_BACKEND_SHMEM_MAX_REGIONS 256u
 
 /* struct vhu_backend_config.flags */
 /*
@@ -230,6 +239,16 @@ struct vhu_backend_config {
 	 * the device's ops must then respect.
 	 */
 	struct vhu_pool *pool;
+	/*
+	 * VIRTIO shared memory regions (protocol feature SHMEM, offered only
+	 * with shmem_num > 0 and the bit in protocol_features): the size in
+	 * bytes of region shmid i is shmem_sizes[i] (0: no such region; else a
+	 * multiple of the page size), reported by GET_SHMEM_CONFIG; the device
+	 * maps fds into them with vhu_backend_shmem_map(). shmem_num <=
+	 * VHU_BACKEND_SHMEM_MAX_REGIONS; the sizes are copied.
+	 */
+	const uint64_t *shmem_sizes;
+	unsigned int shmem_num;
 	/*
 	 * EXPERIMENTAL (the unmerged vhost-pci revision of the spec; off in a
 	 * zeroed config): protocol bit 4 is offered as VHOST_PCI, never as
@@ -591,6 +610,62 @@ struct vhu_kick_counts {
  */
 VHU_API int vhu_backend_queue_kicks(struct vhu_backend *be, unsigned int index,
 				    struct vhu_kick_counts *out);
+/*
+ * Shared objects and shared memory (spec: "Back-end message types"
+ * BACKEND_SHARED_OBJECT_*, BACKEND_SHMEM_*): requests on the back-end
+ * channel that wait for the front-end's answer (at most 5 s), so they may
+ * not be called from an op on the control thread (-EDEADLK: the front-end
+ * waits for our reply and would not serve the channel) nor from queue_kick
+ * (a pause would wait for them). Without REPLY_ACK negotiated only LOOKUP,
+ * whose answer is always due, reports the front-end's verdict; the others
+ * return 0 once sent. After -ETIMEDOUT or a send error the channel is
+ * closed: it is out of step.
+ *
+ * Return (each): 0; -ENOTCONN (no channel); -ENOTSUP (SHARED_OBJECT or
+ * SHMEM not negotiated); -EDEADLK (see above); -EIO (the front-end
+ * refused); -ETIMEDOUT; -EPROTO (an answer that does not fit); or a send
+ * error.
+ */
+
+/**
+ * vhu_backend_shared_object_add() - BACKEND_SHARED_OBJECT_ADD: the device
+ * exports an object under @uuid; the front-end notes this back-end as its
+ * exporter and other back-ends may then look it up (the front-end fetches
+ * it with GET_SHARED_OBJECT, answered by ops->shared_object_get).
+ */
+VHU_API int vhu_backend_shared_object_add(struct vhu_backend *be, const uint8_t uuid[16]);
+
+/** vhu_backend_shared_object_remove() - BACKEND_SHARED_OBJECT_REMOVE of @uuid. */
+VHU_API int vhu_backend_shared_object_remove(struct vhu_backend *be, const uint8_t uuid[16]);
+
+/**
+ * vhu_backend_shared_object_lookup() - BACKEND_SHARED_OBJECT_LOOKUP: an fd
+ * of the object exported under @uuid (by any back-end of the front-end).
+ * @fd: on success the object's fd, owned by the caller
+ *
+ * Return: as above; -EIO also when the front-end knows no such object.
+ */
+VHU_API int vhu_backend_shared_object_lookup(struct vhu_backend *be, const uint8_t uuid[16],
+					     int *fd);
+
+/**
+ * vhu_backend_shmem_map() - BACKEND_SHMEM_MAP: map @len bytes of @fd from
+ * @fd_offset at @shm_offset of shared memory region @shmid, read-write with
+ * @writable (VHU_SHMEM_MAP_RW), else read-only.
+ * @fd: stays the caller's
+ *
+ * Checked here first: @shmid declared, @len > 0, offsets and @len page
+ * aligned, the range inside the region (-EINVAL).
+ */
+VHU_API int vhu_backend_shmem_map(struct vhu_backend *be, uint8_t shmid, uint64_t shm_offset,
+				  int fd, uint64_t fd_offset, uint64_t len, bool writable);
+
+/**
+ * vhu_backend_shmem_unmap() - BACKEND_SHMEM_UNMAP of what one
+ * vhu_backend_shmem_map() mapped (same @shmid, @shm_offset and @len).
+ */
+VHU_API int vhu_backend_shmem_unmap(struct vhu_backend *be, uint8_t shmid, uint64_t shm_offset,
+				    uint64_t len);
 
 /**
  * vhu_backend_send_features() - EXPERIMENTAL (vhost-pci): tell the

@@ -38,8 +38,9 @@ struct vhu_frontend_config {
 	/* VHU_PROTOCOL_F_* wanted; intersected with the offer and with what the
 	 * front-end implements (MQ, REPLY_ACK, BACKEND_REQ, CONFIG,
 	 * INFLIGHT_SHMFD, RESET_DEVICE, CONFIGURE_MEM_SLOTS, STATUS,
-	 * LOG_SHMFD, DEVICE_STATE, RARP; HOST_NOTIFIER and BACKEND_SEND_FD
-	 * only with host_notifiers); ~0: all of those */
+	 * LOG_SHMFD, DEVICE_STATE, RARP, INBAND_NOTIFICATIONS, SHMEM,
+	 * SHARED_OBJECT with a table in objects, HOST_NOTIFIER and
+	 * BACKEND_SEND_FD only with host_notifiers); ~0: all of those */
 	uint64_t protocol_features;
 	uint16_t num_queues; /* rings to set up (<= the back-end's GET_QUEUE_NUM; 0: 1) */
 	uint16_t queue_size; /* entries per ring (split: a power of two; 0: 256) */
@@ -87,6 +88,16 @@ struct vhu_frontend_config {
 	 * refused. Off by default (protocol_features ~0 does not ask for it).
 	 */
 	bool host_notifiers;
+	/*
+	 * Shared objects (protocol feature SHARED_OBJECT, negotiated only with
+	 * a table here): the back-end's BACKEND_SHARED_OBJECT_ADD / _REMOVE
+	 * note or drop this front-end as the exporter of a UUID in @objects,
+	 * and its _LOOKUP is answered with the object's fd, fetched with
+	 * GET_SHARED_OBJECT from whichever front-end of the table exported it
+	 * (QEMU's process-wide table, here one the caller shares between the
+	 * front-ends it wants to share objects). See vhu_frontend_objects_create().
+	 */
+	struct vhu_frontend_objects *objects;
 	/*
 	 * EXPERIMENTAL (the unmerged vhost-pci revision of the spec; off in a
 	 * zeroed config): protocol bit 4 is asked for as VHOST_PCI (upstream
@@ -573,6 +584,81 @@ VHU_API void vhu_frontend_gpu_detach(struct vhu_frontend_gpu *g);
 
 /** vhu_frontend_destroy() - close everything and unmap the memory. */
 VHU_API void vhu_frontend_destroy(struct vhu_frontend *fe);
+
+/*
+ * Shared objects (spec: "GET_SHARED_OBJECT", "BACKEND_SHARED_OBJECT_*").
+ * A table maps a UUID to the front-end whose back-end exported it; entries
+ * come and go with the back-ends' ADD and REMOVE (a REMOVE by another
+ * back-end than the exporter fails), and a front-end's entries go when its
+ * connection does (disconnect, reconnect, destroy). The table is locked: its
+ * front-ends' channel threads use it at once.
+ */
+struct vhu_frontend_objects;
+
+/* The most UUIDs one table holds; an ADD past it fails. */
+#define VHU_FRONTEND_OBJECTS_MAX 4096u
+
+/** vhu_frontend_objects_create() - an empty table. Return: 0 or -ENOMEM. */
+VHU_API int vhu_frontend_objects_create(struct vhu_frontend_objects **out);
+
+/** vhu_frontend_objects_destroy() - free @objs (NULL: nothing), once no front-end uses it. */
+VHU_API void vhu_frontend_objects_destroy(struct vhu_frontend_objects *objs);
+
+/** vhu_frontend_objects_count() - how many UUIDs @objs holds now. */
+VHU_API unsigned int vhu_frontend_objects_count(struct vhu_frontend_objects *objs);
+
+/**
+ * vhu_frontend_objects_get() - an fd of the object exported under @uuid:
+ * GET_SHARED_OBJECT to the back-end that exported it.
+ * @fd: on success, owned by the caller
+ *
+ * Return: 0, -ENOENT (no such UUID), -EIO (the exporter refused), or an
+ * error of the request (-ECONNRESET, -ETIMEDOUT, -EPROTO).
+ */
+VHU_API int vhu_frontend_objects_get(struct vhu_frontend_objects *objs, const uint8_t uuid[16],
+				     int *fd);
+
+/**
+ * vhu_frontend_shared_object_get() - GET_SHARED_OBJECT of @uuid to @fe's back-end.
+ *
+ * Return: as vhu_frontend_objects_get(); -ENOTSUP without SHARED_OBJECT.
+ */
+VHU_API int vhu_frontend_shared_object_get(struct vhu_frontend *fe, const uint8_t uuid[16],
+					   int *fd);
+
+/*
+ * VIRTIO shared memory (spec: "GET_SHMEM_CONFIG", "BACKEND_SHMEM_MAP"; the
+ * SHMEM protocol feature, wanted in protocol_features: bit 22 as in QEMU
+ * master). After negotiation the front-end asks GET_SHMEM_CONFIG and
+ * reserves each region in its address space (PROT_NONE, no memory). The
+ * back-end's BACKEND_SHMEM_MAP maps its fd over part of a region (MAP_FIXED,
+ * after checking shmid, flags, page alignment, overflow, bounds, overlap
+ * with what is mapped, and a regular file's size), BACKEND_SHMEM_UNMAP
+ * returns exactly one such mapping to the reservation; every region goes
+ * with the connection.
+ */
+
+/* The most bytes of shared memory regions a back-end may make us reserve. */
+#define VHU_FRONTEND_SHMEM_MAX_SIZE (1ull << 36)
+/* The most mappings at once, over every region; a MAP past it fails. */
+#define VHU_FRONTEND_SHMEM_MAX_MAPS 1024u
+
+/**
+ * vhu_frontend_shmem_size() - the size of region @shmid (0: none).
+ */
+VHU_API uint64_t vhu_frontend_shmem_size(struct vhu_frontend *fe, uint8_t shmid);
+
+/** vhu_frontend_shmem_maps() - how many mappings the back-end has in place now. */
+VHU_API unsigned int vhu_frontend_shmem_maps(struct vhu_frontend *fe);
+
+/**
+ * vhu_frontend_shmem_read() - copy @len bytes at @offset of region @shmid.
+ *
+ * Return: 0, or -EFAULT when any byte is not mapped by the back-end now
+ * (-ENOENT: no such region).
+ */
+VHU_API int vhu_frontend_shmem_read(struct vhu_frontend *fe, uint8_t shmid, uint64_t offset,
+				    void *buf, size_t len);
 
 /*
  * A bare connection: one request at a time, exactly what the caller asks,

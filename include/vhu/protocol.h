@@ -295,9 +295,10 @@ static_assert(sizeof(struct vhu_device_state_transfer) == 8, "device state trans
 #define VHU_DEVICE_STATE_NOFD (1ull << 8)
 
 /*
- * GET_SHMEM_CONFIG reply: VhostUserShMemConfig. The series is not settled:
- * rust-vmm sends 8 sizes, QEMU's drafts VIRTIO_MAX_SHMEM_REGIONS (256); a
- * reply may carry any count up to that.
+ * GET_SHMEM_CONFIG reply: VhostUserShMemConfig (QEMU master's spec, "VIRTIO
+ * Shared Memory Region configuration"): nregions, the number of non-zero
+ * sizes, then 256 sizes indexed by shmid. Early drafts and rust-vmm sent 8
+ * sizes; a reply with fewer entries reads the missing ones as 0.
  */
 #define VHU_MAX_SHMEM_REGIONS 256u
 struct vhu_shmem_config {
@@ -307,9 +308,12 @@ struct vhu_shmem_config {
 };
 static_assert(sizeof(struct vhu_shmem_config) == 8 + 256 * 8, "shmem config");
 
-/* BACKEND_SHMEM_MAP / BACKEND_SHMEM_UNMAP: VhostUserMMap. */
-#define VHU_SHMEM_MAP_R 0x1ull
-#define VHU_SHMEM_MAP_W 0x2ull
+/*
+ * BACKEND_SHMEM_MAP / BACKEND_SHMEM_UNMAP: VhostUserMMap. flags, as QEMU
+ * master's spec ("MMAP request") and VHOST_USER_FLAG_MAP_RW: bit 0 set maps
+ * the pages read-write, clear read-only; no other bit is defined.
+ */
+#define VHU_SHMEM_MAP_RW 0x1ull
 struct vhu_shmem_map {
 	uint8_t shmid;
 	uint8_t padding[7];

@@ -44,6 +44,8 @@ static int config_check(const struct vhu_backend_config *c)
 		return -EINVAL;
 	if (c->flags & ~VHU_BACKEND_F_POLL)
 		return -EINVAL;
+	if (vhu_be_shmem_config_check(c) < 0)
+		return -EINVAL;
 	if (c->reconnect_max_ms && (c->reconnect_max_ms < VHU_BACKEND_RECONNECT_MIN_MS ||
 				    c->reconnect_max_ms > VHU_BACKEND_RECONNECT_LIMIT_MS))
 		return -EINVAL;
@@ -101,6 +103,7 @@ VHU_API int vhu_backend_create(const struct vhu_backend_config *config, struct v
 	if (!be)
 		return -ENOMEM;
 	be->config = *config;
+	vhu_be_shmem_config_copy(be);
 	be->num_queues = config->num_queues;
 	be->listen_fd = be->conn_fd = be->chan_fd = be->retry_fd = -1;
 	be->lp.epfd = be->lp.fd = -1;

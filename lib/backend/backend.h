@@ -79,7 +79,8 @@
 	 VHU_BIT(VHU_PROTOCOL_F_NET_MTU) | VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) |         \
 	 VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE) |         \
 	 VHU_BIT(VHU_PROTOCOL_F_PAGEFAULT) | VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS) | \
-	 VHU_BIT(VHU_PROTOCOL_F_HOST_NOTIFIER) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_SEND_FD))
+	 VHU_BIT(VHU_PROTOCOL_F_HOST_NOTIFIER) | VHU_BIT(VHU_PROTOCOL_F_BACKEND_SEND_FD) |  \
+	 VHU_BIT(VHU_PROTOCOL_F_SHARED_OBJECT) | VHU_BIT(VHU_PROTOCOL_F_SHMEM))
 
 /* The largest device state a LOAD accepts (state.c). */
 #define VHU_STATE_MAX_BYTES (16u << 20)
@@ -258,6 +259,7 @@ struct vhu_backend {
 	bool chan_reply_ack;	     /* REPLY_ACK negotiated: wait for acks */
 	bool chan_config;	     /* CONFIG negotiated: CONFIG_CHANGE_MSG allowed */
 	unsigned int chan_acks_owed; /* host notifier acks a worker stopped waiting for */
+	uint64_t chan_protocol;	     /* protocol_features, for the senders' gates (shared.c) */
 	/* a handler found the connection unusable: it ends after the reply
 	 * (SET_PROTOCOL_FEATURES with INBAND_NOTIFICATIONS alone) */
 	bool close_conn;
@@ -294,6 +296,8 @@ struct vhu_backend {
 	size_t inflight_len;
 	unsigned int num_queues;
 	struct vhu_queue *queues;
+	/* config.shmem_sizes, copied (shared.c); config.shmem_sizes points here */
+	uint64_t shmem_sizes[VHU_BACKEND_SHMEM_MAX_REGIONS];
 };
 
 static inline bool vhu_be_has_protocol(const struct vhu_backend *be, unsigned int bit)
@@ -315,6 +319,15 @@ void vhu_be_client_lost(struct vhu_backend *be);
 int vhu_be_client_retry(struct vhu_backend *be);
 /* client.c: forget client mode (destroy) */
 void vhu_be_client_fini(struct vhu_backend *be);
+
+/* ---- shared.c: shared objects and VIRTIO shared memory ------------------- */
+
+/* The config's shmem regions are valid (protocol feature SHMEM: some). 0 or -EINVAL. */
+int vhu_be_shmem_config_check(const struct vhu_backend_config *c);
+/* Copy the config's region sizes into @be (create). */
+void vhu_be_shmem_config_copy(struct vhu_backend *be);
+int vhu_be_get_shared_object(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
+int vhu_be_get_shmem_config(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply);
 
 /* ---- dispatch.c --------------------------------------------------------- */
 

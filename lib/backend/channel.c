@@ -33,6 +33,7 @@ static void chan_flags(struct vhu_backend *be) VHU_REQUIRES(be->chan_lock)
 {
 	be->chan_reply_ack = vhu_be_has_protocol(be, VHU_PROTOCOL_F_REPLY_ACK);
 	be->chan_config = vhu_be_has_protocol(be, VHU_PROTOCOL_F_CONFIG);
+	be->chan_protocol = be->protocol_features;
 }
 
 int vhu_be_set_backend_req_fd(struct vhu_backend *be, struct vhu_msg *msg, struct vhu_msg *reply)
@@ -69,6 +70,7 @@ void vhu_be_chan_close(struct vhu_backend *be)
 	be->chan_reply_ack = false;
 	be->chan_config = false;
 	be->chan_acks_owed = 0;
+	be->chan_protocol = 0;
 	vhu_lock_release(&be->chan_lock);
 }
 

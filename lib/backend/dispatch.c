@@ -60,6 +60,8 @@ static const vhu_handler_fn handlers[VHU_REQ_MAX] = {
 	[VHU_REQ_CHECK_DEVICE_STATE] = vhu_be_check_device_state,
 	[VHU_REQ_SET_INFLIGHT_FD] = vhu_be_set_inflight_fd,
 	[VHU_REQ_GPU_SET_SOCKET] = vhu_be_gpu_set_socket,
+	[VHU_REQ_GET_SHARED_OBJECT] = vhu_be_get_shared_object,
+	[VHU_REQ_GET_SHMEM_CONFIG] = vhu_be_get_shmem_config,
 	/* Everything else fails with -ENOTSUP: its protocol feature is never
 	 * offered. */
 };

@@ -28,18 +28,23 @@
 
 /* ---- the back-end channel -------------------------------------------------- */
 
-/* Answer @msg when it asks: 0 success, 1 failure (spec: "REPLY_ACK"). */
+/* Answer @msg when it asks: 0 success, 1 failure (spec: "REPLY_ACK"); @fd goes with a success. */
 static void chan_reply(struct vhu_frontend *fe, const struct vhu_msg *msg,
-		       const struct vhu_rule *rule, int result)
+		       const struct vhu_rule *rule, int result, int fd)
 {
 	bool need_reply = msg->hdr.flags & VHU_FLAG_NEED_REPLY;
 	struct vhu_msg reply;
 
-	if (!need_reply && !(rule && rule->reply == VHU_REPLY_ALWAYS))
-		return;
-	vhu_msg_init(&reply, msg->hdr.request, VHU_FLAG_REPLY, VHU_ACK_SIZE);
-	reply.payload.u64 = result < 0 ? 1 : 0;
-	(void)vhu_msg_send(fe->chan_fd, &reply);
+	if (need_reply || (rule && rule->reply == VHU_REPLY_ALWAYS)) {
+		vhu_msg_init(&reply, msg->hdr.request, VHU_FLAG_REPLY, VHU_ACK_SIZE);
+		reply.payload.u64 = result < 0 ? 1 : 0;
+		if (result >= 0 && fd >= 0) {
+			reply.fds[0] = fd; /* BACKEND_SHARED_OBJECT_LOOKUP's object */
+			reply.nfds = 1;
+		}
+		(void)vhu_msg_send(fe->chan_fd, &reply);
+	}
+	vhu_close_fd(&fd);
 }
 
 /*
@@ -69,7 +74,8 @@ static int chan_vring(struct vhu_frontend *fe, const struct vhu_msg *msg)
 static void chan_serve(struct vhu_frontend *fe, struct vhu_msg *msg)
 {
 	const struct vhu_rule *rule = NULL;
-	int ret = vhu_msg_check(VHU_DIR_TO_FRONTEND, msg, &rule);
+	int ret = vhu_msg_check(VHU_DIR_TO_FRONTEND, msg, &rule), fd = -1;
+	uint32_t req = msg->hdr.request;
 
 	if (ret == 0 && msg->hdr.request == VHU_BACKEND_REQ_CONFIG_CHANGE_MSG) {
 		vhu_debug(&fe->log, "back-end: config changed");
@@ -90,6 +96,12 @@ static void chan_serve(struct vhu_frontend *fe, struct vhu_msg *msg)
 			vhu_warn(&fe->log, "back-end request %s for ring %u refused: %s",
 				 vhu_rule_name(VHU_DIR_TO_FRONTEND, msg->hdr.request),
 				 msg->payload.state.index, strerror(-ret));
+	} else if (ret == 0 && req >= VHU_BACKEND_REQ_SHARED_OBJECT_ADD &&
+		   req <= VHU_BACKEND_REQ_SHMEM_UNMAP) {
+		ret = vhu_fe_chan_shared(fe, msg, &fd); /* logs its own refusals in detail */
+		if (ret < 0)
+			vhu_warn(&fe->log, "back-end request %s refused: %s",
+				 vhu_rule_name(VHU_DIR_TO_FRONTEND, req), strerror(-ret));
 	} else {
 		if (ret == 0)
 			ret = -ENOTSUP;
@@ -97,7 +109,7 @@ static void chan_serve(struct vhu_frontend *fe, struct vhu_msg *msg)
 			 vhu_rule_name(VHU_DIR_TO_FRONTEND, msg->hdr.request), strerror(-ret));
 	}
 	vhu_msg_close_fds(msg);
-	chan_reply(fe, msg, rule, ret);
+	chan_reply(fe, msg, rule, ret, fd);
 }
 
 static void *chan_thread(void *arg)
@@ -109,7 +121,7 @@ static void *chan_thread(void *arg)
 		int ret = vhu_msg_recv(fe->chan_fd, &msg);
 
 		if (ret == -EBADMSG) { /* whole, but with too many fds: fail just it */
-			chan_reply(fe, &msg, NULL, ret);
+			chan_reply(fe, &msg, NULL, ret, -1);
 			continue;
 		}
 		if (ret < 0)

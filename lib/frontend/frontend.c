@@ -54,7 +54,7 @@
 	(PF(MQ) | PF(REPLY_ACK) | PF(BACKEND_REQ) | PF(CONFIG) | PF(INFLIGHT_SHMFD) | \
 	 PF(RESET_DEVICE) | PF(CONFIGURE_MEM_SLOTS) | PF(STATUS) | PF(LOG_SHMFD) |    \
 	 PF(DEVICE_STATE) | PF(RARP) | PF(INBAND_NOTIFICATIONS) | PF(HOST_NOTIFIER) | \
-	 PF(BACKEND_SEND_FD))
+	 PF(BACKEND_SEND_FD) | PF(SHARED_OBJECT) | PF(SHMEM))
 
 /* ---- requests ------------------------------------------------------------ */
 
@@ -245,6 +245,9 @@ static int negotiate_protocol(struct vhu_frontend *fe, bool again)
 			    (PF(BACKEND_REQ) | PF(REPLY_ACK) | PF(HOST_NOTIFIER) |
 			     PF(BACKEND_SEND_FD)))
 			fe->protocol &= ~(PF(HOST_NOTIFIER) | PF(BACKEND_SEND_FD));
+		/* shared objects need a table to note them in */
+		if (!fe->cfg.objects)
+			fe->protocol &= ~PF(SHARED_OBJECT);
 	}
 	/* no NEED_REPLY yet: acks start once this request has set them up */
 	ret = fe_set_u64(fe, VHU_REQ_SET_PROTOCOL_FEATURES, fe->protocol);
@@ -296,6 +299,8 @@ int vhu_fe_negotiate(struct vhu_frontend *fe, bool again)
 	}
 	vhu_msg_init(&owner, VHU_REQ_SET_OWNER, 0, 0);
 	ret = vhu_fe_send_req(fe, &owner);
+	if (ret == 0)
+		ret = vhu_fe_shmem_setup(fe);
 	if (ret < 0)
 		return ret;
 	return fe_set_status(fe, S_ACKNOWLEDGE | S_DRIVER);
@@ -390,6 +395,7 @@ static int frontend_new(const struct vhu_frontend_config *config, struct vhu_fro
 	fe->inflight_fd = -1;
 	fe->dlog_fd = -1;
 	fe->mem.fd = -1;
+	vhu_fe_shared_init(fe);
 	if (config->socket_path) {
 		fe->path = strdup(config->socket_path);
 		if (!fe->path) {
@@ -434,8 +440,10 @@ int vhu_frontend_connect(const struct vhu_frontend_config *config, struct vhu_fr
 	}
 	if (ret == 0)
 		ret = vhu_fe_iommu_init(fe);
-	if (ret == 0)
+	if (ret == 0) {
+		vhu_fe_shared_ready(fe); /* its requests are locked from now on */
 		ret = vhu_fe_mem_create(&fe->mem, c.mem_size + rings_size(fe), &fe->log);
+	}
 	if (ret == 0) {
 		vhu_fe_iommu_mem(fe); /* before the rings' addresses are taken */
 		ret = queues_alloc(fe);
@@ -707,6 +715,7 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 {
 	if (!fe)
 		return;
+	vhu_fe_shared_close(fe); /* first: the table no longer leads other threads here */
 	vhu_fe_chan_close(fe);
 	vhu_close_fd(&fe->sock);
 	vhu_fe_inflight_drop(fe);
@@ -725,6 +734,7 @@ void vhu_frontend_destroy(struct vhu_frontend *fe)
 	free(fe->queues);
 	vhu_fe_mem_destroy(&fe->mem);
 	vhu_fe_iommu_fini(fe);
+	vhu_fe_shared_fini(fe);
 	free(fe->path);
 	free(fe);
 }

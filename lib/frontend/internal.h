@@ -86,6 +86,26 @@ struct vhu_frontend {
 	 * thread): the last SET_FEATURES sent (0: none on this connection), and
 	 * the back-end's SET_FEATURES not yet applied (0: none) */
 	uint64_t vpci_sent, vpci_pending;
+
+	/* shared objects and memory (shared.c) */
+	bool shared_ready;		 /* atomic: requests may come from other threads */
+	pthread_mutex_t shm_lock;	 /* what follows; the channel thread maps */
+	struct vhu_fe_shm_region *shm;	 /* [VHU_FE_SHM_REGIONS] with SHMEM, else NULL */
+	struct vhu_fe_shm_map *shm_maps; /* [VHU_FRONTEND_SHMEM_MAX_MAPS] */
+	unsigned int shm_nmaps;
+};
+
+/* A VIRTIO shared memory region: reserved at base (NULL: none). */
+#define VHU_FE_SHM_REGIONS 256u
+struct vhu_fe_shm_region {
+	uint8_t *base;
+	uint64_t size;
+};
+
+/* One BACKEND_SHMEM_MAP in place. */
+struct vhu_fe_shm_map {
+	uint64_t offset, len;
+	uint8_t shmid;
 };
 
 /* One range mapped in the back-end's IOTLB (the window). */
@@ -161,5 +181,20 @@ int vhu_fe_notifier_msg(struct vhu_frontend *fe, struct vhu_msg *msg);
 bool vhu_fe_notifier_kick(struct vhu_frontend_queue *q);
 /* notifier.c: unmap the ring's doorbell page (the ring stopped, or the back-end left). */
 void vhu_fe_notifier_drop(struct vhu_frontend_queue *q);
+/* shared.c: the lock (frontend_new) and its end (destroy). */
+void vhu_fe_shared_init(struct vhu_frontend *fe);
+void vhu_fe_shared_fini(struct vhu_frontend *fe);
+/* Connected: the front-end takes requests from other threads (shared objects). */
+void vhu_fe_shared_ready(struct vhu_frontend *fe);
+/* With SHMEM: GET_SHMEM_CONFIG, reserve the regions. 0 or -errno (logged). */
+int vhu_fe_shmem_setup(struct vhu_frontend *fe);
+/* The connection ends: unmap the regions, drop the table's entries of @fe. */
+void vhu_fe_shared_close(struct vhu_frontend *fe);
+/*
+ * A BACKEND_SHARED_OBJECT_* or BACKEND_SHMEM_* request (channel thread),
+ * checked against its row. *@fd: an fd for the answer (LOOKUP), else -1.
+ * Return: 0 or why it was refused (logged).
+ */
+int vhu_fe_chan_shared(struct vhu_frontend *fe, struct vhu_msg *msg, int *fd);
 
 #endif /* VHU_FRONTEND_INTERNAL_H */

@@ -32,12 +32,14 @@
 /*
  * The request lock, for a front-end whose requests come from more than one
  * thread: the IOMMU role (the channel thread answers misses), in-band
- * notifications (VRING_KICK from each queue's driver thread).
+ * notifications (VRING_KICK from each queue's driver thread), shared
+ * objects (GET_SHARED_OBJECT from any front-end's channel thread).
  */
 static int req_locks_init(struct vhu_frontend *fe)
 {
 	if (!(fe->features & VHU_BIT(VIRTIO_F_ACCESS_PLATFORM)) &&
-	    !(fe->protocol & VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS)))
+	    !(fe->protocol & VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS)) &&
+	    !(fe->protocol & VHU_BIT(VHU_PROTOCOL_F_SHARED_OBJECT)))
 		return 0;
 	if (pthread_mutex_init(&fe->req_lock, NULL) || pthread_mutex_init(&fe->iotlb_lock, NULL))
 		return -ENOMEM; /* glibc's never fail */

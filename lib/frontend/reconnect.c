@@ -97,6 +97,8 @@ int vhu_fe_inflight_setup(struct vhu_frontend *fe, bool resume)
 void vhu_fe_connection_close(struct vhu_frontend *fe)
 {
 	__atomic_store_n(&fe->alive, false, __ATOMIC_RELEASE);
+	vhu_fe_shared_close(
+		fe); /* before the socket goes: other threads use it through the table */
 	vhu_fe_chan_close(fe);
 	vhu_close_fd(&fe->sock);
 	/* the old back-end's pages: the next one kicks through the eventfds */

@@ -162,6 +162,16 @@ static int dev_state_load(void *dev, const void *buf, size_t len)
 	return len && len <= 64 && *(const char *)buf == 'S' ? 0 : -EINVAL;
 }
 
+/* GET_SHARED_OBJECT: UUIDs whose first byte is 1 name a one-page memfd. */
+static int dev_object_get(void *dev, const uint8_t uuid[16], int *fd)
+{
+	(void)dev;
+	if (uuid[0] != 1)
+		return -ENOENT;
+	*fd = memfd_create("fuzz_backend_object", MFD_CLOEXEC);
+	return *fd < 0 ? -errno : 0;
+}
+
 static const struct vhu_device_ops dev_ops = {
 	.get_features = dev_get_features,
 	.set_features = dev_set_features,
@@ -170,7 +180,11 @@ static const struct vhu_device_ops dev_ops = {
 	.queue_kick = dev_queue_kick,
 	.state_save = dev_state_save,
 	.state_load = dev_state_load,
+	.shared_object_get = dev_object_get,
 };
+
+/* VIRTIO shared memory regions 0 and 2 (GET_SHMEM_CONFIG). */
+static const uint64_t shmem_sizes[] = { 64 << 10, 0, 4096 };
 
 #ifdef FUZZ_BACKEND_BLK
 /* vhu-blk's device on a 1 MiB memfd disk, two queues: opened once, kept. */
@@ -460,7 +474,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			VHU_BIT(VHU_PROTOCOL_F_CONFIGURE_MEM_SLOTS) |
 			VHU_BIT(VHU_PROTOCOL_F_STATUS) | VHU_BIT(VHU_PROTOCOL_F_RESET_DEVICE) |
 			VHU_BIT(VHU_PROTOCOL_F_INFLIGHT_SHMFD) | VHU_BIT(VHU_PROTOCOL_F_LOG_SHMFD) |
-			VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE),
+			VHU_BIT(VHU_PROTOCOL_F_DEVICE_STATE) |
+			VHU_BIT(VHU_PROTOCOL_F_SHARED_OBJECT) | VHU_BIT(VHU_PROTOCOL_F_SHMEM),
+		.shmem_sizes = shmem_sizes,
+		.shmem_num = 3,
 		/*
 		 * Not PAGEFAULT: once its regions are registered with the
 		 * userfaultfd, a postcopy back-end waits in the kernel for a

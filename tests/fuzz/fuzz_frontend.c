@@ -18,7 +18,8 @@
  *   byte 17      bit 0: two queues; bit 1: 16 entries (else 8); bit 2:
  *                in-band notifications wanted; bit 3: the vhost-pci
  *                opt-in (vhu_frontend_poll() after start and at the end);
- *                bit 4: host notifiers wanted
+ *                bit 5: host notifiers wanted
+ *                bit 4: a shared-object table (SHARED_OBJECT wanted)
  *   then one record per answer the front-end waits for:
  *     byte k     k & 7: 0 sensible (AUTO), 1 BODY (u16 size, bytes),
  *                2 HDR (u32 request, u32 flags, then as BODY), 3 TORN (u8
@@ -26,9 +27,11 @@
  *                sensible answer twice); others as 0
  *                k & 8: an eventfd rides along; k & 16: a one-page memfd
  *                k & 32: first a back-end request on the channel: u8 id,
- *                u8 flags (bit 0 NEED_REPLY, bit 1 no version, bit 2 a
- *                one-page memfd sealed against shrinking rides along, bit 3
- *                a second one), u16 size, bytes; k & 64: with an eventfd
+ *                u8 flags (bit 0 NEED_REPLY, bit 1 no version, bit 4 a
+ *                one-page memfd sealed against shrinking rides along, bit 5
+ *                two of them), u16 size,
+ *                bytes; k & 64: with an eventfd, or with flags bit 2 a
+ *                four-page memfd (BACKEND_SHMEM_MAP)
  *                k & 128: first a message on the main socket (vhost-pci's
  *                SET_FEATURES): u32 request, u32 flags, u16 size, bytes
  *   When the input runs out the back-end leaves (closes its end).
@@ -126,7 +129,7 @@ static void add_fds(struct vhu_msg *m, unsigned int k, bool memfd_too)
 	if (memfd_too && (k & 16)) {
 		int fd = memfd_create("fuzz_frontend", MFD_CLOEXEC);
 
-		if (fd >= 0 && ftruncate(fd, 4096) == 0)
+		if (fd >= 0 && ftruncate(fd, 4 * 4096) == 0)
 			m->fds[m->nfds++] = fd;
 		else if (fd >= 0)
 			close(fd);
@@ -170,6 +173,17 @@ static void auto_answer(struct fake *f, const struct vhu_msg *req, struct vhu_ms
 		m->payload.config.offset = req->payload.config.offset;
 		m->payload.config.size = req->payload.config.size;
 		break;
+	case VHU_REQ_GET_SHMEM_CONFIG: /* regions 0 and 2 */
+		m->hdr.size = sizeof(struct vhu_shmem_config);
+		memset(&m->payload.shmem_config, 0, sizeof(m->payload.shmem_config));
+		m->payload.shmem_config.nregions = 2;
+		m->payload.shmem_config.memory_sizes[0] = 64 << 10;
+		m->payload.shmem_config.memory_sizes[2] = 4096;
+		break;
+	case VHU_REQ_GET_SHARED_OBJECT: /* the object: a memfd */
+		m->fds[0] = memfd_create("fuzz_frontend", MFD_CLOEXEC);
+		m->nfds = m->fds[0] >= 0;
+		break;
 	default:
 		break;
 	}
@@ -185,9 +199,11 @@ static void chan_send(struct fake *f, unsigned int k)
 	if (flags & 1)
 		m.hdr.flags |= VHU_FLAG_NEED_REPLY;
 	take_bytes(&f->in, &m.payload, size);
-	if (k & 64)
+	if ((k & 64) && (flags & 4))
+		add_fds(&m, 16, true); /* a memfd to map */
+	else if (k & 64)
 		add_fds(&m, 8, false);
-	for (unsigned int i = 0; i < ((flags & 8) ? 2u : (flags & 4) ? 1u : 0u); i++) {
+	for (unsigned int i = 0; i < ((flags & 32) ? 2u : (flags & 16) ? 1u : 0u); i++) {
 		/* a doorbell page as a back-end makes it (lib/backend/notifier.c) */
 		int fd = memfd_create("fuzz_doorbell", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
@@ -305,8 +321,14 @@ static void drive(struct vhu_frontend *fe, unsigned int ops)
 		(void)vhu_frontend_queue_broken(q);
 	}
 	if (ops & OP_CONFIG) {
+		int fd;
+
 		(void)vhu_frontend_get_config(fe, 0, buf, sizeof(buf));
 		(void)vhu_frontend_set_config(fe, 4, buf, 4);
+		/* and the shared objects and memory (what the channel mapped) */
+		if (vhu_frontend_shared_object_get(fe, buf, &fd) == 0)
+			close(fd);
+		(void)vhu_frontend_shmem_read(fe, 0, 0, buf, sizeof(buf));
 	}
 	if ((ops & OP_LOG) && vhu_frontend_log_start(fe) == 0) {
 		(void)vhu_frontend_log_read(fe, bitmap, sizeof(bitmap));
@@ -362,8 +384,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.queue_size = (shape & 2) ? 16 : 8;
 	if (!(shape & 4))
 		cfg.protocol_features &= ~VHU_BIT(VHU_PROTOCOL_F_INBAND_NOTIFICATIONS);
-	cfg.host_notifiers = shape & 16;
+	cfg.host_notifiers = shape & 32;
 	cfg.vhost_pci = shape & 8;
+	if ((shape & 16) && vhu_frontend_objects_create(&cfg.objects) < 0)
+		abort();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
 	f.sock = sv[1];
@@ -374,6 +398,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		drive(fe, ops);
 	vhu_frontend_destroy(fe); /* closes its socket: the fake sees the end */
 	pthread_join(thread, NULL);
+	vhu_frontend_objects_destroy(cfg.objects);
 	close(f.sock);
 	if (f.chan >= 0)
 		close(f.chan);

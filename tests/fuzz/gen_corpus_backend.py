@@ -28,6 +28,8 @@ SET_VRING_ENABLE, SET_BACKEND_REQ_FD = 18, 21
 GET_CONFIG, SET_CONFIG, RESET_DEVICE = 24, 25, 34
 GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG, SET_STATUS, GET_STATUS = 36, 37, 38, 39, 40
 SET_LOG_FD, SET_DEVICE_STATE_FD, CHECK_DEVICE_STATE = 7, 42, 43
+GET_SHARED_OBJECT, GET_SHMEM_CONFIG = 41, 44
+SHARED_OBJECT, SHMEM = 1 << 18, 1 << 22  # SHMEM: QEMU master's bit (rust-vmm: 21)
 KICK, TORN = 0xFF, 0xFE
 
 FEATURES = (1 << 32) | (1 << 30) | (1 << 28) | (1 << 29)
@@ -252,6 +254,19 @@ SEEDS = {
         msg(CHECK_DEVICE_STATE),
     ]),
     "torn_message": negotiate() + [table(), msg(TORN)],
+    # shared objects and memory: the device exports UUIDs starting with 1
+    "shared_objects": negotiate(protocol=PROTOCOL | SHARED_OBJECT | SHMEM) + [
+        msg(GET_SHARED_OBJECT, bytes([1]) + bytes(15)),
+        msg(GET_SHARED_OBJECT, bytes([2]) + bytes(15)),
+        msg(GET_SHARED_OBJECT, bytes([1]) + bytes(14)),  # short
+        msg(GET_SHARED_OBJECT, bytes([1]) + bytes(15), fds=[EVENTFD]),  # an fd too many
+        msg(GET_SHMEM_CONFIG),
+        msg(GET_SHMEM_CONFIG, u64(0)),  # a payload it has none of
+    ],
+    "shared_not_negotiated": negotiate() + [
+        msg(GET_SHARED_OBJECT, bytes([1]) + bytes(15)),
+        msg(GET_SHMEM_CONFIG),
+    ],
 }
 
 

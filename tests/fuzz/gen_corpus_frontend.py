@@ -20,13 +20,17 @@ LOG_ALL = 1 << 26
 MQ, LOG_SHMFD, RARP, REPLY_ACK, BACKEND_REQ, CONFIG = 0, 1, 2, 3, 5, 9
 INFLIGHT, RESET_DEVICE, INBAND, MEM_SLOTS, STATUS = 12, 13, 14, 15, 16
 SEND_FD, HOST_NOTIFIER = 10, 11
+SHARED_OBJECT, SHMEM = 18, 22  # SHMEM: QEMU master's bit (rust-vmm: 21)
 ALL_OPS = 0xFF
 AUTO, BODY, HDR, TORN, TWICE = 0, 1, 2, 3, 4
 EVENTFD, MEMFD, CHAN, CHAN_FD, MAIN = 8, 16, 32, 64, 128
 VHOST_PCI, VPCI_SHAPE = 4, 8  # the experimental opt-in: protocol bit 4, shape bit 3
+OBJ_SHAPE = 16  # shape bit 4: a shared-object table
+CHAN_MEMFD = 4  # channel record flags bit 2: its fd a memfd (BACKEND_SHMEM_MAP)
 
 # back-end request ids
 B_IOTLB, B_CONFIG_CHANGE, B_HOST_NOTIFIER, B_VRING_CALL, B_VRING_ERR = 1, 2, 3, 4, 5
+B_OBJ_ADD, B_OBJ_REMOVE, B_OBJ_LOOKUP, B_SHMEM_MAP, B_SHMEM_UNMAP = 6, 7, 8, 9, 10
 
 
 def pbits(*bits):
@@ -45,12 +49,24 @@ def head(features=BASE_FEAT, protocol=BASE_PROTO, ops=ALL_OPS, shape=0):
     return struct.pack("<QQBB", features, protocol, ops, shape)
 
 
-def chan(req, payload=b"", need_reply=False, fd=False, pages=0):
-    """A record that first sends a back-end request, then answers sensibly.
-    pages: sealed one-page memfds riding along (0, 1 or 2)."""
-    flags = (1 if need_reply else 0) | (4 if pages == 1 else 8 if pages == 2 else 0)
-    return bytes([AUTO | CHAN | (CHAN_FD if fd else 0), req, flags]) + \
+def chan_db(req, payload=b"", need_reply=False, pages=0):
+    """A record that first sends a back-end request with pages sealed
+    one-page memfds riding along (0, 1 or 2), then answers sensibly."""
+    flags = (1 if need_reply else 0) | (16 if pages == 1 else 32 if pages == 2 else 0)
+    return bytes([AUTO | CHAN, req, flags]) + struct.pack("<H", len(payload)) + payload
+
+
+def chan(req, payload=b"", need_reply=False, fd=False, memfd=False):
+    """A record that first sends a back-end request, then answers sensibly."""
+    kind = AUTO | CHAN | (CHAN_FD if fd or memfd else 0)
+    flags = (1 if need_reply else 0) | (CHAN_MEMFD if memfd else 0)
+    return bytes([kind, req, flags]) + \
         struct.pack("<H", len(payload)) + payload
+
+
+def mmap_msg(shmid, fd_offset, shm_offset, length, flags):
+    """VhostUserMMap: u8 shmid, 7 bytes padding, fd_offset, shm_offset, len, flags."""
+    return struct.pack("<B7xQQQQ", shmid, fd_offset, shm_offset, length, flags)
 
 
 def body(payload, extra=0):
@@ -99,23 +115,23 @@ def seeds():
         chan(B_VRING_CALL, struct.pack("<II", 9, 0), True) + autos(50)
     s["inband_err"] = inband + autos(30) + chan(B_VRING_ERR, call) + autos(50)
     # host notifiers (issue 20): a good page, then each field wrong once
-    notifier = head(protocol=BASE_PROTO | pbits(SEND_FD, HOST_NOTIFIER), shape=16)
+    notifier = head(protocol=BASE_PROTO | pbits(SEND_FD, HOST_NOTIFIER), shape=32)
 
     def area(u64, size=4096, offset=0):
         return struct.pack("<QQQ", u64, size, offset)
-    s["notifier"] = notifier + autos(30) + chan(B_HOST_NOTIFIER, area(0), True, pages=1) + \
-        autos(20) + chan(B_HOST_NOTIFIER, area(0x100, 0), True) + autos(30)
+    s["notifier"] = notifier + autos(30) + chan_db(B_HOST_NOTIFIER, area(0), True, pages=1) + \
+        autos(20) + chan_db(B_HOST_NOTIFIER, area(0x100, 0), True) + autos(30)
     s["notifier_bad_index"] = notifier + autos(30) + \
-        chan(B_HOST_NOTIFIER, area(9), True, pages=1) + autos(50)
+        chan_db(B_HOST_NOTIFIER, area(9), True, pages=1) + autos(50)
     s["notifier_bad_size"] = notifier + autos(30) + \
-        chan(B_HOST_NOTIFIER, area(0, 8192), True, pages=1) + autos(50)
+        chan_db(B_HOST_NOTIFIER, area(0, 8192), True, pages=1) + autos(50)
     s["notifier_nofd_unmapped"] = notifier + autos(30) + \
-        chan(B_HOST_NOTIFIER, area(0x100, 0), True) + autos(50)
-    s["notifier_no_fd"] = notifier + autos(30) + chan(B_HOST_NOTIFIER, area(0), True) + autos(50)
+        chan_db(B_HOST_NOTIFIER, area(0x100, 0), True) + autos(50)
+    s["notifier_no_fd"] = notifier + autos(30) + chan_db(B_HOST_NOTIFIER, area(0), True) + autos(50)
     s["notifier_two_fds"] = notifier + autos(30) + \
-        chan(B_HOST_NOTIFIER, area(0), True, pages=2) + autos(50)
+        chan_db(B_HOST_NOTIFIER, area(0), True, pages=2) + autos(50)
     s["notifier_not_negotiated"] = head() + autos(30) + \
-        chan(B_HOST_NOTIFIER, area(0), True, pages=1) + autos(50)
+        chan_db(B_HOST_NOTIFIER, area(0), True, pages=1) + autos(50)
     # vhost-pci (opt-in): the back-end's SET_FEATURES on the main socket
     vpci = head(BASE_FEAT | PACKED, BASE_PROTO | pbits(VHOST_PCI), shape=VPCI_SHAPE)
     narrow = VERSION_1 | PROTOCOL | EVENT_IDX
@@ -127,6 +143,32 @@ def seeds():
     s["vpci_other_request"] = vpci + autos(8) + main_msg(3, 1) + autos(60)
     s["vpci_not_opted_in"] = head(protocol=BASE_PROTO | pbits(VHOST_PCI)) + autos(8) + \
         main_msg(2, 1, struct.pack("<Q", narrow)) + autos(60)
+    # shared memory: GET_SHMEM_CONFIG (answer 7), then maps and unmaps on the channel
+    shm = head(protocol=BASE_PROTO | pbits(SHMEM), ops=ALL_OPS)
+    s["shmem_map"] = shm + autos(7) + \
+        chan(B_SHMEM_MAP, mmap_msg(0, 0, 0, 4096, 1), True, memfd=True) + autos(60)
+    s["shmem_map_unmap"] = shm + autos(7) + \
+        chan(B_SHMEM_MAP, mmap_msg(0, 4096, 8192, 8192, 0), True, memfd=True) + autos(2) + \
+        chan(B_SHMEM_UNMAP, mmap_msg(0, 0, 8192, 8192, 0), True) + autos(60)
+    s["shmem_map_overflow"] = shm + autos(7) + \
+        chan(B_SHMEM_MAP, mmap_msg(0, 0, (1 << 64) - 4096, 8192, 0), True, memfd=True) + \
+        autos(60)
+    s["shmem_map_short_file"] = shm + autos(7) + \
+        chan(B_SHMEM_MAP, mmap_msg(2, 4096, 0, 4096 * 4, 0), True, memfd=True) + autos(60)
+    s["shmem_map_eventfd"] = shm + autos(7) + \
+        chan(B_SHMEM_MAP, mmap_msg(0, 0, 0, 4096, 0), True, fd=True) + autos(60)
+    s["shmem_config_lies"] = shm + autos(5) + \
+        body(struct.pack("<II", 3, 0) + struct.pack("<QQ", 4096, 8192)) + autos(60)
+    s["shmem_config_unaligned"] = shm + autos(5) + \
+        body(struct.pack("<IIQ", 1, 0, 4097)) + autos(60)
+    # shared objects (shape bit 3: a table): add, look up (GET_SHARED_OBJECT), remove
+    obj = head(protocol=BASE_PROTO | pbits(SHARED_OBJECT), shape=OBJ_SHAPE)
+    uuid = bytes(range(16))
+    s["objects"] = obj + autos(10) + chan(B_OBJ_ADD, uuid, True) + autos(1) + \
+        chan(B_OBJ_ADD, uuid, True) + autos(1) + chan(B_OBJ_LOOKUP, uuid) + autos(3) + \
+        chan(B_OBJ_REMOVE, uuid, True) + autos(1) + chan(B_OBJ_LOOKUP, uuid) + autos(60)
+    s["objects_no_table"] = head(protocol=BASE_PROTO | pbits(SHARED_OBJECT)) + autos(10) + \
+        chan(B_OBJ_ADD, uuid, True, fd=True) + autos(60)
     return s
 
 

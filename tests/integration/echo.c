@@ -28,14 +28,14 @@ static uint64_t echo_get_features(void *dev)
 static int echo_set_features(void *dev, uint64_t features)
 {
 	struct echo_dev *d = dev;
+	uint64_t narrow = __atomic_load_n(&d->narrow_to, __ATOMIC_ACQUIRE);
 
 	__atomic_store_n(&d->acked_features, features, __ATOMIC_RELEASE);
 	count(&d->set_features_calls);
-	if (d->narrow_to) /* vhost-pci: the device settles on fewer (from the op: queued) */
-		__atomic_store_n(
-			&d->narrow_ret,
-			vhu_backend_send_features(d->be, d->narrow_to & (features | F_PROTOCOL)),
-			__ATOMIC_RELEASE);
+	if (narrow) /* vhost-pci: the device settles on fewer (from the op: queued) */
+		__atomic_store_n(&d->narrow_ret,
+				 vhu_backend_send_features(d->be, narrow & (features | F_PROTOCOL)),
+				 __ATOMIC_RELEASE);
 	return __atomic_load_n(&d->set_features_ret, __ATOMIC_ACQUIRE);
 }
 

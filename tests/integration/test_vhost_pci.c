@@ -227,7 +227,9 @@ static void narrowed_from_op(void **state)
 
 	(void)state;
 	rig_up(&r, true);
-	r.dev.narrow_to = F_VERSION_1 | F_EVENT_IDX | F_PROTOCOL; /* split, no indirect */
+	/* split, no indirect */
+	__atomic_store_n(&r.dev.narrow_to, F_VERSION_1 | F_EVENT_IDX | F_PROTOCOL,
+			 __ATOMIC_RELEASE);
 	fe_up(&r, true, true);
 	assert_int_equal(__atomic_load_n(&r.dev.narrow_ret, __ATOMIC_ACQUIRE), 0);
 	assert_int_equal(vhu_frontend_poll(r.fe, 5000), 1);

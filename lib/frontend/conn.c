@@ -46,7 +46,7 @@ int vhu_frontend_conn_open(const char *socket_path, unsigned int timeout_ms,
 
 int vhu_frontend_conn_get_u64(struct vhu_frontend_conn *c, uint32_t request, uint64_t *value)
 {
-	c->ch.last_error = NULL;
+	vhu_fe_set_error(&c->ch, NULL);
 	return vhu_fe_get_u64(&c->ch, request, value);
 }
 
@@ -54,7 +54,7 @@ int vhu_frontend_conn_set_u64(struct vhu_frontend_conn *c, uint32_t request, uin
 {
 	int ret;
 
-	c->ch.last_error = NULL;
+	vhu_fe_set_error(&c->ch, NULL);
 	ret = vhu_fe_set_u64(&c->ch, request, value);
 	if (!ret && request == VHU_REQ_SET_PROTOCOL_FEATURES)
 		c->ch.protocol_features = value;
@@ -64,13 +64,13 @@ int vhu_frontend_conn_set_u64(struct vhu_frontend_conn *c, uint32_t request, uin
 int vhu_frontend_conn_get_config(struct vhu_frontend_conn *c, uint32_t offset, uint32_t size,
 				 void *buf)
 {
-	c->ch.last_error = NULL;
+	vhu_fe_set_error(&c->ch, NULL);
 	return vhu_fe_get_config(&c->ch, offset, size, buf);
 }
 
 const char *vhu_frontend_conn_error(const struct vhu_frontend_conn *c)
 {
-	return c->ch.last_error;
+	return vhu_fe_last_error(&c->ch);
 }
 
 void vhu_frontend_conn_close(struct vhu_frontend_conn *c)

@@ -61,13 +61,16 @@
 /* Every request's result passes here: name the failure, notice a dead peer. */
 int vhu_fe_req_done(struct vhu_frontend *fe, uint32_t request, int ret)
 {
+	/* another thread's request (the channel thread's) may set it meanwhile */
+	const char *why = vhu_fe_last_error(&fe->ch);
+
 	if (ret >= 0)
 		return ret;
-	if (fe->ch.broken) {
+	if (__atomic_load_n(&fe->ch.broken, __ATOMIC_ACQUIRE)) {
 		if (__atomic_exchange_n(&fe->alive, false, __ATOMIC_ACQ_REL))
 			vhu_err(&fe->log, "%s: closing the connection: %s",
 				vhu_rule_name(VHU_DIR_TO_BACKEND, request),
-				fe->ch.last_error ? fe->ch.last_error : "malformed reply");
+				why ? why : "malformed reply");
 		return -EPROTO;
 	}
 	if (ret == -EPIPE || ret == -ECONNRESET || ret == -EAGAIN) {
@@ -79,8 +82,7 @@ int vhu_fe_req_done(struct vhu_frontend *fe, uint32_t request, int ret)
 		return ret == -EAGAIN ? -ETIMEDOUT : -ECONNRESET;
 	}
 	vhu_err(&fe->log, "%s failed: %s%s%s", vhu_rule_name(VHU_DIR_TO_BACKEND, request),
-		strerror(-ret), fe->ch.last_error ? ": " : "",
-		fe->ch.last_error ? fe->ch.last_error : "");
+		strerror(-ret), why ? ": " : "", why ? why : "");
 	return ret;
 }
 
@@ -197,7 +199,7 @@ int vhu_fe_sock_open(struct vhu_frontend *fe)
 	fe->ch.sock = fe->sock;
 	fe->ch.log = &fe->log;
 	fe->ch.protocol_features = 0; /* no acks before SET_PROTOCOL_FEATURES */
-	fe->ch.broken = false;
+	__atomic_store_n(&fe->ch.broken, false, __ATOMIC_RELEASE);
 	fe->ch.unsolicited = NULL; /* until vhost-pci is negotiated again */
 	fe->mem_shared = false;	   /* a new connection has none of it */
 	__atomic_store_n(&fe->alive, true, __ATOMIC_RELEASE);

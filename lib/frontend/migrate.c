@@ -230,7 +230,7 @@ static int state_fd(struct vhu_frontend *fe, uint32_t direction, int fd, int *us
 		return vhu_fe_req_done(fe, VHU_REQ_SET_DEVICE_STATE_FD, ret);
 	if (reply.payload.u64 & VHU_DEVICE_STATE_ERR_MASK) {
 		vhu_msg_close_fds(&reply);
-		fe->ch.last_error = "the back-end refused the transfer";
+		vhu_fe_set_error(&fe->ch, "the back-end refused the transfer");
 		return vhu_fe_req_done(fe, VHU_REQ_SET_DEVICE_STATE_FD, -EIO);
 	}
 	/* spec: without the NOFD flag the back-end sent an fd of its own to use */
@@ -247,7 +247,7 @@ static int state_check(struct vhu_frontend *fe)
 	int ret = fe_u64(fe, VHU_REQ_CHECK_DEVICE_STATE, &v);
 
 	if (ret == 0 && v != 0) {
-		fe->ch.last_error = "the back-end reports the transfer failed";
+		vhu_fe_set_error(&fe->ch, "the back-end reports the transfer failed");
 		ret = vhu_fe_req_done(fe, VHU_REQ_CHECK_DEVICE_STATE, -EIO);
 	}
 	return ret;

@@ -56,7 +56,7 @@ static int inflight_get(struct vhu_frontend *fe)
 	}
 	if (reply.nfds != 1) {
 		vhu_msg_close_fds(&reply);
-		fe->ch.last_error = "an inflight region of non-zero size without its fd";
+		vhu_fe_set_error(&fe->ch, "an inflight region of non-zero size without its fd");
 		return vhu_fe_req_done(fe, VHU_REQ_GET_INFLIGHT_FD, -EPROTO);
 	}
 	fe->inflight_fd = vhu_msg_take_fd(&reply, 0);

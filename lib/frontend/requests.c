@@ -9,7 +9,7 @@
 
 static int fail(struct vhu_fe_chan *ch, const char *why, int ret)
 {
-	ch->last_error = why;
+	vhu_fe_set_error(ch, why);
 	return ret;
 }
 
@@ -21,8 +21,8 @@ static int fail(struct vhu_fe_chan *ch, const char *why, int ret)
  */
 int vhu_fe_broken(struct vhu_fe_chan *ch, const char *why)
 {
-	ch->last_error = why;
-	ch->broken = true;
+	vhu_fe_set_error(ch, why);
+	__atomic_store_n(&ch->broken, true, __ATOMIC_RELEASE);
 	(void)shutdown(ch->sock, SHUT_RDWR);
 	return -EPROTO;
 }
@@ -95,7 +95,7 @@ static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *
 	struct vhu_msg ack;
 	int ret;
 
-	ch->last_error = NULL;
+	vhu_fe_set_error(ch, NULL);
 	/* Never put on the wire what we would reject ourselves. */
 	ret = vhu_msg_check(VHU_DIR_TO_BACKEND, req, &rule);
 	if (ret < 0)
@@ -109,7 +109,7 @@ static int request(struct vhu_fe_chan *ch, struct vhu_msg *req, struct vhu_msg *
 	if (!reply)
 		reply = &ack;
 	ret = recv_reply(ch, reply);
-	if (ret == -EPROTO && ch->broken)
+	if (ret == -EPROTO && __atomic_load_n(&ch->broken, __ATOMIC_ACQUIRE))
 		return ret; /* recv_reply's hook refused a message: why is said */
 	if (ret == -ECONNRESET || ret == -EAGAIN || ret == -EINTR)
 		return fail(ch, "no reply", ret);

@@ -26,7 +26,9 @@ struct vhu_fe_chan {
 	int sock;		    /* connected; not owned */
 	uint64_t protocol_features; /* negotiated; REPLY_ACK enables acks */
 	const struct vhu_log *log;
-	const char *last_error; /* static text for the last failure, or NULL */
+	/* static text for the last failure, or NULL: vhu_fe_set_error() and
+	 * vhu_fe_last_error() (another thread's request may set it meanwhile) */
+	const char *last_error;
 	/* a reply did not fit its row: the socket was shut down (requests.c) */
 	bool broken;
 	/* NULL, or held around each request and its reply (set when two threads
@@ -38,6 +40,16 @@ struct vhu_fe_chan {
 	int (*unsolicited)(void *opaque, const struct vhu_msg *msg);
 	void *opaque;
 };
+
+static inline void vhu_fe_set_error(struct vhu_fe_chan *ch, const char *why)
+{
+	__atomic_store_n(&ch->last_error, why, __ATOMIC_RELAXED);
+}
+
+static inline const char *vhu_fe_last_error(const struct vhu_fe_chan *ch)
+{
+	return __atomic_load_n(&ch->last_error, __ATOMIC_RELAXED);
+}
 
 /**
  * vhu_fe_request() - send @req and, if one is due, receive and check its reply.

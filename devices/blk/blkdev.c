@@ -16,7 +16,10 @@
  *   path and always signal the eventfd; nothing completes synchronously.
  *   blk_queue_exec() runs the same validation (slot_start) but completes a
  *   request that needs no I/O (failed checks, GET_ID, everything on the
- *   null disk) before it returns, without the io_uring.
+ *   null disk), and a read or write of up to 64 KiB of a file in memory
+ *   (tmpfs, memfd: mem_backed), before it returns, without the io_uring.
+ *   Mixing the two in one burst was worse: io-wq's threads, on the
+ *   worker's CPU, waited behind it (p99 1.5 ms at iodepth 32).
  * - A short read or write (the kernel may return less than asked) is
  *   resubmitted for the remainder; a return of 0 bytes is an IOERR.
  * - O_DIRECT: the guest's buffers and lengths must be aligned to the
@@ -40,6 +43,7 @@
 #include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_ring.h>
 #include <stdlib.h>
@@ -47,6 +51,8 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define BLK_HDR_SIZE 16u
@@ -65,6 +71,7 @@ struct blkdev {
 	uint32_t phys_size; /* physical block size, bytes */
 	uint16_t num_queues;
 	uint32_t delay_us;	     /* blkdev_options.delay_us */
+	bool mem_backed;	     /* a file in memory (tmpfs, memfd): small I/O done inline */
 	char serial[BLK_SERIAL_MAX]; /* zero padded, not NUL terminated when full */
 };
 
@@ -128,7 +135,18 @@ static int open_file(struct blkdev *dev, const struct blkdev_options *opts)
 	if (fstat(dev->fd, &st) < 0)
 		return -errno;
 	if (S_ISREG(st.st_mode)) {
+		struct statfs sf;
+
 		size = (uint64_t)st.st_size;
+		/*
+		 * io_uring hands every read or write of a tmpfs file to an io-wq
+		 * thread (it cannot try them without blocking: RWF_NOWAIT says
+		 * EOPNOTSUPP there), two context switches a request; a copy
+		 * from memory never waits for a device, so it is done inline.
+		 */
+		dev->mem_backed = !opts->direct && fstatfs(dev->fd, &sf) == 0 &&
+				  (sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC ||
+				   sf.f_type == HUGETLBFS_MAGIC);
 		dev->blk_size = BLK_SECTOR_SIZE;
 		dev->phys_size = BLK_SECTOR_SIZE;
 		if (st.st_blksize >= 512 && st.st_blksize <= 65536 &&
@@ -592,6 +610,34 @@ int blk_queue_submit(struct blk_queue *q, struct vhu_req *req, void *tag)
 	return 0;
 }
 
+/* Larger reads and writes of a file in memory still go to the io_uring (io-wq's threads). */
+#define BLK_INLINE_MAX (64u * 1024u)
+
+static void rw_advance(struct blk_slot *s, uint64_t n);
+
+/* OP_RW on a file in memory, here and now; the status says how it went. */
+static void rw_inline(struct blk_queue *q, struct blk_slot *s)
+{
+	while (s->remaining > 0) {
+		ssize_t n = s->is_write ? pwritev(q->dev->fd, &s->iov[s->iov_idx], (int)s->iov_num,
+						  (off_t)s->offset)
+					: preadv(q->dev->fd, &s->iov[s->iov_idx], (int)s->iov_num,
+						 (off_t)s->offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* as slot_cqe_io(): an error, 0 bytes or more than asked is IOERR */
+		if (n <= 0 || (uint64_t)n > s->remaining) {
+			s->status = VIRTIO_BLK_S_IOERR;
+			break;
+		}
+		if (!s->is_write)
+			s->written += (uint32_t)n;
+		rw_advance(s, (uint64_t)n);
+	}
+	s->op = OP_NOP;
+}
+
 int blk_queue_exec(struct blk_queue *q, struct vhu_req *req, void *tag, blk_queue_done_fn done)
 {
 	struct blk_slot *s;
@@ -599,6 +645,9 @@ int blk_queue_exec(struct blk_queue *q, struct vhu_req *req, void *tag, blk_queu
 
 	if (ret < 0)
 		return ret;
+	if (s->op == OP_RW && q->dev->mem_backed && s->remaining <= BLK_INLINE_MAX &&
+	    !q->dev->delay_us)
+		rw_inline(q, s);
 	if (s->op == OP_NOP && !q->dev->delay_us) {
 		slot_finish(q, s, done); /* status byte, then @done: no io_uring */
 		return 1;

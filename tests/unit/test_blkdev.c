@@ -104,14 +104,14 @@ static struct done_rec run(struct blk_queue *q, struct vhu_req *req)
 	return rec;
 }
 
-static int rig_open(void **state, bool read_only)
+static int rig_open_in(void **state, bool read_only, const char *dir)
 {
 	struct rig *r = calloc(1, sizeof(*r));
 	struct blkdev_options opts = { 0 };
 	static uint8_t fill[DISK_SIZE];
 
 	assert_non_null(r);
-	snprintf(r->path, sizeof(r->path), "/tmp/vhu-blkdev-XXXXXX");
+	snprintf(r->path, sizeof(r->path), "%s/vhu-blkdev-XXXXXX", dir);
 	r->fd = mkstemp(r->path);
 	assert_true(r->fd >= 0);
 	/* A fully allocated disk, so holes are visible. */
@@ -127,9 +127,20 @@ static int rig_open(void **state, bool read_only)
 	return 0;
 }
 
+static int rig_open(void **state, bool read_only)
+{
+	return rig_open_in(state, read_only, "/tmp");
+}
+
 static int setup_rw(void **state)
 {
 	return rig_open(state, false);
+}
+
+/* a file in memory (tmpfs): small reads and writes are done inline */
+static int setup_shm(void **state)
+{
+	return rig_open_in(state, false, "/dev/shm");
 }
 
 static int setup_ro(void **state)
@@ -864,6 +875,67 @@ static void test_exec_file(void **state)
 	free(bad_req);
 }
 
+/*
+ * A tmpfs disk: a write split over odd buffers and a read back complete
+ * inside blk_queue_exec() (io_uring would hand them to io-wq's threads);
+ * one over 64 KiB still goes to the io_uring; past the end fails inline.
+ */
+static void test_exec_inline_tmpfs(void **state)
+{
+	struct rig *r = *state;
+	struct virtio_blk_outhdr wh = hdr_make(VIRTIO_BLK_T_OUT, 3),
+				 rh = hdr_make(VIRTIO_BLK_T_IN, 3);
+	struct virtio_blk_outhdr big = hdr_make(VIRTIO_BLK_T_IN, 0);
+	struct virtio_blk_outhdr past = hdr_make(VIRTIO_BLK_T_IN, DISK_SECTORS - 1);
+	static uint8_t pat[2048], back[2048], disk[2048], bigbuf[128 * 1024 + 1];
+	uint8_t ws = 0xff, rs = 0xff, ps = 0xff, pbuf[1024];
+	struct vhu_req *w = req_new(), *rd = req_new(), *b = req_new(), *p = req_new();
+	struct done_rec wrec = { 0 }, rrec = { 0 }, brec = { 0 }, prec = { 0 };
+
+	if (DISK_SIZE < sizeof(bigbuf))
+		skip();
+	for (size_t i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 13 + 1);
+	req_add(w, &wh, sizeof(wh), false);
+	req_add(w, pat, 700, false);
+	req_add(w, pat + 700, 1348, false);
+	req_add(w, &ws, 1, true);
+	assert_int_equal(blk_queue_exec(r->q, w, &wrec, on_done), 1);
+	assert_int_equal(wrec.calls, 1);
+	assert_int_equal(wrec.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(ws, VIRTIO_BLK_S_OK);
+	file_read(r, disk, sizeof(disk), 3 * 512);
+	assert_memory_equal(disk, pat, sizeof(pat));
+	/* read back into three pieces, the status at the tail of the last */
+	req_add(rd, &rh, sizeof(rh), false);
+	req_add(rd, back, 1000, true);
+	req_add(rd, back + 1000, 1048, true);
+	req_add(rd, &rs, 1, true);
+	assert_int_equal(blk_queue_exec(r->q, rd, &rrec, on_done), 1);
+	assert_int_equal(rrec.status, VIRTIO_BLK_S_OK);
+	assert_int_equal(rrec.len, sizeof(back) + 1);
+	assert_int_equal(rs, VIRTIO_BLK_S_OK);
+	assert_memory_equal(back, pat, sizeof(pat));
+	assert_int_equal(blk_queue_inflight(r->q), 0);
+	/* over 64 KiB: through the io_uring, completed by a reap */
+	req_add(b, &big, sizeof(big), false);
+	req_add(b, bigbuf, sizeof(bigbuf), true);
+	assert_int_equal(blk_queue_exec(r->q, b, &brec, on_done), 0);
+	assert_int_equal(blk_queue_flush(r->q), 0);
+	assert_int_equal(blk_queue_reap(r->q, 1, on_done), 1);
+	assert_int_equal(brec.status, VIRTIO_BLK_S_OK);
+	/* a read that runs past the end fails inline, as it would in a CQE */
+	req_add(p, &past, sizeof(past), false);
+	req_add(p, pbuf, sizeof(pbuf), true);
+	req_add(p, &ps, 1, true);
+	assert_int_equal(blk_queue_exec(r->q, p, &prec, on_done), 1);
+	assert_int_equal(prec.status, VIRTIO_BLK_S_IOERR);
+	free(w);
+	free(rd);
+	free(b);
+	free(p);
+}
+
 /* blk_queue_exec() needs a free slot like blk_queue_submit(), even to complete inline. */
 static void test_exec_busy(void **state)
 {
@@ -914,6 +986,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_write_read_split, setup_rw, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_inline_tmpfs, setup_shm, teardown),
 		cmocka_unit_test_setup_teardown(test_header_split, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_status_tail_of_data, setup_rw, teardown),
 		cmocka_unit_test_setup_teardown(test_past_end, setup_rw, teardown),

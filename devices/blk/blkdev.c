@@ -141,7 +141,7 @@ static int open_file(struct blkdev *dev, const struct blkdev_options *opts)
 		/*
 		 * io_uring hands every read or write of a tmpfs file to an io-wq
 		 * thread (it cannot try them without blocking: RWF_NOWAIT says
-		 * EOPNOTSUPP there), two context switches a request; a copy
+		 * "not supported" there), two context switches a request; a copy
 		 * from memory never waits for a device, so it is done inline.
 		 */
 		dev->mem_backed = !opts->direct && fstatfs(dev->fd, &sf) == 0 &&

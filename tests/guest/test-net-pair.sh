@@ -24,6 +24,13 @@
 #                     it is added with vhu-ctl port-add on --control-socket
 #                     once vhu-net runs (issue 23), and port-list must then
 #                     show it carried the transfer
+#   --churn           with --ctl: while the guests ping and move the file,
+#                     a third port is added and removed through vhu-ctl
+#                     again and again (on three socket paths in turn, so
+#                     slots are reused), until the client guest ends; at
+#                     least 20 cycles must complete, each command must
+#                     succeed, the transfer must be whole, and port-list
+#                     must then show the two guests' ports only (issue 23)
 #   --iommu           both devices behind intel-iommu (device-iotlb=on), on a
 #                     pcie-root-port with iommu_platform=on,ats=on, guests
 #                     booted with intel_iommu=on iommu.strict=1: 50 pings
@@ -56,6 +63,7 @@ set -u -o pipefail
 OUTDIR=$1 NET=$2
 shift 2
 QUEUES=1 PACKED=0 HOST_MTU='' CLIENT_OPTS='' EXPECT_LOG='' KILLS=0 IOMMU=0 PEER=0 CTL= NETCLIENT=0
+CHURN=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--queues) QUEUES=$2; shift ;;
@@ -68,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--peer) PEER=1 ;;
 	--ctl) CTL=$2; shift ;;
 	--net-client) NETCLIENT=1 ;;
+	--churn) CHURN=1 ;;
 	*) fail "unknown option $1" ;;
 	esac
 	shift
@@ -148,6 +157,27 @@ run_one server "$T/s.sock" 52:54:00:00:21:01 10.211.1.1 10.211.1.2 "" &
 spid=$!
 run_one client "$T/c.sock" 52:54:00:00:21:02 10.211.1.2 10.211.1.1 "${CLIENT_OPTS:+,$CLIENT_OPTS}" &
 cpid=$!
+# churn: a port added and removed while the guests' traffic flows
+churn() {
+	local i=0 x
+	while pid_running "$cpid" && [ "$i" -lt 2000 ]; do
+		x=$T/x$((i % 3)).sock
+		"$CTL" -s "$T/ctl" port-add socket-path="$x" >/dev/null 2>>"$T/churn.err" ||
+			{ echo "cycle $i: port-add $x failed" >>"$T/churn.err"; break; }
+		"$CTL" -s "$T/ctl" port-remove name="$x" >/dev/null 2>>"$T/churn.err" ||
+			{ echo "cycle $i: port-remove $x failed" >>"$T/churn.err"; break; }
+		i=$((i + 1))
+		sleep 0.05
+	done
+	echo "$i" >"$T/churn.count"
+}
+chpid=
+if [ "$CHURN" = 1 ]; then
+	[ -n "$CTL" ] || fail "--churn needs --ctl"
+	: >"$T/churn.err"
+	churn &
+	chpid=$!
+fi
 if [ "$KILLS" -gt 0 ]; then
 	# the client has pinged 10 of 10 and is in its outage window
 	for ((i = 0; i < 1500; i++)); do
@@ -184,6 +214,7 @@ wait "$spid"
 src=$?
 wait "$cpid"
 crc=$?
+[ -z "$chpid" ] || wait "$chpid"
 for role in server client; do
 	echo "----- $role -----"
 	cat "$T/$role.out"
@@ -204,6 +235,18 @@ if [ -n "$CTL" ]; then
 	print('port added at run time: rx_packets %d, tx_packets %d, tx_bytes %d' %
 	      (c['rx_packets'], c['tx_packets'], c['tx_bytes']))
 	PY
+fi
+if [ "$CHURN" = 1 ]; then
+	[ ! -s "$T/churn.err" ] || fail "port churn: $(tail -n 3 "$T/churn.err")"
+	cycles=$(cat "$T/churn.count" 2>/dev/null || echo 0)
+	[ "$cycles" -ge 20 ] || fail "port churn: only $cycles add/remove cycles while the guests ran"
+	"$CTL" -s "$T/ctl" port-list >"$T/ports-after.json" || fail "vhu-ctl port-list failed"
+	"$PYTHON" - "$T/ports-after.json" "$T/s.sock" "$T/c.sock" <<-'PY' || fail "port-list after the churn: $(cat "$T/ports-after.json")"
+	import json, sys
+	names = sorted(p['name'] for p in json.load(open(sys.argv[1])))
+	assert names == sorted(sys.argv[2:]), names
+	PY
+	note "port churn: $cycles add/remove cycles of a third port while the guests' traffic flowed"
 fi
 
 get() { sed -n "s/^$2=//p" "$T/$1.data" | tail -n 1; }

@@ -102,11 +102,12 @@ static int io(int fd, void *buf, unsigned int c, int write)
 /*
  * Why a chunk read back wrong. A device that lost, skipped or reordered a
  * write leaves older bytes, zeros or another chunk's; it cannot produce
- * generation g+1 of the chunk when this program's count says g, because
- * g+1's bytes exist only after this CPU counted to g+1 (the count is
- * stored before the buffer is filled). Reading g+1 means this program's
- * own memory lost that store: QEMU 7.2's TCG losing a guest CPU write
- * across the switch-over (docs/RELIABILITY.md), not the device.
+ * generation g+1 of the chunk when this program's count says g: g+1's
+ * bytes are in a buffer only because this program counted to g+1, and the
+ * device never writes the count (it writes only into the read buffers).
+ * Reading g+1 means this program's own memory lost the store of its
+ * count: QEMU 7.2's TCG losing a guest CPU write across the switch-over
+ * (docs/RELIABILITY.md), not the device.
  */
 static const char *why(const uint64_t *b, unsigned int c, uint32_t g, const char *device)
 {

@@ -396,7 +396,24 @@ int blk_queue_submit(struct blk_queue *q, struct vhu_req *req, void *tag)
 /* Larger reads and writes of a file in memory still go to the io_uring (io-wq's threads). */
 #define BLK_INLINE_MAX (64u * 1024u)
 
-static void rw_advance(struct blk_slot *s, uint64_t n);
+/* Advance an OP_RW window past @n bytes done. */
+static void rw_advance(struct blk_slot *s, uint64_t n)
+{
+	s->offset += n;
+	s->remaining -= n;
+	while (n > 0 && s->iov_num > 0) {
+		struct iovec *v = &s->iov[s->iov_idx];
+
+		if (n < v->iov_len) {
+			v->iov_base = (char *)v->iov_base + n;
+			v->iov_len -= (size_t)n;
+			return;
+		}
+		n -= v->iov_len;
+		s->iov_idx++;
+		s->iov_num--;
+	}
+}
 
 /* OP_RW on a file in memory, here and now; the status says how it went. */
 static void rw_inline(struct blk_queue *q, struct blk_slot *s)
@@ -453,25 +470,6 @@ int blk_queue_flush(struct blk_queue *q)
 }
 
 /* ---- completion ---- */
-
-/* Advance an OP_RW window past @n bytes done. */
-static void rw_advance(struct blk_slot *s, uint64_t n)
-{
-	s->offset += n;
-	s->remaining -= n;
-	while (n > 0 && s->iov_num > 0) {
-		struct iovec *v = &s->iov[s->iov_idx];
-
-		if (n < v->iov_len) {
-			v->iov_base = (char *)v->iov_base + n;
-			v->iov_len -= (size_t)n;
-			return;
-		}
-		n -= v->iov_len;
-		s->iov_idx++;
-		s->iov_num--;
-	}
-}
 
 /* Account one CQE of the slot's I/O; return true when the I/O is finished. */
 static bool slot_cqe_io(struct blk_queue *q, struct blk_slot *s, int res)

@@ -112,9 +112,7 @@ int blkdev_open(const struct blkdev_options *opts, struct blkdev **out)
 	*out = dev;
 	return 0;
 err:
-	if (dev->fd >= 0)
-		close(dev->fd);
-	free(dev);
+	blkdev_close(dev);
 	return ret;
 }
 

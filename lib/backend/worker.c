@@ -97,6 +97,12 @@ static bool flag_get(const bool *flag)
 	return __atomic_load_n(flag, __ATOMIC_ACQUIRE);
 }
 
+/* Add @n to a counter only this thread writes (others read it: stats). */
+static void count_add(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 /* Return: the eventfd's count (kicks), 0 if none. */
 static uint64_t drain(int fd)
 {
@@ -259,11 +265,7 @@ static bool wait_events(struct vhu_wthread *wt, int timeout_ms)
 			if (!fd_failed(ep->q, evs[i].events, "kick fd", &w->kick_bad)) {
 				uint64_t kicks = drain(ep->q->vq.kick_fd);
 
-				__atomic_store_n(&ep->q->hn.kicks_eventfd,
-						 __atomic_load_n(&ep->q->hn.kicks_eventfd,
-								 __ATOMIC_RELAXED) +
-							 kicks,
-						 __ATOMIC_RELAXED); /* this thread's alone */
+				count_add(&ep->q->hn.kicks_eventfd, kicks);
 				w->due |= DUE_KICK;
 				any = true;
 			}
@@ -598,9 +600,7 @@ static void busy_kicks(struct vhu_queue *q)
 	if (__atomic_load_n(db, __ATOMIC_RELAXED) != VHU_DOORBELL_IDLE &&
 	    __atomic_exchange_n(db, (uint16_t)VHU_DOORBELL_IDLE, __ATOMIC_RELAXED) !=
 		    VHU_DOORBELL_IDLE)
-		__atomic_store_n(&q->hn.kicks_doorbell,
-				 __atomic_load_n(&q->hn.kicks_doorbell, __ATOMIC_RELAXED) + 1,
-				 __ATOMIC_RELAXED);
+		count_add(&q->hn.kicks_doorbell, 1);
 }
 
 /* Run the ops that are due on every queue the thread serves. */

@@ -117,23 +117,6 @@ static uint64_t drain(int fd)
 /* What the thread calls in its next round for a queue. */
 enum { DUE_KICK = 1u << 0, DUE_EVENT = 1u << 1 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield" ::: "memory");
-#endif
-}
-
 /* Whether the ring broke; other threads may break a shared one. */
 static bool queue_broken(struct vhu_queue *q)
 {
@@ -445,7 +428,7 @@ static bool spin_look(struct vhu_queue *q, bool *fd_look)
  */
 static bool spin(struct vhu_wthread *wt, uint64_t end)
 {
-	uint64_t now = now_ns(), fd_check = now + SPIN_FD_CHECK_NS;
+	uint64_t now = vhu_now_ns(), fd_check = now + SPIN_FD_CHECK_NS;
 
 	while (now < end) {
 		bool found = false, fd_look = false;
@@ -461,8 +444,8 @@ static bool spin(struct vhu_wthread *wt, uint64_t end)
 		}
 		if (found)
 			return true;
-		cpu_relax();
-		now = now_ns();
+		vhu_cpu_relax();
+		now = vhu_now_ns();
 	}
 	return false;
 }
@@ -495,7 +478,7 @@ static bool poll_due(struct vhu_wthread *wt, bool fresh)
 	}
 	if (fresh) {
 		wt->cur = io ? &wt->ps_io : &wt->ps;
-		wt->cur->idle_since = now_ns();
+		wt->cur->idle_since = vhu_now_ns();
 		wt->cur->end = wt->cur->idle_since + wt->cur->ns;
 	}
 	ps = wt->cur;
@@ -617,7 +600,7 @@ static void run_round(struct vhu_wthread *wt, struct round *r)
 		if (w->held)
 			continue;
 		if (w->tlb_wake) {
-			now = now ? now : now_ns();
+			now = now ? now : vhu_now_ns();
 			if (now >= w->tlb_wake)
 				w->due |= DUE_KICK; /* fetches again only if the table changed */
 		}
@@ -641,7 +624,7 @@ static void run_round(struct vhu_wthread *wt, struct round *r)
 			moved = !w->shared && ring_pos(&q->vq) != pos;
 			r->moved |= moved;
 			if (tlb_waits(q))
-				tlb_next(q, moved, now_ns());
+				tlb_next(q, moved, vhu_now_ns());
 			else
 				w->tlb_since = w->tlb_wake = 0;
 		}
@@ -680,12 +663,12 @@ static void sleep_events(struct vhu_wthread *wt, uint64_t tlb_wake)
 		return;
 
 	if (tlb_wake != UINT64_MAX) {
-		uint64_t now = now_ns(), left = tlb_wake > now ? tlb_wake - now : 0;
+		uint64_t now = vhu_now_ns(), left = tlb_wake > now ? tlb_wake - now : 0;
 
 		timeout = (int)((left + 999999u) / 1000000u);
 	}
 	if (wait_events(wt, timeout))
-		wt->woke_ns = now_ns();
+		wt->woke_ns = vhu_now_ns();
 }
 
 static void *wthread_main(void *arg)
@@ -736,7 +719,7 @@ static void *wthread_main(void *arg)
 			continue;
 		/* kicks back on, then the rings once more: what came before is not slept on */
 		if (quiet_off(wt)) {
-			wt->woke_ns = now_ns();
+			wt->woke_ns = vhu_now_ns();
 			continue;
 		}
 		sleep_events(wt, r.tlb_wake);

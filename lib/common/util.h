@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <vhu/log.h>
 
@@ -32,6 +33,25 @@ static inline bool vhu_range_overflows(uint64_t start, uint64_t size)
 static inline bool vhu_is_pow2(uint64_t v)
 {
 	return v && !(v & (v - 1));
+}
+
+/* CLOCK_MONOTONIC in nanoseconds */
+static inline uint64_t vhu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One step of a busy wait: let the sibling hyperthread and the memory system breathe. */
+static inline void vhu_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
 }
 
 /* Close every fd in @fds[0..n) that is >= 0 and set it to -1. */

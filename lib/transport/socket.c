@@ -128,14 +128,6 @@ int vhu_sock_accept(int listen_fd, int *out_fd)
 	return 0;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static bool connect_retryable(int err)
 {
 	/* The peer has not created the path yet, or has not called listen() yet. */
@@ -151,7 +143,7 @@ int vhu_sock_connect(const char *path, unsigned int timeout_ms, int *out_fd)
 	ret = addr_fill(&sa, path);
 	if (ret < 0)
 		return ret;
-	deadline = now_ms() + timeout_ms;
+	deadline = (vhu_now_ns() / 1000000u) + timeout_ms;
 	for (;;) {
 		struct timespec nap;
 		uint64_t wait_ms;
@@ -159,7 +151,7 @@ int vhu_sock_connect(const char *path, unsigned int timeout_ms, int *out_fd)
 		ret = connect_once(&sa, 0, out_fd);
 		if (ret == 0 || !connect_retryable(ret))
 			return ret;
-		now = now_ms();
+		now = (vhu_now_ns() / 1000000u);
 		if (now >= deadline)
 			return ret;
 		wait_ms = VHU_MIN(deadline - now, (uint64_t)CONNECT_RETRY_MS);

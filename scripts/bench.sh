@@ -1084,6 +1084,27 @@ if ovsrows:
                          f"{rat(c['vhu-poll'][1], c['ovs'][1])} | {b['vhu'][0]} / {b['vhu-poll'][0]} / {b['ovs'][0]} | {rat(b['vhu'][1], b['ovs'][1])} |")
     lines.append("\nTargets (issue 23), vhu-net's default mode: ≥ 1.5× OVS-DPDK's rate at 64 B and 1518 B, at 256 and 1024 entries; "
                  "cost per frame ≤ 0.5× OVS's.\n")
+    # a round runs the three switches one after the other, so they share the
+    # machine's phase: the ratios within a round say more than the medians' ratio
+    rounds = sorted({r['round'] for r in ovsrows})
+    lines.append("Round by round, vhu-net default over OVS (rate, then cost per frame); each switch's cost moves with the "
+                 "machine between rounds, and the three switches of a round run one after the other:\n")
+    lines.append("| ring | frame bytes | " + ' | '.join(f"round {n}" for n in rounds) + " |")
+    lines.append("|---:|---:|" + '---|' * len(rounds))
+    for ring in sorted({r['ring'] for r in ovsrows}):
+        for size in sorted({r['size'] for r in ovsrows if r['ring'] == ring}):
+            cells = []
+            for n in rounds:
+                one = {r['side']: r for r in ovsrows if r['ring'] == ring and r['size'] == size and r['round'] == n}
+                v, o = one.get('vhu'), one.get('ovs')
+                if not v or not o or not o['pps']:
+                    cells.append('n/a')
+                    continue
+                vb, ob = (float(x.get('busy_ns', 'nan')) for x in (v, o))
+                cost = f"{vb / ob:.2f}×" if vb == vb and ob == ob and ob else 'n/a'
+                cells.append(f"{v['pps'] / o['pps']:.2f}×, {cost}")
+            lines.append(f"| {ring} | {size} | " + ' | '.join(cells) + " |")
+    lines.append("")
     lines.append("Switches: " + '; '.join(f"`{c}`" for c in sorted({r['cmd'] for r in ovsrows})) + ".\n")
 conrows = [r for r in allrows if r.get('kind') == 'contention']
 if conrows:
@@ -1243,6 +1264,7 @@ if tr:
 extra = open(out).read().split('<!-- manual -->', 1) if os.path.exists(out) else []
 if len(extra) == 2:
     lines.append('<!-- manual -->' + extra[1])
-open(out, 'w').write('\n'.join(lines) + '\n')
+# the kept part ends as it ended: no newline added run after run
+open(out, 'w').write('\n'.join(lines).rstrip('\n') + '\n')
 print(f"bench: wrote {out}")
 EOF

@@ -143,7 +143,7 @@ int vhu_sock_connect(const char *path, unsigned int timeout_ms, int *out_fd)
 	ret = addr_fill(&sa, path);
 	if (ret < 0)
 		return ret;
-	deadline = (vhu_now_ns() / 1000000u) + timeout_ms;
+	deadline = vhu_now_ns() / 1000000u + timeout_ms;
 	for (;;) {
 		struct timespec nap;
 		uint64_t wait_ms;
@@ -151,7 +151,7 @@ int vhu_sock_connect(const char *path, unsigned int timeout_ms, int *out_fd)
 		ret = connect_once(&sa, 0, out_fd);
 		if (ret == 0 || !connect_retryable(ret))
 			return ret;
-		now = (vhu_now_ns() / 1000000u);
+		now = vhu_now_ns() / 1000000u;
 		if (now >= deadline)
 			return ret;
 		wait_ms = VHU_MIN(deadline - now, (uint64_t)CONNECT_RETRY_MS);

@@ -56,6 +56,8 @@ def ring_lines(path):
     out = []
     with open(path, encoding="utf-8") as f:
         for text in f:
+            if not text.endswith("\n"):
+                break  # vhu-trace is still writing this line
             e = json.loads(text)
             if "ring" in e:
                 out.append(e["ring"])

@@ -302,6 +302,7 @@ def skip_reason(t):
 # What tells why a test failed, for the summary (a CI log may be seen only by
 # its last lines): sanitizer and TAP verdicts, FAIL: lines, the exit status.
 WHY = re.compile(r"(WARNING: ThreadSanitizer|ERROR: AddressSanitizer|ERROR: LeakSanitizer|"
+                 r"Sanitizer: CHECK failed|Location is |"
                  r"runtime error:|SUMMARY: |FATAL|^not ok|^Bail out|^FAIL: |"
                  r"^\s+#\s|^\s*#0 |^\s*#1 |^\s*#2 |^\s*#3 )")
 

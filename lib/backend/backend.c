@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -193,6 +194,21 @@ VHU_API int vhu_backend_fd(const struct vhu_backend *be)
 	return be->listen_fd >= 0 ? be->listen_fd : be->retry_fd;
 }
 
+/*
+ * On a vhu_loop (loop.c), the connection is about to be closed by the
+ * thread dispatching @be: it leaves @be's epoll set while the number is
+ * still @be's. Once closed, the number may be another thread's new fd at
+ * once, and the loop must not touch it (an epoll_ctl() on it is harmless
+ * to the kernel, but a use of a closed fd all the same).
+ */
+static void loop_unwatch(struct vhu_backend *be, int fd)
+{
+	if (be->lp.epfd < 0 || fd < 0 || be->lp.fd != fd)
+		return;
+	(void)epoll_ctl(be->lp.epfd, EPOLL_CTL_DEL, fd, NULL);
+	be->lp.fd = -1;
+}
+
 void vhu_be_disconnect(struct vhu_backend *be)
 {
 	const struct vhu_device_ops *ops = be->config.ops;
@@ -225,6 +241,7 @@ void vhu_be_disconnect(struct vhu_backend *be)
 	be->status = 0;
 	be->owner = false;
 	be->config_change_pending = false;
+	loop_unwatch(be, be->conn_fd);
 	vhu_close_fd(&be->conn_fd);
 }
 

@@ -67,7 +67,7 @@ static int watch(struct vhu_backend *be)
 
 	if (fd == be->lp.fd)
 		return fd < 0 ? -ENOTCONN : 0;
-	/* a closed fd left the set by itself; a reused number is not in it */
+	/* still open: a closed one left before (backend.c, loop_unwatch) */
 	if (be->lp.fd >= 0)
 		(void)epoll_ctl(be->lp.epfd, EPOLL_CTL_DEL, be->lp.fd, NULL);
 	be->lp.fd = fd;

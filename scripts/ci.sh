@@ -10,7 +10,9 @@
 #                peer (the guest harness against qsd and testpmd runs no
 #                vhu code: once, in build/, is enough)
 #   build-tsan/  clang, TSan (no fuzz targets: they add ASan, which TSan
-#                cannot be combined with)                  unit, integration
+#                cannot be combined with)                  unit, integration,
+#                and the interop tests in suite tsan (vhu-blk and vhu-net
+#                against real peers: tests/interop/meson.build)
 #   build-cov/   gcc, --coverage                           unit, integration,
 #                fuzz (corpus replay); then gcovr prints
 #                "coverage: lib/ NN.N% lines" (the report per file is
@@ -234,7 +236,7 @@ if command -v clang >/dev/null; then
 	run_bg tsan run_config build-tsan CC=clang \
 		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 		-- -Db_sanitize=thread -Db_lundef=false -Dfuzz=disabled \
-		-- --suite unit --suite integration
+		-- --suite unit --suite integration --suite tsan
 else
 	banner "build-tsan: SKIPPED"
 	echo "ci: !!! clang is not installed: the TSan configuration did NOT run !!!"

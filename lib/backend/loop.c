@@ -6,12 +6,13 @@
  * entry per back-end: that back-end's own small epoll set, watching the fd
  * vhu_backend_fd() names (the listening socket, the connection or the
  * reconnect timer). A back-end's own set is changed only by the thread that
- * dispatches it, so a connection closed by a disconnect (which leaves every
- * epoll set by itself) and an fd number reused by another back-end at the
- * same moment never touch each other's entries. When the leader gets a
- * ready back-end it gives up leading (a follower, or a thread started for
- * it, takes over the waiting), dispatches one message, looks at which fd
- * the back-end waits on now, arms its entry again, and becomes a follower.
+ * dispatches it, and a disconnect takes the connection out of it before
+ * closing it (backend.c), so the set never names a closed fd, and an fd
+ * number reused by another thread at once is never touched. When the
+ * leader gets a ready back-end it gives up leading (a follower, or a
+ * thread started for it, takes over the waiting), dispatches one message,
+ * looks at which fd the back-end waits on now, arms its entry again, and
+ * becomes a follower.
  * So a handler that blocks holds one thread, and the loop adds a thread
  * rather than stall the other back-ends; followers that wait longer than
  * VHU_LOOP_LINGER_MS end, down to the leader alone.

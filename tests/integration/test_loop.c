@@ -70,14 +70,18 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Wait until the loop is down to @n threads. Return: true if it was in time. */
+/*
+ * Wait until the loop is down to @n threads, and so are the "vhu-c" threads
+ * alive (one that left its loop still exits for a moment: long under
+ * valgrind). Return: true if it was in time.
+ */
 static bool loop_shrinks_to(struct vhu_loop *loop, unsigned int n, unsigned int ms)
 {
 	uint64_t end = now_ms() + ms;
 
-	while (vhu_loop_threads(loop) > n && now_ms() < end)
+	while ((vhu_loop_threads(loop) > n || rig_threads_named("vhu-c") > n) && now_ms() < end)
 		usleep(20000);
-	return vhu_loop_threads(loop) == n;
+	return vhu_loop_threads(loop) == n && rig_threads_named("vhu-c") == n;
 }
 
 static void features_ok(struct rig *r)
@@ -100,7 +104,7 @@ static void many_backends(void **state)
 			assert_int_equal(rig_echo(m->rigs[i], round % 2, 64 + round, (uint8_t)i),
 					 0);
 	assert_true(vhu_loop_threads(m->loop) <= LOOP_THREADS);
-	assert_int_equal(rig_threads_named("vhu-c"), vhu_loop_threads(m->loop));
+	assert_true(rig_threads_named("vhu-c") <= LOOP_THREADS);
 	/* spares linger VHU_LOOP_LINGER_MS, then one thread waits for all */
 	assert_true(loop_shrinks_to(m->loop, 1, 3 * VHU_LOOP_LINGER_MS));
 	assert_int_equal(rig_threads_named("vhu-c"), 1);

@@ -311,7 +311,12 @@ WHY = re.compile(r"(WARNING: ThreadSanitizer|ERROR: AddressSanitizer|ERROR: Leak
 
 def why_lines(t, most=12):
     text = (t.get("stdout") or "") + "\n" + (t.get("stderr") or "")
-    out = [ln.rstrip()[:200] for ln in text.splitlines() if WHY.search(ln)]
+    out, after_not_ok = [], 0
+    for ln in text.splitlines():
+        # cmocka's TAP puts the failed assertion and its line in "# " lines after "not ok"
+        if WHY.search(ln) or (after_not_ok and ln.startswith("#")):
+            out.append(ln.rstrip()[:200])
+        after_not_ok = 3 if ln.startswith("not ok") else max(after_not_ok - 1, 0)
     out = out[:most]
     rc = t.get("returncode")
     if rc is not None:

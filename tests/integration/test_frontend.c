@@ -729,15 +729,30 @@ static int setup_notifier(void **state)
 	return 0;
 }
 
-/* Wait until ring @qi's doorbell is (@on) or is not mapped; the worker maps it. */
+/* Whether the back-end counts ring @qi's doorbell as mapped. */
+static bool be_mapped(struct fe_rig *r, unsigned int qi)
+{
+	struct vhu_kick_counts k;
+
+	assert_int_equal(vhu_backend_queue_kicks(r->be, qi, &k), 0);
+	return k.mapped;
+}
+
+/*
+ * Wait until ring @qi's doorbell is (@on) or is not mapped on both sides.
+ * The worker maps it; the front-end maps it before it acks, the back-end
+ * publishes it after the ack, so one side may see it a moment before the other.
+ */
 static void doorbell_wait(struct fe_rig *r, unsigned int qi, bool on)
 {
 	struct vhu_frontend_queue *q = vhu_frontend_queue(r->fe, qi);
 	int n;
 
-	for (n = 0; n < 500 && vhu_frontend_queue_has_doorbell(q) != on; n++)
+	for (n = 0; n < 500 && (vhu_frontend_queue_has_doorbell(q) != on || be_mapped(r, qi) != on);
+	     n++)
 		usleep(10000);
 	assert_int_equal(vhu_frontend_queue_has_doorbell(q), on);
+	assert_int_equal(be_mapped(r, qi), on);
 }
 
 /*

@@ -42,17 +42,15 @@ static void describe(const struct net_port *p, struct json_writer *w)
 	jw_object_begin(w);
 	for (unsigned int c = 0; c < NET_COUNTER_MAX; c++) {
 		jw_key(w, net_counter_names[c]);
-		jw_uint(w, __atomic_load_n(&p->counters[c], __ATOMIC_RELAXED));
+		jw_uint(w, net_counter(p, (enum net_counter)c));
 	}
 	jw_object_end(w);
 	if (p->kind == NET_PORT_VHOST) {
 		for (unsigned int dir = 0; dir < 2; dir++) {
-			const uint64_t *c = dir ? p->qp_tx_packets : p->qp_rx_packets;
-
 			jw_key(w, dir ? "qp_tx_packets" : "qp_rx_packets");
 			jw_array_begin(w);
 			for (unsigned int q = 0; q < p->num_qp; q++)
-				jw_uint(w, __atomic_load_n(&c[q], __ATOMIC_RELAXED));
+				jw_uint(w, net_qp_chains(p, q, dir));
 			jw_array_end(w);
 		}
 	}

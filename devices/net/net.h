@@ -25,9 +25,11 @@
  * thread, holding it, waited for B.tx, itself waiting for A.rx held by A's
  * control thread, neither would ever return. So no thread ever waits for a
  * queue lock that a control thread may hold: a control thread marks its
- * port busy before it dispatches a request and waits until no other thread
- * is inside the port (struct net_port.users); a thread that finds the
- * destination busy drops the frame (counted as "busy") instead of waiting.
+ * port busy before it dispatches a request and waits until every
+ * forwarding thread has left the burst it was in (a grace period, below):
+ * a burst that began before it saw the port busy may be inside; one that
+ * finds the destination busy drops the frame (counted as "busy") instead
+ * of waiting.
  * Inside, the lock is contended only by other forwarding threads and the
  * queue's own worker, which hold it briefly and never wait while holding.
  */
@@ -95,6 +97,19 @@ enum net_port_kind { NET_PORT_VHOST, NET_PORT_TAP };
 struct net_switch;
 struct net_txq;
 
+/*
+ * Counts with one writer at a time (a queue's worker, or whoever holds the
+ * queue's lock): plain adds, no locked instruction, and a cache line of
+ * their own, so that two forwarding threads never write the same line per
+ * burst. Readers add them up (net_counter()). The containing struct
+ * net_port is allocated 64-byte aligned.
+ */
+struct net_qstats {
+	_Alignas(64) uint64_t c[NET_COUNTER_MAX];
+	/* chains taken from the TX queue (qin), frames put into the RX queue (qout) */
+	uint64_t chains;
+};
+
 struct net_port {
 	struct net_switch *sw;
 	unsigned int id;
@@ -111,9 +126,8 @@ struct net_port {
 	uint16_t vlan; /* VLAN key (fdb.h) of pol.vlan: its frames' VLAN */
 	bool filter;   /* check its frames on the way in (net_pkt_prepare) */
 
-	/* the busy/users handshake (see Concepts); atomics */
+	/* the busy handshake (see Concepts); atomic */
 	bool busy;
-	unsigned int users;
 
 	/* vhost-user ports */
 	struct vhu_backend *be;
@@ -130,11 +144,13 @@ struct net_port {
 	/* TAP */
 	int tap_fd;
 
-	uint64_t counters[NET_COUNTER_MAX]; /* atomics */
-	/* per queue pair, in the same view: chains taken from the guest's TX
-	 * queue of pair q, frames put into its RX queue of pair q; atomics */
-	uint64_t qp_rx_packets[NET_QP_MAX];
-	uint64_t qp_tx_packets[NET_QP_MAX];
+	/* counts from threads that may meet here (drops, the TAP, control
+	 * threads): atomics; read with the blocks below (net_counter()) */
+	uint64_t counters[NET_COUNTER_MAX];
+	/* counts of pair q's TX queue worker (frames from the guest) */
+	struct net_qstats qin[NET_QP_MAX];
+	/* counts of whoever holds pair q's RX queue lock (frames to the guest) */
+	struct net_qstats qout[NET_QP_MAX];
 
 	uint64_t member[FDB_VLANS / 64]; /* bit k: frames of VLAN key k go out of it */
 	struct net_policy pol;
@@ -189,6 +205,7 @@ struct net_reader {
  */
 struct net_ctx {
 	struct net_reader reader;
+	struct net_qstats *in; /* the counts of the queue whose frames it forwards, or NULL */
 	struct vhu_req *rx;	      /* NET_RX_POOL requests */
 	uint32_t rx_len[NET_RX_POOL]; /* bytes written into each */
 	struct iovec *wiov;	      /* NET_REQ_IOV + 2, for TAP writev */
@@ -294,12 +311,35 @@ void net_port_quiesce(struct net_port *p);
 /** net_port_unquiesce() - forwarding into @p may go on. */
 void net_port_unquiesce(struct net_port *p);
 
-/** net_count() - add @v to counter @c of @p. */
+/** net_count() - add @v to counter @c of @p (any thread). */
 static inline void net_count(struct net_port *p, enum net_counter c, uint64_t v)
 {
 	if (v)
 		__atomic_fetch_add(&p->counters[c], v, __ATOMIC_RELAXED);
 }
+
+/** net_qadd() - add @v to a count of a struct net_qstats, by its one writer. */
+static inline void net_qadd(uint64_t *c, uint64_t v)
+{
+	if (v)
+		__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+
+/** net_count_in() - net_count() from a forwarding thread for @ctx's queue. */
+static inline void net_count_in(struct net_port *p, struct net_ctx *ctx, enum net_counter c,
+				uint64_t v)
+{
+	if (ctx && ctx->in)
+		net_qadd(&ctx->in->c[c], v);
+	else
+		net_count(p, c, v);
+}
+
+/** net_counter() - counter @c of @p: the shared count and every queue's. */
+uint64_t net_counter(const struct net_port *p, enum net_counter c);
+
+/** net_qp_chains() - chains of pair @qp: taken from its TX queue (@out false) or put into its RX queue. */
+uint64_t net_qp_chains(const struct net_port *p, unsigned int qp, bool out);
 
 /** net_now_ns() - CLOCK_MONOTONIC in nanoseconds (vDSO). */
 uint64_t net_now_ns(void);

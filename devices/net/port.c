@@ -118,7 +118,7 @@ static void txq_free(struct net_txq *t)
 	free(t);
 }
 
-static int txq_create(struct net_port *p, struct net_txq **out)
+static int txq_create(struct net_port *p, unsigned int qp, struct net_txq **out)
 {
 	struct net_txq *t = calloc(1, sizeof(*t));
 
@@ -130,6 +130,7 @@ static int txq_create(struct net_port *p, struct net_txq **out)
 		txq_free(t);
 		return -ENOMEM;
 	}
+	t->ctx.in = &p->qin[qp]; /* the queue's worker is the one writer */
 	*out = t;
 	return 0;
 }
@@ -163,7 +164,7 @@ static int port_queue_start(void *dev, struct vhu_vq *vq)
 		return 0;
 	}
 	if (!p->txq[qp]) {
-		ret = txq_create(p, &p->txq[qp]);
+		ret = txq_create(p, qp, &p->txq[qp]);
 		if (ret < 0)
 			return ret;
 	}
@@ -271,7 +272,7 @@ static void tx_finish(struct net_txq *t, const struct vhu_req *reqs, unsigned in
 
 		if (r->fault) {
 			/* behind an IOMMU, a buffer the device may not read: dropped */
-			net_count(p, NET_RX_DROP_FAULT, 1);
+			net_count_in(p, &t->ctx, NET_RX_DROP_FAULT, 1);
 			continue;
 		}
 		/* writable buffers in a TX chain are ignored: only out_num counts */
@@ -280,7 +281,7 @@ static void tx_finish(struct net_txq *t, const struct vhu_req *reqs, unsigned in
 	}
 	if (k)
 		net_switch_forward(p->sw, p, t->pkts, k, &t->ctx);
-	__atomic_fetch_add(&p->qp_rx_packets[vhu_vq_index(t->vq) / 2], n, __ATOMIC_RELAXED);
+	net_qadd(&t->ctx.in->chains, n);
 	vhu_vq_push_burst(t->vq, reqs, NULL, n);
 	vhu_vq_notify(t->vq);
 }
@@ -322,8 +323,8 @@ static int tx_bursts(struct net_txq *t, unsigned int *bursts)
 		n = m;
 	}
 	if (start && chains && (took = net_now_ns() - start) < NET_BUSY_MAX_NS) {
-		net_count(t->port, NET_BUSY_NS, took);
-		net_count(t->port, NET_BUSY_CHAINS, chains);
+		net_count_in(t->port, &t->ctx, NET_BUSY_NS, took);
+		net_count_in(t->port, &t->ctx, NET_BUSY_CHAINS, chains);
 	}
 	return n < 0 ? -1 : last;
 }
@@ -437,7 +438,7 @@ static int port_state_save(void *dev, void **buf, size_t *len)
 	put32(b + 16, NET_COUNTER_MAX);
 	put32(b + 20, 0);
 	for (unsigned int i = 0; i < NET_COUNTER_MAX; i++)
-		put64(b + STATE_HDR + i * 8, __atomic_load_n(&p->counters[i], __ATOMIC_RELAXED));
+		put64(b + STATE_HDR + i * 8, net_counter(p, (enum net_counter)i));
 	for (unsigned int i = 0; i < n; i++)
 		put64(b + STATE_HDR + (NET_COUNTER_MAX + i) * 8, macs[i]);
 	free(macs);

@@ -388,10 +388,11 @@ void net_port_deliver(struct net_port *p, unsigned int qp, struct net_pkt *pkts,
 	rx_finish(&tg, ctx);
 	if (t.c[NET_TX_PACKETS] || t.c[NET_TX_DROP_NO_BUFFERS] || drained)
 		vhu_vq_notify(tg.vq); /* once per burst; returned buffers too */
+	/* the queue's lock makes this thread the counts' one writer */
+	net_qadd(&p->qout[qp].chains, t.c[NET_TX_PACKETS]);
+	for (unsigned int c = 0; c < NET_COUNTER_MAX; c++)
+		net_qadd(&p->qout[qp].c[c], t.c[c]);
 	vhu_vq_unlock(tg.vq);
-	if (t.c[NET_TX_PACKETS])
-		__atomic_fetch_add(&p->qp_tx_packets[qp], t.c[NET_TX_PACKETS], __ATOMIC_RELAXED);
-	net_tally_flush(p, &t);
 }
 
 /* The RX queue's own worker (its lock held: shared queue): deliver the backlog. */

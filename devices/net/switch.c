@@ -84,8 +84,10 @@ static void reader_unregister(struct net_reader *r)
 
 static void reader_enter(struct net_reader *r)
 {
+	/* the fence orders the store before the burst's loads: one locked
+	 * instruction, where a seq_cst store would add an xchg before it */
 	__atomic_store_n(&r->epoch, __atomic_load_n(&grace_epoch, __ATOMIC_ACQUIRE),
-			 __ATOMIC_SEQ_CST);
+			 __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
@@ -162,28 +164,38 @@ uint32_t net_now(void)
 
 /* ---- the handshake (net.h) ---------------------------------------------------- */
 
-/* Enter @p to forward into it; false (and nothing held) while it is busy. */
-static bool port_enter(struct net_port *p)
+/*
+ * Whether a burst may forward into @p (inside reader_enter()): no write,
+ * so the port's lines stay shared by every forwarding thread. Either the
+ * burst's epoch record, stored and fenced before this load, is seen by
+ * quiesce's grace period, or this load sees its busy (stored before the
+ * grace period's fenced epoch bump).
+ */
+static bool port_open(const struct net_port *p)
 {
-	/* seq_cst on both sides: either we see busy, or quiesce sees our count */
-	__atomic_fetch_add(&p->users, 1, __ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(&p->busy, __ATOMIC_SEQ_CST))
-		return true;
-	__atomic_fetch_sub(&p->users, 1, __ATOMIC_RELEASE);
-	return false;
-}
-
-static void port_leave(struct net_port *p)
-{
-	__atomic_fetch_sub(&p->users, 1, __ATOMIC_RELEASE);
+	return !__atomic_load_n(&p->busy, __ATOMIC_RELAXED);
 }
 
 void net_port_quiesce(struct net_port *p)
 {
 	__atomic_store_n(&p->busy, true, __ATOMIC_SEQ_CST);
-	/* users are inside a copy that never waits: this is short */
-	while (__atomic_load_n(&p->users, __ATOMIC_SEQ_CST))
-		sched_yield();
+	/* bursts that may have found it open end without waiting: this is short */
+	net_grace_wait(net_grace_start());
+}
+
+uint64_t net_counter(const struct net_port *p, enum net_counter c)
+{
+	uint64_t v = __atomic_load_n(&p->counters[c], __ATOMIC_RELAXED);
+
+	for (unsigned int q = 0; q < NET_QP_MAX; q++)
+		v += __atomic_load_n(&p->qin[q].c[c], __ATOMIC_RELAXED) +
+		     __atomic_load_n(&p->qout[q].c[c], __ATOMIC_RELAXED);
+	return v;
+}
+
+uint64_t net_qp_chains(const struct net_port *p, unsigned int qp, bool out)
+{
+	return __atomic_load_n(out ? &p->qout[qp].chains : &p->qin[qp].chains, __ATOMIC_RELAXED);
 }
 
 void net_port_unquiesce(struct net_port *p)
@@ -306,7 +318,8 @@ out:
  * A burst is mostly one or a few flows: a source or destination the same as
  * the previous frame's is neither learnt nor looked up again.
  */
-static void decide(struct net_switch *sw, struct net_port *in, struct net_pkt *pkts, unsigned int n)
+static void decide(struct net_switch *sw, struct net_port *in, struct net_pkt *pkts, unsigned int n,
+		   struct net_ctx *ctx)
 {
 	uint32_t now = net_now();
 	uint64_t bytes = 0, filtered = 0, unlearnt[2] = { 0, 0 };
@@ -349,11 +362,11 @@ static void decide(struct net_switch *sw, struct net_port *in, struct net_pkt *p
 		} else
 			pkts[i].dst = port;
 	}
-	net_count(in, NET_RX_PACKETS, n);
-	net_count(in, NET_RX_BYTES, bytes);
-	net_count(in, NET_RX_FILTERED, filtered);
-	net_count(in, NET_RX_LEARN_LIMIT, unlearnt[0]);
-	net_count(in, NET_RX_LEARN_FULL, unlearnt[1]);
+	net_count_in(in, ctx, NET_RX_PACKETS, n);
+	net_count_in(in, ctx, NET_RX_BYTES, bytes);
+	net_count_in(in, ctx, NET_RX_FILTERED, filtered);
+	net_count_in(in, ctx, NET_RX_LEARN_LIMIT, unlearnt[0]);
+	net_count_in(in, ctx, NET_RX_LEARN_FULL, unlearnt[1]);
 }
 
 /* The @k-th set bit of @mask (k < popcount). */
@@ -411,7 +424,7 @@ void net_switch_forward(struct net_switch *sw, struct net_port *in, struct net_p
 	uint8_t idx[NET_BURST];
 
 	reader_enter(&ctx->reader); /* from here other ports' pointers are held */
-	decide(sw, in, pkts, n);
+	decide(sw, in, pkts, n, ctx);
 	unsigned int nports = __atomic_load_n(&sw->nports, __ATOMIC_ACQUIRE);
 
 	for (unsigned int pi = 0; pi < nports; pi++) {
@@ -428,7 +441,7 @@ void net_switch_forward(struct net_switch *sw, struct net_port *in, struct net_p
 			k = same_vlan(p, pkts, idx, k);
 		if (!k)
 			continue;
-		if (!port_enter(p)) {
+		if (!port_open(p)) {
 			/* behind an IOMMU its control thread is busy with IOTLB messages all the
 			 * time */
 			if (p->kind == NET_PORT_TAP || !net_port_keep(p, pkts, idx, k, ctx))
@@ -439,7 +452,6 @@ void net_switch_forward(struct net_switch *sw, struct net_port *in, struct net_p
 			net_tap_deliver(p, pkts, idx, k, ctx);
 		else
 			to_vhost(p, pkts, idx, k, ctx);
-		port_leave(p);
 	}
 	reader_leave(&ctx->reader); /* a quiescent point: none held */
 }
@@ -453,11 +465,10 @@ static void print_queue_pairs(const struct net_port *p, const char *prog)
 	len += (size_t)snprintf(line, sizeof(line), "%s: queue pairs of port %u %s:", prog, p->id,
 				p->name);
 	for (unsigned int dir = 0; dir < 2; dir++) {
-		const uint64_t *c = dir ? p->qp_tx_packets : p->qp_rx_packets;
 		const char *key = dir ? " qp_tx_packets=" : " qp_rx_packets=";
 
 		for (unsigned int q = 0; q < p->num_qp && len < sizeof(line); q++) {
-			unsigned long long v = __atomic_load_n(&c[q], __ATOMIC_RELAXED);
+			unsigned long long v = net_qp_chains(p, q, dir);
 
 			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%llu",
 						q ? "," : key, v);
@@ -481,8 +492,7 @@ void net_print_counters(const struct net_switch *sw, const char *prog)
 		     c++)
 			len += snprintf(line + len, sizeof(line) - (size_t)len, " %s=%llu",
 					net_counter_names[c],
-					(unsigned long long)__atomic_load_n(&p->counters[c],
-									    __ATOMIC_RELAXED));
+					(unsigned long long)net_counter(p, (enum net_counter)c));
 		fprintf(stderr, "%s macs=%u\n", line, fdb_port_count(&sw->fdb, p->id, net_now()));
 		if (p->kind == NET_PORT_VHOST && p->num_qp)
 			print_queue_pairs(p, prog);

@@ -206,7 +206,7 @@ struct net_reader {
 struct net_ctx {
 	struct net_reader reader;
 	struct net_qstats *in; /* the counts of the queue whose frames it forwards, or NULL */
-	struct vhu_req *rx;	      /* NET_RX_POOL requests */
+	struct vhu_req *rx;    /* NET_RX_POOL requests */
 	uint32_t rx_len[NET_RX_POOL]; /* bytes written into each */
 	struct iovec *wiov;	      /* NET_REQ_IOV + 2, for TAP writev */
 	uint8_t pre[NET_HEAD_MAX];    /* rewritten first bytes of a frame */
@@ -338,7 +338,8 @@ static inline void net_count_in(struct net_port *p, struct net_ctx *ctx, enum ne
 /** net_counter() - counter @c of @p: the shared count and every queue's. */
 uint64_t net_counter(const struct net_port *p, enum net_counter c);
 
-/** net_qp_chains() - chains of pair @qp: taken from its TX queue (@out false) or put into its RX queue. */
+/** net_qp_chains() - chains of pair @qp: taken from its TX queue (@out false) or put into its RX
+ * queue. */
 uint64_t net_qp_chains(const struct net_port *p, unsigned int qp, bool out);
 
 /** net_now_ns() - CLOCK_MONOTONIC in nanoseconds (vDSO). */

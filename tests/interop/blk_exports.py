@@ -26,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctl_client import Checks, Client  # noqa: E402
+from tasks import threads  # noqa: E402
 
 BLK, CTL, BENCH = sys.argv[1:4]
 N = 64
@@ -56,19 +57,6 @@ def verify(name, extra=()):
 def verified(p, timeout=90):
 	out = p.communicate(timeout=timeout)[0]
 	return p.returncode == 0 and 'read back and checked' in out, out.strip()[-200:]
-
-
-def threads(pid):
-	"""Thread names of @pid, without io_uring's own (iou-wrk-*, iou-sqp-*:
-	the kernel's, for work it cannot do inline)."""
-	names = []
-	for t in os.listdir('/proc/%d/task' % pid):
-		try:
-			with open('/proc/%d/task/%s/comm' % (pid, t)) as f:
-				names.append(f.read().strip())
-		except OSError:
-			pass  # gone meanwhile
-	return [n for n in names if not n.startswith('iou-')]
 
 
 def census(names):

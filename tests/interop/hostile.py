@@ -34,6 +34,7 @@ from vu_peer import (HDR, VERSION, FLAG_REPLY, FLAG_NEED_REPLY, GET_FEATURES,  #
 		     SET_FEATURES, GET_PROTOCOL_FEATURES, SET_PROTOCOL_FEATURES,
 		     GET_QUEUE_NUM, GET_CONFIG, GET_VRING_BASE, F_PROTOCOL_FEATURES,
 		     PF_MQ, PF_REPLY_ACK, PF_CONFIG, CONFIG_HDR, bit, recv_exact, u64)
+from tasks import threads  # noqa: E402
 
 SET_OWNER = 3
 SET_MEM_TABLE = 5
@@ -174,7 +175,7 @@ class Hostile:
 			return sum(1 for line in f if 'memfd:' in line)
 
 	def nthreads(self):
-		return len(os.listdir('/proc/%d/task' % self.pid))
+		return len(threads(self.pid))
 
 	def rss_anon_kib(self):
 		with open('/proc/%d/status' % self.pid) as f:

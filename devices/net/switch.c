@@ -2,8 +2,8 @@
 /*
  * The switching core of vhu-net: check a frame, learn, look up, fan a
  * burst out to its destinations. See net.h for the threads and the
- * busy/users handshake that keeps forwarding threads from ever waiting on
- * a control thread.
+ * busy handshake (a port marked busy, then a grace period) that keeps
+ * forwarding threads from ever waiting on a control thread.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -59,6 +59,13 @@ env = dict(os.environ)
 # ASan keeps freed memory in quarantine (256 MiB by default): RSS would
 # grow with every port freed, leak or not
 env['ASAN_OPTIONS'] = env.get('ASAN_OPTIONS', '') + ':quarantine_size_mb=1'
+# TSan keeps what it knew of finished threads (every port has its own), so
+# its RSS grows with the churn until its registry is full, from a baseline
+# that depends on how many cycles the first 2 s held (one run in six with 3
+# tests in parallel: 30 MiB, then 46). The release and ASan builds run this
+# test too and check RSS; under TSan it checks the races.
+with open(NET, 'rb') as f:
+	TSAN = b'__tsan_init' in f.read()
 log = open(os.path.join(T, 'vhu-net.log'), 'w')
 daemon = subprocess.Popen([NET, '--socket-path=' + sock('p0'), '--socket-path=' + sock('p1'),
 			   '--queue-pairs=1', '--control-socket=' + CSOCK], stderr=log, env=env)
@@ -133,8 +140,12 @@ try:
 	check(ids and max(ids) < 10, 'slots reused: ids %s' % sorted(set(ids)))
 	check(end[0] == base[0], 'fds flat: %s after %d cycles, %s after %d' % (
 		base[0], 50, end[0], i))
-	check(end[1] - base[1] < 4096, 'RSS flat: %s KiB, then %s KiB after %d cycles' % (
-		base[1], end[1], i))
+	if TSAN:
+		print('note: RSS %s KiB, then %s KiB after %d cycles: not checked in a TSan build' %
+		      (base[1], end[1], i))
+	else:
+		check(end[1] - base[1] < 4096, 'RSS flat: %s KiB, then %s KiB after %d cycles' % (
+			base[1], end[1], i))
 	for rc, res in results:
 		check(rc == 0 and res.get('rx_verified', 0) > 0 and
 		      res.get('rx_bad_payload') == 0 and res.get('rx_out_of_order') == 0,

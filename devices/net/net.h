@@ -106,7 +106,8 @@ struct net_txq;
  */
 struct net_qstats {
 	_Alignas(64) uint64_t c[NET_COUNTER_MAX];
-	/* chains taken from the TX queue (qin), frames put into the RX queue (qout) */
+	/* qin: chains taken from the TX queue, dropped ones too (qout's are
+	 * its c[NET_TX_PACKETS]) */
 	uint64_t chains;
 };
 
@@ -329,7 +330,7 @@ static inline void net_qadd(uint64_t *c, uint64_t v)
 static inline void net_count_in(struct net_port *p, struct net_ctx *ctx, enum net_counter c,
 				uint64_t v)
 {
-	if (ctx && ctx->in)
+	if (ctx->in)
 		net_qadd(&ctx->in->c[c], v);
 	else
 		net_count(p, c, v);

@@ -389,7 +389,6 @@ void net_port_deliver(struct net_port *p, unsigned int qp, struct net_pkt *pkts,
 	if (t.c[NET_TX_PACKETS] || t.c[NET_TX_DROP_NO_BUFFERS] || drained)
 		vhu_vq_notify(tg.vq); /* once per burst; returned buffers too */
 	/* the queue's lock makes this thread the counts' one writer */
-	net_qadd(&p->qout[qp].chains, t.c[NET_TX_PACKETS]);
 	for (unsigned int c = 0; c < NET_COUNTER_MAX; c++)
 		net_qadd(&p->qout[qp].c[c], t.c[c]);
 	vhu_vq_unlock(tg.vq);

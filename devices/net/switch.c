@@ -195,7 +195,8 @@ uint64_t net_counter(const struct net_port *p, enum net_counter c)
 
 uint64_t net_qp_chains(const struct net_port *p, unsigned int qp, bool out)
 {
-	return __atomic_load_n(out ? &p->qout[qp].chains : &p->qin[qp].chains, __ATOMIC_RELAXED);
+	return __atomic_load_n(out ? &p->qout[qp].c[NET_TX_PACKETS] : &p->qin[qp].chains,
+			       __ATOMIC_RELAXED);
 }
 
 void net_port_unquiesce(struct net_port *p)

@@ -526,11 +526,18 @@ if part ovs && ! [ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ]; then
 fi
 if part ovs; then
 	mhz=$(awk -F: '/^cpu MHz/ { print $2 + 0; exit }' /proc/cpuinfo)
+	# what a cache line costs to move from CPU 0 to CPU 1 before each run:
+	# the host places this VM's vCPUs near each other or far apart, and
+	# both switches pay that for every line the generator writes
+	xcpu=$tmp/xcpu
+	cc -O2 -pthread -o "$xcpu" "$top/scripts/xcpu.c" || xcpu=
 	for ring in $OVS_RINGS; do
 		for size in $PKT_SIZES; do
 			for round in $(seq "$ROUNDS"); do
 				for side in $OVS_SIDES; do
 					dut_pid=
+					xfer=nan
+					[ -n "$xcpu" ] && xfer=$("$xcpu" 0 "$cpu1" 2>/dev/null || echo nan)
 					if [ "$side" = ovs ]; then
 						rm -rf "$tmp/ovs"
 						if ! "$top/scripts/ovs-switch.sh" start "$tmp/ovs" a b >"$tmp/ovs.log" 2>&1; then
@@ -564,9 +571,12 @@ if part ovs; then
 					else
 						busy=$(busy_of vhu "$tmp/dut.log")
 					fi
+					# after the switch stopped (OVS's PMD would share CPU 1)
+					xfer_after=nan
+					[ -n "$xcpu" ] && xfer_after=$("$xcpu" 0 "$cpu1" 2>/dev/null || echo nan)
 					busy_vhu= busy_ovs=
-					echo "{\"kind\": \"ovs\", \"side\": \"$side\", \"ring\": $ring, \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"cmd\": \"$dut_cmd\"}" >>"$results"
-					printf '%-8s ovs-loop ring %-4s %4s B round %s: %s pps (loop total), %s ns/frame busy\n' "$side" "$ring" "$size" "$round" "$pps" "$busy"
+					echo "{\"kind\": \"ovs\", \"side\": \"$side\", \"ring\": $ring, \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"xfer_ns\": \"$xfer\", \"xfer_after_ns\": \"$xfer_after\", \"cmd\": \"$dut_cmd\"}" >>"$results"
+					printf '%-8s ovs-loop ring %-4s %4s B round %s: %s pps (loop total), %s ns/frame busy, line moved in %s then %s ns\n' "$side" "$ring" "$size" "$round" "$pps" "$busy" "$xfer" "$xfer_after"
 				done
 			done
 		done
@@ -1088,7 +1098,11 @@ if ovsrows:
     # machine's phase: the ratios within a round say more than the medians' ratio
     rounds = sorted({r['round'] for r in ovsrows})
     lines.append("Round by round, vhu-net default over OVS (rate, then cost per frame); each switch's cost moves with the "
-                 "machine between rounds, and the three switches of a round run one after the other:\n")
+                 "machine between rounds, and the three switches of a round run one after the other. In brackets, where "
+                 "measured: what moving one cache line from CPU 0 to CPU 1 took just before vhu-net's run and OVS's "
+                 "(scripts/xcpu.c, a ping-pong between two pinned threads); the host places the two vCPUs near each "
+                 "other (about 60 ns) or far apart (about 220 ns), and every line the generator writes and a switch "
+                 "reads costs that much:\n")
     lines.append("| ring | frame bytes | " + ' | '.join(f"round {n}" for n in rounds) + " |")
     lines.append("|---:|---:|" + '---|' * len(rounds))
     for ring in sorted({r['ring'] for r in ovsrows}):
@@ -1102,9 +1116,41 @@ if ovsrows:
                     continue
                 vb, ob = (float(x.get('busy_ns', 'nan')) for x in (v, o))
                 cost = f"{vb / ob:.2f}×" if vb == vb and ob == ob and ob else 'n/a'
-                cells.append(f"{v['pps'] / o['pps']:.2f}×, {cost}")
+                # the line-transfer times before the two runs (older rows have none)
+                xf = [float(x.get('xfer_ns', 'nan')) for x in (v, o)]
+                xfer = f" ({xf[0]:.0f} / {xf[1]:.0f} ns)" if all(t == t for t in xf) else ''
+                cells.append(f"{v['pps'] / o['pps']:.2f}×, {cost}{xfer}")
             lines.append(f"| {ring} | {size} | " + ' | '.join(cells) + " |")
     lines.append("")
+    # each run by where the host had the vCPUs, told by the line-transfer
+    # time before and after it: a ratio of two runs in different places
+    # says more about the host than about the switches
+    XFER_NEAR, XFER_FAR = 120, 150
+    def place(r):
+        t = [float(r.get(k, 'nan')) for k in ('xfer_ns', 'xfer_after_ns')]
+        if not all(x == x for x in t):
+            return None
+        return 'near' if max(t) < XFER_NEAR else 'far' if min(t) >= XFER_FAR else None
+    if any(place(r) for r in ovsrows):
+        lines.append(f"The cost per frame by where the host had the two vCPUs: *near*, a line moved in under {XFER_NEAR} ns "
+                     f"before and after the run; *far*, in {XFER_FAR} ns or more both times (runs in between, where the "
+                     "placement changed, are left out). Medians, with the number of runs:\n")
+        lines.append("| ring | frame bytes | near: default / OVS ns | near: default over OVS | far: default / OVS ns | far: default over OVS |")
+        lines.append("|---:|---:|---|---:|---|---:|")
+        for ring in sorted({r['ring'] for r in ovsrows}):
+            for size in sorted({r['size'] for r in ovsrows if r['ring'] == ring}):
+                cells = []
+                for where in ('near', 'far'):
+                    m = {}
+                    for side in ('vhu', 'ovs'):
+                        v = [float(r['busy_ns']) for r in ovsrows if r['ring'] == ring and r['size'] == size
+                             and r['side'] == side and place(r) == where]
+                        v = [x for x in v if x == x]
+                        m[side] = (statistics.median(v), len(v)) if v else (None, 0)
+                    cells.append(' / '.join(f"{x:.1f} ({k})" if x else 'n/a' for x, k in (m['vhu'], m['ovs'])))
+                    cells.append(f"{m['vhu'][0] / m['ovs'][0]:.2f}×" if m['vhu'][0] and m['ovs'][0] else 'n/a')
+                lines.append(f"| {ring} | {size} | " + ' | '.join(cells) + " |")
+        lines.append("")
     lines.append("Switches: " + '; '.join(f"`{c}`" for c in sorted({r['cmd'] for r in ovsrows})) + ".\n")
 conrows = [r for r in allrows if r.get('kind') == 'contention']
 if conrows:

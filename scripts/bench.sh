@@ -529,8 +529,8 @@ if part ovs; then
 	# what a cache line costs to move from CPU 0 to CPU 1 before each run:
 	# the host places this VM's vCPUs near each other or far apart, and
 	# both switches pay that for every line the generator writes
-	xcpu=$tmp/xcpu
-	cc -O2 -pthread -o "$xcpu" "$top/scripts/xcpu.c" || xcpu=
+	xcpu=$build/tools/bench/xcpu
+	[ -x "$xcpu" ] || xcpu=
 	for ring in $OVS_RINGS; do
 		for size in $PKT_SIZES; do
 			for round in $(seq "$ROUNDS"); do
@@ -1100,7 +1100,7 @@ if ovsrows:
     lines.append("Round by round, vhu-net default over OVS (rate, then cost per frame); each switch's cost moves with the "
                  "machine between rounds, and the three switches of a round run one after the other. In brackets, where "
                  "measured: what moving one cache line from CPU 0 to CPU 1 took just before vhu-net's run and OVS's "
-                 "(scripts/xcpu.c, a ping-pong between two pinned threads); the host places the two vCPUs near each "
+                 "(tools/bench/xcpu.c, a ping-pong between two pinned threads); the host places the two vCPUs near each "
                  "other (about 60 ns) or far apart (about 220 ns), and every line the generator writes and a switch "
                  "reads costs that much:\n")
     lines.append("| ring | frame bytes | " + ' | '.join(f"round {n}" for n in rounds) + " |")

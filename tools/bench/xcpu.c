@@ -2,7 +2,7 @@
 /*
  * xcpu: what moving one cache line from one CPU to another costs right now.
  *
- *   cc -O2 -pthread -o xcpu scripts/xcpu.c && ./xcpu [CPU_A CPU_B]
+ *   build/tools/bench/xcpu [CPU_A CPU_B]
  *
  * Two threads, pinned to CPU_A (default 0) and CPU_B (default 1), pass a
  * counter back and forth in one cache line; each hand-over moves the line.
@@ -12,7 +12,9 @@
  * each other or far apart, it tells the two placements apart, and every
  * line a generator writes and a vhost back-end reads costs that much.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_attr_setaffinity_np */
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>

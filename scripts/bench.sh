@@ -224,6 +224,15 @@ fi
 # the generator runs), so both sides are measured by the same counter.
 PKT_SIZES=${PKT_SIZES:-64 1518}
 cpu1=$((ncpu > 1 ? 1 : 0))
+# xfer_now: what moving a cache line from CPU 0 to CPU 1 takes now, in ns
+# (tools/bench/xcpu.c), or nan. The host places this VM's vCPUs near each
+# other or far apart and moves them within minutes; every line a generator
+# writes and a device reads costs that much, so each net run records it
+# before and after, and the tables split the runs by placement.
+xcpu=$build/tools/bench/xcpu
+xfer_now() {
+	if [ -x "$xcpu" ]; then "$xcpu" 0 "$cpu1" 2>/dev/null || echo nan; else echo nan; fi
+}
 dpdk_common=(--no-pci --no-huge -m 256 --no-shconf --no-telemetry)
 # testpmd VAR IN OUT NAME ARGS...: start testpmd (reading commands from the
 # fifo IN) from this shell, so that it can be waited for; its pid in VAR
@@ -371,6 +380,7 @@ if part ingress; then
 		for round in $(seq "$ROUNDS"); do
 			for side in $NET_SIDES; do
 				rm -f "$tmp/n.sock"
+				xfer=$(xfer_now)
 				if [ "$side" != dpdk ]; then
 					flags=$(vhu_net_flags "$side")
 					# shellcheck disable=SC2086 # the flags are words
@@ -398,8 +408,9 @@ if part ingress; then
 				pps=$((${pkts:-0} / TIME))
 				busy=$(busy_of "$side" "$tmp/dut.log")
 				busy_vhu= busy_fd=
-				echo "{\"kind\": \"ingress\", \"side\": \"$side\", \"ring\": $ring, \"layout\": \"$layout\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"cmd\": \"$dut_cmd\"}" >>"$results"
-				printf '%-8s ingress ring %-4s %-6s %4s B round %s: %s pps, %s ns/frame busy\n' "$side" "$ring" "$layout" "$size" "$round" "$pps" "$busy"
+				xfer_after=$(xfer_now)
+				echo "{\"kind\": \"ingress\", \"side\": \"$side\", \"ring\": $ring, \"layout\": \"$layout\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"xfer_ns\": \"$xfer\", \"xfer_after_ns\": \"$xfer_after\", \"cmd\": \"$dut_cmd\"}" >>"$results"
+				printf '%-8s ingress ring %-4s %-6s %4s B round %s: %s pps, %s ns/frame busy, line moved in %s then %s ns\n' "$side" "$ring" "$layout" "$size" "$round" "$pps" "$busy" "$xfer" "$xfer_after"
 			done
 		done
 	done
@@ -447,6 +458,7 @@ if part fwd; then
 		for round in $(seq "$ROUNDS"); do
 			for side in $NET_SIDES; do
 				rm -f "$tmp/a.sock" "$tmp/b.sock"
+				xfer=$(xfer_now)
 				if [ "$side" != dpdk ]; then
 					flags=$(vhu_net_flags "$side")
 					# shellcheck disable=SC2086 # the flags are words
@@ -471,8 +483,9 @@ if part fwd; then
 				loop_run "$tmp/a.sock" "$tmp/b.sock" "" "$size" 0 "$other_fd" "$dut_pid"
 				busy=$(busy_of "$side" "$tmp/dut.log")
 				busy_vhu= busy_fd=
-				echo "{\"kind\": \"fwd\", \"side\": \"$side\", \"ring\": $ring, \"layout\": \"$layout\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"cmd\": \"$dut_cmd\"}" >>"$results"
-				printf '%-8s fwd ring %-4s %-6s %4s B round %s: %s pps (loop total), %s ns/frame busy\n' "$side" "$ring" "$layout" "$size" "$round" "$pps" "$busy"
+				xfer_after=$(xfer_now)
+				echo "{\"kind\": \"fwd\", \"side\": \"$side\", \"ring\": $ring, \"layout\": \"$layout\", \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"xfer_ns\": \"$xfer\", \"xfer_after_ns\": \"$xfer_after\", \"cmd\": \"$dut_cmd\"}" >>"$results"
+				printf '%-8s fwd ring %-4s %-6s %4s B round %s: %s pps (loop total), %s ns/frame busy, line moved in %s then %s ns\n' "$side" "$ring" "$layout" "$size" "$round" "$pps" "$busy" "$xfer" "$xfer_after"
 			done
 		done
 	done
@@ -526,18 +539,12 @@ if part ovs && ! [ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ]; then
 fi
 if part ovs; then
 	mhz=$(awk -F: '/^cpu MHz/ { print $2 + 0; exit }' /proc/cpuinfo)
-	# what a cache line costs to move from CPU 0 to CPU 1 before each run:
-	# the host places this VM's vCPUs near each other or far apart, and
-	# both switches pay that for every line the generator writes
-	xcpu=$build/tools/bench/xcpu
-	[ -x "$xcpu" ] || xcpu=
 	for ring in $OVS_RINGS; do
 		for size in $PKT_SIZES; do
 			for round in $(seq "$ROUNDS"); do
 				for side in $OVS_SIDES; do
 					dut_pid=
-					xfer=nan
-					[ -n "$xcpu" ] && xfer=$("$xcpu" 0 "$cpu1" 2>/dev/null || echo nan)
+					xfer=$(xfer_now)
 					if [ "$side" = ovs ]; then
 						rm -rf "$tmp/ovs"
 						if ! "$top/scripts/ovs-switch.sh" start "$tmp/ovs" a b >"$tmp/ovs.log" 2>&1; then
@@ -572,8 +579,7 @@ if part ovs; then
 						busy=$(busy_of vhu "$tmp/dut.log")
 					fi
 					# after the switch stopped (OVS's PMD would share CPU 1)
-					xfer_after=nan
-					[ -n "$xcpu" ] && xfer_after=$("$xcpu" 0 "$cpu1" 2>/dev/null || echo nan)
+					xfer_after=$(xfer_now)
 					busy_vhu= busy_ovs=
 					echo "{\"kind\": \"ovs\", \"side\": \"$side\", \"ring\": $ring, \"size\": $size, \"round\": $round, \"pps\": $pps, \"busy_ns\": \"$busy\", \"xfer_ns\": \"$xfer\", \"xfer_after_ns\": \"$xfer_after\", \"cmd\": \"$dut_cmd\"}" >>"$results"
 					printf '%-8s ovs-loop ring %-4s %4s B round %s: %s pps (loop total), %s ns/frame busy, line moved in %s then %s ns\n' "$side" "$ring" "$size" "$round" "$pps" "$busy" "$xfer" "$xfer_after"
@@ -1007,6 +1013,15 @@ if net:
     cmds = sorted({r['cmd'] for r in net})
     lines.append("\nGenerators: " + '; '.join(f"`{c}`" for c in cmds) + ".\n")
     lines.append("Target (issue 4): vhu-bench ≥ 1.0× DPDK virtio-user's pps at 64 B.\n")
+# each run by where the host had the vCPUs, told by the line-transfer time
+# before and after it (xfer_now in the shell part): a ratio of two runs in
+# different places says more about the host than about the programs
+XFER_NEAR, XFER_FAR = 120, 150
+def place(r):
+    t = [float(r.get(k, 'nan')) for k in ('xfer_ns', 'xfer_after_ns')]
+    if not all(x == x for x in t):
+        return None
+    return 'near' if max(t) < XFER_NEAR else 'far' if min(t) >= XFER_FAR else None
 def busy_cell(sel, side, size):
     v = [float(r['busy_ns']) for r in sel if r['side'] == side and r['size'] == size and r.get('busy_ns', 'nan') != 'nan']
     return (f"{statistics.median(v):.1f}", statistics.median(v)) if v else ('n/a', None)
@@ -1035,6 +1050,27 @@ def net_table(sel, vhu_name, dpdk_name, targets=None):
                             ok = c[side][1] >= c['dpdk'][1]
                             targets.append(f"ring {ring}, {layout}, {size} B, {name}: {c[side][1] / c['dpdk'][1]:.2f}× "
                                            f"DPDK (target ≥ 1.0×) {'✓' if ok else '✗'}")
+    if any(place(r) for r in sel):
+        lines.append(f"\nThe rates by where the host had the two vCPUs: *near*, a line moved from CPU 0 to CPU 1 in under {XFER_NEAR} ns "
+                     f"before and after the run (tools/bench/xcpu.c); *far*, in {XFER_FAR} ns or more both times; runs in between are "
+                     "left out. Medians in Mpps, with the number of runs:\n")
+        lines.append("| ring | layout | frame bytes | near: default / `--poll` / DPDK | near: default over DPDK, `--poll` over DPDK | "
+                     "far: default / `--poll` / DPDK | far: default over DPDK, `--poll` over DPDK |")
+        lines.append("|---:|---|---:|---|---|---|---|")
+        for ring in sorted({r['ring'] for r in sel}):
+            for layout in sorted({r['layout'] for r in sel if r['ring'] == ring}, reverse=True):
+                for size in sorted({r['size'] for r in sel if r['ring'] == ring and r['layout'] == layout}):
+                    cells = []
+                    for where in ('near', 'far'):
+                        m = {}
+                        for side in ('vhu', 'vhu-poll', 'dpdk'):
+                            v = [r['pps'] for r in sel if r['ring'] == ring and r['layout'] == layout and r['size'] == size
+                                 and r['side'] == side and place(r) == where and r['pps']]
+                            m[side] = (statistics.median(v), len(v)) if v else (None, 0)
+                        cells.append(' / '.join(f"{x / 1e6:.1f} ({k})" if x else 'n/a' for x, k in m.values()))
+                        rat = lambda a, d: f"{a / d:.2f}×" if a and d else 'n/a'
+                        cells.append(f"{rat(m['vhu'][0], m['dpdk'][0])}, {rat(m['vhu-poll'][0], m['dpdk'][0])}")
+                    lines.append(f"| {ring} | {layout} | {size} | " + ' | '.join(cells) + " |")
     lines.append("\nns per frame while busy: what the device spent per frame it took, leaving out the time it found "
                  "nothing to do, so it tells the devices apart where the generator is the bottleneck and the rates cannot: "
                  "vhu-net `--record-busy` (busy_ns / busy_chains between two SIGUSR1 dumps), testpmd `set record-core-cycles on` "
@@ -1122,15 +1158,6 @@ if ovsrows:
                 cells.append(f"{v['pps'] / o['pps']:.2f}×, {cost}{xfer}")
             lines.append(f"| {ring} | {size} | " + ' | '.join(cells) + " |")
     lines.append("")
-    # each run by where the host had the vCPUs, told by the line-transfer
-    # time before and after it: a ratio of two runs in different places
-    # says more about the host than about the switches
-    XFER_NEAR, XFER_FAR = 120, 150
-    def place(r):
-        t = [float(r.get(k, 'nan')) for k in ('xfer_ns', 'xfer_after_ns')]
-        if not all(x == x for x in t):
-            return None
-        return 'near' if max(t) < XFER_NEAR else 'far' if min(t) >= XFER_FAR else None
     if any(place(r) for r in ovsrows):
         lines.append(f"The cost per frame by where the host had the two vCPUs: *near*, a line moved in under {XFER_NEAR} ns "
                      f"before and after the run; *far*, in {XFER_FAR} ns or more both times (runs in between, where the "

@@ -1022,6 +1022,10 @@ def place(r):
     if not all(x == x for x in t):
         return None
     return 'near' if max(t) < XFER_NEAR else 'far' if min(t) >= XFER_FAR else None
+def place_median(rows, side, where, value):
+    """median of value(r) over @side's runs in @where (nan and 0 left out), and how many"""
+    v = [x for x in (value(r) for r in rows if r['side'] == side and place(r) == where) if x == x and x]
+    return (statistics.median(v), len(v)) if v else (None, 0)
 def busy_cell(sel, side, size):
     v = [float(r['busy_ns']) for r in sel if r['side'] == side and r['size'] == size and r.get('busy_ns', 'nan') != 'nan']
     return (f"{statistics.median(v):.1f}", statistics.median(v)) if v else ('n/a', None)
@@ -1061,12 +1065,10 @@ def net_table(sel, vhu_name, dpdk_name, targets=None):
             for layout in sorted({r['layout'] for r in sel if r['ring'] == ring}, reverse=True):
                 for size in sorted({r['size'] for r in sel if r['ring'] == ring and r['layout'] == layout}):
                     cells = []
+                    cellrows = [r for r in sel if r['ring'] == ring and r['layout'] == layout and r['size'] == size]
                     for where in ('near', 'far'):
-                        m = {}
-                        for side in ('vhu', 'vhu-poll', 'dpdk'):
-                            v = [r['pps'] for r in sel if r['ring'] == ring and r['layout'] == layout and r['size'] == size
-                                 and r['side'] == side and place(r) == where and r['pps']]
-                            m[side] = (statistics.median(v), len(v)) if v else (None, 0)
+                        m = {side: place_median(cellrows, side, where, lambda r: r['pps'])
+                             for side in ('vhu', 'vhu-poll', 'dpdk')}
                         cells.append(' / '.join(f"{x / 1e6:.1f} ({k})" if x else 'n/a' for x, k in m.values()))
                         rat = lambda a, d: f"{a / d:.2f}×" if a and d else 'n/a'
                         cells.append(f"{rat(m['vhu'][0], m['dpdk'][0])}, {rat(m['vhu-poll'][0], m['dpdk'][0])}")
@@ -1137,7 +1139,7 @@ if ovsrows:
                  "machine between rounds, and the three switches of a round run one after the other. In brackets, where "
                  "measured: what moving one cache line from CPU 0 to CPU 1 took just before vhu-net's run and OVS's "
                  "(tools/bench/xcpu.c, a ping-pong between two pinned threads); the host places the two vCPUs near each "
-                 "other (about 60 ns) or far apart (about 220 ns), and every line the generator writes and a switch "
+                 "other (about 55 ns) or far apart (205–250 ns), and every line the generator writes and a switch "
                  "reads costs that much:\n")
     lines.append("| ring | frame bytes | " + ' | '.join(f"round {n}" for n in rounds) + " |")
     lines.append("|---:|---:|" + '---|' * len(rounds))
@@ -1167,13 +1169,10 @@ if ovsrows:
         for ring in sorted({r['ring'] for r in ovsrows}):
             for size in sorted({r['size'] for r in ovsrows if r['ring'] == ring}):
                 cells = []
+                cellrows = [r for r in ovsrows if r['ring'] == ring and r['size'] == size]
                 for where in ('near', 'far'):
-                    m = {}
-                    for side in ('vhu', 'ovs'):
-                        v = [float(r['busy_ns']) for r in ovsrows if r['ring'] == ring and r['size'] == size
-                             and r['side'] == side and place(r) == where]
-                        v = [x for x in v if x == x]
-                        m[side] = (statistics.median(v), len(v)) if v else (None, 0)
+                    m = {side: place_median(cellrows, side, where, lambda r: float(r.get('busy_ns', 'nan')))
+                         for side in ('vhu', 'ovs')}
                     cells.append(' / '.join(f"{x:.1f} ({k})" if x else 'n/a' for x, k in (m['vhu'], m['ovs'])))
                     cells.append(f"{m['vhu'][0] / m['ovs'][0]:.2f}×" if m['vhu'][0] and m['ovs'][0] else 'n/a')
                 lines.append(f"| {ring} | {size} | " + ' | '.join(cells) + " |")

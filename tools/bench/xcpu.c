@@ -7,8 +7,8 @@
  * Two threads, pinned to CPU_A (default 0) and CPU_B (default 1), pass a
  * counter back and forth in one cache line; each hand-over moves the line.
  * Prints the median over 9 trials of the time of one hand-over, in
- * nanoseconds with one decimal. make bench (scripts/bench.sh) prints it
- * next to each switch's run: on a VM whose two vCPUs the host places near
+ * nanoseconds with one decimal. make bench (scripts/bench.sh) records it
+ * before and after each net run: on a VM whose two vCPUs the host places near
  * each other or far apart, it tells the two placements apart, and every
  * line a generator writes and a vhost back-end reads costs that much.
  */
@@ -64,6 +64,10 @@ int main(int argc, char **argv)
 	uint64_t v = 1;
 	int err;
 
+	if (a < 0 || a >= CPU_SETSIZE || b < 0 || b >= CPU_SETSIZE) {
+		fprintf(stderr, "xcpu: CPUs are 0..%d\n", CPU_SETSIZE - 1);
+		return 1;
+	}
 	CPU_ZERO(&set);
 	CPU_SET(a, &set);
 	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
@@ -74,8 +78,10 @@ int main(int argc, char **argv)
 		err = pthread_attr_init(&attr);
 	if (!err)
 		err = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
-	if (!err)
+	if (!err) {
 		err = pthread_create(&t, &attr, answer, NULL);
+		pthread_attr_destroy(&attr);
+	}
 	if (err) {
 		fprintf(stderr, "xcpu: cannot run on CPUs %d and %d\n", a, b);
 		return 1;
